@@ -1,0 +1,66 @@
+/* dcx/dcx.h - library-wide basics of libconsort-dicom: init, error codes,
+ * log sink. Knows no SDL, GL or C++. dcx_init() runs once, before any other
+ * dcx_ call and before any thread starts; everything else follows the rule
+ * "a handle is used by one thread at a time". */
+#ifndef DCX_DCX_H
+#define DCX_DCX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes: fallible functions return 0 or one of these (negative). */
+enum {
+    DCX_OK = 0,
+    DCX_EINVAL = -1,      /* bad argument (programmer error or bad option) */
+    DCX_ENOMEM = -2,      /* allocation failed */
+    DCX_EIO = -3,         /* read/write/open failed at the OS level */
+    DCX_EBADDATA = -4,    /* malformed DICOM or codestream */
+    DCX_ETRUNCATED = -5,  /* data ends before it should */
+    DCX_ENOTFOUND = -6,   /* attribute or item absent */
+    DCX_EUNSUPPORTED = -7,/* valid DICOM we do not handle (documented) */
+    DCX_ENOPIXELS = -8,   /* the object has no Pixel Data */
+    DCX_ERANGE = -9,      /* index or value out of range */
+    DCX_ECHARSET = -10,   /* text could not be converted to UTF-8 */
+    DCX_EINTERNAL = -11,  /* unexpected exception in the DCMTK shim */
+};
+
+/* Static, never NULL. */
+const char *dcx_strerror(int err);
+
+/* Detail of a failed open/save: one line, no newline. */
+struct dcx_error {
+    char msg[256];
+};
+
+enum dcx_log_level {
+    DCX_LOG_ERROR = 0,
+    DCX_LOG_WARN = 1,
+    DCX_LOG_INFO = 2,
+    DCX_LOG_DEBUG = 3,
+};
+
+/* One log sink per process. The line has no trailing newline. */
+typedef void (*dcx_log_fn)(enum dcx_log_level level, const char *line,
+                           void *user);
+
+/* Registers DCMTK's codecs, loads its dictionary check and routes DCMTK's
+ * own logger to the sink (NULL sink = stderr). Levels above max_level are
+ * dropped before formatting. Returns 0 or DCX_EINTERNAL. */
+int dcx_init(dcx_log_fn sink, void *user, enum dcx_log_level max_level);
+
+/* Writes a log line through the sink if level <= the configured maximum. */
+void dcx_log(enum dcx_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int dcx_log_enabled(enum dcx_log_level level);
+
+/* Frees memory that a dcx_ function documents as "free with dcx_free()". */
+void dcx_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,80 @@
+/* main.c - the consort-node executable: dispatch to subcommands. */
+#include "cmd.h"
+#include "dcx/dcx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *to)
+{
+    fputs("usage: consort-node <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  info FILE...                 describe DICOM files (patient, "
+          "study,\n"
+          "                               series, image, transfer syntax)\n"
+          "  decode FILE [--frame N] [--rgb] -o OUT.raw\n"
+          "                               write decoded samples as "
+          "little-endian\n"
+          "                               raw data, print the layout as "
+          "JSON\n"
+          "\n"
+          "  --help, -h                   this help; `consort-node CMD "
+          "--help`\n"
+          "                               for a command's options\n"
+          "  --version                    print the version\n"
+          "\n"
+          "environment: CONSORT_LOG=error|warn|info|debug (default warn)\n",
+          to);
+}
+
+void nd_fail_line(const char *file, const char *msg)
+{
+    fprintf(stderr, "consort-node: %s: %s\n", file, msg);
+}
+
+static enum dcx_log_level env_level(void)
+{
+    const char *e = getenv("CONSORT_LOG");
+    if (!e)
+        return DCX_LOG_WARN;
+    if (strcmp(e, "error") == 0)
+        return DCX_LOG_ERROR;
+    if (strcmp(e, "info") == 0)
+        return DCX_LOG_INFO;
+    if (strcmp(e, "debug") == 0)
+        return DCX_LOG_DEBUG;
+    return DCX_LOG_WARN;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+        strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        puts("consort-node " CONSORT_VERSION);
+        return 0;
+    }
+    if (dcx_init(NULL, NULL, env_level()) < 0) {
+        fputs("consort-node: cannot initialise DCMTK (is its data "
+              "dictionary installed?)\n",
+              stderr);
+        return 1;
+    }
+    if (strcmp(cmd, "info") == 0)
+        return nd_cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "decode") == 0)
+        return nd_cmd_decode(argc - 1, argv + 1);
+    fprintf(stderr, "consort-node: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

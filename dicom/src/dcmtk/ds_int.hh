@@ -1,0 +1,49 @@
+// ds_int.hh - the C++ definition of dcx_ds / dcx_item, shared by the shim
+// files in this folder only. Never included from C.
+#ifndef DCX_DS_INT_HH
+#define DCX_DS_INT_HH
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dctk.h"
+#include "dcmtk/dcmdata/dcspchrs.h"
+#include "dcmtk/dcmdata/dcfcache.h"
+#include "dcmtk/dcmdata/dcistrmb.h"
+#include "dcmtk/dcmdata/dcpxitem.h"
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+extern "C" {
+#include "dcx/dataset.h"
+}
+
+struct dcx_item {
+    DcmItem *item;
+    dcx_ds *ds;
+};
+
+struct dcx_ds {
+    DcmFileFormat ff;
+    E_TransferSyntax xfer = EXS_Unknown;
+    std::string ts_uid;
+    std::string charset;        // effective, DICOM defined term(s)
+    bool charset_guessed = false;
+    bool conv_identity = true;  // ASCII / UTF-8: no conversion needed
+    std::unique_ptr<DcmSpecificCharacterSet> conv;
+    std::string err;
+    dcx_item root{nullptr, nullptr};
+    std::deque<dcx_item> items;               // stable addresses
+    std::map<DcmItem *, dcx_item *> item_of;  // one wrapper per DcmItem
+    DcmFileCache cache;                       // open file for lazy values
+    DcmPixelSequence *pixseq = nullptr;       // cached by codec.cc
+    bool no_pixels = false;
+    void *pixel_state = nullptr;              // owned by pixel.c
+    void (*pixel_free)(void *) = nullptr;
+};
+
+// Maps a DCMTK condition to a DCX_E* code; the one place that does so.
+int dcx_from_ofcondition(const OFCondition &c);
+
+#endif

@@ -1,0 +1,132 @@
+// shim.cc - process-wide DCMTK set-up: codec registration, DCMTK's logger
+// routed into the dcx log sink, the OFCondition -> DCX_E* mapping, and the
+// per-ds error text. The only C++ besides dataset.cc and codec.cc.
+#include "ds_int.hh"
+
+#include "dcmtk/dcmdata/dcrledrg.h"
+#include "dcmtk/dcmdata/dcrleerg.h"
+#include "dcmtk/dcmjpeg/djdecode.h"
+#include "dcmtk/dcmjpeg/djencode.h"
+#include "dcmtk/dcmjpls/djdecode.h"
+#include "dcmtk/dcmjpls/djencode.h"
+#include "dcmtk/oflog/oflog.h"
+#include "dcmtk/oflog/spi/logevent.h"
+
+#include <cstdarg>
+#include <cstdio>
+
+extern "C" {
+#include "shim.h"
+}
+
+namespace {
+
+// Forwards DCMTK's log4cplus events to the dcx sink as one line each.
+class SinkAppender : public dcmtk::log4cplus::Appender {
+  public:
+    ~SinkAppender() override { destructorImpl(); }
+    void close() override {}
+
+  protected:
+    void append(const dcmtk::log4cplus::spi::InternalLoggingEvent &ev)
+        override
+    {
+        dcmtk::log4cplus::LogLevel l = ev.getLogLevel();
+        enum dcx_log_level lvl =
+            l >= dcmtk::log4cplus::ERROR_LOG_LEVEL  ? DCX_LOG_ERROR
+            : l >= dcmtk::log4cplus::WARN_LOG_LEVEL ? DCX_LOG_WARN
+            : l >= dcmtk::log4cplus::INFO_LOG_LEVEL ? DCX_LOG_INFO
+                                                    : DCX_LOG_DEBUG;
+        if (!dcx_log_enabled(lvl))
+            return;
+        dcx_log(lvl, "dcmtk: %s", ev.getMessage().c_str());
+    }
+};
+
+} // namespace
+
+extern "C" int dcx_shim_init(int max_level)
+{
+    try {
+        // Some writers label an implicit VR dataset as explicit in the meta
+        // header (pydicom's SC_rgb_jpeg.dcm); DCMTK then detects the real
+        // one. Applies to uncompressed datasets only.
+        dcmAutoDetectDatasetXfer.set(OFTrue);
+        DJDecoderRegistration::registerCodecs(EDC_lossyOnly, EUC_never,
+                                              EPC_colorByPixel);
+        DJEncoderRegistration::registerCodecs();
+        DJLSDecoderRegistration::registerCodecs(EJLSUC_never,
+                                                EJLSPC_colorByPixel);
+        DJLSEncoderRegistration::registerCodecs();
+        DcmRLEDecoderRegistration::registerCodecs();
+        DcmRLEEncoderRegistration::registerCodecs();
+
+        dcmtk::log4cplus::Logger root =
+            dcmtk::log4cplus::Logger::getRoot();
+        root.removeAllAppenders();
+        root.addAppender(
+            dcmtk::log4cplus::SharedAppenderPtr(new SinkAppender()));
+        // DCMTK's errors and warnings restate failures we report
+        // ourselves with context: show them only at our INFO and DEBUG.
+        root.setLogLevel(max_level >= DCX_LOG_DEBUG
+                             ? dcmtk::log4cplus::DEBUG_LOG_LEVEL
+                         : max_level >= DCX_LOG_INFO
+                             ? dcmtk::log4cplus::WARN_LOG_LEVEL
+                             : dcmtk::log4cplus::FATAL_LOG_LEVEL);
+        if (!dcmDataDict.isDictionaryLoaded()) {
+            dcx_log(DCX_LOG_ERROR, "dcmtk data dictionary is not loaded");
+            return DCX_EINTERNAL;
+        }
+        return 0;
+    } catch (...) {
+        return DCX_EINTERNAL;
+    }
+}
+
+int dcx_from_ofcondition(const OFCondition &c)
+{
+    if (c.good())
+        return 0;
+    if (c == EC_MemoryExhausted)
+        return DCX_ENOMEM;
+    if (c == EC_StreamNotifyClient || c == EC_EndOfStream ||
+        c == EC_PrematureSequDelimitationItem)
+        return DCX_ETRUNCATED;
+    if (c == EC_TagNotFound)
+        return DCX_ENOTFOUND;
+    if (c == EC_InvalidFilename || c == EC_InvalidStream ||
+        c.module() == 0 /* OFM_ofstd: OS-level errors */)
+        return DCX_EIO;
+    if (c == EC_UnsupportedEncoding || c == EC_CannotChangeRepresentation)
+        return DCX_EUNSUPPORTED;
+    return DCX_EBADDATA;
+}
+
+extern "C" int dcx_ds_fail(dcx_ds *ds, int err, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    try {
+        ds->err = buf;
+    } catch (...) {
+    }
+    return err;
+}
+
+extern "C" const char *dcx_ds_errmsg(const dcx_ds *ds)
+{
+    return ds ? ds->err.c_str() : "";
+}
+
+extern "C" void **dcx_ds_pixel_slot(dcx_ds *ds)
+{
+    return &ds->pixel_state;
+}
+
+extern "C" void dcx_ds_set_pixel_free(dcx_ds *ds, void (*fn)(void *))
+{
+    ds->pixel_free = fn;
+}

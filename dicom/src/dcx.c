@@ -1,0 +1,110 @@
+/* dcx.c - library basics: error strings, the process log sink, init, and
+ * transfer syntax names. */
+#include "dcx/dcx.h"
+#include "dcx/uids.h"
+#include "shim.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static dcx_log_fn log_sink;
+static void *log_user;
+static enum dcx_log_level log_max = DCX_LOG_INFO;
+
+const char *dcx_strerror(int err)
+{
+    switch (err) {
+    case DCX_OK: return "success";
+    case DCX_EINVAL: return "invalid argument";
+    case DCX_ENOMEM: return "out of memory";
+    case DCX_EIO: return "input/output error";
+    case DCX_EBADDATA: return "malformed data";
+    case DCX_ETRUNCATED: return "truncated data";
+    case DCX_ENOTFOUND: return "not found";
+    case DCX_EUNSUPPORTED: return "unsupported";
+    case DCX_ENOPIXELS: return "no pixel data";
+    case DCX_ERANGE: return "out of range";
+    case DCX_ECHARSET: return "text not convertible to UTF-8";
+    case DCX_EINTERNAL: return "internal error";
+    default: return "unknown error";
+    }
+}
+
+int dcx_log_enabled(enum dcx_log_level level)
+{
+    return level <= log_max;
+}
+
+void dcx_log(enum dcx_log_level level, const char *fmt, ...)
+{
+    if (level > log_max)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    /* One event, one line: fold any newline DCMTK put in a message. */
+    for (char *p = line; *p; p++) {
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    }
+    if (log_sink) {
+        log_sink(level, line, log_user);
+        return;
+    }
+    static const char *names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+    fprintf(stderr, "%s %s\n", names[level], line);
+}
+
+int dcx_init(dcx_log_fn sink, void *user, enum dcx_log_level max_level)
+{
+    log_sink = sink;
+    log_user = user;
+    log_max = max_level;
+    return dcx_shim_init((int)max_level);
+}
+
+void dcx_free(void *p)
+{
+    free(p);
+}
+
+static const struct {
+    const char *uid, *name, *kw;
+} ts_table[] = {
+    {DCX_TS_IMPLICIT_LE, "Implicit VR Little Endian", "implicit"},
+    {DCX_TS_EXPLICIT_LE, "Explicit VR Little Endian", "explicit"},
+    {DCX_TS_DEFLATED_LE, "Deflated Explicit VR Little Endian", "deflate"},
+    {DCX_TS_EXPLICIT_BE, "Explicit VR Big Endian", "big"},
+    {DCX_TS_JPEG_BASELINE, "JPEG Baseline (8-bit)", "jpeg"},
+    {DCX_TS_JPEG_EXTENDED, "JPEG Extended (12-bit)", "jpeg12"},
+    {DCX_TS_JPEG_LOSSLESS, "JPEG Lossless (Process 14)", "jpeg-lossless"},
+    {DCX_TS_JPEG_LOSSLESS_SV1, "JPEG Lossless SV1", "jpeg-sv1"},
+    {DCX_TS_JPEGLS_LOSSLESS, "JPEG-LS Lossless", "jpls"},
+    {DCX_TS_JPEGLS_NEAR, "JPEG-LS Near-Lossless", "jpls-near"},
+    {DCX_TS_J2K_LOSSLESS, "JPEG 2000 Lossless", "j2k-lossless"},
+    {DCX_TS_J2K, "JPEG 2000", "j2k"},
+    {DCX_TS_RLE, "RLE Lossless", "rle"},
+};
+
+const char *dcx_ts_name(const char *uid)
+{
+    for (size_t i = 0; i < sizeof ts_table / sizeof ts_table[0]; i++) {
+        if (uid && strcmp(uid, ts_table[i].uid) == 0)
+            return ts_table[i].name;
+    }
+    return NULL;
+}
+
+const char *dcx_ts_from_keyword(const char *kw)
+{
+    for (size_t i = 0; i < sizeof ts_table / sizeof ts_table[0]; i++) {
+        if (kw && (strcmp(kw, ts_table[i].kw) == 0 ||
+                   strcmp(kw, ts_table[i].uid) == 0))
+            return ts_table[i].uid;
+    }
+    return NULL;
+}
