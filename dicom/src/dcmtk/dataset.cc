@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "dcx/charset.h"
+#include "iso2022.h"
 #include "shim.h"
 }
 
@@ -115,7 +116,8 @@ void resolve_charset(dcx_ds *ds, const struct dcx_open_opts *o)
     }
     ds->charset = eff;
     ds->conv_identity = is_identity_charset(eff);
-    if (!ds->conv_identity) {
+    ds->iso2022 = dcx_iso2022_needed(eff.c_str());
+    if (!ds->conv_identity && !ds->iso2022) {
         ds->conv.reset(new DcmSpecificCharacterSet());
         OFCondition c = ds->conv->selectCharacterSet(eff.c_str());
         if (c.bad()) {
@@ -374,8 +376,9 @@ int text_value(const dcx_item *it, DcmElement *el, std::string &out)
     }
     dcx_ds *ds = it->ds;
     bool high = false;
+    // ESC counts: 7-bit ISO 2022 text (JIS X 0208) has no 8-bit bytes.
     for (Uint32 i = 0; i < len && !high; i++)
-        high = static_cast<unsigned char>(s[i]) >= 0x80;
+        high = static_cast<unsigned char>(s[i]) >= 0x80 || s[i] == 0x1B;
     if (!high || (vr_is_text(vr) && ds->conv_identity)) {
         out.assign(s, len);
         return 0;
@@ -393,6 +396,16 @@ int text_value(const dcx_item *it, DcmElement *el, std::string &out)
             }
         }
         return 0;
+    }
+    if (ds->iso2022) {
+        char *u = nullptr;
+        size_t ulen = 0;
+        int rc = dcx_iso2022_to_utf8(ds->charset.c_str(), s, len,
+                                     vr == EVR_PN, &u, &ulen);
+        if (u)
+            out.assign(u, ulen);
+        free(u);
+        return rc;
     }
     OFString conv;
     const char *delim = vr == EVR_PN ? "\\^=" : "\\";
@@ -535,6 +548,11 @@ extern "C" int dcx_item_get_str(const dcx_item *it, uint32_t tag, int idx,
                 return DCX_ERANGE;
             }
             trim(v, vr_single_valued_text(vr));
+            // Empty trailing PN components and groups carry nothing
+            // (PS3.5 6.2.1): "Wang^XiaoDong=王^小东=" reads as without '='.
+            while (vr == EVR_PN && !v.empty() &&
+                   (v.back() == '=' || v.back() == '^' || v.back() == ' '))
+                v.pop_back();
         }
         if (len > 0) {
             size_t n = v.size() < len - 1 ? v.size() : len - 1;

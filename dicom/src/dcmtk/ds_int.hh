@@ -31,6 +31,7 @@ struct dcx_ds {
     std::string charset;        // effective, DICOM defined term(s)
     bool charset_guessed = false;
     bool conv_identity = true;  // ASCII / UTF-8: no conversion needed
+    bool iso2022 = false;       // multi-byte code extensions: iso2022.c
     std::unique_ptr<DcmSpecificCharacterSet> conv;
     std::string err;
     dcx_item root{nullptr, nullptr};
