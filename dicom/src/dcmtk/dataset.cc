@@ -4,6 +4,10 @@
 // access, never in the dataset, so a save writes the original bytes.
 #include "ds_int.hh"
 
+#include "dcmtk/dcmjpeg/djrplol.h"
+#include "dcmtk/dcmjpeg/djrploss.h"
+#include "dcmtk/dcmjpls/djrparam.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -322,7 +326,29 @@ extern "C" int dcx_ds_save(dcx_ds *ds, const char *path, const char *ts_uid,
         DcmDataset *d = ds->ff.getDataset();
         // Cached fragment pointers die when the representation changes.
         ds->pixseq = nullptr;
-        OFCondition c = d->chooseRepresentation(x, nullptr);
+        // DCMTK transcodes between two compressed syntaxes only through
+        // the uncompressed representation; go there first.
+        OFCondition c = EC_Normal;
+        if (DcmXfer(ds->xfer).isEncapsulated() && DcmXfer(x).isEncapsulated()
+            && x != ds->xfer)
+            c = d->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
+        // Explicit codec parameters: DCMTK's JPEG-LS encoder refuses colour
+        // images with none. Lossless unless the syntax is lossy only.
+        DJLSRepresentationParameter jls_lossless(0, OFTrue);
+        DJLSRepresentationParameter jls_near(2, OFFalse);
+        DJ_RPLossless jpeg_lossless(1, 0);
+        DJ_RPLossy jpeg_lossy(90);
+        const DcmRepresentationParameter *param = nullptr;
+        if (x == EXS_JPEGLSLossless)
+            param = &jls_lossless;
+        else if (x == EXS_JPEGLSLossy)
+            param = &jls_near;
+        else if (x == EXS_JPEGProcess14SV1 || x == EXS_JPEGProcess14)
+            param = &jpeg_lossless;
+        else if (x == EXS_JPEGProcess1 || x == EXS_JPEGProcess2_4)
+            param = &jpeg_lossy;
+        if (c.good())
+            c = d->chooseRepresentation(x, param);
         if (c.bad() || !d->canWriteXfer(x)) {
             set_err(e, "cannot convert to %s: %s", DcmXfer(x).getXferName(),
                     c.bad() ? c.text() : "no encoder for this image");

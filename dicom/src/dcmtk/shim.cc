@@ -9,6 +9,9 @@
 #include "dcmtk/dcmjpeg/djencode.h"
 #include "dcmtk/dcmjpls/djdecode.h"
 #include "dcmtk/dcmjpls/djencode.h"
+// Registers colour support in DicomImage, which the "cooked" JPEG and
+// JPEG-LS encoders use for RGB images.
+#include "dcmtk/dcmimage/diregist.h"
 #include "dcmtk/oflog/oflog.h"
 #include "dcmtk/oflog/spi/logevent.h"
 
