@@ -87,7 +87,8 @@ int dcx_item_vm(const dcx_item *it, uint32_t tag);
  * full length, so a return >= len means truncated. Numbers (US, SS, FL,
  * ...) are formatted as text too. DCX_ENOTFOUND, DCX_ERANGE (idx beyond
  * VM), DCX_ECHARSET (bytes invalid in the character set; the out buffer
- * then holds the text with invalid bytes replaced by U+FFFD). */
+ * then holds the text with the invalid bytes dropped). PN values lose
+ * empty trailing components and groups ("A^B=" reads as "A^B"). */
 int dcx_item_get_str(const dcx_item *it, uint32_t tag, int idx, char *buf,
                      size_t len);
 
