@@ -13,7 +13,7 @@ static void field(dcx_item *r, const char *label, uint32_t tag)
 {
     char buf[512];
     int n = dcx_item_get_str(r, tag, -1, buf, sizeof buf);
-    if (n < 0 && n != DCX_ECHARSET)
+    if ((n < 0 && n != DCX_ECHARSET) || !buf[0])
         return;
     printf("  %-20s %s%s\n", label, buf,
            n == DCX_ECHARSET ? "  (invalid bytes dropped)" : "");

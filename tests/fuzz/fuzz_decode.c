@@ -36,6 +36,13 @@ static void discard(enum dcx_log_level level, const char *line, void *user)
     (void)user;
 }
 
+/* strnlen (POSIX, not C17): index of the first NUL, or max. */
+static size_t nul_len(const char *s, size_t max)
+{
+    const char *z = memchr(s, '\0', max);
+    return z ? (size_t)(z - s) : max;
+}
+
 static void contract_fail(const char *what, long a, long b)
 {
     fprintf(stderr, "fuzz_decode: contract: %s (%ld, %ld)\n", what, a, b);
@@ -63,7 +70,7 @@ static void get_str(const dcx_item *it, uint32_t tag, int idx, size_t len)
     memset(buf, 0x5A, sizeof buf);
     int rc = dcx_item_get_str(it, tag, idx, buf, len);
     if (rc >= 0 || rc == DCX_ECHARSET) {
-        size_t n = strnlen(buf, len);
+        size_t n = nul_len(buf, len);
         if (n >= len)
             contract_fail("get_str: no NUL within len", (long)tag, idx);
         if (rc >= 0 && n != ((size_t)rc < len ? (size_t)rc : len - 1))
@@ -75,7 +82,7 @@ static void get_str(const dcx_item *it, uint32_t tag, int idx, size_t len)
 static void probe_tag(const dcx_item *it, uint32_t tag)
 {
     char vr[3];
-    if (dcx_item_vr(it, tag, vr) == 0 && strnlen(vr, 3) > 2)
+    if (dcx_item_vr(it, tag, vr) == 0 && nul_len(vr, 3) > 2)
         contract_fail("vr not NUL-terminated", (long)tag, 0);
     dcx_item_has(it, tag);
     int vm = dcx_item_vm(it, tag);
@@ -293,7 +300,7 @@ static void luts(dcx_ds *ds)
 {
     struct dcx_modality_lut m;
     if (dcx_pixel_modality_lut(ds, &m) == 0) {
-        if (strnlen(m.rescale_type, sizeof m.rescale_type) >=
+        if (nul_len(m.rescale_type, sizeof m.rescale_type) >=
             sizeof m.rescale_type)
             contract_fail("rescale_type not NUL-terminated", 0, 0);
         uint32_t sum = 0;
@@ -306,10 +313,10 @@ static void luts(dcx_ds *ds)
         if (v.n_windows > DCX_MAX_WINDOWS)
             contract_fail("too many windows", v.n_windows, 0);
         for (unsigned i = 0; i < v.n_windows; i++) {
-            if (strnlen(v.explanation[i], 64) >= 64)
+            if (nul_len(v.explanation[i], 64) >= 64)
                 contract_fail("explanation not NUL-terminated", i, 0);
         }
-        if (strnlen(v.function, sizeof v.function) >= sizeof v.function)
+        if (nul_len(v.function, sizeof v.function) >= sizeof v.function)
             contract_fail("function not NUL-terminated", 0, 0);
         uint32_t sum = 0;
         for (uint32_t i = 0; v.lut_data && i < v.lut_count; i++)
@@ -381,7 +388,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc != 0) {
         if (ds)
             contract_fail("open failed but returned a ds", rc, 0);
-        if (strnlen(err.msg, sizeof err.msg) >= sizeof err.msg)
+        if (nul_len(err.msg, sizeof err.msg) >= sizeof err.msg)
             contract_fail("error message not NUL-terminated", rc, 0);
         return 0;
     }
