@@ -313,35 +313,39 @@ static void interleave(const uint8_t *src, uint8_t *dst, size_t npx,
 }
 
 /* Stored value in the low bits: shift out bits below High Bit's window
- * (native only), then clear or sign-extend above Bits Stored. */
+ * (native only), then clear or sign-extend above Bits Stored; clamp
+ * saturates unsigned codec output instead of wrapping it. One branch-free
+ * loop per container so the compiler can vectorise it. */
+#define NORMALISE_LOOP(T, ST, BITS)                                         \
+    do {                                                                    \
+        T *p = buf;                                                         \
+        unsigned up = (BITS) - bs;                                          \
+        if (is_signed) {                                                    \
+            for (size_t i = 0; i < n; i++)                                  \
+                p[i] = (T)((ST)(T)((T)(p[i] >> shift) << up) >> up);        \
+        } else if (clamp) {                                                 \
+            T m = (T)mask;                                                  \
+            for (size_t i = 0; i < n; i++)                                  \
+                p[i] = p[i] > m ? m : p[i];                                 \
+        } else {                                                            \
+            T m = (T)mask;                                                  \
+            for (size_t i = 0; i < n; i++)                                  \
+                p[i] = (T)(p[i] >> shift) & m;                              \
+        }                                                                   \
+    } while (0)
+
 static void normalise(void *buf, size_t n, unsigned cb, unsigned shift,
                       unsigned bs, int is_signed, int clamp)
 {
-    unsigned bits = cb * 8;
-    if (shift == 0 && bs >= bits)
+    if (shift == 0 && bs >= cb * 8)
         return;
     uint32_t mask = bs >= 32 ? 0xFFFFFFFFu : ((1u << bs) - 1);
-    uint32_t sign = 1u << (bs - 1);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t v;
-        if (cb == 1)
-            v = ((uint8_t *)buf)[i];
-        else if (cb == 2)
-            v = ((uint16_t *)buf)[i];
-        else
-            v = ((uint32_t *)buf)[i];
-        if (clamp && v > mask)
-            v = mask; /* lossy overshoot: saturate, never wrap */
-        v = (v >> shift) & mask;
-        if (is_signed && (v & sign))
-            v |= ~mask;
-        if (cb == 1)
-            ((uint8_t *)buf)[i] = (uint8_t)v;
-        else if (cb == 2)
-            ((uint16_t *)buf)[i] = (uint16_t)v;
-        else
-            ((uint32_t *)buf)[i] = v;
-    }
+    if (cb == 1)
+        NORMALISE_LOOP(uint8_t, int8_t, 8);
+    else if (cb == 2)
+        NORMALISE_LOOP(uint16_t, int16_t, 16);
+    else
+        NORMALISE_LOOP(uint32_t, int32_t, 32);
 }
 
 static int decode_native(dcx_ds *ds, const struct px_base *b, uint32_t f,
