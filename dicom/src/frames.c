@@ -189,3 +189,17 @@ int px_frame_codestream(dcx_ds *ds, const struct px_frame_map *m,
     *out_owned = buf;
     return 0;
 }
+
+int px_rle_header_ok(const uint8_t *p, size_t len, unsigned segments)
+{
+    if (len < 64 || rd32le(p) != segments || segments < 1 || segments > 15)
+        return 0;
+    uint32_t prev = 64;
+    for (unsigned i = 0; i < segments; i++) {
+        uint32_t off = rd32le(p + 4 + 4 * i);
+        if (off < prev || off >= len)
+            return 0;
+        prev = off;
+    }
+    return 1;
+}

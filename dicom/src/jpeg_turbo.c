@@ -26,7 +26,9 @@ int px_jpeg_precision(const uint8_t *p, size_t n)
             i++;
             continue;
         }
-        if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {
+        if (m == 0x01)
+            return -2; /* TEM before SOF: DCMTK 3.6.7 loops on it */
+        if (m >= 0xD0 && m <= 0xD7) {
             i += 2;
             continue;
         }

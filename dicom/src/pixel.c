@@ -195,6 +195,11 @@ static int read_palette(dcx_ds *ds, struct palette *p)
             /* First mapped value is US or SS by the pixel's signedness */
             p->first = (int32_t)d[1];
             p->bits = (uint16_t)d[2];
+        } else if (count != p->count || (int32_t)d[1] != p->first ||
+                   d[2] != p->bits) {
+            /* PS3.3 C.7.6.3.1.5: the three descriptors are identical */
+            return dcx_ds_fail(ds, DCX_EBADDATA,
+                               "palette descriptors differ between colours");
         }
         if (p->bits != 8 && p->bits != 16)
             return dcx_ds_fail(ds, DCX_EBADDATA, "palette entry bits %u",
@@ -456,9 +461,30 @@ static int decode_encapsulated(dcx_ds *ds, const struct px_base *b,
         if (rc == 0)
             return 0;
     }
+    /* Inputs DCMTK 3.6.7 mishandles are refused before it sees them. */
+    const char *ts = dcx_ds_transfer_syntax(ds);
+    int is_rle = strcmp(ts, DCX_TS_RLE) == 0;
+    int is_jpeg = b->codec == PX_JPEG || strcmp(ts, DCX_TS_JPEG_LOSSLESS) == 0 ||
+                  strcmp(ts, DCX_TS_JPEG_LOSSLESS_SV1) == 0;
+    if (is_rle || is_jpeg) {
+        const uint8_t *d;
+        size_t dlen;
+        rc = dcx_shim_frag_get(ds, st->map.first[f], &d, &dlen);
+        if (rc < 0)
+            return rc;
+        if (is_rle && !px_rle_header_ok(d, dlen, (unsigned)b->spp * (b->ba / 8)))
+            return dcx_ds_fail(ds, DCX_EBADDATA,
+                               "frame %u: RLE header does not fit its "
+                               "fragment or the image",
+                               f);
+        if (is_jpeg && px_jpeg_precision(d, dlen) < 0)
+            return dcx_ds_fail(ds, DCX_EBADDATA,
+                               "frame %u: JPEG stream has no usable frame "
+                               "header",
+                               f);
+    }
     char model[20] = "";
-    int planar_out = b->codec == PX_DCMTK && b->pc == 1 && b->spp > 1 &&
-                     strcmp(dcx_ds_transfer_syntax(ds), DCX_TS_RLE) == 0;
+    int planar_out = is_rle && b->pc == 1 && b->spp > 1;
     uint8_t *out = dst;
     if (planar_out) {
         out = malloc(fb);

@@ -40,8 +40,14 @@ struct px_target {
     size_t len;
 };
 
-/* Sample precision of a JPEG codestream's SOF, or -1. */
+/* Sample precision of a JPEG codestream's SOF, -1 if there is none, -2 if
+ * a TEM marker precedes it (valid, never used, and hangs DCMTK). */
 int px_jpeg_precision(const uint8_t *data, size_t len);
+
+/* Checks an RLE frame header (PS3.5 G.5) before DCMTK reads it: segment
+ * count as expected, offsets ascending inside the fragment. DCMTK 3.6.7
+ * uses the offsets unchecked. */
+int px_rle_header_ok(const uint8_t *data, size_t len, unsigned segments);
 
 /* libjpeg-turbo (8-bit JPEG). Colour streams come out as RGB, converted
  * from YCbCr when the stream is YCbCr; assume_rgb treats a stream with no
