@@ -41,6 +41,31 @@ int px_jpeg_precision(const uint8_t *p, size_t n)
     return -1;
 }
 
+int px_jpeg_dcmtk_safe(const uint8_t *p, size_t n)
+{
+    /* Walks markers as DCMTK 3.6.7's scanJpegDataForBitDepth does: SOI,
+     * EOI, RSTn and the reserved FF02-FFBF are 2 bytes, everything else
+     * carries a length. It never
+     * steps past TEM (FF01), so a TEM before the SOF would hang it. */
+    size_t i = 0;
+    while (i + 4 <= n) {
+        if (p[i] != 0xFF)
+            return 0;
+        uint8_t m = p[i + 1];
+        if (m == 0x01)
+            return 0;
+        if (m == 0xD8 || m == 0xD9 || (m >= 0xD0 && m <= 0xD7) ||
+            (m >= 0x02 && m <= 0xBF)) {
+            i += 2;
+            continue;
+        }
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC)
+            return 1;
+        i += 2 + ((size_t)p[i + 2] << 8 | p[i + 3]);
+    }
+    return 0;
+}
+
 struct err_mgr {
     struct jpeg_error_mgr pub;
     jmp_buf jb;

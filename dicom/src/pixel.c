@@ -477,7 +477,7 @@ static int decode_encapsulated(dcx_ds *ds, const struct px_base *b,
                                "frame %u: RLE header does not fit its "
                                "fragment or the image",
                                f);
-        if (is_jpeg && px_jpeg_precision(d, dlen) < 0)
+        if (is_jpeg && !px_jpeg_dcmtk_safe(d, dlen))
             return dcx_ds_fail(ds, DCX_EBADDATA,
                                "frame %u: JPEG stream has no usable frame "
                                "header",
@@ -485,16 +485,22 @@ static int decode_encapsulated(dcx_ds *ds, const struct px_base *b,
     }
     char model[20] = "";
     int planar_out = is_rle && b->pc == 1 && b->spp > 1;
+    /* DCMTK wants an even buffer (it may swap 16-bit words): odd-sized
+     * 8-bit frames go through a scratch buffer one byte longer. */
+    int scratch = planar_out || (fb & 1);
     uint8_t *out = dst;
-    if (planar_out) {
-        out = malloc(fb);
+    if (scratch) {
+        out = malloc(fb + (fb & 1));
         if (!out)
             return DCX_ENOMEM;
     }
-    rc = dcx_shim_dcmtk_decode(ds, f, st->map.first[f], out, fb, model);
+    rc = dcx_shim_dcmtk_decode(ds, f, st->map.first[f], out, fb + (fb & 1),
+                               model);
     if (rc == 0 && planar_out)
         interleave(out, dst, (size_t)b->rows * b->cols, b->spp, b->ba / 8);
-    if (planar_out)
+    else if (rc == 0 && scratch)
+        memcpy(dst, out, fb);
+    if (scratch)
         free(out);
     if (rc == 0 && b->spp == 3 && model[0] &&
         strcmp(model, out_photometric(b, st)) != 0)

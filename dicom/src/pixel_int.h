@@ -44,6 +44,10 @@ struct px_target {
  * a TEM marker precedes it (valid, never used, and hangs DCMTK). */
 int px_jpeg_precision(const uint8_t *data, size_t len);
 
+/* 1 if DCMTK's JPEG decoder can scan this stream to its SOF without
+ * looping (see jpeg_turbo.c); 0 to refuse it. */
+int px_jpeg_dcmtk_safe(const uint8_t *data, size_t len);
+
 /* Checks an RLE frame header (PS3.5 G.5) before DCMTK reads it: segment
  * count as expected, offsets ascending inside the fragment. DCMTK 3.6.7
  * uses the offsets unchecked. */
