@@ -347,7 +347,10 @@ extern "C" int dcx_ds_save(dcx_ds *ds, const char *path, const char *ts_uid,
             param = &jpeg_lossless;
         else if (x == EXS_JPEGProcess1 || x == EXS_JPEGProcess2_4)
             param = &jpeg_lossy;
-        if (c.good())
+        // Same syntax: write the pixel data as read. Asking DCMTK for it
+        // with codec parameters would decode and re-encode (a lossy file
+        // would lose again and get a new SOP Instance UID).
+        if (c.good() && x != ds->xfer)
             c = d->chooseRepresentation(x, param);
         if (c.bad() || !d->canWriteXfer(x)) {
             set_err(e, "cannot convert to %s: %s", DcmXfer(x).getXferName(),

@@ -1,6 +1,7 @@
 // shim.cc - process-wide DCMTK set-up: codec registration, DCMTK's logger
 // routed into the dcx log sink, the OFCondition -> DCX_E* mapping, and the
 // per-ds error text. The only C++ besides dataset.cc and codec.cc.
+#include "dict_int.hh"
 #include "ds_int.hh"
 
 #include "dcmtk/dcmdata/dcrledrg.h"
@@ -55,6 +56,7 @@ extern "C" int dcx_shim_init(int max_level)
         // header (pydicom's SC_rgb_jpeg.dcm); DCMTK then detects the real
         // one. Applies to uncompressed datasets only.
         dcmAutoDetectDatasetXfer.set(OFTrue);
+        dcx_dict_load_builtin();
         DJDecoderRegistration::registerCodecs(EDC_lossyOnly, EUC_never,
                                               EPC_colorByPixel);
         DJEncoderRegistration::registerCodecs();
