@@ -161,10 +161,19 @@ static void test_save_roundtrip(void)
             struct dcx_error e;
             snprintf(out, sizeof out, "%s/save_%zu_%zu.dcm", work, s, i);
             dcx_ds *ds = open_file(src[s]);
+            size_t ld = 0;
+            free(ds ? decode_all(ds, &ld) : NULL); /* fills pixel caches */
             int rc = ds ? dcx_ds_save(ds, out, ts[i], &e) : -1;
             if (rc < 0)
                 fprintf(stderr, "save %s as %s: %s\n", src[s], ts[i], e.msg);
             CHECK(rc == 0);
+            /* the same handle decodes alike in its new representation */
+            void *pd = rc == 0 ? decode_all(ds, &ld) : NULL;
+            if (!(pd && ld == lo && memcmp(po, pd, lo) == 0))
+                fprintf(stderr, "%s saved as %s: same handle decodes %s\n",
+                        src[s], ts[i], pd ? "different samples" : "nothing");
+            CHECK(pd && ld == lo && memcmp(po, pd, lo) == 0);
+            free(pd);
             dcx_ds_close(ds);
             dcx_ds *back = NULL;
             CHECK(dcx_ds_open(out, NULL, &back, &e) == 0);

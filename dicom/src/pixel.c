@@ -28,6 +28,8 @@ struct px_base {
 };
 
 struct px_state {
+    int have_base;                /* base: attributes read once per ds */
+    struct px_base base;
     int have_map;
     struct px_frame_map map;
     char decoded_photometric[20]; /* what a codec reported, "" = rule */
@@ -49,6 +51,24 @@ static struct px_state *state_of(dcx_ds *ds)
         dcx_ds_set_pixel_free(ds, state_free);
     }
     return *slot;
+}
+
+static int read_base(dcx_ds *ds, struct px_base *b);
+
+/* read_base() once per dataset: a cine loop decodes hundreds of frames and
+ * the attributes cannot change (dcx_ds_save drops this state). */
+static int base_of(dcx_ds *ds, struct px_state *st, struct px_base *out)
+{
+    if (!st)
+        return DCX_ENOMEM;
+    if (!st->have_base) {
+        int rc = read_base(ds, &st->base);
+        if (rc < 0)
+            return rc;
+        st->have_base = 1;
+    }
+    *out = st->base;
+    return 0;
 }
 
 static int get_u16(dcx_item *it, uint32_t tag, uint16_t *out, int required,
@@ -262,7 +282,7 @@ int dcx_pixel_info_get(dcx_ds *ds, const struct dcx_decode_opts *opts,
                        struct dcx_pixel_info *out)
 {
     struct px_base b;
-    int rc = read_base(ds, &b);
+    int rc = base_of(ds, state_of(ds), &b);
     if (rc < 0)
         return rc;
     struct dcx_pixel_info in;
@@ -513,27 +533,29 @@ int dcx_pixel_decode(dcx_ds *ds, uint32_t frame,
                      const struct dcx_decode_opts *opts, void *buf,
                      size_t len)
 {
+    struct px_state *st = state_of(ds);
     struct px_base b;
-    struct dcx_pixel_info info;
-    int rc = read_base(ds, &b);
-    if (rc < 0)
-        return rc;
-    rc = dcx_pixel_info_get(ds, opts, &info);
+    int rc = base_of(ds, st, &b);
     if (rc < 0)
         return rc;
     if (frame >= b.frames)
         return dcx_ds_fail(ds, DCX_ERANGE, "frame %u of %u", frame,
                            b.frames);
-    if (len < info.frame_bytes)
-        return DCX_EINVAL;
-    struct px_state *st = state_of(ds);
-    if (!st)
-        return DCX_ENOMEM;
     int expand = opts && opts->palette_to_rgb && is_palette(&b) &&
                  b.spp == 1;
     unsigned cb = b.ba == 1 ? 1 : b.ba / 8;
     size_t npx = (size_t)b.rows * b.cols;
     size_t fb = npx * b.spp * cb;
+    struct palette p;
+    if (expand) {
+        rc = read_palette(ds, &p);
+        if (rc < 0)
+            return rc;
+    }
+    /* what dcx_pixel_info_get() reports as frame_bytes */
+    size_t need = expand ? npx * 3 * (p.bits == 8 ? 1 : 2) : fb;
+    if (len < need)
+        return DCX_EINVAL;
     uint8_t *dst = buf;
     if (expand) {
         dst = malloc(fb);
@@ -548,16 +570,14 @@ int dcx_pixel_decode(dcx_ds *ds, uint32_t frame,
                   b.codec == PX_NATIVE ? (unsigned)(b.hb + 1 - b.bs) : 0,
                   b.bs, b.pr == 1, b.codec != PX_NATIVE && b.pr == 0);
     if (rc == 0 && expand) {
-        struct palette p;
-        rc = read_palette(ds, &p);
-        for (size_t i = 0; rc == 0 && i < npx; i++) {
+        for (size_t i = 0; i < npx; i++) {
             int64_t v = cb == 1   ? (b.pr ? (int8_t)dst[i] : dst[i])
                         : cb == 2 ? (b.pr ? ((int16_t *)dst)[i]
                                           : ((uint16_t *)dst)[i])
                                   : ((int32_t *)dst)[i];
             for (int c = 0; c < 3; c++) {
                 uint16_t e = lut_at(&p, c, v);
-                if (info.bits_allocated == 8)
+                if (p.bits == 8)
                     ((uint8_t *)buf)[3 * i + c] = (uint8_t)e;
                 else
                     ((uint16_t *)buf)[3 * i + c] = e;

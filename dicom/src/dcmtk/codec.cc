@@ -31,7 +31,7 @@ DcmPixelSequence *pixel_sequence(dcx_ds *ds)
         return nullptr;
     E_TransferSyntax rep = EXS_Unknown;
     const DcmRepresentationParameter *param = nullptr;
-    pd->getOriginalRepresentationKey(rep, param);
+    pd->getCurrentRepresentationKey(rep, param);
     if (!DcmXfer(rep).isEncapsulated())
         return nullptr;
     DcmPixelSequence *seq = nullptr;
@@ -52,7 +52,7 @@ extern "C" int dcx_shim_pixel_present(dcx_ds *ds, int *out_encapsulated,
             return 0;
         E_TransferSyntax rep = EXS_Unknown;
         const DcmRepresentationParameter *param = nullptr;
-        pd->getOriginalRepresentationKey(rep, param);
+        pd->getCurrentRepresentationKey(rep, param);
         *out_encapsulated = DcmXfer(rep).isEncapsulated() ? 1 : 0;
         *out_native_len = *out_encapsulated ? 0 : pd->getLength();
         return 1;

@@ -324,8 +324,12 @@ extern "C" int dcx_ds_save(dcx_ds *ds, const char *path, const char *ts_uid,
             return DCX_EINVAL;
         }
         DcmDataset *d = ds->ff.getDataset();
-        // Cached fragment pointers die when the representation changes.
+        // Cached fragment pointers, and pixel.c's attributes and frame map,
+        // die when the representation changes (also on failure below).
         ds->pixseq = nullptr;
+        if (ds->pixel_free)
+            ds->pixel_free(ds->pixel_state);
+        ds->pixel_state = nullptr;
         // DCMTK transcodes between two compressed syntaxes only through
         // the uncompressed representation; go there first.
         OFCondition c = EC_Normal;
