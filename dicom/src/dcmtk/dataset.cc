@@ -14,6 +14,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 extern "C" {
 #include "dcx/charset.h"
 #include "iso2022.h"
@@ -178,52 +181,65 @@ const char *vr_name(DcmEVR vr)
 
 } // namespace
 
+namespace {
+
+// Shared by both openers. load_all: bring every value into memory (the
+// memory opener's temporary file goes away), else DCMTK reads values over
+// DCM_MaxReadLength lazily from path.
+int open_path(const char *path, const struct dcx_open_opts *o, bool load_all,
+              dcx_ds **out_ds, struct dcx_error *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        set_err(e, "cannot open: %s", strerror(errno));
+        return DCX_EIO;
+    }
+    unsigned char head[132];
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    if (n == 0) {
+        set_err(e, "not a DICOM file: empty");
+        return DCX_EBADDATA;
+    }
+    bool part10 = n == 132 && memcmp(head + 128, "DICM", 4) == 0;
+    if (!part10 && !plausible_bare_start(head, n)) {
+        set_err(e, "not a DICOM file: no DICM preamble and no dataset "
+                   "start");
+        return DCX_EBADDATA;
+    }
+    dcx_ds *ds = new dcx_ds();
+    OFCondition c =
+        (o && o->no_pixels)
+            ? ds->ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange,
+                                      DCM_MaxReadLength, ERM_autoDetect,
+                                      DCM_PixelData)
+            : ds->ff.loadFile(path, EXS_Unknown, EGL_noChange,
+                              DCM_MaxReadLength, ERM_autoDetect);
+    if (c.good() && load_all)
+        c = ds->ff.loadAllDataIntoMemory();
+    if (c.bad())
+        return open_fail(ds, dcx_from_ofcondition(c) == DCX_ETRUNCATED
+                                 ? DCX_ETRUNCATED
+                                 : DCX_EBADDATA,
+                         e, c, "cannot parse");
+    int rc = finish_open(ds, o, e);
+    if (rc < 0) {
+        delete ds;
+        return rc;
+    }
+    *out_ds = ds;
+    return 0;
+}
+
+} // namespace
+
 extern "C" int dcx_ds_open(const char *path, const struct dcx_open_opts *o,
                            dcx_ds **out_ds, struct dcx_error *e)
 {
     *out_ds = nullptr;
-    dcx_ds *ds = nullptr;
     try {
-        FILE *f = fopen(path, "rb");
-        if (!f) {
-            set_err(e, "cannot open: %s", strerror(errno));
-            return DCX_EIO;
-        }
-        unsigned char head[132];
-        size_t n = fread(head, 1, sizeof head, f);
-        fclose(f);
-        if (n == 0) {
-            set_err(e, "not a DICOM file: empty");
-            return DCX_EBADDATA;
-        }
-        bool part10 = n == 132 && memcmp(head + 128, "DICM", 4) == 0;
-        if (!part10 && !plausible_bare_start(head, n)) {
-            set_err(e, "not a DICOM file: no DICM preamble and no dataset "
-                       "start");
-            return DCX_EBADDATA;
-        }
-        ds = new dcx_ds();
-        OFCondition c =
-            (o && o->no_pixels)
-                ? ds->ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange,
-                                          DCM_MaxReadLength, ERM_autoDetect,
-                                          DCM_PixelData)
-                : ds->ff.loadFile(path, EXS_Unknown, EGL_noChange,
-                                  DCM_MaxReadLength, ERM_autoDetect);
-        if (c.bad())
-            return open_fail(ds, dcx_from_ofcondition(c) == DCX_ETRUNCATED
-                                     ? DCX_ETRUNCATED
-                                     : DCX_EBADDATA,
-                             e, c, "cannot parse");
-        int rc = finish_open(ds, o, e);
-        if (rc < 0) {
-            delete ds;
-            return rc;
-        }
-        *out_ds = ds;
-        return 0;
+        return open_path(path, o, false, out_ds, e);
     } catch (...) {
-        delete ds;
         set_err(e, "internal error while reading");
         return DCX_EINTERNAL;
     }
@@ -234,47 +250,42 @@ extern "C" int dcx_ds_open_mem(const void *buf, size_t len,
                                dcx_ds **out_ds, struct dcx_error *e)
 {
     *out_ds = nullptr;
-    dcx_ds *ds = nullptr;
-    try {
-        const unsigned char *b = static_cast<const unsigned char *>(buf);
-        bool part10 = len >= 132 && memcmp(b + 128, "DICM", 4) == 0;
-        if (len == 0 || (!part10 && !plausible_bare_start(b, len))) {
-            set_err(e, "not a DICOM file: no DICM preamble and no dataset "
-                       "start");
-            return DCX_EBADDATA;
-        }
-        if (len > 0xFFFFFFF0u) {
-            set_err(e, "buffer too large");
-            return DCX_EINVAL;
-        }
-        ds = new dcx_ds();
-        DcmInputBufferStream in;
-        in.setBuffer(buf, static_cast<offile_off_t>(len));
-        in.setEos();
-        ds->ff.transferInit();
-        OFCondition c = ds->ff.read(in, EXS_Unknown, EGL_noChange,
-                                    DCM_MaxReadLength);
-        ds->ff.transferEnd();
-        // Values must not point into the caller's buffer.
-        if (c.good())
-            c = ds->ff.loadAllDataIntoMemory();
-        if (c.bad())
-            return open_fail(ds, dcx_from_ofcondition(c) == DCX_ETRUNCATED
-                                     ? DCX_ETRUNCATED
-                                     : DCX_EBADDATA,
-                             e, c, "cannot parse");
-        int rc = finish_open(ds, o, e);
-        if (rc < 0) {
-            delete ds;
-            return rc;
-        }
-        *out_ds = ds;
-        return 0;
-    } catch (...) {
-        delete ds;
-        set_err(e, "internal error while reading");
-        return DCX_EINTERNAL;
+    if (len == 0) {
+        set_err(e, "not a DICOM file: empty");
+        return DCX_EBADDATA;
     }
+    // Through an anonymous in-memory file and DCMTK's file reader: its
+    // buffer-stream reader trusts element lengths and allocates what a
+    // bogus one declares (4 GiB) before finding the data short.
+    int fd = memfd_create("dcx_ds_open_mem", MFD_CLOEXEC);
+    if (fd < 0) {
+        set_err(e, "cannot create a memory file: %s", strerror(errno));
+        return DCX_EIO;
+    }
+    const char *p = static_cast<const char *>(buf);
+    for (size_t done = 0; done < len;) {
+        ssize_t w = write(fd, p + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int err = w < 0 ? errno : ENOSPC;
+            set_err(e, "cannot fill a memory file: %s", strerror(err));
+            close(fd);
+            return err == ENOMEM || err == ENOSPC ? DCX_ENOMEM : DCX_EIO;
+        }
+        done += static_cast<size_t>(w);
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int rc;
+    try {
+        rc = open_path(path, o, true, out_ds, e);
+    } catch (...) {
+        set_err(e, "internal error while reading");
+        rc = DCX_EINTERNAL;
+    }
+    close(fd);
+    return rc;
 }
 
 extern "C" void dcx_ds_close(dcx_ds *ds)
