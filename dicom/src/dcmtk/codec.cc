@@ -22,6 +22,19 @@ DcmPixelData *pixel_element(dcx_ds *ds)
     return static_cast<DcmPixelData *>(el);
 }
 
+// The representation the dataset is in: the one read from the file, or,
+// after dcx_ds_save() converted it, the current one. Not simply the
+// current one: DCMTK's frame decoder may add an uncompressed
+// representation and make it current.
+void pixel_rep(dcx_ds *ds, DcmPixelData *pd, E_TransferSyntax &rep,
+               const DcmRepresentationParameter *&param)
+{
+    pd->getOriginalRepresentationKey(rep, param);
+    if (rep == ds->xfer)
+        return;
+    pd->getCurrentRepresentationKey(rep, param);
+}
+
 DcmPixelSequence *pixel_sequence(dcx_ds *ds)
 {
     if (ds->pixseq)
@@ -31,7 +44,7 @@ DcmPixelSequence *pixel_sequence(dcx_ds *ds)
         return nullptr;
     E_TransferSyntax rep = EXS_Unknown;
     const DcmRepresentationParameter *param = nullptr;
-    pd->getCurrentRepresentationKey(rep, param);
+    pixel_rep(ds, pd, rep, param);
     if (!DcmXfer(rep).isEncapsulated())
         return nullptr;
     DcmPixelSequence *seq = nullptr;
@@ -52,7 +65,7 @@ extern "C" int dcx_shim_pixel_present(dcx_ds *ds, int *out_encapsulated,
             return 0;
         E_TransferSyntax rep = EXS_Unknown;
         const DcmRepresentationParameter *param = nullptr;
-        pd->getCurrentRepresentationKey(rep, param);
+        pixel_rep(ds, pd, rep, param);
         *out_encapsulated = DcmXfer(rep).isEncapsulated() ? 1 : 0;
         *out_native_len = *out_encapsulated ? 0 : pd->getLength();
         return 1;

@@ -183,10 +183,10 @@ const char *vr_name(DcmEVR vr)
 
 namespace {
 
-// Shared by both openers. load_all: bring every value into memory (the
-// memory opener's temporary file goes away), else DCMTK reads values over
-// DCM_MaxReadLength lazily from path.
-int open_path(const char *path, const struct dcx_open_opts *o, bool load_all,
+// Shared by both openers. DCMTK reads values over DCM_MaxReadLength
+// lazily from path, and drops decoded fragments to re-read them later:
+// path must stay readable until dcx_ds_close().
+int open_path(const char *path, const struct dcx_open_opts *o, int memfd,
               dcx_ds **out_ds, struct dcx_error *e)
 {
     FILE *f = fopen(path, "rb");
@@ -208,6 +208,7 @@ int open_path(const char *path, const struct dcx_open_opts *o, bool load_all,
         return DCX_EBADDATA;
     }
     dcx_ds *ds = new dcx_ds();
+    ds->memfd = memfd;
     OFCondition c =
         (o && o->no_pixels)
             ? ds->ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange,
@@ -215,8 +216,6 @@ int open_path(const char *path, const struct dcx_open_opts *o, bool load_all,
                                       DCM_PixelData)
             : ds->ff.loadFile(path, EXS_Unknown, EGL_noChange,
                               DCM_MaxReadLength, ERM_autoDetect);
-    if (c.good() && load_all)
-        c = ds->ff.loadAllDataIntoMemory();
     if (c.bad())
         return open_fail(ds, dcx_from_ofcondition(c) == DCX_ETRUNCATED
                                  ? DCX_ETRUNCATED
@@ -238,7 +237,7 @@ extern "C" int dcx_ds_open(const char *path, const struct dcx_open_opts *o,
 {
     *out_ds = nullptr;
     try {
-        return open_path(path, o, false, out_ds, e);
+        return open_path(path, o, -1, out_ds, e);
     } catch (...) {
         set_err(e, "internal error while reading");
         return DCX_EINTERNAL;
@@ -256,7 +255,8 @@ extern "C" int dcx_ds_open_mem(const void *buf, size_t len,
     }
     // Through an anonymous in-memory file and DCMTK's file reader: its
     // buffer-stream reader trusts element lengths and allocates what a
-    // bogus one declares (4 GiB) before finding the data short.
+    // bogus one declares (4 GiB) before finding the data short. The file
+    // lives as long as the dataset (DCMTK re-reads values from it).
     int fd = memfd_create("dcx_ds_open_mem", MFD_CLOEXEC);
     if (fd < 0) {
         set_err(e, "cannot create a memory file: %s", strerror(errno));
@@ -279,12 +279,13 @@ extern "C" int dcx_ds_open_mem(const void *buf, size_t len,
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     int rc;
     try {
-        rc = open_path(path, o, true, out_ds, e);
+        rc = open_path(path, o, fd, out_ds, e); // the ds owns fd on success
     } catch (...) {
         set_err(e, "internal error while reading");
         rc = DCX_EINTERNAL;
     }
-    close(fd);
+    if (rc < 0)
+        close(fd);
     return rc;
 }
 
@@ -295,7 +296,10 @@ extern "C" void dcx_ds_close(dcx_ds *ds)
     try {
         if (ds->pixel_free)
             ds->pixel_free(ds->pixel_state);
+        int fd = ds->memfd;
         delete ds;
+        if (fd >= 0)
+            close(fd);
     } catch (...) {
     }
 }

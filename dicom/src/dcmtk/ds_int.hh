@@ -41,6 +41,8 @@ struct dcx_ds {
     DcmPixelSequence *pixseq = nullptr;       // cached by codec.cc
     bool no_pixels = false;
     void *pixel_state = nullptr;              // owned by pixel.c
+    int memfd = -1; // dcx_ds_open_mem's file: DCMTK re-reads (lazily,
+                    // and after compact()ing decoded fragments) by path
     void (*pixel_free)(void *) = nullptr;
 };
 
