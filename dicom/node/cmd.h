@@ -3,8 +3,18 @@
 #ifndef ND_CMD_H
 #define ND_CMD_H
 
+#include <stddef.h>
+
 int nd_cmd_info(int argc, char **argv);
 int nd_cmd_decode(int argc, char **argv);
+int nd_cmd_serve(int argc, char **argv);
+int nd_cmd_send(int argc, char **argv);
+int nd_cmd_echo(int argc, char **argv);
+int nd_cmd_ls(int argc, char **argv);
+
+/* "AE@host:port" into its parts; 0 or -1 if malformed. */
+int nd_parse_dest(const char *s, char *ae, size_t aelen, char *host,
+                  size_t hostlen, int *port);
 
 /* Prints "consort-node: <file>: <msg>" as one line on stderr. */
 void nd_fail_line(const char *file, const char *msg);

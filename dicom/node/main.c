@@ -19,6 +19,12 @@ static void usage(FILE *to)
           "little-endian\n"
           "                               raw data, print the layout as "
           "JSON\n"
+          "  serve [--config FILE]        run the DICOM node (store, "
+          "echo)\n"
+          "  send PATH... --to AE@HOST:PORT\n"
+          "                               send files and folders (C-STORE)\n"
+          "  echo AE@HOST:PORT            verify a peer (C-ECHO)\n"
+          "  ls [--storage DIR]           list the local archive\n"
           "\n"
           "  --help, -h                   this help; `consort-node CMD "
           "--help`\n"
@@ -74,6 +80,14 @@ int main(int argc, char **argv)
         return nd_cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "decode") == 0)
         return nd_cmd_decode(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0)
+        return nd_cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "send") == 0)
+        return nd_cmd_send(argc - 1, argv + 1);
+    if (strcmp(cmd, "echo") == 0)
+        return nd_cmd_echo(argc - 1, argv + 1);
+    if (strcmp(cmd, "ls") == 0)
+        return nd_cmd_ls(argc - 1, argv + 1);
     fprintf(stderr, "consort-node: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

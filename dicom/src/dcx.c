@@ -28,6 +28,8 @@ const char *dcx_strerror(int err)
     case DCX_ERANGE: return "out of range";
     case DCX_ECHARSET: return "text not convertible to UTF-8";
     case DCX_EINTERNAL: return "internal error";
+    case DCX_EREFUSED: return "association rejected";
+    case DCX_ENET: return "network failure";
     default: return "unknown error";
     }
 }
@@ -65,6 +67,14 @@ int dcx_init(dcx_log_fn sink, void *user, enum dcx_log_level max_level)
     log_user = user;
     log_max = max_level;
     return dcx_shim_init((int)max_level);
+}
+
+void dcx_log_set(dcx_log_fn sink, void *user, enum dcx_log_level max_level)
+{
+    log_sink = sink;
+    log_user = user;
+    log_max = max_level;
+    dcx_shim_log_level((int)max_level);
 }
 
 void dcx_free(void *p)

@@ -21,6 +21,8 @@ void dcx_ds_set_pixel_free(dcx_ds *ds, void (*fn)(void *));
 
 /* Called by dcx_init(): registers DCMTK codecs and its log routing. */
 int dcx_shim_init(int max_level);
+/* Sets DCMTK's logger level to match ours. */
+void dcx_shim_log_level(int max_level);
 
 /* 1 if (7FE0,0010) is present, 0 if not; encapsulated = 1 when it is a
  * pixel sequence. Length of native data in bytes. */

@@ -26,6 +26,8 @@ enum {
     DCX_ERANGE = -9,      /* index or value out of range */
     DCX_ECHARSET = -10,   /* text could not be converted to UTF-8 */
     DCX_EINTERNAL = -11,  /* unexpected exception in the DCMTK shim */
+    DCX_EREFUSED = -12,   /* the peer rejected the association */
+    DCX_ENET = -13,       /* network failure: connect, send, receive */
 };
 
 /* Static, never NULL. */
@@ -51,6 +53,9 @@ typedef void (*dcx_log_fn)(enum dcx_log_level level, const char *line,
  * own logger to the sink (NULL sink = stderr). Levels above max_level are
  * dropped before formatting. Returns 0 or DCX_EINTERNAL. */
 int dcx_init(dcx_log_fn sink, void *user, enum dcx_log_level max_level);
+
+/* Replaces the sink and level set by dcx_init(); same thread rule. */
+void dcx_log_set(dcx_log_fn sink, void *user, enum dcx_log_level max_level);
 
 /* Writes a log line through the sink if level <= the configured maximum. */
 void dcx_log(enum dcx_log_level level, const char *fmt, ...)

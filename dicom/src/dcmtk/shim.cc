@@ -18,6 +18,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 
 extern "C" {
 #include "shim.h"
@@ -49,6 +50,21 @@ class SinkAppender : public dcmtk::log4cplus::Appender {
 
 } // namespace
 
+extern "C" void dcx_shim_log_level(int max_level)
+{
+    try {
+        // DCMTK's errors restate failures we report ourselves with
+        // context, and its warnings include expected ones (parsing stopped
+        // before the pixel data): errors at our INFO, all at DEBUG.
+        dcmtk::log4cplus::Logger::getRoot().setLogLevel(
+            max_level >= DCX_LOG_DEBUG ? dcmtk::log4cplus::DEBUG_LOG_LEVEL
+            : max_level >= DCX_LOG_INFO
+                ? dcmtk::log4cplus::ERROR_LOG_LEVEL
+                : dcmtk::log4cplus::FATAL_LOG_LEVEL);
+    } catch (...) {
+    }
+}
+
 extern "C" int dcx_shim_init(int max_level)
 {
     try {
@@ -57,6 +73,9 @@ extern "C" int dcx_shim_init(int max_level)
         // one. Applies to uncompressed datasets only.
         dcmAutoDetectDatasetXfer.set(OFTrue);
         dcx_dict_load_builtin();
+        // dcmnet disables Nagle on its sockets only when asked through the
+        // environment (DESIGN.md rule 6); we also set it per socket.
+        setenv("TCP_NODELAY", "1", 0);
         DJDecoderRegistration::registerCodecs(EDC_lossyOnly, EUC_never,
                                               EPC_colorByPixel);
         DJEncoderRegistration::registerCodecs();
@@ -71,13 +90,7 @@ extern "C" int dcx_shim_init(int max_level)
         root.removeAllAppenders();
         root.addAppender(
             dcmtk::log4cplus::SharedAppenderPtr(new SinkAppender()));
-        // DCMTK's errors and warnings restate failures we report
-        // ourselves with context: show them only at our INFO and DEBUG.
-        root.setLogLevel(max_level >= DCX_LOG_DEBUG
-                             ? dcmtk::log4cplus::DEBUG_LOG_LEVEL
-                         : max_level >= DCX_LOG_INFO
-                             ? dcmtk::log4cplus::WARN_LOG_LEVEL
-                             : dcmtk::log4cplus::FATAL_LOG_LEVEL);
+        dcx_shim_log_level(max_level);
         if (!dcmDataDict.isDictionaryLoaded()) {
             dcx_log(DCX_LOG_ERROR, "dcmtk data dictionary is not loaded");
             return DCX_EINTERNAL;

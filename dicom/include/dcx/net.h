@@ -1,0 +1,179 @@
+/* dcx/net.h - DICOM networking over DCMTK's dcmnet: a listening SCP that
+ * runs each association on its own thread and hands DIMSE requests to C
+ * hooks, and an SCU for echo and store. No SDL/GL.
+ * Threads: dcx_scp_run() runs on one thread; hooks run on association
+ * threads, several at once, so they must be thread-safe. A dcx_scu is used
+ * by one thread at a time. Every socket has TCP_NODELAY set (DESIGN.md). */
+#ifndef DCX_NET_H
+#define DCX_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dcx/dcx.h"
+#include "dcx/dataset.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DCX_AE_LEN 16 /* AE titles: up to 16 characters (PS3.5 6.2) */
+
+/* DIMSE status codes used here (PS3.4 Annex B, C; PS3.7 Annex C). */
+#define DCX_STATUS_SUCCESS 0x0000
+#define DCX_STATUS_PENDING 0xFF00
+#define DCX_STATUS_CANCEL 0xFE00
+#define DCX_STATUS_OUT_OF_RESOURCES 0xA700
+#define DCX_STATUS_DATA_MISMATCH 0xA900  /* data set does not match class */
+#define DCX_STATUS_CANNOT_UNDERSTAND 0xC000
+#define DCX_STATUS_SOP_CLASS_NOT_SUPPORTED 0x0122
+#define DCX_STATUS_PROCESSING_FAILURE 0x0110
+
+/* Services an association may use; on_associate returns a mask of them. */
+enum {
+    DCX_SVC_ECHO = 1 << 0,
+    DCX_SVC_STORE = 1 << 1,   /* peer sends us instances */
+    DCX_SVC_FIND = 1 << 2,
+    DCX_SVC_MOVE = 1 << 3,
+    DCX_SVC_GET = 1 << 4,
+};
+
+/* Who is on the other end; borrowed for the callback's duration. */
+struct dcx_assoc_info {
+    unsigned long id;                /* association number, for logs */
+    char calling_ae[DCX_AE_LEN + 1]; /* the peer's AE title */
+    char called_ae[DCX_AE_LEN + 1];  /* the AE title it asked for */
+    char peer_host[64];              /* numeric address */
+    unsigned services;               /* DCX_SVC_* granted */
+    void *user;                      /* the hooks' per-association state:
+                                        set by on_associate */
+};
+
+/* One C-STORE request; strings borrowed for the callback's duration. */
+struct dcx_store_rq {
+    const char *sop_class_uid;
+    const char *sop_instance_uid;
+    const char *transfer_syntax_uid; /* of the presentation context */
+    uint16_t message_id;
+    const char *move_originator_ae;  /* "" unless a C-MOVE sub-operation */
+};
+
+/* Counts reported when an association ends. */
+struct dcx_assoc_stats {
+    unsigned long stores_ok;     /* C-STORE answered with success/warning */
+    unsigned long stores_failed; /* answered with a failure status */
+    unsigned long long bytes;    /* data set bytes received */
+    int aborted;                 /* 1: ended by A-ABORT or a broken link */
+};
+
+struct dcx_scp_hooks {
+    void *user;
+    /* An association was requested (called AE already checked). Return the
+     * DCX_SVC_* mask the calling AE may use; 0 rejects it as "calling AE
+     * title not recognised". It may set a->user (freed in on_end; on_end
+     * also runs when it rejected). NULL: everything. */
+    unsigned (*on_associate)(void *user, struct dcx_assoc_info *a);
+    /* A C-STORE data set was received into tmp_path, a Part-10 file with a
+     * meta header made from the request. Return the DIMSE status to send.
+     * The hook owns tmp_path from then on: it renames or removes it. */
+    uint16_t (*on_store)(void *user, const struct dcx_assoc_info *a,
+                         const struct dcx_store_rq *rq, const char *tmp_path);
+    /* The association ended (released, aborted or broken). */
+    void (*on_end)(void *user, const struct dcx_assoc_info *a,
+                   const struct dcx_assoc_stats *s);
+};
+
+/* Zero-initialised fields mean defaults. */
+struct dcx_scp_opts {
+    const char *ae_title;   /* our AE title (required) */
+    int port;               /* TCP port (required) */
+    const char *tmp_dir;    /* where received data sets land (required) */
+    int max_assocs;         /* concurrent associations; more are rejected
+                               as "local limit exceeded". 0 = 32 */
+    unsigned long max_pdu;  /* our maximum receive PDU; 0 = 131072 */
+    int acse_timeout;       /* s to read an association request; 0 = 10 */
+    int dimse_timeout;      /* s a peer may idle inside an association
+                               before it is aborted; 0 = 300 */
+    int accept_any_called_ae; /* 1: do not check the called AE title */
+};
+
+typedef struct dcx_scp dcx_scp;
+
+/* Binds the port. On failure *out_scp = NULL and out_err (may be NULL) says
+ * why: DCX_EIO (port in use, no permission), DCX_EINVAL (bad options). */
+int dcx_scp_create(const struct dcx_scp_opts *opts,
+                   const struct dcx_scp_hooks *hooks, dcx_scp **out_scp,
+                   struct dcx_error *out_err);
+
+/* Accepts associations until dcx_scp_stop(); then lets each running
+ * association finish its current operation, aborts it, and returns once
+ * every association thread has ended. 0, or a negative DCX_E* code. */
+int dcx_scp_run(dcx_scp *scp);
+
+/* Asks dcx_scp_run() to return (within about a second). Async-signal-safe:
+ * may be called from a signal handler or another thread. */
+void dcx_scp_stop(dcx_scp *scp);
+
+/* Closes the port. NULL is a no-op. Only after dcx_scp_run() returned. */
+void dcx_scp_destroy(dcx_scp *scp);
+
+/* ---- SCU ---- */
+
+struct dcx_scu_opts {
+    const char *calling_ae;  /* ours; NULL = "CONSORT" */
+    const char *called_ae;   /* theirs (required) */
+    const char *host;        /* (required) */
+    int port;                /* (required) */
+    int timeout;             /* s for connect and each response; 0 = 30 */
+    unsigned long max_pdu;   /* our maximum receive PDU; 0 = 131072 */
+};
+
+/* A presentation context to propose: abstract syntax and, in order of
+ * preference, transfer syntaxes. */
+struct dcx_scu_context {
+    const char *abstract_syntax;
+    const char *const *transfer_syntaxes;
+    size_t n_transfer_syntaxes;
+};
+
+typedef struct dcx_scu dcx_scu;
+
+/* Connects and negotiates the given contexts (at most 128). On failure
+ * *out_scu = NULL: DCX_EREFUSED (association
+ * rejected; out_err says why), DCX_ENET (no connection), DCX_EINVAL. */
+int dcx_scu_open(const struct dcx_scu_opts *opts,
+                 const struct dcx_scu_context *ctx, size_t n_ctx,
+                 dcx_scu **out_scu, struct dcx_error *out_err);
+
+/* Transfer syntax the peer accepted for abstract syntax as, preferring
+ * want (may be NULL) when several contexts were accepted; NULL if none.
+ * Borrowed until dcx_scu_close(). */
+const char *dcx_scu_accepted_ts(dcx_scu *scu, const char *as,
+                                const char *want);
+
+/* C-ECHO. 0 and *out_status, or a negative DCX_E* code (transport). */
+int dcx_scu_echo(dcx_scu *scu, uint16_t *out_status);
+
+/* C-STORE of the Part-10 file at path. If the peer did not accept the
+ * file's own transfer syntax, the data set is converted to one it accepted
+ * (decompressed). Two results (STYLE.md 3): a negative DCX_E* code when the
+ * request could not be sent or answered (DCX_EUNSUPPORTED: no accepted
+ * context for its SOP class / syntax; the association is still usable), or
+ * 0 and the peer's DIMSE status in *out_status, which may be a failure. */
+int dcx_scu_store(dcx_scu *scu, const char *path, uint16_t *out_status);
+
+/* Releases the association (aborts it if release fails) and frees scu.
+ * NULL is a no-op. */
+void dcx_scu_close(dcx_scu *scu);
+
+/* Detail of the last failure on scu; valid until the next call on it. */
+const char *dcx_scu_errmsg(const dcx_scu *scu);
+
+/* The status as text, e.g. "0xA700 out of resources". Static string. */
+const char *dcx_status_str(uint16_t status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,354 @@
+/* archive.c - the instance files: hashed paths, atomic placement with
+ * fsync ordering, duplicate detection, tmp/ clean-up and the walk used to
+ * re-index after a power cut. See archive.h. */
+#define _GNU_SOURCE
+#include "archive.h"
+
+#include "nd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dcx/dcx.h"
+
+struct nd_archive {
+    char root[1024];
+    char tmp[1100];
+    int sync_full;
+};
+
+static int err_of(int e)
+{
+    return e == ENOSPC || e == EDQUOT ? ND_EFULL : ND_EIO;
+}
+
+static int fsync_path(const char *path, int dir)
+{
+    int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) |
+                            O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = dir ? fsync(fd) : fdatasync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+static int mkdir_one(const char *path, int sync_parent, const char *parent)
+{
+    if (mkdir(path, 0755) == 0) {
+        if (sync_parent && fsync_path(parent, 1) != 0)
+            return -1;
+        return 0;
+    }
+    return errno == EEXIST ? 0 : -1;
+}
+
+void nd_archive_rel_path(const char *sop_uid, char *out, size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_Digest(sop_uid, strlen(sop_uid), md, &mdlen, EVP_sha256(), NULL);
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    snprintf(out, len, "data/%.2s/%.2s/%s.dcm", hex, hex + 2, hex);
+}
+
+static int purge_tmp(const char *dir, int *count)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char p[1400];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (unlink(p) == 0)
+            (*count)++;
+    }
+    closedir(d);
+    return 0;
+}
+
+int nd_archive_open(const char *root, int sync_full, nd_archive **out,
+                    int *out_purged, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!root || !*root || strlen(root) > 1000) {
+        snprintf(err, errlen, "storage folder name is empty or too long");
+        return ND_EIO;
+    }
+    nd_archive *ar = calloc(1, sizeof *ar);
+    if (!ar) {
+        snprintf(err, errlen, "out of memory");
+        return ND_ENOMEM;
+    }
+    snprintf(ar->root, sizeof ar->root, "%s", root);
+    snprintf(ar->tmp, sizeof ar->tmp, "%s/tmp", root);
+    ar->sync_full = sync_full;
+    static const char *const sub[] = {"data", "tmp", "conflicts"};
+    if (mkdir(root, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", root, strerror(errno));
+        goto fail;
+    }
+    for (int i = 0; i < 3; i++) {
+        char p[1100];
+        snprintf(p, sizeof p, "%s/%s", root, sub[i]);
+        if (mkdir_one(p, sync_full, root) != 0) {
+            snprintf(err, errlen, "cannot create %s: %s", p, strerror(errno));
+            goto fail;
+        }
+    }
+    int purged = 0;
+    if (purge_tmp(ar->tmp, &purged) != 0) {
+        snprintf(err, errlen, "cannot read %s: %s", ar->tmp,
+                 strerror(errno));
+        goto fail;
+    }
+    if (out_purged)
+        *out_purged = purged;
+    *out = ar;
+    return 0;
+fail:
+    free(ar);
+    return ND_EIO;
+}
+
+void nd_archive_close(nd_archive *ar)
+{
+    free(ar);
+}
+
+const char *nd_archive_root(const nd_archive *ar)
+{
+    return ar->root;
+}
+
+const char *nd_archive_tmp_dir(const nd_archive *ar)
+{
+    return ar->tmp;
+}
+
+/* Offset of the data set: after the Part-10 meta group when there is one
+ * (its group length says where it ends), else 0. The meta differs between
+ * two receptions of the same instance (source AE); the data set must not. */
+static long dataset_offset(int fd)
+{
+    unsigned char h[144];
+    if (pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h ||
+        memcmp(h + 128, "DICM", 4) != 0)
+        return 0;
+    /* (0002,0000) UL 4 <len>, explicit VR little endian */
+    if (!(h[132] == 2 && h[133] == 0 && h[134] == 0 && h[135] == 0 &&
+          h[136] == 'U' && h[137] == 'L'))
+        return 0;
+    uint32_t gl = (uint32_t)h[140] | (uint32_t)h[141] << 8 |
+                  (uint32_t)h[142] << 16 | (uint32_t)h[143] << 24;
+    return 144 + (long)gl;
+}
+
+/* 1 if the two files hold the same data set, 0 if not, -1 on error. */
+static int same_dataset(const char *a, const char *b)
+{
+    int fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC);
+    int rc = -1;
+    if (fa < 0 || fb < 0)
+        goto out;
+    long oa = dataset_offset(fa), ob = dataset_offset(fb);
+    struct stat sa, sb;
+    if (fstat(fa, &sa) != 0 || fstat(fb, &sb) != 0)
+        goto out;
+    if (sa.st_size - oa != sb.st_size - ob) {
+        rc = 0;
+        goto out;
+    }
+    static const size_t chunk = 1 << 16;
+    unsigned char *ba = malloc(chunk), *bb = malloc(chunk);
+    rc = ba && bb ? 1 : -1;
+    for (off_t done = 0; rc == 1 && done < sa.st_size - oa;) {
+        ssize_t na = pread(fa, ba, chunk, oa + done);
+        ssize_t nb = pread(fb, bb, chunk, ob + done);
+        if (na <= 0 || na != nb)
+            rc = -1;
+        else if (memcmp(ba, bb, (size_t)na) != 0)
+            rc = 0;
+        else
+            done += na;
+    }
+    free(ba);
+    free(bb);
+out:
+    if (fa >= 0)
+        close(fa);
+    if (fb >= 0)
+        close(fb);
+    return rc;
+}
+
+/* rename that never replaces: renameat2(RENAME_NOREPLACE), or link+unlink
+ * where the file system lacks it. */
+static int rename_noreplace(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    if (link(from, to) != 0)
+        return -1;
+    unlink(from);
+    return 0;
+}
+
+int nd_archive_commit(nd_archive *ar, const char *tmp, const char *sop_uid,
+                      char *out_rel, size_t rel_len, enum nd_dup *out_dup)
+{
+    char rel[128], path[1200], d1[1200], d2[1200], data[1100];
+    int e;
+    /* 1. the bytes are on disk before the name exists (rule 1) */
+    if (ar->sync_full && fsync_path(tmp, 0) != 0) {
+        e = errno;
+        dcx_log(DCX_LOG_ERROR, "archive fsync failed: %s", strerror(e));
+        unlink(tmp);
+        return err_of(e);
+    }
+    nd_archive_rel_path(sop_uid, rel, sizeof rel);
+    snprintf(path, sizeof path, "%s/%s", ar->root, rel);
+    snprintf(data, sizeof data, "%s/data", ar->root);
+    snprintf(d1, sizeof d1, "%s/%.7s", ar->root, rel);  /* data/xx */
+    snprintf(d2, sizeof d2, "%s/%.10s", ar->root, rel); /* data/xx/yy */
+    /* 2. the name appears atomically, never over another file */
+    int rc = rename_noreplace(tmp, path);
+    if (rc != 0 && errno == ENOENT) {
+        if (mkdir_one(d1, ar->sync_full, data) != 0 ||
+            mkdir_one(d2, ar->sync_full, d1) != 0) {
+            e = errno;
+            dcx_log(DCX_LOG_ERROR, "archive cannot create folder: %s",
+                    strerror(e));
+            unlink(tmp);
+            return err_of(e);
+        }
+        rc = rename_noreplace(tmp, path);
+    }
+    if (rc != 0 && errno == EEXIST) {
+        int same = same_dataset(tmp, path);
+        if (same == 1) {
+            unlink(tmp);
+            snprintf(out_rel, rel_len, "%s", rel);
+            *out_dup = ND_DUP_SAME;
+            return 0;
+        }
+        /* different content under the same SOP Instance UID: keep it
+         * aside, never overwrite (rule 5) */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        char crel[160], cpath[1300], cdir[1100];
+        snprintf(crel, sizeof crel, "conflicts/%.32s-%lld%09ld.dcm",
+                 rel + 11, (long long)ts.tv_sec, ts.tv_nsec);
+        snprintf(cpath, sizeof cpath, "%s/%s", ar->root, crel);
+        snprintf(cdir, sizeof cdir, "%s/conflicts", ar->root);
+        if (rename_noreplace(tmp, cpath) != 0 ||
+            (ar->sync_full && fsync_path(cdir, 1) != 0)) {
+            e = errno;
+            unlink(tmp);
+            return err_of(e);
+        }
+        snprintf(out_rel, rel_len, "%s", crel);
+        *out_dup = ND_DUP_CONFLICT;
+        return 0;
+    }
+    if (rc != 0) {
+        e = errno;
+        dcx_log(DCX_LOG_ERROR, "archive cannot place file: %s",
+                strerror(e));
+        unlink(tmp);
+        return err_of(e);
+    }
+    /* 3. the directory entry is on disk too (power cut) */
+    if (ar->sync_full && fsync_path(d2, 1) != 0) {
+        e = errno;
+        dcx_log(DCX_LOG_ERROR, "archive folder fsync failed: %s",
+                strerror(e));
+        unlink(path);
+        return err_of(e);
+    }
+    snprintf(out_rel, rel_len, "%s", rel);
+    *out_dup = ND_NEW;
+    return 0;
+}
+
+int nd_archive_remove(nd_archive *ar, const char *rel)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", ar->root, rel);
+    return unlink(path) == 0 || errno == ENOENT ? 0 : ND_EIO;
+}
+
+static int is_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return s[n] == '\0';
+}
+
+int nd_archive_walk(nd_archive *ar, time_t since,
+                    int (*fn)(void *user, const char *rel), void *user)
+{
+    char data[1100];
+    snprintf(data, sizeof data, "%s/data", ar->root);
+    DIR *d0 = opendir(data);
+    if (!d0)
+        return ND_EIO;
+    struct dirent *a;
+    int rc = 0;
+    while (rc == 0 && (a = readdir(d0)) != NULL) {
+        if (!is_hex(a->d_name, 2))
+            continue;
+        char p1[1200];
+        snprintf(p1, sizeof p1, "%s/%.2s", data, a->d_name);
+        DIR *d1 = opendir(p1);
+        if (!d1)
+            continue;
+        struct dirent *b;
+        while (rc == 0 && (b = readdir(d1)) != NULL) {
+            if (!is_hex(b->d_name, 2))
+                continue;
+            char p2[1300];
+            snprintf(p2, sizeof p2, "%s/%.2s", p1, b->d_name);
+            struct stat st;
+            /* a folder's mtime moves when a file is renamed into it */
+            if (since && (stat(p2, &st) != 0 || st.st_mtime < since))
+                continue;
+            DIR *d2 = opendir(p2);
+            if (!d2)
+                continue;
+            struct dirent *c;
+            while (rc == 0 && (c = readdir(d2)) != NULL) {
+                size_t n = strlen(c->d_name);
+                if (n != 36 || strcmp(c->d_name + 32, ".dcm") != 0)
+                    continue;
+                char rel[128];
+                snprintf(rel, sizeof rel, "data/%.2s/%.2s/%.36s", a->d_name,
+                         b->d_name, c->d_name);
+                rc = fn(user, rel);
+            }
+            closedir(d2);
+        }
+        closedir(d1);
+    }
+    closedir(d0);
+    return rc;
+}

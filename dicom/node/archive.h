@@ -1,0 +1,49 @@
+/* archive.h - the on-disk store: one Part-10 file per instance under
+ * STORAGE/data/xx/yy/<hash>.dcm, the path derived from a SHA-256 of the
+ * SOP Instance UID (never from UID text or names). Data sets arrive as
+ * temp files in STORAGE/tmp and are moved into place atomically; with
+ * sync = full the file and its folder are fsync'd first (DESIGN.md rules
+ * 1-3). Conflicting duplicates go to STORAGE/conflicts. Thread-safe: the
+ * handle holds only immutable state after open. */
+#ifndef ND_ARCHIVE_H
+#define ND_ARCHIVE_H
+
+#include <stddef.h>
+#include <time.h>
+
+typedef struct nd_archive nd_archive;
+
+/* Creates root, data/, tmp/, conflicts/ as needed and removes what a crash
+ * left in tmp/ (*out_purged: how many). On failure *out = NULL and err
+ * says why. */
+int nd_archive_open(const char *root, int sync_full, nd_archive **out,
+                    int *out_purged, char *err, size_t errlen);
+void nd_archive_close(nd_archive *ar);
+
+const char *nd_archive_root(const nd_archive *ar);
+const char *nd_archive_tmp_dir(const nd_archive *ar);
+
+enum nd_dup { ND_NEW = 0, ND_DUP_SAME = 1, ND_DUP_CONFLICT = 2 };
+
+/* Moves tmp_path (a received Part-10 file) into place for sop_uid.
+ * out_rel gets the path relative to the root: the instance's file, or for
+ * ND_DUP_CONFLICT the file kept aside in conflicts/. ND_DUP_SAME: the same
+ * data set was already there; tmp_path is removed. On error tmp_path is
+ * removed and ND_EFULL / ND_EIO returned. */
+int nd_archive_commit(nd_archive *ar, const char *tmp_path,
+                      const char *sop_uid, char *out_rel, size_t rel_len,
+                      enum nd_dup *out_dup);
+
+/* Removes an instance file again (its index commit failed). */
+int nd_archive_remove(nd_archive *ar, const char *rel);
+
+/* The relative path an instance has (whether or not it exists). */
+void nd_archive_rel_path(const char *sop_uid, char *out_rel, size_t len);
+
+/* Calls fn for every instance file in folders modified at or after since
+ * (0: all), with its relative path. Stops early if fn returns non-zero
+ * and returns that value; else 0, or ND_EIO. */
+int nd_archive_walk(nd_archive *ar, time_t since,
+                    int (*fn)(void *user, const char *rel), void *user);
+
+#endif

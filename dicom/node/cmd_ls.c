@@ -1,0 +1,144 @@
+/* cmd_ls.c - `consort-node ls`: the local archive from the index:
+ * patients, their studies and series, with instance counts and sizes. */
+#include "cmd.h"
+
+#include "config.h"
+#include "index.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct ls_state {
+    int json;
+    int n;
+    char patient[200], study[80];
+};
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static int row(void *user, const struct nd_ls_row *r)
+{
+    struct ls_state *st = user;
+    if (st->json) {
+        printf("%s{\"patient_id\":", st->n++ ? ",\n " : "[");
+        json_str(r->patient_id);
+        printf(",\"patient_name\":");
+        json_str(r->patient_name);
+        printf(",\"study_uid\":");
+        json_str(r->study_uid);
+        printf(",\"study_date\":");
+        json_str(r->study_date);
+        printf(",\"study_description\":");
+        json_str(r->study_desc);
+        printf(",\"series_uid\":");
+        json_str(r->series_uid);
+        printf(",\"modality\":");
+        json_str(r->modality);
+        printf(",\"series_number\":%d,\"series_description\":",
+               r->series_number);
+        json_str(r->series_desc);
+        printf(",\"instances\":%lld,\"bytes\":%lld}", (long long)r->instances,
+               (long long)r->bytes);
+        return 0;
+    }
+    char pkey[200];
+    snprintf(pkey, sizeof pkey, "%s|%s", r->patient_id, r->patient_name);
+    if (strcmp(pkey, st->patient) != 0) {
+        printf("%sPatient %s  [ID %s]\n", st->n++ ? "\n" : "",
+               r->patient_name[0] ? r->patient_name : "(no name)",
+               r->patient_id[0] ? r->patient_id : "-");
+        snprintf(st->patient, sizeof st->patient, "%s", pkey);
+        st->study[0] = '\0';
+    }
+    if (strcmp(r->study_uid, st->study) != 0) {
+        printf("  Study  %s  %s  (%s)\n",
+               r->study_date[0] ? r->study_date : "--------",
+               r->study_desc[0] ? r->study_desc : "(no description)",
+               r->study_uid);
+        snprintf(st->study, sizeof st->study, "%s", r->study_uid);
+    }
+    char num[16] = "-";
+    if (r->series_number >= 0)
+        snprintf(num, sizeof num, "%d", r->series_number);
+    printf("    Series %-4s %-3s %-30s %6lld instances %9.1f MB\n", num,
+           r->modality[0] ? r->modality : "?",
+           r->series_desc[0] ? r->series_desc : "(no description)",
+           (long long)r->instances, (double)r->bytes / 1e6);
+    return 0;
+}
+
+int nd_cmd_ls(int argc, char **argv)
+{
+    struct nd_config cfg;
+    nd_config_defaults(&cfg);
+    const char *storage = NULL, *cfg_path = NULL;
+    struct ls_state st = {0};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--storage") == 0 && i + 1 < argc)
+            storage = argv[++i];
+        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            cfg_path = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0)
+            st.json = 1;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            puts("usage: consort-node ls [--storage DIR | --config FILE] "
+                 "[--json]\n\nLists the archive's patients, studies and "
+                 "series from its index\n(default storage ./var).");
+            return 0;
+        } else {
+            fprintf(stderr, "consort-node ls: bad argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    char err[512];
+    if (cfg_path && nd_config_load(&cfg, cfg_path, err, sizeof err) < 0) {
+        fprintf(stderr, "consort-node ls: %s\n", err);
+        return 1;
+    }
+    if (storage)
+        snprintf(cfg.storage, sizeof cfg.storage, "%s", storage);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/index.sqlite", cfg.storage);
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "consort-node ls: no archive index at %s\n", path);
+        return 1;
+    }
+    nd_index *ix;
+    if (nd_index_open(path, &ix, err, sizeof err) < 0) {
+        fprintf(stderr, "consort-node ls: %s\n", err);
+        return 1;
+    }
+    int rc = nd_index_ls(ix, row, &st);
+    int64_t t[5] = {0};
+    if (rc == 0)
+        rc = nd_index_totals(ix, t);
+    nd_index_close(ix);
+    if (rc < 0) {
+        fprintf(stderr, "consort-node ls: index query failed\n");
+        return 1;
+    }
+    if (st.json)
+        puts(st.n ? "]" : "[]");
+    else
+        printf("%s%lld patient(s), %lld stud%s, %lld series, %lld "
+               "instance(s), %.1f MB in %s\n",
+               st.n ? "\n" : "", (long long)t[0], (long long)t[1],
+               t[1] == 1 ? "y" : "ies", (long long)t[2], (long long)t[3],
+               (double)t[4] / 1e6, cfg.storage);
+    return 0;
+}

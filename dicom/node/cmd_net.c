@@ -1,0 +1,440 @@
+/* cmd_net.c - the SCU commands for technicians and scripts:
+ * `consort-node echo` and `consort-node send` (files and folders, one
+ * association, progress on a terminal, summary, exit 1 if anything
+ * failed). */
+#define _GNU_SOURCE
+#include "cmd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dcx/dataset.h"
+#include "dcx/net.h"
+#include "dcx/tags.h"
+#include "dcx/uids.h"
+
+int nd_parse_dest(const char *s, char *ae, size_t aelen, char *host,
+                  size_t hostlen, int *port)
+{
+    const char *at = strchr(s, '@');
+    const char *colon = strrchr(s, ':');
+    if (!at || !colon || colon < at || at == s ||
+        (size_t)(at - s) > DCX_AE_LEN || (size_t)(at - s) >= aelen ||
+        colon == at + 1 || (size_t)(colon - at - 1) >= hostlen)
+        return -1;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 1 || p > 65535)
+        return -1;
+    snprintf(ae, aelen, "%.*s", (int)(at - s), s);
+    snprintf(host, hostlen, "%.*s", (int)(colon - at - 1), at + 1);
+    *port = (int)p;
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* ---- echo ---- */
+
+int nd_cmd_echo(int argc, char **argv)
+{
+    const char *dest = NULL, *aet = "CONSORT";
+    int count = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--aet") == 0 && i + 1 < argc)
+            aet = argv[++i];
+        else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc)
+            count = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            puts("usage: consort-node echo AE@HOST:PORT [--aet OUR_AE] "
+                 "[--count N]\n\nSends C-ECHO (verification) and prints "
+                 "the round trip; exit 1 if it fails.");
+            return 0;
+        } else if (!dest && argv[i][0] != '-')
+            dest = argv[i];
+        else {
+            fprintf(stderr, "consort-node echo: bad argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    char ae[DCX_AE_LEN + 1], host[256];
+    int port;
+    if (!dest || count < 1 ||
+        nd_parse_dest(dest, ae, sizeof ae, host, sizeof host, &port) < 0) {
+        fputs("usage: consort-node echo AE@HOST:PORT [--aet OUR_AE] "
+              "[--count N]\n", stderr);
+        return 2;
+    }
+    static const char *const ts[] = {DCX_TS_EXPLICIT_LE, DCX_TS_IMPLICIT_LE};
+    struct dcx_scu_context ctx = {"1.2.840.10008.1.1", ts, 2};
+    struct dcx_scu_opts o = {.calling_ae = aet, .called_ae = ae,
+                             .host = host, .port = port};
+    struct dcx_error e;
+    dcx_scu *scu;
+    double t0 = now_s();
+    if (dcx_scu_open(&o, &ctx, 1, &scu, &e) < 0) {
+        fprintf(stderr, "consort-node echo: %s\n", e.msg);
+        return 1;
+    }
+    double t1 = now_s();
+    int bad = 0;
+    for (int i = 0; i < count; i++) {
+        uint16_t st = 0;
+        double a = now_s();
+        int rc = dcx_scu_echo(scu, &st);
+        double b = now_s();
+        if (rc < 0 || st != 0) {
+            fprintf(stderr, "consort-node echo: %s\n",
+                    rc < 0 ? dcx_scu_errmsg(scu) : dcx_status_str(st));
+            bad = 1;
+            break;
+        }
+        printf("echo %s: ok, association %.1f ms, echo %.2f ms\n", dest,
+               (t1 - t0) * 1e3, (b - a) * 1e3);
+    }
+    dcx_scu_close(scu);
+    return bad;
+}
+
+/* ---- send ---- */
+
+struct item {
+    char *path;
+    char sop_class[68], ts[68];
+    const char *skip; /* reason, or NULL if sendable */
+};
+
+struct list {
+    struct item *v;
+    size_t n, cap;
+};
+
+static int push(struct list *l, const char *path)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        struct item *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    memset(&l->v[l->n], 0, sizeof l->v[0]);
+    l->v[l->n].path = strdup(path);
+    if (!l->v[l->n].path)
+        return -1;
+    l->n++;
+    return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds path, or the regular files under it (sorted, recursively). */
+static int collect(struct list *l, const char *path, int depth)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "consort-node send: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (S_ISREG(st.st_mode))
+        return push(l, path);
+    if (!S_ISDIR(st.st_mode) || depth > 32)
+        return 0;
+    DIR *d = opendir(path);
+    if (!d) {
+        fprintf(stderr, "consort-node send: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn) {
+                rc = -1;
+                break;
+            }
+            names = nn;
+        }
+        names[n] = strdup(de->d_name);
+        if (!names[n]) {
+            rc = -1;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (names)
+        qsort(names, n, sizeof *names, cmp_name);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0) {
+            char *p;
+            if (asprintf(&p, "%s/%s", path, names[i]) < 0) {
+                rc = -1;
+            } else {
+                rc = collect(l, p, depth + 1);
+                free(p);
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+static void describe(struct item *it)
+{
+    struct dcx_open_opts oo = {.no_pixels = 1, .no_charset_guess = 1};
+    dcx_ds *ds;
+    struct dcx_error e;
+    if (dcx_ds_open(it->path, &oo, &ds, &e) < 0) {
+        it->skip = "not a readable DICOM file";
+        return;
+    }
+    dcx_item *r = dcx_ds_root(ds);
+    char inst[68] = "";
+    dcx_item_get_str(r, DCX_TAG_SOP_CLASS_UID, 0, it->sop_class,
+                     sizeof it->sop_class);
+    dcx_item_get_str(r, DCX_TAG_SOP_INSTANCE_UID, 0, inst, sizeof inst);
+    snprintf(it->ts, sizeof it->ts, "%s", dcx_ds_transfer_syntax(ds));
+    dcx_ds_close(ds);
+    if (strcmp(it->sop_class, "1.2.840.10008.1.3.10") == 0)
+        it->skip = "DICOMDIR (a media index, not an instance)";
+    else if (!it->sop_class[0] || !inst[0])
+        it->skip = "no SOP Class or SOP Instance UID";
+    else if (!it->ts[0])
+        it->skip = "unknown transfer syntax";
+}
+
+static int is_plain(const char *ts)
+{
+    return strcmp(ts, DCX_TS_IMPLICIT_LE) == 0 ||
+           strcmp(ts, DCX_TS_EXPLICIT_LE) == 0 ||
+           strcmp(ts, DCX_TS_EXPLICIT_BE) == 0;
+}
+
+/* Presentation contexts: per SOP class, each file syntax on its own
+ * (sent as stored), plus explicit/implicit little endian as the fallback
+ * the peer can always take (DCMTK converts when it must). */
+struct ctxs {
+    struct dcx_scu_context c[128];
+    const char *ts[128][3];
+    size_t n;
+};
+
+static int add_ctx(struct ctxs *cx, const char *as, const char *t0,
+                   const char *t1, const char *t2)
+{
+    for (size_t i = 0; i < cx->n; i++)
+        if (strcmp(cx->c[i].abstract_syntax, as) == 0 &&
+            strcmp(cx->ts[i][0], t0) == 0)
+            return 0;
+    if (cx->n >= 128)
+        return -1;
+    size_t k = cx->n++;
+    cx->ts[k][0] = t0;
+    cx->ts[k][1] = t1;
+    cx->ts[k][2] = t2;
+    cx->c[k].abstract_syntax = as;
+    cx->c[k].transfer_syntaxes = cx->ts[k];
+    cx->c[k].n_transfer_syntaxes = t2 ? 3 : t1 ? 2 : 1;
+    return 0;
+}
+
+static int build_ctxs(struct ctxs *cx, struct list *l)
+{
+    cx->n = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        struct item *it = &l->v[i];
+        if (it->skip)
+            continue;
+        int rc;
+        if (is_plain(it->ts))
+            rc = add_ctx(cx, it->sop_class, it->ts,
+                         strcmp(it->ts, DCX_TS_EXPLICIT_LE) ? DCX_TS_EXPLICIT_LE
+                                                            : DCX_TS_IMPLICIT_LE,
+                         strcmp(it->ts, DCX_TS_EXPLICIT_LE) &&
+                                 strcmp(it->ts, DCX_TS_IMPLICIT_LE)
+                             ? DCX_TS_IMPLICIT_LE
+                             : NULL);
+        else
+            rc = add_ctx(cx, it->sop_class, it->ts, NULL, NULL) ||
+                 add_ctx(cx, it->sop_class, DCX_TS_EXPLICIT_LE,
+                         DCX_TS_IMPLICIT_LE, NULL);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+static void progress(size_t done, size_t total, double bytes, double t0,
+                     int final)
+{
+    double dt = now_s() - t0;
+    int w = 30, fill = total ? (int)((double)w * (double)done / (double)total)
+                             : w;
+    char bar[40];
+    for (int i = 0; i < w; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[w] = '\0';
+    fprintf(stderr, "\r[%s] %zu/%zu  %.1f MB  %.1f MB/s   %s", bar, done,
+            total, bytes / 1e6, dt > 0 ? bytes / 1e6 / dt : 0.0,
+            final ? "\n" : "");
+    fflush(stderr);
+}
+
+int nd_cmd_send(int argc, char **argv)
+{
+    const char *dest = NULL, *aet = "CONSORT";
+    int timeout = 30, show = isatty(2);
+    struct list l = {0};
+    const char **paths = calloc((size_t)argc, sizeof *paths);
+    size_t npaths = 0;
+    if (!paths)
+        return 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
+            dest = argv[++i];
+        else if (strcmp(argv[i], "--aet") == 0 && i + 1 < argc)
+            aet = argv[++i];
+        else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+            timeout = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--no-progress") == 0)
+            show = 0;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            puts("usage: consort-node send PATH... --to AE@HOST:PORT "
+                 "[--aet OUR_AE] [--timeout S] [--no-progress]\n\n"
+                 "Sends DICOM files, and the files in folders (recursively), "
+                 "over one\nassociation (C-STORE). Each file is offered in its "
+                 "own transfer syntax,\nwith uncompressed as fallback. Prints "
+                 "a progress bar on a terminal and\na summary; exit 1 if any "
+                 "file failed (files that are not DICOM are\nskipped).");
+            free(paths);
+            return 0;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "consort-node send: bad option '%s'\n", argv[i]);
+            free(paths);
+            return 2;
+        } else
+            paths[npaths++] = argv[i];
+    }
+    char ae[DCX_AE_LEN + 1], host[256];
+    int port;
+    if (!dest || npaths == 0 ||
+        nd_parse_dest(dest, ae, sizeof ae, host, sizeof host, &port) < 0) {
+        fputs("usage: consort-node send PATH... --to AE@HOST:PORT "
+              "[--aet OUR_AE] [--timeout S] [--no-progress]\n", stderr);
+        free(paths);
+        return 2;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < npaths && rc == 0; i++)
+        rc = collect(&l, paths[i], 0);
+    free(paths);
+    if (rc < 0)
+        return 1;
+    size_t sendable = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        describe(&l.v[i]);
+        sendable += !l.v[i].skip;
+    }
+    static struct ctxs cx;
+    if (build_ctxs(&cx, &l) < 0) {
+        fprintf(stderr, "consort-node send: more than 128 SOP class / "
+                        "transfer syntax combinations; send the folders "
+                        "one at a time\n");
+        return 1;
+    }
+    size_t sent = 0, failed = 0, skipped = 0;
+    double bytes = 0, t0 = now_s();
+    dcx_scu *scu = NULL;
+    struct dcx_scu_opts o = {.calling_ae = aet, .called_ae = ae, .host = host,
+                             .port = port, .timeout = timeout};
+    int reconnects = 0;
+    char **why = calloc(l.n ? l.n : 1, sizeof *why);
+    for (size_t i = 0; i < l.n; i++) {
+        struct item *it = &l.v[i];
+        if (it->skip) {
+            skipped++;
+            continue;
+        }
+        if (!scu) {
+            struct dcx_error e;
+            if (dcx_scu_open(&o, cx.c, cx.n, &scu, &e) < 0) {
+                if (show)
+                    fputc('\n', stderr);
+                fprintf(stderr, "consort-node send: %s\n", e.msg);
+                failed += sendable - sent - failed;
+                break;
+            }
+        }
+        uint16_t st = 0;
+        int r = dcx_scu_store(scu, it->path, &st);
+        if (r == DCX_ENET && reconnects < 3) {
+            /* the link broke: a new association, this file again */
+            dcx_scu_close(scu);
+            scu = NULL;
+            reconnects++;
+            i--;
+            continue;
+        }
+        if (r < 0 || (st != 0 && (st & 0xF000) != 0xB000)) {
+            failed++;
+            char *msg = NULL;
+            if (asprintf(&msg, "%s",
+                         r < 0 ? dcx_scu_errmsg(scu) : dcx_status_str(st)) >= 0)
+                why[i] = msg;
+            if (r == DCX_ENET) {
+                dcx_scu_close(scu);
+                scu = NULL;
+            }
+        } else {
+            sent++;
+            struct stat sb;
+            if (stat(it->path, &sb) == 0)
+                bytes += (double)sb.st_size;
+        }
+        if (show)
+            progress(sent + failed, sendable, bytes, t0, 0);
+    }
+    dcx_scu_close(scu);
+    if (show && sendable)
+        progress(sent + failed, sendable, bytes, t0, 1);
+    double dt = now_s() - t0;
+    for (size_t i = 0; i < l.n; i++) {
+        if (l.v[i].skip)
+            printf("skipped  %s: %s\n", l.v[i].path, l.v[i].skip);
+        else if (why[i])
+            printf("FAILED   %s: %s\n", l.v[i].path, why[i]);
+        free(why[i]);
+        free(l.v[i].path);
+    }
+    printf("send to %s: %zu sent, %zu failed, %zu skipped; %.1f MB in "
+           "%.1f s\n",
+           dest, sent, failed, skipped, bytes / 1e6, dt);
+    free(why);
+    free(l.v);
+    if (sendable == 0)
+        fprintf(stderr, "consort-node send: no DICOM files to send\n");
+    return failed || sendable == 0 ? 1 : 0;
+}

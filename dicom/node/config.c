@@ -1,0 +1,298 @@
+/* config.c - the [node] keys as one static table (name, type, default,
+ * limits, offset, doc) that drives defaults, parsing and the sample file;
+ * [access] lists and [peer AE] sections beside it. Parsing is libinih's. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kind { K_STR, K_INT, K_SYNC, K_LEVEL };
+
+struct key {
+    const char *name;
+    enum kind kind;
+    const char *dflt;
+    long min, max;    /* K_INT: range; K_STR: max length in max */
+    size_t off, size; /* into struct nd_config */
+    const char *doc;
+};
+
+#define F(field) offsetof(struct nd_config, field), \
+                 sizeof(((struct nd_config *)0)->field)
+
+static const struct key node_keys[] = {
+    {"ae_title", K_STR, "CONSORT", 1, ND_AE_LEN, F(ae_title),
+     "our AE title (1-16 characters, no backslash)"},
+    {"port", K_INT, "11112", 1, 65535, F(port), "TCP port to listen on"},
+    {"storage", K_STR, "./var", 1, 1023, F(storage),
+     "folder holding the instance files and index.sqlite"},
+    {"sync", K_SYNC, "full", 0, 0, F(sync),
+     "full: a C-STORE is answered after file and folder are fsync'd "
+     "(survives a power cut); normal: after the rename and index commit "
+     "(survives a crash of the node, not of the machine)"},
+    {"max_associations", K_INT, "32", 1, 1000, F(max_associations),
+     "associations served at once; more are rejected (transient)"},
+    {"max_pdu", K_INT, "131072", 4096, 131072, F(max_pdu),
+     "largest PDU we accept, bytes"},
+    {"idle_timeout", K_INT, "300", 5, 86400, F(idle_timeout),
+     "seconds a peer may stay silent inside an association"},
+    {"log_level", K_LEVEL, "info", 0, 0, F(log_level),
+     "error | warn | info (one line per association and instance) | "
+     "debug"},
+};
+
+static int set_key(struct nd_config *cfg, const struct key *k,
+                   const char *v, char *err, size_t errlen)
+{
+    char *dst = (char *)cfg + k->off;
+    switch (k->kind) {
+    case K_STR:
+        if (strlen(v) < (size_t)k->min || strlen(v) > (size_t)k->max) {
+            snprintf(err, errlen, "%s: length must be %ld-%ld", k->name,
+                     k->min, k->max);
+            return -1;
+        }
+        if (strcmp(k->name, "ae_title") == 0 && strchr(v, '\\')) {
+            snprintf(err, errlen, "ae_title: no backslash allowed");
+            return -1;
+        }
+        snprintf(dst, k->size, "%s", v);
+        return 0;
+    case K_INT: {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end || n < k->min || n > k->max) {
+            snprintf(err, errlen, "%s: '%s' is not a number in %ld-%ld",
+                     k->name, v, k->min, k->max);
+            return -1;
+        }
+        *(int *)(void *)dst = (int)n;
+        return 0;
+    }
+    case K_SYNC:
+        if (strcmp(v, "full") == 0)
+            *(int *)(void *)dst = ND_SYNC_FULL;
+        else if (strcmp(v, "normal") == 0)
+            *(int *)(void *)dst = ND_SYNC_NORMAL;
+        else {
+            snprintf(err, errlen, "sync: '%s' is not full or normal", v);
+            return -1;
+        }
+        return 0;
+    case K_LEVEL:
+        if (strcmp(v, "error") && strcmp(v, "warn") && strcmp(v, "info") &&
+            strcmp(v, "debug")) {
+            snprintf(err, errlen, "log_level: '%s' is not error, warn, "
+                                  "info or debug", v);
+            return -1;
+        }
+        snprintf(dst, k->size, "%s", v);
+        return 0;
+    }
+    return -1;
+}
+
+/* "CT1, US2 MR3" or "*" (several lines append). */
+static int set_acl(struct nd_acl *acl, const char *v, char *err,
+                   size_t errlen)
+{
+    const char *p = v;
+    while (*p) {
+        while (*p && (isspace((unsigned char)*p) || *p == ','))
+            p++;
+        size_t n = 0;
+        while (p[n] && !isspace((unsigned char)p[n]) && p[n] != ',')
+            n++;
+        if (n == 0)
+            break;
+        if (n == 1 && *p == '*') {
+            acl->any = 1;
+        } else if (n > ND_AE_LEN) {
+            snprintf(err, errlen, "AE title '%.*s' is over 16 characters",
+                     (int)n, p);
+            return -1;
+        } else if (acl->n >= ND_MAX_ACL) {
+            snprintf(err, errlen, "more than %d AE titles in one list",
+                     ND_MAX_ACL);
+            return -1;
+        } else {
+            memcpy(acl->ae[acl->n], p, n);
+            acl->ae[acl->n++][n] = '\0';
+        }
+        p += n;
+    }
+    return 0;
+}
+
+void nd_config_defaults(struct nd_config *cfg)
+{
+    char err[128];
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < sizeof node_keys / sizeof node_keys[0]; i++)
+        set_key(cfg, &node_keys[i], node_keys[i].dflt, err, sizeof err);
+    cfg->store.any = cfg->query.any = cfg->retrieve.any = 1;
+}
+
+struct parse {
+    struct nd_config *cfg;
+    char *err;
+    size_t errlen;
+    int acl_seen[3]; /* a file's [access] list replaces the default "*" */
+};
+
+static int on_entry(void *user, const char *section, const char *name,
+                    const char *value)
+{
+    struct parse *ps = user;
+    struct nd_config *cfg = ps->cfg;
+    if (strcmp(section, "node") == 0) {
+        for (size_t i = 0; i < sizeof node_keys / sizeof node_keys[0]; i++)
+            if (strcmp(name, node_keys[i].name) == 0)
+                return set_key(cfg, &node_keys[i], value, ps->err,
+                               ps->errlen) == 0;
+        snprintf(ps->err, ps->errlen, "[node] has no key '%s'", name);
+        return 0;
+    }
+    if (strcmp(section, "access") == 0) {
+        static const char *const names[3] = {"store", "query", "retrieve"};
+        struct nd_acl *acls[3] = {&cfg->store, &cfg->query, &cfg->retrieve};
+        for (int i = 0; i < 3; i++) {
+            if (strcmp(name, names[i]) != 0)
+                continue;
+            if (!ps->acl_seen[i]) {
+                memset(acls[i], 0, sizeof *acls[i]);
+                ps->acl_seen[i] = 1;
+            }
+            return set_acl(acls[i], value, ps->err, ps->errlen) == 0;
+        }
+        snprintf(ps->err, ps->errlen, "[access] has no key '%s'", name);
+        return 0;
+    }
+    if (strncmp(section, "peer ", 5) == 0) {
+        const char *ae = section + 5;
+        if (!*ae || strlen(ae) > ND_AE_LEN || strchr(ae, '\\')) {
+            snprintf(ps->err, ps->errlen, "[%s]: peer AE title must be "
+                                          "1-16 characters", section);
+            return 0;
+        }
+        struct nd_peer *p = NULL;
+        for (int i = 0; i < cfg->n_peers; i++)
+            if (strcmp(cfg->peers[i].ae, ae) == 0)
+                p = &cfg->peers[i];
+        if (!p) {
+            if (cfg->n_peers >= ND_MAX_PEERS) {
+                snprintf(ps->err, ps->errlen, "more than %d peers",
+                         ND_MAX_PEERS);
+                return 0;
+            }
+            p = &cfg->peers[cfg->n_peers++];
+            snprintf(p->ae, sizeof p->ae, "%s", ae);
+        }
+        if (strcmp(name, "host") == 0) {
+            if (!*value || strlen(value) >= sizeof p->host) {
+                snprintf(ps->err, ps->errlen, "[%s] host: bad value",
+                         section);
+                return 0;
+            }
+            snprintf(p->host, sizeof p->host, "%s", value);
+            return 1;
+        }
+        if (strcmp(name, "port") == 0) {
+            char *end;
+            long n = strtol(value, &end, 10);
+            if (end == value || *end || n < 1 || n > 65535) {
+                snprintf(ps->err, ps->errlen, "[%s] port: '%s' is not "
+                                              "1-65535", section, value);
+                return 0;
+            }
+            p->port = (int)n;
+            return 1;
+        }
+        snprintf(ps->err, ps->errlen, "[%s] has no key '%s'", section, name);
+        return 0;
+    }
+    snprintf(ps->err, ps->errlen, "unknown section [%s]", section);
+    return 0;
+}
+
+int nd_config_load(struct nd_config *cfg, const char *path, char *err,
+                   size_t errlen)
+{
+    struct parse ps = {cfg, err, errlen, {0, 0, 0}};
+    err[0] = '\0';
+    int rc = ini_parse(path, on_entry, &ps);
+    if (rc == -1) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (rc == -2) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    if (rc > 0) {
+        char detail[256];
+        snprintf(detail, sizeof detail, "%s", err[0] ? err : "syntax error");
+        snprintf(err, errlen, "%s:%d: %s", path, rc, detail);
+        return -1;
+    }
+    for (int i = 0; i < cfg->n_peers; i++) {
+        if (!cfg->peers[i].host[0] || !cfg->peers[i].port) {
+            snprintf(err, errlen, "%s: [peer %s] needs host and port", path,
+                     cfg->peers[i].ae);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int nd_config_set(struct nd_config *cfg, const char *key, const char *value,
+                  char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof node_keys / sizeof node_keys[0]; i++)
+        if (strcmp(key, node_keys[i].name) == 0)
+            return set_key(cfg, &node_keys[i], value, err, errlen);
+    snprintf(err, errlen, "[node] has no key '%s'", key);
+    return -1;
+}
+
+int nd_acl_allows(const struct nd_acl *acl, const char *ae)
+{
+    if (acl->any)
+        return 1;
+    for (int i = 0; i < acl->n; i++)
+        if (strcmp(acl->ae[i], ae) == 0)
+            return 1;
+    return 0;
+}
+
+const struct nd_peer *nd_config_peer(const struct nd_config *cfg,
+                                     const char *ae)
+{
+    for (int i = 0; i < cfg->n_peers; i++)
+        if (strcmp(cfg->peers[i].ae, ae) == 0)
+            return &cfg->peers[i];
+    return NULL;
+}
+
+void nd_config_write_sample(FILE *to)
+{
+    fputs("; consort-node configuration (INI). Every key is optional; the "
+          "values\n; shown are the defaults. Use: consort-node serve "
+          "--config FILE\n\n[node]\n",
+          to);
+    for (size_t i = 0; i < sizeof node_keys / sizeof node_keys[0]; i++)
+        fprintf(to, "; %s\n%s = %s\n", node_keys[i].doc, node_keys[i].name,
+                node_keys[i].dflt);
+    fputs("\n[access]\n"
+          "; calling AE titles allowed each kind of access, separated by "
+          "spaces or\n; commas; * = any. C-ECHO is always allowed.\n"
+          "store = *\nquery = *\nretrieve = *\n"
+          "\n; One section per known peer (C-MOVE destinations, forwarding "
+          "targets);\n; the section name carries its AE title.\n"
+          ";[peer PACS1]\n;host = 10.0.0.5\n;port = 104\n",
+          to);
+}

@@ -1,0 +1,458 @@
+/* index.c - all SQL of the node: schema and migrations, instance insert,
+ * listing, maintenance. See index.h. */
+#define _GNU_SOURCE
+#include "index.h"
+
+#include "nd.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* migrations[i] takes the schema from version i to i + 1; never edit a
+ * released step, append one. */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE patients("
+    "  id INTEGER PRIMARY KEY,"
+    "  patient_id TEXT NOT NULL UNIQUE,"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  birth_date TEXT NOT NULL DEFAULT '',"
+    "  sex TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE studies("
+    "  id INTEGER PRIMARY KEY,"
+    "  patient INTEGER NOT NULL REFERENCES patients(id),"
+    "  study_uid TEXT NOT NULL UNIQUE,"
+    "  study_date TEXT NOT NULL DEFAULT '',"
+    "  study_time TEXT NOT NULL DEFAULT '',"
+    "  accession TEXT NOT NULL DEFAULT '',"
+    "  study_id TEXT NOT NULL DEFAULT '',"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  referring TEXT NOT NULL DEFAULT '',"
+    "  updated TEXT NOT NULL);"
+    "CREATE INDEX studies_patient ON studies(patient);"
+    "CREATE INDEX studies_date ON studies(study_date);"
+    "CREATE INDEX studies_accession ON studies(accession);"
+    "CREATE TABLE series("
+    "  id INTEGER PRIMARY KEY,"
+    "  study INTEGER NOT NULL REFERENCES studies(id),"
+    "  series_uid TEXT NOT NULL UNIQUE,"
+    "  modality TEXT NOT NULL DEFAULT '',"
+    "  series_number INTEGER,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  body_part TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX series_study ON series(study);"
+    "CREATE TABLE instances("
+    "  id INTEGER PRIMARY KEY,"
+    "  series INTEGER NOT NULL REFERENCES series(id),"
+    "  sop_uid TEXT NOT NULL UNIQUE,"
+    "  sop_class TEXT NOT NULL,"
+    "  instance_number INTEGER,"
+    "  transfer_syntax TEXT NOT NULL,"
+    "  rows INTEGER, columns INTEGER, frames INTEGER,"
+    "  path TEXT NOT NULL UNIQUE,"
+    "  size INTEGER NOT NULL,"
+    "  received TEXT NOT NULL,"
+    "  calling_ae TEXT NOT NULL DEFAULT '',"
+    "  charset TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX instances_series ON instances(series);",
+};
+
+enum {
+    S_PATIENT,
+    S_STUDY,
+    S_SERIES,
+    S_INSTANCE,
+    S_HAS_PATH,
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_PATIENT] =
+        "INSERT INTO patients(patient_id, name, birth_date, sex)"
+        " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(patient_id) DO UPDATE SET"
+        "  name = CASE WHEN ?2 <> '' THEN ?2 ELSE name END,"
+        "  birth_date = CASE WHEN ?3 <> '' THEN ?3 ELSE birth_date END,"
+        "  sex = CASE WHEN ?4 <> '' THEN ?4 ELSE sex END"
+        " RETURNING id",
+    [S_STUDY] =
+        "INSERT INTO studies(patient, study_uid, study_date, study_time,"
+        "  accession, study_id, description, referring, updated)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        " ON CONFLICT(study_uid) DO UPDATE SET updated = ?9 RETURNING id",
+    [S_SERIES] =
+        "INSERT INTO series(study, series_uid, modality, series_number,"
+        "  description, body_part) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+        " ON CONFLICT(series_uid) DO UPDATE SET study = study RETURNING id",
+    [S_INSTANCE] =
+        "INSERT INTO instances(series, sop_uid, sop_class, instance_number,"
+        "  transfer_syntax, rows, columns, frames, path, size, received,"
+        "  calling_ae, charset)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        " ON CONFLICT(sop_uid) DO NOTHING",
+    [S_HAS_PATH] = "SELECT 1 FROM instances WHERE path = ?1",
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+};
+
+struct nd_index {
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT];
+};
+
+static int rc_of(int sq)
+{
+    return sq == SQLITE_FULL || sq == SQLITE_IOERR ? ND_EFULL : ND_EINDEX;
+}
+
+static int exec(nd_index *ix, const char *sql)
+{
+    return sqlite3_exec(ix->db, sql, NULL, NULL, NULL);
+}
+
+static int schema_version(nd_index *ix, int *out)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(ix->db, "PRAGMA user_version", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int(s, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int migrate(nd_index *ix, char *err, size_t errlen)
+{
+    int v = 0, rc = exec(ix, "BEGIN EXCLUSIVE");
+    if (rc == SQLITE_OK)
+        rc = schema_version(ix, &v);
+    int target = (int)(sizeof migrations / sizeof migrations[0]);
+    if (rc == SQLITE_OK && v > target) {
+        exec(ix, "ROLLBACK");
+        snprintf(err, errlen, "index schema %d is newer than this program "
+                              "(%d): upgrade consort-node", v, target);
+        return ND_EINDEX;
+    }
+    for (; rc == SQLITE_OK && v < target; v++) {
+        rc = exec(ix, migrations[v]);
+        if (rc == SQLITE_OK) {
+            char sql[64];
+            snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+            rc = exec(ix, sql);
+        }
+    }
+    if (rc == SQLITE_OK && exec(ix, "CREATE TABLE IF NOT EXISTS meta("
+                                    "key TEXT PRIMARY KEY, value TEXT)") !=
+                               SQLITE_OK)
+        rc = SQLITE_ERROR;
+    if (rc == SQLITE_OK)
+        rc = exec(ix, "COMMIT");
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "index schema migration to %d failed: %s", v,
+                 sqlite3_errmsg(ix->db));
+        exec(ix, "ROLLBACK");
+        return ND_EINDEX;
+    }
+    return 0;
+}
+
+int nd_index_open(const char *path, nd_index **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    nd_index *ix = calloc(1, sizeof *ix);
+    if (!ix) {
+        snprintf(err, errlen, "out of memory");
+        return ND_ENOMEM;
+    }
+    int rc = sqlite3_open_v2(path, &ix->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                 SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open index %s: %s", path,
+                 ix->db ? sqlite3_errmsg(ix->db) : "out of memory");
+        goto fail;
+    }
+    /* Several association threads write: wait for the lock rather than
+     * fail (a commit takes well under a millisecond). */
+    sqlite3_busy_timeout(ix->db, 30000);
+    if (exec(ix, "PRAGMA journal_mode = WAL") != SQLITE_OK ||
+        exec(ix, "PRAGMA synchronous = NORMAL") != SQLITE_OK ||
+        exec(ix, "PRAGMA foreign_keys = ON") != SQLITE_OK) {
+        snprintf(err, errlen, "cannot set up index %s: %s", path,
+                 sqlite3_errmsg(ix->db));
+        goto fail;
+    }
+    if (migrate(ix, err, errlen) != 0)
+        goto fail;
+    for (int i = 0; i < S_COUNT; i++) {
+        if (sqlite3_prepare_v3(ix->db, stmt_sql[i], -1,
+                               SQLITE_PREPARE_PERSISTENT, &ix->st[i],
+                               NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "index statement %d: %s", i,
+                     sqlite3_errmsg(ix->db));
+            goto fail;
+        }
+    }
+    *out = ix;
+    return 0;
+fail:
+    nd_index_close(ix);
+    return ND_EINDEX;
+}
+
+void nd_index_close(nd_index *ix)
+{
+    if (!ix)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(ix->st[i]);
+    sqlite3_close(ix->db);
+    free(ix);
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
+}
+
+static void bind_opt_int(sqlite3_stmt *s, int i, int64_t v)
+{
+    if (v < 0)
+        sqlite3_bind_null(s, i);
+    else
+        sqlite3_bind_int64(s, i, v);
+}
+
+/* Runs an INSERT ... RETURNING id. */
+static int step_id(sqlite3_stmt *s, int64_t *out)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(s, 0);
+        rc = sqlite3_step(s);
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static void now_iso(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int nd_index_add(nd_index *ix, const struct nd_instance_rec *r)
+{
+    char now[32];
+    now_iso(now, sizeof now);
+    int64_t pat = 0, study = 0, series = 0;
+    int rc = sqlite3_step(ix->st[S_BEGIN]);
+    sqlite3_reset(ix->st[S_BEGIN]);
+    if (rc != SQLITE_DONE)
+        return rc_of(rc);
+
+    sqlite3_stmt *s = ix->st[S_PATIENT];
+    bind_text(s, 1, r->patient_id);
+    bind_text(s, 2, r->patient_name);
+    bind_text(s, 3, r->birth_date);
+    bind_text(s, 4, r->sex);
+    rc = step_id(s, &pat);
+
+    if (rc == SQLITE_OK) {
+        s = ix->st[S_STUDY];
+        sqlite3_bind_int64(s, 1, pat);
+        bind_text(s, 2, r->study_uid);
+        bind_text(s, 3, r->study_date);
+        bind_text(s, 4, r->study_time);
+        bind_text(s, 5, r->accession);
+        bind_text(s, 6, r->study_id);
+        bind_text(s, 7, r->study_desc);
+        bind_text(s, 8, r->referring);
+        bind_text(s, 9, now);
+        rc = step_id(s, &study);
+    }
+    if (rc == SQLITE_OK) {
+        s = ix->st[S_SERIES];
+        sqlite3_bind_int64(s, 1, study);
+        bind_text(s, 2, r->series_uid);
+        bind_text(s, 3, r->modality);
+        bind_opt_int(s, 4, r->series_number);
+        bind_text(s, 5, r->series_desc);
+        bind_text(s, 6, r->body_part);
+        rc = step_id(s, &series);
+    }
+    int existed = 0;
+    if (rc == SQLITE_OK) {
+        s = ix->st[S_INSTANCE];
+        sqlite3_bind_int64(s, 1, series);
+        bind_text(s, 2, r->sop_uid);
+        bind_text(s, 3, r->sop_class);
+        bind_opt_int(s, 4, r->instance_number);
+        bind_text(s, 5, r->transfer_syntax);
+        bind_opt_int(s, 6, r->rows);
+        bind_opt_int(s, 7, r->columns);
+        bind_opt_int(s, 8, r->frames);
+        bind_text(s, 9, r->path);
+        sqlite3_bind_int64(s, 10, r->size);
+        bind_text(s, 11, now);
+        bind_text(s, 12, r->calling_ae);
+        bind_text(s, 13, r->charset);
+        rc = sqlite3_step(s);
+        existed = rc == SQLITE_DONE && sqlite3_changes(ix->db) == 0;
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(ix->st[S_COMMIT]);
+        sqlite3_reset(ix->st[S_COMMIT]);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    if (rc != SQLITE_OK) {
+        int code = rc_of(sqlite3_extended_errcode(ix->db) & 0xFF);
+        sqlite3_step(ix->st[S_ROLLBACK]);
+        sqlite3_reset(ix->st[S_ROLLBACK]);
+        return code;
+    }
+    return existed;
+}
+
+int nd_index_has_path(nd_index *ix, const char *rel)
+{
+    sqlite3_stmt *s = ix->st[S_HAS_PATH];
+    bind_text(s, 1, rel);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : ND_EINDEX;
+}
+
+int nd_index_meta_get(nd_index *ix, const char *key, char *out, size_t len)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(ix->db, "SELECT value FROM meta WHERE key = ?1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return ND_EINDEX;
+    bind_text(s, 1, key);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(s, 0);
+        snprintf(out, len, "%s", v ? (const char *)v : "");
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : ND_EINDEX;
+}
+
+int nd_index_meta_set(nd_index *ix, const char *key, const char *value)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(ix->db,
+                           "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+                           " ON CONFLICT(key) DO UPDATE SET value = ?2",
+                           -1, &s, NULL) != SQLITE_OK)
+        return ND_EINDEX;
+    bind_text(s, 1, key);
+    bind_text(s, 2, value);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : rc_of(rc);
+}
+
+int nd_index_checkpoint(nd_index *ix)
+{
+    int rc = sqlite3_wal_checkpoint_v2(ix->db, NULL, SQLITE_CHECKPOINT_FULL,
+                                       NULL, NULL);
+    return rc == SQLITE_OK ? 0 : rc_of(rc);
+}
+
+int nd_index_integrity(nd_index *ix, char *out, size_t len)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(ix->db, "PRAGMA integrity_check", -1, &s,
+                           NULL) != SQLITE_OK) {
+        snprintf(out, len, "%s", sqlite3_errmsg(ix->db));
+        return ND_EINDEX;
+    }
+    int rc = sqlite3_step(s);
+    const unsigned char *v = rc == SQLITE_ROW ? sqlite3_column_text(s, 0)
+                                              : NULL;
+    snprintf(out, len, "%s", v ? (const char *)v : sqlite3_errmsg(ix->db));
+    int ok = v && strcmp((const char *)v, "ok") == 0;
+    sqlite3_finalize(s);
+    return ok ? 0 : ND_EINDEX;
+}
+
+static const char *col(sqlite3_stmt *s, int i)
+{
+    const unsigned char *v = sqlite3_column_text(s, i);
+    return v ? (const char *)v : "";
+}
+
+int nd_index_ls(nd_index *ix, int (*fn)(void *, const struct nd_ls_row *),
+                void *user)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(
+            ix->db,
+            "SELECT p.patient_id, p.name, st.study_uid, st.study_date,"
+            "  st.description, se.series_uid, se.modality, se.description,"
+            "  coalesce(se.series_number, -1),"
+            "  (SELECT count(*) FROM instances i WHERE i.series = se.id),"
+            "  (SELECT coalesce(sum(size), 0) FROM instances i"
+            "   WHERE i.series = se.id)"
+            " FROM series se JOIN studies st ON se.study = st.id"
+            " JOIN patients p ON st.patient = p.id"
+            " ORDER BY p.name, p.patient_id, st.study_date, st.study_uid,"
+            "  se.series_number, se.series_uid",
+            -1, &s, NULL) != SQLITE_OK)
+        return ND_EINDEX;
+    int rc, out = 0;
+    while (out == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct nd_ls_row r = {
+            col(s, 0), col(s, 1), col(s, 2), col(s, 3), col(s, 4),
+            col(s, 5), col(s, 6), col(s, 7), sqlite3_column_int(s, 8),
+            sqlite3_column_int64(s, 9), sqlite3_column_int64(s, 10)};
+        out = fn(user, &r);
+    }
+    if (out == 0 && rc != SQLITE_DONE)
+        out = ND_EINDEX;
+    sqlite3_finalize(s);
+    return out;
+}
+
+int nd_index_totals(nd_index *ix, int64_t out[5])
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(ix->db,
+                           "SELECT (SELECT count(*) FROM patients),"
+                           " (SELECT count(*) FROM studies),"
+                           " (SELECT count(*) FROM series),"
+                           " (SELECT count(*) FROM instances),"
+                           " (SELECT coalesce(sum(size), 0) FROM instances)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return ND_EINDEX;
+    int rc = sqlite3_step(s);
+    for (int i = 0; rc == SQLITE_ROW && i < 5; i++)
+        out[i] = sqlite3_column_int64(s, i);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : ND_EINDEX;
+}
+
+const char *nd_index_errmsg(nd_index *ix)
+{
+    return sqlite3_errmsg(ix->db);
+}

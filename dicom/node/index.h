@@ -1,0 +1,76 @@
+/* index.h - the SQLite index (WAL) of patients, studies, series and
+ * instances: all of the node's SQL lives in index.c. The files are the
+ * truth and the index is derived from them (DESIGN.md rule 2), so commits
+ * use synchronous=NORMAL. A handle is one connection, used by one thread
+ * at a time; each association opens its own. */
+#ifndef ND_INDEX_H
+#define ND_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct nd_index nd_index;
+
+#define ND_INDEX_SCHEMA 1
+
+/* What the index keeps of one instance; strings are UTF-8, "" if absent;
+ * numbers -1 if absent. */
+struct nd_instance_rec {
+    const char *patient_id, *patient_name, *birth_date, *sex;
+    const char *study_uid, *study_date, *study_time, *accession, *study_id,
+        *study_desc, *referring;
+    const char *series_uid, *modality, *series_desc, *body_part;
+    int series_number;
+    const char *sop_uid, *sop_class, *transfer_syntax;
+    int instance_number, rows, columns, frames;
+    const char *path;       /* relative to the storage folder */
+    int64_t size;           /* bytes of the file */
+    const char *calling_ae; /* who sent it ("" when re-indexed) */
+    const char *charset;    /* the charset its text was decoded from */
+};
+
+/* Opens (creating or migrating) the index at path. On failure *out = NULL
+ * and err says why. */
+int nd_index_open(const char *path, nd_index **out, char *err,
+                  size_t errlen);
+void nd_index_close(nd_index *ix);
+
+/* Adds an instance with its patient/study/series in one transaction.
+ * Returns 0 if new, 1 if that SOP Instance UID was already indexed (left
+ * as it is), ND_EFULL (disk full) or ND_EINDEX. */
+int nd_index_add(nd_index *ix, const struct nd_instance_rec *r);
+
+/* 1 if an instance with that file path is indexed, 0 if not, <0 error. */
+int nd_index_has_path(nd_index *ix, const char *rel);
+
+/* Key/value state (clean shutdown, checkpoint time). */
+int nd_index_meta_get(nd_index *ix, const char *key, char *out, size_t len);
+int nd_index_meta_set(nd_index *ix, const char *key, const char *value);
+
+/* Moves the WAL into the database file and syncs it: everything
+ * committed before is then durable. */
+int nd_index_checkpoint(nd_index *ix);
+
+/* "ok" or SQLite's first complaint, into out. 0 if ok. */
+int nd_index_integrity(nd_index *ix, char *out, size_t len);
+
+/* One row of `consort-node ls`: a series with its study and patient. */
+struct nd_ls_row {
+    const char *patient_id, *patient_name, *study_uid, *study_date,
+        *study_desc, *series_uid, *modality, *series_desc;
+    int series_number;
+    int64_t instances, bytes;
+};
+
+/* Calls fn for every series, ordered by patient, study date, series
+ * number. Returns 0, ND_EINDEX, or fn's non-zero value. */
+int nd_index_ls(nd_index *ix, int (*fn)(void *user, const struct nd_ls_row *),
+                void *user);
+
+/* Totals: patients, studies, series, instances, bytes. */
+int nd_index_totals(nd_index *ix, int64_t out[5]);
+
+/* Last error text of the connection. */
+const char *nd_index_errmsg(nd_index *ix);
+
+#endif

@@ -1,0 +1,89 @@
+/* record.c - the index record of one instance file. See record.h. */
+#include "record.h"
+
+#include "nd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "dcx/dataset.h"
+#include "dcx/tags.h"
+
+/* Whole value as UTF-8 ("" if absent). Text the charset cannot convert
+ * keeps what could be read: an index entry beats a refused instance. */
+static const char *text(dcx_item *it, uint32_t tag, char *buf, size_t len)
+{
+    int rc = dcx_item_get_str(it, tag, -1, buf, len);
+    if (rc < 0 && rc != DCX_ECHARSET)
+        buf[0] = '\0';
+    return buf;
+}
+
+static int number(dcx_item *it, uint32_t tag)
+{
+    int64_t v;
+    if (dcx_item_get_int(it, tag, 0, &v) < 0 || v < 0 || v > 0x7FFFFFFF)
+        return -1;
+    return (int)v;
+}
+
+int nd_record_read(const char *path, struct nd_record *o, char *why,
+                   size_t whylen)
+{
+    struct dcx_open_opts oo = {.no_pixels = 1};
+    dcx_ds *ds;
+    struct dcx_error e;
+    if (dcx_ds_open(path, &oo, &ds, &e) < 0) {
+        snprintf(why, whylen, "%s", e.msg);
+        return ND_EBADDATA;
+    }
+    dcx_item *r = dcx_ds_root(ds);
+    memset(o, 0, sizeof *o);
+    struct nd_instance_rec *x = &o->r;
+    x->patient_id = text(r, DCX_TAG_PATIENT_ID, o->patient_id,
+                         sizeof o->patient_id);
+    x->patient_name = text(r, DCX_TAG_PATIENT_NAME, o->patient_name,
+                           sizeof o->patient_name);
+    x->birth_date = text(r, DCX_TAG_PATIENT_BIRTH_DATE, o->birth_date,
+                         sizeof o->birth_date);
+    x->sex = text(r, DCX_TAG_PATIENT_SEX, o->sex, sizeof o->sex);
+    x->study_uid = text(r, DCX_TAG_STUDY_INSTANCE_UID, o->study_uid,
+                        sizeof o->study_uid);
+    x->study_date = text(r, DCX_TAG_STUDY_DATE, o->study_date,
+                         sizeof o->study_date);
+    x->study_time = text(r, DCX_TAG_STUDY_TIME, o->study_time,
+                         sizeof o->study_time);
+    x->accession = text(r, DCX_TAG_ACCESSION_NUMBER, o->accession,
+                        sizeof o->accession);
+    x->study_id = text(r, DCX_TAG_STUDY_ID, o->study_id, sizeof o->study_id);
+    x->study_desc = text(r, DCX_TAG_STUDY_DESCRIPTION, o->study_desc,
+                         sizeof o->study_desc);
+    x->referring = text(r, DCX_TAG_REFERRING_PHYSICIAN, o->referring,
+                        sizeof o->referring);
+    x->series_uid = text(r, DCX_TAG_SERIES_INSTANCE_UID, o->series_uid,
+                         sizeof o->series_uid);
+    x->modality = text(r, DCX_TAG_MODALITY, o->modality, sizeof o->modality);
+    x->series_desc = text(r, DCX_TAG_SERIES_DESCRIPTION, o->series_desc,
+                          sizeof o->series_desc);
+    x->body_part = text(r, DCX_TAG_BODY_PART_EXAMINED, o->body_part,
+                        sizeof o->body_part);
+    x->series_number = number(r, DCX_TAG_SERIES_NUMBER);
+    x->sop_uid = text(r, DCX_TAG_SOP_INSTANCE_UID, o->sop_uid,
+                      sizeof o->sop_uid);
+    x->sop_class = text(r, DCX_TAG_SOP_CLASS_UID, o->sop_class,
+                        sizeof o->sop_class);
+    snprintf(o->ts, sizeof o->ts, "%s", dcx_ds_transfer_syntax(ds));
+    x->transfer_syntax = o->ts;
+    x->instance_number = number(r, DCX_TAG_INSTANCE_NUMBER);
+    x->rows = number(r, DCX_TAG_ROWS);
+    x->columns = number(r, DCX_TAG_COLUMNS);
+    x->frames = number(r, DCX_TAG_NUMBER_OF_FRAMES);
+    snprintf(o->charset, sizeof o->charset, "%s", dcx_ds_charset(ds, NULL));
+    x->charset = o->charset;
+    dcx_ds_close(ds);
+    if (!o->sop_uid[0] || !o->sop_class[0]) {
+        snprintf(why, whylen, "no SOP Class or SOP Instance UID");
+        return ND_EBADDATA;
+    }
+    return 0;
+}

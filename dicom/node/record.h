@@ -1,0 +1,23 @@
+/* record.h - reads what the index keeps of an instance from its file (text
+ * as UTF-8 through dcx_). Used when storing and when re-indexing. */
+#ifndef ND_RECORD_H
+#define ND_RECORD_H
+
+#include <stddef.h>
+
+#include "index.h"
+
+struct nd_record {
+    struct nd_instance_rec r; /* its strings point into the buffers below */
+    char patient_id[130], patient_name[400], birth_date[20], sex[20];
+    char study_uid[68], study_date[20], study_time[32], accession[68],
+        study_id[40], study_desc[400], referring[400];
+    char series_uid[68], modality[20], series_desc[400], body_part[68];
+    char sop_uid[68], sop_class[68], ts[68], charset[68];
+};
+
+/* Parses path up to its pixel data. 0, or ND_EBADDATA with a reason. */
+int nd_record_read(const char *path, struct nd_record *out, char *why,
+                   size_t whylen);
+
+#endif

@@ -1,0 +1,439 @@
+/* serve.c - `consort-node serve`: the DICOM node. Wires the SCP hooks
+ * (dcx/net.h) to the archive (files) and the index (SQLite): a C-STORE is
+ * answered only after the file is in place (fsync'd with sync = full) and
+ * its index transaction committed (DESIGN.md rules 1-3, 5). The main
+ * thread runs the periodic tick (index checkpoint) and shutdown; the SCP
+ * runs on its own thread; each association has its own index connection.
+ */
+#define _GNU_SOURCE
+#include "cmd.h"
+
+#include "archive.h"
+#include "config.h"
+#include "index.h"
+#include "nd.h"
+#include "record.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dcx/dataset.h"
+#include "dcx/net.h"
+
+struct server {
+    struct nd_config cfg;
+    nd_archive *ar;
+    char index_path[1200];
+    dcx_scp *scp;
+    atomic_ulong stored, failed;
+};
+
+/* per association */
+struct assoc {
+    nd_index *ix;
+};
+
+static dcx_scp *volatile g_scp; /* for the signal handler only */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    dcx_scp_stop(g_scp);
+}
+
+static void log_sink(enum dcx_log_level lv, const char *line, void *user)
+{
+    (void)user;
+    static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char t[32];
+    strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(stderr, "%s.%03ldZ %-5s %s\n", t, ts.tv_nsec / 1000000,
+            names[lv], line);
+}
+
+static enum dcx_log_level level_of(const char *s)
+{
+    return strcmp(s, "error") == 0  ? DCX_LOG_ERROR
+           : strcmp(s, "warn") == 0 ? DCX_LOG_WARN
+           : strcmp(s, "debug") == 0 ? DCX_LOG_DEBUG
+                                     : DCX_LOG_INFO;
+}
+
+static unsigned on_associate(void *user, struct dcx_assoc_info *a)
+{
+    struct server *sv = user;
+    unsigned svc = DCX_SVC_ECHO;
+    if (nd_acl_allows(&sv->cfg.store, a->calling_ae))
+        svc |= DCX_SVC_STORE;
+    if (nd_acl_allows(&sv->cfg.query, a->calling_ae))
+        svc |= DCX_SVC_FIND;
+    if (nd_acl_allows(&sv->cfg.retrieve, a->calling_ae))
+        svc |= DCX_SVC_MOVE | DCX_SVC_GET;
+    struct assoc *as = calloc(1, sizeof *as);
+    char err[256];
+    if (!as || nd_index_open(sv->index_path, &as->ix, err, sizeof err) < 0) {
+        dcx_log(DCX_LOG_ERROR, "assoc=%lu cannot open index: %s", a->id,
+                as ? err : "out of memory");
+        free(as);
+        /* echo still works; storing would fail every instance */
+        return DCX_SVC_ECHO;
+    }
+    a->user = as;
+    return svc;
+}
+
+static void on_end(void *user, const struct dcx_assoc_info *a,
+                   const struct dcx_assoc_stats *s)
+{
+    (void)user;
+    struct assoc *as = a->user;
+    dcx_log(DCX_LOG_INFO,
+            "assoc=%lu aet=%s association %s stored=%lu failed=%lu "
+            "bytes=%llu",
+            a->id, a->calling_ae, s->aborted ? "aborted" : "released",
+            s->stores_ok, s->stores_failed, s->bytes);
+    if (as) {
+        nd_index_close(as->ix);
+        free(as);
+    }
+}
+
+static uint16_t refuse(const struct dcx_assoc_info *a,
+                       const struct dcx_store_rq *rq, const char *tmp,
+                       uint16_t status, const char *why)
+{
+    dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s c-store refused status=0x%04X "
+                          "sop=%s reason=\"%s\"",
+            a->id, a->calling_ae, status, rq->sop_instance_uid, why);
+    if (tmp)
+        unlink(tmp);
+    return status;
+}
+
+static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
+                         const struct dcx_store_rq *rq, const char *tmp)
+{
+    struct server *sv = user;
+    struct assoc *as = a->user;
+    if (!as) {
+        atomic_fetch_add(&sv->failed, 1);
+        return refuse(a, rq, tmp, DCX_STATUS_OUT_OF_RESOURCES,
+                      "index unavailable");
+    }
+    struct nd_record rec;
+    char why[300];
+    int rc = nd_record_read(tmp, &rec, why, sizeof why);
+    if (rc < 0) {
+        atomic_fetch_add(&sv->failed, 1);
+        return refuse(a, rq, tmp, DCX_STATUS_CANNOT_UNDERSTAND, why);
+    }
+    /* The data set must be the instance the command announced (PS3.4
+     * B.2.3: a mismatch is 0xA900). */
+    if (strcmp(rec.sop_uid, rq->sop_instance_uid) != 0 ||
+        strcmp(rec.sop_class, rq->sop_class_uid) != 0) {
+        atomic_fetch_add(&sv->failed, 1);
+        return refuse(a, rq, tmp, DCX_STATUS_DATA_MISMATCH,
+                      "SOP Class/Instance UID in the data set differ from "
+                      "the C-STORE request");
+    }
+    if (!rec.study_uid[0] || !rec.series_uid[0]) {
+        atomic_fetch_add(&sv->failed, 1);
+        return refuse(a, rq, tmp, DCX_STATUS_DATA_MISMATCH,
+                      "no Study or Series Instance UID");
+    }
+    char rel[200];
+    enum nd_dup dup;
+    rc = nd_archive_commit(sv->ar, tmp, rec.sop_uid, rel, sizeof rel, &dup);
+    if (rc < 0) {
+        atomic_fetch_add(&sv->failed, 1);
+        return refuse(a, rq, NULL, DCX_STATUS_OUT_OF_RESOURCES,
+                      rc == ND_EFULL ? "disk full" : "cannot write file");
+    }
+    if (dup == ND_DUP_CONFLICT) {
+        /* Kept aside, never overwritten; the sender's data is safe, so the
+         * store itself succeeded. An operator resolves it. */
+        dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s c-store duplicate with "
+                              "different content kept aside sop=%s path=%s",
+                a->id, a->calling_ae, rec.sop_uid, rel);
+        atomic_fetch_add(&sv->stored, 1);
+        return DCX_STATUS_SUCCESS;
+    }
+    char path[1400];
+    snprintf(path, sizeof path, "%s/%s", nd_archive_root(sv->ar), rel);
+    struct stat st;
+    rec.r.size = stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+    rec.r.path = rel;
+    rec.r.calling_ae = a->calling_ae;
+    rc = nd_index_add(as->ix, &rec.r);
+    if (rc < 0) {
+        dcx_log(DCX_LOG_ERROR, "assoc=%lu index commit failed: %s", a->id,
+                nd_index_errmsg(as->ix));
+        /* file first, then index; undo the file (Orthanc's order) unless
+         * it was already there before this request */
+        if (dup == ND_NEW)
+            nd_archive_remove(sv->ar, rel);
+        atomic_fetch_add(&sv->failed, 1);
+        return refuse(a, rq, NULL, DCX_STATUS_OUT_OF_RESOURCES,
+                      rc == ND_EFULL ? "index: disk full"
+                                     : "index commit failed");
+    }
+    atomic_fetch_add(&sv->stored, 1);
+    dcx_log(DCX_LOG_INFO, "assoc=%lu aet=%s c-store ok sop=%s bytes=%lld%s",
+            a->id, a->calling_ae, rec.sop_uid, (long long)rec.r.size,
+            dup == ND_DUP_SAME ? " duplicate=identical" : "");
+    return DCX_STATUS_SUCCESS;
+}
+
+/* ---- start-up: re-index what a power cut kept out of the index ---- */
+
+struct reindex {
+    struct server *sv;
+    nd_index *ix;
+    unsigned long seen, added, bad;
+};
+
+static int reindex_one(void *user, const char *rel)
+{
+    struct reindex *ri = user;
+    ri->seen++;
+    if (nd_index_has_path(ri->ix, rel) != 0)
+        return 0;
+    char path[1400], why[300];
+    snprintf(path, sizeof path, "%s/%s", nd_archive_root(ri->sv->ar), rel);
+    struct nd_record rec;
+    char expect[200];
+    if (nd_record_read(path, &rec, why, sizeof why) == 0)
+        nd_archive_rel_path(rec.sop_uid, expect, sizeof expect);
+    else
+        expect[0] = '\0';
+    if (strcmp(expect, rel) != 0) {
+        dcx_log(DCX_LOG_WARN, "re-index: %s is unreadable or misplaced "
+                              "(%s); left in place",
+                rel, expect[0] ? "wrong path" : why);
+        ri->bad++;
+        return 0;
+    }
+    struct stat st;
+    rec.r.size = stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+    rec.r.path = rel;
+    rec.r.calling_ae = "";
+    if (nd_index_add(ri->ix, &rec.r) < 0) {
+        dcx_log(DCX_LOG_ERROR, "re-index: cannot index %s: %s", rel,
+                nd_index_errmsg(ri->ix));
+        return ND_EINDEX;
+    }
+    ri->added++;
+    return 0;
+}
+
+static int startup(struct server *sv, nd_index *ix)
+{
+    char clean[16] = "", cp[32] = "";
+    int have = nd_index_meta_get(ix, "clean_shutdown", clean, sizeof clean);
+    if (have == 0 && strcmp(clean, "1") == 0)
+        return 0;
+    if (have == 1) /* a new index: nothing was ever recorded */
+        cp[0] = '\0';
+    else
+        nd_index_meta_get(ix, "checkpoint_at", cp, sizeof cp);
+    /* Everything indexed before the last checkpoint is durable; files that
+     * landed shortly before it may not be: look at folders changed since
+     * two minutes before it. */
+    time_t since = cp[0] ? (time_t)strtoll(cp, NULL, 10) - 120 : 0;
+    if (since < 0)
+        since = 0;
+    struct reindex ri = {sv, ix, 0, 0, 0};
+    dcx_log(DCX_LOG_INFO, "previous run did not stop cleanly: checking "
+                          "files %s",
+            since ? "changed since the last index checkpoint" : "(all)");
+    int rc = nd_archive_walk(sv->ar, since, reindex_one, &ri);
+    dcx_log(rc < 0 ? DCX_LOG_ERROR : DCX_LOG_INFO,
+            "re-index: %lu files checked, %lu added to the index, %lu "
+            "unreadable",
+            ri.seen, ri.added, ri.bad);
+    return rc < 0 ? rc : 0;
+}
+
+static void *scp_thread(void *arg)
+{
+    struct server *sv = arg;
+    int rc = dcx_scp_run(sv->scp);
+    if (rc < 0)
+        dcx_log(DCX_LOG_ERROR, "SCP stopped: %s", dcx_strerror(rc));
+    return NULL;
+}
+
+static void checkpoint(nd_index *ix)
+{
+    char now[32];
+    snprintf(now, sizeof now, "%lld", (long long)time(NULL));
+    if (nd_index_meta_set(ix, "checkpoint_at", now) < 0 ||
+        nd_index_checkpoint(ix) < 0)
+        dcx_log(DCX_LOG_WARN, "index checkpoint failed: %s",
+                nd_index_errmsg(ix));
+}
+
+static void serve_usage(FILE *to)
+{
+    fputs("usage: consort-node serve [--config FILE] [--aet AE] [--port N]\n"
+          "                          [--storage DIR] [--sync full|normal]\n"
+          "       consort-node serve --sample-config\n"
+          "\n"
+          "Runs the DICOM node: Verification and Storage SCP, files and\n"
+          "SQLite index under the storage folder. Without --config the\n"
+          "defaults apply (AE CONSORT, port 11112, ./var, sync full, any\n"
+          "calling AE). Options override the file. SIGTERM or SIGINT stop\n"
+          "it cleanly. --sample-config prints a documented configuration.\n",
+          to);
+}
+
+int nd_cmd_serve(int argc, char **argv)
+{
+    struct server sv;
+    memset(&sv, 0, sizeof sv);
+    nd_config_defaults(&sv.cfg);
+    const char *cfg_path = NULL;
+    const char *aet = NULL, *port = NULL, *storage = NULL, *sync = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        const char **dst = strcmp(o, "--config") == 0    ? &cfg_path
+                           : strcmp(o, "--aet") == 0     ? &aet
+                           : strcmp(o, "--port") == 0    ? &port
+                           : strcmp(o, "--storage") == 0 ? &storage
+                           : strcmp(o, "--sync") == 0    ? &sync
+                                                         : NULL;
+        if (dst && i + 1 < argc) {
+            *dst = argv[++i];
+        } else if (strcmp(o, "--sample-config") == 0) {
+            nd_config_write_sample(stdout);
+            return 0;
+        } else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
+            serve_usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "consort-node serve: bad option '%s'\n", o);
+            serve_usage(stderr);
+            return 2;
+        }
+    }
+    char err[512];
+    if (cfg_path && nd_config_load(&sv.cfg, cfg_path, err, sizeof err) < 0) {
+        fprintf(stderr, "consort-node serve: %s\n", err);
+        return 1;
+    }
+    /* command-line overrides, checked like the file's values */
+    const char *keys[3] = {"ae_title", "port", "sync"};
+    const char *vals[3] = {aet, port, sync};
+    for (int i = 0; i < 3; i++) {
+        if (vals[i] &&
+            nd_config_set(&sv.cfg, keys[i], vals[i], err, sizeof err) < 0) {
+            fprintf(stderr, "consort-node serve: %s\n", err);
+            return 2;
+        }
+    }
+    if (storage)
+        snprintf(sv.cfg.storage, sizeof sv.cfg.storage, "%s", storage);
+
+    dcx_log_set(log_sink, NULL, level_of(sv.cfg.log_level));
+    int purged = 0;
+    if (nd_archive_open(sv.cfg.storage, sv.cfg.sync == ND_SYNC_FULL, &sv.ar,
+                        &purged, err, sizeof err) < 0) {
+        dcx_log(DCX_LOG_ERROR, "%s", err);
+        return 1;
+    }
+    if (purged)
+        dcx_log(DCX_LOG_INFO, "removed %d partial file(s) an earlier run "
+                              "left in %s",
+                purged, nd_archive_tmp_dir(sv.ar));
+    snprintf(sv.index_path, sizeof sv.index_path, "%s/index.sqlite",
+             sv.cfg.storage);
+    nd_index *ix = NULL;
+    if (nd_index_open(sv.index_path, &ix, err, sizeof err) < 0) {
+        dcx_log(DCX_LOG_ERROR, "%s", err);
+        nd_archive_close(sv.ar);
+        return 1;
+    }
+    int exit_code = 1;
+    if (startup(&sv, ix) < 0)
+        goto out;
+    if (nd_index_meta_set(ix, "clean_shutdown", "0") < 0) {
+        dcx_log(DCX_LOG_ERROR, "cannot write the index: %s",
+                nd_index_errmsg(ix));
+        goto out;
+    }
+    checkpoint(ix);
+
+    struct dcx_scp_opts so = {
+        .ae_title = sv.cfg.ae_title,
+        .port = sv.cfg.port,
+        .tmp_dir = nd_archive_tmp_dir(sv.ar),
+        .max_assocs = sv.cfg.max_associations,
+        .max_pdu = (unsigned long)sv.cfg.max_pdu,
+        .dimse_timeout = sv.cfg.idle_timeout,
+    };
+    struct dcx_scp_hooks hooks = {
+        .user = &sv,
+        .on_associate = on_associate,
+        .on_store = on_store,
+        .on_end = on_end,
+    };
+    struct dcx_error e;
+    if (dcx_scp_create(&so, &hooks, &sv.scp, &e) < 0) {
+        dcx_log(DCX_LOG_ERROR, "%s", e.msg);
+        goto out;
+    }
+    g_scp = sv.scp;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    pthread_t th;
+    if (pthread_create(&th, NULL, scp_thread, &sv) != 0) {
+        dcx_log(DCX_LOG_ERROR, "cannot start the SCP thread");
+        dcx_scp_destroy(sv.scp);
+        goto out;
+    }
+    dcx_log(DCX_LOG_INFO, "consort-node %s listening ae=%s port=%d "
+                          "storage=%s sync=%s",
+            CONSORT_VERSION, sv.cfg.ae_title, sv.cfg.port, sv.cfg.storage,
+            sv.cfg.sync == ND_SYNC_FULL ? "full" : "normal");
+    /* periodic tick: durable index checkpoints bound start-up re-indexing */
+    void *res;
+    int tick = 0;
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        if (pthread_timedjoin_np(th, &res, &ts) == 0)
+            break;
+        if (++tick % 60 == 0)
+            checkpoint(ix);
+    }
+    dcx_scp_destroy(sv.scp);
+    checkpoint(ix);
+    if (nd_index_meta_set(ix, "clean_shutdown", "1") == 0 &&
+        nd_index_checkpoint(ix) == 0)
+        exit_code = 0;
+    dcx_log(DCX_LOG_INFO, "stopped: %lu instance(s) stored, %lu refused",
+            atomic_load(&sv.stored), atomic_load(&sv.failed));
+out:
+    nd_index_close(ix);
+    nd_archive_close(sv.ar);
+    return exit_code;
+}
