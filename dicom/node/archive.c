@@ -62,7 +62,7 @@ void nd_archive_rel_path(const char *sop_uid, char *out, size_t len)
     char hex[33];
     for (int i = 0; i < 16; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    snprintf(out, len, "data/%.2s/%.2s/%s.dcm", hex, hex + 2, hex);
+    snprintf(out, len, "data/%.2s/%s.dcm", hex, hex);
 }
 
 static int purge_tmp(const char *dir, int *count)
@@ -215,7 +215,7 @@ static int rename_noreplace(const char *from, const char *to)
 int nd_archive_commit(nd_archive *ar, const char *tmp, const char *sop_uid,
                       char *out_rel, size_t rel_len, enum nd_dup *out_dup)
 {
-    char rel[128], path[1200], d1[1200], d2[1200], data[1100];
+    char rel[128], path[1200], d1[1200], data[1100];
     int e;
     /* 1. the bytes are on disk before the name exists (rule 1) */
     if (ar->sync_full && fsync_path(tmp, 0) != 0) {
@@ -227,13 +227,11 @@ int nd_archive_commit(nd_archive *ar, const char *tmp, const char *sop_uid,
     nd_archive_rel_path(sop_uid, rel, sizeof rel);
     snprintf(path, sizeof path, "%s/%s", ar->root, rel);
     snprintf(data, sizeof data, "%s/data", ar->root);
-    snprintf(d1, sizeof d1, "%s/%.7s", ar->root, rel);  /* data/xx */
-    snprintf(d2, sizeof d2, "%s/%.10s", ar->root, rel); /* data/xx/yy */
+    snprintf(d1, sizeof d1, "%s/%.7s", ar->root, rel); /* data/xx */
     /* 2. the name appears atomically, never over another file */
     int rc = rename_noreplace(tmp, path);
     if (rc != 0 && errno == ENOENT) {
-        if (mkdir_one(d1, ar->sync_full, data) != 0 ||
-            mkdir_one(d2, ar->sync_full, d1) != 0) {
+        if (mkdir_one(d1, ar->sync_full, data) != 0) {
             e = errno;
             dcx_log(DCX_LOG_ERROR, "archive cannot create folder: %s",
                     strerror(e));
@@ -256,7 +254,7 @@ int nd_archive_commit(nd_archive *ar, const char *tmp, const char *sop_uid,
         clock_gettime(CLOCK_REALTIME, &ts);
         char crel[160], cpath[1300], cdir[1100];
         snprintf(crel, sizeof crel, "conflicts/%.32s-%lld%09ld.dcm",
-                 rel + 11, (long long)ts.tv_sec, ts.tv_nsec);
+                 rel + 8, (long long)ts.tv_sec, ts.tv_nsec);
         snprintf(cpath, sizeof cpath, "%s/%s", ar->root, crel);
         snprintf(cdir, sizeof cdir, "%s/conflicts", ar->root);
         if (rename_noreplace(tmp, cpath) != 0 ||
@@ -277,7 +275,7 @@ int nd_archive_commit(nd_archive *ar, const char *tmp, const char *sop_uid,
         return err_of(e);
     }
     /* 3. the directory entry is on disk too (power cut) */
-    if (ar->sync_full && fsync_path(d2, 1) != 0) {
+    if (ar->sync_full && fsync_path(d1, 1) != 0) {
         e = errno;
         dcx_log(DCX_LOG_ERROR, "archive folder fsync failed: %s",
                 strerror(e));
@@ -319,33 +317,22 @@ int nd_archive_walk(nd_archive *ar, time_t since,
             continue;
         char p1[1200];
         snprintf(p1, sizeof p1, "%s/%.2s", data, a->d_name);
+        struct stat st;
+        /* a folder's mtime moves when a file is renamed into it */
+        if (since && (stat(p1, &st) != 0 || st.st_mtime < since))
+            continue;
         DIR *d1 = opendir(p1);
         if (!d1)
             continue;
-        struct dirent *b;
-        while (rc == 0 && (b = readdir(d1)) != NULL) {
-            if (!is_hex(b->d_name, 2))
+        struct dirent *c;
+        while (rc == 0 && (c = readdir(d1)) != NULL) {
+            size_t n = strlen(c->d_name);
+            if (n != 36 || strcmp(c->d_name + 32, ".dcm") != 0)
                 continue;
-            char p2[1300];
-            snprintf(p2, sizeof p2, "%s/%.2s", p1, b->d_name);
-            struct stat st;
-            /* a folder's mtime moves when a file is renamed into it */
-            if (since && (stat(p2, &st) != 0 || st.st_mtime < since))
-                continue;
-            DIR *d2 = opendir(p2);
-            if (!d2)
-                continue;
-            struct dirent *c;
-            while (rc == 0 && (c = readdir(d2)) != NULL) {
-                size_t n = strlen(c->d_name);
-                if (n != 36 || strcmp(c->d_name + 32, ".dcm") != 0)
-                    continue;
-                char rel[128];
-                snprintf(rel, sizeof rel, "data/%.2s/%.2s/%.36s", a->d_name,
-                         b->d_name, c->d_name);
-                rc = fn(user, rel);
-            }
-            closedir(d2);
+            char rel[128];
+            snprintf(rel, sizeof rel, "data/%.2s/%.36s", a->d_name,
+                     c->d_name);
+            rc = fn(user, rel);
         }
         closedir(d1);
     }

@@ -1,6 +1,7 @@
 /* archive.h - the on-disk store: one Part-10 file per instance under
- * STORAGE/data/xx/yy/<hash>.dcm, the path derived from a SHA-256 of the
- * SOP Instance UID (never from UID text or names). Data sets arrive as
+ * STORAGE/data/xx/<hash>.dcm, the path derived from a SHA-256 of the
+ * SOP Instance UID (never from UID text or names); 256 folders, so that a
+ * new archive does not create a folder per instance. Data sets arrive as
  * temp files in STORAGE/tmp and are moved into place atomically; with
  * sync = full the file and its folder are fsync'd first (DESIGN.md rules
  * 1-3). Conflicting duplicates go to STORAGE/conflicts. Thread-safe: the

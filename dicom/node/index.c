@@ -61,9 +61,12 @@ static const char *const migrations[] = {
 };
 
 enum {
-    S_PATIENT,
-    S_STUDY,
-    S_SERIES,
+    S_PATIENT_GET,
+    S_PATIENT_INS,
+    S_STUDY_GET,
+    S_STUDY_INS,
+    S_SERIES_GET,
+    S_SERIES_INS,
     S_INSTANCE,
     S_HAS_PATH,
     S_BEGIN,
@@ -72,23 +75,24 @@ enum {
     S_COUNT
 };
 
+/* Patient, study and series rows are written once, by the first instance
+ * that names them; later instances only look them up (and usually not
+ * even that: see the cache in struct nd_index). Each write is pages in
+ * the WAL, so an instance costs its own row and index entries only. */
 static const char *const stmt_sql[S_COUNT] = {
-    [S_PATIENT] =
+    [S_PATIENT_GET] = "SELECT id FROM patients WHERE patient_id = ?1",
+    [S_PATIENT_INS] =
         "INSERT INTO patients(patient_id, name, birth_date, sex)"
-        " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(patient_id) DO UPDATE SET"
-        "  name = CASE WHEN ?2 <> '' THEN ?2 ELSE name END,"
-        "  birth_date = CASE WHEN ?3 <> '' THEN ?3 ELSE birth_date END,"
-        "  sex = CASE WHEN ?4 <> '' THEN ?4 ELSE sex END"
-        " RETURNING id",
-    [S_STUDY] =
+        " VALUES(?1, ?2, ?3, ?4)",
+    [S_STUDY_GET] = "SELECT id FROM studies WHERE study_uid = ?1",
+    [S_STUDY_INS] =
         "INSERT INTO studies(patient, study_uid, study_date, study_time,"
         "  accession, study_id, description, referring, updated)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-        " ON CONFLICT(study_uid) DO UPDATE SET updated = ?9 RETURNING id",
-    [S_SERIES] =
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_SERIES_GET] = "SELECT id FROM series WHERE series_uid = ?1",
+    [S_SERIES_INS] =
         "INSERT INTO series(study, series_uid, modality, series_number,"
-        "  description, body_part) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
-        " ON CONFLICT(series_uid) DO UPDATE SET study = study RETURNING id",
+        "  description, body_part) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [S_INSTANCE] =
         "INSERT INTO instances(series, sop_uid, sop_class, instance_number,"
         "  transfer_syntax, rows, columns, frames, path, size, received,"
@@ -104,6 +108,11 @@ static const char *const stmt_sql[S_COUNT] = {
 struct nd_index {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
+    /* the series the last instance went to: an association usually sends
+     * a series instance by instance (rows are never deleted, so the id
+     * stays valid) */
+    char last_series[68];
+    int64_t last_series_id;
 };
 
 static int rc_of(int sq)
@@ -234,17 +243,27 @@ static void bind_opt_int(sqlite3_stmt *s, int i, int64_t v)
         sqlite3_bind_int64(s, i, v);
 }
 
-/* Runs an INSERT ... RETURNING id. */
-static int step_id(sqlite3_stmt *s, int64_t *out)
+/* SELECT id ... WHERE key = ?1: 1 and *out if found, 0 if not. */
+static int lookup(sqlite3_stmt *s, const char *key, int64_t *out)
 {
+    bind_text(s, 1, key);
     int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    if (rc == SQLITE_ROW)
         *out = sqlite3_column_int64(s, 0);
-        rc = sqlite3_step(s);
-    }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -rc;
+}
+
+static int insert(nd_index *ix, sqlite3_stmt *s, int64_t *out_id)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE)
+        return rc;
+    *out_id = sqlite3_last_insert_rowid(ix->db);
+    return SQLITE_OK;
 }
 
 static void now_iso(char *buf, size_t len)
@@ -255,25 +274,34 @@ static void now_iso(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int nd_index_add(nd_index *ix, const struct nd_instance_rec *r)
+/* The series row of r, creating patient, study and series as needed. */
+static int series_of(nd_index *ix, const struct nd_instance_rec *r,
+                     int64_t *out)
 {
-    char now[32];
-    now_iso(now, sizeof now);
-    int64_t pat = 0, study = 0, series = 0;
-    int rc = sqlite3_step(ix->st[S_BEGIN]);
-    sqlite3_reset(ix->st[S_BEGIN]);
-    if (rc != SQLITE_DONE)
-        return rc_of(rc);
-
-    sqlite3_stmt *s = ix->st[S_PATIENT];
-    bind_text(s, 1, r->patient_id);
-    bind_text(s, 2, r->patient_name);
-    bind_text(s, 3, r->birth_date);
-    bind_text(s, 4, r->sex);
-    rc = step_id(s, &pat);
-
-    if (rc == SQLITE_OK) {
-        s = ix->st[S_STUDY];
+    int64_t pat = 0, study = 0;
+    int f = lookup(ix->st[S_SERIES_GET], r->series_uid, out);
+    if (f != 0)
+        return f > 0 ? SQLITE_OK : -f;
+    f = lookup(ix->st[S_STUDY_GET], r->study_uid, &study);
+    if (f < 0)
+        return -f;
+    if (f == 0) {
+        f = lookup(ix->st[S_PATIENT_GET], r->patient_id, &pat);
+        if (f < 0)
+            return -f;
+        if (f == 0) {
+            sqlite3_stmt *s = ix->st[S_PATIENT_INS];
+            bind_text(s, 1, r->patient_id);
+            bind_text(s, 2, r->patient_name);
+            bind_text(s, 3, r->birth_date);
+            bind_text(s, 4, r->sex);
+            int rc = insert(ix, s, &pat);
+            if (rc != SQLITE_OK)
+                return rc;
+        }
+        char now[32];
+        now_iso(now, sizeof now);
+        sqlite3_stmt *s = ix->st[S_STUDY_INS];
         sqlite3_bind_int64(s, 1, pat);
         bind_text(s, 2, r->study_uid);
         bind_text(s, 3, r->study_date);
@@ -283,21 +311,38 @@ int nd_index_add(nd_index *ix, const struct nd_instance_rec *r)
         bind_text(s, 7, r->study_desc);
         bind_text(s, 8, r->referring);
         bind_text(s, 9, now);
-        rc = step_id(s, &study);
+        int rc = insert(ix, s, &study);
+        if (rc != SQLITE_OK)
+            return rc;
     }
-    if (rc == SQLITE_OK) {
-        s = ix->st[S_SERIES];
-        sqlite3_bind_int64(s, 1, study);
-        bind_text(s, 2, r->series_uid);
-        bind_text(s, 3, r->modality);
-        bind_opt_int(s, 4, r->series_number);
-        bind_text(s, 5, r->series_desc);
-        bind_text(s, 6, r->body_part);
-        rc = step_id(s, &series);
-    }
+    sqlite3_stmt *s = ix->st[S_SERIES_INS];
+    sqlite3_bind_int64(s, 1, study);
+    bind_text(s, 2, r->series_uid);
+    bind_text(s, 3, r->modality);
+    bind_opt_int(s, 4, r->series_number);
+    bind_text(s, 5, r->series_desc);
+    bind_text(s, 6, r->body_part);
+    return insert(ix, s, out);
+}
+
+int nd_index_add(nd_index *ix, const struct nd_instance_rec *r)
+{
+    char now[32];
+    now_iso(now, sizeof now);
+    int64_t series = 0;
+    int rc = sqlite3_step(ix->st[S_BEGIN]);
+    sqlite3_reset(ix->st[S_BEGIN]);
+    if (rc != SQLITE_DONE)
+        return rc_of(rc);
+    int cached = ix->last_series_id &&
+                 strcmp(ix->last_series, r->series_uid) == 0;
+    if (cached)
+        series = ix->last_series_id;
+    else
+        rc = series_of(ix, r, &series);
     int existed = 0;
-    if (rc == SQLITE_OK) {
-        s = ix->st[S_INSTANCE];
+    if (rc == SQLITE_OK || rc == SQLITE_DONE) {
+        sqlite3_stmt *s = ix->st[S_INSTANCE];
         sqlite3_bind_int64(s, 1, series);
         bind_text(s, 2, r->sop_uid);
         bind_text(s, 3, r->sop_class);
@@ -326,8 +371,11 @@ int nd_index_add(nd_index *ix, const struct nd_instance_rec *r)
         int code = rc_of(sqlite3_extended_errcode(ix->db) & 0xFF);
         sqlite3_step(ix->st[S_ROLLBACK]);
         sqlite3_reset(ix->st[S_ROLLBACK]);
+        ix->last_series_id = 0;
         return code;
     }
+    snprintf(ix->last_series, sizeof ix->last_series, "%s", r->series_uid);
+    ix->last_series_id = series;
     return existed;
 }
 

@@ -228,6 +228,12 @@ bool Assoc::accept()
 
     char app_ctx[128] = "";
     ASC_getApplicationContextName(p, app_ctx, sizeof app_ctx);
+    if (!app_ctx[0] && !info_.calling_ae[0]) {
+        // a bare TCP connect (port probe, load balancer check)
+        log(DCX_LOG_DEBUG, "connection closed before an association "
+                           "request (peer %s)", info_.peer_host);
+        return false;
+    }
     if (strcmp(app_ctx, UID_StandardApplicationContext) != 0) {
         log(DCX_LOG_WARN, "association rejected: application context %s",
             app_ctx);
