@@ -236,7 +236,7 @@ def main():
     rc, out = nl.run(["storescu", "-aec", "CONSORT", "-aet", "STORESCU", "+sd",
                       "127.0.0.1", str(port), cn], check_rc=0)
     names = nl.index_rows(storage3, "SELECT name FROM patients WHERE patient_id"
-                          " = 'P000000' AND name <> 'WANG^WEI0'")
+                          " = 'CN000000'")
     want = pydicom.dcmread(os.path.join(cn, "000000.dcm")).PatientName
     nl.check(any(n[0] == str(want) for n in names),
              "GB18030 name stored as UTF-8: %r" % (names,))

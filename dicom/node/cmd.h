@@ -11,6 +11,9 @@ int nd_cmd_serve(int argc, char **argv);
 int nd_cmd_send(int argc, char **argv);
 int nd_cmd_echo(int argc, char **argv);
 int nd_cmd_ls(int argc, char **argv);
+int nd_cmd_find(int argc, char **argv);
+int nd_cmd_get(int argc, char **argv);
+int nd_cmd_move(int argc, char **argv);
 
 /* "AE@host:port" into its parts; 0 or -1 if malformed. */
 int nd_parse_dest(const char *s, char *ae, size_t aelen, char *host,

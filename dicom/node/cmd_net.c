@@ -77,7 +77,7 @@ int nd_cmd_echo(int argc, char **argv)
         return 2;
     }
     static const char *const ts[] = {DCX_TS_EXPLICIT_LE, DCX_TS_IMPLICIT_LE};
-    struct dcx_scu_context ctx = {"1.2.840.10008.1.1", ts, 2};
+    struct dcx_scu_context ctx = {"1.2.840.10008.1.1", ts, 2, 0};
     struct dcx_scu_opts o = {.calling_ae = aet, .called_ae = ae,
                              .host = host, .port = port};
     struct dcx_error e;

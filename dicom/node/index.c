@@ -17,10 +17,12 @@ static const char *const migrations[] = {
     /* 0 -> 1 */
     "CREATE TABLE patients("
     "  id INTEGER PRIMARY KEY,"
-    "  patient_id TEXT NOT NULL UNIQUE,"
+    "  patient_id TEXT NOT NULL,"
+    "  issuer TEXT NOT NULL DEFAULT '',"
     "  name TEXT NOT NULL DEFAULT '',"
     "  birth_date TEXT NOT NULL DEFAULT '',"
-    "  sex TEXT NOT NULL DEFAULT '');"
+    "  sex TEXT NOT NULL DEFAULT '',"
+    "  UNIQUE(patient_id, issuer));"
     "CREATE TABLE studies("
     "  id INTEGER PRIMARY KEY,"
     "  patient INTEGER NOT NULL REFERENCES patients(id),"
@@ -80,10 +82,11 @@ enum {
  * even that: see the cache in struct nd_index). Each write is pages in
  * the WAL, so an instance costs its own row and index entries only. */
 static const char *const stmt_sql[S_COUNT] = {
-    [S_PATIENT_GET] = "SELECT id FROM patients WHERE patient_id = ?1",
+    [S_PATIENT_GET] =
+        "SELECT id FROM patients WHERE patient_id = ?1 AND issuer = ?2",
     [S_PATIENT_INS] =
-        "INSERT INTO patients(patient_id, name, birth_date, sex)"
-        " VALUES(?1, ?2, ?3, ?4)",
+        "INSERT INTO patients(patient_id, issuer, name, birth_date, sex)"
+        " VALUES(?1, ?5, ?2, ?3, ?4)",
     [S_STUDY_GET] = "SELECT id FROM studies WHERE study_uid = ?1",
     [S_STUDY_INS] =
         "INSERT INTO studies(patient, study_uid, study_date, study_time,"
@@ -286,7 +289,9 @@ static int series_of(nd_index *ix, const struct nd_instance_rec *r,
     if (f < 0)
         return -f;
     if (f == 0) {
-        f = lookup(ix->st[S_PATIENT_GET], r->patient_id, &pat);
+        sqlite3_stmt *g = ix->st[S_PATIENT_GET];
+        bind_text(g, 2, r->issuer);
+        f = lookup(g, r->patient_id, &pat);
         if (f < 0)
             return -f;
         if (f == 0) {
@@ -295,6 +300,7 @@ static int series_of(nd_index *ix, const struct nd_instance_rec *r,
             bind_text(s, 2, r->patient_name);
             bind_text(s, 3, r->birth_date);
             bind_text(s, 4, r->sex);
+            bind_text(s, 5, r->issuer);
             int rc = insert(ix, s, &pat);
             if (rc != SQLITE_OK)
                 return rc;
@@ -503,4 +509,267 @@ int nd_index_totals(nd_index *ix, int64_t out[5])
 const char *nd_index_errmsg(nd_index *ix)
 {
     return sqlite3_errmsg(ix->db);
+}
+
+/* ---- queries ---- */
+
+static const struct {
+    enum nd_level level;
+    const char *expr;   /* what is returned */
+    const char *match;  /* what is matched (NULL: not matchable) */
+} keys[NK_COUNT] = {
+    [NK_PATIENT_ID] = {ND_PATIENT, "p.patient_id", "p.patient_id"},
+    [NK_PATIENT_NAME] = {ND_PATIENT, "p.name", "p.name"},
+    [NK_BIRTH_DATE] = {ND_PATIENT, "p.birth_date",
+                       "replace(p.birth_date, '.', '')"},
+    [NK_SEX] = {ND_PATIENT, "p.sex", "p.sex"},
+    [NK_STUDY_UID] = {ND_STUDY, "st.study_uid", "st.study_uid"},
+    [NK_STUDY_DATE] = {ND_STUDY, "st.study_date",
+                       "replace(st.study_date, '.', '')"},
+    [NK_STUDY_TIME] = {ND_STUDY, "st.study_time",
+                       "substr(replace(st.study_time, ':', '') || '000000',"
+                       " 1, 6)"},
+    [NK_ACCESSION] = {ND_STUDY, "st.accession", "st.accession"},
+    [NK_STUDY_ID] = {ND_STUDY, "st.study_id", "st.study_id"},
+    [NK_STUDY_DESC] = {ND_STUDY, "st.description", "st.description"},
+    [NK_REFERRING] = {ND_STUDY, "st.referring", "st.referring"},
+    [NK_MODALITIES_IN_STUDY] =
+        {ND_STUDY,
+         "(SELECT replace(group_concat(DISTINCT m.modality), ',', '\\')"
+         " FROM series m WHERE m.study = st.id)",
+         "m.modality"},
+    [NK_SERIES_UID] = {ND_SERIES, "se.series_uid", "se.series_uid"},
+    [NK_MODALITY] = {ND_SERIES, "se.modality", "se.modality"},
+    [NK_SERIES_NUMBER] = {ND_SERIES, "se.series_number",
+                          "CAST(se.series_number AS TEXT)"},
+    [NK_SERIES_DESC] = {ND_SERIES, "se.description", "se.description"},
+    [NK_BODY_PART] = {ND_SERIES, "se.body_part", "se.body_part"},
+    [NK_SOP_UID] = {ND_IMAGE, "i.sop_uid", "i.sop_uid"},
+    [NK_SOP_CLASS] = {ND_IMAGE, "i.sop_class", "i.sop_class"},
+    [NK_INSTANCE_NUMBER] = {ND_IMAGE, "i.instance_number",
+                            "CAST(i.instance_number AS TEXT)"},
+    [NK_ROWS] = {ND_IMAGE, "i.rows", NULL},
+    [NK_COLUMNS] = {ND_IMAGE, "i.columns", NULL},
+    [NK_FRAMES] = {ND_IMAGE, "i.frames", NULL},
+    [NK_TRANSFER_SYNTAX] = {ND_IMAGE, "i.transfer_syntax", NULL},
+    [NK_PAT_STUDIES] = {ND_PATIENT,
+                        "(SELECT count(*) FROM studies x"
+                        " WHERE x.patient = p.id)", NULL},
+    [NK_PAT_SERIES] = {ND_PATIENT,
+                       "(SELECT count(*) FROM series x JOIN studies y"
+                       " ON x.study = y.id WHERE y.patient = p.id)", NULL},
+    [NK_PAT_INSTANCES] = {ND_PATIENT,
+                          "(SELECT count(*) FROM instances x JOIN series y"
+                          " ON x.series = y.id JOIN studies z"
+                          " ON y.study = z.id WHERE z.patient = p.id)", NULL},
+    [NK_STUDY_SERIES] = {ND_STUDY,
+                         "(SELECT count(*) FROM series x"
+                         " WHERE x.study = st.id)", NULL},
+    [NK_STUDY_INSTANCES] = {ND_STUDY,
+                            "(SELECT count(*) FROM instances x JOIN series y"
+                            " ON x.series = y.id WHERE y.study = st.id)",
+                            NULL},
+    [NK_SERIES_INSTANCES] = {ND_SERIES,
+                             "(SELECT count(*) FROM instances x"
+                             " WHERE x.series = se.id)", NULL},
+    [NK_PATH] = {ND_IMAGE, "i.path", NULL},
+};
+
+enum nd_level nd_key_level(enum nd_key k)
+{
+    return keys[k].level;
+}
+
+/* A growable SQL text with its bound parameters (borrowed strings). */
+struct sql {
+    char *s;
+    size_t len, cap;
+    const char *params[256];
+    char *owned[256]; /* converted patterns, freed after the query */
+    int n_params, n_owned;
+    int oom;
+};
+
+static void put(struct sql *q, const char *t)
+{
+    size_t n = strlen(t);
+    if (q->oom)
+        return;
+    if (q->len + n + 1 > q->cap) {
+        size_t cap = (q->cap + n + 1) * 2;
+        char *s = realloc(q->s, cap);
+        if (!s) {
+            q->oom = 1;
+            return;
+        }
+        q->s = s;
+        q->cap = cap;
+    }
+    memcpy(q->s + q->len, t, n + 1);
+    q->len += n;
+}
+
+static void param(struct sql *q, const char *v)
+{
+    if (q->n_params >= 256) {
+        q->oom = 1;
+        return;
+    }
+    q->params[q->n_params++] = v;
+    put(q, "?");
+}
+
+/* DICOM wildcards to a GLOB (case-sensitive) or LIKE (ASCII
+ * case-insensitive, ESCAPE '\') pattern. */
+static char *pattern(const char *v, int like)
+{
+    char *out = malloc(strlen(v) * 3 + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (; *v; v++) {
+        if (*v == '*')
+            *o++ = like ? '%' : '*';
+        else if (*v == '?')
+            *o++ = like ? '_' : '?';
+        else if (like && (*v == '%' || *v == '_' || *v == '\\')) {
+            *o++ = '\\';
+            *o++ = *v;
+        } else if (!like && *v == '[') {
+            memcpy(o, "[[]", 3);
+            o += 3;
+        } else
+            *o++ = *v;
+    }
+    *o = '\0';
+    return out;
+}
+
+static void cond_sql(struct sql *q, const struct nd_cond *c)
+{
+    const char *col = keys[c->key].match;
+    int in_study_series = c->key == NK_MODALITIES_IN_STUDY;
+    put(q, " AND ");
+    if (in_study_series)
+        put(q, "EXISTS (SELECT 1 FROM series m WHERE m.study = st.id AND ");
+    switch (c->match) {
+    case NM_SINGLE:
+        put(q, col);
+        put(q, c->fold_case ? " = " : " = ");
+        param(q, c->value);
+        if (c->fold_case)
+            put(q, " COLLATE NOCASE");
+        break;
+    case NM_WILDCARD: {
+        char *pat = pattern(c->value, c->fold_case);
+        if (!pat || q->n_owned >= 256) {
+            free(pat);
+            q->oom = 1;
+            break;
+        }
+        q->owned[q->n_owned++] = pat;
+        put(q, col);
+        put(q, c->fold_case ? " LIKE " : " GLOB ");
+        param(q, pat);
+        if (c->fold_case)
+            put(q, " ESCAPE '\\'");
+        break;
+    }
+    case NM_RANGE:
+        put(q, "(1");
+        if (c->lo && *c->lo) {
+            put(q, " AND ");
+            put(q, col);
+            put(q, " >= ");
+            param(q, c->lo);
+        }
+        if (c->hi && *c->hi) {
+            put(q, " AND ");
+            put(q, col);
+            put(q, " <= ");
+            param(q, c->hi);
+        }
+        put(q, ")");
+        break;
+    case NM_LIST:
+        put(q, col);
+        put(q, " IN (");
+        for (size_t i = 0; i < c->n_values; i++) {
+            if (i)
+                put(q, ", ");
+            param(q, c->values[i]);
+        }
+        if (c->n_values == 0)
+            put(q, "NULL");
+        put(q, ")");
+        break;
+    }
+    if (in_study_series)
+        put(q, ")");
+}
+
+int nd_index_find(nd_index *ix, enum nd_level level,
+                  const struct nd_cond *conds, size_t n_conds,
+                  const unsigned char want[NK_COUNT],
+                  int (*fn)(void *user, const char *const *vals),
+                  void *user)
+{
+    static const char *const from[] = {
+        [ND_PATIENT] = " FROM patients p",
+        [ND_STUDY] = " FROM studies st JOIN patients p ON st.patient = p.id",
+        [ND_SERIES] = " FROM series se JOIN studies st ON se.study = st.id"
+                      " JOIN patients p ON st.patient = p.id",
+        [ND_IMAGE] = " FROM instances i JOIN series se ON i.series = se.id"
+                     " JOIN studies st ON se.study = st.id"
+                     " JOIN patients p ON st.patient = p.id",
+    };
+    static const char *const order[] = {
+        [ND_PATIENT] = " ORDER BY p.name, p.patient_id",
+        [ND_STUDY] = " ORDER BY st.study_date, st.study_time, st.id",
+        [ND_SERIES] = " ORDER BY st.id, se.series_number, se.id",
+        [ND_IMAGE] = " ORDER BY se.id, i.instance_number, i.id",
+    };
+    struct sql q = {0};
+    int cols[NK_COUNT], ncols = 0;
+    put(&q, "SELECT ");
+    for (int k = 0; k < NK_COUNT; k++) {
+        cols[k] = -1;
+        if (keys[k].level > level)
+            continue;
+        /* counts and the modality list cost subqueries: only on request */
+        if (!keys[k].match && keys[k].level != ND_IMAGE && !want[k])
+            continue;
+        if (k == NK_MODALITIES_IN_STUDY && !want[k])
+            continue;
+        if (ncols)
+            put(&q, ", ");
+        put(&q, keys[k].expr);
+        cols[k] = ncols++;
+    }
+    put(&q, from[level]);
+    put(&q, " WHERE 1");
+    for (size_t i = 0; i < n_conds; i++)
+        if (keys[conds[i].key].match && keys[conds[i].key].level <= level)
+            cond_sql(&q, &conds[i]);
+    put(&q, order[level]);
+    int rc = ND_EINDEX;
+    sqlite3_stmt *s = NULL;
+    if (!q.oom && sqlite3_prepare_v2(ix->db, q.s, -1, &s, NULL) == SQLITE_OK) {
+        for (int i = 0; i < q.n_params; i++)
+            bind_text(s, i + 1, q.params[i]);
+        const char *vals[NK_COUNT];
+        int st;
+        rc = 0;
+        while (rc == 0 && (st = sqlite3_step(s)) == SQLITE_ROW) {
+            for (int k = 0; k < NK_COUNT; k++)
+                vals[k] = cols[k] >= 0 ? col(s, cols[k]) : "";
+            rc = fn(user, vals);
+        }
+        if (rc == 0 && st != SQLITE_DONE)
+            rc = ND_EINDEX;
+    }
+    sqlite3_finalize(s);
+    for (int i = 0; i < q.n_owned; i++)
+        free(q.owned[i]);
+    free(q.s);
+    return rc;
 }

@@ -16,7 +16,9 @@ typedef struct nd_index nd_index;
 /* What the index keeps of one instance; strings are UTF-8, "" if absent;
  * numbers -1 if absent. */
 struct nd_instance_rec {
-    const char *patient_id, *patient_name, *birth_date, *sex;
+    /* a patient is (Patient ID, Issuer of Patient ID): county sites
+     * number their patients independently */
+    const char *patient_id, *issuer, *patient_name, *birth_date, *sex;
     const char *study_uid, *study_date, *study_time, *accession, *study_id,
         *study_desc, *referring;
     const char *series_uid, *modality, *series_desc, *body_part;
@@ -72,5 +74,59 @@ int nd_index_totals(nd_index *ix, int64_t out[5]);
 
 /* Last error text of the connection. */
 const char *nd_index_errmsg(nd_index *ix);
+
+
+/* ---- queries (C-FIND, C-MOVE, C-GET) ---- */
+
+enum nd_level { ND_PATIENT = 0, ND_STUDY, ND_SERIES, ND_IMAGE };
+
+/* What the index can match and return. */
+enum nd_key {
+    NK_PATIENT_ID, NK_PATIENT_NAME, NK_BIRTH_DATE, NK_SEX,
+    NK_STUDY_UID, NK_STUDY_DATE, NK_STUDY_TIME, NK_ACCESSION, NK_STUDY_ID,
+    NK_STUDY_DESC, NK_REFERRING, NK_MODALITIES_IN_STUDY,
+    NK_SERIES_UID, NK_MODALITY, NK_SERIES_NUMBER, NK_SERIES_DESC,
+    NK_BODY_PART,
+    NK_SOP_UID, NK_SOP_CLASS, NK_INSTANCE_NUMBER, NK_ROWS, NK_COLUMNS,
+    NK_FRAMES, NK_TRANSFER_SYNTAX,
+    NK_PAT_STUDIES, NK_PAT_SERIES, NK_PAT_INSTANCES,
+    NK_STUDY_SERIES, NK_STUDY_INSTANCES, NK_SERIES_INSTANCES,
+    NK_PATH,
+    NK_COUNT
+};
+
+/* Matching per PS3.4 C.2.2.2. Values are UTF-8, already split where the
+ * query had several (UID lists). */
+enum nd_match {
+    NM_SINGLE,   /* value equal (PN: ASCII case-insensitive) */
+    NM_WILDCARD, /* value with * and ? */
+    NM_RANGE,    /* lo-hi on normalised dates/times; "" = open */
+    NM_LIST,     /* any of values[] */
+};
+
+struct nd_cond {
+    enum nd_key key;
+    enum nd_match match;
+    const char *value;           /* NM_SINGLE, NM_WILDCARD */
+    const char *lo, *hi;         /* NM_RANGE */
+    const char *const *values;   /* NM_LIST */
+    size_t n_values;
+    int fold_case;               /* PN */
+};
+
+/* The level's natural key, first of its own keys: a key at level L is
+ * matchable at level L and below. */
+enum nd_level nd_key_level(enum nd_key k);
+
+/* Rows of entities at level matching every condition (conditions on keys
+ * below the level are ignored). fn gets the values of all keys (NK_COUNT
+ * strings, "" when absent; counts, modalities and NK_PATH computed only
+ * when want[key] is set); a non-zero return stops the walk and is
+ * returned. 0 or ND_EINDEX. */
+int nd_index_find(nd_index *ix, enum nd_level level,
+                  const struct nd_cond *conds, size_t n_conds,
+                  const unsigned char want[NK_COUNT],
+                  int (*fn)(void *user, const char *const *vals),
+                  void *user);
 
 #endif

@@ -19,11 +19,19 @@ static void usage(FILE *to)
           "little-endian\n"
           "                               raw data, print the layout as "
           "JSON\n"
-          "  serve [--config FILE]        run the DICOM node (store, "
-          "echo)\n"
+          "  serve [--config FILE]        run the DICOM node (store, query, "
+          "retrieve)\n"
           "  send PATH... --to AE@HOST:PORT\n"
           "                               send files and folders (C-STORE)\n"
           "  echo AE@HOST:PORT            verify a peer (C-ECHO)\n"
+          "  find AE@HOST:PORT [-k KEY=VALUE]...\n"
+          "                               query a peer (C-FIND), table or "
+          "JSON\n"
+          "  get AE@HOST:PORT -k ... -o DIR\n"
+          "                               retrieve instances (C-GET)\n"
+          "  move AE@HOST:PORT -k ... --dest AE\n"
+          "                               have a peer send instances to AE "
+          "(C-MOVE)\n"
           "  ls [--storage DIR]           list the local archive\n"
           "\n"
           "  --help, -h                   this help; `consort-node CMD "
@@ -88,6 +96,12 @@ int main(int argc, char **argv)
         return nd_cmd_echo(argc - 1, argv + 1);
     if (strcmp(cmd, "ls") == 0)
         return nd_cmd_ls(argc - 1, argv + 1);
+    if (strcmp(cmd, "find") == 0)
+        return nd_cmd_find(argc - 1, argv + 1);
+    if (strcmp(cmd, "get") == 0)
+        return nd_cmd_get(argc - 1, argv + 1);
+    if (strcmp(cmd, "move") == 0)
+        return nd_cmd_move(argc - 1, argv + 1);
     fprintf(stderr, "consort-node: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -42,6 +42,7 @@ int nd_record_read(const char *path, struct nd_record *o, char *why,
     struct nd_instance_rec *x = &o->r;
     x->patient_id = text(r, DCX_TAG_PATIENT_ID, o->patient_id,
                          sizeof o->patient_id);
+    x->issuer = text(r, DCX_TAG(0x0010, 0x0021), o->issuer, sizeof o->issuer);
     x->patient_name = text(r, DCX_TAG_PATIENT_NAME, o->patient_name,
                            sizeof o->patient_name);
     x->birth_date = text(r, DCX_TAG_PATIENT_BIRTH_DATE, o->birth_date,

@@ -9,7 +9,7 @@
 
 struct nd_record {
     struct nd_instance_rec r; /* its strings point into the buffers below */
-    char patient_id[130], patient_name[400], birth_date[20], sex[20];
+    char patient_id[130], issuer[130], patient_name[400], birth_date[20], sex[20];
     char study_uid[68], study_date[20], study_time[32], accession[68],
         study_id[40], study_desc[400], referring[400];
     char series_uid[68], modality[20], series_desc[400], body_part[68];

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "index.h"
 #include "nd.h"
+#include "query.h"
 #include "record.h"
 
 #include <errno.h>
@@ -194,6 +195,160 @@ static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
             a->id, a->calling_ae, rec.sop_uid, (long long)rec.r.size,
             dup == ND_DUP_SAME ? " duplicate=identical" : "");
     return DCX_STATUS_SUCCESS;
+}
+
+/* ---- query/retrieve ---- */
+
+static int is_patient_root(const char *model)
+{
+    return strcmp(model, "1.2.840.10008.5.1.4.1.2.1.1") == 0 || /* FIND */
+           strcmp(model, "1.2.840.10008.5.1.4.1.2.1.2") == 0 || /* MOVE */
+           strcmp(model, "1.2.840.10008.5.1.4.1.2.1.3") == 0;   /* GET */
+}
+
+static const char *const level_names[] = {"PATIENT", "STUDY", "SERIES",
+                                          "IMAGE"};
+
+struct find_run {
+    struct server *sv;
+    struct nd_query *q;
+    dcx_find_ctx *ctx;
+    unsigned long matches;
+    int stop_rc;
+};
+
+static int find_row(void *user, const char *const *vals)
+{
+    struct find_run *fr = user;
+    struct dcx_attr attrs[140];
+    int n = nd_query_response(fr->q, vals, fr->sv->cfg.ae_title, attrs,
+                              sizeof attrs / sizeof attrs[0]);
+    int rc = dcx_find_reply(fr->ctx, attrs, (size_t)n);
+    if (rc < 0) {
+        fr->stop_rc = rc;
+        return 1;
+    }
+    fr->matches++;
+    return 0;
+}
+
+static uint16_t on_find(void *user, const struct dcx_assoc_info *a,
+                        const char *model, dcx_ds *query, dcx_find_ctx *ctx)
+{
+    struct server *sv = user;
+    struct assoc *as = a->user;
+    if (!as)
+        return DCX_STATUS_OUT_OF_RESOURCES;
+    struct nd_query q;
+    char why[200];
+    if (nd_query_parse(query, is_patient_root(model), &q, why,
+                       sizeof why) < 0) {
+        nd_query_free(&q);
+        dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s c-find refused "
+                              "status=0xA900 reason=\"%s\"",
+                a->id, a->calling_ae, why);
+        return DCX_STATUS_DATA_MISMATCH;
+    }
+    struct find_run fr = {sv, &q, ctx, 0, 0};
+    int rc = nd_index_find(as->ix, q.level, q.conds, q.n_conds, q.want,
+                           find_row, &fr);
+    uint16_t status = rc == ND_EINDEX                ? 0xA700
+                      : fr.stop_rc == DCX_ECANCELLED ? DCX_STATUS_CANCEL
+                                                     : DCX_STATUS_SUCCESS;
+    dcx_log(DCX_LOG_INFO, "assoc=%lu aet=%s c-find level=%s keys=%zu "
+                          "matches=%lu status=0x%04X",
+            a->id, a->calling_ae, level_names[q.level], q.n_conds,
+            fr.matches, status);
+    nd_query_free(&q);
+    return status;
+}
+
+struct path_list {
+    const char *root;
+    struct dcx_file_list *out;
+    size_t cap;
+};
+
+static int path_row(void *user, const char *const *vals)
+{
+    struct path_list *pl = user;
+    struct dcx_file_list *o = pl->out;
+    if (o->n == pl->cap) {
+        size_t cap = pl->cap ? 2 * pl->cap : 64;
+        char **v = realloc(o->paths, cap * sizeof *v);
+        if (!v)
+            return ND_ENOMEM;
+        o->paths = v;
+        pl->cap = cap;
+    }
+    if (asprintf(&o->paths[o->n], "%s/%s", pl->root, vals[NK_PATH]) < 0)
+        return ND_ENOMEM;
+    o->n++;
+    return 0;
+}
+
+static uint16_t on_retrieve(void *user, const struct dcx_assoc_info *a,
+                            const char *model, dcx_ds *query,
+                            struct dcx_file_list *out)
+{
+    struct server *sv = user;
+    struct assoc *as = a->user;
+    if (!as)
+        return DCX_STATUS_OUT_OF_RESOURCES;
+    struct nd_query q;
+    char why[200];
+    if (nd_query_parse(query, is_patient_root(model), &q, why,
+                       sizeof why) < 0) {
+        nd_query_free(&q);
+        dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s retrieve refused "
+                              "status=0xA900 reason=\"%s\"",
+                a->id, a->calling_ae, why);
+        return DCX_STATUS_DATA_MISMATCH;
+    }
+    unsigned char want[NK_COUNT] = {0};
+    want[NK_PATH] = 1;
+    struct path_list pl = {nd_archive_root(sv->ar), out, 0};
+    /* every instance under the matching entities */
+    int rc = nd_index_find(as->ix, ND_IMAGE, q.conds, q.n_conds, want,
+                           path_row, &pl);
+    dcx_log(DCX_LOG_INFO, "assoc=%lu aet=%s retrieve level=%s instances=%zu",
+            a->id, a->calling_ae, level_names[q.level], out->n);
+    nd_query_free(&q);
+    if (rc < 0) {
+        for (size_t i = 0; i < out->n; i++)
+            free(out->paths[i]);
+        free(out->paths);
+        out->paths = NULL;
+        out->n = 0;
+        return 0xA701; /* out of resources: unable to calculate matches */
+    }
+    return 0;
+}
+
+static int on_move_dest(void *user, const struct dcx_assoc_info *a,
+                        const char *dest, char *host, size_t hostlen,
+                        int *port)
+{
+    struct server *sv = user;
+    (void)a;
+    const struct nd_peer *p = nd_config_peer(&sv->cfg, dest);
+    if (!p)
+        return -1;
+    snprintf(host, hostlen, "%s", p->host);
+    *port = p->port;
+    return 0;
+}
+
+static void on_retrieve_end(void *user, const struct dcx_assoc_info *a,
+                            int is_get, const char *dest, unsigned done,
+                            unsigned failed, unsigned warning, int cancelled)
+{
+    (void)user;
+    dcx_log(failed ? DCX_LOG_WARN : DCX_LOG_INFO,
+            "assoc=%lu aet=%s %s%s%s completed=%u failed=%u warning=%u%s",
+            a->id, a->calling_ae, is_get ? "c-get" : "c-move",
+            is_get ? "" : " dest=", is_get ? "" : dest, done, failed,
+            warning, cancelled ? " cancelled" : "");
 }
 
 /* ---- start-up: re-index what a power cut kept out of the index ---- */
@@ -387,6 +542,10 @@ int nd_cmd_serve(int argc, char **argv)
         .user = &sv,
         .on_associate = on_associate,
         .on_store = on_store,
+        .on_find = on_find,
+        .on_retrieve = on_retrieve,
+        .on_move_dest = on_move_dest,
+        .on_retrieve_end = on_retrieve_end,
         .on_end = on_end,
     };
     struct dcx_error e;

@@ -30,6 +30,7 @@ const char *dcx_strerror(int err)
     case DCX_EINTERNAL: return "internal error";
     case DCX_EREFUSED: return "association rejected";
     case DCX_ENET: return "network failure";
+    case DCX_ECANCELLED: return "cancelled";
     default: return "unknown error";
     }
 }

@@ -73,7 +73,7 @@ def main():
         else:
             ds.PatientName = "%s^%s%d" % (SURNAMES[p % 10], GIVEN[(p // 10) % 10],
                                           p)
-        ds.PatientID = "P%06d" % p
+        ds.PatientID = ("CN%06d" if a.name_gb18030 else "P%06d") % p
         ds.PatientBirthDate = "19%02d0%d1%d" % (40 + p % 60, 1 + p % 9, p % 10)
         ds.PatientSex = "MF"[p % 2]
         ds.StudyInstanceUID = generate_uid(entropy_srcs=["many", str(a.seed),

@@ -69,6 +69,18 @@ int dcx_ds_save(dcx_ds *ds, const char *path, const char *ts_uid,
 
 /* --- typed access; all return 0 or a negative DCX_E* code --- */
 
+/* Tag of a dictionary keyword ("PatientName") or "gggg,eeee" text.
+ * DCX_ENOTFOUND if unknown. */
+int dcx_tag_parse(const char *text, uint32_t *out_tag);
+
+/* Keyword of a tag ("PatientName"), or "gggg,eeee" into buf. */
+const char *dcx_tag_name(uint32_t tag, char *buf, size_t len);
+
+/* Number of elements in the item, and the tag of element idx (in tag
+ * order): to walk a query's keys. DCX_ERANGE past the end. */
+int dcx_item_tag_count(const dcx_item *it);
+int dcx_item_tag_at(const dcx_item *it, unsigned idx, uint32_t *out_tag);
+
 /* 1 if present (even empty), 0 if absent. */
 int dcx_item_has(const dcx_item *it, uint32_t tag);
 

@@ -28,6 +28,7 @@ enum {
     DCX_EINTERNAL = -11,  /* unexpected exception in the DCMTK shim */
     DCX_EREFUSED = -12,   /* the peer rejected the association */
     DCX_ENET = -13,       /* network failure: connect, send, receive */
+    DCX_ECANCELLED = -14, /* the peer cancelled the operation */
 };
 
 /* Static, never NULL. */

@@ -66,6 +66,31 @@ struct dcx_assoc_stats {
     int aborted;                 /* 1: ended by A-ABORT or a broken link */
 };
 
+/* One attribute of a C-FIND response: the value as UTF-8 text (numbers as
+ * their decimal text, several values joined by backslashes). The library
+ * gives it the dictionary's VR and encodes the response in the query's
+ * character set, or UTF-8 (ISO_IR 192) when that cannot hold it. */
+struct dcx_attr {
+    uint32_t tag;
+    const char *value;
+};
+
+typedef struct dcx_find_ctx dcx_find_ctx;
+
+/* Sends one C-FIND match (a pending response). 0; DCX_ECANCELLED when the
+ * peer sent C-CANCEL (stop, and return DCX_STATUS_CANCEL from on_find);
+ * another negative code when the link failed (stop). */
+int dcx_find_reply(dcx_find_ctx *ctx, const struct dcx_attr *attrs,
+                   size_t n);
+
+/* What a C-MOVE or C-GET retrieves: Part-10 files, in sending order. The
+ * hook fills it with malloc'd strings in a malloc'd array; the library
+ * frees them. */
+struct dcx_file_list {
+    char **paths;
+    size_t n;
+};
+
 struct dcx_scp_hooks {
     void *user;
     /* An association was requested (called AE already checked). Return the
@@ -78,6 +103,29 @@ struct dcx_scp_hooks {
      * The hook owns tmp_path from then on: it renames or removes it. */
     uint16_t (*on_store)(void *user, const struct dcx_assoc_info *a,
                          const struct dcx_store_rq *rq, const char *tmp_path);
+    /* C-FIND (Patient or Study Root, model_uid): reply to each match with
+     * dcx_find_reply(), then return the final status (success, cancel,
+     * or a failure such as 0xA900 / 0xC000 for a bad query). query is
+     * borrowed, its text already UTF-8. */
+    uint16_t (*on_find)(void *user, const struct dcx_assoc_info *a,
+                        const char *model_uid, dcx_ds *query,
+                        dcx_find_ctx *ctx);
+    /* C-MOVE / C-GET: resolve the query (model_uid) to files. Return 0
+     * with out filled, or a failure status (e.g. 0xA900, 0xC000). */
+    uint16_t (*on_retrieve)(void *user, const struct dcx_assoc_info *a,
+                            const char *model_uid, dcx_ds *query,
+                            struct dcx_file_list *out);
+    /* C-MOVE: where is move destination dest_ae? 0 with host/port, or -1
+     * if unknown (answered 0xA801). */
+    int (*on_move_dest)(void *user, const struct dcx_assoc_info *a,
+                        const char *dest_ae, char *host, size_t hostlen,
+                        int *port);
+    /* A C-MOVE or C-GET ended: how many sub-operations completed, failed,
+     * warned, and whether it was cancelled. */
+    void (*on_retrieve_end)(void *user, const struct dcx_assoc_info *a,
+                            int is_get, const char *dest_ae,
+                            unsigned completed, unsigned failed,
+                            unsigned warning, int cancelled);
     /* The association ended (released, aborted or broken). */
     void (*on_end)(void *user, const struct dcx_assoc_info *a,
                    const struct dcx_assoc_stats *s);
@@ -85,6 +133,8 @@ struct dcx_scp_hooks {
 
 /* Zero-initialised fields mean defaults. */
 struct dcx_scp_opts {
+    const char *calling_ae_for_moves; /* our AE in C-MOVE sub-associations;
+                                         NULL = ae_title */
     const char *ae_title;   /* our AE title (required) */
     int port;               /* TCP port (required) */
     const char *tmp_dir;    /* where received data sets land (required) */
@@ -134,7 +184,11 @@ struct dcx_scu_context {
     const char *abstract_syntax;
     const char *const *transfer_syntaxes;
     size_t n_transfer_syntaxes;
+    int role; /* 0: default (we are SCU); DCX_SCU_ROLE_SCP: we also act as
+                 SCP for it (storage classes for C-GET), by role selection */
 };
+
+#define DCX_SCU_ROLE_SCP 1
 
 typedef struct dcx_scu dcx_scu;
 
@@ -150,6 +204,32 @@ int dcx_scu_open(const struct dcx_scu_opts *opts,
  * Borrowed until dcx_scu_close(). */
 const char *dcx_scu_accepted_ts(dcx_scu *scu, const char *as,
                                 const char *want);
+
+/* C-FIND at the given model (e.g. Study Root FIND UID): query holds the
+ * keys as (tag, UTF-8 value) pairs, including (0008,0052) the level. fn is
+ * called per match with the response data set (borrowed, text UTF-8);
+ * return non-zero from it to send C-CANCEL. 0 and the final status, or a
+ * negative DCX_E* code. */
+int dcx_scu_find(dcx_scu *scu, const char *model_uid,
+                 const struct dcx_attr *query, size_t n,
+                 int (*fn)(void *user, dcx_ds *match), void *user,
+                 uint16_t *out_status);
+
+/* C-GET at the given model: the peer sends the matching instances back on
+ * this association (propose their storage classes with the SCP role in
+ * dcx_scu_open: DCX_SCU_ROLE_SCP); each is written to out_dir as
+ * <SOP Instance UID>.dcm, bit for bit. 0 and the final status and counts,
+ * or a negative DCX_E* code. */
+int dcx_scu_get(dcx_scu *scu, const char *model_uid,
+                const struct dcx_attr *query, size_t n, const char *out_dir,
+                unsigned *out_received, uint16_t *out_status);
+
+/* C-MOVE at the given model to dest_ae. 0 and the final status with
+ * completed/failed sub-operation counts, or a negative DCX_E* code. */
+int dcx_scu_move(dcx_scu *scu, const char *model_uid, const char *dest_ae,
+                 const struct dcx_attr *query, size_t n,
+                 unsigned *out_completed, unsigned *out_failed,
+                 uint16_t *out_status);
 
 /* C-ECHO. 0 and *out_status, or a negative DCX_E* code (transport). */
 int dcx_scu_echo(dcx_scu *scu, uint16_t *out_status);

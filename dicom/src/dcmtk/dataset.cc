@@ -513,6 +513,79 @@ bool is_binary_number(DcmEVR vr)
 
 } // namespace
 
+extern "C" int dcx_tag_parse(const char *text, uint32_t *out_tag)
+{
+    try {
+        unsigned g, e;
+        char tail;
+        if (sscanf(text, "%4x,%4x%c", &g, &e, &tail) == 2 ||
+            sscanf(text, "(%4x,%4x)%c", &g, &e, &tail) == 2) {
+            *out_tag = (g & 0xFFFF) << 16 | (e & 0xFFFF);
+            return 0;
+        }
+        DcmTag tag;
+        if (DcmTag::findTagFromName(text, tag).bad())
+            return DCX_ENOTFOUND;
+        *out_tag = static_cast<uint32_t>(tag.getGTag()) << 16 | tag.getETag();
+        return 0;
+    } catch (...) {
+        return DCX_EINTERNAL;
+    }
+}
+
+extern "C" const char *dcx_tag_name(uint32_t t, char *buf, size_t len)
+{
+    try {
+        DcmTag tag(static_cast<Uint16>(t >> 16),
+                   static_cast<Uint16>(t & 0xFFFF));
+        const char *n = tag.getTagName();
+        if (n && strcmp(n, DcmTag_ERROR_TagName) != 0)
+            snprintf(buf, len, "%s", n);
+        else
+            snprintf(buf, len, "%04x,%04x", t >> 16, t & 0xFFFF);
+    } catch (...) {
+        snprintf(buf, len, "%04x,%04x", t >> 16, t & 0xFFFF);
+    }
+    return buf;
+}
+
+extern "C" int dcx_item_tag_count(const dcx_item *it)
+{
+    try {
+        return static_cast<int>(it->item->card());
+    } catch (...) {
+        return DCX_EINTERNAL;
+    }
+}
+
+extern "C" int dcx_item_tag_at(const dcx_item *it, unsigned idx,
+                               uint32_t *out_tag)
+{
+    try {
+        DcmElement *el = it->item->getElement(idx);
+        if (!el)
+            return DCX_ERANGE;
+        *out_tag = static_cast<uint32_t>(el->getGTag()) << 16 | el->getETag();
+        return 0;
+    } catch (...) {
+        return DCX_EINTERNAL;
+    }
+}
+
+int dcx_ds_adopt(DcmDataset *d, dcx_ds **out, struct dcx_error *e)
+{
+    *out = nullptr;
+    dcx_ds *ds = new dcx_ds();
+    *ds->ff.getDataset() = *d;
+    int rc = finish_open(ds, nullptr, e);
+    if (rc < 0) {
+        delete ds;
+        return rc;
+    }
+    *out = ds;
+    return 0;
+}
+
 extern "C" int dcx_item_has(const dcx_item *it, uint32_t tag)
 {
     try {

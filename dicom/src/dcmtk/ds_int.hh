@@ -46,6 +46,10 @@ struct dcx_ds {
     void (*pixel_free)(void *) = nullptr;
 };
 
+// A dcx_ds over a copy of d (a data set received over the network), with
+// its character set resolved. DCX_EBADDATA if it is empty.
+int dcx_ds_adopt(DcmDataset *d, dcx_ds **out, struct dcx_error *e);
+
 // Maps a DCMTK condition to a DCX_E* code; the one place that does so.
 int dcx_from_ofcondition(const OFCondition &c);
 

@@ -1,15 +1,24 @@
-// net_common.cc - helpers of the networking shim used by SCP and SCU, and
-// DIMSE status texts.
+// net_common.cc - helpers of the networking shim used by SCP and SCU: the
+// one C-STORE sender (SCU store, C-MOVE and C-GET sub-operations), socket
+// options, DIMSE status texts.
 
 #include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcmetinf.h"
+#include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmnet/dcmtrans.h"
+#include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/dul.h"
 
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 
+#include <string>
+
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
@@ -58,6 +67,171 @@ void dcx_net_err(struct dcx_error *e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
+}
+
+namespace {
+
+int fail_msg(std::string &err, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+int fail_msg(std::string &err, int rc, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    err = buf;
+    return rc;
+}
+
+} // namespace
+
+// SOP class and instance from the data set (what the receiver checks; some
+// meta headers disagree with it) and the transfer syntax from the meta
+// header, parsing no further than (0008,0018). False if the file has no
+// usable meta header.
+bool dcx_net_read_head(const char *path, std::string &cls, std::string &inst,
+               std::string &ts)
+{
+    DcmFileFormat ff;
+    if (ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, 256,
+                            ERM_autoDetect, DcmTagKey(0x0008, 0x0019))
+            .bad())
+        return false;
+    DcmMetaInfo *m = ff.getMetaInfo();
+    DcmDataset *d = ff.getDataset();
+    OFString a, b, c;
+    if (!m || m->findAndGetOFString(DCM_TransferSyntaxUID, c).bad() ||
+        d->findAndGetOFString(DCM_SOPClassUID, a).bad() ||
+        d->findAndGetOFString(DCM_SOPInstanceUID, b).bad() || a.empty() ||
+        b.empty() || c.empty())
+        return false;
+    cls = a.c_str();
+    inst = b.c_str();
+    ts = c.c_str();
+    return true;
+}
+
+
+T_ASC_PresentationContextID dcx_net_find_pc(T_ASC_Association *assoc,
+                                            const char *cls, const char *ts,
+                                            bool scp_role)
+{
+    if (!scp_role) {
+        T_ASC_PresentationContextID id = 0;
+        if (ts)
+            id = ASC_findAcceptedPresentationContextID(assoc, cls, ts);
+        return id ? id : ASC_findAcceptedPresentationContextID(assoc, cls);
+    }
+    // C-GET: only contexts where the requester accepted us as SCP
+    T_ASC_PresentationContextID any = 0;
+    int n = ASC_countPresentationContexts(assoc->params);
+    for (int i = 0; i < n; i++) {
+        T_ASC_PresentationContext pc;
+        if (ASC_getPresentationContext(assoc->params, i, &pc).bad() ||
+            pc.resultReason != ASC_P_ACCEPTANCE ||
+            strcmp(pc.abstractSyntax, cls) != 0 ||
+            (pc.acceptedRole != ASC_SC_ROLE_SCP &&
+             pc.acceptedRole != ASC_SC_ROLE_SCUSCP))
+            continue;
+        if (ts && strcmp(pc.acceptedTransferSyntax, ts) == 0)
+            return pc.presentationContextID;
+        if (!any)
+            any = pc.presentationContextID;
+    }
+    return any;
+}
+
+int dcx_net_store(T_ASC_Association *assoc, int timeout, const char *path,
+                  const char *move_ae, uint16_t move_id, bool scp_role,
+                  uint16_t *out_status, std::string &err)
+{
+    try {
+        std::string cls, inst, ts;
+        DcmFileFormat ff;
+        DcmDataset *ds = nullptr;
+        bool from_file = dcx_net_read_head(path, cls, inst, ts);
+        T_ASC_PresentationContextID pcid = 0;
+        if (from_file) {
+            pcid = dcx_net_find_pc(assoc, cls.c_str(), ts.c_str(), scp_role);
+            T_ASC_PresentationContext pc;
+            if (pcid && (ASC_findAcceptedPresentationContext(assoc->params,
+                                                             pcid, &pc)
+                             .bad() ||
+                         strcmp(pc.acceptedTransferSyntax, ts.c_str()) != 0))
+                pcid = 0; // accepted, but in another syntax: convert
+        }
+        if (pcid == 0) {
+            // Not sendable as stored: parse it and convert to what the peer
+            // accepted for its SOP class.
+            from_file = false;
+            OFCondition c = ff.loadFile(path);
+            if (c.bad())
+                return fail_msg(err, DCX_EBADDATA, "cannot read %s: %s", path,
+                            c.text());
+            ds = ff.getDataset();
+            OFString a, b;
+            if (ds->findAndGetOFString(DCM_SOPClassUID, a).bad() ||
+                ds->findAndGetOFString(DCM_SOPInstanceUID, b).bad() ||
+                a.empty() || b.empty())
+                return fail_msg(err, DCX_EBADDATA,
+                            "%s has no SOP Class/Instance UID", path);
+            cls = a.c_str();
+            inst = b.c_str();
+            pcid = dcx_net_find_pc(assoc, cls.c_str(), nullptr, scp_role);
+            if (pcid == 0)
+                return fail_msg(err, DCX_EUNSUPPORTED,
+                            "the peer accepted no context for SOP class %s",
+                            cls.c_str());
+            T_ASC_PresentationContext pc;
+            ASC_findAcceptedPresentationContext(assoc->params, pcid,
+                                                &pc);
+            E_TransferSyntax want = DcmXfer(pc.acceptedTransferSyntax)
+                                        .getXfer();
+            if (ds->chooseRepresentation(want, nullptr).bad() ||
+                !ds->canWriteXfer(want))
+                return fail_msg(err, DCX_EUNSUPPORTED,
+                            "cannot convert %s to %s, the syntax the peer "
+                            "accepted",
+                            path, pc.acceptedTransferSyntax);
+        }
+        T_DIMSE_C_StoreRQ rq;
+        memset(&rq, 0, sizeof rq);
+        rq.MessageID = ++assoc->nextMsgID;
+        OFStandard::strlcpy(rq.AffectedSOPClassUID, cls.c_str(),
+                            sizeof rq.AffectedSOPClassUID);
+        OFStandard::strlcpy(rq.AffectedSOPInstanceUID, inst.c_str(),
+                            sizeof rq.AffectedSOPInstanceUID);
+        rq.DataSetType = DIMSE_DATASET_PRESENT;
+        rq.Priority = DIMSE_PRIORITY_MEDIUM;
+        if (move_ae && *move_ae) {
+            OFStandard::strlcpy(rq.MoveOriginatorApplicationEntityTitle,
+                                move_ae,
+                                sizeof rq.MoveOriginatorApplicationEntityTitle);
+            rq.MoveOriginatorID = move_id;
+            rq.opts = O_STORE_MOVEORIGINATORAETITLE | O_STORE_MOVEORIGINATORID;
+        }
+        T_DIMSE_C_StoreRSP rsp;
+        memset(&rsp, 0, sizeof rsp);
+        DcmDataset *detail = nullptr;
+        long size = 0;
+        struct stat st;
+        if (from_file && stat(path, &st) == 0)
+            size = static_cast<long>(st.st_size);
+        OFCondition c = DIMSE_storeUser(
+            assoc, pcid, &rq, from_file ? path : nullptr,
+            from_file ? nullptr : ds, nullptr, nullptr, DIMSE_NONBLOCKING,
+            timeout, &rsp, &detail, nullptr, size);
+        delete detail;
+        if (c.bad())
+            return fail_msg(err, DCX_ENET, "C-STORE of %s failed: %s", path,
+                        c.text());
+        *out_status = rsp.DimseStatus;
+        return 0;
+    } catch (...) {
+        return fail_msg(err, DCX_EINTERNAL, "internal error");
+    }
 }
 
 extern "C" const char *dcx_status_str(uint16_t s)

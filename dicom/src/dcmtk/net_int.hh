@@ -5,11 +5,40 @@
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmnet/assoc.h"
 
+#include <string>
+
 #include "dcx/net.h"
 
 // Turns Nagle off on the association's socket (DESIGN.md rule 6: with it
 // on, every small C-STORE waits ~40-88 ms for a delayed ACK).
 void dcx_net_nodelay(T_ASC_Association *assoc);
+
+// SOP class/instance (from the data set) and transfer syntax (meta) of a
+// Part-10 file, parsing no further than (0008,0018).
+bool dcx_net_read_head(const char *path, std::string &cls, std::string &inst,
+                       std::string &ts);
+
+// C-STORE of the file at path on assoc: as stored when an accepted context
+// has its transfer syntax, else converted to what was accepted for its SOP
+// class. move_ae/move_id: C-MOVE originator (NULL/0 if none). 0 and the
+// peer's status, or DCX_E* with err set (DCX_ENET: the link is gone).
+// scp_role: a C-GET sub-operation, only on contexts where the requester
+// accepted us as SCP.
+int dcx_net_store(T_ASC_Association *assoc, int timeout, const char *path,
+                  const char *move_ae, uint16_t move_id, bool scp_role,
+                  uint16_t *out_status, std::string &err);
+
+// An accepted context for SOP class cls, preferring transfer syntax ts
+// (may be NULL); 0 if none.
+T_ASC_PresentationContextID dcx_net_find_pc(T_ASC_Association *assoc,
+                                            const char *cls, const char *ts,
+                                            bool scp_role);
+
+// C-STORE as a C-MOVE sub-operation (net_scu.cc).
+int dcx_scu_store_for_move(dcx_scu *scu, const char *path,
+                           const char *move_ae, uint16_t move_id,
+                           uint16_t *out_status);
+T_ASC_Association *dcx_scu_assoc(dcx_scu *scu);
 
 // Removes the space padding of an AE title in place.
 void dcx_net_trim_ae(char *ae);

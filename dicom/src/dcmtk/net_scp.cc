@@ -29,10 +29,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ds_int.hh"
 #include "net_int.hh"
 
+#include <set>
+#include <utility>
+#include <vector>
+
 struct dcx_scp {
-    std::string ae, tmp_dir;
+    std::string ae, tmp_dir, move_ae;
     int port = 0, max_assocs = 32, acse_timeout = 10, dimse_timeout = 300;
     unsigned long max_pdu = ASC_MAXIMUMPDUSIZE;
     bool any_called_ae = false;
@@ -44,6 +49,15 @@ struct dcx_scp {
     int active = 0;
     unsigned long next_id = 1;     // accept thread only
     std::atomic<unsigned long> tmp_seq{0};
+};
+
+struct dcx_find_ctx {
+    T_ASC_Association *assoc;
+    T_ASC_PresentationContextID pcid;
+    T_DIMSE_C_FindRQ *rq;
+    std::string charset; // the query's Specific Character Set, "" if none
+    bool cancelled = false;
+    unsigned long sent = 0;
 };
 
 static_assert(std::atomic<bool>::is_always_lock_free,
@@ -190,6 +204,11 @@ private:
     bool accept();
     void loop();
     bool handle_store(T_DIMSE_C_StoreRQ &rq, T_ASC_PresentationContextID pc);
+    bool receive_query(T_ASC_PresentationContextID pcid, const char *cls,
+                       unsigned svc, DcmDataset *&q, uint16_t &status);
+    bool handle_find(T_DIMSE_C_FindRQ &rq, T_ASC_PresentationContextID pc);
+    bool handle_retrieve(T_DIMSE_Message &msg, T_ASC_PresentationContextID pc,
+                         bool is_get);
     void log(enum dcx_log_level lv, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
@@ -393,6 +412,318 @@ bool Assoc::handle_store(T_DIMSE_C_StoreRQ &rq,
     return true;
 }
 
+// The identifier of a C-FIND/MOVE/GET. False if the link failed. status
+// stays 0 if the request may proceed, else the refusal to answer with.
+bool Assoc::receive_query(T_ASC_PresentationContextID pcid, const char *cls,
+                          unsigned svc, DcmDataset *&q, uint16_t &status)
+{
+    q = nullptr;
+    T_ASC_PresentationContextID got = 0;
+    OFCondition c = DIMSE_receiveDataSetInMemory(
+        assoc_, DIMSE_BLOCKING, scp_->dimse_timeout, &got, &q, nullptr,
+        nullptr);
+    if (c.bad()) {
+        log(DCX_LOG_WARN, "query not received: %s", c.text());
+        stats_.aborted = 1;
+        return false;
+    }
+    T_ASC_PresentationContext pc;
+    status = 0;
+    if (ASC_findAcceptedPresentationContext(assoc_->params, pcid, &pc)
+            .bad() ||
+        strcmp(pc.abstractSyntax, cls) != 0)
+        status = DCX_STATUS_SOP_CLASS_NOT_SUPPORTED;
+    else if (!(info_.services & svc))
+        status = 0x0124; // not authorized
+    return true;
+}
+
+bool Assoc::handle_find(T_DIMSE_C_FindRQ &rq, T_ASC_PresentationContextID pcid)
+{
+    DcmDataset *q = nullptr;
+    uint16_t status = 0;
+    if (!receive_query(pcid, rq.AffectedSOPClassUID, DCX_SVC_FIND, q, status))
+        return false;
+    dcx_find_ctx ctx;
+    ctx.assoc = assoc_;
+    ctx.pcid = pcid;
+    ctx.rq = &rq;
+    if (status == 0) {
+        const char *cs = nullptr;
+        if (q->findAndGetString(DCM_SpecificCharacterSet, cs).good() && cs)
+            ctx.charset = cs;
+        dcx_ds *qd = nullptr;
+        dcx_error e;
+        if (dcx_ds_adopt(q, &qd, &e) < 0) {
+            status = DCX_STATUS_CANNOT_UNDERSTAND;
+        } else {
+            status = scp_->hooks.on_find
+                         ? scp_->hooks.on_find(scp_->hooks.user, &info_,
+                                               rq.AffectedSOPClassUID, qd,
+                                               &ctx)
+                         : DCX_STATUS_SOP_CLASS_NOT_SUPPORTED;
+            dcx_ds_close(qd);
+        }
+        if (ctx.cancelled)
+            status = DCX_STATUS_CANCEL;
+    }
+    delete q;
+    T_DIMSE_C_FindRSP rsp;
+    memset(&rsp, 0, sizeof rsp);
+    rsp.MessageIDBeingRespondedTo = rq.MessageID;
+    OFStandard::strlcpy(rsp.AffectedSOPClassUID, rq.AffectedSOPClassUID,
+                        sizeof rsp.AffectedSOPClassUID);
+    rsp.opts = O_FIND_AFFECTEDSOPCLASSUID;
+    rsp.DimseStatus = status;
+    rsp.DataSetType = DIMSE_DATASET_NULL;
+    OFCondition c =
+        DIMSE_sendFindResponse(assoc_, pcid, &rq, &rsp, nullptr, nullptr);
+    if (c.bad()) {
+        stats_.aborted = 1;
+        return false;
+    }
+    return true;
+}
+
+namespace {
+
+template <class RSP> void set_counts(RSP &rsp, unsigned remaining,
+                                     unsigned completed, unsigned failed,
+                                     unsigned warning, unsigned flags)
+{
+    rsp.NumberOfRemainingSubOperations = static_cast<DIC_US>(remaining);
+    rsp.NumberOfCompletedSubOperations = static_cast<DIC_US>(completed);
+    rsp.NumberOfFailedSubOperations = static_cast<DIC_US>(failed);
+    rsp.NumberOfWarningSubOperations = static_cast<DIC_US>(warning);
+    rsp.opts |= flags;
+}
+
+} // namespace
+
+bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
+                            T_ASC_PresentationContextID pcid, bool is_get)
+{
+    T_DIMSE_C_MoveRQ *mrq = is_get ? nullptr : &msg.msg.CMoveRQ;
+    T_DIMSE_C_GetRQ *grq = is_get ? &msg.msg.CGetRQ : nullptr;
+    const char *cls = is_get ? grq->AffectedSOPClassUID
+                             : mrq->AffectedSOPClassUID;
+    DIC_US msg_id = is_get ? grq->MessageID : mrq->MessageID;
+    DcmDataset *q = nullptr;
+    uint16_t status = 0;
+    if (!receive_query(pcid, cls, is_get ? DCX_SVC_GET : DCX_SVC_MOVE, q,
+                       status))
+        return false;
+    std::string dest;
+    if (!is_get) {
+        char d[DCX_AE_LEN + 1];
+        OFStandard::strlcpy(d, mrq->MoveDestination, sizeof d);
+        dcx_net_trim_ae(d);
+        dest = d;
+    }
+    char host[256] = "";
+    int port = 0;
+    if (status == 0 && !is_get &&
+        (!scp_->hooks.on_move_dest ||
+         scp_->hooks.on_move_dest(scp_->hooks.user, &info_, dest.c_str(),
+                                  host, sizeof host, &port) != 0)) {
+        log(DCX_LOG_WARN, "c-move refused: destination %s unknown",
+            dest.c_str());
+        status = 0xA801;
+    }
+    dcx_file_list files{nullptr, 0};
+    if (status == 0) {
+        dcx_ds *qd = nullptr;
+        dcx_error e;
+        if (dcx_ds_adopt(q, &qd, &e) < 0)
+            status = DCX_STATUS_CANNOT_UNDERSTAND;
+        else if (!scp_->hooks.on_retrieve)
+            status = DCX_STATUS_SOP_CLASS_NOT_SUPPORTED;
+        else
+            status = scp_->hooks.on_retrieve(scp_->hooks.user, &info_, cls,
+                                             qd, &files);
+        dcx_ds_close(qd);
+    }
+    delete q;
+
+    unsigned n = static_cast<unsigned>(files.n), done = 0, failed = 0,
+             warning = 0;
+    bool cancelled = false, link_ok = true;
+    dcx_scu *sub = nullptr;
+    if (status == 0 && n > 0 && !is_get) {
+        // one sub-association proposing each file's class and syntax,
+        // with uncompressed as fallback
+        std::vector<std::pair<std::string, std::string>> pairs;
+        std::set<std::pair<std::string, std::string>> seen;
+        for (size_t i = 0; i < files.n; i++) {
+            std::string c, inst, ts;
+            if (dcx_net_read_head(files.paths[i], c, inst, ts) &&
+                seen.insert({c, ts}).second)
+                pairs.push_back({c, ts});
+        }
+        static const char *const plain[] = {UID_LittleEndianExplicitTransferSyntax,
+                                            UID_LittleEndianImplicitTransferSyntax};
+        std::vector<dcx_scu_context> ctx;
+        std::vector<const char *> tsv(pairs.size());
+        std::set<std::string> fallback;
+        for (size_t i = 0; i < pairs.size() && ctx.size() < 127; i++) {
+            tsv[i] = pairs[i].second.c_str();
+            ctx.push_back({pairs[i].first.c_str(), &tsv[i], 1, 0});
+            if (fallback.insert(pairs[i].first).second)
+                ctx.push_back({pairs[i].first.c_str(), plain, 2, 0});
+        }
+        dcx_scu_opts so{};
+        so.calling_ae = scp_->move_ae.c_str();
+        so.called_ae = dest.c_str();
+        so.host = host;
+        so.port = port;
+        so.timeout = 60;
+        dcx_error e;
+        if (ctx.empty() ||
+            dcx_scu_open(&so, ctx.data(), ctx.size(), &sub, &e) < 0) {
+            log(DCX_LOG_WARN, "c-move to %s failed: %s", dest.c_str(),
+                ctx.empty() ? "no readable files" : e.msg);
+            status = 0xA702; // unable to perform sub-operations
+            failed = n;
+        }
+    }
+    for (unsigned i = 0; status == 0 && i < n; i++) {
+        if (DIMSE_checkForCancelRQ(assoc_, pcid, msg_id) == EC_Normal) {
+            cancelled = true;
+            break;
+        }
+        uint16_t st = 0;
+        std::string err;
+        int rc = is_get ? dcx_net_store(assoc_, scp_->dimse_timeout,
+                                        files.paths[i], nullptr, 0, true,
+                                        &st, err)
+                        : dcx_scu_store_for_move(sub, files.paths[i],
+                                                 info_.calling_ae, msg_id,
+                                                 &st);
+        if (rc < 0) {
+            failed++;
+            log(DCX_LOG_WARN, "%s sub-operation failed: %s",
+                is_get ? "c-get" : "c-move",
+                is_get ? err.c_str() : dcx_scu_errmsg(sub));
+            if (rc == DCX_ENET) {
+                if (is_get) {
+                    link_ok = false;
+                    break;
+                }
+                failed += n - i - 1; // the sub-association is gone
+                break;
+            }
+        } else if (st == 0) {
+            done++;
+        } else if ((st & 0xF000) == 0xB000) {
+            warning++;
+        } else {
+            failed++;
+        }
+        unsigned remaining = n - i - 1;
+        if (remaining == 0)
+            break;
+        // pending response with the counts so far (PS3.4 C.4.2.1.4)
+        OFCondition c;
+        if (is_get) {
+            T_DIMSE_C_GetRSP rsp;
+            memset(&rsp, 0, sizeof rsp);
+            rsp.MessageIDBeingRespondedTo = msg_id;
+            OFStandard::strlcpy(rsp.AffectedSOPClassUID, cls,
+                                sizeof rsp.AffectedSOPClassUID);
+            rsp.DimseStatus = DCX_STATUS_PENDING;
+            rsp.DataSetType = DIMSE_DATASET_NULL;
+            rsp.opts = O_GET_AFFECTEDSOPCLASSUID;
+            set_counts(rsp, remaining, done, failed, warning,
+                       O_GET_NUMBEROFREMAININGSUBOPERATIONS |
+                           O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS |
+                           O_GET_NUMBEROFFAILEDSUBOPERATIONS |
+                           O_GET_NUMBEROFWARNINGSUBOPERATIONS);
+            c = DIMSE_sendGetResponse(assoc_, pcid, grq, &rsp, nullptr,
+                                      nullptr);
+        } else {
+            T_DIMSE_C_MoveRSP rsp;
+            memset(&rsp, 0, sizeof rsp);
+            rsp.MessageIDBeingRespondedTo = msg_id;
+            OFStandard::strlcpy(rsp.AffectedSOPClassUID, cls,
+                                sizeof rsp.AffectedSOPClassUID);
+            rsp.DimseStatus = DCX_STATUS_PENDING;
+            rsp.DataSetType = DIMSE_DATASET_NULL;
+            rsp.opts = O_MOVE_AFFECTEDSOPCLASSUID;
+            set_counts(rsp, remaining, done, failed, warning,
+                       O_MOVE_NUMBEROFREMAININGSUBOPERATIONS |
+                           O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS |
+                           O_MOVE_NUMBEROFFAILEDSUBOPERATIONS |
+                           O_MOVE_NUMBEROFWARNINGSUBOPERATIONS);
+            c = DIMSE_sendMoveResponse(assoc_, pcid, mrq, &rsp, nullptr,
+                                       nullptr);
+        }
+        if (c.bad()) {
+            link_ok = false;
+            break;
+        }
+    }
+    dcx_scu_close(sub);
+    for (size_t i = 0; i < files.n; i++)
+        free(files.paths[i]);
+    free(files.paths);
+    if (scp_->hooks.on_retrieve_end)
+        scp_->hooks.on_retrieve_end(scp_->hooks.user, &info_, is_get,
+                                    dest.c_str(), done, failed, warning,
+                                    cancelled);
+    if (!link_ok) {
+        stats_.aborted = 1;
+        return false;
+    }
+    if (status == 0)
+        status = cancelled              ? DCX_STATUS_CANCEL
+                 : failed == 0 && warning == 0 ? DCX_STATUS_SUCCESS
+                 : done == 0 && warning == 0   ? 0xA702
+                                               : 0xB000;
+    unsigned remaining = cancelled ? n - done - failed - warning : 0;
+    OFCondition c;
+    unsigned have_counts = n > 0 || status == 0;
+    if (is_get) {
+        T_DIMSE_C_GetRSP rsp;
+        memset(&rsp, 0, sizeof rsp);
+        rsp.MessageIDBeingRespondedTo = msg_id;
+        OFStandard::strlcpy(rsp.AffectedSOPClassUID, cls,
+                            sizeof rsp.AffectedSOPClassUID);
+        rsp.DimseStatus = status;
+        rsp.DataSetType = DIMSE_DATASET_NULL;
+        rsp.opts = O_GET_AFFECTEDSOPCLASSUID;
+        if (have_counts)
+            set_counts(rsp, remaining, done, failed, warning,
+                       (cancelled ? O_GET_NUMBEROFREMAININGSUBOPERATIONS : 0) |
+                           O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS |
+                           O_GET_NUMBEROFFAILEDSUBOPERATIONS |
+                           O_GET_NUMBEROFWARNINGSUBOPERATIONS);
+        c = DIMSE_sendGetResponse(assoc_, pcid, grq, &rsp, nullptr, nullptr);
+    } else {
+        T_DIMSE_C_MoveRSP rsp;
+        memset(&rsp, 0, sizeof rsp);
+        rsp.MessageIDBeingRespondedTo = msg_id;
+        OFStandard::strlcpy(rsp.AffectedSOPClassUID, cls,
+                            sizeof rsp.AffectedSOPClassUID);
+        rsp.DimseStatus = status;
+        rsp.DataSetType = DIMSE_DATASET_NULL;
+        rsp.opts = O_MOVE_AFFECTEDSOPCLASSUID;
+        if (have_counts)
+            set_counts(rsp, remaining, done, failed, warning,
+                       (cancelled ? O_MOVE_NUMBEROFREMAININGSUBOPERATIONS
+                                  : 0) |
+                           O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS |
+                           O_MOVE_NUMBEROFFAILEDSUBOPERATIONS |
+                           O_MOVE_NUMBEROFWARNINGSUBOPERATIONS);
+        c = DIMSE_sendMoveResponse(assoc_, pcid, mrq, &rsp, nullptr,
+                                   nullptr);
+    }
+    if (c.bad()) {
+        stats_.aborted = 1;
+        return false;
+    }
+    return true;
+}
+
 void Assoc::loop()
 {
     int idle = 0;
@@ -443,6 +774,18 @@ void Assoc::loop()
         case DIMSE_C_STORE_RQ:
             ok = handle_store(msg.msg.CStoreRQ, pcid);
             break;
+        case DIMSE_C_FIND_RQ:
+            ok = handle_find(msg.msg.CFindRQ, pcid);
+            break;
+        case DIMSE_C_MOVE_RQ:
+            ok = handle_retrieve(msg, pcid, false);
+            break;
+        case DIMSE_C_GET_RQ:
+            ok = handle_retrieve(msg, pcid, true);
+            break;
+        case DIMSE_C_CANCEL_RQ:
+            ok = true; // for an operation already answered: nothing to do
+            break;
         default:
             log(DCX_LOG_WARN, "unsupported command 0x%04X: aborting",
                 static_cast<unsigned>(msg.CommandField));
@@ -482,6 +825,61 @@ void assoc_thread(dcx_scp *scp, T_ASC_Association *assoc, unsigned long id)
 
 } // namespace
 
+extern "C" int dcx_find_reply(dcx_find_ctx *ctx, const struct dcx_attr *attrs,
+                              size_t n)
+{
+    try {
+        if (DIMSE_checkForCancelRQ(ctx->assoc, ctx->pcid,
+                                   ctx->rq->MessageID) == EC_Normal) {
+            ctx->cancelled = true;
+            return DCX_ECANCELLED;
+        }
+        DcmDataset d;
+        bool non_ascii = false;
+        for (size_t i = 0; i < n; i++) {
+            DcmTag tag(static_cast<Uint16>(attrs[i].tag >> 16),
+                       static_cast<Uint16>(attrs[i].tag & 0xFFFF));
+            const char *v = attrs[i].value ? attrs[i].value : "";
+            for (const char *p = v; *p && !non_ascii; p++)
+                non_ascii = static_cast<unsigned char>(*p) >= 0x80;
+            if (tag.getEVR() == EVR_SQ)
+                d.insertEmptyElement(tag); // sequences: returned empty
+            else
+                d.putAndInsertString(tag, v);
+        }
+        if (non_ascii) {
+            d.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+            // Answer in the querier's own character set when it holds the
+            // values (a GB18030 workstation gets GB18030), else UTF-8.
+            if (!ctx->charset.empty() && ctx->charset != "ISO_IR 192") {
+                DcmDataset conv(d);
+                if (conv.convertCharacterSet(ctx->charset.c_str()).good())
+                    d = conv;
+            }
+        } else if (!ctx->charset.empty()) {
+            d.putAndInsertString(DCM_SpecificCharacterSet,
+                                 ctx->charset.c_str());
+        }
+        T_DIMSE_C_FindRSP rsp;
+        memset(&rsp, 0, sizeof rsp);
+        rsp.MessageIDBeingRespondedTo = ctx->rq->MessageID;
+        OFStandard::strlcpy(rsp.AffectedSOPClassUID,
+                            ctx->rq->AffectedSOPClassUID,
+                            sizeof rsp.AffectedSOPClassUID);
+        rsp.opts = O_FIND_AFFECTEDSOPCLASSUID;
+        rsp.DimseStatus = DCX_STATUS_PENDING;
+        rsp.DataSetType = DIMSE_DATASET_PRESENT;
+        OFCondition c = DIMSE_sendFindResponse(ctx->assoc, ctx->pcid,
+                                               ctx->rq, &rsp, &d, nullptr);
+        if (c.bad())
+            return DCX_ENET;
+        ctx->sent++;
+        return 0;
+    } catch (...) {
+        return DCX_EINTERNAL;
+    }
+}
+
 extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
                               const struct dcx_scp_hooks *h,
                               dcx_scp **out, struct dcx_error *e)
@@ -498,6 +896,9 @@ extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
     try {
         s = new dcx_scp();
         s->ae = o->ae_title;
+        s->move_ae = o->calling_ae_for_moves && *o->calling_ae_for_moves
+                         ? o->calling_ae_for_moves
+                         : o->ae_title;
         s->tmp_dir = o->tmp_dir;
         s->port = o->port;
         if (o->max_assocs > 0)

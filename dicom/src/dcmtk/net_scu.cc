@@ -7,6 +7,7 @@
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcmetinf.h"
+#include "dcmtk/dcmdata/dcostrmf.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmnet/assoc.h"
@@ -20,7 +21,11 @@
 
 #include <sys/stat.h>
 
+#include "ds_int.hh"
 #include "net_int.hh"
+
+#include <cerrno>
+#include <unistd.h>
 
 struct dcx_scu {
     T_ASC_Network *net = nullptr;
@@ -52,32 +57,6 @@ void close_net(dcx_scu *scu)
         ASC_destroyAssociation(&scu->assoc);
     if (scu->net)
         ASC_dropNetwork(&scu->net);
-}
-
-// SOP class and instance from the data set (what the receiver checks; some
-// meta headers disagree with it) and the transfer syntax from the meta
-// header, parsing no further than (0008,0018). False if the file has no
-// usable meta header.
-bool read_head(const char *path, std::string &cls, std::string &inst,
-               std::string &ts)
-{
-    DcmFileFormat ff;
-    if (ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, 256,
-                            ERM_autoDetect, DcmTagKey(0x0008, 0x0019))
-            .bad())
-        return false;
-    DcmMetaInfo *m = ff.getMetaInfo();
-    DcmDataset *d = ff.getDataset();
-    OFString a, b, c;
-    if (!m || m->findAndGetOFString(DCM_TransferSyntaxUID, c).bad() ||
-        d->findAndGetOFString(DCM_SOPClassUID, a).bad() ||
-        d->findAndGetOFString(DCM_SOPInstanceUID, b).bad() || a.empty() ||
-        b.empty() || c.empty())
-        return false;
-    cls = a.c_str();
-    inst = b.c_str();
-    ts = c.c_str();
-    return true;
 }
 
 } // namespace
@@ -132,7 +111,9 @@ extern "C" int dcx_scu_open(const struct dcx_scu_opts *o,
                 ts[k] = ctx[i].transfer_syntaxes[k];
             c = n ? ASC_addPresentationContext(
                         p, static_cast<T_ASC_PresentationContextID>(2 * i + 1),
-                        ctx[i].abstract_syntax, ts, static_cast<int>(n))
+                        ctx[i].abstract_syntax, ts, static_cast<int>(n),
+                        ctx[i].role == DCX_SCU_ROLE_SCP ? ASC_SC_ROLE_SCP
+                                                        : ASC_SC_ROLE_DEFAULT)
                   : makeOFCondition(0, 1, OF_error, "empty context");
         }
         if (c.bad()) {
@@ -226,75 +207,270 @@ extern "C" int dcx_scu_store(dcx_scu *scu, const char *path,
                              uint16_t *out_status)
 {
     try {
-        std::string cls, inst, ts;
-        DcmFileFormat ff;
-        DcmDataset *ds = nullptr;
-        bool from_file = read_head(path, cls, inst, ts);
-        T_ASC_PresentationContextID pcid = 0;
-        if (from_file)
-            pcid = ASC_findAcceptedPresentationContextID(
-                scu->assoc, cls.c_str(), ts.c_str());
-        if (pcid == 0) {
-            // Not sendable as stored: parse it and convert to what the peer
-            // accepted for its SOP class.
-            from_file = false;
-            OFCondition c = ff.loadFile(path);
-            if (c.bad())
-                return fail(scu, DCX_EBADDATA, "cannot read %s: %s", path,
-                            c.text());
-            ds = ff.getDataset();
-            OFString a, b;
-            if (ds->findAndGetOFString(DCM_SOPClassUID, a).bad() ||
-                ds->findAndGetOFString(DCM_SOPInstanceUID, b).bad() ||
-                a.empty() || b.empty())
-                return fail(scu, DCX_EBADDATA,
-                            "%s has no SOP Class/Instance UID", path);
-            cls = a.c_str();
-            inst = b.c_str();
-            pcid = ASC_findAcceptedPresentationContextID(scu->assoc,
-                                                         cls.c_str());
-            if (pcid == 0)
-                return fail(scu, DCX_EUNSUPPORTED,
-                            "the peer accepted no context for SOP class %s",
-                            cls.c_str());
-            T_ASC_PresentationContext pc;
-            ASC_findAcceptedPresentationContext(scu->assoc->params, pcid,
-                                                &pc);
-            E_TransferSyntax want = DcmXfer(pc.acceptedTransferSyntax)
-                                        .getXfer();
-            if (ds->chooseRepresentation(want, nullptr).bad() ||
-                !ds->canWriteXfer(want))
-                return fail(scu, DCX_EUNSUPPORTED,
-                            "cannot convert %s to %s, the syntax the peer "
-                            "accepted",
-                            path, pc.acceptedTransferSyntax);
-        }
-        T_DIMSE_C_StoreRQ rq;
+        return dcx_net_store(scu->assoc, scu->timeout, path, nullptr, 0,
+                             false, out_status, scu->err);
+    } catch (...) {
+        return fail(scu, DCX_EINTERNAL, "internal error");
+    }
+}
+
+int dcx_scu_store_for_move(dcx_scu *scu, const char *path,
+                           const char *move_ae, uint16_t move_id,
+                           uint16_t *out_status)
+{
+    try {
+        return dcx_net_store(scu->assoc, scu->timeout, path, move_ae, move_id,
+                             false, out_status, scu->err);
+    } catch (...) {
+        return fail(scu, DCX_EINTERNAL, "internal error");
+    }
+}
+
+T_ASC_Association *dcx_scu_assoc(dcx_scu *scu)
+{
+    return scu->assoc;
+}
+
+namespace {
+
+DcmDataset *query_dataset(const struct dcx_attr *q, size_t n)
+{
+    DcmDataset *d = new DcmDataset();
+    bool non_ascii = false;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = q[i].value ? q[i].value : "";
+        for (const char *p = v; *p; p++)
+            non_ascii |= static_cast<unsigned char>(*p) >= 0x80;
+        DcmTag tag(static_cast<Uint16>(q[i].tag >> 16),
+                   static_cast<Uint16>(q[i].tag & 0xFFFF));
+        if (tag.getEVR() == EVR_SQ)
+            d->insertEmptyElement(tag);
+        else
+            d->putAndInsertString(tag, v);
+    }
+    if (non_ascii)
+        d->putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+    return d;
+}
+
+struct find_cb {
+    dcx_scu *scu;
+    T_ASC_PresentationContextID pcid;
+    int (*fn)(void *, dcx_ds *);
+    void *user;
+    bool cancel_sent;
+};
+
+void on_find_rsp(void *data, T_DIMSE_C_FindRQ *rq, int, T_DIMSE_C_FindRSP *,
+                 DcmDataset *ids)
+{
+    find_cb *cb = static_cast<find_cb *>(data);
+    if (!ids || cb->cancel_sent)
+        return;
+    dcx_ds *ds = nullptr;
+    dcx_error e;
+    if (dcx_ds_adopt(ids, &ds, &e) < 0)
+        return;
+    if (cb->fn(cb->user, ds) != 0) {
+        DIMSE_sendCancelRequest(cb->scu->assoc, cb->pcid, rq->MessageID);
+        cb->cancel_sent = true;
+    }
+    dcx_ds_close(ds);
+}
+
+} // namespace
+
+extern "C" int dcx_scu_find(dcx_scu *scu, const char *model,
+                            const struct dcx_attr *query, size_t n,
+                            int (*fn)(void *user, dcx_ds *match), void *user,
+                            uint16_t *out_status)
+{
+    try {
+        T_ASC_PresentationContextID pcid =
+            ASC_findAcceptedPresentationContextID(scu->assoc, model);
+        if (!pcid)
+            return fail(scu, DCX_EUNSUPPORTED,
+                        "the peer did not accept the query model %s", model);
+        std::unique_ptr<DcmDataset> q(query_dataset(query, n));
+        T_DIMSE_C_FindRQ rq;
         memset(&rq, 0, sizeof rq);
         rq.MessageID = ++scu->assoc->nextMsgID;
-        OFStandard::strlcpy(rq.AffectedSOPClassUID, cls.c_str(),
+        OFStandard::strlcpy(rq.AffectedSOPClassUID, model,
                             sizeof rq.AffectedSOPClassUID);
-        OFStandard::strlcpy(rq.AffectedSOPInstanceUID, inst.c_str(),
-                            sizeof rq.AffectedSOPInstanceUID);
-        rq.DataSetType = DIMSE_DATASET_PRESENT;
         rq.Priority = DIMSE_PRIORITY_MEDIUM;
-        T_DIMSE_C_StoreRSP rsp;
+        rq.DataSetType = DIMSE_DATASET_PRESENT;
+        T_DIMSE_C_FindRSP rsp;
         memset(&rsp, 0, sizeof rsp);
         DcmDataset *detail = nullptr;
-        long size = 0;
-        struct stat st;
-        if (from_file && stat(path, &st) == 0)
-            size = static_cast<long>(st.st_size);
-        OFCondition c = DIMSE_storeUser(
-            scu->assoc, pcid, &rq, from_file ? path : nullptr,
-            from_file ? nullptr : ds, nullptr, nullptr, DIMSE_NONBLOCKING,
-            scu->timeout, &rsp, &detail, nullptr, size);
+        find_cb cb{scu, pcid, fn, user, false};
+        int count = 0;
+        OFCondition c = DIMSE_findUser(scu->assoc, pcid, &rq, q.get(), count,
+                                       on_find_rsp, &cb, DIMSE_NONBLOCKING,
+                                       scu->timeout, &rsp, &detail);
         delete detail;
         if (c.bad())
-            return fail(scu, DCX_ENET, "C-STORE of %s failed: %s", path,
-                        c.text());
+            return fail(scu, DCX_ENET, "C-FIND failed: %s", c.text());
         *out_status = rsp.DimseStatus;
         return 0;
+    } catch (...) {
+        return fail(scu, DCX_EINTERNAL, "internal error");
+    }
+}
+
+extern "C" int dcx_scu_move(dcx_scu *scu, const char *model,
+                            const char *dest_ae, const struct dcx_attr *query,
+                            size_t n, unsigned *out_completed,
+                            unsigned *out_failed, uint16_t *out_status)
+{
+    try {
+        T_ASC_PresentationContextID pcid =
+            ASC_findAcceptedPresentationContextID(scu->assoc, model);
+        if (!pcid)
+            return fail(scu, DCX_EUNSUPPORTED,
+                        "the peer did not accept the retrieve model %s",
+                        model);
+        std::unique_ptr<DcmDataset> q(query_dataset(query, n));
+        T_DIMSE_C_MoveRQ rq;
+        memset(&rq, 0, sizeof rq);
+        rq.MessageID = ++scu->assoc->nextMsgID;
+        OFStandard::strlcpy(rq.AffectedSOPClassUID, model,
+                            sizeof rq.AffectedSOPClassUID);
+        OFStandard::strlcpy(rq.MoveDestination, dest_ae,
+                            sizeof rq.MoveDestination);
+        rq.Priority = DIMSE_PRIORITY_MEDIUM;
+        rq.DataSetType = DIMSE_DATASET_PRESENT;
+        T_DIMSE_C_MoveRSP rsp;
+        memset(&rsp, 0, sizeof rsp);
+        DcmDataset *detail = nullptr, *ids = nullptr;
+        // a long move answers only when it is done: no response timeout
+        OFCondition c = DIMSE_moveUser(scu->assoc, pcid, &rq, q.get(),
+                                       nullptr, nullptr, DIMSE_BLOCKING, 0,
+                                       nullptr, nullptr, nullptr, &rsp,
+                                       &detail, &ids);
+        delete detail;
+        delete ids;
+        if (c.bad())
+            return fail(scu, DCX_ENET, "C-MOVE failed: %s", c.text());
+        *out_completed = rsp.NumberOfCompletedSubOperations;
+        *out_failed = rsp.NumberOfFailedSubOperations;
+        *out_status = rsp.DimseStatus;
+        return 0;
+    } catch (...) {
+        return fail(scu, DCX_EINTERNAL, "internal error");
+    }
+}
+
+extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
+                           const struct dcx_attr *query, size_t n,
+                           const char *out_dir, unsigned *out_received,
+                           uint16_t *out_status)
+{
+    try {
+        T_ASC_PresentationContextID pcid =
+            ASC_findAcceptedPresentationContextID(scu->assoc, model);
+        if (!pcid)
+            return fail(scu, DCX_EUNSUPPORTED,
+                        "the peer did not accept the retrieve model %s",
+                        model);
+        std::unique_ptr<DcmDataset> q(query_dataset(query, n));
+        T_DIMSE_Message msg;
+        memset(&msg, 0, sizeof msg);
+        msg.CommandField = DIMSE_C_GET_RQ;
+        T_DIMSE_C_GetRQ &rq = msg.msg.CGetRQ;
+        rq.MessageID = ++scu->assoc->nextMsgID;
+        OFStandard::strlcpy(rq.AffectedSOPClassUID, model,
+                            sizeof rq.AffectedSOPClassUID);
+        rq.Priority = DIMSE_PRIORITY_MEDIUM;
+        rq.DataSetType = DIMSE_DATASET_PRESENT;
+        OFCondition c = DIMSE_sendMessageUsingMemoryData(
+            scu->assoc, pcid, &msg, nullptr, q.get(), nullptr, nullptr);
+        if (c.bad())
+            return fail(scu, DCX_ENET, "C-GET not sent: %s", c.text());
+        unsigned received = 0, seq = 0;
+        for (;;) {
+            T_ASC_PresentationContextID got = 0;
+            T_DIMSE_Message in;
+            DcmDataset *detail = nullptr;
+            // sub-operations may take long: no timeout between messages
+            c = DIMSE_receiveCommand(scu->assoc, DIMSE_BLOCKING, 0, &got,
+                                     &in, &detail);
+            delete detail;
+            if (c.bad())
+                return fail(scu, DCX_ENET, "C-GET failed: %s", c.text());
+            if (in.CommandField == DIMSE_C_GET_RSP) {
+                uint16_t st = in.msg.CGetRSP.DimseStatus;
+                if (st == DCX_STATUS_PENDING || st == 0xFF01)
+                    continue;
+                *out_received = received;
+                *out_status = st;
+                return 0;
+            }
+            if (in.CommandField != DIMSE_C_STORE_RQ)
+                return fail(scu, DCX_ENET, "C-GET: unexpected command 0x%04x",
+                            static_cast<unsigned>(in.CommandField));
+            // a sub-operation: store the instance as received
+            T_DIMSE_C_StoreRQ &srq = in.msg.CStoreRQ;
+            char tmp[1100], dst[1200];
+            snprintf(tmp, sizeof tmp, "%s/.part-%d-%u", out_dir,
+                     static_cast<int>(getpid()), ++seq);
+            // the file is named by the UID only if it is a UID: a hostile
+            // peer must not write outside out_dir
+            const char *u = srq.AffectedSOPInstanceUID;
+            bool uid_ok = *u && strlen(u) <= 64 &&
+                          strspn(u, "0123456789.") == strlen(u) && *u != '.';
+            if (uid_ok)
+                snprintf(dst, sizeof dst, "%s/%s.dcm", out_dir, u);
+            else
+                snprintf(dst, sizeof dst, "%s/instance-%u.dcm", out_dir, seq);
+            uint16_t status = DCX_STATUS_SUCCESS;
+            DcmOutputFileStream *fs = nullptr;
+            c = DIMSE_createFilestream(tmp, &srq, scu->assoc, got, 1, &fs);
+            if (c.good()) {
+                T_ASC_PresentationContextID p2 = 0;
+                c = DIMSE_receiveDataSetInFile(scu->assoc, DIMSE_BLOCKING, 0,
+                                               &p2, fs, nullptr, nullptr);
+                delete fs;
+                if (c == DIMSE_OUTOFRESOURCES)
+                    status = DCX_STATUS_OUT_OF_RESOURCES;
+                else if (c.bad()) {
+                    unlink(tmp);
+                    return fail(scu, DCX_ENET, "C-GET data not received: %s",
+                                c.text());
+                }
+            } else {
+                delete fs;
+                DIC_UL nb = 0, np = 0;
+                c = DIMSE_ignoreDataSet(scu->assoc, DIMSE_BLOCKING, 0, &nb,
+                                        &np);
+                if (c.bad())
+                    return fail(scu, DCX_ENET, "C-GET data not received: %s",
+                                c.text());
+                status = DCX_STATUS_OUT_OF_RESOURCES;
+            }
+            if (status == DCX_STATUS_SUCCESS && rename(tmp, dst) != 0)
+                status = DCX_STATUS_OUT_OF_RESOURCES;
+            if (status != DCX_STATUS_SUCCESS)
+                unlink(tmp);
+            else
+                received++;
+            T_DIMSE_C_StoreRSP rsp;
+            memset(&rsp, 0, sizeof rsp);
+            rsp.MessageIDBeingRespondedTo = srq.MessageID;
+            rsp.DimseStatus = status;
+            rsp.DataSetType = DIMSE_DATASET_NULL;
+            OFStandard::strlcpy(rsp.AffectedSOPClassUID,
+                                srq.AffectedSOPClassUID,
+                                sizeof rsp.AffectedSOPClassUID);
+            OFStandard::strlcpy(rsp.AffectedSOPInstanceUID,
+                                srq.AffectedSOPInstanceUID,
+                                sizeof rsp.AffectedSOPInstanceUID);
+            rsp.opts = O_STORE_AFFECTEDSOPCLASSUID |
+                       O_STORE_AFFECTEDSOPINSTANCEUID;
+            c = DIMSE_sendStoreResponse(scu->assoc, got, &srq, &rsp, nullptr);
+            if (c.bad())
+                return fail(scu, DCX_ENET, "C-GET: response not sent: %s",
+                            c.text());
+        }
     } catch (...) {
         return fail(scu, DCX_EINTERNAL, "internal error");
     }

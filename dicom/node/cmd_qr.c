@@ -1,0 +1,373 @@
+/* cmd_qr.c - Query/Retrieve SCU commands: `consort-node find` (table or
+ * JSON), `consort-node get` (C-GET into a folder) and `consort-node move`
+ * (C-MOVE to a third AE). */
+#define _GNU_SOURCE
+#include "cmd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dcx/dataset.h"
+#include "dcx/net.h"
+#include "dcx/tags.h"
+#include "dcx/uids.h"
+
+#define FIND_STUDY "1.2.840.10008.5.1.4.1.2.2.1"
+#define FIND_PATIENT "1.2.840.10008.5.1.4.1.2.1.1"
+#define MOVE_STUDY "1.2.840.10008.5.1.4.1.2.2.2"
+#define MOVE_PATIENT "1.2.840.10008.5.1.4.1.2.1.2"
+#define GET_STUDY "1.2.840.10008.5.1.4.1.2.2.3"
+#define GET_PATIENT "1.2.840.10008.5.1.4.1.2.1.3"
+#define MAX_KEYS 64
+
+struct qr_args {
+    char ae[DCX_AE_LEN + 1], host[256];
+    int port;
+    const char *our_ae, *level, *dest, *out_dir;
+    int patient_root, json, timeout;
+    struct dcx_attr keys[MAX_KEYS];
+    size_t n_keys;
+};
+
+static const char *const default_keys[4][9] = {
+    {"PatientName", "PatientID", "PatientBirthDate", "PatientSex",
+     "NumberOfPatientRelatedStudies", NULL},
+    {"PatientName", "PatientID", "StudyDate", "ModalitiesInStudy",
+     "StudyDescription", "NumberOfStudyRelatedInstances", "AccessionNumber",
+     "StudyInstanceUID", NULL},
+    {"SeriesNumber", "Modality", "SeriesDescription",
+     "NumberOfSeriesRelatedInstances", "StudyInstanceUID",
+     "SeriesInstanceUID", NULL},
+    {"InstanceNumber", "SOPClassUID", "Rows", "Columns", "SeriesInstanceUID",
+     "SOPInstanceUID", NULL},
+};
+
+static int level_index(const char *l)
+{
+    static const char *const n[] = {"PATIENT", "STUDY", "SERIES", "IMAGE"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(l, n[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int add_key(struct qr_args *a, const char *kv)
+{
+    char name[128];
+    const char *eq = strchr(kv, '=');
+    size_t n = eq ? (size_t)(eq - kv) : strlen(kv);
+    if (n == 0 || n >= sizeof name || a->n_keys >= MAX_KEYS)
+        return -1;
+    memcpy(name, kv, n);
+    name[n] = '\0';
+    uint32_t tag;
+    if (dcx_tag_parse(name, &tag) < 0) {
+        fprintf(stderr, "consort-node: unknown attribute '%s'\n", name);
+        return -1;
+    }
+    for (size_t i = 0; i < a->n_keys; i++) {
+        if (a->keys[i].tag == tag) { /* a value beats a bare key */
+            if (eq)
+                a->keys[i].value = eq + 1;
+            return 0;
+        }
+    }
+    a->keys[a->n_keys].tag = tag;
+    a->keys[a->n_keys++].value = eq ? eq + 1 : "";
+    return 0;
+}
+
+static void usage_qr(FILE *to, const char *cmd)
+{
+    fprintf(to,
+            "usage: consort-node %s AE@HOST:PORT [-k KEY[=VALUE]]... "
+            "[--level L]%s\n"
+            "       [--patient-root] [--aet OUR_AE] [--timeout S]\n\n"
+            "KEY is a keyword (PatientName) or gggg,eeee; VALUE may use the "
+            "matching of\nPS3.4 C.2.2.2: * and ? wildcards, date ranges "
+            "(20240101-20240131), UID\nlists (a\\\\b). L is PATIENT, STUDY "
+            "(default), SERIES or IMAGE. Study Root\nunless --patient-root.%s\n",
+            cmd,
+            strcmp(cmd, "find") == 0   ? " [--json]"
+            : strcmp(cmd, "get") == 0  ? " -o DIR"
+                                       : " --dest AE",
+            strcmp(cmd, "find") == 0
+                ? " The usual keys of the level are always asked, with\n"
+                  "those given by -k, and shown as a table (or JSON)."
+            : strcmp(cmd, "get") == 0
+                ? " The instances are written to DIR as <SOP Instance "
+                  "UID>.dcm,\nas the peer sends them."
+                : " The peer sends the instances to AE (it must know it).");
+}
+
+/* Parses the common arguments; returns 0, 1 (printed help) or 2. */
+static int parse(struct qr_args *a, const char *cmd, int argc, char **argv)
+{
+    memset(a, 0, sizeof *a);
+    a->our_ae = "CONSORT";
+    a->level = "STUDY";
+    a->timeout = 60;
+    const char *dest = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if ((strcmp(o, "-k") == 0 || strcmp(o, "--key") == 0) && i + 1 < argc) {
+            if (add_key(a, argv[++i]) < 0)
+                return 2;
+        } else if (strcmp(o, "--level") == 0 && i + 1 < argc) {
+            a->level = argv[++i];
+        } else if (strcmp(o, "--aet") == 0 && i + 1 < argc) {
+            a->our_ae = argv[++i];
+        } else if (strcmp(o, "--dest") == 0 && i + 1 < argc) {
+            a->dest = argv[++i];
+        } else if (strcmp(o, "-o") == 0 && i + 1 < argc) {
+            a->out_dir = argv[++i];
+        } else if (strcmp(o, "--timeout") == 0 && i + 1 < argc) {
+            a->timeout = atoi(argv[++i]);
+        } else if (strcmp(o, "--patient-root") == 0) {
+            a->patient_root = 1;
+        } else if (strcmp(o, "--json") == 0) {
+            a->json = 1;
+        } else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
+            usage_qr(stdout, cmd);
+            return 1;
+        } else if (!dest && o[0] != '-') {
+            dest = o;
+        } else {
+            fprintf(stderr, "consort-node %s: bad argument '%s'\n", cmd, o);
+            return 2;
+        }
+    }
+    int lv = level_index(a->level);
+    if (!dest || lv < 0 || (lv == 0 && !a->patient_root) ||
+        nd_parse_dest(dest, a->ae, sizeof a->ae, a->host, sizeof a->host,
+                      &a->port) < 0) {
+        if (lv == 0 && !a->patient_root)
+            fprintf(stderr, "consort-node %s: the PATIENT level needs "
+                            "--patient-root\n", cmd);
+        usage_qr(stderr, cmd);
+        return 2;
+    }
+    /* the level first, then the usual return keys of the level (keys
+     * given with -k keep their values) */
+    if (a->n_keys >= MAX_KEYS)
+        return 2;
+    memmove(a->keys + 1, a->keys, a->n_keys * sizeof a->keys[0]);
+    a->keys[0].tag = DCX_TAG(0x0008, 0x0052);
+    a->keys[0].value = a->level;
+    a->n_keys++;
+    if (strcmp(cmd, "find") == 0)
+        for (int i = 0; default_keys[lv][i]; i++)
+            add_key(a, default_keys[lv][i]);
+    return 0;
+}
+
+/* ---- find ---- */
+
+struct find_out {
+    struct qr_args *a;
+    int n;
+};
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static int on_match(void *user, dcx_ds *m)
+{
+    struct find_out *fo = user;
+    struct qr_args *a = fo->a;
+    dcx_item *r = dcx_ds_root(m);
+    if (a->json)
+        printf("%s{", fo->n ? ",\n " : "[");
+    for (size_t i = 0; i < a->n_keys; i++) {
+        if (i == 0)
+            continue; /* the level */
+        char v[512] = "", name[64];
+        int rc = dcx_item_get_str(r, a->keys[i].tag, -1, v, sizeof v);
+        if (rc < 0 && rc != DCX_ECHARSET)
+            v[0] = '\0';
+        if (a->json) {
+            printf("%s", i > 1 ? "," : "");
+            json_str(dcx_tag_name(a->keys[i].tag, name, sizeof name));
+            putchar(':');
+            json_str(v);
+        } else {
+            printf("%s%s", i > 1 ? " | " : "", v[0] ? v : "-");
+        }
+    }
+    printf(a->json ? "}" : "\n");
+    fo->n++;
+    return 0;
+}
+
+static dcx_scu *open_scu(struct qr_args *a, const char *cmd,
+                         const struct dcx_scu_context *ctx, size_t n)
+{
+    struct dcx_scu_opts o = {.calling_ae = a->our_ae, .called_ae = a->ae,
+                             .host = a->host, .port = a->port,
+                             .timeout = a->timeout};
+    dcx_scu *scu;
+    struct dcx_error e;
+    if (dcx_scu_open(&o, ctx, n, &scu, &e) < 0) {
+        fprintf(stderr, "consort-node %s: %s\n", cmd, e.msg);
+        return NULL;
+    }
+    return scu;
+}
+
+static const char *const plain_ts[] = {DCX_TS_EXPLICIT_LE, DCX_TS_IMPLICIT_LE};
+
+int nd_cmd_find(int argc, char **argv)
+{
+    struct qr_args a;
+    int rc = parse(&a, "find", argc, argv);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    const char *model = a.patient_root ? FIND_PATIENT : FIND_STUDY;
+    struct dcx_scu_context ctx = {model, plain_ts, 2, 0};
+    dcx_scu *scu = open_scu(&a, "find", &ctx, 1);
+    if (!scu)
+        return 1;
+    if (!a.json) {
+        for (size_t i = 1; i < a.n_keys; i++) {
+            char name[64];
+            printf("%s%s", i > 1 ? " | " : "",
+                   dcx_tag_name(a.keys[i].tag, name, sizeof name));
+        }
+        printf("\n");
+    }
+    struct find_out fo = {&a, 0};
+    uint16_t st = 0;
+    rc = dcx_scu_find(scu, model, a.keys, a.n_keys, on_match, &fo, &st);
+    if (a.json)
+        puts(fo.n ? "]" : "[]");
+    if (rc < 0 || st != 0) {
+        fprintf(stderr, "consort-node find: %s\n",
+                rc < 0 ? dcx_scu_errmsg(scu) : dcx_status_str(st));
+        dcx_scu_close(scu);
+        return 1;
+    }
+    if (!a.json)
+        fprintf(stderr, "%d match(es)\n", fo.n);
+    dcx_scu_close(scu);
+    return 0;
+}
+
+/* ---- get ---- */
+
+/* Storage classes a C-GET accepts, each in the usual syntaxes so that
+ * instances arrive as stored (one context per syntax: the peer picks one
+ * per context). */
+static const char *const get_classes[] = {
+    "1.2.840.10008.5.1.4.1.1.2",     /* CT */
+    "1.2.840.10008.5.1.4.1.1.4",     /* MR */
+    "1.2.840.10008.5.1.4.1.1.1",     /* CR */
+    "1.2.840.10008.5.1.4.1.1.1.1",   /* DX for presentation */
+    "1.2.840.10008.5.1.4.1.1.1.1.1", /* DX for processing */
+    "1.2.840.10008.5.1.4.1.1.1.2",   /* MG for presentation */
+    "1.2.840.10008.5.1.4.1.1.6.1",   /* US */
+    "1.2.840.10008.5.1.4.1.1.3.1",   /* US multi-frame */
+    "1.2.840.10008.5.1.4.1.1.7",     /* secondary capture */
+    "1.2.840.10008.5.1.4.1.1.12.1",  /* XA */
+    "1.2.840.10008.5.1.4.1.1.20",    /* NM */
+    "1.2.840.10008.5.1.4.1.1.128",   /* PET */
+    "1.2.840.10008.5.1.4.1.1.2.1",   /* enhanced CT */
+    "1.2.840.10008.5.1.4.1.1.4.1",   /* enhanced MR */
+    "1.2.840.10008.5.1.4.1.1.11.1",  /* GSPS */
+    "1.2.840.10008.5.1.4.1.1.88.11", /* basic text SR */
+    "1.2.840.10008.5.1.4.1.1.88.22", /* enhanced SR */
+    "1.2.840.10008.5.1.4.1.1.88.59", /* key object selection */
+    "1.2.840.10008.5.1.4.1.1.104.1", /* encapsulated PDF */
+};
+static const char *const get_ts[][1] = {
+    {DCX_TS_JPEG_LOSSLESS_SV1}, {DCX_TS_JPEGLS_LOSSLESS}, {DCX_TS_J2K_LOSSLESS},
+    {DCX_TS_JPEG_BASELINE}, {DCX_TS_RLE},
+};
+
+int nd_cmd_get(int argc, char **argv)
+{
+    struct qr_args a;
+    int rc = parse(&a, "get", argc, argv);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    if (!a.out_dir) {
+        usage_qr(stderr, "get");
+        return 2;
+    }
+    if (mkdir(a.out_dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "consort-node get: %s: %s\n", a.out_dir,
+                strerror(errno));
+        return 1;
+    }
+    static struct dcx_scu_context ctx[128];
+    size_t n = 0;
+    const char *model = a.patient_root ? GET_PATIENT : GET_STUDY;
+    ctx[n++] = (struct dcx_scu_context){model, plain_ts, 2, 0};
+    size_t nc = sizeof get_classes / sizeof get_classes[0];
+    for (size_t i = 0; i < nc; i++)
+        ctx[n++] = (struct dcx_scu_context){get_classes[i], plain_ts, 2,
+                                            DCX_SCU_ROLE_SCP};
+    for (size_t t = 0; t < sizeof get_ts / sizeof get_ts[0]; t++)
+        for (size_t i = 0; i < nc && n < 128; i++)
+            ctx[n++] = (struct dcx_scu_context){get_classes[i], get_ts[t], 1,
+                                                DCX_SCU_ROLE_SCP};
+    dcx_scu *scu = open_scu(&a, "get", ctx, n);
+    if (!scu)
+        return 1;
+    unsigned got = 0;
+    uint16_t st = 0;
+    rc = dcx_scu_get(scu, model, a.keys, a.n_keys, a.out_dir, &got, &st);
+    if (rc < 0)
+        fprintf(stderr, "consort-node get: %s\n", dcx_scu_errmsg(scu));
+    else
+        printf("get from %s@%s:%d: %u instance(s) into %s; status %s\n",
+               a.ae, a.host, a.port, got, a.out_dir, dcx_status_str(st));
+    dcx_scu_close(scu);
+    return rc < 0 || st != 0 ? 1 : 0;
+}
+
+/* ---- move ---- */
+
+int nd_cmd_move(int argc, char **argv)
+{
+    struct qr_args a;
+    int rc = parse(&a, "move", argc, argv);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    if (!a.dest || !*a.dest || strlen(a.dest) > DCX_AE_LEN) {
+        usage_qr(stderr, "move");
+        return 2;
+    }
+    const char *model = a.patient_root ? MOVE_PATIENT : MOVE_STUDY;
+    struct dcx_scu_context ctx = {model, plain_ts, 2, 0};
+    dcx_scu *scu = open_scu(&a, "move", &ctx, 1);
+    if (!scu)
+        return 1;
+    unsigned done = 0, failed = 0;
+    uint16_t st = 0;
+    rc = dcx_scu_move(scu, model, a.dest, a.keys, a.n_keys, &done, &failed,
+                      &st);
+    if (rc < 0)
+        fprintf(stderr, "consort-node move: %s\n", dcx_scu_errmsg(scu));
+    else
+        printf("move from %s@%s:%d to %s: %u completed, %u failed; status "
+               "%s\n",
+               a.ae, a.host, a.port, a.dest, done, failed,
+               dcx_status_str(st));
+    dcx_scu_close(scu);
+    return rc < 0 || st != 0 ? 1 : 0;
+}

@@ -1,0 +1,274 @@
+/* query.c - Query/Retrieve on the index: turns a C-FIND/MOVE/GET
+ * identifier into index conditions with the matching rules of PS3.4
+ * C.2.2.2 (single value, wildcards, date/time ranges, UID lists, universal
+ * matching) and answers with the requested keys. No SQL here (index.c). */
+#define _GNU_SOURCE
+#include "query.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dcx/tags.h"
+
+enum kind {
+    KT_TEXT = 'T', /* single value or wildcard, case-sensitive */
+    KT_PN = 'P',   /* single or wildcard, ASCII case-insensitive */
+    KT_UID = 'U',  /* single or list */
+    KT_DATE = 'D', /* single or range */
+    KT_TIME = 'M', /* single or range */
+    KT_LIST = 'L', /* any of several code values (Modalities in Study) */
+    KT_NUM = 'N',  /* single */
+};
+
+static const struct {
+    uint32_t tag;
+    enum nd_key key;
+    char kind;
+} tagmap[] = {
+    {DCX_TAG(0x0010, 0x0020), NK_PATIENT_ID, KT_TEXT},
+    {DCX_TAG(0x0010, 0x0010), NK_PATIENT_NAME, KT_PN},
+    {DCX_TAG(0x0010, 0x0030), NK_BIRTH_DATE, KT_DATE},
+    {DCX_TAG(0x0010, 0x0040), NK_SEX, KT_TEXT},
+    {DCX_TAG(0x0020, 0x000D), NK_STUDY_UID, KT_UID},
+    {DCX_TAG(0x0008, 0x0020), NK_STUDY_DATE, KT_DATE},
+    {DCX_TAG(0x0008, 0x0030), NK_STUDY_TIME, KT_TIME},
+    {DCX_TAG(0x0008, 0x0050), NK_ACCESSION, KT_TEXT},
+    {DCX_TAG(0x0020, 0x0010), NK_STUDY_ID, KT_TEXT},
+    {DCX_TAG(0x0008, 0x1030), NK_STUDY_DESC, KT_TEXT},
+    {DCX_TAG(0x0008, 0x0090), NK_REFERRING, KT_PN},
+    {DCX_TAG(0x0008, 0x0061), NK_MODALITIES_IN_STUDY, KT_LIST},
+    {DCX_TAG(0x0020, 0x000E), NK_SERIES_UID, KT_UID},
+    {DCX_TAG(0x0008, 0x0060), NK_MODALITY, KT_TEXT},
+    {DCX_TAG(0x0020, 0x0011), NK_SERIES_NUMBER, KT_NUM},
+    {DCX_TAG(0x0008, 0x103E), NK_SERIES_DESC, KT_TEXT},
+    {DCX_TAG(0x0018, 0x0015), NK_BODY_PART, KT_TEXT},
+    {DCX_TAG(0x0008, 0x0018), NK_SOP_UID, KT_UID},
+    {DCX_TAG(0x0008, 0x0016), NK_SOP_CLASS, KT_UID},
+    {DCX_TAG(0x0020, 0x0013), NK_INSTANCE_NUMBER, KT_NUM},
+    {DCX_TAG(0x0028, 0x0010), NK_ROWS, KT_NUM},
+    {DCX_TAG(0x0028, 0x0011), NK_COLUMNS, KT_NUM},
+    {DCX_TAG(0x0028, 0x0008), NK_FRAMES, KT_NUM},
+    {DCX_TAG(0x0020, 0x1200), NK_PAT_STUDIES, KT_NUM},
+    {DCX_TAG(0x0020, 0x1202), NK_PAT_SERIES, KT_NUM},
+    {DCX_TAG(0x0020, 0x1204), NK_PAT_INSTANCES, KT_NUM},
+    {DCX_TAG(0x0020, 0x1206), NK_STUDY_SERIES, KT_NUM},
+    {DCX_TAG(0x0020, 0x1208), NK_STUDY_INSTANCES, KT_NUM},
+    {DCX_TAG(0x0020, 0x1209), NK_SERIES_INSTANCES, KT_NUM},
+};
+
+#define TAG_QR_LEVEL DCX_TAG(0x0008, 0x0052)
+#define TAG_RETRIEVE_AE DCX_TAG(0x0008, 0x0054)
+#define MAX_KEYS 128
+
+static int map_of(uint32_t tag)
+{
+    for (size_t i = 0; i < sizeof tagmap / sizeof tagmap[0]; i++)
+        if (tagmap[i].tag == tag)
+            return (int)i;
+    return -1;
+}
+
+void nd_query_free(struct nd_query *q)
+{
+    for (size_t i = 0; i < q->n_strings; i++)
+        free(q->strings[i]);
+    free(q->strings);
+    for (size_t i = 0; i < q->n_conds; i++)
+        free((void *)q->conds[i].values);
+    memset(q, 0, sizeof *q);
+}
+
+static char *keep(struct nd_query *q, char *s)
+{
+    if (!s)
+        return NULL;
+    char **v = realloc(q->strings, (q->n_strings + 1) * sizeof *v);
+    if (!v) {
+        free(s);
+        return NULL;
+    }
+    q->strings = v;
+    q->strings[q->n_strings++] = s;
+    return s;
+}
+
+/* digits only (dates "2024.03.15", times "09:30"); times padded to hhmmss
+ * (pad '0' for a lower bound, '9' for an upper one) */
+static char *norm(struct nd_query *q, const char *v, size_t n, int time,
+                  char pad)
+{
+    char buf[32];
+    size_t o = 0;
+    for (size_t i = 0; i < n && o < sizeof buf - 1; i++) {
+        if (v[i] >= '0' && v[i] <= '9')
+            buf[o++] = v[i];
+        else if (v[i] == '.' && time)
+            break; /* fraction of a second: ignored */
+    }
+    if (time) {
+        if (o > 6)
+            o = 6;
+        while (o > 0 && o < 6)
+            buf[o++] = pad;
+    }
+    buf[o] = '\0';
+    return keep(q, strdup(buf));
+}
+
+static int add_cond(struct nd_query *q, const struct nd_cond *c)
+{
+    if (q->n_conds >= MAX_KEYS)
+        return -1;
+    q->conds[q->n_conds++] = *c;
+    return 0;
+}
+
+/* Splits a multi-valued text on backslashes (after charset decoding). */
+static int split_list(struct nd_query *q, const char *v,
+                      const char *const **out, size_t *n)
+{
+    size_t cnt = 1;
+    for (const char *p = v; *p; p++)
+        cnt += *p == '\\';
+    const char **arr = calloc(cnt, sizeof *arr);
+    char *copy = keep(q, strdup(v));
+    if (!arr || !copy) {
+        free(arr);
+        return -1;
+    }
+    size_t k = 0;
+    for (char *tok = copy, *next; tok; tok = next) {
+        next = strchr(tok, '\\');
+        if (next)
+            *next++ = '\0';
+        if (*tok)
+            arr[k++] = tok;
+    }
+    *out = arr;
+    *n = k;
+    return 0;
+}
+
+static int has_wild(const char *v)
+{
+    return strpbrk(v, "*?") != NULL;
+}
+
+int nd_query_parse(dcx_ds *ds, int patient_root, struct nd_query *q,
+                   char *why, size_t whylen)
+{
+    memset(q, 0, sizeof *q);
+    q->conds = calloc(MAX_KEYS, sizeof *q->conds);
+    if (!q->conds)
+        return -1;
+    dcx_item *root = dcx_ds_root(ds);
+    char level[32] = "";
+    dcx_item_get_str(root, TAG_QR_LEVEL, 0, level, sizeof level);
+    if (strcmp(level, "PATIENT") == 0 && patient_root)
+        q->level = ND_PATIENT;
+    else if (strcmp(level, "STUDY") == 0)
+        q->level = ND_STUDY;
+    else if (strcmp(level, "SERIES") == 0)
+        q->level = ND_SERIES;
+    else if (strcmp(level, "IMAGE") == 0)
+        q->level = ND_IMAGE;
+    else {
+        snprintf(why, whylen, "Query/Retrieve Level '%s' is not valid for "
+                              "this model", level);
+        return -1;
+    }
+    int n = dcx_item_tag_count(root);
+    for (int i = 0; i < n && q->n_tags < MAX_KEYS; i++) {
+        uint32_t tag;
+        if (dcx_item_tag_at(root, (unsigned)i, &tag) < 0)
+            continue;
+        if (tag == TAG_QR_LEVEL || tag == DCX_TAG_SPECIFIC_CHARACTER_SET ||
+            (tag >> 16) == 0x0002)
+            continue;
+        q->tags[q->n_tags++] = tag;
+        int m = map_of(tag);
+        if (m < 0)
+            continue; /* returned empty */
+        enum nd_key key = tagmap[m].key;
+        q->want[key] = 1;
+        char buf[1024];
+        int rc = dcx_item_get_str(root, tag, -1, buf, sizeof buf);
+        if (rc < 0 && rc != DCX_ECHARSET)
+            continue;
+        if (!buf[0] || strcmp(buf, "*") == 0)
+            continue; /* universal matching */
+        char *v = keep(q, strdup(buf));
+        if (!v)
+            return -1;
+        struct nd_cond c = {.key = key, .match = NM_SINGLE, .value = v};
+        switch (tagmap[m].kind) {
+        case KT_PN:
+            c.fold_case = 1;
+            /* fall through */
+        case KT_TEXT:
+            c.match = has_wild(v) ? NM_WILDCARD : NM_SINGLE;
+            break;
+        case KT_UID:
+        case KT_LIST:
+            if (split_list(q, v, &c.values, &c.n_values) < 0)
+                return -1;
+            c.match = NM_LIST;
+            if (tagmap[m].kind == KT_LIST && c.n_values == 1 &&
+                has_wild(c.values[0])) {
+                c.match = NM_WILDCARD;
+                c.value = c.values[0];
+                free((void *)c.values);
+                c.values = NULL;
+                c.n_values = 0;
+            }
+            break;
+        case KT_DATE:
+        case KT_TIME: {
+            int t = tagmap[m].kind == KT_TIME;
+            const char *dash = strchr(v, '-');
+            if (dash) {
+                c.match = NM_RANGE;
+                c.lo = norm(q, v, (size_t)(dash - v), t, '0');
+                c.hi = norm(q, dash + 1, strlen(dash + 1), t, '9');
+            } else {
+                c.value = norm(q, v, strlen(v), t, '0');
+            }
+            if ((dash && (!c.lo || !c.hi)) || (!dash && !c.value))
+                return -1;
+            break;
+        }
+        case KT_NUM:
+            if (key >= NK_PAT_STUDIES || key == NK_ROWS ||
+                key == NK_COLUMNS || key == NK_FRAMES)
+                continue; /* returned, not matched */
+            break;
+        }
+        if (add_cond(q, &c) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int nd_query_response(const struct nd_query *q, const char *const *vals,
+                      const char *our_ae, struct dcx_attr *out,
+                      size_t cap)
+{
+    static const char *const names[] = {"PATIENT", "STUDY", "SERIES",
+                                        "IMAGE"};
+    size_t n = 0;
+    if (cap < 2)
+        return 0;
+    out[n++] = (struct dcx_attr){TAG_QR_LEVEL, names[q->level]};
+    out[n++] = (struct dcx_attr){TAG_RETRIEVE_AE, our_ae};
+    for (size_t i = 0; i < q->n_tags && n < cap; i++) {
+        if (q->tags[i] == TAG_RETRIEVE_AE)
+            continue;
+        int m = map_of(q->tags[i]);
+        const char *v = "";
+        if (m >= 0 && nd_key_level(tagmap[m].key) <= q->level)
+            v = vals[tagmap[m].key];
+        out[n++] = (struct dcx_attr){q->tags[i], v};
+    }
+    return (int)n;
+}

@@ -1,0 +1,37 @@
+/* query.h - a Query/Retrieve identifier as index conditions (PS3.4
+ * C.2.2.2) and the C-FIND response built from an index row. */
+#ifndef ND_QUERY_H
+#define ND_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "index.h"
+
+#include "dcx/dataset.h"
+#include "dcx/net.h"
+
+struct nd_query {
+    enum nd_level level;
+    struct nd_cond *conds;
+    size_t n_conds;
+    uint32_t tags[128];  /* requested keys, in query order */
+    size_t n_tags;
+    unsigned char want[NK_COUNT];
+    char **strings;      /* owned copies the conditions point to */
+    size_t n_strings;
+};
+
+/* Reads ds (text already UTF-8). patient_root: the Patient Root model
+ * (which alone has the PATIENT level). 0, or -1 with a reason. */
+int nd_query_parse(dcx_ds *ds, int patient_root, struct nd_query *q,
+                   char *why, size_t whylen);
+void nd_query_free(struct nd_query *q);
+
+/* The response to one match: level, Retrieve AE Title and every requested
+ * key (empty when the node does not know it). Returns the count written
+ * into out (values borrowed from vals/our_ae). */
+int nd_query_response(const struct nd_query *q, const char *const *vals,
+                      const char *our_ae, struct dcx_attr *out, size_t cap);
+
+#endif
