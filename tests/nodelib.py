@@ -115,9 +115,9 @@ def node_server(node, storage, port, log_path, extra_conf="", aet="CONSORT",
     return Server([node, "serve", "--config", conf], port, log_path)
 
 
-def run(argv, env=None, timeout=300, check_rc=None):
+def run(argv, env=None, timeout=300, check_rc=None, cwd=None):
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       env=env or PEER_ENV, timeout=timeout)
+                       env=env or PEER_ENV, timeout=timeout, cwd=cwd)
     out = p.stdout.decode("utf-8", "replace")
     if check_rc is not None and p.returncode != check_rc:
         fail("%s exited %d (expected %d):\n%s" % (" ".join(argv), p.returncode,
