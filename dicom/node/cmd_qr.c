@@ -261,6 +261,7 @@ int nd_cmd_find(int argc, char **argv)
         dcx_scu_close(scu);
         return 1;
     }
+    fflush(stdout);
     if (!a.json)
         fprintf(stderr, "%d match(es)\n", fo.n);
     dcx_scu_close(scu);
