@@ -520,12 +520,10 @@ static const struct {
 } keys[NK_COUNT] = {
     [NK_PATIENT_ID] = {ND_PATIENT, "p.patient_id", "p.patient_id"},
     [NK_PATIENT_NAME] = {ND_PATIENT, "p.name", "p.name"},
-    [NK_BIRTH_DATE] = {ND_PATIENT, "p.birth_date",
-                       "replace(p.birth_date, '.', '')"},
+    [NK_BIRTH_DATE] = {ND_PATIENT, "p.birth_date", "p.birth_date"},
     [NK_SEX] = {ND_PATIENT, "p.sex", "p.sex"},
     [NK_STUDY_UID] = {ND_STUDY, "st.study_uid", "st.study_uid"},
-    [NK_STUDY_DATE] = {ND_STUDY, "st.study_date",
-                       "replace(st.study_date, '.', '')"},
+    [NK_STUDY_DATE] = {ND_STUDY, "st.study_date", "st.study_date"},
     [NK_STUDY_TIME] = {ND_STUDY, "st.study_time",
                        "substr(replace(st.study_time, ':', '') || '000000',"
                        " 1, 6)"},

@@ -19,6 +19,19 @@ static const char *text(dcx_item *it, uint32_t tag, char *buf, size_t len)
     return buf;
 }
 
+/* Dates are indexed as digits only ("1997.04.24", a pre-1993 form, reads
+ * as "19970424") so that range matching can use the index. */
+static const char *date(dcx_item *it, uint32_t tag, char *buf, size_t len)
+{
+    text(it, tag, buf, len);
+    size_t o = 0;
+    for (size_t i = 0; buf[i]; i++)
+        if (buf[i] >= '0' && buf[i] <= '9')
+            buf[o++] = buf[i];
+    buf[o] = '\0';
+    return buf;
+}
+
 static int number(dcx_item *it, uint32_t tag)
 {
     int64_t v;
@@ -45,12 +58,12 @@ int nd_record_read(const char *path, struct nd_record *o, char *why,
     x->issuer = text(r, DCX_TAG(0x0010, 0x0021), o->issuer, sizeof o->issuer);
     x->patient_name = text(r, DCX_TAG_PATIENT_NAME, o->patient_name,
                            sizeof o->patient_name);
-    x->birth_date = text(r, DCX_TAG_PATIENT_BIRTH_DATE, o->birth_date,
+    x->birth_date = date(r, DCX_TAG_PATIENT_BIRTH_DATE, o->birth_date,
                          sizeof o->birth_date);
     x->sex = text(r, DCX_TAG_PATIENT_SEX, o->sex, sizeof o->sex);
     x->study_uid = text(r, DCX_TAG_STUDY_INSTANCE_UID, o->study_uid,
                         sizeof o->study_uid);
-    x->study_date = text(r, DCX_TAG_STUDY_DATE, o->study_date,
+    x->study_date = date(r, DCX_TAG_STUDY_DATE, o->study_date,
                          sizeof o->study_date);
     x->study_time = text(r, DCX_TAG_STUDY_TIME, o->study_time,
                          sizeof o->study_time);

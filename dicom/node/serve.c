@@ -35,6 +35,12 @@ struct server {
     char index_path[1200];
     dcx_scp *scp;
     atomic_ulong stored, failed;
+    /* All C-STORE index writes go through one connection, one at a time:
+     * with a connection per association, each commit by one made the
+     * others re-read their pages, and SQLite's busy handler sleeps 1-10 ms
+     * per retry; the mutex hands over at once and the cache stays warm. */
+    pthread_mutex_t index_write;
+    nd_index *writer;
 };
 
 /* per association */
@@ -83,16 +89,30 @@ static unsigned on_associate(void *user, struct dcx_assoc_info *a)
     if (nd_acl_allows(&sv->cfg.retrieve, a->calling_ae))
         svc |= DCX_SVC_MOVE | DCX_SVC_GET;
     struct assoc *as = calloc(1, sizeof *as);
-    char err[256];
-    if (!as || nd_index_open(sv->index_path, &as->ix, err, sizeof err) < 0) {
-        dcx_log(DCX_LOG_ERROR, "assoc=%lu cannot open index: %s", a->id,
-                as ? err : "out of memory");
-        free(as);
-        /* echo still works; storing would fail every instance */
-        return DCX_SVC_ECHO;
+    if (!as) {
+        dcx_log(DCX_LOG_ERROR, "assoc=%lu out of memory", a->id);
+        return DCX_SVC_ECHO; /* echo still works */
     }
     a->user = as;
     return svc;
+}
+
+/* The association's read connection for queries, opened on first use
+ * (a C-STORE-only association never needs one). */
+static nd_index *reader(struct server *sv, const struct dcx_assoc_info *a)
+{
+    struct assoc *as = a->user;
+    if (!as)
+        return NULL;
+    if (!as->ix) {
+        char err[256];
+        if (nd_index_open(sv->index_path, &as->ix, err, sizeof err) < 0) {
+            dcx_log(DCX_LOG_ERROR, "assoc=%lu cannot open index: %s", a->id,
+                    err);
+            return NULL;
+        }
+    }
+    return as->ix;
 }
 
 static void on_end(void *user, const struct dcx_assoc_info *a,
@@ -127,12 +147,6 @@ static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
                          const struct dcx_store_rq *rq, const char *tmp)
 {
     struct server *sv = user;
-    struct assoc *as = a->user;
-    if (!as) {
-        atomic_fetch_add(&sv->failed, 1);
-        return refuse(a, rq, tmp, DCX_STATUS_OUT_OF_RESOURCES,
-                      "index unavailable");
-    }
     struct nd_record rec;
     char why[300];
     int rc = nd_record_read(tmp, &rec, why, sizeof why);
@@ -177,10 +191,13 @@ static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
     rec.r.size = stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
     rec.r.path = rel;
     rec.r.calling_ae = a->calling_ae;
-    rc = nd_index_add(as->ix, &rec.r);
-    if (rc < 0) {
+    pthread_mutex_lock(&sv->index_write);
+    rc = nd_index_add(sv->writer, &rec.r);
+    if (rc < 0)
         dcx_log(DCX_LOG_ERROR, "assoc=%lu index commit failed: %s", a->id,
-                nd_index_errmsg(as->ix));
+                nd_index_errmsg(sv->writer));
+    pthread_mutex_unlock(&sv->index_write);
+    if (rc < 0) {
         /* file first, then index; undo the file (Orthanc's order) unless
          * it was already there before this request */
         if (dup == ND_NEW)
@@ -236,8 +253,8 @@ static uint16_t on_find(void *user, const struct dcx_assoc_info *a,
                         const char *model, dcx_ds *query, dcx_find_ctx *ctx)
 {
     struct server *sv = user;
-    struct assoc *as = a->user;
-    if (!as)
+    nd_index *ix = reader(sv, a);
+    if (!ix)
         return DCX_STATUS_OUT_OF_RESOURCES;
     struct nd_query q;
     char why[200];
@@ -250,7 +267,7 @@ static uint16_t on_find(void *user, const struct dcx_assoc_info *a,
         return DCX_STATUS_DATA_MISMATCH;
     }
     struct find_run fr = {sv, &q, ctx, 0, 0};
-    int rc = nd_index_find(as->ix, q.level, q.conds, q.n_conds, q.want,
+    int rc = nd_index_find(ix, q.level, q.conds, q.n_conds, q.want,
                            find_row, &fr);
     uint16_t status = rc == ND_EINDEX                ? 0xA700
                       : fr.stop_rc == DCX_ECANCELLED ? DCX_STATUS_CANCEL
@@ -292,8 +309,8 @@ static uint16_t on_retrieve(void *user, const struct dcx_assoc_info *a,
                             struct dcx_file_list *out)
 {
     struct server *sv = user;
-    struct assoc *as = a->user;
-    if (!as)
+    nd_index *ix = reader(sv, a);
+    if (!ix)
         return DCX_STATUS_OUT_OF_RESOURCES;
     struct nd_query q;
     char why[200];
@@ -309,7 +326,7 @@ static uint16_t on_retrieve(void *user, const struct dcx_assoc_info *a,
     want[NK_PATH] = 1;
     struct path_list pl = {nd_archive_root(sv->ar), out, 0};
     /* every instance under the matching entities */
-    int rc = nd_index_find(as->ix, ND_IMAGE, q.conds, q.n_conds, want,
+    int rc = nd_index_find(ix, ND_IMAGE, q.conds, q.n_conds, want,
                            path_row, &pl);
     dcx_log(DCX_LOG_INFO, "assoc=%lu aet=%s retrieve level=%s instances=%zu",
             a->id, a->calling_ae, level_names[q.level], out->n);
@@ -430,14 +447,16 @@ static void *scp_thread(void *arg)
     return NULL;
 }
 
-static void checkpoint(nd_index *ix)
+static void checkpoint(struct server *sv, nd_index *ix)
 {
+    pthread_mutex_lock(&sv->index_write);
     char now[32];
     snprintf(now, sizeof now, "%lld", (long long)time(NULL));
     if (nd_index_meta_set(ix, "checkpoint_at", now) < 0 ||
         nd_index_checkpoint(ix) < 0)
         dcx_log(DCX_LOG_WARN, "index checkpoint failed: %s",
                 nd_index_errmsg(ix));
+    pthread_mutex_unlock(&sv->index_write);
 }
 
 static void serve_usage(FILE *to)
@@ -458,6 +477,7 @@ int nd_cmd_serve(int argc, char **argv)
 {
     struct server sv;
     memset(&sv, 0, sizeof sv);
+    pthread_mutex_init(&sv.index_write, NULL);
     nd_config_defaults(&sv.cfg);
     const char *cfg_path = NULL;
     const char *aet = NULL, *port = NULL, *storage = NULL, *sync = NULL;
@@ -528,7 +548,8 @@ int nd_cmd_serve(int argc, char **argv)
                 nd_index_errmsg(ix));
         goto out;
     }
-    checkpoint(ix);
+    checkpoint(&sv, ix);
+    sv.writer = ix;
 
     struct dcx_scp_opts so = {
         .ae_title = sv.cfg.ae_title,
@@ -582,10 +603,10 @@ int nd_cmd_serve(int argc, char **argv)
         if (pthread_timedjoin_np(th, &res, &ts) == 0)
             break;
         if (++tick % 60 == 0)
-            checkpoint(ix);
+            checkpoint(&sv, ix);
     }
     dcx_scp_destroy(sv.scp);
-    checkpoint(ix);
+    checkpoint(&sv, ix);
     if (nd_index_meta_set(ix, "clean_shutdown", "1") == 0 &&
         nd_index_checkpoint(ix) == 0)
         exit_code = 0;

@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """Many synthetic instances for network, durability and ingest tests.
 
-usage: gen_many.py OUTDIR --count N [--kind small|ct|dr] [--studies S]
+usage: gen_many.py OUTDIR --count N [--kind tiny|small|ct|dr] [--studies S]
                    [--patients P] [--seed K] [--name-gb18030]
 
 Writes N Explicit VR Little Endian Part-10 files OUTDIR/NNNNNN.dcm with
 unique, deterministic UIDs (seeded), in S consecutive studies (default N/10,
 at least 1) of P patients (default S), each study one series:
 
+    tiny   8x8 16-bit CT image (~1 KB): index-only loads (query benchmarks)
     small  64x64 16-bit CT image (~8.5 KB): the many-small-instances case
     ct     512x512 int16 CT slice (~0.5 MB): a CT series
     dr     2500x3000 12-bit DX image (~15 MB): large radiographs
@@ -43,7 +44,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("outdir")
     ap.add_argument("--count", type=int, required=True)
-    ap.add_argument("--kind", choices=["small", "ct", "dr"], default="small")
+    ap.add_argument("--kind", choices=["tiny", "small", "ct", "dr"], default="small")
     ap.add_argument("--studies", type=int)
     ap.add_argument("--patients", type=int)
     ap.add_argument("--seed", type=int, default=1)
@@ -55,6 +56,7 @@ def main():
     os.makedirs(a.outdir, exist_ok=True)
     rng = np.random.default_rng(a.seed)
     shape, bits, cls, mod = {
+        "tiny": ((8, 8), 16, CT, "CT"),
         "small": ((64, 64), 16, CT, "CT"),
         "ct": ((512, 512), 16, CT, "CT"),
         "dr": ((3000, 2500), 12, DX, "DX"),
