@@ -60,6 +60,9 @@ static const char *const migrations[] = {
     "  calling_ae TEXT NOT NULL DEFAULT '',"
     "  charset TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX instances_series ON instances(series);",
+    /* 1 -> 2: patient name wildcards ("WANG*", case-insensitive LIKE)
+     * become an index range instead of a scan */
+    "CREATE INDEX patients_name ON patients(name COLLATE NOCASE);",
 };
 
 enum {
@@ -178,7 +181,22 @@ static int migrate(nd_index *ix, char *err, size_t errlen)
     return 0;
 }
 
+static int open_conn(const char *path, int reader, nd_index **out, char *err,
+                     size_t errlen);
+
 int nd_index_open(const char *path, nd_index **out, char *err, size_t errlen)
+{
+    return open_conn(path, 0, out, err, errlen);
+}
+
+int nd_index_open_reader(const char *path, nd_index **out, char *err,
+                         size_t errlen)
+{
+    return open_conn(path, 1, out, err, errlen);
+}
+
+static int open_conn(const char *path, int reader, nd_index **out, char *err,
+                     size_t errlen)
 {
     *out = NULL;
     nd_index *ix = calloc(1, sizeof *ix);
@@ -205,8 +223,19 @@ int nd_index_open(const char *path, nd_index **out, char *err, size_t errlen)
                  sqlite3_errmsg(ix->db));
         goto fail;
     }
-    if (migrate(ix, err, errlen) != 0)
+    /* a reader of a running node's index: the node migrated it at start
+     * (migrating takes an exclusive lock, too costly per association) */
+    if (reader) {
+        int v = 0;
+        if (schema_version(ix, &v) != SQLITE_OK ||
+            v != (int)(sizeof migrations / sizeof migrations[0])) {
+            snprintf(err, errlen, "index %s has schema %d, not %d", path, v,
+                     (int)(sizeof migrations / sizeof migrations[0]));
+            goto fail;
+        }
+    } else if (migrate(ix, err, errlen) != 0) {
         goto fail;
+    }
     for (int i = 0; i < S_COUNT; i++) {
         if (sqlite3_prepare_v3(ix->db, stmt_sql[i], -1,
                                SQLITE_PREPARE_PERSISTENT, &ix->st[i],
@@ -668,7 +697,9 @@ static void cond_sql(struct sql *q, const struct nd_cond *c)
         put(q, col);
         put(q, c->fold_case ? " LIKE " : " GLOB ");
         param(q, pat);
-        if (c->fold_case)
+        /* only when needed: an ESCAPE clause turns off SQLite's LIKE
+         * optimisation (the index range for a prefix) */
+        if (c->fold_case && strchr(pat, '\\'))
             put(q, " ESCAPE '\\'");
         break;
     }

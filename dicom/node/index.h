@@ -37,6 +37,11 @@ int nd_index_open(const char *path, nd_index **out, char *err,
                   size_t errlen);
 void nd_index_close(nd_index *ix);
 
+/* A connection for queries to an index already migrated (the running
+ * node's): no migration, so no exclusive lock. */
+int nd_index_open_reader(const char *path, nd_index **out, char *err,
+                         size_t errlen);
+
 /* Adds an instance with its patient/study/series in one transaction.
  * Returns 0 if new, 1 if that SOP Instance UID was already indexed (left
  * as it is), ND_EFULL (disk full) or ND_EINDEX. */

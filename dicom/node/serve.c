@@ -106,7 +106,8 @@ static nd_index *reader(struct server *sv, const struct dcx_assoc_info *a)
         return NULL;
     if (!as->ix) {
         char err[256];
-        if (nd_index_open(sv->index_path, &as->ix, err, sizeof err) < 0) {
+        if (nd_index_open_reader(sv->index_path, &as->ix, err,
+                                 sizeof err) < 0) {
             dcx_log(DCX_LOG_ERROR, "assoc=%lu cannot open index: %s", a->id,
                     err);
             return NULL;

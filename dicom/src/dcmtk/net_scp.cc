@@ -829,7 +829,10 @@ extern "C" int dcx_find_reply(dcx_find_ctx *ctx, const struct dcx_attr *attrs,
                               size_t n)
 {
     try {
-        if (DIMSE_checkForCancelRQ(ctx->assoc, ctx->pcid,
+        // a C-CANCEL is looked for every 8 matches: the check is a system
+        // call, and large answers are thousands of matches
+        if (ctx->sent % 8 == 0 &&
+            DIMSE_checkForCancelRQ(ctx->assoc, ctx->pcid,
                                    ctx->rq->MessageID) == EC_Normal) {
             ctx->cancelled = true;
             return DCX_ECANCELLED;
