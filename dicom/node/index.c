@@ -170,6 +170,16 @@ static int migrate(nd_index *ix, char *err, size_t errlen)
                                     "key TEXT PRIMARY KEY, value TEXT)") !=
                                SQLITE_OK)
         rc = SQLITE_ERROR;
+    /* the version also as a row, for operators and other tools; the
+     * authority is PRAGMA user_version, set in the same transaction */
+    if (rc == SQLITE_OK) {
+        char sql[128];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO meta(key, value) VALUES('schema_version', '%d')"
+                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                 target);
+        rc = exec(ix, sql);
+    }
     if (rc == SQLITE_OK)
         rc = exec(ix, "COMMIT");
     if (rc != SQLITE_OK) {

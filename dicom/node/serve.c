@@ -428,9 +428,14 @@ static int startup(struct server *sv, nd_index *ix)
     if (since < 0)
         since = 0;
     struct reindex ri = {sv, ix, 0, 0, 0};
-    dcx_log(DCX_LOG_INFO, "previous run did not stop cleanly: checking "
-                          "files %s",
-            since ? "changed since the last index checkpoint" : "(all)");
+    if (have == 1)
+        dcx_log(DCX_LOG_INFO, "the index has no record of a clean stop (new "
+                              "or rebuilt): indexing the files in the "
+                              "archive");
+    else
+        dcx_log(DCX_LOG_INFO, "previous run did not stop cleanly: checking "
+                              "files %s",
+                since ? "changed since the last index checkpoint" : "(all)");
     int rc = nd_archive_walk(sv->ar, since, reindex_one, &ri);
     dcx_log(rc < 0 ? DCX_LOG_ERROR : DCX_LOG_INFO,
             "re-index: %lu files checked, %lu added to the index, %lu "
