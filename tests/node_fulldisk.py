@@ -95,7 +95,7 @@ def main():
     rc, out = nl.run(["echoscu", "-aec", "CONSORT", "127.0.0.1", str(port)])
     nl.check(rc == 0, "the node still answers C-ECHO on a full disk")
     # free space: raise the tmpfs size, resend what failed
-    subprocess.run(["mount", "-o", "remount,size=16m", disk], check=True)
+    subprocess.run(["mount", "-o", "remount,size=64m", disk], check=True)
     ok2, bad2 = storescu(port, [f for f, _ in bad], os.path.join(work, "storescu2.log"))
     n = nl.index_rows(storage, "SELECT count(*) FROM instances")[0][0]
     nl.check(not bad2 and n == len(files),

@@ -287,6 +287,89 @@ int nd_archive_commit(nd_archive *ar, const char *tmp, const char *sop_uid,
     return 0;
 }
 
+int nd_archive_open_tmp(nd_archive *ar, const char *sop_uid)
+{
+    char rel[128], dir[1200], data[1100];
+    nd_archive_rel_path(sop_uid, rel, sizeof rel);
+    snprintf(dir, sizeof dir, "%s/%.7s", ar->root, rel); /* data/xx */
+    snprintf(data, sizeof data, "%s/data", ar->root);
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT) {
+        if (mkdir_one(dir, ar->sync_full, data) != 0)
+            return -1;
+        fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+    }
+    return fd;
+}
+
+int nd_archive_commit_fd(nd_archive *ar, int fd, const char *sop_uid,
+                         char *out_rel, size_t rel_len, enum nd_dup *out_dup)
+{
+    char rel[128], path[1200], dir[1200], proc[64];
+    int e, rc = 0;
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    /* 1. the bytes are on disk before the name exists (rule 1) */
+    if (ar->sync_full && fdatasync(fd) != 0) {
+        e = errno;
+        dcx_log(DCX_LOG_ERROR, "archive fsync failed: %s", strerror(e));
+        close(fd);
+        return err_of(e);
+    }
+    nd_archive_rel_path(sop_uid, rel, sizeof rel);
+    snprintf(path, sizeof path, "%s/%s", ar->root, rel);
+    snprintf(dir, sizeof dir, "%s/%.7s", ar->root, rel);
+    /* 2. the name appears atomically, never over another file */
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0) {
+        e = errno;
+        if (e != EEXIST) {
+            dcx_log(DCX_LOG_ERROR, "archive cannot place file: %s",
+                    strerror(e));
+            close(fd);
+            return err_of(e);
+        }
+        int same = same_dataset(proc, path);
+        if (same == 1) {
+            close(fd);
+            snprintf(out_rel, rel_len, "%s", rel);
+            *out_dup = ND_DUP_SAME;
+            return 0;
+        }
+        /* different content under the same SOP Instance UID: kept aside,
+         * never overwritten (rule 5) */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        char crel[160], cpath[1300], cdir[1100];
+        snprintf(crel, sizeof crel, "conflicts/%.32s-%lld%09ld.dcm", rel + 8,
+                 (long long)ts.tv_sec, ts.tv_nsec);
+        snprintf(cpath, sizeof cpath, "%s/%s", ar->root, crel);
+        snprintf(cdir, sizeof cdir, "%s/conflicts", ar->root);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, cpath, AT_SYMLINK_FOLLOW) != 0 ||
+            (ar->sync_full && fsync_path(cdir, 1) != 0)) {
+            e = errno;
+            close(fd);
+            return err_of(e);
+        }
+        close(fd);
+        snprintf(out_rel, rel_len, "%s", crel);
+        *out_dup = ND_DUP_CONFLICT;
+        return 0;
+    }
+    /* 3. the directory entry is on disk too (power cut) */
+    if (ar->sync_full && fsync_path(dir, 1) != 0) {
+        e = errno;
+        dcx_log(DCX_LOG_ERROR, "archive folder fsync failed: %s",
+                strerror(e));
+        unlink(path);
+        rc = err_of(e);
+    }
+    close(fd);
+    if (rc == 0) {
+        snprintf(out_rel, rel_len, "%s", rel);
+        *out_dup = ND_NEW;
+    }
+    return rc;
+}
+
 int nd_archive_remove(nd_archive *ar, const char *rel)
 {
     char path[1200];

@@ -35,6 +35,16 @@ int nd_archive_commit(nd_archive *ar, const char *tmp_path,
                       const char *sop_uid, char *out_rel, size_t rel_len,
                       enum nd_dup *out_dup);
 
+/* An unnamed file (O_TMPFILE) in the folder where sop_uid's file goes, to
+ * receive it into: nothing is left if the node dies before it is linked
+ * (nd_archive_commit_fd). -1 if the file system cannot (then use tmp/). */
+int nd_archive_open_tmp(nd_archive *ar, const char *sop_uid);
+
+/* nd_archive_commit for a file from nd_archive_open_tmp: linked into
+ * place (never over another file) and closed, also on error. */
+int nd_archive_commit_fd(nd_archive *ar, int fd, const char *sop_uid,
+                         char *out_rel, size_t rel_len, enum nd_dup *out_dup);
+
 /* Removes an instance file again (its index commit failed). */
 int nd_archive_remove(nd_archive *ar, const char *rel);
 

@@ -132,6 +132,7 @@ static void on_end(void *user, const struct dcx_assoc_info *a,
     }
 }
 
+/* Logs the refusal and drops the received file (tmp NULL: already gone). */
 static uint16_t refuse(const struct dcx_assoc_info *a,
                        const struct dcx_store_rq *rq, const char *tmp,
                        uint16_t status, const char *why)
@@ -139,9 +140,19 @@ static uint16_t refuse(const struct dcx_assoc_info *a,
     dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s c-store refused status=0x%04X "
                           "sop=%s reason=\"%s\"",
             a->id, a->calling_ae, status, rq->sop_instance_uid, why);
-    if (tmp)
+    if (tmp && rq->fd >= 0)
+        close(rq->fd);
+    else if (tmp)
         unlink(tmp);
     return status;
+}
+
+static int open_store_file(void *user, const struct dcx_assoc_info *a,
+                           const struct dcx_store_rq *rq)
+{
+    struct server *sv = user;
+    (void)a;
+    return nd_archive_open_tmp(sv->ar, rq->sop_instance_uid);
 }
 
 static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
@@ -171,7 +182,10 @@ static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
     }
     char rel[200];
     enum nd_dup dup;
-    rc = nd_archive_commit(sv->ar, tmp, rec.sop_uid, rel, sizeof rel, &dup);
+    rc = rq->fd >= 0 ? nd_archive_commit_fd(sv->ar, rq->fd, rec.sop_uid, rel,
+                                            sizeof rel, &dup)
+                     : nd_archive_commit(sv->ar, tmp, rec.sop_uid, rel,
+                                         sizeof rel, &dup);
     if (rc < 0) {
         atomic_fetch_add(&sv->failed, 1);
         return refuse(a, rq, NULL, DCX_STATUS_OUT_OF_RESOURCES,
@@ -186,10 +200,13 @@ static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
         atomic_fetch_add(&sv->stored, 1);
         return DCX_STATUS_SUCCESS;
     }
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", nd_archive_root(sv->ar), rel);
-    struct stat st;
-    rec.r.size = stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+    rec.r.size = (int64_t)rq->file_size;
+    if (dup == ND_DUP_SAME) { /* the file kept is the earlier one */
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", nd_archive_root(sv->ar), rel);
+        struct stat st;
+        rec.r.size = stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+    }
     rec.r.path = rel;
     rec.r.calling_ae = a->calling_ae;
     pthread_mutex_lock(&sv->index_write);
@@ -568,6 +585,7 @@ int nd_cmd_serve(int argc, char **argv)
     struct dcx_scp_hooks hooks = {
         .user = &sv,
         .on_associate = on_associate,
+        .open_store_file = open_store_file,
         .on_store = on_store,
         .on_find = on_find,
         .on_retrieve = on_retrieve,

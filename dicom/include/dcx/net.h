@@ -56,6 +56,8 @@ struct dcx_store_rq {
     const char *transfer_syntax_uid; /* of the presentation context */
     uint16_t message_id;
     const char *move_originator_ae;  /* "" unless a C-MOVE sub-operation */
+    uint64_t file_size;              /* bytes of the received Part-10 file */
+    int fd;                          /* from open_store_file, or -1 */
 };
 
 /* Counts reported when an association ends. */
@@ -98,9 +100,17 @@ struct dcx_scp_hooks {
      * title not recognised". It may set a->user (freed in on_end; on_end
      * also runs when it rejected). NULL: everything. */
     unsigned (*on_associate)(void *user, struct dcx_assoc_info *a);
+    /* Where to receive a C-STORE data set: an open read/write descriptor
+     * (an O_TMPFILE in the folder the instance will end up in saves a
+     * directory entry and a rename), or -1 for a temp file in tmp_dir.
+     * rq->file_size is 0 here. NULL: always tmp_dir. */
+    int (*open_store_file)(void *user, const struct dcx_assoc_info *a,
+                           const struct dcx_store_rq *rq);
     /* A C-STORE data set was received into tmp_path, a Part-10 file with a
-     * meta header made from the request. Return the DIMSE status to send.
-     * The hook owns tmp_path from then on: it renames or removes it. */
+     * meta header made from the request (with a descriptor from
+     * open_store_file, tmp_path is "/proc/self/fd/N" and rq->fd is it).
+     * Return the DIMSE status to send. The hook owns the file from then
+     * on: it renames, links, closes or removes it. */
     uint16_t (*on_store)(void *user, const struct dcx_assoc_info *a,
                          const struct dcx_store_rq *rq, const char *tmp_path);
     /* C-FIND (Patient or Study Root, model_uid): reply to each match with

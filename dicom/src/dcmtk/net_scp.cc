@@ -309,20 +309,52 @@ bool Assoc::handle_store(T_DIMSE_C_StoreRQ &rq,
 
     std::string tmp;
     unsigned long long bytes = 0;
+    uint64_t file_size = 0;
+    dcx_store_rq r;
+    r.sop_class_uid = rq.AffectedSOPClassUID;
+    r.sop_instance_uid = rq.AffectedSOPInstanceUID;
+    r.transfer_syntax_uid = c.good() ? pc.acceptedTransferSyntax : "";
+    r.message_id = rq.MessageID;
+    r.move_originator_ae = (rq.opts & O_STORE_MOVEORIGINATORAETITLE)
+                               ? rq.MoveOriginatorApplicationEntityTitle
+                               : "";
+    r.file_size = 0;
+    r.fd = -1;
+    // drop the file a failed reception left (a descriptor: just close it)
+    auto discard = [&]() {
+        if (r.fd >= 0)
+            close(r.fd);
+        else
+            unlink(tmp.c_str());
+        r.fd = -1;
+        tmp.clear();
+    };
     if (status == DCX_STATUS_SUCCESS) {
+        if (scp_->hooks.open_store_file)
+            r.fd = scp_->hooks.open_store_file(scp_->hooks.user, &info_, &r);
         char name[96];
-        snprintf(name, sizeof name, "/%lu-%lu.part", info_.id,
-                 scp_->tmp_seq.fetch_add(1) + 1);
-        tmp = scp_->tmp_dir + name;
+        if (r.fd >= 0)
+            snprintf(name, sizeof name, "/proc/self/fd/%d", r.fd);
+        else
+            snprintf(name, sizeof name, "/%lu-%lu.part", info_.id,
+                     scp_->tmp_seq.fetch_add(1) + 1);
+        tmp = r.fd >= 0 ? std::string(name) : scp_->tmp_dir + name;
         DcmOutputFileStream *fs = nullptr;
         c = DIMSE_createFilestream(tmp.c_str(), &rq, assoc_, pcid, 1, &fs);
         if (c.bad()) {
-            log(DCX_LOG_ERROR, "c-store cannot create temp file: %s",
-                strerror(errno));
+            log(DCX_LOG_ERROR, "c-store cannot create the file for the data "
+                               "set: %s", c.text());
             status = DCX_STATUS_OUT_OF_RESOURCES;
             delete fs;
-            unlink(tmp.c_str());
-            tmp.clear();
+            discard();
+            // the data set still has to be read off the link
+            DIC_UL nbytes = 0, npdv = 0;
+            if (DIMSE_ignoreDataSet(assoc_, DIMSE_BLOCKING,
+                                    scp_->dimse_timeout, &nbytes, &npdv)
+                    .bad()) {
+                stats_.aborted = 1;
+                return false;
+            }
         } else {
             offile_off_t meta = fs->tell();
             T_ASC_PresentationContextID got = 0;
@@ -334,26 +366,24 @@ bool Assoc::handle_store(T_DIMSE_C_StoreRQ &rq,
             delete fs; // flushes and closes
             bytes = static_cast<unsigned long long>(total - meta);
             if (c == DIMSE_OUTOFRESOURCES || (c.good() && !stream_ok)) {
-                log(DCX_LOG_ERROR, "c-store cannot write temp file "
+                log(DCX_LOG_ERROR, "c-store cannot write the data set "
                                    "(disk full?)");
                 status = DCX_STATUS_OUT_OF_RESOURCES;
-                unlink(tmp.c_str());
-                tmp.clear();
+                discard();
             } else if (c.bad()) {
                 // The link broke mid-transfer: nothing to answer.
                 log(DCX_LOG_WARN, "c-store data not received: %s",
                     c.text());
-                unlink(tmp.c_str());
+                discard();
                 stats_.aborted = 1;
                 return false;
             } else {
                 struct stat st;
+                file_size = static_cast<uint64_t>(total);
                 if (stat(tmp.c_str(), &st) != 0 || st.st_size != total) {
-                    log(DCX_LOG_ERROR, "c-store temp file short "
-                                       "(disk full?)");
+                    log(DCX_LOG_ERROR, "c-store file short (disk full?)");
                     status = DCX_STATUS_OUT_OF_RESOURCES;
-                    unlink(tmp.c_str());
-                    tmp.clear();
+                    discard();
                 }
             }
         }
@@ -370,20 +400,14 @@ bool Assoc::handle_store(T_DIMSE_C_StoreRQ &rq,
     stats_.bytes += bytes;
 
     if (!tmp.empty()) {
-        dcx_store_rq r;
-        r.sop_class_uid = rq.AffectedSOPClassUID;
-        r.sop_instance_uid = rq.AffectedSOPInstanceUID;
-        r.transfer_syntax_uid = pc.acceptedTransferSyntax;
-        r.message_id = rq.MessageID;
-        r.move_originator_ae = (rq.opts & O_STORE_MOVEORIGINATORAETITLE)
-                                   ? rq.MoveOriginatorApplicationEntityTitle
-                                   : "";
-        status = scp_->hooks.on_store
-                     ? scp_->hooks.on_store(scp_->hooks.user, &info_, &r,
-                                            tmp.c_str())
-                     : DCX_STATUS_OUT_OF_RESOURCES;
-        if (!scp_->hooks.on_store)
-            unlink(tmp.c_str());
+        r.file_size = file_size;
+        if (scp_->hooks.on_store) {
+            status = scp_->hooks.on_store(scp_->hooks.user, &info_, &r,
+                                          tmp.c_str());
+        } else {
+            status = DCX_STATUS_OUT_OF_RESOURCES;
+            discard();
+        }
     }
     if (status == DCX_STATUS_SUCCESS || (status & 0xF000) == 0xB000)
         stats_.stores_ok++;
@@ -792,6 +816,14 @@ void Assoc::loop()
             ok = false;
         }
         if (!ok) {
+            ASC_abortAssociation(assoc_);
+            stats_.aborted = 1;
+            return;
+        }
+        // stopping: the operation just answered was finished; a busy
+        // sender must not hold the node up
+        if (scp_->stop.load()) {
+            log(DCX_LOG_INFO, "node stopping: aborting association");
             ASC_abortAssociation(assoc_);
             stats_.aborted = 1;
             return;
