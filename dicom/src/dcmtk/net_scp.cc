@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +65,112 @@ static_assert(std::atomic<bool>::is_always_lock_free,
               "dcx_scp_stop must be async-signal-safe");
 
 namespace {
+
+// A DcmConsumer writing straight to a file descriptor: each PDV of a
+// received data set is one write(), errors show at once (no stdio
+// buffer), and the descriptor may be an O_TMPFILE.
+class FdConsumer : public DcmConsumer {
+public:
+    explicit FdConsumer(int fd) : fd_(fd) {}
+    OFBool good() const override { return st_.good(); }
+    OFCondition status() const override { return st_; }
+    OFBool isFlushed() const override { return OFTrue; }
+    offile_off_t avail() const override { return 1 << 30; }
+    offile_off_t write(const void *buf, offile_off_t len) override
+    {
+        const char *p = static_cast<const char *>(buf);
+        offile_off_t done = 0;
+        while (st_.good() && done < len) {
+            ssize_t w = ::write(fd_, p + done, static_cast<size_t>(len - done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                st_ = makeOFCondition(0, 1, OF_error, strerror(w < 0 ? errno
+                                                                    : ENOSPC));
+            else
+                done += w;
+        }
+        return done;
+    }
+    void flush() override {}
+
+private:
+    int fd_;
+    OFCondition st_ = EC_Normal;
+};
+
+struct FdConsumerHolder {
+    explicit FdConsumerHolder(int fd) : consumer(fd) {}
+    FdConsumer consumer;
+};
+
+// The holder is the first base, so the consumer exists before
+// DcmOutputStream's constructor gets its address.
+class FdOutputStream : private FdConsumerHolder, public DcmOutputStream {
+public:
+    explicit FdOutputStream(int fd)
+        : FdConsumerHolder(fd), DcmOutputStream(&consumer)
+    {
+    }
+};
+
+void put_el(std::string &m, Uint16 e, const char *vr, const std::string &v)
+{
+    // explicit VR little endian, short form (UI, SH, AE)
+    char h[8] = {2, 0, static_cast<char>(e & 0xFF), static_cast<char>(e >> 8),
+                 vr[0], vr[1], static_cast<char>(v.size() & 0xFF),
+                 static_cast<char>(v.size() >> 8)};
+    m.append(h, 8);
+    m += v;
+}
+
+std::string padded(const char *s, char pad)
+{
+    std::string v = s;
+    if (v.size() % 2)
+        v += pad;
+    return v;
+}
+
+// Preamble and file meta group (PS3.10 7.1) for a received C-STORE: the
+// same elements DCMTK's DIMSE_createFilestream writes, encoded directly.
+std::string part10_head(const T_DIMSE_C_StoreRQ &rq, const char *ts,
+                        const char *calling_ae)
+{
+    std::string g;
+    // (0002,0001) OB 00\01: long form
+    static const char ver[] = {2, 0, 1, 0, 'O', 'B', 0, 0, 2, 0, 0, 0, 0, 1};
+    g.append(ver, sizeof ver);
+    put_el(g, 0x0002, "UI", padded(rq.AffectedSOPClassUID, '\0'));
+    put_el(g, 0x0003, "UI", padded(rq.AffectedSOPInstanceUID, '\0'));
+    put_el(g, 0x0010, "UI", padded(ts, '\0'));
+    put_el(g, 0x0012, "UI", padded(OFFIS_IMPLEMENTATION_CLASS_UID, '\0'));
+    put_el(g, 0x0013, "SH", padded(OFFIS_DTK_IMPLEMENTATION_VERSION_NAME2, ' '));
+    if (calling_ae && *calling_ae)
+        put_el(g, 0x0016, "AE", padded(calling_ae, ' '));
+    std::string m(128, '\0');
+    m += "DICM";
+    Uint32 gl = static_cast<Uint32>(g.size());
+    char h[12] = {2, 0, 0, 0, 'U', 'L', 4, 0,
+                  static_cast<char>(gl & 0xFF), static_cast<char>((gl >> 8) & 0xFF),
+                  static_cast<char>((gl >> 16) & 0xFF),
+                  static_cast<char>(gl >> 24)};
+    m.append(h, 12);
+    return m + g;
+}
+
+bool write_all(int fd, const std::string &b)
+{
+    for (size_t done = 0; done < b.size();) {
+        ssize_t w = ::write(fd, b.data() + done, b.size() - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        done += static_cast<size_t>(w);
+    }
+    return true;
+}
 
 bool is_storage_class(const char *uid)
 {
@@ -332,21 +439,28 @@ bool Assoc::handle_store(T_DIMSE_C_StoreRQ &rq,
     if (status == DCX_STATUS_SUCCESS) {
         if (scp_->hooks.open_store_file)
             r.fd = scp_->hooks.open_store_file(scp_->hooks.user, &info_, &r);
+        int fd = r.fd;
         char name[96];
-        if (r.fd >= 0)
+        if (r.fd >= 0) {
             snprintf(name, sizeof name, "/proc/self/fd/%d", r.fd);
-        else
+            tmp = name;
+        } else {
             snprintf(name, sizeof name, "/%lu-%lu.part", info_.id,
                      scp_->tmp_seq.fetch_add(1) + 1);
-        tmp = r.fd >= 0 ? std::string(name) : scp_->tmp_dir + name;
-        DcmOutputFileStream *fs = nullptr;
-        c = DIMSE_createFilestream(tmp.c_str(), &rq, assoc_, pcid, 1, &fs);
-        if (c.bad()) {
+            tmp = scp_->tmp_dir + name;
+            fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                      0644);
+        }
+        std::string head = part10_head(rq, r.transfer_syntax_uid,
+                                       info_.calling_ae);
+        if (fd < 0 || !write_all(fd, head)) {
             log(DCX_LOG_ERROR, "c-store cannot create the file for the data "
-                               "set: %s", c.text());
+                               "set: %s", strerror(errno));
             status = DCX_STATUS_OUT_OF_RESOURCES;
-            delete fs;
-            discard();
+            if (fd >= 0 && fd != r.fd)
+                close(fd);
+            if (!tmp.empty())
+                discard();
             // the data set still has to be read off the link
             DIC_UL nbytes = 0, npdv = 0;
             if (DIMSE_ignoreDataSet(assoc_, DIMSE_BLOCKING,
@@ -356,15 +470,19 @@ bool Assoc::handle_store(T_DIMSE_C_StoreRQ &rq,
                 return false;
             }
         } else {
-            offile_off_t meta = fs->tell();
+            FdOutputStream fs(fd);
             T_ASC_PresentationContextID got = 0;
             c = DIMSE_receiveDataSetInFile(assoc_, DIMSE_BLOCKING,
-                                           scp_->dimse_timeout, &got, fs,
+                                           scp_->dimse_timeout, &got, &fs,
                                            nullptr, nullptr);
-            offile_off_t total = fs->tell();
-            bool stream_ok = fs->good();
-            delete fs; // flushes and closes
-            bytes = static_cast<unsigned long long>(total - meta);
+            offile_off_t data = fs.tell();
+            bool stream_ok = fs.good();
+            struct stat st;
+            bool size_ok = fstat(fd, &st) == 0 &&
+                           st.st_size == static_cast<off_t>(head.size()) + data;
+            if (fd != r.fd)
+                close(fd);
+            bytes = static_cast<unsigned long long>(data);
             if (c == DIMSE_OUTOFRESOURCES || (c.good() && !stream_ok)) {
                 log(DCX_LOG_ERROR, "c-store cannot write the data set "
                                    "(disk full?)");
@@ -377,14 +495,12 @@ bool Assoc::handle_store(T_DIMSE_C_StoreRQ &rq,
                 discard();
                 stats_.aborted = 1;
                 return false;
+            } else if (!size_ok) {
+                log(DCX_LOG_ERROR, "c-store file short (disk full?)");
+                status = DCX_STATUS_OUT_OF_RESOURCES;
+                discard();
             } else {
-                struct stat st;
-                file_size = static_cast<uint64_t>(total);
-                if (stat(tmp.c_str(), &st) != 0 || st.st_size != total) {
-                    log(DCX_LOG_ERROR, "c-store file short (disk full?)");
-                    status = DCX_STATUS_OUT_OF_RESOURCES;
-                    discard();
-                }
+                file_size = static_cast<uint64_t>(st.st_size);
             }
         }
     } else {
