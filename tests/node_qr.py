@@ -112,6 +112,11 @@ def main():
                          "SOPInstanceUID"],
          sum(1 for m in meta if m.SeriesInstanceUID == meta[0].SeriesInstanceUID)),
     ]
+    # a long UID list (more than 256 values: bound one parameter each)
+    many_uids = list(studies) + ["1.2.3.%d" % k for k in range(300)]
+    cases.append(("UID list of %d" % len(many_uids),
+                  ["QueryRetrieveLevel=STUDY",
+                   "StudyInstanceUID=%s" % "\\".join(many_uids)], len(studies)))
     for name, keys, want in cases:
         rc, out, n = findscu(port, keys)
         nl.check(rc == 0 and n == want, "C-FIND %s: %d match(es), expected %d" % (

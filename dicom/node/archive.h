@@ -1,11 +1,12 @@
 /* archive.h - the on-disk store: one Part-10 file per instance under
  * STORAGE/data/xx/<hash>.dcm, the path derived from a SHA-256 of the
  * SOP Instance UID (never from UID text or names); 256 folders, so that a
- * new archive does not create a folder per instance. Data sets arrive as
- * temp files in STORAGE/tmp and are moved into place atomically; with
- * sync = full the file and its folder are fsync'd first (DESIGN.md rules
- * 1-3). Conflicting duplicates go to STORAGE/conflicts. Thread-safe: the
- * handle holds only immutable state after open. */
+ * new archive does not create a folder per instance. Data sets arrive in
+ * unnamed files in their folder (or temp files in STORAGE/tmp) and get
+ * their name atomically; with sync = full the file is fsync'd before and
+ * its folder after (DESIGN.md rules 1-3). Conflicting duplicates go to
+ * STORAGE/conflicts. Thread-safe: the handle holds only immutable state
+ * after open. */
 #ifndef ND_ARCHIVE_H
 #define ND_ARCHIVE_H
 

@@ -634,9 +634,9 @@ enum nd_level nd_key_level(enum nd_key k)
 struct sql {
     char *s;
     size_t len, cap;
-    const char *params[256];
-    char *owned[256]; /* converted patterns, freed after the query */
-    int n_params, n_owned;
+    const char **params; /* sized for the query by nd_index_find */
+    char **owned;        /* converted patterns, freed after the query */
+    int n_params, n_owned, max_params, max_owned;
     int oom;
 };
 
@@ -661,7 +661,7 @@ static void put(struct sql *q, const char *t)
 
 static void param(struct sql *q, const char *v)
 {
-    if (q->n_params >= 256) {
+    if (q->n_params >= q->max_params) {
         q->oom = 1;
         return;
     }
@@ -711,7 +711,7 @@ static void cond_sql(struct sql *q, const struct nd_cond *c)
         break;
     case NM_WILDCARD: {
         char *pat = pattern(c->value, c->fold_case);
-        if (!pat || q->n_owned >= 256) {
+        if (!pat || q->n_owned >= q->max_owned) {
             free(pat);
             q->oom = 1;
             break;
@@ -781,6 +781,21 @@ int nd_index_find(nd_index *ix, enum nd_level level,
         [ND_IMAGE] = " ORDER BY se.id, i.instance_number, i.id",
     };
     struct sql q = {0};
+    /* UID lists of a C-MOVE can be long: one parameter per UID */
+    size_t np = 8;
+    for (size_t i = 0; i < n_conds; i++)
+        np += 2 + conds[i].n_values;
+    if (np > 32000) /* SQLite's limit on parameters is 32766 */
+        return ND_EINDEX;
+    q.params = calloc(np, sizeof *q.params);
+    q.owned = calloc(n_conds + 1, sizeof *q.owned);
+    q.max_params = (int)np;
+    q.max_owned = (int)n_conds + 1;
+    if (!q.params || !q.owned) {
+        free(q.params);
+        free(q.owned);
+        return ND_ENOMEM;
+    }
     int cols[NK_COUNT], ncols = 0;
     put(&q, "SELECT ");
     for (int k = 0; k < NK_COUNT; k++) {
@@ -822,6 +837,8 @@ int nd_index_find(nd_index *ix, enum nd_level level,
     sqlite3_finalize(s);
     for (int i = 0; i < q.n_owned; i++)
         free(q.owned[i]);
+    free(q.owned);
+    free(q.params);
     free(q.s);
     return rc;
 }

@@ -74,8 +74,9 @@ void nd_query_free(struct nd_query *q)
     for (size_t i = 0; i < q->n_strings; i++)
         free(q->strings[i]);
     free(q->strings);
-    for (size_t i = 0; i < q->n_conds; i++)
+    for (size_t i = 0; q->conds && i < q->n_conds; i++)
         free((void *)q->conds[i].values);
+    free(q->conds);
     memset(q, 0, sizeof *q);
 }
 
@@ -192,15 +193,24 @@ int nd_query_parse(dcx_ds *ds, int patient_root, struct nd_query *q,
             continue; /* returned empty */
         enum nd_key key = tagmap[m].key;
         q->want[key] = 1;
-        char buf[1024];
-        int rc = dcx_item_get_str(root, tag, -1, buf, sizeof buf);
+        /* whole value, however long (a UID list can be kilobytes) */
+        char small[256];
+        int rc = dcx_item_get_str(root, tag, -1, small, sizeof small);
         if (rc < 0 && rc != DCX_ECHARSET)
             continue;
-        if (!buf[0] || strcmp(buf, "*") == 0)
+        char *v;
+        if (rc >= (int)sizeof small) {
+            v = keep(q, malloc((size_t)rc + 1));
+            if (!v)
+                return -1;
+            dcx_item_get_str(root, tag, -1, v, (size_t)rc + 1);
+        } else {
+            v = keep(q, strdup(small));
+            if (!v)
+                return -1;
+        }
+        if (!v[0] || strcmp(v, "*") == 0)
             continue; /* universal matching */
-        char *v = keep(q, strdup(buf));
-        if (!v)
-            return -1;
         struct nd_cond c = {.key = key, .match = NM_SINGLE, .value = v};
         switch (tagmap[m].kind) {
         case KT_PN:
