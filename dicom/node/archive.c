@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -302,23 +303,46 @@ int nd_archive_open_tmp(nd_archive *ar, const char *sop_uid)
     return fd;
 }
 
+/* The size a file must have to be complete, set before it gets its name:
+ * see nd_archive_commit_fd and nd_archive_complete. */
+#define SIZE_XATTR "user.consort.size"
+
 int nd_archive_commit_fd(nd_archive *ar, int fd, const char *sop_uid,
                          char *out_rel, size_t rel_len, enum nd_dup *out_dup)
 {
     char rel[128], path[1200], dir[1200], proc[64];
     int e, rc = 0;
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    /* 1. the bytes are on disk before the name exists (rule 1) */
-    if (ar->sync_full && fdatasync(fd) != 0) {
-        e = errno;
-        dcx_log(DCX_LOG_ERROR, "archive fsync failed: %s", strerror(e));
-        close(fd);
-        return err_of(e);
+    /* 1. sync = full: either the bytes are on disk before the name exists
+     * (rule 1), or - one journal commit instead of two - the file carries
+     * its complete size in an extended attribute, gets its name, and is
+     * fsync'd with it. A power cut between name and fsync can then leave
+     * a prefix of an instance that was never acknowledged under its name;
+     * ordered-data file systems (ext4, XFS) make that a shorter file, never
+     * garbage, and start-up sets aside any file shorter than its marked
+     * size (nd_archive_complete). */
+    int marked = 0;
+    if (ar->sync_full) {
+        struct stat st;
+        char v[32];
+        if (fstat(fd, &st) == 0) {
+            int n = snprintf(v, sizeof v, "%lld", (long long)st.st_size);
+            marked = fsetxattr(fd, SIZE_XATTR, v, (size_t)n, 0) == 0;
+        }
+        if (!marked && fdatasync(fd) != 0) {
+            e = errno;
+            dcx_log(DCX_LOG_ERROR, "archive fsync failed: %s", strerror(e));
+            close(fd);
+            return err_of(e);
+        }
     }
     nd_archive_rel_path(sop_uid, rel, sizeof rel);
     snprintf(path, sizeof path, "%s/%s", ar->root, rel);
     snprintf(dir, sizeof dir, "%s/%.7s", ar->root, rel);
     /* 2. the name appears atomically, never over another file */
+    const char *where = path, *where_dir = dir;
+    char crel[160], cpath[1300], cdir[1100];
+    enum nd_dup dup = ND_NEW;
     if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0) {
         e = errno;
         if (e != EEXIST) {
@@ -338,36 +362,60 @@ int nd_archive_commit_fd(nd_archive *ar, int fd, const char *sop_uid,
          * never overwritten (rule 5) */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        char crel[160], cpath[1300], cdir[1100];
         snprintf(crel, sizeof crel, "conflicts/%.32s-%lld%09ld.dcm", rel + 8,
                  (long long)ts.tv_sec, ts.tv_nsec);
         snprintf(cpath, sizeof cpath, "%s/%s", ar->root, crel);
         snprintf(cdir, sizeof cdir, "%s/conflicts", ar->root);
-        if (linkat(AT_FDCWD, proc, AT_FDCWD, cpath, AT_SYMLINK_FOLLOW) != 0 ||
-            (ar->sync_full && fsync_path(cdir, 1) != 0)) {
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, cpath, AT_SYMLINK_FOLLOW) != 0) {
             e = errno;
             close(fd);
             return err_of(e);
         }
-        close(fd);
-        snprintf(out_rel, rel_len, "%s", crel);
-        *out_dup = ND_DUP_CONFLICT;
-        return 0;
+        where = cpath;
+        where_dir = cdir;
+        dup = ND_DUP_CONFLICT;
     }
-    /* 3. the directory entry is on disk too (power cut) */
-    if (ar->sync_full && fsync_path(dir, 1) != 0) {
+    /* 3. data, size and name on disk (power cut): fsync of the file
+     * commits the link with it; the folder's fsync is then cheap, and
+     * required where that does not hold */
+    if (ar->sync_full &&
+        ((marked && fsync(fd) != 0) || fsync_path(where_dir, 1) != 0)) {
         e = errno;
-        dcx_log(DCX_LOG_ERROR, "archive folder fsync failed: %s",
-                strerror(e));
-        unlink(path);
+        dcx_log(DCX_LOG_ERROR, "archive fsync failed: %s", strerror(e));
+        unlink(where);
         rc = err_of(e);
     }
     close(fd);
     if (rc == 0) {
-        snprintf(out_rel, rel_len, "%s", rel);
-        *out_dup = ND_NEW;
+        snprintf(out_rel, rel_len, "%s",
+                 dup == ND_DUP_CONFLICT ? crel : rel);
+        *out_dup = dup;
     }
     return rc;
+}
+
+int nd_archive_complete(nd_archive *ar, const char *rel)
+{
+    char path[1200], v[32];
+    snprintf(path, sizeof path, "%s/%s", ar->root, rel);
+    ssize_t n = getxattr(path, SIZE_XATTR, v, sizeof v - 1);
+    if (n < 0)
+        return errno == ENODATA || errno == ENOTSUP ? 1 : -1;
+    v[n] = '\0';
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    return strtoll(v, NULL, 10) == (long long)st.st_size ? 1 : 0;
+}
+
+int nd_archive_set_aside(nd_archive *ar, const char *rel, const char *why,
+                         char *out_rel, size_t rel_len)
+{
+    char path[1200], dst[1300];
+    snprintf(path, sizeof path, "%s/%s", ar->root, rel);
+    snprintf(out_rel, rel_len, "conflicts/%s-%.36s", why, rel + 8);
+    snprintf(dst, sizeof dst, "%s/%s", ar->root, out_rel);
+    return rename_noreplace(path, dst) == 0 ? 0 : ND_EIO;
 }
 
 int nd_archive_remove(nd_archive *ar, const char *rel)

@@ -46,6 +46,16 @@ int nd_archive_open_tmp(nd_archive *ar, const char *sop_uid);
 int nd_archive_commit_fd(nd_archive *ar, int fd, const char *sop_uid,
                          char *out_rel, size_t rel_len, enum nd_dup *out_dup);
 
+/* 1 if the file at rel has the size it was marked with before it got its
+ * name (or carries no mark), 0 if it is shorter or longer: a power cut
+ * caught it before its data was on disk. -1 on error. */
+int nd_archive_complete(nd_archive *ar, const char *rel);
+
+/* Moves the file at rel to conflicts/<why>-<name> for an operator; the
+ * new relative path into out_rel. */
+int nd_archive_set_aside(nd_archive *ar, const char *rel, const char *why,
+                         char *out_rel, size_t rel_len);
+
 /* Removes an instance file again (its index commit failed). */
 int nd_archive_remove(nd_archive *ar, const char *rel);
 

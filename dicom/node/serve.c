@@ -402,6 +402,17 @@ static int reindex_one(void *user, const char *rel)
         return 0;
     char path[1400], why[300];
     snprintf(path, sizeof path, "%s/%s", nd_archive_root(ri->sv->ar), rel);
+    if (nd_archive_complete(ri->sv->ar, rel) == 0) {
+        /* never acknowledged: its data did not reach the disk before the
+         * power failed (see nd_archive_commit_fd) */
+        char aside[200];
+        nd_archive_set_aside(ri->sv->ar, rel, "incomplete", aside,
+                             sizeof aside);
+        dcx_log(DCX_LOG_WARN, "re-index: %s is shorter than it was written "
+                              "(power cut); moved to %s", rel, aside);
+        ri->bad++;
+        return 0;
+    }
     struct nd_record rec;
     char expect[200];
     if (nd_record_read(path, &rec, why, sizeof why) == 0)
