@@ -604,6 +604,11 @@ bool Assoc::handle_find(T_DIMSE_C_FindRQ &rq, T_ASC_PresentationContextID pcid)
                          : DCX_STATUS_SOP_CLASS_NOT_SUPPORTED;
             dcx_ds_close(qd);
         }
+        // a C-CANCEL that came after the last periodic check still turns
+        // the final answer into Cancel
+        if (!ctx.cancelled && status == DCX_STATUS_SUCCESS &&
+            DIMSE_checkForCancelRQ(assoc_, pcid, rq.MessageID) == EC_Normal)
+            ctx.cancelled = true;
         if (ctx.cancelled)
             status = DCX_STATUS_CANCEL;
     }
