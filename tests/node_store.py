@@ -34,6 +34,8 @@ import nodelib as nl  # noqa: E402
 import pydicom  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# every record is read both ways, the log says where they differ
+CHECK = dict(os.environ, CONSORT_RECORD_CHECK="1")
 
 # storescu proposes compressed syntaxes only when told which
 STORESCU_PROPOSE = {
@@ -107,7 +109,7 @@ def main():
     conf = ("[access]\nstore = STORESCU CONSORT TESTSCU GDCMSCU\n"
             "query = *\nretrieve = *\n")
     log = os.path.join(work, "node.log")
-    srv = nl.node_server(node, storage, port, log, conf).start()
+    srv = nl.node_server(node, storage, port, log, conf, env=CHECK).start()
 
     # ---- verification ----
     nl.run(["echoscu", "-aec", "CONSORT", "127.0.0.1", str(port)], check_rc=0)
@@ -157,7 +159,7 @@ def main():
     # compressed variants each in a fresh archive: syntax and fragments kept
     srv.stop()
     storage2 = os.path.join(work, "var2")
-    srv = nl.node_server(node, storage2, port, log, conf).start()
+    srv = nl.node_server(node, storage2, port, log, conf, env=CHECK).start()
     kept = 0
     by_codec = {}
     for p in enc:
@@ -184,7 +186,7 @@ def main():
 
     # ---- consort-node send: bit-preserving ----
     storage3 = os.path.join(work, "var3")
-    srv = nl.node_server(node, storage3, port, log, conf).start()
+    srv = nl.node_server(node, storage3, port, log, conf, env=CHECK).start()
     rc, out = nl.run([node, "send", os.path.join(syn, "ct"), os.path.join(syn, "us"),
                       "--to", "CONSORT@127.0.0.1:%d" % port, "--no-progress"])
     nl.check(rc == 0 and " 0 failed" in out, "consort-node send of two folders "
@@ -299,7 +301,7 @@ def main():
     nl.check("stopped:" in srv.log_text(), "the log says it stopped")
     total = nl.index_rows(storage3, "SELECT count(*) FROM instances")[0][0]
     mark = len(srv.log_text())
-    srv = nl.node_server(node, storage3, port, log, conf).start()
+    srv = nl.node_server(node, storage3, port, log, conf, env=CHECK).start()
     nl.check("did not stop cleanly" not in srv.log_text()[mark:],
              "restart after a clean stop does not re-index")
     srv.kill9()
@@ -321,7 +323,7 @@ def main():
     if marked is None:  # a file system without user xattrs: mark it here
         os.setxattr(cpath, "user.consort.size", str(os.path.getsize(cut)).encode())
     mark = len(open(log, "rb").read())
-    srv = nl.node_server(node, storage3, port, log, conf).start()
+    srv = nl.node_server(node, storage3, port, log, conf, env=CHECK).start()
     text = srv.log_text()[mark:]
     after = nl.index_rows(storage3, "SELECT count(*) FROM instances")[0][0]
     nl.check("did not stop cleanly" in text and after == total - 1,
@@ -334,6 +336,11 @@ def main():
     rc = srv.stop()
     ok = nl.index_rows(storage3, "PRAGMA integrity_check")[0][0]
     nl.check(rc == 0 and ok == "ok", "index integrity_check: %s" % ok)
+    text = open(log, "rb").read().decode("utf-8", "replace")
+    agree, full = text.count("fast path agrees"), text.count("full parse needed")
+    nl.check("fast path differs" not in text and agree > 300,
+             "index records read without DCMTK equal the full parse: %d agree, "
+             "%d needed the full parse, 0 differ" % (agree, full))
     print("node_store: all checks passed")
     return 0
 

@@ -106,13 +106,13 @@ def _stop_all():
 
 
 def node_server(node, storage, port, log_path, extra_conf="", aet="CONSORT",
-                sync="full"):
+                sync="full", env=None):
     conf = os.path.join(os.path.dirname(log_path),
                         os.path.basename(log_path) + ".conf")
     with open(conf, "w") as f:
         f.write("[node]\nae_title = %s\nport = %d\nstorage = %s\nsync = %s\n"
                 "log_level = info\n%s" % (aet, port, storage, sync, extra_conf))
-    return Server([node, "serve", "--config", conf], port, log_path)
+    return Server([node, "serve", "--config", conf], port, log_path, env=env)
 
 
 def run(argv, env=None, timeout=300, check_rc=None, cwd=None):

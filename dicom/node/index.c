@@ -235,12 +235,12 @@ static int open_conn(const char *path, int reader, nd_index **out, char *err,
                  sqlite3_errmsg(ix->db));
         goto fail;
     }
-    /* The node checkpoints every minute from its main loop; SQLite's own
-     * checkpoint every 1,000 pages would put a checkpoint (and its fsync)
-     * into some C-STORE's answer time every ~250 instances; every 4,000
-     * pages bounds the WAL at 16 MB on a busy node. */
+    /* The node checkpoints from its main loop, off the C-STORE path
+     * (SQLite's own checkpoint every 1,000 pages would put a checkpoint
+     * and its fsync into some instance's answer time); this bound is only
+     * a safety valve should those fall behind. */
     if (!reader)
-        exec(ix, "PRAGMA wal_autocheckpoint = 4000"); /* 16 MB of WAL */
+        exec(ix, "PRAGMA wal_autocheckpoint = 50000"); /* 200 MB */
     /* a reader of a running node's index: the node migrated it at start
      * (migrating takes an exclusive lock, too costly per association) */
     if (reader) {
@@ -483,6 +483,13 @@ int nd_index_checkpoint(nd_index *ix)
     int rc = sqlite3_wal_checkpoint_v2(ix->db, NULL, SQLITE_CHECKPOINT_FULL,
                                        NULL, NULL);
     return rc == SQLITE_OK ? 0 : rc_of(rc);
+}
+
+int nd_index_checkpoint_passive(nd_index *ix)
+{
+    int rc = sqlite3_wal_checkpoint_v2(ix->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                       NULL, NULL);
+    return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : rc_of(rc);
 }
 
 int nd_index_integrity(nd_index *ix, char *out, size_t len)

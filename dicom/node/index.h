@@ -58,6 +58,10 @@ int nd_index_meta_set(nd_index *ix, const char *key, const char *value);
  * committed before is then durable. */
 int nd_index_checkpoint(nd_index *ix);
 
+/* Copies what it can of the WAL into the database without waiting for
+ * writers (call it on a connection of its own, off the write path). */
+int nd_index_checkpoint_passive(nd_index *ix);
+
 /* "ok" or SQLite's first complaint, into out. 0 if ok. */
 int nd_index_integrity(nd_index *ix, char *out, size_t len);
 
