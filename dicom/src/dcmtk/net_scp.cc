@@ -59,6 +59,9 @@ struct dcx_find_ctx {
     std::string charset; // the query's Specific Character Set, "" if none
     bool cancelled = false;
     unsigned long sent = 0;
+    // the keys' tags with their dictionary VRs, looked up once per query
+    // rather than once per match (a dictionary lock and hash lookup each)
+    std::vector<std::pair<uint32_t, DcmTag>> tags;
 };
 
 static_assert(std::atomic<bool>::is_always_lock_free,
@@ -993,8 +996,18 @@ extern "C" int dcx_find_reply(dcx_find_ctx *ctx, const struct dcx_attr *attrs,
         DcmDataset d;
         bool non_ascii = false;
         for (size_t i = 0; i < n; i++) {
-            DcmTag tag(static_cast<Uint16>(attrs[i].tag >> 16),
-                       static_cast<Uint16>(attrs[i].tag & 0xFFFF));
+            const DcmTag *tp = nullptr;
+            for (auto &t : ctx->tags)
+                if (t.first == attrs[i].tag)
+                    tp = &t.second;
+            if (!tp) {
+                ctx->tags.emplace_back(
+                    attrs[i].tag,
+                    DcmTag(static_cast<Uint16>(attrs[i].tag >> 16),
+                           static_cast<Uint16>(attrs[i].tag & 0xFFFF)));
+                tp = &ctx->tags.back().second;
+            }
+            const DcmTag &tag = *tp;
             const char *v = attrs[i].value ? attrs[i].value : "";
             for (const char *p = v; *p && !non_ascii; p++)
                 non_ascii = static_cast<unsigned char>(*p) >= 0x80;
