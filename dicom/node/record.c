@@ -128,15 +128,15 @@ static const char *differ(const struct nd_instance_rec *a,
     return NULL;
 }
 
-int nd_record_read(const char *path, struct nd_record *o, char *why,
-                   size_t whylen)
+int nd_record_read(const char *path, int fd, struct nd_record *o,
+                   char *why, size_t whylen)
 {
     const char *fast = getenv("CONSORT_RECORD_FAST");
     const char *check = getenv("CONSORT_RECORD_CHECK");
     if (fast && strcmp(fast, "0") == 0)
         return full_read(path, o, why, whylen);
     if (!(check && strcmp(check, "1") == 0)) {
-        if (nd_record_fast(path, o) == 0)
+        if (nd_record_fast(path, fd, o) == 0)
             return 0;
         return full_read(path, o, why, whylen);
     }
@@ -144,7 +144,7 @@ int nd_record_read(const char *path, struct nd_record *o, char *why,
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     int rc = full_read(path, o, why, whylen);
     pthread_mutex_lock(&mu);
-    int frc = nd_record_fast(path, &f);
+    int frc = nd_record_fast(path, fd, &f);
     if (frc == 0) {
         const char *d = rc < 0 ? "the full parse failed" : differ(&o->r, &f.r);
         if (d)

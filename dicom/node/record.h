@@ -16,15 +16,17 @@ struct nd_record {
     char sop_uid[68], sop_class[68], ts[68], charset[68];
 };
 
-/* Parses path up to its pixel data. 0, or ND_EBADDATA with a reason.
+/* Parses path (fd: its open descriptor, or -1) up to its pixel data. 0,
+ * or ND_EBADDATA with a reason.
  * Tries nd_record_fast first. Environment: CONSORT_RECORD_CHECK=1 reads
  * every file both ways and logs an error where they differ (tests);
  * CONSORT_RECORD_FAST=0 always uses the full parse. */
-int nd_record_read(const char *path, struct nd_record *out, char *why,
-                   size_t whylen);
+int nd_record_read(const char *path, int fd, struct nd_record *out,
+                   char *why, size_t whylen);
 
 /* The plain case without DCMTK (record_fast.c): 0 with *out filled, or 1
- * if the file needs the full parse. */
-int nd_record_fast(const char *path, struct nd_record *out);
+ * if the file needs the full parse. fd: an open, readable descriptor of
+ * path to read through (not closed), or -1. */
+int nd_record_fast(const char *path, int fd, struct nd_record *out);
 
 #endif

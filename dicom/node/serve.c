@@ -161,7 +161,7 @@ static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
     struct server *sv = user;
     struct nd_record rec;
     char why[300];
-    int rc = nd_record_read(tmp, &rec, why, sizeof why);
+    int rc = nd_record_read(tmp, rq->fd, &rec, why, sizeof why);
     if (rc < 0) {
         atomic_fetch_add(&sv->failed, 1);
         return refuse(a, rq, tmp, DCX_STATUS_CANNOT_UNDERSTAND, why);
@@ -415,7 +415,7 @@ static int reindex_one(void *user, const char *rel)
     }
     struct nd_record rec;
     char expect[200];
-    if (nd_record_read(path, &rec, why, sizeof why) == 0)
+    if (nd_record_read(path, -1, &rec, why, sizeof why) == 0)
         nd_archive_rel_path(rec.sop_uid, expect, sizeof expect);
     else
         expect[0] = '\0';
