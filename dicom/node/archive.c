@@ -412,8 +412,11 @@ int nd_archive_set_aside(nd_archive *ar, const char *rel, const char *why,
                          char *out_rel, size_t rel_len)
 {
     char path[1200], dst[1300];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(path, sizeof path, "%s/%s", ar->root, rel);
-    snprintf(out_rel, rel_len, "conflicts/%s-%.36s", why, rel + 8);
+    snprintf(out_rel, rel_len, "conflicts/%s-%lld-%.36s", why,
+             (long long)ts.tv_sec, rel + 8);
     snprintf(dst, sizeof dst, "%s/%s", ar->root, out_rel);
     return rename_noreplace(path, dst) == 0 ? 0 : ND_EIO;
 }

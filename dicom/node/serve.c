@@ -406,10 +406,15 @@ static int reindex_one(void *user, const char *rel)
         /* never acknowledged: its data did not reach the disk before the
          * power failed (see nd_archive_commit_fd) */
         char aside[200];
-        nd_archive_set_aside(ri->sv->ar, rel, "incomplete", aside,
-                             sizeof aside);
-        dcx_log(DCX_LOG_WARN, "re-index: %s is shorter than it was written "
-                              "(power cut); moved to %s", rel, aside);
+        if (nd_archive_set_aside(ri->sv->ar, rel, "incomplete", aside,
+                                 sizeof aside) == 0)
+            dcx_log(DCX_LOG_WARN, "re-index: %s is shorter than it was "
+                                  "written (power cut); moved to %s",
+                    rel, aside);
+        else
+            dcx_log(DCX_LOG_ERROR, "re-index: %s is shorter than it was "
+                                   "written (power cut) and cannot be moved "
+                                   "aside; left out of the index", rel);
         ri->bad++;
         return 0;
     }
