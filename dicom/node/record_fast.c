@@ -281,6 +281,7 @@ int nd_record_fast(const char *path, int fd_in, struct nd_record *o)
     memset(vrs, 0, sizeof vrs);
     size_t w = 0;
     int at_pixels = 0;
+    uint32_t last = 0;
     while (pos + 8 <= n) {
         const uint8_t *h = b + pos;
         uint32_t tag = (uint32_t)u16(h) << 16 | u16(h + 2);
@@ -288,6 +289,10 @@ int nd_record_fast(const char *path, int fd_in, struct nd_record *o)
             at_pixels = 1;
             break;
         }
+        /* out of order or repeated: DCMTK sorts them; the full parse */
+        if (tag <= last)
+            goto out;
+        last = tag;
         if ((tag >> 16) == 0xFFFE || h[4] < 'A' || h[4] > 'Z' ||
             h[5] < 'A' || h[5] > 'Z')
             goto out;
