@@ -15,6 +15,9 @@ int nd_cmd_find(int argc, char **argv);
 int nd_cmd_get(int argc, char **argv);
 int nd_cmd_move(int argc, char **argv);
 
+/* Writes s to stdout as a JSON string (quoted, escaped). */
+void nd_json_str(const char *s);
+
 /* "AE@host:port" into its parts; 0 or -1 if malformed. */
 int nd_parse_dest(const char *s, char *ae, size_t aelen, char *host,
                   size_t hostlen, int *port);

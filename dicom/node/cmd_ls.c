@@ -16,42 +16,27 @@ struct ls_state {
     char patient[200], study[80];
 };
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static int row(void *user, const struct nd_ls_row *r)
 {
     struct ls_state *st = user;
     if (st->json) {
         printf("%s{\"patient_id\":", st->n++ ? ",\n " : "[");
-        json_str(r->patient_id);
+        nd_json_str(r->patient_id);
         printf(",\"patient_name\":");
-        json_str(r->patient_name);
+        nd_json_str(r->patient_name);
         printf(",\"study_uid\":");
-        json_str(r->study_uid);
+        nd_json_str(r->study_uid);
         printf(",\"study_date\":");
-        json_str(r->study_date);
+        nd_json_str(r->study_date);
         printf(",\"study_description\":");
-        json_str(r->study_desc);
+        nd_json_str(r->study_desc);
         printf(",\"series_uid\":");
-        json_str(r->series_uid);
+        nd_json_str(r->series_uid);
         printf(",\"modality\":");
-        json_str(r->modality);
+        nd_json_str(r->modality);
         printf(",\"series_number\":%d,\"series_description\":",
                r->series_number);
-        json_str(r->series_desc);
+        nd_json_str(r->series_desc);
         printf(",\"instances\":%lld,\"bytes\":%lld}", (long long)r->instances,
                (long long)r->bytes);
         return 0;

@@ -171,21 +171,6 @@ struct find_out {
     int n;
 };
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static int on_match(void *user, dcx_ds *m)
 {
     struct find_out *fo = user;
@@ -202,9 +187,9 @@ static int on_match(void *user, dcx_ds *m)
             v[0] = '\0';
         if (a->json) {
             printf("%s", i > 1 ? "," : "");
-            json_str(dcx_tag_name(a->keys[i].tag, name, sizeof name));
+            nd_json_str(dcx_tag_name(a->keys[i].tag, name, sizeof name));
             putchar(':');
-            json_str(v);
+            nd_json_str(v);
         } else {
             printf("%s%s", i > 1 ? " | " : "", v[0] ? v : "-");
         }

@@ -43,6 +43,21 @@ static void usage(FILE *to)
           to);
 }
 
+void nd_json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
 void nd_fail_line(const char *file, const char *msg)
 {
     fprintf(stderr, "consort-node: %s: %s\n", file, msg);

@@ -635,15 +635,57 @@ bool Assoc::handle_find(T_DIMSE_C_FindRQ &rq, T_ASC_PresentationContextID pcid)
 
 namespace {
 
-template <class RSP> void set_counts(RSP &rsp, unsigned remaining,
-                                     unsigned completed, unsigned failed,
-                                     unsigned warning, unsigned flags)
+struct sub_counts {
+    unsigned remaining, done, failed, warning;
+    bool with_remaining, with_counts;
+};
+
+// Fills a C-GET or C-MOVE response (their fields and flags match).
+template <class RSP>
+void fill_rsp(RSP &rsp, DIC_US msg_id, const char *cls, uint16_t status,
+              const sub_counts &k, unsigned f_cls, unsigned f_rem,
+              unsigned f_counts)
 {
-    rsp.NumberOfRemainingSubOperations = static_cast<DIC_US>(remaining);
-    rsp.NumberOfCompletedSubOperations = static_cast<DIC_US>(completed);
-    rsp.NumberOfFailedSubOperations = static_cast<DIC_US>(failed);
-    rsp.NumberOfWarningSubOperations = static_cast<DIC_US>(warning);
-    rsp.opts |= flags;
+    memset(&rsp, 0, sizeof rsp);
+    rsp.MessageIDBeingRespondedTo = msg_id;
+    OFStandard::strlcpy(rsp.AffectedSOPClassUID, cls,
+                        sizeof rsp.AffectedSOPClassUID);
+    rsp.DimseStatus = status;
+    rsp.DataSetType = DIMSE_DATASET_NULL;
+    rsp.opts = f_cls;
+    if (k.with_counts) {
+        rsp.NumberOfRemainingSubOperations = static_cast<DIC_US>(k.remaining);
+        rsp.NumberOfCompletedSubOperations = static_cast<DIC_US>(k.done);
+        rsp.NumberOfFailedSubOperations = static_cast<DIC_US>(k.failed);
+        rsp.NumberOfWarningSubOperations = static_cast<DIC_US>(k.warning);
+        rsp.opts |= f_counts | (k.with_remaining ? f_rem : 0);
+    }
+}
+
+// One C-GET or C-MOVE response, pending or final (PS3.4 C.4.2.1.4).
+OFCondition send_retrieve_rsp(T_ASC_Association *assoc,
+                              T_ASC_PresentationContextID pcid,
+                              T_DIMSE_C_GetRQ *grq, T_DIMSE_C_MoveRQ *mrq,
+                              const char *cls, DIC_US msg_id, uint16_t status,
+                              const sub_counts &k)
+{
+    if (grq) {
+        T_DIMSE_C_GetRSP rsp;
+        fill_rsp(rsp, msg_id, cls, status, k, O_GET_AFFECTEDSOPCLASSUID,
+                 O_GET_NUMBEROFREMAININGSUBOPERATIONS,
+                 O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS |
+                     O_GET_NUMBEROFFAILEDSUBOPERATIONS |
+                     O_GET_NUMBEROFWARNINGSUBOPERATIONS);
+        return DIMSE_sendGetResponse(assoc, pcid, grq, &rsp, nullptr,
+                                     nullptr);
+    }
+    T_DIMSE_C_MoveRSP rsp;
+    fill_rsp(rsp, msg_id, cls, status, k, O_MOVE_AFFECTEDSOPCLASSUID,
+             O_MOVE_NUMBEROFREMAININGSUBOPERATIONS,
+             O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS |
+                 O_MOVE_NUMBEROFFAILEDSUBOPERATIONS |
+                 O_MOVE_NUMBEROFWARNINGSUBOPERATIONS);
+    return DIMSE_sendMoveResponse(assoc, pcid, mrq, &rsp, nullptr, nullptr);
 }
 
 } // namespace
@@ -770,41 +812,10 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
         unsigned remaining = n - i - 1;
         if (remaining == 0)
             break;
-        // pending response with the counts so far (PS3.4 C.4.2.1.4)
-        OFCondition c;
-        if (is_get) {
-            T_DIMSE_C_GetRSP rsp;
-            memset(&rsp, 0, sizeof rsp);
-            rsp.MessageIDBeingRespondedTo = msg_id;
-            OFStandard::strlcpy(rsp.AffectedSOPClassUID, cls,
-                                sizeof rsp.AffectedSOPClassUID);
-            rsp.DimseStatus = DCX_STATUS_PENDING;
-            rsp.DataSetType = DIMSE_DATASET_NULL;
-            rsp.opts = O_GET_AFFECTEDSOPCLASSUID;
-            set_counts(rsp, remaining, done, failed, warning,
-                       O_GET_NUMBEROFREMAININGSUBOPERATIONS |
-                           O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS |
-                           O_GET_NUMBEROFFAILEDSUBOPERATIONS |
-                           O_GET_NUMBEROFWARNINGSUBOPERATIONS);
-            c = DIMSE_sendGetResponse(assoc_, pcid, grq, &rsp, nullptr,
-                                      nullptr);
-        } else {
-            T_DIMSE_C_MoveRSP rsp;
-            memset(&rsp, 0, sizeof rsp);
-            rsp.MessageIDBeingRespondedTo = msg_id;
-            OFStandard::strlcpy(rsp.AffectedSOPClassUID, cls,
-                                sizeof rsp.AffectedSOPClassUID);
-            rsp.DimseStatus = DCX_STATUS_PENDING;
-            rsp.DataSetType = DIMSE_DATASET_NULL;
-            rsp.opts = O_MOVE_AFFECTEDSOPCLASSUID;
-            set_counts(rsp, remaining, done, failed, warning,
-                       O_MOVE_NUMBEROFREMAININGSUBOPERATIONS |
-                           O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS |
-                           O_MOVE_NUMBEROFFAILEDSUBOPERATIONS |
-                           O_MOVE_NUMBEROFWARNINGSUBOPERATIONS);
-            c = DIMSE_sendMoveResponse(assoc_, pcid, mrq, &rsp, nullptr,
-                                       nullptr);
-        }
+        // pending response with the counts so far
+        sub_counts k{remaining, done, failed, warning, true, true};
+        OFCondition c = send_retrieve_rsp(assoc_, pcid, grq, mrq, cls, msg_id,
+                                          DCX_STATUS_PENDING, k);
         if (c.bad()) {
             link_ok = false;
             break;
@@ -827,44 +838,10 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
                  : failed == 0 && warning == 0 ? DCX_STATUS_SUCCESS
                  : done == 0 && warning == 0   ? 0xA702
                                                : 0xB000;
-    unsigned remaining = cancelled ? n - done - failed - warning : 0;
-    OFCondition c;
-    unsigned have_counts = n > 0 || status == 0;
-    if (is_get) {
-        T_DIMSE_C_GetRSP rsp;
-        memset(&rsp, 0, sizeof rsp);
-        rsp.MessageIDBeingRespondedTo = msg_id;
-        OFStandard::strlcpy(rsp.AffectedSOPClassUID, cls,
-                            sizeof rsp.AffectedSOPClassUID);
-        rsp.DimseStatus = status;
-        rsp.DataSetType = DIMSE_DATASET_NULL;
-        rsp.opts = O_GET_AFFECTEDSOPCLASSUID;
-        if (have_counts)
-            set_counts(rsp, remaining, done, failed, warning,
-                       (cancelled ? O_GET_NUMBEROFREMAININGSUBOPERATIONS : 0) |
-                           O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS |
-                           O_GET_NUMBEROFFAILEDSUBOPERATIONS |
-                           O_GET_NUMBEROFWARNINGSUBOPERATIONS);
-        c = DIMSE_sendGetResponse(assoc_, pcid, grq, &rsp, nullptr, nullptr);
-    } else {
-        T_DIMSE_C_MoveRSP rsp;
-        memset(&rsp, 0, sizeof rsp);
-        rsp.MessageIDBeingRespondedTo = msg_id;
-        OFStandard::strlcpy(rsp.AffectedSOPClassUID, cls,
-                            sizeof rsp.AffectedSOPClassUID);
-        rsp.DimseStatus = status;
-        rsp.DataSetType = DIMSE_DATASET_NULL;
-        rsp.opts = O_MOVE_AFFECTEDSOPCLASSUID;
-        if (have_counts)
-            set_counts(rsp, remaining, done, failed, warning,
-                       (cancelled ? O_MOVE_NUMBEROFREMAININGSUBOPERATIONS
-                                  : 0) |
-                           O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS |
-                           O_MOVE_NUMBEROFFAILEDSUBOPERATIONS |
-                           O_MOVE_NUMBEROFWARNINGSUBOPERATIONS);
-        c = DIMSE_sendMoveResponse(assoc_, pcid, mrq, &rsp, nullptr,
-                                   nullptr);
-    }
+    sub_counts k{cancelled ? n - done - failed - warning : 0, done, failed,
+                 warning, cancelled, n > 0 || status == 0};
+    OFCondition c = send_retrieve_rsp(assoc_, pcid, grq, mrq, cls, msg_id,
+                                      status, k);
     if (c.bad()) {
         stats_.aborted = 1;
         return false;
