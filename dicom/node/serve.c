@@ -244,6 +244,27 @@ static int is_patient_root(const char *model)
 static const char *const level_names[] = {"PATIENT", "STUDY", "SERIES",
                                           "IMAGE"};
 
+/* The association's index connection and the parsed query; 0, or the
+ * status to refuse with (logged). */
+static uint16_t open_query(struct server *sv, const struct dcx_assoc_info *a,
+                           const char *model, dcx_ds *query, const char *what,
+                           nd_index **out_ix, struct nd_query *q)
+{
+    *out_ix = reader(sv, a);
+    if (!*out_ix)
+        return DCX_STATUS_OUT_OF_RESOURCES;
+    char why[200];
+    if (nd_query_parse(query, is_patient_root(model), q, why,
+                       sizeof why) < 0) {
+        nd_query_free(q);
+        dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s %s refused status=0xA900 "
+                              "reason=\"%s\"",
+                a->id, a->calling_ae, what, why);
+        return DCX_STATUS_DATA_MISMATCH;
+    }
+    return 0;
+}
+
 struct find_run {
     struct server *sv;
     struct nd_query *q;
@@ -271,19 +292,11 @@ static uint16_t on_find(void *user, const struct dcx_assoc_info *a,
                         const char *model, dcx_ds *query, dcx_find_ctx *ctx)
 {
     struct server *sv = user;
-    nd_index *ix = reader(sv, a);
-    if (!ix)
-        return DCX_STATUS_OUT_OF_RESOURCES;
+    nd_index *ix;
     struct nd_query q;
-    char why[200];
-    if (nd_query_parse(query, is_patient_root(model), &q, why,
-                       sizeof why) < 0) {
-        nd_query_free(&q);
-        dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s c-find refused "
-                              "status=0xA900 reason=\"%s\"",
-                a->id, a->calling_ae, why);
-        return DCX_STATUS_DATA_MISMATCH;
-    }
+    uint16_t refused = open_query(sv, a, model, query, "c-find", &ix, &q);
+    if (refused)
+        return refused;
     struct find_run fr = {sv, &q, ctx, 0, 0};
     int rc = nd_index_find(ix, q.level, q.conds, q.n_conds, q.want,
                            find_row, &fr);
@@ -327,19 +340,11 @@ static uint16_t on_retrieve(void *user, const struct dcx_assoc_info *a,
                             struct dcx_file_list *out)
 {
     struct server *sv = user;
-    nd_index *ix = reader(sv, a);
-    if (!ix)
-        return DCX_STATUS_OUT_OF_RESOURCES;
+    nd_index *ix;
     struct nd_query q;
-    char why[200];
-    if (nd_query_parse(query, is_patient_root(model), &q, why,
-                       sizeof why) < 0) {
-        nd_query_free(&q);
-        dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s retrieve refused "
-                              "status=0xA900 reason=\"%s\"",
-                a->id, a->calling_ae, why);
-        return DCX_STATUS_DATA_MISMATCH;
-    }
+    uint16_t refused = open_query(sv, a, model, query, "retrieve", &ix, &q);
+    if (refused)
+        return refused;
     unsigned char want[NK_COUNT] = {0};
     want[NK_PATH] = 1;
     struct path_list pl = {nd_archive_root(sv->ar), out, 0};
