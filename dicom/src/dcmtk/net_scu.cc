@@ -280,25 +280,45 @@ void on_find_rsp(void *data, T_DIMSE_C_FindRQ *rq, int, T_DIMSE_C_FindRSP *,
 
 } // namespace
 
+namespace {
+
+// The accepted context of a query/retrieve model; 0 with an error set if
+// the peer refused it.
+T_ASC_PresentationContextID model_pc(dcx_scu *scu, const char *model)
+{
+    T_ASC_PresentationContextID pcid =
+        ASC_findAcceptedPresentationContextID(scu->assoc, model);
+    if (!pcid)
+        fail(scu, DCX_EUNSUPPORTED, "the peer did not accept the model %s",
+             model);
+    return pcid;
+}
+
+// The fields every C-FIND/MOVE/GET request shares.
+template <class RQ> void init_rq(RQ &rq, dcx_scu *scu, const char *model)
+{
+    memset(&rq, 0, sizeof rq);
+    rq.MessageID = ++scu->assoc->nextMsgID;
+    OFStandard::strlcpy(rq.AffectedSOPClassUID, model,
+                        sizeof rq.AffectedSOPClassUID);
+    rq.Priority = DIMSE_PRIORITY_MEDIUM;
+    rq.DataSetType = DIMSE_DATASET_PRESENT;
+}
+
+} // namespace
+
 extern "C" int dcx_scu_find(dcx_scu *scu, const char *model,
                             const struct dcx_attr *query, size_t n,
                             int (*fn)(void *user, dcx_ds *match), void *user,
                             uint16_t *out_status)
 {
     try {
-        T_ASC_PresentationContextID pcid =
-            ASC_findAcceptedPresentationContextID(scu->assoc, model);
+        T_ASC_PresentationContextID pcid = model_pc(scu, model);
         if (!pcid)
-            return fail(scu, DCX_EUNSUPPORTED,
-                        "the peer did not accept the query model %s", model);
+            return DCX_EUNSUPPORTED;
         std::unique_ptr<DcmDataset> q(query_dataset(query, n));
         T_DIMSE_C_FindRQ rq;
-        memset(&rq, 0, sizeof rq);
-        rq.MessageID = ++scu->assoc->nextMsgID;
-        OFStandard::strlcpy(rq.AffectedSOPClassUID, model,
-                            sizeof rq.AffectedSOPClassUID);
-        rq.Priority = DIMSE_PRIORITY_MEDIUM;
-        rq.DataSetType = DIMSE_DATASET_PRESENT;
+        init_rq(rq, scu, model);
         T_DIMSE_C_FindRSP rsp;
         memset(&rsp, 0, sizeof rsp);
         DcmDataset *detail = nullptr;
@@ -323,22 +343,14 @@ extern "C" int dcx_scu_move(dcx_scu *scu, const char *model,
                             unsigned *out_failed, uint16_t *out_status)
 {
     try {
-        T_ASC_PresentationContextID pcid =
-            ASC_findAcceptedPresentationContextID(scu->assoc, model);
+        T_ASC_PresentationContextID pcid = model_pc(scu, model);
         if (!pcid)
-            return fail(scu, DCX_EUNSUPPORTED,
-                        "the peer did not accept the retrieve model %s",
-                        model);
+            return DCX_EUNSUPPORTED;
         std::unique_ptr<DcmDataset> q(query_dataset(query, n));
         T_DIMSE_C_MoveRQ rq;
-        memset(&rq, 0, sizeof rq);
-        rq.MessageID = ++scu->assoc->nextMsgID;
-        OFStandard::strlcpy(rq.AffectedSOPClassUID, model,
-                            sizeof rq.AffectedSOPClassUID);
+        init_rq(rq, scu, model);
         OFStandard::strlcpy(rq.MoveDestination, dest_ae,
                             sizeof rq.MoveDestination);
-        rq.Priority = DIMSE_PRIORITY_MEDIUM;
-        rq.DataSetType = DIMSE_DATASET_PRESENT;
         T_DIMSE_C_MoveRSP rsp;
         memset(&rsp, 0, sizeof rsp);
         DcmDataset *detail = nullptr, *ids = nullptr;
@@ -366,22 +378,15 @@ extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
                            uint16_t *out_status)
 {
     try {
-        T_ASC_PresentationContextID pcid =
-            ASC_findAcceptedPresentationContextID(scu->assoc, model);
+        T_ASC_PresentationContextID pcid = model_pc(scu, model);
         if (!pcid)
-            return fail(scu, DCX_EUNSUPPORTED,
-                        "the peer did not accept the retrieve model %s",
-                        model);
+            return DCX_EUNSUPPORTED;
         std::unique_ptr<DcmDataset> q(query_dataset(query, n));
         T_DIMSE_Message msg;
         memset(&msg, 0, sizeof msg);
         msg.CommandField = DIMSE_C_GET_RQ;
         T_DIMSE_C_GetRQ &rq = msg.msg.CGetRQ;
-        rq.MessageID = ++scu->assoc->nextMsgID;
-        OFStandard::strlcpy(rq.AffectedSOPClassUID, model,
-                            sizeof rq.AffectedSOPClassUID);
-        rq.Priority = DIMSE_PRIORITY_MEDIUM;
-        rq.DataSetType = DIMSE_DATASET_PRESENT;
+        init_rq(rq, scu, model);
         OFCondition c = DIMSE_sendMessageUsingMemoryData(
             scu->assoc, pcid, &msg, nullptr, q.get(), nullptr, nullptr);
         if (c.bad())
