@@ -5,8 +5,10 @@ storescu run, repeated with restarts (DESIGN.md durability rules).
 usage: node_durability.py CONSORT_NODE WORKDIR PORT [ROUNDS]  (default 10)
 
 Each round starts the node (sync = full) on a new archive, starts
-storescu on the 1,000 files, kills the node with SIGKILL after a random
-delay (seeded, so runs are repeatable), and restarts it. After every
+storescu on the 1,000 files, kills the node with SIGKILL once storescu has
+seen a random number (seeded) of its instances acknowledged, and restarts
+it. Odd rounds receive through STORAGE/tmp (as where O_TMPFILE is
+missing), even rounds into unnamed files. After every
 restart: every instance storescu saw acknowledged with success is in the
 index and its file holds the data set that was
 sent; no temp or partial file is left; PRAGMA integrity_check says ok.
@@ -48,7 +50,10 @@ def main():
         # new instances (re-sent duplicates are answered much faster)
         storage = os.path.join(work, "var%d" % r)
         acked = {}  # uid -> source file
-        srv = nl.node_server(node, storage, port, log).start()
+        # odd rounds receive through STORAGE/tmp, as on file systems without
+        # O_TMPFILE; even rounds into unnamed files in the data folders
+        env = dict(os.environ, CONSORT_NO_TMPFILE="1") if r % 2 else None
+        srv = nl.node_server(node, storage, port, log, env=env).start()
         # storescu -v prints each file it sends and the response it got
         # (into a file: a pipe nobody reads would stall it at 64 KB)
         out_path = os.path.join(work, "storescu-%d.log" % r)
@@ -56,9 +61,17 @@ def main():
         sc = subprocess.Popen(["storescu", "-v", "-aec", "CONSORT", "127.0.0.1",
                                str(port)] + files, stdout=out_f,
                               stderr=subprocess.STDOUT, env=nl.PEER_ENV)
-        # storescu first reads the files (~0.3 s), then sends for ~1 s
-        delay = rng.uniform(0.2, 1.3)
-        time.sleep(delay)
+        # kill after a random number of acknowledgements, read from
+        # storescu's log as it grows: a random moment of the run whatever
+        # the machine's speed (bounded wait)
+        target = rng.randint(20, 980)
+        t0 = time.time()
+        while time.time() - t0 < 60 and sc.poll() is None:
+            with open(out_path, "rb") as f:
+                if f.read().count(b"Received Store Response (Success)") >= target:
+                    break
+            time.sleep(0.002)
+        delay = time.time() - t0
         srv.kill9()
         sc.wait(timeout=120)
         out_f.close()
@@ -86,9 +99,11 @@ def main():
         srv.kill9()
         total += n_round
         nl.check(not tmp and not missing and not broken and ok == "ok",
-                 "round %d: killed after %.2f s with %d of 1000 acknowledged; after "
+                 "round %d (%s): killed after %.2f s (aimed at %d) with %d of 1000 "
+                 "acknowledged; after "
                  "restart: %d indexed, missing %d, damaged %d, temp files %d, "
-                 "integrity %s" % (r + 1, delay, n_round, len(rows), len(missing),
+                 "integrity %s" % (r + 1, "via tmp/" if r % 2 else "O_TMPFILE",
+                                   delay, target, n_round, len(rows), len(missing),
                                    len(broken), len(tmp), ok))
     nl.check(total > 0, "instances were acknowledged across rounds: %d" % total)
     srv = nl.node_server(node, storage, port, log).start()
