@@ -30,9 +30,9 @@ static const struct key node_keys[] = {
     {"storage", K_STR, "./var", 1, 1023, F(storage),
      "folder holding the instance files and index.sqlite"},
     {"sync", K_SYNC, "full", 0, 0, F(sync),
-     "full: a C-STORE is answered after file and folder are fsync'd "
-     "(survives a power cut); normal: after the rename and index commit "
-     "(survives a crash of the node, not of the machine)"},
+     "full: answer a C-STORE after file and folder are fsync'd (survives "
+     "a power cut); normal: after the file is placed and indexed (survives "
+     "a node crash)"},
     {"max_associations", K_INT, "32", 1, 1000, F(max_associations),
      "associations served at once; more are rejected (transient)"},
     {"max_pdu", K_INT, "131072", 4096, 131072, F(max_pdu),
