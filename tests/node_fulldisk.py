@@ -48,13 +48,14 @@ def main():
     node, work, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if os.environ.get("CONSORT_IN_NS") != "1":
         env = dict(os.environ, CONSORT_IN_NS="1")
-        if shutil.which("unshare"):
-            p = subprocess.run(["unshare", "-rm", sys.executable] + sys.argv, env=env)
-            if p.returncode != 125:  # 125: unshare itself failed
-                return p.returncode
-        if os.geteuid() == 0:
-            p = subprocess.run(["unshare", "-m", sys.executable] + sys.argv, env=env)
-            return p.returncode
+        # a private mount namespace: as any user where user namespaces are
+        # allowed (unshare -rm), or as root (unshare -m)
+        for opts in (["-rm"], ["-m"]):
+            if shutil.which("unshare") and subprocess.run(
+                    ["unshare"] + opts + ["true"], stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL).returncode == 0:
+                return subprocess.run(["unshare"] + opts + [sys.executable] +
+                                      sys.argv, env=env).returncode
         print("SKIPPED: cannot create a mount namespace for a small tmpfs")
         return 77
     shutil.rmtree(work, ignore_errors=True)
