@@ -88,7 +88,7 @@ static void usage_qr(FILE *to, const char *cmd)
             "       [--patient-root] [--aet OUR_AE] [--timeout S]\n\n"
             "KEY is a keyword (PatientName) or gggg,eeee; VALUE may use the "
             "matching of\nPS3.4 C.2.2.2: * and ? wildcards, date ranges "
-            "(20240101-20240131), UID\nlists (a\\\\b). L is PATIENT, STUDY "
+            "(20240101-20240131), UID\nlists (a\\b). L is PATIENT, STUDY "
             "(default), SERIES or IMAGE. Study Root\nunless --patient-root.%s\n",
             cmd,
             strcmp(cmd, "find") == 0   ? " [--json]"
