@@ -241,6 +241,12 @@ static int open_conn(const char *path, int reader, nd_index **out, char *err,
      * a safety valve should those fall behind. */
     if (!reader)
         exec(ix, "PRAGMA wal_autocheckpoint = 50000"); /* 200 MB */
+    /* A large archive's index outgrows SQLite's 2 MB default cache: every
+     * C-STORE then reads its index pages back with pread. A bigger cache
+     * for the writer, and pages mapped rather than read for everyone. */
+    exec(ix, reader ? "PRAGMA cache_size = -16384"   /* 16 MB */
+                    : "PRAGMA cache_size = -65536"); /* 64 MB */
+    exec(ix, "PRAGMA mmap_size = 268435456");
     /* a reader of a running node's index: the node migrated it at start
      * (migrating takes an exclusive lock, too costly per association) */
     if (reader) {
