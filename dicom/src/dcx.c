@@ -70,6 +70,16 @@ int dcx_init(dcx_log_fn sink, void *user, enum dcx_log_level max_level)
     return dcx_shim_init((int)max_level);
 }
 
+void dcx_err_set(struct dcx_error *e, const char *fmt, ...)
+{
+    if (!e)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+}
+
 void dcx_log_set(dcx_log_fn sink, void *user, enum dcx_log_level max_level)
 {
     log_sink = sink;

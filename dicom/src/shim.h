@@ -15,6 +15,11 @@ extern "C" {
 int dcx_ds_fail(dcx_ds *ds, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* printf into e->msg; e may be NULL. The one writer of struct dcx_error
+ * for the dataset and network shims. */
+void dcx_err_set(struct dcx_error *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Per-ds slot for pixel.c's cached state; fn frees it on close. */
 void **dcx_ds_pixel_slot(dcx_ds *ds);
 void dcx_ds_set_pixel_free(dcx_ds *ds, void (*fn)(void *));

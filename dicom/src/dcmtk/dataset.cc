@@ -25,18 +25,6 @@ extern "C" {
 
 namespace {
 
-void set_err(struct dcx_error *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void set_err(struct dcx_error *e, const char *fmt, ...)
-{
-    if (!e)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-}
-
 // A bare dataset (no preamble) starts with a low group: command (0000),
 // meta (0002), directory (0004) or identifying (0008). Anything else in
 // either byte order is not DICOM; refusing it early keeps DCMTK from
@@ -141,7 +129,7 @@ int finish_open(dcx_ds *ds, const struct dcx_open_opts *o,
 {
     DcmDataset *d = ds->ff.getDataset();
     if (d->card() == 0) {
-        set_err(e, "not a DICOM file: no data elements");
+        dcx_err_set(e, "not a DICOM file: no data elements");
         return DCX_EBADDATA;
     }
     ds->xfer = d->getOriginalXfer();
@@ -167,7 +155,7 @@ int finish_open(dcx_ds *ds, const struct dcx_open_opts *o,
 int open_fail(dcx_ds *ds, int rc, struct dcx_error *e, const OFCondition &c,
               const char *what)
 {
-    set_err(e, "%s: %s", what,
+    dcx_err_set(e, "%s: %s", what,
             rc == DCX_ETRUNCATED ? "file ends before its data does"
                                  : c.text());
     delete ds;
@@ -191,19 +179,19 @@ int open_path(const char *path, const struct dcx_open_opts *o, int memfd,
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        set_err(e, "cannot open: %s", strerror(errno));
+        dcx_err_set(e, "cannot open: %s", strerror(errno));
         return DCX_EIO;
     }
     unsigned char head[132];
     size_t n = fread(head, 1, sizeof head, f);
     fclose(f);
     if (n == 0) {
-        set_err(e, "not a DICOM file: empty");
+        dcx_err_set(e, "not a DICOM file: empty");
         return DCX_EBADDATA;
     }
     bool part10 = n == 132 && memcmp(head + 128, "DICM", 4) == 0;
     if (!part10 && !plausible_bare_start(head, n)) {
-        set_err(e, "not a DICOM file: no DICM preamble and no dataset "
+        dcx_err_set(e, "not a DICOM file: no DICM preamble and no dataset "
                    "start");
         return DCX_EBADDATA;
     }
@@ -239,7 +227,7 @@ extern "C" int dcx_ds_open(const char *path, const struct dcx_open_opts *o,
     try {
         return open_path(path, o, -1, out_ds, e);
     } catch (...) {
-        set_err(e, "internal error while reading");
+        dcx_err_set(e, "internal error while reading");
         return DCX_EINTERNAL;
     }
 }
@@ -250,7 +238,7 @@ extern "C" int dcx_ds_open_mem(const void *buf, size_t len,
 {
     *out_ds = nullptr;
     if (len == 0) {
-        set_err(e, "not a DICOM file: empty");
+        dcx_err_set(e, "not a DICOM file: empty");
         return DCX_EBADDATA;
     }
     // Through an anonymous in-memory file and DCMTK's file reader: its
@@ -259,7 +247,7 @@ extern "C" int dcx_ds_open_mem(const void *buf, size_t len,
     // lives as long as the dataset (DCMTK re-reads values from it).
     int fd = memfd_create("dcx_ds_open_mem", MFD_CLOEXEC);
     if (fd < 0) {
-        set_err(e, "cannot create a memory file: %s", strerror(errno));
+        dcx_err_set(e, "cannot create a memory file: %s", strerror(errno));
         return DCX_EIO;
     }
     const char *p = static_cast<const char *>(buf);
@@ -269,7 +257,7 @@ extern "C" int dcx_ds_open_mem(const void *buf, size_t len,
             continue;
         if (w <= 0) {
             int err = w < 0 ? errno : ENOSPC;
-            set_err(e, "cannot fill a memory file: %s", strerror(err));
+            dcx_err_set(e, "cannot fill a memory file: %s", strerror(err));
             close(fd);
             return err == ENOMEM || err == ENOSPC ? DCX_ENOMEM : DCX_EIO;
         }
@@ -281,7 +269,7 @@ extern "C" int dcx_ds_open_mem(const void *buf, size_t len,
     try {
         rc = open_path(path, o, fd, out_ds, e); // the ds owns fd on success
     } catch (...) {
-        set_err(e, "internal error while reading");
+        dcx_err_set(e, "internal error while reading");
         rc = DCX_EINTERNAL;
     }
     if (rc < 0)
@@ -330,12 +318,12 @@ extern "C" int dcx_ds_save(dcx_ds *ds, const char *path, const char *ts_uid,
             DcmXfer want(ts_uid);
             x = want.getXfer();
             if (x == EXS_Unknown) {
-                set_err(e, "unknown transfer syntax %s", ts_uid);
+                dcx_err_set(e, "unknown transfer syntax %s", ts_uid);
                 return DCX_EINVAL;
             }
         }
         if (ds->no_pixels) {
-            set_err(e, "dataset was opened without pixel data");
+            dcx_err_set(e, "dataset was opened without pixel data");
             return DCX_EINVAL;
         }
         DcmDataset *d = ds->ff.getDataset();
@@ -372,21 +360,21 @@ extern "C" int dcx_ds_save(dcx_ds *ds, const char *path, const char *ts_uid,
         if (c.good() && x != ds->xfer)
             c = d->chooseRepresentation(x, param);
         if (c.bad() || !d->canWriteXfer(x)) {
-            set_err(e, "cannot convert to %s: %s", DcmXfer(x).getXferName(),
+            dcx_err_set(e, "cannot convert to %s: %s", DcmXfer(x).getXferName(),
                     c.bad() ? c.text() : "no encoder for this image");
             return DCX_EUNSUPPORTED;
         }
         c = ds->ff.saveFile(path, x, EET_ExplicitLength, EGL_recalcGL,
                             EPD_noChange, 0, 0, EWM_updateMeta);
         if (c.bad()) {
-            set_err(e, "cannot write %s: %s", path, c.text());
+            dcx_err_set(e, "cannot write %s: %s", path, c.text());
             return DCX_EIO;
         }
         ds->xfer = x;
         ds->ts_uid = DcmXfer(x).getXferID();
         return 0;
     } catch (...) {
-        set_err(e, "internal error while writing");
+        dcx_err_set(e, "internal error while writing");
         return DCX_EINTERNAL;
     }
 }

@@ -59,16 +59,6 @@ void dcx_net_trim_ae(char *ae)
         memmove(ae, ae + lead, n - lead + 1);
 }
 
-void dcx_net_err(struct dcx_error *e, const char *fmt, ...)
-{
-    if (!e)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-}
-
 namespace {
 
 int fail_msg(std::string &err, int rc, const char *fmt, ...)

@@ -43,8 +43,8 @@ T_ASC_Association *dcx_scu_assoc(dcx_scu *scu);
 // Removes the space padding of an AE title in place.
 void dcx_net_trim_ae(char *ae);
 
-// printf into e->msg (e may be NULL).
-void dcx_net_err(struct dcx_error *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+extern "C" {
+#include "shim.h" // dcx_err_set
+}
 
 #endif

@@ -1034,7 +1034,7 @@ extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
     if (!o || !o->ae_title || !*o->ae_title ||
         strlen(o->ae_title) > DCX_AE_LEN || o->port <= 0 ||
         o->port > 65535 || !o->tmp_dir) {
-        dcx_net_err(e, "invalid SCP options (AE title 1-16 characters, port "
+        dcx_err_set(e, "invalid SCP options (AE title 1-16 characters, port "
                        "1-65535, temp folder)");
         return DCX_EINVAL;
     }
@@ -1063,7 +1063,7 @@ extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
         OFCondition c = ASC_initializeNetwork(NET_ACCEPTOR, s->port,
                                               s->acse_timeout, &s->net);
         if (c.bad()) {
-            dcx_net_err(e, "cannot listen on port %d: %s", s->port, c.text());
+            dcx_err_set(e, "cannot listen on port %d: %s", s->port, c.text());
             delete s;
             return DCX_EIO;
         }
@@ -1071,7 +1071,7 @@ extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
         return 0;
     } catch (...) {
         delete s;
-        dcx_net_err(e, "internal error");
+        dcx_err_set(e, "internal error");
         return DCX_EINTERNAL;
     }
 }

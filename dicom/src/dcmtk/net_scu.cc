@@ -68,13 +68,13 @@ extern "C" int dcx_scu_open(const struct dcx_scu_opts *o,
     *out = nullptr;
     if (!o || !o->called_ae || !o->host || o->port <= 0 || o->port > 65535 ||
         n_ctx == 0 || n_ctx > 128) {
-        dcx_net_err(e, "invalid SCU options");
+        dcx_err_set(e, "invalid SCU options");
         return DCX_EINVAL;
     }
     const char *calling = o->calling_ae ? o->calling_ae : "CONSORT";
     if (strlen(calling) > DCX_AE_LEN || strlen(o->called_ae) > DCX_AE_LEN ||
         !*calling || !*o->called_ae) {
-        dcx_net_err(e, "AE titles must be 1-16 characters");
+        dcx_err_set(e, "AE titles must be 1-16 characters");
         return DCX_EINVAL;
     }
     dcx_scu *scu = nullptr;
@@ -92,7 +92,7 @@ extern "C" int dcx_scu_open(const struct dcx_scu_opts *o,
                 &p, static_cast<long>(o->max_pdu ? o->max_pdu
                                                  : ASC_MAXIMUMPDUSIZE));
         if (c.bad()) {
-            dcx_net_err(e, "network set-up failed: %s", c.text());
+            dcx_err_set(e, "network set-up failed: %s", c.text());
             close_net(scu);
             delete scu;
             return DCX_ENET;
@@ -117,7 +117,7 @@ extern "C" int dcx_scu_open(const struct dcx_scu_opts *o,
                   : makeOFCondition(0, 1, OF_error, "empty context");
         }
         if (c.bad()) {
-            dcx_net_err(e, "cannot propose contexts: %s", c.text());
+            dcx_err_set(e, "cannot propose contexts: %s", c.text());
             ASC_destroyAssociationParameters(&p);
             close_net(scu);
             delete scu;
@@ -135,11 +135,11 @@ extern "C" int dcx_scu_open(const struct dcx_scu_opts *o,
                 for (size_t k = 0; k < why.size(); k++)
                     if (why[k] == '\n')
                         why[k] = ';';
-                dcx_net_err(e, "%s at %s rejected the association: %s",
+                dcx_err_set(e, "%s at %s rejected the association: %s",
                             o->called_ae, peer, why.c_str());
                 rc = DCX_EREFUSED;
             } else {
-                dcx_net_err(e, "cannot associate with %s at %s: %s",
+                dcx_err_set(e, "cannot associate with %s at %s: %s",
                             o->called_ae, peer, c.text());
             }
             if (!scu->assoc)
@@ -150,7 +150,7 @@ extern "C" int dcx_scu_open(const struct dcx_scu_opts *o,
         }
         dcx_net_nodelay(scu->assoc);
         if (ASC_countAcceptedPresentationContexts(scu->assoc->params) == 0) {
-            dcx_net_err(e, "%s at %s accepted none of the proposed "
+            dcx_err_set(e, "%s at %s accepted none of the proposed "
                            "presentation contexts",
                         o->called_ae, peer);
             ASC_releaseAssociation(scu->assoc);
@@ -165,7 +165,7 @@ extern "C" int dcx_scu_open(const struct dcx_scu_opts *o,
             close_net(scu);
             delete scu;
         }
-        dcx_net_err(e, "internal error");
+        dcx_err_set(e, "internal error");
         return DCX_EINTERNAL;
     }
 }
