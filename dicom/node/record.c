@@ -23,17 +23,19 @@ static const char *text(dcx_item *it, uint32_t tag, char *buf, size_t len)
     return buf;
 }
 
-/* Dates are indexed as digits only ("1997.04.24", a pre-1993 form, reads
- * as "19970424") so that range matching can use the index. */
+char *nd_digits_only(char *s)
+{
+    size_t o = 0;
+    for (size_t i = 0; s[i]; i++)
+        if (s[i] >= '0' && s[i] <= '9')
+            s[o++] = s[i];
+    s[o] = '\0';
+    return s;
+}
+
 static const char *date(dcx_item *it, uint32_t tag, char *buf, size_t len)
 {
-    text(it, tag, buf, len);
-    size_t o = 0;
-    for (size_t i = 0; buf[i]; i++)
-        if (buf[i] >= '0' && buf[i] <= '9')
-            buf[o++] = buf[i];
-    buf[o] = '\0';
-    return buf;
+    return nd_digits_only((char *)text(it, tag, buf, len));
 }
 
 static int number(dcx_item *it, uint32_t tag)
@@ -128,14 +130,29 @@ static const char *differ(const struct nd_instance_rec *a,
     return NULL;
 }
 
-int nd_record_read(const char *path, int fd, struct nd_record *o,
-                   char *why, size_t whylen)
+/* CONSORT_RECORD_FAST / CONSORT_RECORD_CHECK, read once: this runs for
+ * every instance received */
+enum { MODE_FAST, MODE_FULL, MODE_CHECK };
+static int mode = MODE_FAST;
+static pthread_once_t mode_once = PTHREAD_ONCE_INIT;
+
+static void read_mode(void)
 {
     const char *fast = getenv("CONSORT_RECORD_FAST");
     const char *check = getenv("CONSORT_RECORD_CHECK");
     if (fast && strcmp(fast, "0") == 0)
+        mode = MODE_FULL;
+    else if (check && strcmp(check, "1") == 0)
+        mode = MODE_CHECK;
+}
+
+int nd_record_read(const char *path, int fd, struct nd_record *o,
+                   char *why, size_t whylen)
+{
+    pthread_once(&mode_once, read_mode);
+    if (mode == MODE_FULL)
         return full_read(path, o, why, whylen);
-    if (!(check && strcmp(check, "1") == 0)) {
+    if (mode == MODE_FAST) {
         if (nd_record_fast(path, fd, o) == 0)
             return 0;
         return full_read(path, o, why, whylen);

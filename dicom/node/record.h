@@ -24,6 +24,11 @@ struct nd_record {
 int nd_record_read(const char *path, int fd, struct nd_record *out,
                    char *why, size_t whylen);
 
+/* Keeps only the digits of s, in place: dates are indexed as digits
+ * ("1997.04.24", a pre-1993 form, reads as "19970424") so that range
+ * matching can use the index. Returns s. */
+char *nd_digits_only(char *s);
+
 /* The plain case without DCMTK (record_fast.c): 0 with *out filled, or 1
  * if the file needs the full parse. fd: an open, readable descriptor of
  * path to read through (not closed), or -1. */

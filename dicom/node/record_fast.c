@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dcx/tags.h"
@@ -197,13 +198,7 @@ static const char *text_of(const struct span *s, const char *vr, char *buf,
 
 static const char *date_of(const struct span *s, char *buf, size_t len)
 {
-    text_of(s, "DA", buf, len);
-    size_t o = 0;
-    for (size_t i = 0; buf[i]; i++)
-        if (buf[i] >= '0' && buf[i] <= '9')
-            buf[o++] = buf[i];
-    buf[o] = '\0';
-    return buf;
+    return nd_digits_only((char *)text_of(s, "DA", buf, len));
 }
 
 /* First value of an IS as dcx_item_get_int reads it; -1 if absent, empty
@@ -242,8 +237,15 @@ int nd_record_fast(const char *path, int fd_in, struct nd_record *o)
     int fd = fd_in >= 0 ? fd_in : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 1;
-    uint8_t *b = malloc(HEAD_MAX);
-    ssize_t got = b ? pread(fd, b, HEAD_MAX, 0) : -1;
+    /* a buffer the size of a small file: 256 KB for every instance would
+     * be an mmap and munmap each time */
+    struct stat st;
+    size_t want = fstat(fd, &st) == 0 && st.st_size > 0 &&
+                          (uint64_t)st.st_size < HEAD_MAX
+                      ? (size_t)st.st_size
+                      : HEAD_MAX;
+    uint8_t *b = malloc(want);
+    ssize_t got = b ? pread(fd, b, want, 0) : -1;
     if (fd != fd_in)
         close(fd);
     int rc = 1;
@@ -322,7 +324,7 @@ int nd_record_fast(const char *path, int fd_in, struct nd_record *o)
         pos += len;
     }
     /* the whole data set before the pixel data must have been read */
-    if (!at_pixels && (pos != n || n == HEAD_MAX))
+    if (!at_pixels && (pos != n || n == HEAD_MAX || n != want))
         goto out;
     /* a declared character set must leave ASCII as it is */
     char cs[64];
