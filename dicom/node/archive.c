@@ -213,6 +213,19 @@ static int rename_noreplace(const char *from, const char *to)
     return 0;
 }
 
+/* A unique name in conflicts/ for the file at rel (data/xx/<hash>.dcm):
+ * conflicts/<prefix><hash>-<ns since 1970>.dcm, relative and full. */
+static void aside_name(nd_archive *ar, const char *prefix, const char *rel,
+                       char *crel, size_t crel_len, char *cpath,
+                       size_t cpath_len)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(crel, crel_len, "conflicts/%s%.32s-%lld%09ld.dcm", prefix,
+             rel + 8, (long long)ts.tv_sec, ts.tv_nsec);
+    snprintf(cpath, cpath_len, "%s/%s", ar->root, crel);
+}
+
 int nd_archive_commit(nd_archive *ar, const char *tmp, const char *sop_uid,
                       char *out_rel, size_t rel_len, enum nd_dup *out_dup)
 {
@@ -251,12 +264,8 @@ int nd_archive_commit(nd_archive *ar, const char *tmp, const char *sop_uid,
         }
         /* different content under the same SOP Instance UID: keep it
          * aside, never overwrite (rule 5) */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
         char crel[160], cpath[1300], cdir[1100];
-        snprintf(crel, sizeof crel, "conflicts/%.32s-%lld%09ld.dcm",
-                 rel + 8, (long long)ts.tv_sec, ts.tv_nsec);
-        snprintf(cpath, sizeof cpath, "%s/%s", ar->root, crel);
+        aside_name(ar, "", rel, crel, sizeof crel, cpath, sizeof cpath);
         snprintf(cdir, sizeof cdir, "%s/conflicts", ar->root);
         if (rename_noreplace(tmp, cpath) != 0 ||
             (ar->sync_full && fsync_path(cdir, 1) != 0)) {
@@ -364,11 +373,7 @@ int nd_archive_commit_fd(nd_archive *ar, int fd, const char *sop_uid,
         }
         /* different content under the same SOP Instance UID: kept aside,
          * never overwritten (rule 5) */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        snprintf(crel, sizeof crel, "conflicts/%.32s-%lld%09ld.dcm", rel + 8,
-                 (long long)ts.tv_sec, ts.tv_nsec);
-        snprintf(cpath, sizeof cpath, "%s/%s", ar->root, crel);
+        aside_name(ar, "", rel, crel, sizeof crel, cpath, sizeof cpath);
         snprintf(cdir, sizeof cdir, "%s/conflicts", ar->root);
         if (linkat(AT_FDCWD, proc, AT_FDCWD, cpath, AT_SYMLINK_FOLLOW) != 0) {
             e = errno;
@@ -415,13 +420,10 @@ int nd_archive_complete(nd_archive *ar, const char *rel)
 int nd_archive_set_aside(nd_archive *ar, const char *rel, const char *why,
                          char *out_rel, size_t rel_len)
 {
-    char path[1200], dst[1300];
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    char path[1200], dst[1300], prefix[40];
     snprintf(path, sizeof path, "%s/%s", ar->root, rel);
-    snprintf(out_rel, rel_len, "conflicts/%s-%lld-%.36s", why,
-             (long long)ts.tv_sec, rel + 8);
-    snprintf(dst, sizeof dst, "%s/%s", ar->root, out_rel);
+    snprintf(prefix, sizeof prefix, "%s-", why);
+    aside_name(ar, prefix, rel, out_rel, rel_len, dst, sizeof dst);
     return rename_noreplace(path, dst) == 0 ? 0 : ND_EIO;
 }
 

@@ -51,8 +51,8 @@ int nd_archive_commit_fd(nd_archive *ar, int fd, const char *sop_uid,
  * caught it before its data was on disk. -1 on error. */
 int nd_archive_complete(nd_archive *ar, const char *rel);
 
-/* Moves the file at rel to conflicts/<why>-<name> for an operator; the
- * new relative path into out_rel. */
+/* Moves the file at rel to conflicts/<why>-<hash>-<time>.dcm for an
+ * operator; the new relative path into out_rel. */
 int nd_archive_set_aside(nd_archive *ar, const char *rel, const char *why,
                          char *out_rel, size_t rel_len);
 
