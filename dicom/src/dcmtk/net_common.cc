@@ -224,6 +224,25 @@ int dcx_net_store(T_ASC_Association *assoc, int timeout, const char *path,
     }
 }
 
+OFCondition dcx_net_store_rsp(T_ASC_Association *assoc,
+                              T_ASC_PresentationContextID pcid,
+                              T_DIMSE_C_StoreRQ &rq, uint16_t status)
+{
+    T_DIMSE_C_StoreRSP rsp;
+    memset(&rsp, 0, sizeof rsp);
+    rsp.MessageIDBeingRespondedTo = rq.MessageID;
+    rsp.DimseStatus = status;
+    rsp.DataSetType = DIMSE_DATASET_NULL;
+    OFStandard::strlcpy(rsp.AffectedSOPClassUID, rq.AffectedSOPClassUID,
+                        sizeof rsp.AffectedSOPClassUID);
+    OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, rq.AffectedSOPInstanceUID,
+                        sizeof rsp.AffectedSOPInstanceUID);
+    rsp.opts = O_STORE_AFFECTEDSOPCLASSUID | O_STORE_AFFECTEDSOPINSTANCEUID;
+    if (rq.opts & O_STORE_RQ_BLANK_PADDING)
+        rsp.opts |= O_STORE_RSP_BLANK_PADDING;
+    return DIMSE_sendStoreResponse(assoc, pcid, &rq, &rsp, nullptr);
+}
+
 extern "C" const char *dcx_status_str(uint16_t s)
 {
     // PS3.4 Annex B (storage), C (query/retrieve); PS3.7 Annex C.

@@ -4,6 +4,7 @@
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmnet/assoc.h"
+#include "dcmtk/dcmnet/dimse.h"
 
 #include <string>
 
@@ -39,6 +40,11 @@ int dcx_scu_store_for_move(dcx_scu *scu, const char *path,
                            const char *move_ae, uint16_t move_id,
                            uint16_t *out_status);
 T_ASC_Association *dcx_scu_assoc(dcx_scu *scu);
+
+// Answers the C-STORE rq with status (SCP side and C-GET sub-operations).
+OFCondition dcx_net_store_rsp(T_ASC_Association *assoc,
+                              T_ASC_PresentationContextID pcid,
+                              T_DIMSE_C_StoreRQ &rq, uint16_t status);
 
 // Removes the space padding of an AE title in place.
 void dcx_net_trim_ae(char *ae);

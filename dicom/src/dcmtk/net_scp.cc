@@ -533,20 +533,7 @@ bool Assoc::handle_store(T_DIMSE_C_StoreRQ &rq,
     else
         stats_.stores_failed++;
 
-    T_DIMSE_C_StoreRSP rsp;
-    memset(&rsp, 0, sizeof rsp);
-    rsp.MessageIDBeingRespondedTo = rq.MessageID;
-    rsp.DimseStatus = status;
-    rsp.DataSetType = DIMSE_DATASET_NULL;
-    OFStandard::strlcpy(rsp.AffectedSOPClassUID, rq.AffectedSOPClassUID,
-                        sizeof rsp.AffectedSOPClassUID);
-    OFStandard::strlcpy(rsp.AffectedSOPInstanceUID,
-                        rq.AffectedSOPInstanceUID,
-                        sizeof rsp.AffectedSOPInstanceUID);
-    rsp.opts = O_STORE_AFFECTEDSOPCLASSUID | O_STORE_AFFECTEDSOPINSTANCEUID;
-    if (rq.opts & O_STORE_RQ_BLANK_PADDING)
-        rsp.opts |= O_STORE_RSP_BLANK_PADDING;
-    c = DIMSE_sendStoreResponse(assoc_, pcid, &rq, &rsp, nullptr);
+    c = dcx_net_store_rsp(assoc_, pcid, rq, status);
     if (c.bad()) {
         log(DCX_LOG_WARN, "c-store response not sent: %s", c.text());
         stats_.aborted = 1;

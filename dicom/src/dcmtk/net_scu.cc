@@ -458,20 +458,7 @@ extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
                 unlink(tmp);
             else
                 received++;
-            T_DIMSE_C_StoreRSP rsp;
-            memset(&rsp, 0, sizeof rsp);
-            rsp.MessageIDBeingRespondedTo = srq.MessageID;
-            rsp.DimseStatus = status;
-            rsp.DataSetType = DIMSE_DATASET_NULL;
-            OFStandard::strlcpy(rsp.AffectedSOPClassUID,
-                                srq.AffectedSOPClassUID,
-                                sizeof rsp.AffectedSOPClassUID);
-            OFStandard::strlcpy(rsp.AffectedSOPInstanceUID,
-                                srq.AffectedSOPInstanceUID,
-                                sizeof rsp.AffectedSOPInstanceUID);
-            rsp.opts = O_STORE_AFFECTEDSOPCLASSUID |
-                       O_STORE_AFFECTEDSOPINSTANCEUID;
-            c = DIMSE_sendStoreResponse(scu->assoc, got, &srq, &rsp, nullptr);
+            c = dcx_net_store_rsp(scu->assoc, got, srq, status);
             if (c.bad())
                 return fail(scu, DCX_ENET, "C-GET: response not sent: %s",
                             c.text());
