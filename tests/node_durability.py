@@ -28,7 +28,6 @@ import nodelib as nl  # noqa: E402
 
 import pydicom  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main():
@@ -37,8 +36,7 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     data = os.path.join(work, "data")
-    nl.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_many.py"), data,
-            "--count", "1000", "--studies", "20", "--seed", "5"], check_rc=0)
+    nl.gen_many(data, "--count", "1000", "--studies", "20", "--seed", "5")
     files = nl.files_under(data)
     uid_of = {f: str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID)
               for f in files}

@@ -24,7 +24,6 @@ import nodelib as nl  # noqa: E402
 
 import pydicom  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def storescu(port, files, log):
@@ -61,8 +60,7 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     data = os.path.join(work, "data")
-    nl.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_many.py"), data,
-            "--count", "600", "--studies", "6", "--seed", "9"], check_rc=0)
+    nl.gen_many(data, "--count", "600", "--studies", "6", "--seed", "9")
     files = nl.files_under(data)
     disk = os.path.join(work, "disk")
     os.makedirs(disk)

@@ -25,7 +25,6 @@ import nodelib as nl  # noqa: E402
 
 import pydicom  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def rest(port, path, body=None):
@@ -47,8 +46,7 @@ def main():
     a = os.path.join(work, "a")   # pushed by Orthanc to us
     b = os.path.join(work, "b")   # pushed by us to Orthanc, moved back
     for d, seed in ((a, 11), (b, 12)):
-        nl.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_many.py"), d,
-                "--count", "12", "--studies", "2", "--seed", str(seed)], check_rc=0)
+        nl.gen_many(d, "--count", "12", "--studies", "2", "--seed", str(seed))
 
     ostore = os.path.join(work, "orthanc")
     conf = {

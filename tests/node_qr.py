@@ -46,18 +46,15 @@ def main():
     os.makedirs(work)
     storage = os.path.join(work, "var")
     data = os.path.join(work, "many")
-    nl.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_many.py"), data,
-            "--count", "200", "--studies", "20", "--seed", "3"], check_rc=0)
+    nl.gen_many(data, "--count", "200", "--studies", "20", "--seed", "3")
     # many matches for the C-CANCEL check: more than socket buffers hold,
     # so that the cancel always arrives while answers are still going out
     tiny = os.path.join(work, "tiny")
-    nl.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_many.py"), tiny,
-            "--count", "4000", "--studies", "1", "--patients", "1", "--seed",
-            "13", "--kind", "tiny", "--name-gb18030"], check_rc=0)
+    nl.gen_many(tiny, "--count", "4000", "--studies", "1", "--patients", "1",
+                "--seed", "13", "--kind", "tiny", "--name-gb18030")
     cn = os.path.join(work, "cn")
-    nl.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_many.py"), cn,
-            "--count", "2", "--studies", "1", "--seed", "8", "--name-gb18030"],
-           check_rc=0)
+    nl.gen_many(cn, "--count", "2", "--studies", "1", "--seed", "8",
+                "--name-gb18030")
     files = nl.files_under(data)
     meta = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
     studies = {}  # every study stored, for expected counts

@@ -99,12 +99,10 @@ def main():
             "--small"], check_rc=0)
     nl.run(["bash", os.path.join(HERE, "gen", "encode_variants.sh"), syn], check_rc=0)
     many = os.path.join(work, "many")
-    nl.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_many.py"), many,
-            "--count", "320", "--studies", "32"], check_rc=0)
+    nl.gen_many(many, "--count", "320", "--studies", "32")
     cn = os.path.join(work, "cn")
-    nl.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_many.py"), cn,
-            "--count", "3", "--studies", "1", "--seed", "7", "--name-gb18030"],
-           check_rc=0)
+    nl.gen_many(cn, "--count", "3", "--studies", "1", "--seed", "7",
+                "--name-gb18030")
 
     conf = ("[access]\nstore = STORESCU CONSORT TESTSCU GDCMSCU\n"
             "query = *\nretrieve = *\n")

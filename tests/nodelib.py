@@ -125,6 +125,16 @@ def run(argv, env=None, timeout=300, check_rc=None, cwd=None):
     return p.returncode, out
 
 
+GEN_MANY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen",
+                        "gen_many.py")
+
+
+def gen_many(outdir, *args):
+    """Synthetic instances (tests/gen/gen_many.py OUTDIR ARGS...)."""
+    run(["/usr/bin/python3", GEN_MANY, outdir] + [str(a) for a in args],
+        check_rc=0)
+
+
 def rel_path(sop_uid):
     h = hashlib.sha256(sop_uid.encode()).hexdigest()[:32]
     return "data/%s/%s.dcm" % (h[:2], h)
