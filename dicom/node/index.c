@@ -498,23 +498,6 @@ int nd_index_checkpoint_passive(nd_index *ix)
     return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : rc_of(rc);
 }
 
-int nd_index_integrity(nd_index *ix, char *out, size_t len)
-{
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(ix->db, "PRAGMA integrity_check", -1, &s,
-                           NULL) != SQLITE_OK) {
-        snprintf(out, len, "%s", sqlite3_errmsg(ix->db));
-        return ND_EINDEX;
-    }
-    int rc = sqlite3_step(s);
-    const unsigned char *v = rc == SQLITE_ROW ? sqlite3_column_text(s, 0)
-                                              : NULL;
-    snprintf(out, len, "%s", v ? (const char *)v : sqlite3_errmsg(ix->db));
-    int ok = v && strcmp((const char *)v, "ok") == 0;
-    sqlite3_finalize(s);
-    return ok ? 0 : ND_EINDEX;
-}
-
 static const char *col(sqlite3_stmt *s, int i)
 {
     const unsigned char *v = sqlite3_column_text(s, i);

@@ -62,9 +62,6 @@ int nd_index_checkpoint(nd_index *ix);
  * writers (call it on a connection of its own, off the write path). */
 int nd_index_checkpoint_passive(nd_index *ix);
 
-/* "ok" or SQLite's first complaint, into out. 0 if ok. */
-int nd_index_integrity(nd_index *ix, char *out, size_t len);
-
 /* One row of `consort-node ls`: a series with its study and patient. */
 struct nd_ls_row {
     const char *patient_id, *patient_name, *study_uid, *study_date,

@@ -209,12 +209,6 @@ int dcx_scu_open(const struct dcx_scu_opts *opts,
                  const struct dcx_scu_context *ctx, size_t n_ctx,
                  dcx_scu **out_scu, struct dcx_error *out_err);
 
-/* Transfer syntax the peer accepted for abstract syntax as, preferring
- * want (may be NULL) when several contexts were accepted; NULL if none.
- * Borrowed until dcx_scu_close(). */
-const char *dcx_scu_accepted_ts(dcx_scu *scu, const char *as,
-                                const char *want);
-
 /* C-FIND at the given model (e.g. Study Root FIND UID): query holds the
  * keys as (tag, UTF-8 value) pairs, including (0008,0052) the level. fn is
  * called per match with the response data set (borrowed, text UTF-8);

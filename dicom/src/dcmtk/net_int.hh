@@ -39,7 +39,6 @@ T_ASC_PresentationContextID dcx_net_find_pc(T_ASC_Association *assoc,
 int dcx_scu_store_for_move(dcx_scu *scu, const char *path,
                            const char *move_ae, uint16_t move_id,
                            uint16_t *out_status);
-T_ASC_Association *dcx_scu_assoc(dcx_scu *scu);
 
 // Answers the C-STORE rq with status (SCP side and C-GET sub-operations).
 OFCondition dcx_net_store_rsp(T_ASC_Association *assoc,

@@ -8,7 +8,6 @@
 // subclass. The ASC/DIMSE calls below are the ones DcmSCP makes itself.
 
 #include "dcmtk/config/osconfig.h"
-#include "dcmtk/dcmdata/dcostrmf.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmnet/assoc.h"

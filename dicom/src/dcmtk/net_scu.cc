@@ -32,7 +32,6 @@ struct dcx_scu {
     T_ASC_Association *assoc = nullptr;
     int timeout = 30;
     std::string err;
-    std::string ts;
 };
 
 namespace {
@@ -170,23 +169,6 @@ extern "C" int dcx_scu_open(const struct dcx_scu_opts *o,
     }
 }
 
-extern "C" const char *dcx_scu_accepted_ts(dcx_scu *scu, const char *as,
-                                           const char *want)
-{
-    T_ASC_PresentationContextID id = 0;
-    if (want)
-        id = ASC_findAcceptedPresentationContextID(scu->assoc, as, want);
-    if (id == 0)
-        id = ASC_findAcceptedPresentationContextID(scu->assoc, as);
-    T_ASC_PresentationContext pc;
-    if (id == 0 ||
-        ASC_findAcceptedPresentationContext(scu->assoc->params, id, &pc)
-            .bad())
-        return nullptr;
-    scu->ts = pc.acceptedTransferSyntax;
-    return scu->ts.c_str();
-}
-
 extern "C" int dcx_scu_echo(dcx_scu *scu, uint16_t *out_status)
 {
     try {
@@ -224,11 +206,6 @@ int dcx_scu_store_for_move(dcx_scu *scu, const char *path,
     } catch (...) {
         return fail(scu, DCX_EINTERNAL, "internal error");
     }
-}
-
-T_ASC_Association *dcx_scu_assoc(dcx_scu *scu)
-{
-    return scu->assoc;
 }
 
 namespace {
