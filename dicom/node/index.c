@@ -332,7 +332,7 @@ static void now_iso(char *buf, size_t len)
 
 /* The series row of r, creating patient, study and series as needed. */
 static int series_of(nd_index *ix, const struct nd_instance_rec *r,
-                     int64_t *out)
+                     const char *now, int64_t *out)
 {
     int64_t pat = 0, study = 0;
     int f = lookup(ix->st[S_SERIES_GET], r->series_uid, out);
@@ -358,8 +358,6 @@ static int series_of(nd_index *ix, const struct nd_instance_rec *r,
             if (rc != SQLITE_OK)
                 return rc;
         }
-        char now[32];
-        now_iso(now, sizeof now);
         sqlite3_stmt *s = ix->st[S_STUDY_INS];
         sqlite3_bind_int64(s, 1, pat);
         bind_text(s, 2, r->study_uid);
@@ -391,16 +389,17 @@ int nd_index_add(nd_index *ix, const struct nd_instance_rec *r)
     int64_t series = 0;
     int rc = sqlite3_step(ix->st[S_BEGIN]);
     sqlite3_reset(ix->st[S_BEGIN]);
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE) {
+        snprintf(ix->err, sizeof ix->err, "%s", sqlite3_errmsg(ix->db));
         return rc_of(rc);
-    int cached = ix->last_series_id &&
-                 strcmp(ix->last_series, r->series_uid) == 0;
-    if (cached)
+    }
+    rc = SQLITE_OK;
+    if (ix->last_series_id && strcmp(ix->last_series, r->series_uid) == 0)
         series = ix->last_series_id;
     else
-        rc = series_of(ix, r, &series);
+        rc = series_of(ix, r, now, &series);
     int existed = 0;
-    if (rc == SQLITE_OK || rc == SQLITE_DONE) {
+    if (rc == SQLITE_OK) {
         sqlite3_stmt *s = ix->st[S_INSTANCE];
         sqlite3_bind_int64(s, 1, series);
         bind_text(s, 2, r->sop_uid);
