@@ -24,6 +24,7 @@ Checks, on loopback (ports PORT..PORT+2):
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -34,6 +35,31 @@ import nodelib as nl  # noqa: E402
 import pydicom  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+# schema 2's instances table (path UNIQUE), as the previous release made it
+SCHEMA2_INSTANCES = """
+BEGIN;
+CREATE TABLE old(
+  id INTEGER PRIMARY KEY,
+  series INTEGER NOT NULL REFERENCES series(id),
+  sop_uid TEXT NOT NULL UNIQUE,
+  sop_class TEXT NOT NULL,
+  instance_number INTEGER,
+  transfer_syntax TEXT NOT NULL,
+  rows INTEGER, columns INTEGER, frames INTEGER,
+  path TEXT NOT NULL UNIQUE,
+  size INTEGER NOT NULL,
+  received TEXT NOT NULL,
+  calling_ae TEXT NOT NULL DEFAULT '',
+  charset TEXT NOT NULL DEFAULT '');
+INSERT INTO old SELECT * FROM instances;
+DROP TABLE instances;
+ALTER TABLE old RENAME TO instances;
+CREATE INDEX instances_series ON instances(series);
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+PRAGMA user_version = 2;
+COMMIT;
+"""
 # every record is read both ways, the log says where they differ
 CHECK = dict(os.environ, CONSORT_RECORD_CHECK="1")
 
@@ -335,6 +361,25 @@ def main():
     ok = nl.index_rows(storage3, "PRAGMA integrity_check")[0][0]
     nl.check(rc == 0 and ok == "ok", "index integrity_check: %s" % ok)
     text = open(log, "rb").read().decode("utf-8", "replace")
+
+    # ---- an index written by schema 2 (UNIQUE path) is migrated ----
+    storage4 = os.path.join(work, "var-v2")
+    shutil.copytree(storage3, storage4)
+    db = sqlite3.connect(os.path.join(storage4, "index.sqlite"))
+    db.executescript(SCHEMA2_INSTANCES)
+    db.close()
+    before = nl.index_rows(storage4, "SELECT count(*), sum(size) FROM instances")[0]
+    log4 = os.path.join(work, "node-v2.log")
+    srv = nl.node_server(node, storage4, port, log4, conf).start()
+    rc = srv.stop()
+    after = nl.index_rows(storage4, "SELECT count(*), sum(size) FROM instances")[0]
+    ver = nl.index_rows(storage4, "PRAGMA user_version")[0][0]
+    uniq = [r[1] for r in nl.index_rows(storage4, "PRAGMA index_list(instances)")
+            if r[2]]
+    nl.check(rc == 0 and before == after and ver == 3 and len(uniq) == 1,
+             "schema 2 index migrated to 3: %d instances kept, unique indexes "
+             "left on instances: %s" % (after[0], uniq))
+
     agree, full = text.count("fast path agrees"), text.count("full parse needed")
     nl.check("fast path differs" not in text and agree > 300,
              "index records read without DCMTK equal the full parse: %d agree, "

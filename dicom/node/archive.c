@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,14 +57,29 @@ static int mkdir_one(const char *path, int sync_parent, const char *parent)
     return errno == EEXIST ? 0 : -1;
 }
 
+/* OpenSSL 3 looks the algorithm up on every EVP_sha256() digest (a third
+ * of the cost of naming a file); fetch it once */
+static EVP_MD *sha256_md;
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void nd_archive_rel_path(const char *sop_uid, char *out, size_t len)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    static const char hexd[] = "0123456789abcdef";
+    pthread_once(&once, sha256_fetch);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    EVP_Digest(sop_uid, strlen(sop_uid), md, &mdlen, EVP_sha256(), NULL);
+    EVP_Digest(sop_uid, strlen(sop_uid), md, &mdlen,
+               sha256_md ? sha256_md : EVP_sha256(), NULL);
     char hex[33];
-    for (int i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    for (int i = 0; i < 16; i++) {
+        hex[2 * i] = hexd[md[i] >> 4];
+        hex[2 * i + 1] = hexd[md[i] & 15];
+    }
+    hex[32] = '\0';
     snprintf(out, len, "data/%.2s/%s.dcm", hex, hex);
 }
 
@@ -316,6 +333,23 @@ int nd_archive_open_tmp(nd_archive *ar, const char *sop_uid)
     return fd;
 }
 
+/* Names an O_TMPFILE file. AT_EMPTY_PATH skips resolving /proc/self/fd/N
+ * (a third of the link's cost) but needs CAP_DAC_READ_SEARCH on older
+ * kernels; without it the call fails with ENOENT and the /proc path is
+ * used from then on. */
+static int link_fd(int fd, const char *proc, const char *path)
+{
+    static atomic_int no_empty_path;
+    if (!atomic_load_explicit(&no_empty_path, memory_order_relaxed)) {
+        if (linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
+            return 0;
+        if (errno != ENOENT && errno != EPERM)
+            return -1;
+        atomic_store_explicit(&no_empty_path, 1, memory_order_relaxed);
+    }
+    return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
 /* The size a file must have to be complete, set before it gets its name:
  * see nd_archive_commit_fd and nd_archive_complete. */
 #define SIZE_XATTR "user.consort.size"
@@ -356,7 +390,7 @@ int nd_archive_commit_fd(nd_archive *ar, int fd, const char *sop_uid,
     const char *where = path, *where_dir = dir;
     char crel[160], cpath[1300], cdir[1100];
     enum nd_dup dup = ND_NEW;
-    if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0) {
+    if (link_fd(fd, proc, path) != 0) {
         e = errno;
         if (e != EEXIST) {
             dcx_log(DCX_LOG_ERROR, "archive cannot place file: %s",
@@ -375,7 +409,7 @@ int nd_archive_commit_fd(nd_archive *ar, int fd, const char *sop_uid,
          * never overwritten (rule 5) */
         aside_name(ar, "", rel, crel, sizeof crel, cpath, sizeof cpath);
         snprintf(cdir, sizeof cdir, "%s/conflicts", ar->root);
-        if (linkat(AT_FDCWD, proc, AT_FDCWD, cpath, AT_SYMLINK_FOLLOW) != 0) {
+        if (link_fd(fd, proc, cpath) != 0) {
             e = errno;
             close(fd);
             return err_of(e);
@@ -468,6 +502,12 @@ int nd_archive_walk(nd_archive *ar, time_t since,
         while (rc == 0 && (c = readdir(d1)) != NULL) {
             size_t n = strlen(c->d_name);
             if (n != 36 || strcmp(c->d_name + 32, ".dcm") != 0)
+                continue;
+            /* a file's ctime moves when it gets its name (link or
+             * rename); older files were indexed before the checkpoint */
+            if (since && (fstatat(dirfd(d1), c->d_name, &st,
+                                  AT_SYMLINK_NOFOLLOW) != 0 ||
+                          st.st_ctime < since))
                 continue;
             char rel[128];
             snprintf(rel, sizeof rel, "data/%.2s/%.36s", a->d_name,

@@ -62,8 +62,8 @@ int nd_archive_remove(nd_archive *ar, const char *rel);
 /* The relative path an instance has (whether or not it exists). */
 void nd_archive_rel_path(const char *sop_uid, char *out_rel, size_t len);
 
-/* Calls fn for every instance file in folders modified at or after since
- * (0: all), with its relative path. Stops early if fn returns non-zero
+/* Calls fn for every instance file named (linked or renamed into place)
+ * at or after since (0: all), with its relative path. Stops early if fn returns non-zero
  * and returns that value; else 0, or ND_EIO. */
 int nd_archive_walk(nd_archive *ar, time_t since,
                     int (*fn)(void *user, const char *rel), void *user);

@@ -63,6 +63,29 @@ static const char *const migrations[] = {
     /* 1 -> 2: patient name wildcards ("WANG*", case-insensitive LIKE)
      * become an index range instead of a scan */
     "CREATE INDEX patients_name ON patients(name COLLATE NOCASE);",
+    /* 2 -> 3: no UNIQUE index on path. Paths are hashes, so every insert
+     * touched a random page of that index: a third of the WAL written per
+     * instance. A path is a function of the SOP Instance UID, which stays
+     * unique; re-indexing looks files up by that UID instead. */
+    "CREATE TABLE instances_v3("
+    "  id INTEGER PRIMARY KEY,"
+    "  series INTEGER NOT NULL REFERENCES series(id),"
+    "  sop_uid TEXT NOT NULL UNIQUE,"
+    "  sop_class TEXT NOT NULL,"
+    "  instance_number INTEGER,"
+    "  transfer_syntax TEXT NOT NULL,"
+    "  rows INTEGER, columns INTEGER, frames INTEGER,"
+    "  path TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  received TEXT NOT NULL,"
+    "  calling_ae TEXT NOT NULL DEFAULT '',"
+    "  charset TEXT NOT NULL DEFAULT '');"
+    "INSERT INTO instances_v3 SELECT id, series, sop_uid, sop_class,"
+    "  instance_number, transfer_syntax, rows, columns, frames, path, size,"
+    "  received, calling_ae, charset FROM instances;"
+    "DROP TABLE instances;"
+    "ALTER TABLE instances_v3 RENAME TO instances;"
+    "CREATE INDEX instances_series ON instances(series);",
 };
 
 enum {
@@ -73,7 +96,6 @@ enum {
     S_SERIES_GET,
     S_SERIES_INS,
     S_INSTANCE,
-    S_HAS_PATH,
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
@@ -105,7 +127,6 @@ static const char *const stmt_sql[S_COUNT] = {
         "  calling_ae, charset)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
         " ON CONFLICT(sop_uid) DO NOTHING",
-    [S_HAS_PATH] = "SELECT 1 FROM instances WHERE path = ?1",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
@@ -440,16 +461,6 @@ int nd_index_add(nd_index *ix, const struct nd_instance_rec *r)
     snprintf(ix->last_series, sizeof ix->last_series, "%s", r->series_uid);
     ix->last_series_id = series;
     return existed;
-}
-
-int nd_index_has_path(nd_index *ix, const char *rel)
-{
-    sqlite3_stmt *s = ix->st[S_HAS_PATH];
-    bind_text(s, 1, rel);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : ND_EINDEX;
 }
 
 int nd_index_meta_get(nd_index *ix, const char *key, char *out, size_t len)

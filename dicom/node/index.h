@@ -47,9 +47,6 @@ int nd_index_open_reader(const char *path, nd_index **out, char *err,
  * as it is), ND_EFULL (disk full) or ND_EINDEX. */
 int nd_index_add(nd_index *ix, const struct nd_instance_rec *r);
 
-/* 1 if an instance with that file path is indexed, 0 if not, <0 error. */
-int nd_index_has_path(nd_index *ix, const char *rel);
-
 /* Key/value state (clean shutdown, checkpoint time). */
 int nd_index_meta_get(nd_index *ix, const char *key, char *out, size_t len);
 int nd_index_meta_set(nd_index *ix, const char *key, const char *value);

@@ -403,8 +403,6 @@ static int reindex_one(void *user, const char *rel)
 {
     struct reindex *ri = user;
     ri->seen++;
-    if (nd_index_has_path(ri->ix, rel) != 0)
-        return 0;
     char path[1400], why[300];
     snprintf(path, sizeof path, "%s/%s", nd_archive_root(ri->sv->ar), rel);
     if (nd_archive_complete(ri->sv->ar, rel) == 0) {
@@ -440,12 +438,15 @@ static int reindex_one(void *user, const char *rel)
     rec.r.size = stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
     rec.r.path = rel;
     rec.r.calling_ae = "";
-    if (nd_index_add(ri->ix, &rec.r) < 0) {
+    /* already indexed: its SOP Instance UID is (the path is a function
+     * of it, checked above) */
+    int rc = nd_index_add(ri->ix, &rec.r);
+    if (rc < 0) {
         dcx_log(DCX_LOG_ERROR, "re-index: cannot index %s: %s", rel,
                 nd_index_errmsg(ri->ix));
         return ND_EINDEX;
     }
-    ri->added++;
+    ri->added += rc == 0;
     return 0;
 }
 
