@@ -36,9 +36,13 @@ import pydicom  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# schema 2's instances table (path UNIQUE), as the previous release made it
+# back to schema 2 as the release before made it: instances with a UNIQUE
+# path, no forwarding tables
 SCHEMA2_INSTANCES = """
 BEGIN;
+DROP TABLE queue;
+DROP TABLE forward_stats;
+ALTER TABLE studies DROP COLUMN origin_ae;
 CREATE TABLE old(
   id INTEGER PRIMARY KEY,
   series INTEGER NOT NULL REFERENCES series(id),
@@ -376,9 +380,12 @@ def main():
     ver = nl.index_rows(storage4, "PRAGMA user_version")[0][0]
     uniq = [r[1] for r in nl.index_rows(storage4, "PRAGMA index_list(instances)")
             if r[2]]
-    nl.check(rc == 0 and before == after and ver == 3 and len(uniq) == 1,
-             "schema 2 index migrated to 3: %d instances kept, unique indexes "
-             "left on instances: %s" % (after[0], uniq))
+    tables = {r[0] for r in nl.index_rows(storage4, "SELECT name FROM sqlite_master"
+                                           " WHERE type = 'table'")}
+    nl.check(rc == 0 and before == after and ver == 4 and len(uniq) == 1 and
+             {"queue", "forward_stats"} <= tables,
+             "schema 2 index migrated to 4: %d instances kept, unique indexes "
+             "left on instances: %s, forwarding tables made" % (after[0], uniq))
 
     agree, full = text.count("fast path agrees"), text.count("full parse needed")
     nl.check("fast path differs" not in text and agree > 300,

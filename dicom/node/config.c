@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_STR, K_INT, K_SYNC, K_LEVEL };
+enum kind { K_STR, K_INT, K_SYNC, K_LEVEL, K_BOOL };
 
 struct key {
     const char *name;
@@ -42,6 +42,24 @@ static const struct key node_keys[] = {
     {"log_level", K_LEVEL, "info", 0, 0, F(log_level),
      "error | warn | info (one line per association and instance) | "
      "debug"},
+    {"upstream", K_STR, "", 0, ND_AE_LEN, F(upstream),
+     "peer that receives everything modalities (calling AEs that are not "
+     "peers) store here; empty: none. A county node names its provincial "
+     "node"},
+    {"back_to_origin", K_BOOL, "yes", 0, 0, F(back_to_origin),
+     "presentation states, SR and key object selections made here about a "
+     "study that came from a peer go back to that peer"},
+    {"retry_min", K_INT, "5", 1, 3600, F(retry_min),
+     "seconds before the first retry of a failed forward; doubles (with "
+     "jitter) per attempt"},
+    {"retry_max", K_INT, "300", 1, 86400, F(retry_max),
+     "longest wait between retries, seconds"},
+    {"max_attempts", K_INT, "5", 1, 1000, F(max_attempts),
+     "times a peer may refuse an instance before it is dead (an operator "
+     "retries or drops it); a link that is down is retried forever"},
+    {"forward_timeout", K_INT, "60", 5, 3600, F(forward_timeout),
+     "seconds to wait for a peer's connect and each answer when "
+     "forwarding"},
 };
 
 static int set_key(struct nd_config *cfg, const struct key *k,
@@ -80,6 +98,18 @@ static int set_key(struct nd_config *cfg, const struct key *k,
             *(int *)(void *)dst = ND_SYNC_NORMAL;
         else {
             snprintf(err, errlen, "sync: '%s' is not full or normal", v);
+            return -1;
+        }
+        return 0;
+    case K_BOOL:
+        if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
+            strcmp(v, "1") == 0)
+            *(int *)(void *)dst = 1;
+        else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 ||
+                 strcmp(v, "0") == 0)
+            *(int *)(void *)dst = 0;
+        else {
+            snprintf(err, errlen, "%s: '%s' is not yes or no", k->name, v);
             return -1;
         }
         return 0;
@@ -144,6 +174,143 @@ struct parse {
     int acl_seen[3]; /* a file's [access] list replaces the default "*" */
 };
 
+/* SOP class patterns: UIDs, prefixes ending in '.', or aliases. */
+static int add_sop(struct nd_route *r, const char *v, char *err,
+                   size_t errlen)
+{
+    static const struct {
+        const char *alias, *pattern;
+    } aliases[] = {
+        {"GSPS", "1.2.840.10008.5.1.4.1.1.11."}, /* every presentation state */
+        {"SR", "1.2.840.10008.5.1.4.1.1.88."},   /* every SR, KO included */
+        {"KO", "1.2.840.10008.5.1.4.1.1.88.59"},
+    };
+    const char *p = v;
+    while (*p) {
+        while (*p && (isspace((unsigned char)*p) || *p == ','))
+            p++;
+        size_t n = 0;
+        while (p[n] && !isspace((unsigned char)p[n]) && p[n] != ',')
+            n++;
+        if (n == 0)
+            break;
+        char tok[65];
+        if (n >= sizeof tok) {
+            snprintf(err, errlen, "sop_class: '%.*s' is too long", (int)n, p);
+            return -1;
+        }
+        memcpy(tok, p, n);
+        tok[n] = '\0';
+        for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+            if (strcmp(tok, aliases[i].alias) == 0)
+                snprintf(tok, sizeof tok, "%s", aliases[i].pattern);
+        if (strspn(tok, "0123456789.") != strlen(tok)) {
+            snprintf(err, errlen, "sop_class: '%s' is not a UID, a prefix "
+                                  "ending in '.', GSPS, SR or KO", tok);
+            return -1;
+        }
+        if (r->n_sop >= ND_MAX_SOP_PATTERNS) {
+            snprintf(err, errlen, "sop_class: more than %d patterns",
+                     ND_MAX_SOP_PATTERNS);
+            return -1;
+        }
+        snprintf(r->sop[r->n_sop++], sizeof r->sop[0], "%s", tok);
+        p += n;
+    }
+    return 0;
+}
+
+int nd_route_sop_matches(const struct nd_route *r, const char *sop_class)
+{
+    if (r->n_sop == 0)
+        return 1;
+    for (int i = 0; i < r->n_sop; i++) {
+        size_t n = strlen(r->sop[i]);
+        if (n && r->sop[i][n - 1] == '.'
+                ? strncmp(sop_class, r->sop[i], n) == 0
+                : strcmp(sop_class, r->sop[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int route_entry(struct parse *ps, const char *section,
+                       const char *name, const char *value)
+{
+    struct nd_config *cfg = ps->cfg;
+    const char *rn = section + 6;
+    if (!*rn || strlen(rn) >= sizeof cfg->routes[0].name) {
+        snprintf(ps->err, ps->errlen, "[%s]: route name must be 1-31 "
+                                      "characters", section);
+        return 0;
+    }
+    struct nd_route *r = NULL;
+    for (int i = 0; i < cfg->n_routes; i++)
+        if (strcmp(cfg->routes[i].name, rn) == 0)
+            r = &cfg->routes[i];
+    if (!r) {
+        if (cfg->n_routes >= ND_MAX_ROUTES) {
+            snprintf(ps->err, ps->errlen, "more than %d routes",
+                     ND_MAX_ROUTES);
+            return 0;
+        }
+        r = &cfg->routes[cfg->n_routes++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->name, sizeof r->name, "%s", rn);
+    }
+    char err[200] = "";
+    int ok = 1;
+    if (strcmp(name, "from") == 0) {
+        if (strcmp(value, "any") == 0)
+            r->from = ND_FROM_ANY;
+        else if (strcmp(value, "modalities") == 0)
+            r->from = ND_FROM_MODALITIES;
+        else if (strcmp(value, "peers") == 0)
+            r->from = ND_FROM_PEERS;
+        else {
+            snprintf(err, sizeof err, "from: '%s' is not any, modalities "
+                                      "or peers", value);
+            ok = 0;
+        }
+    } else if (strcmp(name, "from_ae") == 0) {
+        r->set_from_ae = 1;
+        ok = set_acl(&r->from_ae, value, err, sizeof err) == 0;
+    } else if (strcmp(name, "from_peer") == 0) {
+        r->set_from_peer = 1;
+        ok = set_acl(&r->from_peer, value, err, sizeof err) == 0;
+    } else if (strcmp(name, "modality") == 0) {
+        r->set_modality = 1;
+        ok = set_acl(&r->modality, value, err, sizeof err) == 0;
+    } else if (strcmp(name, "sop_class") == 0) {
+        ok = add_sop(r, value, err, sizeof err) == 0;
+    } else if (strcmp(name, "to") == 0) {
+        struct nd_acl to;
+        memset(&to, 0, sizeof to);
+        ok = set_acl(&to, value, err, sizeof err) == 0;
+        if (ok && (to.any || to.n + r->n_to > ND_MAX_ROUTE_TO)) {
+            snprintf(err, sizeof err, "to: 1-%d peers or 'origin', not *",
+                     ND_MAX_ROUTE_TO);
+            ok = 0;
+        }
+        for (int i = 0; ok && i < to.n; i++)
+            snprintf(r->to[r->n_to++], sizeof r->to[0], "%s", to.ae[i]);
+    } else if (strcmp(name, "delay") == 0) {
+        char *end;
+        long n = strtol(value, &end, 10);
+        ok = end != value && !*end && n >= 0 && n <= 86400;
+        if (ok)
+            r->delay = (int)n;
+        else
+            snprintf(err, sizeof err, "delay: '%s' is not 0-86400 s", value);
+    } else {
+        snprintf(err, sizeof err, "has no key '%s'", name);
+        ok = 0;
+    }
+    if (!ok)
+        snprintf(ps->err, ps->errlen, "[%s] %s", section, err);
+    return ok;
+}
+
 static int on_entry(void *user, const char *section, const char *name,
                     const char *value)
 {
@@ -191,6 +358,8 @@ static int on_entry(void *user, const char *section, const char *name,
             }
             p = &cfg->peers[cfg->n_peers++];
             snprintf(p->ae, sizeof p->ae, "%s", ae);
+            p->associations = 2;
+            p->compress = 1;
         }
         if (strcmp(name, "host") == 0) {
             if (!*value || strlen(value) >= sizeof p->host) {
@@ -212,9 +381,32 @@ static int on_entry(void *user, const char *section, const char *name,
             p->port = (int)n;
             return 1;
         }
+        if (strcmp(name, "associations") == 0) {
+            char *end;
+            long n = strtol(value, &end, 10);
+            if (end == value || *end || n < 1 || n > 16) {
+                snprintf(ps->err, ps->errlen, "[%s] associations: '%s' is "
+                                              "not 1-16", section, value);
+                return 0;
+            }
+            p->associations = (int)n;
+            return 1;
+        }
+        if (strcmp(name, "compress") == 0) {
+            if (strcmp(value, "lossless") && strcmp(value, "none")) {
+                snprintf(ps->err, ps->errlen, "[%s] compress: '%s' is not "
+                                              "lossless or none", section,
+                         value);
+                return 0;
+            }
+            p->compress = strcmp(value, "lossless") == 0;
+            return 1;
+        }
         snprintf(ps->err, ps->errlen, "[%s] has no key '%s'", section, name);
         return 0;
     }
+    if (strncmp(section, "route ", 6) == 0)
+        return route_entry(ps, section, name, value);
     snprintf(ps->err, ps->errlen, "unknown section [%s]", section);
     return 0;
 }
@@ -245,6 +437,32 @@ int nd_config_load(struct nd_config *cfg, const char *path, char *err,
                      cfg->peers[i].ae);
             return -1;
         }
+    }
+    if (cfg->upstream[0] && !nd_config_peer(cfg, cfg->upstream)) {
+        snprintf(err, errlen, "%s: upstream %s is not a [peer]", path,
+                 cfg->upstream);
+        return -1;
+    }
+    for (int i = 0; i < cfg->n_routes; i++) {
+        const struct nd_route *r = &cfg->routes[i];
+        if (r->n_to == 0) {
+            snprintf(err, errlen, "%s: [route %s] needs to =", path,
+                     r->name);
+            return -1;
+        }
+        for (int k = 0; k < r->n_to; k++) {
+            if (strcmp(r->to[k], "origin") != 0 &&
+                !nd_config_peer(cfg, r->to[k])) {
+                snprintf(err, errlen, "%s: [route %s] to %s is not a [peer] "
+                                      "(nor 'origin')",
+                         path, r->name, r->to[k]);
+                return -1;
+            }
+        }
+    }
+    if (cfg->retry_max < cfg->retry_min) {
+        snprintf(err, errlen, "%s: retry_max is below retry_min", path);
+        return -1;
     }
     return 0;
 }
@@ -293,6 +511,18 @@ void nd_config_write_sample(FILE *to)
           "store = *\nquery = *\nretrieve = *\n"
           "\n; One section per known peer (C-MOVE destinations, forwarding "
           "targets);\n; the section name carries its AE title.\n"
-          ";[peer PACS1]\n;host = 10.0.0.5\n;port = 104\n",
+          ";[peer PACS1]\n;host = 10.0.0.5\n;port = 104\n"
+          "; when forwarding: parallel associations (1-16), and whether\n"
+          "; uncompressed images go losslessly compressed (JPEG-LS, JPEG\n"
+          "; lossless or deflate, whichever is smallest and accepted)\n"
+          ";associations = 2\n;compress = lossless\n"
+          "\n; Forwarding rules besides upstream/back_to_origin: every "
+          "condition given\n; must hold. from = any | modalities (calling "
+          "AE not a peer) | peers;\n; from_ae, from_peer (the peer the "
+          "study came from), modality: lists;\n; sop_class: UIDs, prefixes "
+          "ending in '.', GSPS, SR, KO; to: peers or\n; origin; delay: "
+          "seconds the study must be unchanged before it goes.\n"
+          ";[route ct-to-archive]\n;from = modalities\n;modality = CT\n"
+          ";to = PACS1\n;delay = 30\n",
           to);
 }

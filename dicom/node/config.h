@@ -17,6 +17,8 @@ struct nd_peer {
     char ae[ND_AE_LEN + 1];
     char host[256];
     int port;
+    int associations; /* parallel associations when forwarding to it */
+    int compress;     /* forward uncompressed images losslessly compressed */
 };
 
 /* Calling AE titles allowed one kind of access; any = 1 means "*". */
@@ -24,6 +26,30 @@ struct nd_acl {
     int any;
     int n;
     char ae[ND_MAX_ACL][ND_AE_LEN + 1];
+};
+
+#define ND_MAX_ROUTES 32
+#define ND_MAX_ROUTE_TO 8
+#define ND_MAX_SOP_PATTERNS 16
+
+enum nd_from { ND_FROM_ANY, ND_FROM_MODALITIES, ND_FROM_PEERS };
+
+/* A forwarding rule: every condition that is set must hold. */
+struct nd_route {
+    char name[32];
+    int from;                   /* enum nd_from: is the calling AE a peer */
+    struct nd_acl from_ae;      /* calling AE titles (unset: any) */
+    struct nd_acl from_peer;    /* the peer the study came from (unset:
+                                   any, including none) */
+    struct nd_acl modality;     /* (0008,0060) values (unset: any) */
+    int n_sop;                  /* SOP classes; a pattern ending in '.' is
+                                   a prefix (aliases GSPS, SR, KO) */
+    char sop[ND_MAX_SOP_PATTERNS][65];
+    int n_to;
+    char to[ND_MAX_ROUTE_TO][ND_AE_LEN + 1]; /* peers; "origin": the peer
+                                                the study came from */
+    int delay;                  /* s the study must be unchanged */
+    int set_from_ae, set_from_peer, set_modality;
 };
 
 struct nd_config {
@@ -38,6 +64,15 @@ struct nd_config {
     struct nd_acl store, query, retrieve;
     int n_peers;
     struct nd_peer peers[ND_MAX_PEERS];
+    /* forwarding */
+    char upstream[ND_AE_LEN + 1]; /* default rule: what modalities send */
+    int back_to_origin;           /* default rule: GSPS/SR/KO made here go
+                                     to the peer their study came from */
+    int retry_min, retry_max;     /* s, backoff bounds */
+    int max_attempts;             /* refusals before an item is dead */
+    int forward_timeout;          /* s for connect and each response */
+    int n_routes;
+    struct nd_route routes[ND_MAX_ROUTES];
 };
 
 /* Fills cfg with the defaults (AE CONSORT, port 11112, ./var, sync full,
@@ -59,6 +94,10 @@ int nd_acl_allows(const struct nd_acl *acl, const char *ae);
 /* The peer with this AE title, or NULL. */
 const struct nd_peer *nd_config_peer(const struct nd_config *cfg,
                                      const char *ae);
+
+/* 1 if the SOP class matches one of the route's patterns (or it has
+ * none). */
+int nd_route_sop_matches(const struct nd_route *r, const char *sop_class);
 
 /* Writes the documented sample configuration (all keys, defaults). */
 void nd_config_write_sample(FILE *to);

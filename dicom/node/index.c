@@ -2,6 +2,7 @@
  * listing, maintenance. See index.h. */
 #define _GNU_SOURCE
 #include "index.h"
+#include "index_int.h"
 
 #include "nd.h"
 
@@ -86,6 +87,33 @@ static const char *const migrations[] = {
     "DROP TABLE instances;"
     "ALTER TABLE instances_v3 RENAME TO instances;"
     "CREATE INDEX instances_series ON instances(series);",
+    /* 3 -> 4: forwarding. A study remembers the peer it came from (for
+     * "back to origin"); the queue has an item per (instance,
+     * destination), deleted once the peer returned success; per
+     * destination totals for the operator. */
+    "ALTER TABLE studies ADD COLUMN origin_ae TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE queue("
+    "  id INTEGER PRIMARY KEY,"
+    "  instance INTEGER NOT NULL,"
+    "  study INTEGER NOT NULL,"
+    "  dest TEXT NOT NULL,"
+    "  state INTEGER NOT NULL DEFAULT 0," /* 0 pending, 1 in flight, 3 dead */
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_try INTEGER NOT NULL,"   /* unix s: backoff */
+    "  hold_until INTEGER NOT NULL," /* unix s: the study must be stable */
+    "  last_error TEXT NOT NULL DEFAULT '',"
+    "  created INTEGER NOT NULL,"
+    "  UNIQUE(instance, dest));"
+    "CREATE INDEX queue_dest ON queue(dest, state, study);"
+    "CREATE TABLE forward_stats("
+    "  dest TEXT PRIMARY KEY,"
+    "  sent INTEGER NOT NULL DEFAULT 0,"
+    "  bytes INTEGER NOT NULL DEFAULT 0,"     /* on the wire */
+    "  raw_bytes INTEGER NOT NULL DEFAULT 0," /* as stored */
+    "  busy_ms INTEGER NOT NULL DEFAULT 0,"   /* associations open */
+    "  last_ok INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT NOT NULL DEFAULT '',"
+    "  last_error_at INTEGER NOT NULL DEFAULT 0);",
 };
 
 enum {
@@ -99,6 +127,7 @@ enum {
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
+    S_QUEUE_INS,
     S_COUNT
 };
 
@@ -112,12 +141,14 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_PATIENT_INS] =
         "INSERT INTO patients(patient_id, issuer, name, birth_date, sex)"
         " VALUES(?1, ?5, ?2, ?3, ?4)",
-    [S_STUDY_GET] = "SELECT id FROM studies WHERE study_uid = ?1",
+    [S_STUDY_GET] = "SELECT id, origin_ae FROM studies WHERE study_uid = ?1",
     [S_STUDY_INS] =
         "INSERT INTO studies(patient, study_uid, study_date, study_time,"
-        "  accession, study_id, description, referring, updated)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    [S_SERIES_GET] = "SELECT id FROM series WHERE series_uid = ?1",
+        "  accession, study_id, description, referring, updated, origin_ae)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [S_SERIES_GET] =
+        "SELECT se.id, se.study, st.origin_ae FROM series se"
+        " JOIN studies st ON st.id = se.study WHERE se.series_uid = ?1",
     [S_SERIES_INS] =
         "INSERT INTO series(study, series_uid, modality, series_number,"
         "  description, body_part) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
@@ -130,6 +161,10 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_QUEUE_INS] =
+        "INSERT INTO queue(instance, study, dest, next_try, hold_until,"
+        "  created) VALUES(?1, ?2, ?3, ?4, ?5, ?4)"
+        " ON CONFLICT(instance, dest) DO NOTHING",
 };
 
 struct nd_index {
@@ -141,7 +176,12 @@ struct nd_index {
      * a series instance by instance (rows are never deleted, so the id
      * stays valid) */
     char last_series[68];
-    int64_t last_series_id;
+    int64_t last_series_id, last_study_id;
+    char last_origin[17];
+    /* forwarding (serve): who gets each new instance */
+    nd_router_fn route;
+    void *route_user;
+    int queued; /* queue items the last nd_index_add made */
 };
 
 static int rc_of(int sq)
@@ -332,6 +372,25 @@ static int lookup(sqlite3_stmt *s, const char *key, int64_t *out)
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -rc;
 }
 
+/* lookup() that also reads an integer and a text column (from, from+1). */
+static int lookup_more(sqlite3_stmt *s, const char *key, int64_t *out,
+                       int from, int64_t *out_int, char *out_text,
+                       size_t text_len)
+{
+    bind_text(s, 1, key);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(s, 0);
+        if (out_int)
+            *out_int = sqlite3_column_int64(s, from++);
+        const unsigned char *t = sqlite3_column_text(s, from);
+        snprintf(out_text, text_len, "%s", t ? (const char *)t : "");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -rc;
+}
+
 static int insert(nd_index *ix, sqlite3_stmt *s, int64_t *out_id)
 {
     int rc = sqlite3_step(s);
@@ -351,15 +410,19 @@ static void now_iso(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The series row of r, creating patient, study and series as needed. */
+/* The series row of r (and its study with the study's origin), creating
+ * patient, study and series as needed. */
 static int series_of(nd_index *ix, const struct nd_instance_rec *r,
-                     const char *now, int64_t *out)
+                     const char *now, int64_t *out, int64_t *out_study,
+                     char origin[17])
 {
     int64_t pat = 0, study = 0;
-    int f = lookup(ix->st[S_SERIES_GET], r->series_uid, out);
+    int f = lookup_more(ix->st[S_SERIES_GET], r->series_uid, out, 1,
+                        out_study, origin, 17);
     if (f != 0)
         return f > 0 ? SQLITE_OK : -f;
-    f = lookup(ix->st[S_STUDY_GET], r->study_uid, &study);
+    f = lookup_more(ix->st[S_STUDY_GET], r->study_uid, &study, 1, NULL,
+                    origin, 17);
     if (f < 0)
         return -f;
     if (f == 0) {
@@ -389,10 +452,13 @@ static int series_of(nd_index *ix, const struct nd_instance_rec *r,
         bind_text(s, 7, r->study_desc);
         bind_text(s, 8, r->referring);
         bind_text(s, 9, now);
+        bind_text(s, 10, r->origin);
         int rc = insert(ix, s, &study);
         if (rc != SQLITE_OK)
             return rc;
+        snprintf(origin, 17, "%s", r->origin ? r->origin : "");
     }
+    *out_study = study;
     sqlite3_stmt *s = ix->st[S_SERIES_INS];
     sqlite3_bind_int64(s, 1, study);
     bind_text(s, 2, r->series_uid);
@@ -401,6 +467,42 @@ static int series_of(nd_index *ix, const struct nd_instance_rec *r,
     bind_text(s, 5, r->series_desc);
     bind_text(s, 6, r->body_part);
     return insert(ix, s, out);
+}
+
+/* Queue items for a new instance, in its index transaction: the item
+ * exists exactly when the instance does. */
+static int enqueue(nd_index *ix, const struct nd_instance_rec *r,
+                   int64_t instance, int64_t study, const char *origin)
+{
+    struct nd_route_dest d[ND_MAX_ROUTE_DESTS];
+    int n = ix->route(ix->route_user, r, origin, d, ND_MAX_ROUTE_DESTS);
+    int64_t now = (int64_t)time(NULL);
+    sqlite3_stmt *s = ix->st[S_QUEUE_INS];
+    for (int i = 0; i < n; i++) {
+        sqlite3_bind_int64(s, 1, instance);
+        sqlite3_bind_int64(s, 2, study);
+        bind_text(s, 3, d[i].ae);
+        sqlite3_bind_int64(s, 4, now);
+        sqlite3_bind_int64(s, 5, now + d[i].delay);
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        if (rc != SQLITE_DONE)
+            return rc;
+        ix->queued++;
+    }
+    return SQLITE_OK;
+}
+
+void nd_index_set_router(nd_index *ix, nd_router_fn fn, void *user)
+{
+    ix->route = fn;
+    ix->route_user = user;
+}
+
+int nd_index_last_queued(const nd_index *ix)
+{
+    return ix->queued;
 }
 
 int nd_index_add(nd_index *ix, const struct nd_instance_rec *r)
@@ -415,10 +517,16 @@ int nd_index_add(nd_index *ix, const struct nd_instance_rec *r)
         return rc_of(rc);
     }
     rc = SQLITE_OK;
-    if (ix->last_series_id && strcmp(ix->last_series, r->series_uid) == 0)
+    ix->queued = 0;
+    int64_t study = 0;
+    char origin[17];
+    if (ix->last_series_id && strcmp(ix->last_series, r->series_uid) == 0) {
         series = ix->last_series_id;
-    else
-        rc = series_of(ix, r, now, &series);
+        study = ix->last_study_id;
+        memcpy(origin, ix->last_origin, sizeof origin);
+    } else {
+        rc = series_of(ix, r, now, &series, &study, origin);
+    }
     int existed = 0;
     if (rc == SQLITE_OK) {
         sqlite3_stmt *s = ix->st[S_INSTANCE];
@@ -437,9 +545,12 @@ int nd_index_add(nd_index *ix, const struct nd_instance_rec *r)
         bind_text(s, 13, r->charset);
         rc = sqlite3_step(s);
         existed = rc == SQLITE_DONE && sqlite3_changes(ix->db) == 0;
+        int64_t instance = sqlite3_last_insert_rowid(ix->db);
         rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
         sqlite3_reset(s);
         sqlite3_clear_bindings(s);
+        if (rc == SQLITE_OK && !existed && ix->route)
+            rc = enqueue(ix, r, instance, study, origin);
     }
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(ix->st[S_COMMIT]);
@@ -455,11 +566,14 @@ int nd_index_add(nd_index *ix, const struct nd_instance_rec *r)
             sqlite3_reset(ix->st[S_ROLLBACK]);
         }
         ix->last_series_id = 0;
+        ix->queued = 0;
         return code;
     }
     ix->err[0] = '\0';
     snprintf(ix->last_series, sizeof ix->last_series, "%s", r->series_uid);
     ix->last_series_id = series;
+    ix->last_study_id = study;
+    memcpy(ix->last_origin, origin, sizeof origin);
     return existed;
 }
 
@@ -562,6 +676,16 @@ int nd_index_totals(nd_index *ix, int64_t out[5])
         out[i] = sqlite3_column_int64(s, i);
     sqlite3_finalize(s);
     return rc == SQLITE_ROW ? 0 : ND_EINDEX;
+}
+
+sqlite3 *nd_index_db(nd_index *ix)
+{
+    return ix->db;
+}
+
+void nd_index_set_err(nd_index *ix, const char *msg)
+{
+    snprintf(ix->err, sizeof ix->err, "%s", msg ? msg : "");
 }
 
 const char *nd_index_errmsg(nd_index *ix)

@@ -28,6 +28,8 @@ struct nd_instance_rec {
     const char *path;       /* relative to the storage folder */
     int64_t size;           /* bytes of the file */
     const char *calling_ae; /* who sent it ("" when re-indexed) */
+    const char *origin;     /* the calling AE when it is a known peer, else
+                               "": kept by a new study (back to origin) */
     const char *charset;    /* the charset its text was decoded from */
 };
 
@@ -41,6 +43,21 @@ void nd_index_close(nd_index *ix);
  * node's): no migration, so no exclusive lock. */
 int nd_index_open_reader(const char *path, nd_index **out, char *err,
                          size_t errlen);
+
+/* Forwarding: where a new instance goes. The router is called inside the
+ * instance's index transaction with the study's origin peer ("" if none)
+ * and fills up to max destinations; their queue items commit with it. */
+#define ND_MAX_ROUTE_DESTS 16
+struct nd_route_dest {
+    char ae[17];
+    int delay; /* s the study must stay unchanged before it is sent */
+};
+typedef int (*nd_router_fn)(void *user, const struct nd_instance_rec *r,
+                            const char *study_origin,
+                            struct nd_route_dest *out, int max);
+void nd_index_set_router(nd_index *ix, nd_router_fn fn, void *user);
+/* Queue items the last nd_index_add created. */
+int nd_index_last_queued(const nd_index *ix);
 
 /* Adds an instance with its patient/study/series in one transaction.
  * Returns 0 if new, 1 if that SOP Instance UID was already indexed (left

@@ -10,9 +10,11 @@
 
 #include "archive.h"
 #include "config.h"
+#include "forward.h"
 #include "index.h"
 #include "nd.h"
 #include "query.h"
+#include "queue.h"
 #include "record.h"
 
 #include <errno.h>
@@ -41,6 +43,7 @@ struct server {
      * per retry; the mutex hands over at once and the cache stays warm. */
     pthread_mutex_t index_write;
     nd_index *writer;
+    nd_forward *fwd; /* NULL when nothing is forwarded */
 };
 
 /* per association */
@@ -209,6 +212,9 @@ static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
     }
     rec.r.path = rel;
     rec.r.calling_ae = a->calling_ae;
+    rec.r.origin = nd_forward_is_peer(&sv->cfg, a->calling_ae)
+                       ? a->calling_ae
+                       : "";
     pthread_mutex_lock(&sv->index_write);
     rc = nd_index_add(sv->writer, &rec.r);
     if (rc < 0)
@@ -437,7 +443,8 @@ static int reindex_one(void *user, const char *rel)
     struct stat st;
     rec.r.size = stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
     rec.r.path = rel;
-    rec.r.calling_ae = "";
+    rec.r.calling_ae = ""; /* unknown: routed like a modality's */
+    rec.r.origin = "";
     /* already indexed: its SOP Instance UID is (the path is a function
      * of it, checked above) */
     int rc = nd_index_add(ri->ix, &rec.r);
@@ -586,7 +593,23 @@ int nd_cmd_serve(int argc, char **argv)
         return 1;
     }
     int exit_code = 1;
-    if (startup(&sv, ix) < 0)
+    int back = nd_queue_recover(ix);
+    if (back > 0)
+        dcx_log(DCX_LOG_INFO, "forward: %d item(s) in flight when the node "
+                              "stopped are queued again",
+                back);
+    /* forwarders wait for the writer connection until start-up is done */
+    pthread_mutex_lock(&sv.index_write);
+    if (nd_forward_start(&sv.cfg, sv.ar, ix, &sv.index_write, &sv.fwd) < 0) {
+        pthread_mutex_unlock(&sv.index_write);
+        dcx_log(DCX_LOG_ERROR, "cannot start forwarding: out of memory");
+        goto out;
+    }
+    if (sv.fwd)
+        nd_index_set_router(ix, nd_forward_route, sv.fwd);
+    int up = startup(&sv, ix);
+    pthread_mutex_unlock(&sv.index_write);
+    if (up < 0)
         goto out;
     if (nd_index_meta_set(ix, "clean_shutdown", "0") < 0) {
         dcx_log(DCX_LOG_ERROR, "cannot write the index: %s",
@@ -653,13 +676,17 @@ int nd_cmd_serve(int argc, char **argv)
         ts.tv_sec += 1;
         if (pthread_timedjoin_np(th, &res, &ts) == 0)
             break;
-        if (++tick % 60 == 0)
+        if (++tick % 60 == 0) {
             checkpoint(&sv, ix);
+            nd_forward_status(sv.fwd);
+        }
         else if (ckpt && tick % 2 == 0)
             nd_index_checkpoint_passive(ckpt);
     }
     nd_index_close(ckpt);
     dcx_scp_destroy(sv.scp);
+    nd_forward_stop(sv.fwd);
+    sv.fwd = NULL;
     checkpoint(&sv, ix);
     if (nd_index_meta_set(ix, "clean_shutdown", "1") == 0 &&
         nd_index_checkpoint(ix) == 0)
@@ -667,6 +694,7 @@ int nd_cmd_serve(int argc, char **argv)
     dcx_log(DCX_LOG_INFO, "stopped: %lu instance(s) stored, %lu refused",
             atomic_load(&sv.stored), atomic_load(&sv.failed));
 out:
+    nd_forward_stop(sv.fwd);
     nd_index_close(ix);
     nd_archive_close(sv.ar);
     return exit_code;

@@ -246,6 +246,22 @@ int dcx_scu_echo(dcx_scu *scu, uint16_t *out_status);
  * 0 and the peer's DIMSE status in *out_status, which may be a failure. */
 int dcx_scu_store(dcx_scu *scu, const char *path, uint16_t *out_status);
 
+/* What dcx_scu_store_ex sent. */
+struct dcx_store_result {
+    uint64_t bytes;            /* data set bytes sent (the file's size when
+                                  sent as stored) */
+    char transfer_syntax[65];  /* the syntax it went in */
+};
+
+/* dcx_scu_store; with DCX_STORE_LOSSLESS, uncompressed pixel data goes in
+ * the smallest lossless encoding the peer accepted in a context of its own
+ * (JPEG-LS, else JPEG lossless SV1; deflated explicit little endian too
+ * for colour images), or as stored when none is smaller. out may be
+ * NULL. */
+#define DCX_STORE_LOSSLESS 1
+int dcx_scu_store_ex(dcx_scu *scu, const char *path, unsigned flags,
+                     uint16_t *out_status, struct dcx_store_result *out);
+
 /* Releases the association (aborts it if release fails) and frees scu.
  * NULL is a no-op. */
 void dcx_scu_close(dcx_scu *scu);

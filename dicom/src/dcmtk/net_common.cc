@@ -6,7 +6,10 @@
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcmetinf.h"
+#include "dcmtk/dcmdata/dcostrmb.h"
 #include "dcmtk/dcmdata/dcxfer.h"
+#include "dcmtk/dcmjpeg/djrplol.h"
+#include "dcmtk/dcmjpls/djrparam.h"
 #include "dcmtk/dcmnet/dcmtrans.h"
 #include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/dul.h"
@@ -16,6 +19,8 @@
 #include <cstring>
 
 #include <string>
+
+#include <zlib.h>
 
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -133,9 +138,137 @@ T_ASC_PresentationContextID dcx_net_find_pc(T_ASC_Association *assoc,
     return any;
 }
 
+namespace {
+
+bool uncompressed(E_TransferSyntax x)
+{
+    return x == EXS_LittleEndianImplicit || x == EXS_LittleEndianExplicit ||
+           x == EXS_BigEndianExplicit;
+}
+
+// The accepted context for cls whose transfer syntax is exactly ts, or 0
+// (ASC_findAcceptedPresentationContextID with a syntax falls back to any).
+T_ASC_PresentationContextID exact_pc(T_ASC_Association *assoc,
+                                     const char *cls, const char *ts)
+{
+    int n = ASC_countPresentationContexts(assoc->params);
+    for (int i = 0; i < n; i++) {
+        T_ASC_PresentationContext pc;
+        if (ASC_getPresentationContext(assoc->params, i, &pc).good() &&
+            pc.resultReason == ASC_P_ACCEPTANCE &&
+            strcmp(pc.abstractSyntax, cls) == 0 &&
+            strcmp(pc.acceptedTransferSyntax, ts) == 0)
+            return pc.presentationContextID;
+    }
+    return 0;
+}
+
+T_ASC_PresentationContextID exact_pc(T_ASC_Association *assoc,
+                                     const char *cls, E_TransferSyntax x)
+{
+    return exact_pc(assoc, cls, DcmXfer(x).getXferID());
+}
+
+// Deflated size of the data set's encoding in explicit VR little endian,
+// the way DCMTK would send it (zlib default level). Written to memory, so
+// only worth it where deflate may win (colour images).
+size_t deflated_size(DcmDataset *ds)
+{
+    Uint32 len = ds->calcElementLength(EXS_LittleEndianExplicit,
+                                       EET_ExplicitLength);
+    std::string buf(len + 1024, '\0');
+    DcmOutputBufferStream out(&buf[0], buf.size());
+    ds->transferInit();
+    OFCondition c = ds->write(out, EXS_LittleEndianExplicit,
+                              EET_ExplicitLength, nullptr);
+    ds->transferEnd();
+    if (c.bad())
+        return SIZE_MAX;
+    void *p = nullptr;
+    offile_off_t n = 0;
+    out.flushBuffer(p, n);
+    uLongf zn = compressBound(static_cast<uLong>(n));
+    std::string z(zn, '\0');
+    if (compress2(reinterpret_cast<Bytef *>(&z[0]), &zn,
+                  static_cast<const Bytef *>(p), static_cast<uLong>(n),
+                  Z_DEFAULT_COMPRESSION) != Z_OK)
+        return SIZE_MAX;
+    return zn;
+}
+
+// Forwarding: the smallest lossless encoding of uncompressed pixel data
+// that the peer accepted (JPEG-LS, else JPEG lossless SV1; deflate against
+// those for colour images, where JPEG-LS may do poorly), or as it is when
+// nothing is smaller. Leaves ds in the chosen representation; 0 when the
+// data set is to go as stored.
+T_ASC_PresentationContextID choose_lossless(T_ASC_Association *assoc,
+                                            const char *cls, DcmDataset *ds,
+                                            E_TransferSyntax stored,
+                                            T_ASC_PresentationContextID as_is,
+                                            uint64_t *out_len)
+{
+    Uint16 spp = 1, bits = 0;
+    if (!ds->tagExists(DCM_PixelData) ||
+        ds->findAndGetUint16(DCM_BitsAllocated, bits).bad() ||
+        (bits != 8 && bits != 16))
+        return 0;
+    ds->findAndGetUint16(DCM_SamplesPerPixel, spp);
+    size_t best = as_is ? ds->calcElementLength(stored, EET_ExplicitLength)
+                        : SIZE_MAX;
+    T_ASC_PresentationContextID best_pc = 0;
+    E_TransferSyntax best_x = stored;
+    T_ASC_PresentationContextID pc = exact_pc(assoc, cls, EXS_JPEGLSLossless);
+    DJLSRepresentationParameter jls(0, OFTrue);
+    DJ_RPLossless sv1(1, 0);
+    if (pc && ds->chooseRepresentation(EXS_JPEGLSLossless, &jls).good() &&
+        ds->canWriteXfer(EXS_JPEGLSLossless)) {
+        size_t n = ds->calcElementLength(EXS_JPEGLSLossless,
+                                         EET_ExplicitLength);
+        if (n < best)
+            best = n, best_pc = pc, best_x = EXS_JPEGLSLossless;
+    } else if ((pc = exact_pc(assoc, cls, EXS_JPEGProcess14SV1)) != 0 &&
+               ds->chooseRepresentation(EXS_JPEGProcess14SV1, &sv1).good() &&
+               ds->canWriteXfer(EXS_JPEGProcess14SV1)) {
+        size_t n = ds->calcElementLength(EXS_JPEGProcess14SV1,
+                                         EET_ExplicitLength);
+        if (n < best)
+            best = n, best_pc = pc, best_x = EXS_JPEGProcess14SV1;
+    }
+    if (spp == 3 &&
+        (pc = exact_pc(assoc, cls, EXS_DeflatedLittleEndianExplicit)) != 0 &&
+        ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr).good()) {
+        size_t n = deflated_size(ds);
+        if (n < best)
+            best = n, best_pc = pc, best_x = EXS_DeflatedLittleEndianExplicit;
+    }
+    if (!best_pc)
+        return 0;
+    const DcmRepresentationParameter *param =
+        best_x == EXS_JPEGLSLossless     ? &jls
+        : best_x == EXS_JPEGProcess14SV1 ? static_cast<const DcmRepresentationParameter *>(&sv1)
+                                         : nullptr;
+    if (best_x == EXS_DeflatedLittleEndianExplicit)
+        best_x = EXS_LittleEndianExplicit; // deflate is applied on the wire
+    if (ds->chooseRepresentation(best_x, param).bad())
+        return 0;
+    *out_len = best;
+    return best_pc;
+}
+
+} // namespace
+
 int dcx_net_store(T_ASC_Association *assoc, int timeout, const char *path,
                   const char *move_ae, uint16_t move_id, bool scp_role,
                   uint16_t *out_status, std::string &err)
+{
+    return dcx_net_store_ex(assoc, timeout, path, move_ae, move_id, scp_role,
+                            false, out_status, nullptr, err);
+}
+
+int dcx_net_store_ex(T_ASC_Association *assoc, int timeout, const char *path,
+                     const char *move_ae, uint16_t move_id, bool scp_role,
+                     bool compress, uint16_t *out_status,
+                     struct dcx_store_result *out, std::string &err)
 {
     try {
         std::string cls, inst, ts;
@@ -143,7 +276,21 @@ int dcx_net_store(T_ASC_Association *assoc, int timeout, const char *path,
         DcmDataset *ds = nullptr;
         bool from_file = dcx_net_read_head(path, cls, inst, ts);
         T_ASC_PresentationContextID pcid = 0;
-        if (from_file) {
+        uint64_t sent_len = 0;
+        if (from_file && compress && !scp_role &&
+            uncompressed(DcmXfer(ts.c_str()).getXfer())) {
+            T_ASC_PresentationContextID as_is =
+                exact_pc(assoc, cls.c_str(), ts.c_str());
+            if (ff.loadFile(path).good()) {
+                ds = ff.getDataset();
+                pcid = choose_lossless(assoc, cls.c_str(), ds,
+                                       DcmXfer(ts.c_str()).getXfer(), as_is,
+                                       &sent_len);
+                if (pcid)
+                    from_file = false;
+            }
+        }
+        if (from_file && !pcid) {
             pcid = dcx_net_find_pc(assoc, cls.c_str(), ts.c_str(), scp_role);
             T_ASC_PresentationContext pc;
             if (pcid && (ASC_findAcceptedPresentationContext(assoc->params,
@@ -156,6 +303,7 @@ int dcx_net_store(T_ASC_Association *assoc, int timeout, const char *path,
             // Not sendable as stored: parse it and convert to what the peer
             // accepted for its SOP class.
             from_file = false;
+            ff.clear();
             OFCondition c = ff.loadFile(path);
             if (c.bad())
                 return fail_msg(err, DCX_EBADDATA, "cannot read %s: %s", path,
@@ -185,6 +333,7 @@ int dcx_net_store(T_ASC_Association *assoc, int timeout, const char *path,
                             "cannot convert %s to %s, the syntax the peer "
                             "accepted",
                             path, pc.acceptedTransferSyntax);
+            sent_len = ds->calcElementLength(want, EET_ExplicitLength);
         }
         T_DIMSE_C_StoreRQ rq;
         memset(&rq, 0, sizeof rq);
@@ -218,6 +367,16 @@ int dcx_net_store(T_ASC_Association *assoc, int timeout, const char *path,
             return fail_msg(err, DCX_ENET, "C-STORE of %s failed: %s", path,
                         c.text());
         *out_status = rsp.DimseStatus;
+        if (out) {
+            T_ASC_PresentationContext pc;
+            out->bytes = from_file ? static_cast<uint64_t>(size) : sent_len;
+            out->transfer_syntax[0] = '\0';
+            if (ASC_findAcceptedPresentationContext(assoc->params, pcid, &pc)
+                    .good())
+                OFStandard::strlcpy(out->transfer_syntax,
+                                    pc.acceptedTransferSyntax,
+                                    sizeof out->transfer_syntax);
+        }
         return 0;
     } catch (...) {
         return fail_msg(err, DCX_EINTERNAL, "internal error");

@@ -31,6 +31,13 @@ int dcx_net_store(T_ASC_Association *assoc, int timeout, const char *path,
 
 // An accepted context for SOP class cls, preferring transfer syntax ts
 // (may be NULL); 0 if none.
+/* dcx_net_store, optionally compressing losslessly (compress) and telling
+ * what went on the wire (out, may be NULL). */
+int dcx_net_store_ex(T_ASC_Association *assoc, int timeout, const char *path,
+                     const char *move_ae, uint16_t move_id, bool scp_role,
+                     bool compress, uint16_t *out_status,
+                     struct dcx_store_result *out, std::string &err);
+
 T_ASC_PresentationContextID dcx_net_find_pc(T_ASC_Association *assoc,
                                             const char *cls, const char *ts,
                                             bool scp_role);

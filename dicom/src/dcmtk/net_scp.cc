@@ -71,34 +71,39 @@ namespace {
 // A DcmConsumer writing straight to a file descriptor: each PDV of a
 // received data set is one write(), errors show at once (no stdio
 // buffer), and the descriptor may be an O_TMPFILE.
+// Writes the received data set to a file descriptor. A write error (disk
+// full) is recorded, not reported: DCMTK's DIMSE_receiveDataSetInFile
+// answers a failing stream by reading on for a data set it has already
+// consumed (3.6.7), which hangs the association until the timeout. The
+// remaining PDVs are swallowed instead and the caller checks failed().
 class FdConsumer : public DcmConsumer {
 public:
     explicit FdConsumer(int fd) : fd_(fd) {}
-    OFBool good() const override { return st_.good(); }
-    OFCondition status() const override { return st_; }
+    OFBool good() const override { return OFTrue; }
+    OFCondition status() const override { return EC_Normal; }
     OFBool isFlushed() const override { return OFTrue; }
     offile_off_t avail() const override { return 1 << 30; }
     offile_off_t write(const void *buf, offile_off_t len) override
     {
         const char *p = static_cast<const char *>(buf);
         offile_off_t done = 0;
-        while (st_.good() && done < len) {
+        while (!err_ && done < len) {
             ssize_t w = ::write(fd_, p + done, static_cast<size_t>(len - done));
             if (w < 0 && errno == EINTR)
                 continue;
             if (w <= 0)
-                st_ = makeOFCondition(0, 1, OF_error, strerror(w < 0 ? errno
-                                                                    : ENOSPC));
+                err_ = w < 0 ? errno : ENOSPC;
             else
                 done += w;
         }
-        return done;
+        return len;
     }
     void flush() override {}
+    int failed() const { return err_; }
 
 private:
     int fd_;
-    OFCondition st_ = EC_Normal;
+    int err_ = 0;
 };
 
 struct FdConsumerHolder {
@@ -114,6 +119,7 @@ public:
         : FdConsumerHolder(fd), DcmOutputStream(&consumer)
     {
     }
+    int write_failed() const { return consumer.failed(); }
 };
 
 void put_el(std::string &m, Uint16 e, const char *vr, const std::string &v)
@@ -478,7 +484,7 @@ bool Assoc::handle_store(T_DIMSE_C_StoreRQ &rq,
                                            scp_->dimse_timeout, &got, &fs,
                                            nullptr, nullptr);
             offile_off_t data = fs.tell();
-            bool stream_ok = fs.good();
+            bool stream_ok = fs.good() && !fs.write_failed();
             struct stat st;
             bool size_ok = fstat(fd, &st) == 0 &&
                            st.st_size == static_cast<off_t>(head.size()) + data;

@@ -196,6 +196,19 @@ extern "C" int dcx_scu_store(dcx_scu *scu, const char *path,
     }
 }
 
+extern "C" int dcx_scu_store_ex(dcx_scu *scu, const char *path,
+                                unsigned flags, uint16_t *out_status,
+                                struct dcx_store_result *out)
+{
+    try {
+        return dcx_net_store_ex(scu->assoc, scu->timeout, path, nullptr, 0,
+                                false, (flags & DCX_STORE_LOSSLESS) != 0,
+                                out_status, out, scu->err);
+    } catch (...) {
+        return fail(scu, DCX_EINTERNAL, "internal error");
+    }
+}
+
 int dcx_scu_store_for_move(dcx_scu *scu, const char *path,
                            const char *move_ae, uint16_t move_id,
                            uint16_t *out_status)
