@@ -11,6 +11,7 @@ int nd_cmd_serve(int argc, char **argv);
 int nd_cmd_send(int argc, char **argv);
 int nd_cmd_echo(int argc, char **argv);
 int nd_cmd_ls(int argc, char **argv);
+int nd_cmd_queue(int argc, char **argv);
 int nd_cmd_find(int argc, char **argv);
 int nd_cmd_get(int argc, char **argv);
 int nd_cmd_move(int argc, char **argv);

@@ -294,11 +294,14 @@ static void send_batch(struct worker *w, struct nd_qitem *items, int n)
     };
     dcx_scu *scu = NULL;
     struct dcx_error e;
-    if (dcx_scu_open(&o, cx->c, (size_t)cx->n, &scu, &e) < 0) {
+    int orc = dcx_scu_open(&o, cx->c, (size_t)cx->n, &scu, &e);
+    if (orc < 0) {
+        /* a permanent rejection (not authorised, unknown AE title) counts
+         * towards dead items; a link down or a busy peer does not */
         dcx_log(DCX_LOG_WARN, "forward dest=%s cannot associate: %s; %d "
                               "item(s) wait",
                 p->ae, e.msg, n);
-        failed(w, items, n, 0, e.msg);
+        failed(w, items, n, orc == DCX_EREFUSED, e.msg);
         free(cx);
         return;
     }

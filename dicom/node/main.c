@@ -33,6 +33,8 @@ static void usage(FILE *to)
           "                               have a peer send instances to AE "
           "(C-MOVE)\n"
           "  ls [--storage DIR]           list the local archive\n"
+          "  queue [list|retry|drop]      forwarding: what waits, what went,\n"
+          "                               retry or drop dead items\n"
           "\n"
           "  --help, -h                   this help; `consort-node CMD "
           "--help`\n"
@@ -111,6 +113,8 @@ int main(int argc, char **argv)
         return nd_cmd_echo(argc - 1, argv + 1);
     if (strcmp(cmd, "ls") == 0)
         return nd_cmd_ls(argc - 1, argv + 1);
+    if (strcmp(cmd, "queue") == 0)
+        return nd_cmd_queue(argc - 1, argv + 1);
     if (strcmp(cmd, "find") == 0)
         return nd_cmd_find(argc - 1, argv + 1);
     if (strcmp(cmd, "get") == 0)

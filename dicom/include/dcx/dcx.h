@@ -29,6 +29,8 @@ enum {
     DCX_EREFUSED = -12,   /* the peer rejected the association */
     DCX_ENET = -13,       /* network failure: connect, send, receive */
     DCX_ECANCELLED = -14, /* the peer cancelled the operation */
+    DCX_EBUSY = -15,      /* the peer rejected the association for now
+                             (rejected-transient: try again later) */
 };
 
 /* Static, never NULL. */

@@ -136,7 +136,8 @@ extern "C" int dcx_scu_open(const struct dcx_scu_opts *o,
                         why[k] = ';';
                 dcx_err_set(e, "%s at %s rejected the association: %s",
                             o->called_ae, peer, why.c_str());
-                rc = DCX_EREFUSED;
+                rc = rej.result == ASC_RESULT_REJECTEDTRANSIENT ? DCX_EBUSY
+                                                                : DCX_EREFUSED;
             } else {
                 dcx_err_set(e, "cannot associate with %s at %s: %s",
                             o->called_ae, peer, c.text());

@@ -1,0 +1,231 @@
+/* cmd_queue.c - `consort-node queue`: the operator's view of forwarding
+ * (per destination: what waits, what is dead, what went and how fast),
+ * the items themselves, and retry / drop of dead ones. Works on a running
+ * node's index (SQLite serialises the writes). */
+#include "cmd.h"
+
+#include "config.h"
+#include "index.h"
+#include "queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(FILE *to)
+{
+    fputs("usage: consort-node queue [--storage DIR | --config FILE] [--json]\n"
+          "       consort-node queue list [--dest AE] [--dead] [--json] ...\n"
+          "       consort-node queue retry [--dest AE] [--id N] ...\n"
+          "       consort-node queue drop [--dest AE] (--id N | --dead) ...\n"
+          "\n"
+          "Without a subcommand: per destination, items pending (ready to go\n"
+          "now), in flight, dead; the age of the oldest; instances and bytes\n"
+          "sent, bytes as stored, the effective rate and the last error.\n"
+          "list: the items. retry: dead items (or item N) go again now.\n"
+          "drop: delete dead items (or item N) from the queue; the instances\n"
+          "stay in the archive.\n",
+          to);
+}
+
+static void age(int64_t s, char *out, size_t len)
+{
+    if (s <= 0)
+        snprintf(out, len, "-");
+    else if (s < 3600)
+        snprintf(out, len, "%lldm%02llds", (long long)(s / 60),
+                 (long long)(s % 60));
+    else
+        snprintf(out, len, "%lldh%02lldm", (long long)(s / 3600),
+                 (long long)(s % 3600 / 60));
+}
+
+struct out {
+    int json, n;
+    int64_t now;
+};
+
+static int stat_row(void *user, const struct nd_qstat *st)
+{
+    struct out *o = user;
+    double rate = st->busy_ms > 0 ? st->bytes / 1e3 / (double)st->busy_ms : 0;
+    int64_t oldest = st->oldest ? o->now - st->oldest : 0;
+    if (o->json) {
+        printf("%s{\"dest\":", o->n++ ? ",\n " : "[");
+        nd_json_str(st->dest);
+        printf(",\"pending\":%lld,\"ready\":%lld,\"in_flight\":%lld,"
+               "\"dead\":%lld,\"oldest_s\":%lld,\"sent\":%lld,\"bytes\":%lld,"
+               "\"stored_bytes\":%lld,\"busy_ms\":%lld,\"rate_mb_s\":%.3f,"
+               "\"last_ok\":%lld,\"last_error_at\":%lld,\"last_error\":",
+               (long long)st->pending, (long long)st->ready,
+               (long long)st->inflight, (long long)st->dead, (long long)oldest,
+               (long long)st->sent, (long long)st->bytes,
+               (long long)st->raw_bytes, (long long)st->busy_ms, rate,
+               (long long)st->last_ok, (long long)st->last_error_at);
+        nd_json_str(st->last_error);
+        printf("}");
+        return 0;
+    }
+    if (o->n++ == 0)
+        printf("%-16s %8s %8s %9s %6s %8s %8s %10s %10s %6s %9s  %s\n",
+               "destination", "pending", "ready", "in flight", "dead",
+               "oldest", "sent", "MB sent", "MB stored", "ratio", "MB/s",
+               "last error");
+    char a[32];
+    age(oldest, a, sizeof a);
+    char ratio[16] = "-";
+    if (st->raw_bytes > 0)
+        snprintf(ratio, sizeof ratio, "%.2f",
+                 (double)st->bytes / (double)st->raw_bytes);
+    char err[300] = "";
+    if (st->last_error[0] && st->last_error_at > st->last_ok) {
+        char when[32];
+        age(o->now - st->last_error_at, when, sizeof when);
+        snprintf(err, sizeof err, "%s ago: %s", when, st->last_error);
+    }
+    printf("%-16s %8lld %8lld %9lld %6lld %8s %8lld %10.1f %10.1f %6s %9.2f  "
+           "%s\n",
+           st->dest, (long long)st->pending, (long long)st->ready,
+           (long long)st->inflight, (long long)st->dead, a,
+           (long long)st->sent, st->bytes / 1e6, st->raw_bytes / 1e6, ratio,
+           rate, err);
+    return 0;
+}
+
+static int list_row(void *user, const struct nd_qentry *e)
+{
+    struct out *o = user;
+    static const char *const names[] = {"pending", "in-flight", "?", "dead"};
+    const char *state = e->state >= 0 && e->state <= 3 ? names[e->state] : "?";
+    if (o->json) {
+        printf("%s{\"id\":%lld,\"dest\":", o->n++ ? ",\n " : "[",
+               (long long)e->id);
+        nd_json_str(e->dest);
+        printf(",\"state\":\"%s\",\"attempts\":%d,\"next_try\":%lld,"
+               "\"created\":%lld,\"sop_uid\":",
+               state, e->attempts, (long long)e->next_try,
+               (long long)e->created);
+        nd_json_str(e->sop_uid);
+        printf(",\"study_uid\":");
+        nd_json_str(e->study_uid);
+        printf(",\"last_error\":");
+        nd_json_str(e->last_error);
+        printf("}");
+        return 0;
+    }
+    if (o->n++ == 0)
+        printf("%8s %-16s %-9s %8s %8s  %-64s %s\n", "id", "destination",
+               "state", "attempts", "next in", "SOP Instance UID",
+               "last error");
+    char next[32];
+    age(e->next_try - o->now, next, sizeof next);
+    printf("%8lld %-16s %-9s %8d %8s  %-64s %s\n", (long long)e->id, e->dest,
+           state, e->attempts, next, e->sop_uid, e->last_error);
+    return 0;
+}
+
+int nd_cmd_queue(int argc, char **argv)
+{
+    struct nd_config cfg;
+    nd_config_defaults(&cfg);
+    const char *storage = NULL, *cfg_path = NULL, *dest = NULL, *sub = NULL;
+    int64_t ids[64];
+    int n_ids = 0, dead = 0;
+    struct out o = {0, 0, (int64_t)time(NULL)};
+    int i = 1;
+    if (i < argc && argv[i][0] != '-')
+        sub = argv[i++];
+    if (sub && strcmp(sub, "list") && strcmp(sub, "retry") &&
+        strcmp(sub, "drop")) {
+        fprintf(stderr, "consort-node queue: unknown subcommand '%s'\n", sub);
+        usage(stderr);
+        return 2;
+    }
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--storage") == 0 && i + 1 < argc)
+            storage = argv[++i];
+        else if (strcmp(a, "--config") == 0 && i + 1 < argc)
+            cfg_path = argv[++i];
+        else if (strcmp(a, "--dest") == 0 && i + 1 < argc)
+            dest = argv[++i];
+        else if (strcmp(a, "--id") == 0 && i + 1 < argc && n_ids < 64) {
+            char *end;
+            long long v = strtoll(argv[++i], &end, 10);
+            if (*end || v <= 0) {
+                fprintf(stderr, "consort-node queue: bad id '%s'\n", argv[i]);
+                return 2;
+            }
+            ids[n_ids++] = v;
+        } else if (strcmp(a, "--dead") == 0)
+            dead = 1;
+        else if (strcmp(a, "--json") == 0)
+            o.json = 1;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "consort-node queue: bad argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (sub && strcmp(sub, "drop") == 0 && !dead && n_ids == 0) {
+        fprintf(stderr, "consort-node queue drop: say which: --dead or --id "
+                        "N\n");
+        return 2;
+    }
+    char err[512];
+    if (cfg_path && nd_config_load(&cfg, cfg_path, err, sizeof err) < 0) {
+        fprintf(stderr, "consort-node queue: %s\n", err);
+        return 1;
+    }
+    if (storage)
+        snprintf(cfg.storage, sizeof cfg.storage, "%s", storage);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/index.sqlite", cfg.storage);
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "consort-node queue: no archive index at %s\n", path);
+        return 1;
+    }
+    nd_index *ix;
+    if (nd_index_open(path, &ix, err, sizeof err) < 0) {
+        fprintf(stderr, "consort-node queue: %s\n", err);
+        return 1;
+    }
+    int rc = 0;
+    if (!sub) {
+        rc = nd_queue_stats(ix, o.now, stat_row, &o);
+        if (rc == 0 && o.json)
+            puts(o.n ? "]" : "[]");
+        else if (rc == 0 && o.n == 0)
+            puts("nothing queued and nothing forwarded yet");
+    } else if (strcmp(sub, "list") == 0) {
+        rc = nd_queue_list(ix, dest, dead ? ND_Q_DEAD : -1, list_row, &o);
+        if (rc == 0 && o.json)
+            puts(o.n ? "]" : "[]");
+        else if (rc == 0 && o.n == 0)
+            puts("no items");
+    } else {
+        int retry = strcmp(sub, "retry") == 0;
+        long long total = 0;
+        for (int k = 0; rc >= 0 && k < (n_ids ? n_ids : 1); k++) {
+            int64_t id = n_ids ? ids[k] : 0;
+            rc = retry ? nd_queue_retry(ix, dest, id, o.now)
+                       : nd_queue_drop(ix, dest, id);
+            if (rc >= 0)
+                total += rc;
+        }
+        if (rc >= 0) {
+            printf("%lld item(s) %s\n", total,
+                   retry ? "queued again" : "dropped");
+            rc = 0;
+        }
+    }
+    if (rc < 0)
+        fprintf(stderr, "consort-node queue: %s\n", nd_index_errmsg(ix));
+    nd_index_close(ix);
+    return rc < 0 ? 1 : 0;
+}
