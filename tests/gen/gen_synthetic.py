@@ -11,7 +11,8 @@ noise), so that compressors behave realistically:
     OUTDIR/us_ybr/  same kind of US cine, JPEG Baseline YBR_FULL_422
                     (written uncompressed, then encoded with DCMTK dcmcjpeg +eb)
 
-Usage:  /usr/bin/python3 gen_synthetic.py OUTDIR [--small]
+Usage:  /usr/bin/python3 gen_synthetic.py OUTDIR [--small] [--ct-slices N]
+                                            [--only ct,dr,us,us_ybr]
 Needs only pydicom + numpy (and dcmcjpeg/dcmdump for us_ybr).
 UIDs are derived deterministically from fixed seeds via generate_uid().
 """
@@ -438,14 +439,23 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("outdir")
     ap.add_argument("--small", action="store_true", help="reduced sizes for quick tests")
+    ap.add_argument("--ct-slices", type=int, help="CT stack size (default 40, --small 8)")
+    ap.add_argument("--only", default="ct,dr,us,us_ybr", help="which series to write")
     args = ap.parse_args()
+    only = set(args.only.split(","))
+    if not only or only - {"ct", "dr", "us", "us_ybr"}:
+        ap.error("--only takes ct, dr, us, us_ybr")
     os.makedirs(args.outdir, exist_ok=True)
     pats = patients()
     t0 = time.time()
-    gen_ct(args.outdir, 8 if args.small else 40, pats, t0)
-    gen_dr(args.outdir, 512 if args.small else 2048, pats, t0)
-    frames = gen_us(args.outdir, 6 if args.small else 30, pats, t0)
-    gen_us_ybr(args.outdir, frames, pats, t0)
+    if "ct" in only:
+        gen_ct(args.outdir, args.ct_slices or (8 if args.small else 40), pats, t0)
+    if "dr" in only:
+        gen_dr(args.outdir, 512 if args.small else 2048, pats, t0)
+    if only & {"us", "us_ybr"}:
+        frames = gen_us(args.outdir, 6 if args.small else 30, pats, t0)
+        if "us_ybr" in only:
+            gen_us_ybr(args.outdir, frames, pats, t0)
 
 
 if __name__ == "__main__":
