@@ -67,6 +67,20 @@ class Server:
                 self.argv[0], self.port, self.log_path))
         return self
 
+    def start_noport(self, settle=0.5):
+        """start() for a process the test cannot connect to (it listens in
+        another network namespace): started, given settle seconds, alive."""
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=self.env,
+                                     cwd=self.cwd)
+        _servers.append(self)
+        time.sleep(settle)
+        if self.proc.poll() is not None:
+            fail("%s exited at once (see %s)" % (" ".join(self.argv[:6]),
+                                                  self.log_path))
+        return self
+
     def stop(self, sig=signal.SIGTERM, timeout=20.0):
         """Returns the exit status (None if it had to be killed)."""
         if self.proc is None:
