@@ -42,6 +42,18 @@ static const struct key node_keys[] = {
     {"log_level", K_LEVEL, "info", 0, 0, F(log_level),
      "error | warn | info (one line per association and instance) | "
      "debug"},
+    {"tls_port", K_INT, "0", 0, 65535, F(tls_port),
+     "TCP port for TLS associations (DICOM's is 2762); 0: none"},
+    {"tls_cert", K_STR, "", 0, 1023, F(tls_cert),
+     "our certificate (PEM): served on tls_port, shown to TLS peers"},
+    {"tls_key", K_STR, "", 0, 1023, F(tls_key),
+     "its private key (PEM, not encrypted; keep it readable by the node "
+     "only)"},
+    {"tls_ca", K_STR, "", 0, 1023, F(tls_ca),
+     "CA certificates (PEM) a peer's certificate must chain to"},
+    {"tls_verify_peer", K_BOOL, "yes", 0, 0, F(tls_verify_peer),
+     "yes: a TLS peer must present a certificate signed by tls_ca (mutual "
+     "authentication)"},
     {"upstream", K_STR, "", 0, ND_AE_LEN, F(upstream),
      "peer that receives everything modalities (calling AEs that are not "
      "peers) store here; empty: none. A county node names its provincial "
@@ -392,6 +404,15 @@ static int on_entry(void *user, const char *section, const char *name,
             p->associations = (int)n;
             return 1;
         }
+        if (strcmp(name, "tls") == 0) {
+            if (strcmp(value, "yes") && strcmp(value, "no")) {
+                snprintf(ps->err, ps->errlen, "[%s] tls: '%s' is not yes or "
+                                              "no", section, value);
+                return 0;
+            }
+            p->tls = strcmp(value, "yes") == 0;
+            return 1;
+        }
         if (strcmp(name, "compress") == 0) {
             if (strcmp(value, "lossless") && strcmp(value, "none")) {
                 snprintf(ps->err, ps->errlen, "[%s] compress: '%s' is not "
@@ -460,6 +481,19 @@ int nd_config_load(struct nd_config *cfg, const char *path, char *err,
             }
         }
     }
+    int any_tls = cfg->tls_port > 0;
+    for (int i = 0; i < cfg->n_peers; i++)
+        any_tls |= cfg->peers[i].tls;
+    if (any_tls && (!cfg->tls_cert[0] || !cfg->tls_key[0] || !cfg->tls_ca[0])) {
+        snprintf(err, errlen, "%s: TLS (tls_port or a peer with tls = yes) "
+                              "needs tls_cert, tls_key and tls_ca",
+                 path);
+        return -1;
+    }
+    if (cfg->tls_port && cfg->tls_port == cfg->port) {
+        snprintf(err, errlen, "%s: tls_port is the same as port", path);
+        return -1;
+    }
     if (cfg->retry_max < cfg->retry_min) {
         snprintf(err, errlen, "%s: retry_max is below retry_min", path);
         return -1;
@@ -516,6 +550,8 @@ void nd_config_write_sample(FILE *to)
           "; uncompressed images go losslessly compressed (JPEG-LS, JPEG\n"
           "; lossless or deflate, whichever is smallest and accepted)\n"
           ";associations = 2\n;compress = lossless\n"
+          "; associate with it over TLS (our tls_cert/tls_key, its\n"
+          "; certificate checked against tls_ca)\n;tls = no\n"
           "\n; Forwarding rules besides upstream/back_to_origin: every "
           "condition given\n; must hold. from = any | modalities (calling "
           "AE not a peer) | peers;\n; from_ae, from_peer (the peer the "

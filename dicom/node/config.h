@@ -19,6 +19,7 @@ struct nd_peer {
     int port;
     int associations; /* parallel associations when forwarding to it */
     int compress;     /* forward uncompressed images losslessly compressed */
+    int tls;          /* associate with it over TLS ([node] tls_* files) */
 };
 
 /* Calling AE titles allowed one kind of access; any = 1 means "*". */
@@ -64,6 +65,10 @@ struct nd_config {
     struct nd_acl store, query, retrieve;
     int n_peers;
     struct nd_peer peers[ND_MAX_PEERS];
+    /* TLS: a second port, and the files for both directions */
+    int tls_port;                 /* 0: none */
+    char tls_cert[1024], tls_key[1024], tls_ca[1024];
+    int tls_verify_peer;          /* mutual authentication */
     /* forwarding */
     char upstream[ND_AE_LEN + 1]; /* default rule: what modalities send */
     int back_to_origin;           /* default rule: GSPS/SR/KO made here go

@@ -285,12 +285,16 @@ static void send_batch(struct worker *w, struct nd_qitem *items, int n)
         n = use;
     }
     int64_t t0 = now_ms();
+    const struct nd_config *cfg = f->cfg;
+    struct dcx_tls tls = {cfg->tls_cert, cfg->tls_key, cfg->tls_ca,
+                          cfg->tls_verify_peer};
     struct dcx_scu_opts o = {
-        .calling_ae = f->cfg->ae_title,
+        .calling_ae = cfg->ae_title,
         .called_ae = p->ae,
         .host = p->host,
         .port = p->port,
-        .timeout = f->cfg->forward_timeout,
+        .timeout = cfg->forward_timeout,
+        .tls = p->tls ? &tls : NULL,
     };
     dcx_scu *scu = NULL;
     struct dcx_error e;
@@ -464,10 +468,10 @@ int nd_forward_start(const struct nd_config *cfg, nd_archive *ar,
         snprintf(d->ae, sizeof d->ae, "%s", p->ae);
         d->peer = p;
         pthread_cond_init(&d->cond, NULL);
-        dcx_log(DCX_LOG_INFO, "forward dest=%s peer=%s:%d associations=%d "
+        dcx_log(DCX_LOG_INFO, "forward dest=%s peer=%s:%d%s associations=%d "
                               "compress=%s",
-                p->ae, p->host, p->port, p->associations,
-                p->compress ? "lossless" : "none");
+                p->ae, p->host, p->port, p->tls ? " tls" : "",
+                p->associations, p->compress ? "lossless" : "none");
         for (int k = 0; k < p->associations; k++) {
             struct worker *w = &f->workers[f->n_workers++];
             w->f = f;

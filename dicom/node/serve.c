@@ -44,6 +44,7 @@ struct server {
     pthread_mutex_t index_write;
     nd_index *writer;
     nd_forward *fwd; /* NULL when nothing is forwarded */
+    struct dcx_tls tls; /* from [node] tls_*: our side of TLS */
 };
 
 /* per association */
@@ -373,7 +374,7 @@ static uint16_t on_retrieve(void *user, const struct dcx_assoc_info *a,
 
 static int on_move_dest(void *user, const struct dcx_assoc_info *a,
                         const char *dest, char *host, size_t hostlen,
-                        int *port)
+                        int *port, const struct dcx_tls **tls)
 {
     struct server *sv = user;
     (void)a;
@@ -382,6 +383,7 @@ static int on_move_dest(void *user, const struct dcx_assoc_info *a,
         return -1;
     snprintf(host, hostlen, "%s", p->host);
     *port = p->port;
+    *tls = p->tls ? &sv->tls : NULL;
     return 0;
 }
 
@@ -619,9 +621,13 @@ int nd_cmd_serve(int argc, char **argv)
     checkpoint(&sv, ix);
     sv.writer = ix;
 
+    sv.tls = (struct dcx_tls){sv.cfg.tls_cert, sv.cfg.tls_key, sv.cfg.tls_ca,
+                              sv.cfg.tls_verify_peer};
     struct dcx_scp_opts so = {
         .ae_title = sv.cfg.ae_title,
         .port = sv.cfg.port,
+        .tls_port = sv.cfg.tls_port,
+        .tls = &sv.tls,
         .tmp_dir = nd_archive_tmp_dir(sv.ar),
         .max_assocs = sv.cfg.max_associations,
         .max_pdu = (unsigned long)sv.cfg.max_pdu,
@@ -658,10 +664,11 @@ int nd_cmd_serve(int argc, char **argv)
         dcx_scp_destroy(sv.scp);
         goto out;
     }
-    dcx_log(DCX_LOG_INFO, "consort-node %s listening ae=%s port=%d "
+    dcx_log(DCX_LOG_INFO, "consort-node %s listening ae=%s port=%d%s%.0d "
                           "storage=%s sync=%s",
-            CONSORT_VERSION, sv.cfg.ae_title, sv.cfg.port, sv.cfg.storage,
-            sv.cfg.sync == ND_SYNC_FULL ? "full" : "normal");
+            CONSORT_VERSION, sv.cfg.ae_title, sv.cfg.port,
+            sv.cfg.tls_port ? " tls_port=" : "", sv.cfg.tls_port,
+            sv.cfg.storage, sv.cfg.sync == ND_SYNC_FULL ? "full" : "normal");
     /* periodic tick: passive checkpoints every 2 s on a connection of
      * their own keep the WAL short without stopping C-STOREs; a full one
      * each minute (with its time) bounds start-up re-indexing */

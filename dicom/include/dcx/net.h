@@ -39,12 +39,23 @@ enum {
 };
 
 /* Who is on the other end; borrowed for the callback's duration. */
+/* TLS (DCMTK dcmtls over OpenSSL, BCP 195 profile: TLS 1.2 or later). */
+struct dcx_tls {
+    const char *cert_file; /* our certificate, PEM (a server needs one) */
+    const char *key_file;  /* its private key, PEM, not encrypted */
+    const char *ca_file;   /* CA certificates (PEM) the peer's certificate
+                              must chain to */
+    int verify_peer;       /* 1: the peer must present a certificate that
+                              verifies (mutual authentication) */
+};
+
 struct dcx_assoc_info {
     unsigned long id;                /* association number, for logs */
     char calling_ae[DCX_AE_LEN + 1]; /* the peer's AE title */
     char called_ae[DCX_AE_LEN + 1];  /* the AE title it asked for */
     char peer_host[64];              /* numeric address */
     unsigned services;               /* DCX_SVC_* granted */
+    int tls;                         /* 1: came in on the TLS port */
     void *user;                      /* the hooks' per-association state:
                                         set by on_associate */
 };
@@ -129,7 +140,7 @@ struct dcx_scp_hooks {
      * if unknown (answered 0xA801). */
     int (*on_move_dest)(void *user, const struct dcx_assoc_info *a,
                         const char *dest_ae, char *host, size_t hostlen,
-                        int *port);
+                        int *port, const struct dcx_tls **out_tls);
     /* A C-MOVE or C-GET ended: how many sub-operations completed, failed,
      * warned, and whether it was cancelled. */
     void (*on_retrieve_end)(void *user, const struct dcx_assoc_info *a,
@@ -155,6 +166,8 @@ struct dcx_scp_opts {
     int dimse_timeout;      /* s a peer may idle inside an association
                                before it is aborted; 0 = 300 */
     int accept_any_called_ae; /* 1: do not check the called AE title */
+    int tls_port;           /* a second port for TLS associations; 0 none */
+    const struct dcx_tls *tls; /* its settings (required with tls_port) */
 };
 
 typedef struct dcx_scp dcx_scp;
@@ -186,6 +199,7 @@ struct dcx_scu_opts {
     int port;                /* (required) */
     int timeout;             /* s for connect and each response; 0 = 30 */
     unsigned long max_pdu;   /* our maximum receive PDU; 0 = 131072 */
+    const struct dcx_tls *tls; /* NULL: plain TCP */
 };
 
 /* A presentation context to propose: abstract syntax and, in order of

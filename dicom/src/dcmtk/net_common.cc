@@ -13,10 +13,13 @@
 #include "dcmtk/dcmnet/dcmtrans.h"
 #include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/dul.h"
+#include "dcmtk/dcmtls/tlslayer.h"
 
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+
+#include <mutex>
 
 #include <string>
 
@@ -41,6 +44,45 @@ struct SocketOf : DcmTransportConnection {
     }
 };
 } // namespace
+
+DcmTransportLayer *dcx_net_tls_layer(T_ASC_NetworkRole role,
+                                     const struct dcx_tls *t,
+                                     std::string &err)
+{
+    // OpenSSL itself once per process; each layer is an SSL_CTX of its own
+    static std::once_flag once;
+    std::call_once(once, [] { DcmTLSTransportLayer::initializeOpenSSL(); });
+    DcmTLSTransportLayer *l = new DcmTLSTransportLayer(role, nullptr, OFFalse);
+    OFCondition c = l->setTLSProfile(TSP_Profile_BCP195);
+    if (c.good())
+        c = l->activateCipherSuites();
+    const char *what = "cipher suites";
+    if (c.good() && t->key_file && *t->key_file) {
+        what = t->key_file;
+        c = l->setPrivateKeyFile(t->key_file, DCF_Filetype_PEM);
+    }
+    if (c.good() && t->cert_file && *t->cert_file) {
+        what = t->cert_file;
+        c = l->setCertificateFile(t->cert_file, DCF_Filetype_PEM);
+        if (c.good() && !l->checkPrivateKeyMatchesCertificate()) {
+            err = std::string("the private key does not match ") + t->cert_file;
+            delete l;
+            return nullptr;
+        }
+    }
+    if (c.good() && t->ca_file && *t->ca_file) {
+        what = t->ca_file;
+        c = l->addTrustedCertificateFile(t->ca_file, DCF_Filetype_PEM);
+    }
+    if (c.bad()) {
+        err = std::string(what) + ": " + c.text();
+        delete l;
+        return nullptr;
+    }
+    l->setCertificateVerification(t->verify_peer ? DCV_requireCertificate
+                                                 : DCV_ignoreCertificate);
+    return l;
+}
 
 void dcx_net_nodelay(T_ASC_Association *assoc)
 {

@@ -4,6 +4,7 @@
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmnet/assoc.h"
+#include "dcmtk/dcmnet/dcmlayer.h"
 #include "dcmtk/dcmnet/dimse.h"
 
 #include <string>
@@ -13,6 +14,13 @@
 // Turns Nagle off on the association's socket (DESIGN.md rule 6: with it
 // on, every small C-STORE waits ~40-88 ms for a delayed ACK).
 void dcx_net_nodelay(T_ASC_Association *assoc);
+
+/* A TLS transport layer for role (requestor or acceptor) from t: BCP 195
+ * profile, our certificate and key, trusted CAs, peer verification. NULL
+ * and err on failure (unreadable file, key not matching the certificate). */
+DcmTransportLayer *dcx_net_tls_layer(T_ASC_NetworkRole role,
+                                     const struct dcx_tls *t,
+                                     std::string &err);
 
 // SOP class/instance (from the data set) and transfer syntax (meta) of a
 // Part-10 file, parsing no further than (0008,0018).

@@ -43,11 +43,13 @@ struct dcx_scp {
     bool any_called_ae = false;
     dcx_scp_hooks hooks{};
     T_ASC_Network *net = nullptr;
+    T_ASC_Network *tls_net = nullptr; // the TLS port's, if any
+    int tls_port = 0;
     std::atomic<bool> stop{false}; // lock-free: set from a signal handler
     std::mutex mu;
     std::condition_variable idle;
     int active = 0;
-    unsigned long next_id = 1;     // accept thread only
+    unsigned long next_id = 1;     // under mu (two accept threads)
     std::atomic<unsigned long> tmp_seq{0};
 };
 
@@ -308,10 +310,12 @@ int negotiate(T_ASC_Association *assoc, unsigned services)
 
 class Assoc {
 public:
-    Assoc(dcx_scp *scp, T_ASC_Association *assoc, unsigned long id)
+    Assoc(dcx_scp *scp, T_ASC_Association *assoc, unsigned long id,
+          bool tls)
         : scp_(scp), assoc_(assoc)
     {
         info_.id = id;
+        info_.tls = tls ? 1 : 0;
     }
     void run();
 
@@ -403,8 +407,9 @@ bool Assoc::accept()
         log(DCX_LOG_WARN, "association acknowledge failed");
         return false;
     }
-    log(DCX_LOG_INFO, "association accepted peer=%s contexts=%d",
-        info_.peer_host, ASC_countAcceptedPresentationContexts(p));
+    log(DCX_LOG_INFO, "association accepted peer=%s contexts=%d%s",
+        info_.peer_host, ASC_countAcceptedPresentationContexts(p),
+        info_.tls ? " tls=1" : "");
     return true;
 }
 
@@ -704,10 +709,12 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
     }
     char host[256] = "";
     int port = 0;
+    const dcx_tls *dest_tls = nullptr;
     if (status == 0 && !is_get &&
         (!scp_->hooks.on_move_dest ||
          scp_->hooks.on_move_dest(scp_->hooks.user, &info_, dest.c_str(),
-                                  host, sizeof host, &port) != 0)) {
+                                  host, sizeof host, &port,
+                                  &dest_tls) != 0)) {
         log(DCX_LOG_WARN, "c-move refused: destination %s unknown",
             dest.c_str());
         status = 0xA801;
@@ -759,6 +766,7 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
         so.host = host;
         so.port = port;
         so.timeout = 60;
+        so.tls = dest_tls;
         dcx_error e;
         if (ctx.empty() ||
             dcx_scu_open(&so, ctx.data(), ctx.size(), &sub, &e) < 0) {
@@ -935,10 +943,11 @@ void Assoc::run()
     ASC_destroyAssociation(&assoc_);
 }
 
-void assoc_thread(dcx_scp *scp, T_ASC_Association *assoc, unsigned long id)
+void assoc_thread(dcx_scp *scp, T_ASC_Association *assoc, unsigned long id,
+                  bool tls)
 {
     try {
-        Assoc a(scp, assoc, id);
+        Assoc a(scp, assoc, id, tls);
         a.run();
     } catch (...) {
         dcx_log(DCX_LOG_ERROR, "assoc=%lu internal error", id);
@@ -1059,6 +1068,34 @@ extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
             delete s;
             return DCX_EIO;
         }
+        if (o->tls_port > 0) {
+            std::string err;
+            DcmTransportLayer *layer =
+                o->tls ? dcx_net_tls_layer(NET_ACCEPTOR, o->tls, err) : nullptr;
+            if (!layer) {
+                dcx_err_set(e, "TLS port %d: %s", o->tls_port,
+                            o->tls ? err.c_str() : "no TLS settings");
+                ASC_dropNetwork(&s->net);
+                delete s;
+                return DCX_EINVAL;
+            }
+            c = ASC_initializeNetwork(NET_ACCEPTOR, o->tls_port,
+                                      s->acse_timeout, &s->tls_net);
+            if (c.good())
+                c = ASC_setTransportLayer(s->tls_net, layer, 1);
+            else
+                delete layer;
+            if (c.bad()) {
+                dcx_err_set(e, "cannot listen on TLS port %d: %s", o->tls_port,
+                            c.text());
+                if (s->tls_net)
+                    ASC_dropNetwork(&s->tls_net);
+                ASC_dropNetwork(&s->net);
+                delete s;
+                return DCX_EIO;
+            }
+            s->tls_port = o->tls_port;
+        }
         *out = s;
         return 0;
     } catch (...) {
@@ -1068,51 +1105,67 @@ extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
     }
 }
 
+namespace {
+
+// Accepts on one network (the plain or the TLS port) until stopped.
+void accept_loop(dcx_scp *s, T_ASC_Network *net, bool tls)
+{
+    while (!s->stop.load()) {
+        T_ASC_Association *assoc = nullptr;
+        OFCondition c = ASC_receiveAssociation(
+            net, &assoc, static_cast<long>(s->max_pdu), nullptr, nullptr,
+            tls ? OFTrue : OFFalse, DUL_NOBLOCK, 1);
+        if (c.bad()) {
+            if (c != DUL_NOASSOCIATIONREQUEST)
+                dcx_log(DCX_LOG_WARN, "association request failed%s: %s",
+                        tls ? " (TLS port)" : "", c.text());
+            if (assoc) {
+                ASC_dropAssociation(assoc);
+                ASC_destroyAssociation(&assoc);
+            }
+            continue;
+        }
+        unsigned long id;
+        {
+            std::unique_lock<std::mutex> lk(s->mu);
+            id = s->next_id++;
+            if (s->active >= s->max_assocs) {
+                lk.unlock();
+                dcx_log(DCX_LOG_WARN, "assoc=%lu rejected: %d "
+                                      "associations already running",
+                        id, s->max_assocs);
+                reject(assoc, ASC_RESULT_REJECTEDTRANSIENT,
+                       ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
+                ASC_dropAssociation(assoc);
+                ASC_destroyAssociation(&assoc);
+                continue;
+            }
+            s->active++;
+        }
+        try {
+            std::thread(assoc_thread, s, assoc, id, tls).detach();
+        } catch (...) {
+            dcx_log(DCX_LOG_ERROR, "assoc=%lu no thread for it", id);
+            ASC_abortAssociation(assoc);
+            ASC_dropAssociation(assoc);
+            ASC_destroyAssociation(&assoc);
+            std::lock_guard<std::mutex> lk(s->mu);
+            s->active--;
+        }
+    }
+}
+
+} // namespace
+
 extern "C" int dcx_scp_run(dcx_scp *s)
 {
     try {
-        while (!s->stop.load()) {
-            T_ASC_Association *assoc = nullptr;
-            OFCondition c = ASC_receiveAssociation(
-                s->net, &assoc, static_cast<long>(s->max_pdu), nullptr,
-                nullptr, OFFalse, DUL_NOBLOCK, 1);
-            if (c.bad()) {
-                if (c != DUL_NOASSOCIATIONREQUEST)
-                    dcx_log(DCX_LOG_WARN, "association request failed: %s",
-                            c.text());
-                if (assoc) {
-                    ASC_dropAssociation(assoc);
-                    ASC_destroyAssociation(&assoc);
-                }
-                continue;
-            }
-            unsigned long id = s->next_id++;
-            {
-                std::unique_lock<std::mutex> lk(s->mu);
-                if (s->active >= s->max_assocs) {
-                    lk.unlock();
-                    dcx_log(DCX_LOG_WARN, "assoc=%lu rejected: %d "
-                                          "associations already running",
-                            id, s->max_assocs);
-                    reject(assoc, ASC_RESULT_REJECTEDTRANSIENT,
-                           ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
-                    ASC_dropAssociation(assoc);
-                    ASC_destroyAssociation(&assoc);
-                    continue;
-                }
-                s->active++;
-            }
-            try {
-                std::thread(assoc_thread, s, assoc, id).detach();
-            } catch (...) {
-                dcx_log(DCX_LOG_ERROR, "assoc=%lu no thread for it", id);
-                ASC_abortAssociation(assoc);
-                ASC_dropAssociation(assoc);
-                ASC_destroyAssociation(&assoc);
-                std::lock_guard<std::mutex> lk(s->mu);
-                s->active--;
-            }
-        }
+        std::thread tls_thread;
+        if (s->tls_net)
+            tls_thread = std::thread(accept_loop, s, s->tls_net, true);
+        accept_loop(s, s->net, false);
+        if (tls_thread.joinable())
+            tls_thread.join();
         std::unique_lock<std::mutex> lk(s->mu);
         s->idle.wait(lk, [s] { return s->active == 0; });
         return 0;
@@ -1134,6 +1187,8 @@ extern "C" void dcx_scp_destroy(dcx_scp *s)
     try {
         if (s->net)
             ASC_dropNetwork(&s->net);
+        if (s->tls_net)
+            ASC_dropNetwork(&s->tls_net);
         delete s;
     } catch (...) {
     }

@@ -96,6 +96,23 @@ extern "C" int dcx_scu_open(const struct dcx_scu_opts *o,
             delete scu;
             return DCX_ENET;
         }
+        if (o->tls) {
+            std::string err;
+            DcmTransportLayer *layer =
+                dcx_net_tls_layer(NET_REQUESTOR, o->tls, err);
+            if (layer)
+                c = ASC_setTransportLayer(scu->net, layer, 1);
+            if (layer)
+                c = c.good() ? ASC_setTransportLayerType(p, OFTrue) : c;
+            if (!layer || c.bad()) {
+                dcx_err_set(e, "TLS set-up failed: %s",
+                            layer ? c.text() : err.c_str());
+                ASC_destroyAssociationParameters(&p);
+                close_net(scu);
+                delete scu;
+                return DCX_EINVAL;
+            }
+        }
         ASC_setAPTitles(p, calling, o->called_ae, nullptr);
         char peer[300];
         snprintf(peer, sizeof peer, "%s:%d", o->host, o->port);
