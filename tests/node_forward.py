@@ -190,6 +190,20 @@ def main():
                  st["sent"], st["pending"], st["bytes"] / 1e6,
                  st["stored_bytes"] / 1e6, st["bytes"] / st["stored_bytes"]))
 
+    # ---- the same instances again, compressed by another node: a resend
+    # must be the identical data set (acknowledged, not a conflict) ----
+    again = syn_files + nl.files_under(many)[:20]
+    storescu(p_county2, "COUNTY2", again)
+    wait_for("COUNTY2's copies to be sent",
+             lambda: dest_stat(node, c2_store, "PROV")["sent"] >= len(again), 60)
+    conflicts = os.listdir(os.path.join(p_store, "conflicts")) \
+        if os.path.isdir(os.path.join(p_store, "conflicts")) else []
+    dups = psrv.log_text().count("duplicate=identical")
+    nl.check(not conflicts and dups >= len(again),
+             "the same %d instances compressed again by COUNTY2: %d acknowledged "
+             "as identical duplicates, %d conflicts (encoders' pad bytes zeroed)"
+             % (len(again), dups, len(conflicts)))
+
     # ---- the province is down: items wait, then go ----
     psrv.stop()
     down = os.path.join(work, "down")

@@ -610,14 +610,16 @@ int nd_cmd_serve(int argc, char **argv)
     if (sv.fwd)
         nd_index_set_router(ix, nd_forward_route, sv.fwd);
     int up = startup(&sv, ix);
+    if (up == 0 && nd_index_meta_set(ix, "clean_shutdown", "0") < 0) {
+        dcx_log(DCX_LOG_ERROR, "cannot write the index: %s",
+                nd_index_errmsg(ix));
+        up = -1;
+    }
+    /* from here on the connection is the forwarders' too: only under the
+     * mutex */
     pthread_mutex_unlock(&sv.index_write);
     if (up < 0)
         goto out;
-    if (nd_index_meta_set(ix, "clean_shutdown", "0") < 0) {
-        dcx_log(DCX_LOG_ERROR, "cannot write the index: %s",
-                nd_index_errmsg(ix));
-        goto out;
-    }
     checkpoint(&sv, ix);
     sv.writer = ix;
 
