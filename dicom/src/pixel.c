@@ -257,6 +257,35 @@ static uint16_t lut_at(const struct palette *p, int c, int64_t v)
     return p->bits == 8 && w > 255 ? (uint16_t)(w >> 8) : w;
 }
 
+int dcx_pixel_palette(dcx_ds *ds, struct dcx_palette *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!dcx_item_has(dcx_ds_root(ds), DCX_TAG_RED_PALETTE_DESCRIPTOR))
+        return dcx_ds_fail(ds, DCX_ENOTFOUND, "no palette");
+    struct palette p;
+    int rc = read_palette(ds, &p);
+    if (rc < 0)
+        return rc;
+    uint16_t *ch[3];
+    for (int c = 0; c < 3; c++) {
+        ch[c] = malloc((size_t)p.count * sizeof *ch[c]);
+        if (!ch[c]) {
+            for (int k = 0; k < c; k++)
+                free(ch[k]);
+            return dcx_ds_fail(ds, DCX_ENOMEM, "out of memory");
+        }
+        for (uint32_t i = 0; i < p.count; i++)
+            ch[c][i] = lut_at(&p, c, (int64_t)p.first + i);
+    }
+    out->count = p.count;
+    out->first = p.first;
+    out->bits = p.bits;
+    out->red = ch[0];
+    out->green = ch[1];
+    out->blue = ch[2];
+    return 0;
+}
+
 static const char *out_photometric(const struct px_base *b,
                                    const struct px_state *st)
 {

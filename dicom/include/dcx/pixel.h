@@ -84,6 +84,19 @@ struct dcx_voi {
 int dcx_pixel_modality_lut(dcx_ds *ds, struct dcx_modality_lut *out);
 int dcx_pixel_voi(dcx_ds *ds, struct dcx_voi *out);
 
+/* Palette Color LUTs (PS3.3 C.7.6.3.1.5/6) for a renderer that applies
+ * them itself: count entries per colour, each 0..2^bits-1 (8-bit entries
+ * stored in 16-bit words are normalised). The arrays are new; free each
+ * with dcx_free(). DCX_ENOTFOUND without a palette, DCX_EUNSUPPORTED for
+ * segmented LUTs, DCX_EBADDATA if inconsistent. */
+struct dcx_palette {
+    uint32_t count;
+    int32_t first;   /* first stored value mapped */
+    uint16_t bits;   /* 8 or 16 */
+    uint16_t *red, *green, *blue;
+};
+int dcx_pixel_palette(dcx_ds *ds, struct dcx_palette *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,250 @@
+#!/usr/bin/python3
+"""consort-view screenshots (SDL offscreen driver, Mesa llvmpipe) against
+references computed here, independently, with pydicom + numpy.
+
+usage: view_pixels.py CONSORT_VIEW WORKDIR
+
+Display values: pydicom's pixel_array and modality LUT, then the VOI
+window of PS3.3 C.11.2.1.2 (LINEAR and LINEAR_EXACT written out below),
+MONOCHROME1 inverted, YBR_FULL to RGB with pydicom's conversion, palette
+colour with pydicom's apply_color_lut. Each screenshot is the image's own
+size with nearest interpolation, so screen pixel (x, y) shows image pixel
+(x, y); the largest difference must be at most 1 grey level.
+
+Files: pydicom's CT_small (signed, rescaled) and MR_small, an RGB file
+(SC_rgb_jpeg_dcmd, implicit VR), the uncompressed YBR_FULL_422 one, plus
+files the test makes: MR_small as MONOCHROME1, and an 8-bit image with
+pydicom's "hotiron" palette. Then geometry on a synthetic image with
+coloured corner markers: zoom, pan, rotation and flips put each marker
+where the transform says.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pydicom
+from PIL import Image
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.pixel_data_handlers.util import (apply_color_lut,
+                                              apply_modality_lut,
+                                              convert_color_space)
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+DATA = "/usr/lib/python3/dist-packages/pydicom/data"
+TF = os.path.join(DATA, "test_files")
+failures = []
+
+
+def check(cond, msg):
+    print(("ok: " if cond else "FAILED: ") + msg, flush=True)
+    if not cond:
+        failures.append(msg)
+
+
+def shot(view, path, out, *opts):
+    p = subprocess.run([view, "--screenshot", out, "--interp", "nearest"] +
+                       list(opts) + [path], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=120,
+                       env=dict(os.environ, SDL_VIDEODRIVER="offscreen"))
+    if p.returncode != 0:
+        check(False, "consort-view on %s: %s" % (os.path.basename(path),
+                                                 p.stdout.decode()[-500:]))
+        return None
+    return np.asarray(Image.open(out).convert("RGB")).astype(int)
+
+
+def window_linear(x, c, w):
+    """PS3.3 C.11.2.1.2.1, output range 0..1."""
+    y = ((x - (c - 0.5)) / (w - 1) + 0.5)
+    y = np.where(x <= c - 0.5 - (w - 1) / 2, 0.0, y)
+    y = np.where(x > c - 0.5 + (w - 1) / 2, 1.0, y)
+    return y
+
+
+def to8(y):
+    return np.clip(np.floor(y * 255 + 0.5), 0, 255).astype(int)
+
+
+def compare(name, got, want):
+    if got is None:
+        return
+    if want.ndim == 2:
+        want = np.stack([want] * 3, axis=-1)
+    if got.shape != want.shape:
+        check(False, "%s: screenshot %s, reference %s" % (name, got.shape, want.shape))
+        return
+    d = np.abs(got - want)
+    check(d.max() <= 1, "%s: max difference %d grey level(s) over %d pixels "
+          "(%.2f%% differ at all)" % (name, d.max(), d.size // 3,
+                                      100.0 * (d.max(axis=-1) > 0).mean()))
+
+
+def grey_case(view, work, name, path, c, w, invert=False, ref=None):
+    """ref: an uncompressed file with the same pixels (pydicom here has no
+    JPEG-LS decoder)."""
+    ds = pydicom.dcmread(ref or path)
+    mod = apply_modality_lut(ds.pixel_array, ds).astype(float)
+    y = window_linear(mod, c, w)
+    if ds.PhotometricInterpretation == "MONOCHROME1":
+        y = 1.0 - y
+    if invert:
+        y = 1.0 - y
+    got = shot(view, path, os.path.join(work, name.replace(" ", "_") + ".png"),
+               "--window", "%g,%g" % (c, w), *(["--invert"] if invert else []))
+    compare("%s (window %g/%g%s)" % (name, c, w, ", inverted" if invert else ""),
+            got, to8(y))
+
+
+def save(ds, path):
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.is_little_endian, ds.is_implicit_VR = True, False
+    ds.save_as(path, write_like_original=False)
+
+
+def palette_file(path):
+    """8-bit indices (a gradient with shapes) under pydicom's hotiron LUT."""
+    pal = pydicom.dcmread(os.path.join(DATA, "palettes", "hotiron.dcm"))
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.SOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality = "OT"
+    yy, xx = np.mgrid[0:96, 0:128]
+    idx = ((xx * 2 + yy) % 256).astype(np.uint8)
+    idx[30:60, 40:90] = 200
+    ds.Rows, ds.Columns = idx.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "PALETTE COLOR"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+    ds.PixelRepresentation = 0
+    for c in ("Red", "Green", "Blue"):
+        setattr(ds, c + "PaletteColorLookupTableDescriptor",
+                getattr(pal, c + "PaletteColorLookupTableDescriptor"))
+        setattr(ds, c + "PaletteColorLookupTableData",
+                getattr(pal, c + "PaletteColorLookupTableData"))
+    ds.PixelData = idx.tobytes()
+    save(ds, path)
+
+
+def marker_file(path):
+    """64 x 48 grey image, with a bright block in the top-left corner and a
+    mid-grey block in the top-right one (2 x 2 each)."""
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.SOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality = "OT"
+    a = np.full((48, 64), 20, np.uint16)
+    a[0:2, 0:2] = 1000
+    a[0:2, 62:64] = 500
+    ds.Rows, ds.Columns = a.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+    ds.PixelRepresentation = 0
+    ds.PixelData = a.tobytes()
+    save(ds, path)
+
+
+def where(img, level, tol=8):
+    """Centre of the pixels near grey level `level`, in continuous screen
+    coordinates (pixel x covers x .. x+1)."""
+    ys, xs = np.nonzero(np.abs(img[:, :, 0] - level) <= tol)
+    if len(xs) == 0:
+        return None
+    return (xs.mean() + 0.5, ys.mean() + 0.5)
+
+
+def main():
+    view, work = sys.argv[1], sys.argv[2]
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+
+    grey_case(view, work, "CT_small", os.path.join(TF, "CT_small.dcm"), 40, 400)
+    grey_case(view, work, "CT_small-bone", os.path.join(TF, "CT_small.dcm"), 300, 1500)
+    # the same CT through a codec: JPEG-LS lossless made by DCMTK's dcmcjpls
+    jls = os.path.join(work, "ct_jpegls.dcm")
+    subprocess.run(["dcmcjpls", os.path.join(TF, "CT_small.dcm"), jls], check=True)
+    grey_case(view, work, "CT_small as JPEG-LS", jls, 40, 400, ref=os.path.join(TF, "CT_small.dcm"))
+    grey_case(view, work, "MR_small", os.path.join(TF, "MR_small.dcm"), 600, 1200)
+    grey_case(view, work, "MR_small", os.path.join(TF, "MR_small.dcm"), 600, 1200,
+              invert=True)
+    m1 = os.path.join(work, "mr_monochrome1.dcm")
+    ds = pydicom.dcmread(os.path.join(TF, "MR_small.dcm"))
+    ds.PhotometricInterpretation = "MONOCHROME1"
+    ds.SOPInstanceUID = generate_uid()
+    save(ds, m1)
+    grey_case(view, work, "MONOCHROME1", m1, 600, 1200)
+
+    rgb = os.path.join(TF, "SC_rgb_jpeg_dcmd.dcm")
+    compare("RGB (SC_rgb_jpeg_dcmd)", shot(view, rgb, os.path.join(work, "rgb.png")),
+            pydicom.dcmread(rgb).pixel_array.astype(int))
+    ybr = os.path.join(TF, "SC_ybr_full_422_uncompressed.dcm")
+    yds = pydicom.dcmread(ybr)
+    want = convert_color_space(yds.pixel_array, "YBR_FULL", "RGB").astype(int)
+    compare("YBR_FULL_422 (SC_ybr_full_422_uncompressed)",
+            shot(view, ybr, os.path.join(work, "ybr.png")), want)
+    pf = os.path.join(work, "palette.dcm")
+    palette_file(pf)
+    pds = pydicom.dcmread(pf)
+    lut = apply_color_lut(pds.pixel_array, pds).astype(float)
+    bits = int(pds.RedPaletteColorLookupTableDescriptor[2])
+    compare("PALETTE COLOR (hotiron, %d-bit entries)" % bits,
+            shot(view, pf, os.path.join(work, "palette.png")),
+            to8(lut / (2 ** bits - 1)))
+
+    # ---- geometry on markers: top-left bright (1000), top-right mid (500)
+    mk = os.path.join(work, "markers.dcm")
+    marker_file(mk)
+    win = ["--window", "500,1000"]  # 1000 -> white, 500 -> ~mid grey, 20 -> black
+    lev_hi, lev_mid = 255, to8(window_linear(np.array(500.0), 500, 1000))
+
+    def markers(*opts, size="64x48"):
+        img = shot(view, mk, os.path.join(work, "geo.png"), "--size", size, *win, *opts)
+        return None if img is None else (where(img, lev_hi), where(img, lev_mid))
+
+    def near(p, q):
+        return p is not None and abs(p[0] - q[0]) <= 0.01 and abs(p[1] - q[1]) <= 0.01
+
+    # the markers' centres in image coordinates: (1, 1) and (63, 1)
+    hi, mid = markers()
+    check(near(hi, (1, 1)) and near(mid, (63, 1)),
+          "identity: markers at %s and %s (expected (1,1) and (63,1))" % (hi, mid))
+    hi, mid = markers("--flip", "h")
+    check(near(hi, (63, 1)) and near(mid, (1, 1)),
+          "flip h: markers at %s and %s" % (hi, mid))
+    hi, mid = markers("--flip", "v")
+    check(near(hi, (1, 47)) and near(mid, (63, 47)),
+          "flip v: markers at %s and %s" % (hi, mid))
+    # a quarter turn clockwise in a 48 x 64 screen: (x, y) -> (48 - y, x)
+    hi, mid = markers("--rotate", "1", size="48x64")
+    check(near(hi, (47, 1)) and near(mid, (47, 63)),
+          "rotate 90 clockwise: markers at %s and %s (expected (47,1), (47,63))"
+          % (hi, mid))
+    hi, mid = markers("--rotate", "2")
+    check(near(hi, (63, 47)) and near(mid, (1, 47)),
+          "rotate 180: markers at %s and %s" % (hi, mid))
+    # zoom 2 about the centre (32, 24) of a 200 x 160 screen, panned (10, -6):
+    # screen = (100, 80) + pan + 2 * (image - (32, 24))
+    hi, mid = markers("--zoom", "2", "--pan", "10,-6", size="200x160")
+    check(near(hi, (100 + 10 + 2 * (1 - 32), 80 - 6 + 2 * (1 - 24))) and
+          near(mid, (100 + 10 + 2 * (63 - 32), 80 - 6 + 2 * (1 - 24))),
+          "zoom 2, pan (10,-6): markers at %s and %s" % (hi, mid))
+    # fit: 64 x 48 into 128 x 128 is zoom 2, centred vertically
+    hi, mid = markers(size="128x128")
+    check(near(hi, (2, 16 + 2)) and near(mid, (126, 18)),
+          "fit into 128x128: markers at %s and %s" % (hi, mid))
+
+    if failures:
+        print("view_pixels: %d check(s) failed" % len(failures))
+        return 1
+    print("view_pixels: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
