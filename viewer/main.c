@@ -12,6 +12,7 @@
 
 #include "dcx/dcx.h"
 #include "load.h"
+#include "stack.h"
 #include "png.h"
 #include "rnd/rnd.h"
 
@@ -24,14 +25,18 @@ struct opts {
     double zoom; /* 0: fit */
     double pan_x, pan_y;
     int rotate, flip_h, flip_v, invert, linear;
-    const char *input;
+    const char *script; /* drive the window from a file ("-": stdin) */
+    int threads;
+    char **inputs;
+    int n_inputs;
 };
 
 static void usage(FILE *to)
 {
-    fputs("usage: consort-view [options] FILE\n"
+    fputs("usage: consort-view [options] FILE|FOLDER...\n"
           "\n"
-          "Shows a DICOM image (all frames of a multi-frame file).\n"
+          "Shows a series: the images given (folders searched), sorted along\n"
+          "the slice normal, or the frames of a multi-frame file.\n"
           "\n"
           "  --screenshot OUT.png  render offscreen (no window, no display\n"
           "                        needed) and write a PNG\n"
@@ -39,7 +44,7 @@ static void usage(FILE *to)
           "  --window C,W          window centre and width, modality units\n"
           "                        (default: the file's first, else the\n"
           "                        frame's range)\n"
-          "  --frame N             frame, from 0\n"
+          "  --frame N             slice or frame, from 0\n"
           "  --zoom Z              screen pixels per image pixel (default:\n"
           "                        fit)\n"
           "  --pan X,Y             move the image by X,Y screen pixels\n"
@@ -47,6 +52,11 @@ static void usage(FILE *to)
           "  --flip h|v|hv         mirror (after rotating)\n"
           "  --invert              invert grey levels\n"
           "  --interp nearest|linear  (default linear)\n"
+          "  --threads N           decoder threads (default: one per core)\n"
+          "  --script FILE         drive the window with commands (tests):\n"
+          "                        wheel N | key NAME [shift|ctrl] |\n"
+          "                        drag left|right|middle X0 Y0 X1 Y1 |\n"
+          "                        wait | state | screenshot OUT.png | quit\n"
           "\n"
           "In the window: left-drag window/level, right-drag zoom,\n"
           "middle-drag pan, wheel or arrow keys frame, R reset, I invert,\n"
@@ -58,6 +68,9 @@ static int parse(int argc, char **argv, struct opts *o)
 {
     memset(o, 0, sizeof *o);
     o->linear = 1;
+    o->inputs = calloc((size_t)argc, sizeof *o->inputs);
+    if (!o->inputs)
+        return -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -103,6 +116,10 @@ static int parse(int argc, char **argv, struct opts *o)
             o->flip_h = strchr(v, 'h') != NULL;
             o->flip_v = strchr(v, 'v') != NULL;
             i++;
+        } else if (strcmp(a, "--script") == 0 && v) {
+            o->script = v, i++;
+        } else if (strcmp(a, "--threads") == 0 && v) {
+            o->threads = atoi(v), i++;
         } else if (strcmp(a, "--invert") == 0) {
             o->invert = 1;
         } else if (strcmp(a, "--interp") == 0 && v) {
@@ -115,14 +132,11 @@ static int parse(int argc, char **argv, struct opts *o)
             fprintf(stderr, "consort-view: unknown option '%s'\n", a);
             usage(stderr);
             return -1;
-        } else if (!o->input) {
-            o->input = a;
         } else {
-            fprintf(stderr, "consort-view: one file for now ('%s')\n", a);
-            return -1;
+            o->inputs[o->n_inputs++] = argv[i];
         }
     }
-    if (!o->input) {
+    if (!o->n_inputs) {
         usage(stderr);
         return -1;
     }
@@ -131,29 +145,49 @@ static int parse(int argc, char **argv, struct opts *o)
 
 struct app {
     struct opts o;
-    struct vw_image im;
+    struct vw_stack st;
+    struct vw_image im; /* the first file: LUTs, palette, presets */
+    int cur;            /* slice on screen */
     rnd_ctx *rc;
     rnd_image *tex;
+    int tex_slice;      /* the slice in tex; -1 none */
     struct rnd_view view;
-    int fit; /* zoom follows the window size */
+    int fit;            /* zoom follows the window size */
 };
+
+static const struct vw_slice *slice(const struct app *a)
+{
+    return &a->st.s[a->cur];
+}
+
+/* The window a radiologist expects first: the one asked for, the file's,
+ * else the slice's range. */
+static void default_window(const struct app *a, double *c, double *w)
+{
+    const struct vw_slice *s = slice(a);
+    if (a->o.has_window) {
+        *c = a->o.center, *w = a->o.width;
+    } else if (a->im.n_windows > 0 && a->im.width[0] > 0) {
+        *c = a->im.center[0], *w = a->im.width[0];
+    } else if (s->width > 0) {
+        *c = s->center, *w = s->width;
+    } else {
+        *c = (s->min + s->max) / 2.0;
+        *w = s->max - s->min + 1.0;
+    }
+}
 
 static void view_reset(struct app *a, int w, int h)
 {
     struct rnd_view *v = &a->view;
     memset(v, 0, sizeof *v);
-    v->slope = a->im.slope;
-    v->intercept = a->im.intercept;
+    v->slope = slice(a)->slope;
+    v->intercept = slice(a)->intercept;
     v->modality_lut = a->im.modality_lut.count ? &a->im.modality_lut : NULL;
     v->voi = a->im.voi_lut.count && !a->o.has_window ? RND_VOI_LUT
                                                      : a->im.voi_function;
     v->voi_lut = a->im.voi_lut.count ? &a->im.voi_lut : NULL;
-    if (a->o.has_window) {
-        v->center = a->o.center;
-        v->width = a->o.width;
-    } else {
-        vw_image_default_window(&a->im, &v->center, &v->width);
-    }
+    default_window(a, &v->center, &v->width);
     v->invert = a->o.invert;
     v->rotate = a->o.rotate;
     v->flip_h = a->o.flip_h;
@@ -165,11 +199,30 @@ static void view_reset(struct app *a, int w, int h)
     v->zoom = a->fit ? rnd_fit_zoom(a->tex, v->rotate, w, h) : a->o.zoom;
 }
 
-static int upload(struct app *a, char *err, size_t errlen)
+/* Puts slice a->cur into the texture (waiting for its decoder if it is
+ * not ready: only the first image, or a jump ahead of the decoders). */
+static int show_slice(struct app *a, char *err, size_t errlen)
 {
+    if (a->tex && a->tex_slice == a->cur)
+        return 0;
+    if (vw_stack_wait(&a->st, a->cur) < 0) {
+        snprintf(err, errlen, "%.300s frame %u: %.150s", slice(a)->path,
+                 slice(a)->frame, slice(a)->err);
+        return -1;
+    }
+    struct rnd_frame f = a->st.fmt;
+    f.data = slice(a)->pixels;
+    f.palette = a->im.palette[0].count ? a->im.palette : NULL;
+    rnd_image *t = rnd_image_create(a->rc, &f, err, errlen);
+    if (!t)
+        return -1;
     rnd_image_destroy(a->tex);
-    a->tex = rnd_image_create(a->rc, &a->im.frame, err, errlen);
-    return a->tex ? 0 : -1;
+    a->tex = t;
+    a->tex_slice = a->cur;
+    /* slices of a CT may carry their own rescale */
+    a->view.slope = slice(a)->slope;
+    a->view.intercept = slice(a)->intercept;
+    return 0;
 }
 
 static SDL_Window *gl_window(int w, int h, int hidden, SDL_GLContext *ctx)
@@ -192,6 +245,20 @@ static SDL_Window *gl_window(int w, int h, int hidden, SDL_GLContext *ctx)
     return win;
 }
 
+static int write_png(int w, int h, const char *path, char *err,
+                     size_t errlen)
+{
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    if (!rgb) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    rnd_read_rgb(w, h, rgb);
+    int rc = vw_png_write(path, rgb, w, h, err, errlen);
+    free(rgb);
+    return rc;
+}
+
 static int screenshot(struct app *a)
 {
     char err[512];
@@ -211,35 +278,31 @@ static int screenshot(struct app *a)
     }
     int rc = 1;
     rnd_target *t = NULL;
-    uint8_t *rgb = NULL;
     a->rc = rnd_ctx_create(err, sizeof err);
-    if (!a->rc || upload(a, err, sizeof err) < 0) {
+    if (!a->rc || show_slice(a, err, sizeof err) < 0) {
         fprintf(stderr, "consort-view: %s\n", err);
         goto out;
     }
-    int w = a->o.size_w ? a->o.size_w : (int)a->im.frame.width;
-    int h = a->o.size_h ? a->o.size_h : (int)a->im.frame.height;
+    int w = a->o.size_w ? a->o.size_w : (int)a->st.fmt.width;
+    int h = a->o.size_h ? a->o.size_h : (int)a->st.fmt.height;
     view_reset(a, w, h);
     t = rnd_target_create(w, h, err, sizeof err);
-    rgb = malloc((size_t)w * h * 3);
-    if (!t || !rgb) {
-        fprintf(stderr, "consort-view: %s\n", t ? "out of memory" : err);
+    if (!t) {
+        fprintf(stderr, "consort-view: %s\n", err);
         goto out;
     }
     rnd_target_bind(t);
     rnd_clear(w, h);
     rnd_draw(a->rc, a->tex, &a->view, 0, 0, w, h, h);
-    rnd_read_rgb(w, h, rgb);
-    if (vw_png_write(a->o.screenshot, rgb, w, h, err, sizeof err) < 0) {
+    if (write_png(w, h, a->o.screenshot, err, sizeof err) < 0) {
         fprintf(stderr, "consort-view: %s\n", err);
         goto out;
     }
-    printf("%s: %dx%d, frame %u of %u, window %g/%g%s\n", a->o.screenshot, w,
-           h, a->im.decoded + 1, a->im.frames, a->view.center,
-           a->view.width, a->view.invert ? ", inverted" : "");
+    printf("%s: %dx%d, slice %d of %d, window %g/%g%s\n", a->o.screenshot, w,
+           h, a->cur + 1, a->st.n, a->view.center, a->view.width,
+           a->view.invert ? ", inverted" : "");
     rc = 0;
 out:
-    free(rgb);
     rnd_target_destroy(t);
     rnd_image_destroy(a->tex);
     rnd_ctx_destroy(a->rc);
@@ -247,6 +310,106 @@ out:
     SDL_DestroyWindow(win);
     SDL_Quit();
     return rc;
+}
+
+/* ---- scripted input (tests): each line becomes SDL events, pushed into
+ * the same queue the mouse and keyboard fill ---- */
+
+static void push_button(int type, int button, int x, int y)
+{
+    SDL_Event e;
+    memset(&e, 0, sizeof e);
+    e.type = (Uint32)type;
+    e.button.button = (Uint8)button;
+    e.button.state = type == SDL_MOUSEBUTTONDOWN ? SDL_PRESSED : SDL_RELEASED;
+    e.button.x = x;
+    e.button.y = y;
+    SDL_PushEvent(&e);
+}
+
+static void push_motion(int x, int y, int dx, int dy)
+{
+    SDL_Event e;
+    memset(&e, 0, sizeof e);
+    e.type = SDL_MOUSEMOTION;
+    e.motion.x = x;
+    e.motion.y = y;
+    e.motion.xrel = dx;
+    e.motion.yrel = dy;
+    SDL_PushEvent(&e);
+}
+
+/* Executes one script line; 1 to quit, -1 on a bad line. */
+static int script_line(struct app *a, char *line, int w, int h)
+{
+    char cmd[32] = "", arg[1024] = "", mod[16] = "";
+    int n = sscanf(line, "%31s %1023s %15s", cmd, arg, mod);
+    if (n <= 0 || cmd[0] == '#')
+        return 0;
+    if (strcmp(cmd, "quit") == 0)
+        return 1;
+    if (strcmp(cmd, "wait") == 0) {
+        vw_stack_wait_all(&a->st);
+        return 0;
+    }
+    if (strcmp(cmd, "state") == 0) {
+        printf("{\"slice\":%d,\"slices\":%d,\"center\":%.3f,\"width\":%.3f,"
+               "\"zoom\":%.4f,\"pan_x\":%.2f,\"pan_y\":%.2f,\"invert\":%d,"
+               "\"rotate\":%d,\"flip_h\":%d,\"linear\":%d}\n",
+               a->cur, a->st.n, a->view.center, a->view.width, a->view.zoom,
+               a->view.pan_x, a->view.pan_y, a->view.invert, a->view.rotate,
+               a->view.flip_h, a->view.linear);
+        fflush(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "screenshot") == 0 && n >= 2) {
+        char err[512];
+        rnd_target_bind(NULL);
+        if (write_png(w, h, arg, err, sizeof err) < 0) {
+            fprintf(stderr, "consort-view: %s\n", err);
+            return -1;
+        }
+        return 0;
+    }
+    SDL_Event e;
+    memset(&e, 0, sizeof e);
+    if (strcmp(cmd, "wheel") == 0 && n >= 2) {
+        e.type = SDL_MOUSEWHEEL;
+        e.wheel.y = atoi(arg);
+        SDL_PushEvent(&e);
+        return 0;
+    }
+    if (strcmp(cmd, "key") == 0 && n >= 2) {
+        SDL_Keycode k = SDL_GetKeyFromName(arg);
+        if (k == SDLK_UNKNOWN)
+            return -1;
+        SDL_Keymod m = strcmp(mod, "shift") == 0  ? KMOD_LSHIFT
+                       : strcmp(mod, "ctrl") == 0 ? KMOD_LCTRL
+                                                  : KMOD_NONE;
+        e.type = SDL_KEYDOWN;
+        e.key.state = SDL_PRESSED;
+        e.key.keysym.sym = k;
+        e.key.keysym.mod = (Uint16)m;
+        SDL_PushEvent(&e);
+        return 0;
+    }
+    int x0, y0, x1, y1;
+    if (strcmp(cmd, "drag") == 0 &&
+        sscanf(line, "%*s %*s %d %d %d %d", &x0, &y0, &x1, &y1) == 4) {
+        int b = strcmp(arg, "left") == 0    ? SDL_BUTTON_LEFT
+                : strcmp(arg, "right") == 0 ? SDL_BUTTON_RIGHT
+                                            : SDL_BUTTON_MIDDLE;
+        push_button(SDL_MOUSEBUTTONDOWN, b, x0, y0);
+        int steps = 10, px = x0, py = y0;
+        for (int i = 1; i <= steps; i++) {
+            int x = x0 + (x1 - x0) * i / steps, y = y0 + (y1 - y0) * i / steps;
+            push_motion(x, y, x - px, y - py);
+            px = x, py = y;
+        }
+        push_button(SDL_MOUSEBUTTONUP, b, x1, y1);
+        return 0;
+    }
+    return -1;
 }
 
 static int interactive(struct app *a)
@@ -259,43 +422,82 @@ static int interactive(struct app *a)
         return 1;
     }
     SDL_GLContext ctx = NULL;
-    SDL_Window *win = gl_window(1024, 768, 0, &ctx);
+    SDL_Window *win = gl_window(a->o.size_w ? a->o.size_w : 1024,
+                                a->o.size_h ? a->o.size_h : 768, 0, &ctx);
     if (!win) {
         fprintf(stderr, "consort-view: no OpenGL 3.3 core context: %s\n",
                 SDL_GetError());
         SDL_Quit();
         return 1;
     }
-    SDL_GL_SetSwapInterval(1);
+    SDL_GL_SetSwapInterval(a->o.script ? 0 : 1);
+    FILE *script = NULL;
+    if (a->o.script) {
+        script = strcmp(a->o.script, "-") == 0 ? stdin
+                                               : fopen(a->o.script, "r");
+        if (!script) {
+            fprintf(stderr, "consort-view: cannot read %s\n", a->o.script);
+            SDL_GL_DeleteContext(ctx);
+            SDL_DestroyWindow(win);
+            SDL_Quit();
+            return 1;
+        }
+    }
     int rc = 1;
     a->rc = rnd_ctx_create(err, sizeof err);
-    if (!a->rc || upload(a, err, sizeof err) < 0) {
+    if (!a->rc || show_slice(a, err, sizeof err) < 0) {
         fprintf(stderr, "consort-view: %s\n", err);
         goto out;
     }
     int w, h;
     SDL_GL_GetDrawableSize(win, &w, &h);
     view_reset(a, w, h);
-    int drag = 0, lx = 0, ly = 0, dirty = 1;
+    int drag = 0, dirty = 1, loading = atomic_load(&a->st.loaded) < a->st.n;
     for (;;) {
         if (dirty) {
-            char title[1200];
+            char title[1300];
+            int loaded = atomic_load(&a->st.loaded);
             snprintf(title, sizeof title,
-                     "consort-view - %s - frame %u/%u - W %.0f L %.0f - "
+                     "consort-view - %s - %d/%d%s - W %.0f L %.0f - "
                      "zoom %.0f%%",
-                     a->im.path, a->im.decoded + 1, a->im.frames,
-                     a->view.width, a->view.center, a->view.zoom * 100);
+                     slice(a)->path, a->cur + 1, a->st.n,
+                     loaded < a->st.n ? " (loading)" : "", a->view.width,
+                     a->view.center, a->view.zoom * 100);
             SDL_SetWindowTitle(win, title);
             rnd_target_bind(NULL);
             rnd_clear(w, h);
             rnd_draw(a->rc, a->tex, &a->view, 0, 0, w, h, h);
-            SDL_GL_SwapWindow(win);
+            if (!script)
+                SDL_GL_SwapWindow(win);
             dirty = 0;
         }
         SDL_Event ev;
-        if (!SDL_WaitEvent(&ev))
-            break;
-        int frame_step = 0;
+        if (script && !SDL_PollEvent(NULL)) {
+            /* the queue is empty: everything before took effect */
+            char line[1200];
+            if (!fgets(line, sizeof line, script)) {
+                rc = 0;
+                goto out;
+            }
+            int r = script_line(a, line, w, h);
+            if (r == 1) {
+                rc = 0;
+                goto out;
+            }
+            if (r < 0) {
+                fprintf(stderr, "consort-view: bad script line: %s", line);
+                goto out;
+            }
+            continue;
+        }
+        /* while slices load, wake up now and then to show the progress */
+        if (!SDL_WaitEventTimeout(&ev, loading ? 250 : 1000)) {
+            int still = atomic_load(&a->st.loaded) < a->st.n;
+            dirty = loading != still || still;
+            loading = still;
+            continue;
+        }
+        int step = 0;
         switch (ev.type) {
         case SDL_QUIT:
             rc = 0;
@@ -310,8 +512,6 @@ static int interactive(struct app *a)
             break;
         case SDL_MOUSEBUTTONDOWN:
             drag = ev.button.button;
-            lx = ev.button.x;
-            ly = ev.button.y;
             break;
         case SDL_MOUSEBUTTONUP:
             drag = 0;
@@ -319,14 +519,13 @@ static int interactive(struct app *a)
         case SDL_MOUSEMOTION: {
             if (!drag)
                 break;
-            int dx = ev.motion.x - lx, dy = ev.motion.y - ly;
-            lx = ev.motion.x;
-            ly = ev.motion.y;
-            double range = a->im.max - a->im.min + 1;
+            int dx = ev.motion.xrel, dy = ev.motion.yrel;
+            const struct vw_slice *s = slice(a);
+            double range = s->max - s->min + 1;
             if (drag == SDL_BUTTON_LEFT) { /* right = wider, down = higher */
-                double s = range / 512.0;
-                a->view.width = fmax(1.0, a->view.width + dx * s);
-                a->view.center += dy * s;
+                double k = range / 512.0;
+                a->view.width = fmax(1.0, a->view.width + dx * k);
+                a->view.center += dy * k;
             } else if (drag == SDL_BUTTON_RIGHT) {
                 a->view.zoom *= exp(-dy / 200.0);
                 a->fit = 0;
@@ -343,7 +542,8 @@ static int interactive(struct app *a)
                 a->fit = 0;
                 dirty = 1;
             } else {
-                frame_step = ev.wheel.y > 0 ? -1 : 1;
+                step = ev.wheel.y > 0 ? -1 : ev.wheel.y < 0 ? 1 : 0;
+                step *= abs(ev.wheel.y);
             }
             break;
         case SDL_KEYDOWN:
@@ -377,13 +577,23 @@ static int interactive(struct app *a)
                 break;
             case SDLK_UP:
             case SDLK_LEFT:
-            case SDLK_PAGEUP:
-                frame_step = -1;
+                step = -1;
                 break;
             case SDLK_DOWN:
             case SDLK_RIGHT:
+                step = 1;
+                break;
+            case SDLK_PAGEUP:
+                step = -10;
+                break;
             case SDLK_PAGEDOWN:
-                frame_step = 1;
+                step = 10;
+                break;
+            case SDLK_HOME:
+                step = -a->st.n;
+                break;
+            case SDLK_END:
+                step = a->st.n;
                 break;
             default:
                 break;
@@ -392,21 +602,21 @@ static int interactive(struct app *a)
         default:
             break;
         }
-        if (frame_step && a->im.frames > 1) {
-            long f = (long)a->im.decoded + frame_step;
-            f = f < 0 ? 0 : f >= (long)a->im.frames ? (long)a->im.frames - 1 : f;
-            if ((uint32_t)f != a->im.decoded) {
-                if (vw_image_frame(&a->im, (uint32_t)f, err, sizeof err) < 0 ||
-                    upload(a, err, sizeof err) < 0) {
+        if (step) {
+            int c = a->cur + step;
+            c = c < 0 ? 0 : c >= a->st.n ? a->st.n - 1 : c;
+            if (c != a->cur) {
+                a->cur = c;
+                if (show_slice(a, err, sizeof err) < 0)
                     fprintf(stderr, "consort-view: %s\n", err);
-                    goto out;
-                }
                 dirty = 1;
             }
         }
     }
     rc = 0;
 out:
+    if (script && script != stdin)
+        fclose(script);
     rnd_image_destroy(a->tex);
     rnd_ctx_destroy(a->rc);
     SDL_GL_DeleteContext(ctx);
@@ -419,6 +629,7 @@ int main(int argc, char **argv)
 {
     struct app a;
     memset(&a, 0, sizeof a);
+    a.tex_slice = -1;
     if (parse(argc, argv, &a.o) < 0)
         return 2;
     if (dcx_init(NULL, NULL, DCX_LOG_WARN) < 0) { /* codecs, dictionary */
@@ -426,16 +637,32 @@ int main(int argc, char **argv)
         return 1;
     }
     char err[512];
-    if (vw_image_open(&a.im, a.o.input, err, sizeof err) < 0) {
+    if (vw_stack_open(&a.st, a.o.inputs, a.o.n_inputs, a.o.threads, err,
+                      sizeof err) < 0) {
         fprintf(stderr, "consort-view: %s\n", err);
         return 1;
     }
-    if (a.o.frame && vw_image_frame(&a.im, a.o.frame, err, sizeof err) < 0) {
+    if (a.st.other_series)
+        fprintf(stderr, "consort-view: showing series %s; %d other series "
+                        "given are not shown\n",
+                a.st.series_uid, a.st.other_series);
+    if (a.o.frame >= (uint32_t)a.st.n) {
+        fprintf(stderr, "consort-view: --frame %u: the series has %d\n",
+                a.o.frame, a.st.n);
+        vw_stack_close(&a.st);
+        return 1;
+    }
+    a.cur = (int)a.o.frame;
+    atomic_store(&a.st.cursor, a.cur);
+    /* LUTs, palette and presets come from the first slice's file */
+    if (vw_image_open(&a.im, a.st.s[0].path, err, sizeof err) < 0) {
         fprintf(stderr, "consort-view: %s\n", err);
-        vw_image_close(&a.im);
+        vw_stack_close(&a.st);
         return 1;
     }
     int rc = a.o.screenshot ? screenshot(&a) : interactive(&a);
     vw_image_close(&a.im);
+    vw_stack_close(&a.st);
+    free(a.o.inputs);
     return rc;
 }

@@ -1,0 +1,144 @@
+#!/usr/bin/python3
+"""consort-view driven by injected SDL events (its --script pushes them
+into the event queue the mouse and keyboard fill), on SDL's offscreen
+driver: slice index, window/level, zoom, pan, invert and reset after
+wheel, keys and drags, and a screenshot of the resulting view.
+
+usage: view_interact.py CONSORT_VIEW WORKDIR
+
+The series is the synthetic CT of tests/gen/gen_synthetic.py (--small: 8
+slices), given as a folder in shuffled file order: the viewer must sort it
+along the slice normal.
+"""
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pydicom
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+failures = []
+
+
+def check(cond, msg):
+    print(("ok: " if cond else "FAILED: ") + msg, flush=True)
+    if not cond:
+        failures.append(msg)
+
+
+def run(view, folder, lines, size="400x300"):
+    p = subprocess.run([view, "--size", size, "--script", "-", folder],
+                       input="\n".join(lines + ["quit"]) + "\n",
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=120,
+                       env=dict(os.environ, SDL_VIDEODRIVER="offscreen"))
+    states = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    if p.returncode != 0:
+        check(False, "consort-view --script exited %d: %s" % (p.returncode,
+                                                            p.stdout[-800:]))
+    return states
+
+
+def main():
+    view, work = sys.argv[1], sys.argv[2]
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    gen = os.path.join(work, "gen")
+    subprocess.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_synthetic.py"),
+                    gen, "--small", "--only", "ct"], check=True,
+                   stdout=subprocess.DEVNULL)
+    # shuffled names: order must come from the headers, not the file names
+    ct = os.path.join(work, "ct")
+    os.makedirs(ct)
+    files = sorted(os.listdir(os.path.join(gen, "ct")))
+    names = ["%03d.dcm" % i for i in range(len(files))]
+    random.Random(5).shuffle(names)
+    for f, n in zip(files, names):
+        shutil.copy(os.path.join(gen, "ct", f), os.path.join(ct, n))
+    slices = []
+    for n in os.listdir(ct):
+        ds = pydicom.dcmread(os.path.join(ct, n))
+        slices.append((float(ds.ImagePositionPatient[2]), n, ds))
+    slices.sort()
+    n = len(slices)
+    ds0 = slices[0][2]
+    def first(v):
+        return float(v[0]) if isinstance(v, pydicom.multival.MultiValue) else float(v)
+    c0, w0 = first(ds0.WindowCenter), first(ds0.WindowWidth)
+
+    s = run(view, ct, ["wait", "state", "wheel -3", "state", "wheel 1", "state",
+                       "key End", "state", "key Home", "state",
+                       "key PageDown", "state"])
+    check(len(s) == 6 and s[0]["slice"] == 0 and s[0]["slices"] == n,
+          "opens at slice 0 of %d" % n)
+    check(len(s) == 6 and [x["slice"] for x in s[1:]] == [3, 2, n - 1, 0, min(10, n - 1)],
+          "wheel down 3, up 1, End, Home, Page Down: slices %s"
+          % [x["slice"] for x in s[1:]])
+
+    # window/level: left-drag right widens, down raises the level; the
+    # step is the slice's modality range / 512 per pixel
+    mod = [sl[2].pixel_array.astype(float) * float(sl[2].RescaleSlope) +
+           float(sl[2].RescaleIntercept) for sl in slices]
+    rng = mod[0].max() - mod[0].min() + 1
+    k = rng / 512.0
+    s = run(view, ct, ["state", "drag left 200 150 260 110", "state", "key i",
+                       "state", "drag right 200 150 200 50", "state",
+                       "drag middle 200 150 230 170", "state", "key r", "state"])
+    check(len(s) == 6 and abs(s[0]["center"] - c0) < 1e-3 and abs(s[0]["width"] - w0) < 1e-3,
+          "starts with the file's window %g/%g" % (c0, w0))
+    if len(s) == 6:
+        check(abs(s[1]["width"] - (w0 + 60 * k)) < 0.01 and
+              abs(s[1]["center"] - (c0 - 40 * k)) < 0.01,
+              "left-drag (+60, -40): window %.2f/%.2f, expected %.2f/%.2f" % (
+                  s[1]["center"], s[1]["width"], c0 - 40 * k, w0 + 60 * k))
+        check(s[2]["invert"] == 1 and s[1]["invert"] == 0, "I inverts")
+        check(abs(s[3]["zoom"] / s[2]["zoom"] - np.exp(100 / 200.0)) < 1e-3,
+              "right-drag up 100 px zooms by e^0.5: %.4f -> %.4f" % (
+                  s[2]["zoom"], s[3]["zoom"]))
+        check(abs(s[4]["pan_x"] - 30) < 1e-6 and abs(s[4]["pan_y"] - 20) < 1e-6,
+              "middle-drag (+30, +20) pans by that: (%g, %g)" % (s[4]["pan_x"],
+                                                                 s[4]["pan_y"]))
+        check(abs(s[5]["center"] - c0) < 1e-3 and s[5]["invert"] == 0 and
+              s[5]["pan_x"] == 0 and abs(s[5]["zoom"] - s[0]["zoom"]) < 1e-6,
+              "R resets window, inversion, zoom and pan")
+
+    # the view after events, on screen, against a reference: slice 5 at
+    # window 40/400, fitted into 400x300 (zoom 300/512) - compared at the
+    # screen pixel centres with nearest sampling
+    shot = os.path.join(work, "after.png")
+    s = run(view, ct, ["wait", "wheel -5", "key n", "state", "screenshot " + shot])
+    img = np.asarray(Image.open(shot).convert("L")).astype(int)
+    z = 300 / 512.0
+    ys, xs = np.mgrid[0:300, 0:400]
+    ix = np.floor((xs + 0.5 - 200) / z + 256).astype(int)
+    iy = np.floor((ys + 0.5 - 150) / z + 256).astype(int)
+    inside = (ix >= 0) & (ix < 512) & (iy >= 0) & (iy < 512)
+    m = mod[5]
+    c, w = c0, w0
+    x = m[np.clip(iy, 0, 511), np.clip(ix, 0, 511)]
+    y = np.clip((x - (c - 0.5)) / (w - 1) + 0.5, 0, 1)
+    y = np.where(x <= c - 0.5 - (w - 1) / 2, 0, np.where(x > c - 0.5 + (w - 1) / 2, 1, y))
+    want = np.where(inside, np.floor(y * 255 + 0.5), 0)
+    d = np.abs(img - want)
+    # pixel centres that fall on a texel boundary may round either way
+    bad = (d > 1).mean()
+    check(s and s[0]["slice"] == 5 and s[0]["linear"] == 0 and bad < 0.002,
+          "screenshot after wheel -5 and N (nearest): slice %s, %.3f%% of pixels "
+          "more than 1 grey level from the reference" % (
+              s[0]["slice"] if s else None, 100 * bad))
+
+    if failures:
+        print("view_interact: %d check(s) failed" % len(failures))
+        return 1
+    print("view_interact: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

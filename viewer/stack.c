@@ -1,0 +1,380 @@
+/* stack.c - series of slices and their background decoding (see stack.h).
+ * Headers are read first without pixels (quick), to group and sort; then
+ * decoder threads, each with its own dcx_ds (a dataset is used by one
+ * thread at a time), pick the undecoded slice nearest the cursor. */
+#define _GNU_SOURCE
+#include "stack.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dcx/dataset.h"
+#include "dcx/dcx.h"
+#include "dcx/pixel.h"
+#include "dcx/tags.h"
+
+struct hdr {
+    char path[1024];
+    char series[65];
+    int series_number, instance;
+    uint32_t frames;
+    double pos[3], dir[6];
+    int has_pos, has_dir;
+    double slope, intercept, center, width, location, thickness;
+};
+
+static int add_path(struct hdr **h, int *n, int *cap, const char *p)
+{
+    struct stat sb;
+    if (stat(p, &sb) != 0)
+        return 0;
+    if (S_ISDIR(sb.st_mode)) {
+        struct dirent **list;
+        int k = scandir(p, &list, NULL, alphasort);
+        for (int i = 0; i < k; i++) {
+            if (list[i]->d_name[0] != '.') {
+                char sub[1024];
+                snprintf(sub, sizeof sub, "%s/%s", p, list[i]->d_name);
+                add_path(h, n, cap, sub);
+            }
+            free(list[i]);
+        }
+        free(k >= 0 ? list : NULL);
+        return 0;
+    }
+    if (*n == *cap) {
+        int nc = *cap ? *cap * 2 : 64;
+        struct hdr *nh = realloc(*h, (size_t)nc * sizeof *nh);
+        if (!nh)
+            return -1;
+        *h = nh;
+        *cap = nc;
+    }
+    struct hdr *x = &(*h)[*n];
+    memset(x, 0, sizeof *x);
+    snprintf(x->path, sizeof x->path, "%s", p);
+    struct dcx_open_opts o = {.no_pixels = 1};
+    dcx_ds *ds;
+    if (dcx_ds_open(p, &o, &ds, NULL) < 0)
+        return 0; /* not DICOM: skipped */
+    dcx_item *r = dcx_ds_root(ds);
+    int64_t v;
+    if (!dcx_item_has(r, DCX_TAG(0x0028, 0x0010))) { /* Rows: an image */
+        dcx_ds_close(ds);
+        return 0;
+    }
+    dcx_item_get_str(r, DCX_TAG_SERIES_INSTANCE_UID, 0, x->series,
+                     sizeof x->series);
+    x->series_number = dcx_item_get_int(r, DCX_TAG(0x0020, 0x0011), 0, &v) == 0
+                           ? (int)v : 0;
+    x->instance = dcx_item_get_int(r, DCX_TAG_INSTANCE_NUMBER, 0, &v) == 0
+                      ? (int)v : 0;
+    x->frames = dcx_item_get_int(r, DCX_TAG(0x0028, 0x0008), 0, &v) == 0 &&
+                        v > 0
+                    ? (uint32_t)v
+                    : 1;
+    x->has_pos = 1;
+    for (unsigned k = 0; k < 3; k++)
+        x->has_pos &= dcx_item_get_float(r, DCX_TAG_IMAGE_POSITION_PATIENT, k,
+                                         &x->pos[k]) == 0;
+    x->has_dir = 1;
+    for (unsigned k = 0; k < 6; k++)
+        x->has_dir &= dcx_item_get_float(r, DCX_TAG_IMAGE_ORIENTATION_PATIENT,
+                                         k, &x->dir[k]) == 0;
+    x->slope = 1;
+    dcx_item_get_float(r, DCX_TAG_RESCALE_SLOPE, 0, &x->slope);
+    dcx_item_get_float(r, DCX_TAG_RESCALE_INTERCEPT, 0, &x->intercept);
+    if (dcx_item_get_float(r, DCX_TAG_WINDOW_CENTER, 0, &x->center) != 0 ||
+        dcx_item_get_float(r, DCX_TAG(0x0028, 0x1051), 0, &x->width) != 0)
+        x->width = 0;
+    x->location = x->thickness = NAN;
+    dcx_item_get_float(r, DCX_TAG_SLICE_LOCATION, 0, &x->location);
+    dcx_item_get_float(r, DCX_TAG_SLICE_THICKNESS, 0, &x->thickness);
+    dcx_ds_close(ds);
+    (*n)++;
+    return 0;
+}
+
+static double slice_key(const struct hdr *h)
+{
+    if (h->has_pos && h->has_dir) {
+        /* distance along the normal of the image plane */
+        const double *d = h->dir;
+        double nx = d[1] * d[5] - d[2] * d[4];
+        double ny = d[2] * d[3] - d[0] * d[5];
+        double nz = d[0] * d[4] - d[1] * d[3];
+        return h->pos[0] * nx + h->pos[1] * ny + h->pos[2] * nz;
+    }
+    return h->instance;
+}
+
+static int cmp_slice(const void *a, const void *b)
+{
+    const struct vw_slice *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    if (x->instance != y->instance)
+        return x->instance < y->instance ? -1 : 1;
+    if (x->frame != y->frame)
+        return x->frame < y->frame ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+static void range(struct vw_stack *st, struct vw_slice *s)
+{
+    const struct rnd_frame *f = &st->fmt;
+    if (f->samples != 1 || f->photometric == RND_PALETTE) {
+        s->min = 0;
+        s->max = 255;
+        return;
+    }
+    size_t n = (size_t)f->width * f->height;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double v = f->bits == 16 ? (f->is_signed
+                                        ? ((const int16_t *)s->pixels)[i]
+                                        : ((const uint16_t *)s->pixels)[i])
+                                 : (f->is_signed
+                                        ? ((const int8_t *)s->pixels)[i]
+                                        : ((const uint8_t *)s->pixels)[i]);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    double a = lo * s->slope + s->intercept, b = hi * s->slope + s->intercept;
+    s->min = a < b ? a : b;
+    s->max = a < b ? b : a;
+}
+
+/* The undecoded slice nearest the cursor, marked decoding; -1 if none. */
+static int next_slice(struct vw_stack *st)
+{
+    int c = atomic_load(&st->cursor), best = -1;
+    pthread_mutex_lock(&st->mu);
+    for (int d = 0; d < st->n && best < 0; d++) {
+        int cand[2] = {c + d, c - d};
+        for (int k = 0; k < (d ? 2 : 1); k++) {
+            int i = cand[k];
+            if (i >= 0 && i < st->n && atomic_load(&st->s[i].state) == 0) {
+                best = i;
+                break;
+            }
+        }
+    }
+    if (best >= 0)
+        atomic_store(&st->s[best].state, 1);
+    pthread_mutex_unlock(&st->mu);
+    return best;
+}
+
+static void finish(struct vw_stack *st, struct vw_slice *s, int state)
+{
+    pthread_mutex_lock(&st->mu);
+    atomic_store(&s->state, state);
+    atomic_fetch_add(&st->loaded, 1);
+    pthread_cond_broadcast(&st->ready);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static void *decoder(void *arg)
+{
+    struct vw_stack *st = arg;
+    dcx_ds *ds = NULL;
+    char open_path[1024] = "";
+    int i;
+    while (!atomic_load(&st->stop) && (i = next_slice(st)) >= 0) {
+        struct vw_slice *s = &st->s[i];
+        if (strcmp(open_path, s->path) != 0) { /* frames share a file */
+            dcx_ds_close(ds);
+            ds = NULL;
+            struct dcx_error e;
+            if (dcx_ds_open(s->path, NULL, &ds, &e) < 0) {
+                snprintf(s->err, sizeof s->err, "%s", e.msg);
+                open_path[0] = '\0';
+                finish(st, s, -1);
+                continue;
+            }
+            snprintf(open_path, sizeof open_path, "%s", s->path);
+        }
+        struct dcx_pixel_info in;
+        if (dcx_pixel_info_get(ds, NULL, &in) < 0 ||
+            in.frame_bytes != st->frame_bytes ||
+            in.samples_per_pixel != (uint16_t)st->fmt.samples) {
+            snprintf(s->err, sizeof s->err, "%s",
+                     in.frame_bytes != st->frame_bytes
+                         ? "its size or layout differs from the series'"
+                         : dcx_ds_errmsg(ds));
+            finish(st, s, -1);
+            continue;
+        }
+        s->pixels = malloc(st->frame_bytes);
+        if (!s->pixels ||
+            dcx_pixel_decode(ds, s->frame, NULL, s->pixels,
+                             st->frame_bytes) < 0) {
+            snprintf(s->err, sizeof s->err, "%s",
+                     s->pixels ? dcx_ds_errmsg(ds) : "out of memory");
+            free(s->pixels);
+            s->pixels = NULL;
+            finish(st, s, -1);
+            continue;
+        }
+        range(st, s);
+        finish(st, s, 2);
+    }
+    dcx_ds_close(ds);
+    return NULL;
+}
+
+static enum rnd_photometric photometric_of(const char *p)
+{
+    if (strcmp(p, "MONOCHROME1") == 0)
+        return RND_MONO1;
+    if (strcmp(p, "RGB") == 0)
+        return RND_RGB;
+    if (strncmp(p, "YBR_FULL", 8) == 0)
+        return RND_YBR_FULL;
+    if (strcmp(p, "PALETTE COLOR") == 0)
+        return RND_PALETTE;
+    return RND_MONO2;
+}
+
+int vw_stack_open(struct vw_stack *st, char **paths, int n_paths,
+                  int n_threads, char *err, size_t errlen)
+{
+    memset(st, 0, sizeof *st);
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->ready, NULL);
+    struct hdr *h = NULL;
+    int n = 0, cap = 0;
+    for (int i = 0; i < n_paths; i++)
+        if (add_path(&h, &n, &cap, paths[i]) < 0) {
+            snprintf(err, errlen, "out of memory");
+            free(h);
+            return -1;
+        }
+    if (n == 0) {
+        snprintf(err, errlen, "no DICOM image in %s%s", paths[0],
+                 n_paths > 1 ? " ..." : "");
+        free(h);
+        return -1;
+    }
+    /* the series shown: the first given file's */
+    snprintf(st->series_uid, sizeof st->series_uid, "%s", h[0].series);
+    int total = 0;
+    char seen[64][65];
+    int n_seen = 0;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(h[i].series, st->series_uid) == 0) {
+            total += (int)h[i].frames;
+            continue;
+        }
+        int known = 0;
+        for (int k = 0; k < n_seen; k++)
+            known |= strcmp(seen[k], h[i].series) == 0;
+        if (!known && n_seen < 64)
+            snprintf(seen[n_seen++], sizeof seen[0], "%s", h[i].series);
+    }
+    st->other_series = n_seen;
+    st->s = calloc((size_t)total, sizeof *st->s);
+    if (!st->s) {
+        snprintf(err, errlen, "out of memory");
+        free(h);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (strcmp(h[i].series, st->series_uid) != 0)
+            continue;
+        for (uint32_t f = 0; f < h[i].frames; f++) {
+            struct vw_slice *s = &st->s[st->n++];
+            snprintf(s->path, sizeof s->path, "%s", h[i].path);
+            s->frame = f;
+            s->key = h[i].frames > 1 ? f : slice_key(&h[i]);
+            s->instance = h[i].instance;
+            s->slope = h[i].slope;
+            s->intercept = h[i].intercept;
+            s->center = h[i].center;
+            s->width = h[i].width;
+            s->location = h[i].location;
+            s->thickness = h[i].thickness;
+        }
+    }
+    free(h);
+    qsort(st->s, (size_t)st->n, sizeof *st->s, cmp_slice);
+    /* the layout of the series: slice 0's */
+    dcx_ds *ds;
+    struct dcx_error e;
+    struct dcx_pixel_info in;
+    if (dcx_ds_open(st->s[0].path, NULL, &ds, &e) < 0) {
+        snprintf(err, errlen, "%s: %s", st->s[0].path, e.msg);
+        return -1;
+    }
+    if (dcx_pixel_info_get(ds, NULL, &in) < 0 ||
+        (in.bits_allocated != 8 && in.bits_allocated != 16)) {
+        snprintf(err, errlen, "%s: %s", st->s[0].path,
+                 in.bits_allocated != 8 && in.bits_allocated != 16
+                     ? "samples of this size are not displayed"
+                     : dcx_ds_errmsg(ds));
+        dcx_ds_close(ds);
+        return -1;
+    }
+    dcx_ds_close(ds);
+    st->frame_bytes = in.frame_bytes;
+    st->fmt.width = in.columns;
+    st->fmt.height = in.rows;
+    st->fmt.samples = in.samples_per_pixel;
+    st->fmt.bits = in.bits_allocated;
+    st->fmt.is_signed = in.pixel_representation == 1;
+    st->fmt.photometric = photometric_of(in.photometric);
+    if (n_threads <= 0)
+        n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n_threads < 1)
+        n_threads = 1;
+    if (n_threads > 16)
+        n_threads = 16;
+    if (n_threads > st->n)
+        n_threads = st->n;
+    for (int i = 0; i < n_threads; i++)
+        if (pthread_create(&st->th[st->n_threads], NULL, decoder, st) == 0)
+            st->n_threads++;
+    if (st->n_threads == 0) {
+        snprintf(err, errlen, "cannot start a decoder thread");
+        return -1;
+    }
+    return 0;
+}
+
+int vw_stack_wait(struct vw_stack *st, int i)
+{
+    atomic_store(&st->cursor, i);
+    pthread_mutex_lock(&st->mu);
+    while (atomic_load(&st->s[i].state) < 2 &&
+           atomic_load(&st->s[i].state) != -1)
+        pthread_cond_wait(&st->ready, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+    return atomic_load(&st->s[i].state) == 2 ? 0 : -1;
+}
+
+void vw_stack_wait_all(struct vw_stack *st)
+{
+    pthread_mutex_lock(&st->mu);
+    while (atomic_load(&st->loaded) < st->n)
+        pthread_cond_wait(&st->ready, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+}
+
+void vw_stack_close(struct vw_stack *st)
+{
+    atomic_store(&st->stop, 1);
+    for (int i = 0; i < st->n_threads; i++)
+        pthread_join(st->th[i], NULL);
+    for (int i = 0; i < st->n; i++)
+        free(st->s[i].pixels);
+    free(st->s);
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->ready);
+    memset(st, 0, sizeof *st);
+}

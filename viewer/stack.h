@@ -1,0 +1,62 @@
+/* stack.h - a series as slices: the frames of the files given (folders
+ * searched), grouped by series, sorted along the slice normal (Image
+ * Position/Orientation), else by Instance Number, else by name. Pixels are
+ * decoded on background threads, nearest to the slice on screen first,
+ * into one buffer per slice (memory close to the decoded size); the first
+ * slice is ready as soon as its own file is decoded. */
+#ifndef VW_STACK_H
+#define VW_STACK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rnd/rnd.h"
+
+struct vw_slice {
+    char path[1024];
+    uint32_t frame;
+    double key;           /* sort position */
+    int instance;
+    double slope, intercept;
+    double center, width; /* the file's first window; width 0: none */
+    double min, max;      /* modality range (when decoded) */
+    double location, thickness; /* mm; NAN if unknown */
+    void *pixels;
+    atomic_int state;     /* 0 waiting, 1 decoding, 2 ready, -1 failed */
+    char err[300];
+};
+
+struct vw_stack {
+    int n;
+    struct vw_slice *s;
+    struct rnd_frame fmt;    /* layout shared by all slices (slice 0's) */
+    size_t frame_bytes;
+    char series_uid[65];
+    int other_series;        /* series in the input that are not shown */
+    atomic_int cursor;       /* the slice on screen: decode near it first */
+    atomic_int loaded;
+    atomic_int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t ready;    /* a slice finished */
+    int n_threads;
+    pthread_t th[16];
+};
+
+/* Collects the slices of the first series among paths (files or folders)
+ * and starts n_threads decoders (0: one per core). 0, or -1 with err. */
+int vw_stack_open(struct vw_stack *st, char **paths, int n_paths,
+                  int n_threads, char *err, size_t errlen);
+
+/* Waits for slice i (moving the decode cursor there). 0, or -1 if it
+ * failed (st->s[i].err says why). */
+int vw_stack_wait(struct vw_stack *st, int i);
+
+/* Waits until every slice is decoded or failed. */
+void vw_stack_wait_all(struct vw_stack *st);
+
+/* Stops the decoders and frees everything. */
+void vw_stack_close(struct vw_stack *st);
+
+#endif
