@@ -32,8 +32,9 @@ def check(cond, msg):
         failures.append(msg)
 
 
-def run(view, folder, lines, size="400x300"):
-    p = subprocess.run([view, "--size", size, "--script", "-", folder],
+def run(view, folder, lines, size="400x300", overlay="none"):
+    p = subprocess.run([view, "--size", size, "--script", "-", "--overlay",
+                        overlay, folder],
                        input="\n".join(lines + ["quit"]) + "\n",
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=120,
@@ -132,6 +133,27 @@ def main():
           "screenshot after wheel -5 and N (nearest): slice %s, %.3f%% of pixels "
           "more than 1 grey level from the reference" % (
               s[0]["slice"] if s else None, 100 * bad))
+
+    # orientation letters (right, left, top, bottom) follow rotation and flip
+    s = run(view, ct, ["state", "key r shift", "state", "key f", "state"])
+    o = [x["orientation"] for x in s]
+    check(o == [["L", "R", "A", "P"], ["A", "P", "R", "L"], ["P", "A", "R", "L"]],
+          "orientation letters (right, left, top, bottom): %s, after a quarter "
+          "turn %s, then a flip %s" % tuple(o) if len(o) == 3 else "orientation: %s" % o)
+
+    # overlays: text in the four corners and the scale bar, nothing over the
+    # middle of the image
+    plain, over = os.path.join(work, "plain.png"), os.path.join(work, "over.png")
+    run(view, ct, ["screenshot " + plain], size="640x560")
+    run(view, ct, ["screenshot " + over], size="640x560", overlay="full")
+    a = np.asarray(Image.open(plain).convert("L")).astype(int)
+    b = np.asarray(Image.open(over).convert("L")).astype(int)
+    diff = np.abs(a - b) > 0
+    corners = [diff[:60, :200], diff[:60, -200:], diff[-60:, :200], diff[-60:, -200:]]
+    middle = diff[150:400, 200:440]
+    check(all(c.sum() > 100 for c in corners) and middle.sum() == 0,
+          "overlays change the four corners (%s pixels) and leave the image's "
+          "middle alone (%d)" % ([int(c.sum()) for c in corners], int(middle.sum())))
 
     if failures:
         print("view_interact: %d check(s) failed" % len(failures))

@@ -45,7 +45,8 @@ def check(cond, msg):
 
 
 def shot(view, path, out, *opts):
-    p = subprocess.run([view, "--screenshot", out, "--interp", "nearest"] +
+    p = subprocess.run([view, "--screenshot", out, "--interp", "nearest",
+                        "--overlay", "none"] +
                        list(opts) + [path], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=120,
                        env=dict(os.environ, SDL_VIDEODRIVER="offscreen"))

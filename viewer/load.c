@@ -229,3 +229,34 @@ void vw_image_default_window(const struct vw_image *im, double *center,
     *center = (im->min + im->max) / 2.0;
     *width = im->max - im->min + 1.0;
 }
+
+void vw_image_text(const struct vw_image *im, uint32_t tag, char *out,
+                   size_t len)
+{
+    out[0] = '\0';
+    if (!im->f)
+        return;
+    dcx_item *r = dcx_ds_root(im->f->ds);
+    int n = dcx_item_vm(r, tag);
+    size_t used = 0;
+    for (int i = 0; i < n && used + 1 < len; i++) {
+        if (i)
+            out[used++] = '\\';
+        if (dcx_item_get_str(r, tag, (unsigned)i, out + used, len - used) < 0)
+            break;
+        used += strlen(out + used);
+    }
+    out[used] = '\0';
+}
+
+int vw_image_numbers(const struct vw_image *im, uint32_t tag, double *out,
+                     int max)
+{
+    if (!im->f)
+        return 0;
+    dcx_item *r = dcx_ds_root(im->f->ds);
+    int n = 0;
+    while (n < max && dcx_item_get_float(r, tag, (unsigned)n, &out[n]) == 0)
+        n++;
+    return n;
+}

@@ -39,6 +39,15 @@ int vw_image_frame(struct vw_image *im, uint32_t frame, char *err,
 
 void vw_image_close(struct vw_image *im);
 
+/* An attribute of the file as UTF-8 text (values joined by '\\'); "" if
+ * absent. */
+void vw_image_text(const struct vw_image *im, uint32_t tag, char *out,
+                   size_t len);
+
+/* A numeric attribute's values; how many were read (at most max). */
+int vw_image_numbers(const struct vw_image *im, uint32_t tag, double *out,
+                     int max);
+
 /* The window a radiologist expects first: the file's first, else the
  * frame's range (grey images). */
 void vw_image_default_window(const struct vw_image *im, double *center,

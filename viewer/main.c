@@ -12,6 +12,7 @@
 
 #include "dcx/dcx.h"
 #include "load.h"
+#include "overlay.h"
 #include "stack.h"
 #include "png.h"
 #include "rnd/rnd.h"
@@ -26,6 +27,7 @@ struct opts {
     double pan_x, pan_y;
     int rotate, flip_h, flip_v, invert, linear;
     const char *script; /* drive the window from a file ("-": stdin) */
+    int no_overlay;
     int threads;
     char **inputs;
     int n_inputs;
@@ -53,6 +55,8 @@ static void usage(FILE *to)
           "  --invert              invert grey levels\n"
           "  --interp nearest|linear  (default linear)\n"
           "  --threads N           decoder threads (default: one per core)\n"
+          "  --overlay full|none   text, orientation and scale bar (default\n"
+          "                        full)\n"
           "  --script FILE         drive the window with commands (tests):\n"
           "                        wheel N | key NAME [shift|ctrl] |\n"
           "                        drag left|right|middle X0 Y0 X1 Y1 |\n"
@@ -118,6 +122,12 @@ static int parse(int argc, char **argv, struct opts *o)
             i++;
         } else if (strcmp(a, "--script") == 0 && v) {
             o->script = v, i++;
+        } else if (strcmp(a, "--overlay") == 0 && v) {
+            if (strcmp(v, "full") && strcmp(v, "none")) {
+                fprintf(stderr, "consort-view: --overlay full|none\n");
+                return -1;
+            }
+            o->no_overlay = strcmp(v, "none") == 0, i++;
         } else if (strcmp(a, "--threads") == 0 && v) {
             o->threads = atoi(v), i++;
         } else if (strcmp(a, "--invert") == 0) {
@@ -153,7 +163,28 @@ struct app {
     int tex_slice;      /* the slice in tex; -1 none */
     struct rnd_view view;
     int fit;            /* zoom follows the window size */
+    rnd_font *font;     /* NULL: no overlays */
 };
+
+/* The image and its overlays into the bound framebuffer. */
+static void draw(struct app *a, int w, int h)
+{
+    rnd_clear(w, h);
+    rnd_draw(a->rc, a->tex, &a->view, 0, 0, w, h, h);
+    if (a->font)
+        vw_overlay_draw(a->rc, a->font, &a->im, &a->st, a->cur, &a->view,
+                        a->tex, 0, 0, w, h, w, h);
+}
+
+static void open_font(struct app *a, int h)
+{
+    if (a->o.no_overlay)
+        return;
+    char err[512];
+    a->font = vw_overlay_font(h, err, sizeof err);
+    if (!a->font)
+        fprintf(stderr, "consort-view: no overlays: %s\n", err);
+}
 
 static const struct vw_slice *slice(const struct app *a)
 {
@@ -292,8 +323,8 @@ static int screenshot(struct app *a)
         goto out;
     }
     rnd_target_bind(t);
-    rnd_clear(w, h);
-    rnd_draw(a->rc, a->tex, &a->view, 0, 0, w, h, h);
+    open_font(a, h);
+    draw(a, w, h);
     if (write_png(w, h, a->o.screenshot, err, sizeof err) < 0) {
         fprintf(stderr, "consort-view: %s\n", err);
         goto out;
@@ -303,6 +334,7 @@ static int screenshot(struct app *a)
            a->view.invert ? ", inverted" : "");
     rc = 0;
 out:
+    rnd_font_close(a->font);
     rnd_target_destroy(t);
     rnd_image_destroy(a->tex);
     rnd_ctx_destroy(a->rc);
@@ -353,12 +385,15 @@ static int script_line(struct app *a, char *line, int w, int h)
         return 0;
     }
     if (strcmp(cmd, "state") == 0) {
+        char r[4] = "", l[4] = "", u[4] = "", d[4] = "";
+        vw_overlay_orientation(&a->im, &a->view, a->tex, w, h, r, l, u, d);
         printf("{\"slice\":%d,\"slices\":%d,\"center\":%.3f,\"width\":%.3f,"
                "\"zoom\":%.4f,\"pan_x\":%.2f,\"pan_y\":%.2f,\"invert\":%d,"
-               "\"rotate\":%d,\"flip_h\":%d,\"linear\":%d}\n",
+               "\"rotate\":%d,\"flip_h\":%d,\"linear\":%d,"
+               "\"orientation\":[\"%s\",\"%s\",\"%s\",\"%s\"]}\n",
                a->cur, a->st.n, a->view.center, a->view.width, a->view.zoom,
                a->view.pan_x, a->view.pan_y, a->view.invert, a->view.rotate,
-               a->view.flip_h, a->view.linear);
+               a->view.flip_h, a->view.linear, r, l, u, d);
         fflush(stdout);
         return 0;
     }
@@ -452,6 +487,7 @@ static int interactive(struct app *a)
     int w, h;
     SDL_GL_GetDrawableSize(win, &w, &h);
     view_reset(a, w, h);
+    open_font(a, h);
     int drag = 0, dirty = 1, loading = atomic_load(&a->st.loaded) < a->st.n;
     for (;;) {
         if (dirty) {
@@ -465,8 +501,7 @@ static int interactive(struct app *a)
                      a->view.center, a->view.zoom * 100);
             SDL_SetWindowTitle(win, title);
             rnd_target_bind(NULL);
-            rnd_clear(w, h);
-            rnd_draw(a->rc, a->tex, &a->view, 0, 0, w, h, h);
+            draw(a, w, h);
             if (!script)
                 SDL_GL_SwapWindow(win);
             dirty = 0;
@@ -617,6 +652,7 @@ static int interactive(struct app *a)
 out:
     if (script && script != stdin)
         fclose(script);
+    rnd_font_close(a->font);
     rnd_image_destroy(a->tex);
     rnd_ctx_destroy(a->rc);
     SDL_GL_DeleteContext(ctx);

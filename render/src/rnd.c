@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gl_int.h"
 #include "shaders_gen.h"
 
 /* LUT textures are LUT_W wide, as many rows as needed: a 16-bit LUT has up
@@ -59,6 +60,33 @@ static GLuint compile(GLenum type, const char *src, char *err, size_t errlen)
     return s;
 }
 
+GLuint rnd_gl_program(const char *vsrc, const char *fsrc, char *err,
+                      size_t errlen)
+{
+    GLuint vs = compile(GL_VERTEX_SHADER, vsrc, err, errlen);
+    GLuint fs = vs ? compile(GL_FRAGMENT_SHADER, fsrc, err, errlen) : 0;
+    if (!vs || !fs) {
+        glDeleteShader(vs);
+        return 0;
+    }
+    GLuint p = glCreateProgram();
+    glAttachShader(p, vs);
+    glAttachShader(p, fs);
+    glLinkProgram(p);
+    glDeleteShader(vs);
+    glDeleteShader(fs);
+    GLint ok = 0;
+    glGetProgramiv(p, GL_LINK_STATUS, &ok);
+    if (!ok) {
+        char log[512] = "";
+        glGetProgramInfoLog(p, sizeof log, NULL, log);
+        snprintf(err, errlen, "shader link: %s", log);
+        glDeleteProgram(p);
+        return 0;
+    }
+    return p;
+}
+
 rnd_ctx *rnd_ctx_create(char *err, size_t errlen)
 {
     if (epoxy_gl_version() < 33) {
@@ -71,28 +99,9 @@ rnd_ctx *rnd_ctx_create(char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    GLuint vs = compile(GL_VERTEX_SHADER, rnd_shader_image_vert, err, errlen);
-    GLuint fs = vs ? compile(GL_FRAGMENT_SHADER, rnd_shader_image_frag, err,
-                             errlen)
-                   : 0;
-    if (!vs || !fs) {
-        glDeleteShader(vs);
-        free(c);
-        return NULL;
-    }
-    c->prog = glCreateProgram();
-    glAttachShader(c->prog, vs);
-    glAttachShader(c->prog, fs);
-    glLinkProgram(c->prog);
-    glDeleteShader(vs);
-    glDeleteShader(fs);
-    GLint ok = 0;
-    glGetProgramiv(c->prog, GL_LINK_STATUS, &ok);
-    if (!ok) {
-        char log[512] = "";
-        glGetProgramInfoLog(c->prog, sizeof log, NULL, log);
-        snprintf(err, errlen, "shader link: %s", log);
-        glDeleteProgram(c->prog);
+    c->prog = rnd_gl_program(rnd_shader_image_vert, rnd_shader_image_frag,
+                             err, errlen);
+    if (!c->prog) {
         free(c);
         return NULL;
     }

@@ -102,4 +102,27 @@ void rnd_target_destroy(rnd_target *t);
  * bottom). */
 void rnd_read_rgb(int w, int h, uint8_t *out);
 
+/* ---- text and overlay shapes (FreeType glyphs in an atlas texture) ---- */
+
+typedef struct rnd_font rnd_font;
+
+/* Opens the first font of paths (NULL-terminated list of files) that
+ * FreeType can read, at px pixels. NULL and err if none. */
+rnd_font *rnd_font_open(const char *const *paths, int px, char *err,
+                        size_t errlen);
+void rnd_font_close(rnd_font *f);
+int rnd_font_line_height(const rnd_font *f);
+/* Width in pixels of UTF-8 text. */
+int rnd_text_width(rnd_font *f, const char *utf8);
+
+/* Draws UTF-8 text with its top-left at (x, y) of the bound framebuffer
+ * (fb_w x fb_h, y down), with a dark outline so that it reads on any
+ * image. */
+void rnd_text(rnd_ctx *c, rnd_font *f, const char *utf8, int x, int y,
+              int fb_w, int fb_h, const float rgba[4]);
+
+/* A filled rectangle (scale bars, markers). */
+void rnd_rect(rnd_ctx *c, rnd_font *f, int x, int y, int w, int h,
+              int fb_w, int fb_h, const float rgba[4]);
+
 #endif

@@ -1,0 +1,30 @@
+/* overlay.h - the text and markers drawn over a viewport: corners,
+ * orientation letters, scale bar. */
+#ifndef VW_OVERLAY_H
+#define VW_OVERLAY_H
+
+#include <stddef.h>
+
+#include "load.h"
+#include "rnd/rnd.h"
+#include "stack.h"
+
+/* The overlay font for a framebuffer of height fb_h: a CJK font first
+ * (Chinese names), DejaVu as the fallback. NULL and err if none. */
+rnd_font *vw_overlay_font(int fb_h, char *err, size_t errlen);
+
+/* Draws the overlays of slice cur shown with view v in the viewport
+ * (x, y, w, h) of an fb_w x fb_h framebuffer. */
+void vw_overlay_draw(rnd_ctx *c, rnd_font *f, const struct vw_image *im,
+                     const struct vw_stack *st, int cur,
+                     const struct rnd_view *v, const rnd_image *tex, int x,
+                     int y, int w, int h, int fb_w, int fb_h);
+
+/* Patient-direction letters (PS3.3 C.7.6.1.1.1) at the viewport's right,
+ * left, top and bottom edges for view v; -1 without Image Orientation. */
+int vw_overlay_orientation(const struct vw_image *im,
+                           const struct rnd_view *v, const rnd_image *tex,
+                           int w, int h, char right[4], char left[4],
+                           char up[4], char down[4]);
+
+#endif
