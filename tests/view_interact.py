@@ -134,6 +134,47 @@ def main():
           "more than 1 grey level from the reference" % (
               s[0]["slice"] if s else None, 100 * bad))
 
+    # presets on the number keys, auto window from the histogram
+    s = run(view, ct, ["wait", "key 2", "state", "key 5", "state", "key 0", "state",
+                       "key 7", "state"])
+    if len(s) == 4:
+        check((s[0]["center"], s[0]["width"]) == (-600, 1500) and
+              (s[1]["center"], s[1]["width"]) == (50, 350),
+              "keys 2 and 5: lung -600/1500 and mediastinum 50/350")
+        m0 = mod[0].ravel()
+        pad = m0.min()
+        if (m0 == pad).mean() > 0.1:  # padding outside the field of view
+            m0 = m0[m0 != pad]
+        p1, p99 = np.percentile(m0, 1), np.percentile(m0, 99)
+        tol = (mod[0].max() - mod[0].min()) / 4095 * 2 + 1
+        check(abs(s[2]["center"] - (p1 + p99) / 2) <= tol and
+              abs(s[2]["width"] - (p99 - p1)) <= 2 * tol,
+              "key 0: auto window %.1f/%.1f from the histogram, 1st-99th "
+              "percentile here %.1f/%.1f" % (s[2]["center"], s[2]["width"],
+                                             (p1 + p99) / 2, p99 - p1))
+        wc = ds0.WindowCenter
+        check(isinstance(wc, pydicom.multival.MultiValue) and len(wc) > 1 and
+              abs(s[3]["center"] - float(wc[1])) < 1e-3 or
+              not isinstance(wc, pydicom.multival.MultiValue),
+              "key 7: the file's second window %s" % s[3]["center"])
+
+    # cine: Frame Time of the ultrasound cine gives the rate; space plays
+    us = os.path.join(work, "us")
+    subprocess.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_synthetic.py"),
+                    us, "--small", "--only", "us"], check=True, stdout=subprocess.DEVNULL)
+    usf = os.path.join(us, "us", os.listdir(os.path.join(us, "us"))[0])
+    ft = float(pydicom.dcmread(usf, stop_before_pixels=True).FrameTime)
+    s = run(view, usf, ["wait", "state", "key space", "sleep 500", "key space", "state",
+                        "key F1", "state"])
+    if len(s) == 3:
+        frames = int(pydicom.dcmread(usf, stop_before_pixels=True).NumberOfFrames)
+        moved = (s[1]["slice"] - s[0]["slice"]) % frames
+        check(abs(s[0]["fps"] - 1000 / ft) < 0.01 and s[1]["playing"] == 0 and
+              moved > 0,
+              "cine at %.2f frames/s (Frame Time %.1f ms): 0.5 s of play moved "
+              "%d frame(s) (wrapping at %d)" % (s[0]["fps"], ft, moved, frames))
+        check(s[2]["help"] == 1, "F1 shows the help")
+
     # orientation letters (right, left, top, bottom) follow rotation and flip
     s = run(view, ct, ["state", "key r shift", "state", "key f", "state"])
     o = [x["orientation"] for x in s]

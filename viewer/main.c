@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dcx/dcx.h"
+#include "dcx/tags.h"
 #include "load.h"
 #include "overlay.h"
 #include "stack.h"
@@ -60,7 +61,8 @@ static void usage(FILE *to)
           "  --script FILE         drive the window with commands (tests):\n"
           "                        wheel N | key NAME [shift|ctrl] |\n"
           "                        drag left|right|middle X0 Y0 X1 Y1 |\n"
-          "                        wait | state | screenshot OUT.png | quit\n"
+          "                        wait | sleep MS | state |\n"
+          "                        screenshot OUT.png | quit\n"
           "\n"
           "In the window: left-drag window/level, right-drag zoom,\n"
           "middle-drag pan, wheel or arrow keys frame, R reset, I invert,\n"
@@ -164,7 +166,87 @@ struct app {
     struct rnd_view view;
     int fit;            /* zoom follows the window size */
     rnd_font *font;     /* NULL: no overlays */
+    int help;           /* F1: the key bindings over the image */
+    int playing;        /* cine */
+    double fps;
+    uint64_t next_frame_ms;
 };
+
+/* Window presets on the number keys (CT, Hounsfield units). */
+static const struct {
+    const char *name;
+    double center, width;
+} presets[] = {
+    {"brain", 40, 80},       {"lung", -600, 1500},
+    {"abdomen", 40, 400},    {"bone", 400, 1800},
+    {"mediastinum", 50, 350},
+};
+
+static const char *const help_lines[] = {
+    "Left drag         window / level (right = wider, down = higher)",
+    "Right drag        zoom          Middle drag   pan",
+    "Wheel, arrows     previous / next slice",
+    "Page Up / Down    10 slices     Home / End    first / last",
+    "Ctrl + wheel      zoom",
+    "1-5               CT brain, lung, abdomen, bone, mediastinum",
+    "6-9               the file's windows      0   auto (histogram)",
+    "Space             play / pause cine   + / -   faster / slower",
+    "R                 reset         Shift+R       rotate 90",
+    "F                 flip          I             invert",
+    "N                 nearest / linear interpolation",
+    "F1                this help     Esc           quit",
+};
+
+/* A window from the histogram of the slice's modality values: the 1st to
+ * 99th percentile, ignoring the lowest value when it is padding (air
+ * outside a CT's field of view). */
+static void auto_window(const struct app *a, double *c, double *w)
+{
+    const struct vw_slice *s = &a->st.s[a->cur];
+    const struct rnd_frame *f = &a->st.fmt;
+    if (f->samples != 1 || !s->pixels || s->max <= s->min) {
+        *c = (s->min + s->max) / 2, *w = s->max - s->min + 1;
+        return;
+    }
+    enum { BINS = 4096 };
+    static unsigned hist[BINS];
+    memset(hist, 0, sizeof hist);
+    size_t n = (size_t)f->width * f->height, used = 0;
+    double lo = s->min, span = s->max - s->min;
+    for (size_t i = 0; i < n; i++) {
+        double v = f->bits == 16 ? (f->is_signed
+                                        ? ((const int16_t *)s->pixels)[i]
+                                        : ((const uint16_t *)s->pixels)[i])
+                                 : (f->is_signed
+                                        ? ((const int8_t *)s->pixels)[i]
+                                        : ((const uint8_t *)s->pixels)[i]);
+        v = v * s->slope + s->intercept;
+        int b = (int)((v - lo) / span * (BINS - 1));
+        hist[b < 0 ? 0 : b >= BINS ? BINS - 1 : b]++;
+    }
+    unsigned skip = hist[0] > n / 10 ? hist[0] : 0; /* padding */
+    used = n - skip;
+    size_t acc = 0, p1 = (size_t)(used * 0.01), p99 = (size_t)(used * 0.99);
+    int b1 = -1, b99 = BINS - 1;
+    for (int b = skip ? 1 : 0; b < BINS; b++) {
+        acc += hist[b];
+        if (b1 < 0 && acc > p1)
+            b1 = b;
+        if (acc > p99) {
+            b99 = b;
+            break;
+        }
+    }
+    double v1 = lo + span * (b1 < 0 ? 0 : b1) / (BINS - 1);
+    double v99 = lo + span * (b99 + 1) / (BINS - 1);
+    *c = (v1 + v99) / 2;
+    *w = v99 - v1 > 1 ? v99 - v1 : 1;
+}
+
+static uint64_t now_ms(void)
+{
+    return SDL_GetTicks64();
+}
 
 /* The image and its overlays into the bound framebuffer. */
 static void draw(struct app *a, int w, int h)
@@ -174,6 +256,20 @@ static void draw(struct app *a, int w, int h)
     if (a->font)
         vw_overlay_draw(a->rc, a->font, &a->im, &a->st, a->cur, &a->view,
                         a->tex, 0, 0, w, h, w, h);
+    if (a->font && a->help) {
+        int lh = rnd_font_line_height(a->font), n = 0, tw = 0;
+        for (; n < (int)(sizeof help_lines / sizeof help_lines[0]); n++) {
+            int k = rnd_text_width(a->font, help_lines[n]);
+            tw = k > tw ? k : tw;
+        }
+        int bx = (w - tw) / 2 - 12, by = (h - n * lh) / 2 - 12;
+        static const float box[4] = {0.05f, 0.05f, 0.1f, 0.85f};
+        static const float fg[4] = {1, 1, 1, 1};
+        rnd_rect(a->rc, a->font, bx, by, tw + 24, n * lh + 24, w, h, box);
+        for (int i = 0; i < n; i++)
+            rnd_text(a->rc, a->font, help_lines[i], bx + 12, by + 12 + i * lh,
+                     w, h, fg);
+    }
 }
 
 static void open_font(struct app *a, int h)
@@ -384,16 +480,21 @@ static int script_line(struct app *a, char *line, int w, int h)
         vw_stack_wait_all(&a->st);
         return 0;
     }
+    if (strcmp(cmd, "sleep") == 0 && n >= 2) { /* ms: cine runs meanwhile */
+        return 2 + atoi(arg);
+    }
     if (strcmp(cmd, "state") == 0) {
         char r[4] = "", l[4] = "", u[4] = "", d[4] = "";
         vw_overlay_orientation(&a->im, &a->view, a->tex, w, h, r, l, u, d);
         printf("{\"slice\":%d,\"slices\":%d,\"center\":%.3f,\"width\":%.3f,"
                "\"zoom\":%.4f,\"pan_x\":%.2f,\"pan_y\":%.2f,\"invert\":%d,"
                "\"rotate\":%d,\"flip_h\":%d,\"linear\":%d,"
-               "\"orientation\":[\"%s\",\"%s\",\"%s\",\"%s\"]}\n",
+               "\"orientation\":[\"%s\",\"%s\",\"%s\",\"%s\"],"
+               "\"playing\":%d,\"fps\":%.2f,\"help\":%d}\n",
                a->cur, a->st.n, a->view.center, a->view.width, a->view.zoom,
                a->view.pan_x, a->view.pan_y, a->view.invert, a->view.rotate,
-               a->view.flip_h, a->view.linear, r, l, u, d);
+               a->view.flip_h, a->view.linear, r, l, u, d, a->playing, a->fps,
+               a->help);
         fflush(stdout);
         return 0;
     }
@@ -489,7 +590,31 @@ static int interactive(struct app *a)
     view_reset(a, w, h);
     open_font(a, h);
     int drag = 0, dirty = 1, loading = atomic_load(&a->st.loaded) < a->st.n;
+    /* cine rate: Frame Time, else Cine Rate, else Recommended Display
+     * Frame Rate, else 10 images/s for a stack */
+    double rate = 0;
+    if (a->im.frame_time_ms > 0)
+        a->fps = 1000.0 / a->im.frame_time_ms;
+    else if (vw_image_numbers(&a->im, DCX_TAG(0x0018, 0x0040), &rate, 1) == 1 &&
+             rate > 0)
+        a->fps = rate;
+    else if (vw_image_numbers(&a->im, DCX_TAG(0x0008, 0x2144), &rate, 1) == 1 &&
+             rate > 0)
+        a->fps = rate;
+    else
+        a->fps = 10;
+    uint64_t script_resume = 0;
     for (;;) {
+        if (a->playing && now_ms() >= a->next_frame_ms) {
+            /* a late frame is dropped rather than run behind */
+            a->cur = (a->cur + 1) % a->st.n;
+            a->next_frame_ms += (uint64_t)(1000 / a->fps);
+            if (a->next_frame_ms < now_ms())
+                a->next_frame_ms = now_ms() + (uint64_t)(1000 / a->fps);
+            if (show_slice(a, err, sizeof err) < 0)
+                fprintf(stderr, "consort-view: %s\n", err);
+            dirty = 1;
+        }
         if (dirty) {
             char title[1300];
             int loaded = atomic_load(&a->st.loaded);
@@ -507,7 +632,7 @@ static int interactive(struct app *a)
             dirty = 0;
         }
         SDL_Event ev;
-        if (script && !SDL_PollEvent(NULL)) {
+        if (script && !SDL_PollEvent(NULL) && now_ms() >= script_resume) {
             /* the queue is empty: everything before took effect */
             char line[1200];
             if (!fgets(line, sizeof line, script)) {
@@ -523,10 +648,23 @@ static int interactive(struct app *a)
                 fprintf(stderr, "consort-view: bad script line: %s", line);
                 goto out;
             }
+            if (r >= 2)
+                script_resume = now_ms() + (uint64_t)(r - 2);
             continue;
         }
-        /* while slices load, wake up now and then to show the progress */
-        if (!SDL_WaitEventTimeout(&ev, loading ? 250 : 1000)) {
+        /* while slices load, wake up now and then to show the progress;
+         * while cine plays, at its next frame */
+        int timeout = loading ? 250 : 1000;
+        if (a->playing) {
+            uint64_t t = now_ms();
+            int until = a->next_frame_ms > t ? (int)(a->next_frame_ms - t) : 0;
+            timeout = until < timeout ? until : timeout;
+        }
+        if (script && script_resume > now_ms()) {
+            int until = (int)(script_resume - now_ms());
+            timeout = until < timeout ? until : timeout;
+        }
+        if (!SDL_WaitEventTimeout(&ev, timeout)) {
             int still = atomic_load(&a->st.loaded) < a->st.n;
             dirty = loading != still || still;
             loading = still;
@@ -610,6 +748,56 @@ static int interactive(struct app *a)
                 a->view.linear = !a->view.linear;
                 dirty = 1;
                 break;
+            case SDLK_F1:
+                a->help = !a->help;
+                dirty = 1;
+                break;
+            case SDLK_SPACE:
+                a->playing = !a->playing && a->st.n > 1;
+                a->next_frame_ms = now_ms() + (uint64_t)(1000 / a->fps);
+                dirty = 1;
+                break;
+            case SDLK_PLUS:
+            case SDLK_EQUALS:
+            case SDLK_KP_PLUS:
+                a->fps = fmin(a->fps * 1.25, 120);
+                dirty = 1;
+                break;
+            case SDLK_MINUS:
+            case SDLK_KP_MINUS:
+                a->fps = fmax(a->fps / 1.25, 1);
+                dirty = 1;
+                break;
+            case SDLK_0:
+                auto_window(a, &a->view.center, &a->view.width);
+                a->view.voi = RND_VOI_LINEAR;
+                dirty = 1;
+                break;
+            case SDLK_1:
+            case SDLK_2:
+            case SDLK_3:
+            case SDLK_4:
+            case SDLK_5: {
+                int k = (int)(ev.key.keysym.sym - SDLK_1);
+                a->view.center = presets[k].center;
+                a->view.width = presets[k].width;
+                a->view.voi = RND_VOI_LINEAR;
+                dirty = 1;
+                break;
+            }
+            case SDLK_6:
+            case SDLK_7:
+            case SDLK_8:
+            case SDLK_9: {
+                int k = (int)(ev.key.keysym.sym - SDLK_6);
+                if (k < a->im.n_windows) {
+                    a->view.center = a->im.center[k];
+                    a->view.width = a->im.width[k];
+                    a->view.voi = a->im.voi_function;
+                    dirty = 1;
+                }
+                break;
+            }
             case SDLK_UP:
             case SDLK_LEFT:
                 step = -1;
