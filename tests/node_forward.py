@@ -22,7 +22,9 @@ the modality (calling AE CT1) and the viewer (VIEWER).
   - back to origin: a GSPS (DCMTK dcmpsmk) stored at the province about a
     forwarded study reaches COUNTY and nowhere else, and is not sent back;
   - peer compatibility: a node forwarding to Orthanc (stores JPEG-LS) and to
-    DCMTK storescp accepting only uncompressed syntaxes (sent as stored).
+    DCMTK storescp accepting only uncompressed syntaxes (sent as stored),
+    the latter by a rule with delay = 3 (nothing goes before the study has
+    been stable that long).
 """
 
 import json
@@ -307,12 +309,14 @@ def main():
     scp = nl.Server(["storescp", "-od", scp_dir, "+xe", str(p_scp)], p_scp,
                     os.path.join(work, "storescp.log"), env=nl.PEER_ENV).start()
     hub_conf = (FAST_RETRY + peer % ("ORTHANC", p_orth) + peer % ("STORESCP", p_scp) +
-                "[route orthanc]\nto = ORTHANC\n[route storescp]\nto = STORESCP\n")
+                "[route orthanc]\nto = ORTHANC\n"
+                "[route storescp]\nto = STORESCP\ndelay = 3\n")
     hub = nl.node_server(node, os.path.join(work, "hub"), p_hub,
                          os.path.join(work, "hub.log"), hub_conf, aet="HUB",
                          sync="normal").start()
     peer_files = [f for f in syn_files if "/ct/" in f or "/us/" in f or "/dr/" in f]
     storescu(p_hub, "HUB", peer_files)
+    stored_at = time.time()
 
     def orthanc_count():
         with urllib.request.urlopen("http://127.0.0.1:%d/statistics" % p_orth_http,
@@ -321,6 +325,10 @@ def main():
     wait_for("Orthanc and storescp to hold %d" % len(peer_files),
              lambda: orthanc_count() >= len(peer_files) and
              len(os.listdir(scp_dir)) >= len(peer_files), 60)
+    first = min(os.path.getmtime(os.path.join(scp_dir, f)) for f in os.listdir(scp_dir))
+    nl.check(first - stored_at >= 1.5,
+             "route with delay = 3: storescp got the first instance %.1f s after "
+             "the last C-STORE to the hub (study stable first)" % (first - stored_at))
     with urllib.request.urlopen("http://127.0.0.1:%d/instances?expand" % p_orth_http,
                                 timeout=30) as r:
         inst = json.loads(r.read())
