@@ -33,8 +33,9 @@ def check(cond, msg):
 
 
 def run(view, folder, lines, size="400x300", overlay="none"):
+    folders = folder if isinstance(folder, list) else [folder]
     p = subprocess.run([view, "--size", size, "--script", "-", "--overlay",
-                        overlay, folder],
+                        overlay] + folders,
                        input="\n".join(lines + ["quit"]) + "\n",
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=120,
@@ -174,6 +175,39 @@ def main():
               "cine at %.2f frames/s (Frame Time %.1f ms): 0.5 s of play moved "
               "%d frame(s) (wrapping at %d)" % (s[0]["fps"], ft, moved, frames))
         check(s[2]["help"] == 1, "F1 shows the help")
+
+    # two series side by side; S scrolls the other to the nearest position
+    ct2 = os.path.join(work, "ct2")
+    os.makedirs(ct2)
+    suid = pydicom.uid.generate_uid()
+    for i, (z, name, ds) in enumerate(slices):
+        if i % 2:
+            continue  # half the slices, shifted by 0.4 of the spacing
+        d = pydicom.dcmread(os.path.join(ct, name))
+        d.SeriesInstanceUID = suid
+        d.SOPInstanceUID = pydicom.uid.generate_uid()
+        d.ImagePositionPatient = [d.ImagePositionPatient[0], d.ImagePositionPatient[1],
+                                  float(d.ImagePositionPatient[2]) + 1.0]
+        d.save_as(os.path.join(ct2, name))
+    s = run(view, [ct, ct2], ["wait", "state", "key s", "wheel -5", "state",
+                              "click 600 100", "wheel 1", "state", "key l", "state",
+                              "key l", "state"], size="800x400")
+    if len(s) == 5:
+        pos1 = sorted(float(pydicom.dcmread(os.path.join(ct2, f)).ImagePositionPatient[2])
+                      for f in os.listdir(ct2))
+        z5 = slices[5][0]
+        nearest = int(np.argmin([abs(p - z5) for p in pos1]))
+        check(s[0]["layout"] == 2 and len(s[0]["viewport_slices"]) == 2,
+              "two series: layout 1x2 (%d viewports)" % len(s[0]["viewport_slices"]))
+        check(s[1]["sync"] == 1 and s[1]["viewport_slices"] == [5, nearest],
+              "synchronised: slice 5 (z %.1f) on the left brings the right to "
+              "its nearest position, slice %d: %s" % (z5, nearest,
+                                                      s[1]["viewport_slices"]))
+        check(s[2]["active"] == 1 and s[2]["viewport_slices"][1] == nearest - 1,
+              "a click makes the right viewport active; the wheel moves it: %s"
+              % s[2]["viewport_slices"])
+        check([x["layout"] for x in s[3:]] == [4, 1], "L cycles the layout: %s"
+              % [x["layout"] for x in s[3:]])
 
     # orientation letters (right, left, top, bottom) follow rotation and flip
     s = run(view, ct, ["state", "key r shift", "state", "key f", "state"])

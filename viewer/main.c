@@ -15,6 +15,7 @@
 #include "load.h"
 #include "overlay.h"
 #include "stack.h"
+#include "viewport.h"
 #include "png.h"
 #include "rnd/rnd.h"
 
@@ -29,6 +30,7 @@ struct opts {
     int rotate, flip_h, flip_v, invert, linear;
     const char *script; /* drive the window from a file ("-": stdin) */
     int no_overlay;
+    int layout;         /* viewports: 1, 2 (1x2) or 4 (2x2) */
     int threads;
     char **inputs;
     int n_inputs;
@@ -58,15 +60,15 @@ static void usage(FILE *to)
           "  --threads N           decoder threads (default: one per core)\n"
           "  --overlay full|none   text, orientation and scale bar (default\n"
           "                        full)\n"
+          "  --layout 1x1|1x2|2x2  viewports, one series each (default: as\n"
+          "                        many as there are series, up to 2x2)\n"
           "  --script FILE         drive the window with commands (tests):\n"
           "                        wheel N | key NAME [shift|ctrl] |\n"
           "                        drag left|right|middle X0 Y0 X1 Y1 |\n"
           "                        wait | sleep MS | state |\n"
           "                        screenshot OUT.png | quit\n"
           "\n"
-          "In the window: left-drag window/level, right-drag zoom,\n"
-          "middle-drag pan, wheel or arrow keys frame, R reset, I invert,\n"
-          "F flip, Shift+R rotate, N nearest/linear, Esc quit.\n",
+          "In the window: F1 lists the mouse and keyboard bindings.\n",
           to);
 }
 
@@ -130,6 +132,16 @@ static int parse(int argc, char **argv, struct opts *o)
                 return -1;
             }
             o->no_overlay = strcmp(v, "none") == 0, i++;
+        } else if (strcmp(a, "--layout") == 0 && v) {
+            o->layout = strcmp(v, "1x1") == 0   ? 1
+                        : strcmp(v, "1x2") == 0 ? 2
+                        : strcmp(v, "2x2") == 0 ? 4
+                                                : 0;
+            if (!o->layout) {
+                fprintf(stderr, "consort-view: --layout 1x1|1x2|2x2\n");
+                return -1;
+            }
+            i++;
         } else if (strcmp(a, "--threads") == 0 && v) {
             o->threads = atoi(v), i++;
         } else if (strcmp(a, "--invert") == 0) {
@@ -155,19 +167,20 @@ static int parse(int argc, char **argv, struct opts *o)
     return 0;
 }
 
+#define MAX_VP 4
+
 struct app {
     struct opts o;
-    struct vw_stack st;
-    struct vw_image im; /* the first file: LUTs, palette, presets */
-    int cur;            /* slice on screen */
+    struct vw_view_opts vo;
+    struct vw_vp vp[MAX_VP];
+    int n_vp;           /* viewports with a series */
+    int layout;         /* cells shown: 1, 2 or 4 */
+    int active;         /* the viewport input goes to */
+    int sync;           /* scroll the others to the same slice position */
     rnd_ctx *rc;
-    rnd_image *tex;
-    int tex_slice;      /* the slice in tex; -1 none */
-    struct rnd_view view;
-    int fit;            /* zoom follows the window size */
     rnd_font *font;     /* NULL: no overlays */
     int help;           /* F1: the key bindings over the image */
-    int playing;        /* cine */
+    int playing;        /* cine, of the active viewport */
     double fps;
     uint64_t next_frame_ms;
 };
@@ -187,75 +200,69 @@ static const char *const help_lines[] = {
     "Right drag        zoom          Middle drag   pan",
     "Wheel, arrows     previous / next slice",
     "Page Up / Down    10 slices     Home / End    first / last",
-    "Ctrl + wheel      zoom",
+    "Ctrl + wheel      zoom          Click         choose the viewport",
     "1-5               CT brain, lung, abdomen, bone, mediastinum",
     "6-9               the file's windows      0   auto (histogram)",
     "Space             play / pause cine   + / -   faster / slower",
+    "L                 layout 1x1, 1x2, 2x2    S   synchronised scrolling",
     "R                 reset         Shift+R       rotate 90",
     "F                 flip          I             invert",
     "N                 nearest / linear interpolation",
     "F1                this help     Esc           quit",
 };
 
-/* A window from the histogram of the slice's modality values: the 1st to
- * 99th percentile, ignoring the lowest value when it is padding (air
- * outside a CT's field of view). */
-static void auto_window(const struct app *a, double *c, double *w)
-{
-    const struct vw_slice *s = &a->st.s[a->cur];
-    const struct rnd_frame *f = &a->st.fmt;
-    if (f->samples != 1 || !s->pixels || s->max <= s->min) {
-        *c = (s->min + s->max) / 2, *w = s->max - s->min + 1;
-        return;
-    }
-    enum { BINS = 4096 };
-    static unsigned hist[BINS];
-    memset(hist, 0, sizeof hist);
-    size_t n = (size_t)f->width * f->height, used = 0;
-    double lo = s->min, span = s->max - s->min;
-    for (size_t i = 0; i < n; i++) {
-        double v = f->bits == 16 ? (f->is_signed
-                                        ? ((const int16_t *)s->pixels)[i]
-                                        : ((const uint16_t *)s->pixels)[i])
-                                 : (f->is_signed
-                                        ? ((const int8_t *)s->pixels)[i]
-                                        : ((const uint8_t *)s->pixels)[i]);
-        v = v * s->slope + s->intercept;
-        int b = (int)((v - lo) / span * (BINS - 1));
-        hist[b < 0 ? 0 : b >= BINS ? BINS - 1 : b]++;
-    }
-    unsigned skip = hist[0] > n / 10 ? hist[0] : 0; /* padding */
-    used = n - skip;
-    size_t acc = 0, p1 = (size_t)(used * 0.01), p99 = (size_t)(used * 0.99);
-    int b1 = -1, b99 = BINS - 1;
-    for (int b = skip ? 1 : 0; b < BINS; b++) {
-        acc += hist[b];
-        if (b1 < 0 && acc > p1)
-            b1 = b;
-        if (acc > p99) {
-            b99 = b;
-            break;
-        }
-    }
-    double v1 = lo + span * (b1 < 0 ? 0 : b1) / (BINS - 1);
-    double v99 = lo + span * (b99 + 1) / (BINS - 1);
-    *c = (v1 + v99) / 2;
-    *w = v99 - v1 > 1 ? v99 - v1 : 1;
-}
-
 static uint64_t now_ms(void)
 {
     return SDL_GetTicks64();
 }
 
-/* The image and its overlays into the bound framebuffer. */
+/* Cell i of the layout in a w x h framebuffer (1 px gaps). */
+static void cell(const struct app *a, int i, int w, int h, int *x, int *y,
+                 int *cw, int *ch)
+{
+    int cols = a->layout == 1 ? 1 : 2, rows = a->layout == 4 ? 2 : 1;
+    int c = i % cols, r = i / cols;
+    *x = c * w / cols;
+    *y = r * h / rows;
+    *cw = (c + 1) * w / cols - *x - (c + 1 < cols);
+    *ch = (r + 1) * h / rows - *y - (r + 1 < rows);
+}
+
+static int cell_at(const struct app *a, int px, int py, int w, int h)
+{
+    for (int i = 0; i < a->layout; i++) {
+        int x, y, cw, ch;
+        cell(a, i, w, h, &x, &y, &cw, &ch);
+        if (px >= x && px < x + cw && py >= y && py < y + ch)
+            return i;
+    }
+    return a->active;
+}
+
+/* Every cell, its overlays, the active cell's frame, the help. */
 static void draw(struct app *a, int w, int h)
 {
     rnd_clear(w, h);
-    rnd_draw(a->rc, a->tex, &a->view, 0, 0, w, h, h);
-    if (a->font)
-        vw_overlay_draw(a->rc, a->font, &a->im, &a->st, a->cur, &a->view,
-                        a->tex, 0, 0, w, h, w, h);
+    for (int i = 0; i < a->layout; i++) {
+        int x, y, cw, ch;
+        cell(a, i, w, h, &x, &y, &cw, &ch);
+        struct vw_vp *vp = &a->vp[i];
+        if (i >= a->n_vp || !vp->tex)
+            continue;
+        rnd_draw(a->rc, vp->tex, &vp->view, x, y, cw, ch, h);
+        if (a->font)
+            vw_overlay_draw(a->rc, a->font, &vp->im, &vp->st, vp->cur,
+                            &vp->view, vp->tex, x, y, cw, ch, w, h);
+    }
+    if (a->font && a->layout > 1) {
+        static const float frame[4] = {1, 0.85f, 0.3f, 0.9f};
+        int x, y, cw, ch;
+        cell(a, a->active, w, h, &x, &y, &cw, &ch);
+        rnd_rect(a->rc, a->font, x, y, cw, 2, w, h, frame);
+        rnd_rect(a->rc, a->font, x, y + ch - 2, cw, 2, w, h, frame);
+        rnd_rect(a->rc, a->font, x, y, 2, ch, w, h, frame);
+        rnd_rect(a->rc, a->font, x + cw - 2, y, 2, ch, w, h, frame);
+    }
     if (a->font && a->help) {
         int lh = rnd_font_line_height(a->font), n = 0, tw = 0;
         for (; n < (int)(sizeof help_lines / sizeof help_lines[0]); n++) {
@@ -282,74 +289,40 @@ static void open_font(struct app *a, int h)
         fprintf(stderr, "consort-view: no overlays: %s\n", err);
 }
 
-static const struct vw_slice *slice(const struct app *a)
+/* Shows every viewport's first slice and fits it into its cell. */
+static int reset_all(struct app *a, int w, int h, char *err, size_t errlen)
 {
-    return &a->st.s[a->cur];
-}
-
-/* The window a radiologist expects first: the one asked for, the file's,
- * else the slice's range. */
-static void default_window(const struct app *a, double *c, double *w)
-{
-    const struct vw_slice *s = slice(a);
-    if (a->o.has_window) {
-        *c = a->o.center, *w = a->o.width;
-    } else if (a->im.n_windows > 0 && a->im.width[0] > 0) {
-        *c = a->im.center[0], *w = a->im.width[0];
-    } else if (s->width > 0) {
-        *c = s->center, *w = s->width;
-    } else {
-        *c = (s->min + s->max) / 2.0;
-        *w = s->max - s->min + 1.0;
+    for (int i = 0; i < a->n_vp; i++) {
+        int x, y, cw, ch;
+        cell(a, i < a->layout ? i : 0, w, h, &x, &y, &cw, &ch);
+        if (vw_vp_show(&a->vp[i], a->rc, err, errlen) < 0)
+            return -1;
+        vw_vp_reset(&a->vp[i], &a->vo, cw, ch);
     }
-}
-
-static void view_reset(struct app *a, int w, int h)
-{
-    struct rnd_view *v = &a->view;
-    memset(v, 0, sizeof *v);
-    v->slope = slice(a)->slope;
-    v->intercept = slice(a)->intercept;
-    v->modality_lut = a->im.modality_lut.count ? &a->im.modality_lut : NULL;
-    v->voi = a->im.voi_lut.count && !a->o.has_window ? RND_VOI_LUT
-                                                     : a->im.voi_function;
-    v->voi_lut = a->im.voi_lut.count ? &a->im.voi_lut : NULL;
-    default_window(a, &v->center, &v->width);
-    v->invert = a->o.invert;
-    v->rotate = a->o.rotate;
-    v->flip_h = a->o.flip_h;
-    v->flip_v = a->o.flip_v;
-    v->pan_x = a->o.pan_x;
-    v->pan_y = a->o.pan_y;
-    v->linear = a->o.linear;
-    a->fit = a->o.zoom <= 0;
-    v->zoom = a->fit ? rnd_fit_zoom(a->tex, v->rotate, w, h) : a->o.zoom;
-}
-
-/* Puts slice a->cur into the texture (waiting for its decoder if it is
- * not ready: only the first image, or a jump ahead of the decoders). */
-static int show_slice(struct app *a, char *err, size_t errlen)
-{
-    if (a->tex && a->tex_slice == a->cur)
-        return 0;
-    if (vw_stack_wait(&a->st, a->cur) < 0) {
-        snprintf(err, errlen, "%.300s frame %u: %.150s", slice(a)->path,
-                 slice(a)->frame, slice(a)->err);
-        return -1;
-    }
-    struct rnd_frame f = a->st.fmt;
-    f.data = slice(a)->pixels;
-    f.palette = a->im.palette[0].count ? a->im.palette : NULL;
-    rnd_image *t = rnd_image_create(a->rc, &f, err, errlen);
-    if (!t)
-        return -1;
-    rnd_image_destroy(a->tex);
-    a->tex = t;
-    a->tex_slice = a->cur;
-    /* slices of a CT may carry their own rescale */
-    a->view.slope = slice(a)->slope;
-    a->view.intercept = slice(a)->intercept;
     return 0;
+}
+
+/* After the active viewport changed slice: the others follow by slice
+ * position when synchronised. */
+static void follow(struct app *a)
+{
+    if (!a->sync)
+        return;
+    double key = vw_vp_slice(&a->vp[a->active])->key;
+    for (int i = 0; i < a->n_vp && i < a->layout; i++)
+        if (i != a->active)
+            vw_vp_goto_position(&a->vp[i], a->rc, key);
+}
+
+static void refit(struct app *a, int w, int h)
+{
+    for (int i = 0; i < a->n_vp && i < a->layout; i++) {
+        int x, y, cw, ch;
+        cell(a, i, w, h, &x, &y, &cw, &ch);
+        if (a->vp[i].fit && a->vp[i].tex)
+            a->vp[i].view.zoom =
+                rnd_fit_zoom(a->vp[i].tex, a->vp[i].view.rotate, cw, ch);
+    }
 }
 
 static SDL_Window *gl_window(int w, int h, int hidden, SDL_GLContext *ctx)
@@ -405,14 +378,14 @@ static int screenshot(struct app *a)
     }
     int rc = 1;
     rnd_target *t = NULL;
+    const struct vw_stack *st = &a->vp[0].st;
+    int w = a->o.size_w ? a->o.size_w : (int)st->fmt.width * (a->layout > 1 ? 2 : 1);
+    int h = a->o.size_h ? a->o.size_h : (int)st->fmt.height * (a->layout > 2 ? 2 : 1);
     a->rc = rnd_ctx_create(err, sizeof err);
-    if (!a->rc || show_slice(a, err, sizeof err) < 0) {
+    if (!a->rc || reset_all(a, w, h, err, sizeof err) < 0) {
         fprintf(stderr, "consort-view: %s\n", err);
         goto out;
     }
-    int w = a->o.size_w ? a->o.size_w : (int)a->st.fmt.width;
-    int h = a->o.size_h ? a->o.size_h : (int)a->st.fmt.height;
-    view_reset(a, w, h);
     t = rnd_target_create(w, h, err, sizeof err);
     if (!t) {
         fprintf(stderr, "consort-view: %s\n", err);
@@ -425,14 +398,18 @@ static int screenshot(struct app *a)
         fprintf(stderr, "consort-view: %s\n", err);
         goto out;
     }
-    printf("%s: %dx%d, slice %d of %d, window %g/%g%s\n", a->o.screenshot, w,
-           h, a->cur + 1, a->st.n, a->view.center, a->view.width,
-           a->view.invert ? ", inverted" : "");
+    const struct vw_vp *v0 = &a->vp[0];
+    printf("%s: %dx%d, slice %d of %d, window %g/%g%s, %d viewport(s)\n",
+           a->o.screenshot, w, h, v0->cur + 1, v0->st.n, v0->view.center,
+           v0->view.width, v0->view.invert ? ", inverted" : "", a->layout);
     rc = 0;
 out:
     rnd_font_close(a->font);
     rnd_target_destroy(t);
-    rnd_image_destroy(a->tex);
+    for (int i = 0; i < a->n_vp; i++) {
+        rnd_image_destroy(a->vp[i].tex);
+        a->vp[i].tex = NULL;
+    }
     rnd_ctx_destroy(a->rc);
     SDL_GL_DeleteContext(ctx);
     SDL_DestroyWindow(win);
@@ -467,7 +444,8 @@ static void push_motion(int x, int y, int dx, int dy)
     SDL_PushEvent(&e);
 }
 
-/* Executes one script line; 1 to quit, -1 on a bad line. */
+/* Executes one script line; 1 to quit, 2 + ms to sleep, -1 on a bad
+ * line. */
 static int script_line(struct app *a, char *line, int w, int h)
 {
     char cmd[32] = "", arg[1024] = "", mod[16] = "";
@@ -477,24 +455,34 @@ static int script_line(struct app *a, char *line, int w, int h)
     if (strcmp(cmd, "quit") == 0)
         return 1;
     if (strcmp(cmd, "wait") == 0) {
-        vw_stack_wait_all(&a->st);
+        for (int i = 0; i < a->n_vp; i++)
+            vw_stack_wait_all(&a->vp[i].st);
         return 0;
     }
-    if (strcmp(cmd, "sleep") == 0 && n >= 2) { /* ms: cine runs meanwhile */
+    if (strcmp(cmd, "sleep") == 0 && n >= 2) /* ms: cine runs meanwhile */
         return 2 + atoi(arg);
-    }
     if (strcmp(cmd, "state") == 0) {
+        const struct vw_vp *vp = &a->vp[a->active];
+        const struct rnd_view *v = &vp->view;
+        int x, y, cw, ch;
+        cell(a, a->active, w, h, &x, &y, &cw, &ch);
         char r[4] = "", l[4] = "", u[4] = "", d[4] = "";
-        vw_overlay_orientation(&a->im, &a->view, a->tex, w, h, r, l, u, d);
+        vw_overlay_orientation(&vp->im, v, vp->tex, cw, ch, r, l, u, d);
         printf("{\"slice\":%d,\"slices\":%d,\"center\":%.3f,\"width\":%.3f,"
                "\"zoom\":%.4f,\"pan_x\":%.2f,\"pan_y\":%.2f,\"invert\":%d,"
                "\"rotate\":%d,\"flip_h\":%d,\"linear\":%d,"
                "\"orientation\":[\"%s\",\"%s\",\"%s\",\"%s\"],"
-               "\"playing\":%d,\"fps\":%.2f,\"help\":%d}\n",
-               a->cur, a->st.n, a->view.center, a->view.width, a->view.zoom,
-               a->view.pan_x, a->view.pan_y, a->view.invert, a->view.rotate,
-               a->view.flip_h, a->view.linear, r, l, u, d, a->playing, a->fps,
-               a->help);
+               "\"playing\":%d,\"fps\":%.2f,\"help\":%d,\"layout\":%d,"
+               "\"active\":%d,\"sync\":%d,\"viewport_slices\":[",
+               vp->cur, vp->st.n, v->center, v->width, v->zoom, v->pan_x,
+               v->pan_y, v->invert, v->rotate, v->flip_h, v->linear, r, l, u,
+               d, a->playing, a->fps, a->help, a->layout, a->active, a->sync);
+        for (int i = 0; i < a->n_vp; i++)
+            printf("%s%d", i ? "," : "", a->vp[i].cur);
+        printf("],\"viewport_positions\":[");
+        for (int i = 0; i < a->n_vp; i++)
+            printf("%s%.3f", i ? "," : "", vw_vp_slice(&a->vp[i])->key);
+        printf("]}\n");
         fflush(stdout);
         return 0;
     }
@@ -530,6 +518,12 @@ static int script_line(struct app *a, char *line, int w, int h)
         return 0;
     }
     int x0, y0, x1, y1;
+    if (strcmp(cmd, "click") == 0 &&
+        sscanf(line, "%*s %d %d", &x0, &y0) == 2) {
+        push_button(SDL_MOUSEBUTTONDOWN, SDL_BUTTON_LEFT, x0, y0);
+        push_button(SDL_MOUSEBUTTONUP, SDL_BUTTON_LEFT, x0, y0);
+        return 0;
+    }
     if (strcmp(cmd, "drag") == 0 &&
         sscanf(line, "%*s %*s %d %d %d %d", &x0, &y0, &x1, &y1) == 4) {
         int b = strcmp(arg, "left") == 0    ? SDL_BUTTON_LEFT
@@ -546,6 +540,119 @@ static int script_line(struct app *a, char *line, int w, int h)
         return 0;
     }
     return -1;
+}
+
+/* One key in the window; *dirty set when the picture changes. 1 to quit. */
+static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
+                  int *dirty)
+{
+    struct vw_vp *vp = &a->vp[a->active];
+    struct rnd_view *v = &vp->view;
+    int x, y, cw, ch, step = 0;
+    cell(a, a->active, w, h, &x, &y, &cw, &ch);
+    *dirty = 1;
+    switch (k->sym) {
+    case SDLK_ESCAPE:
+    case SDLK_q:
+        return 1;
+    case SDLK_r:
+        if (k->mod & KMOD_SHIFT) {
+            v->rotate = (v->rotate + 1) % 4;
+            if (vp->fit)
+                v->zoom = rnd_fit_zoom(vp->tex, v->rotate, cw, ch);
+        } else {
+            vw_vp_reset(vp, &a->vo, cw, ch);
+        }
+        break;
+    case SDLK_i:
+        v->invert = !v->invert;
+        break;
+    case SDLK_f:
+        v->flip_h = !v->flip_h;
+        break;
+    case SDLK_n:
+        v->linear = !v->linear;
+        break;
+    case SDLK_F1:
+        a->help = !a->help;
+        break;
+    case SDLK_l:
+        a->layout = a->layout == 1 ? 2 : a->layout == 2 ? 4 : 1;
+        if (a->active >= a->layout)
+            a->active = 0;
+        refit(a, w, h);
+        break;
+    case SDLK_s:
+        a->sync = !a->sync;
+        follow(a);
+        break;
+    case SDLK_SPACE:
+        a->playing = !a->playing && vp->st.n > 1;
+        a->next_frame_ms = now_ms() + (uint64_t)(1000 / a->fps);
+        break;
+    case SDLK_PLUS:
+    case SDLK_EQUALS:
+    case SDLK_KP_PLUS:
+        a->fps = fmin(a->fps * 1.25, 120);
+        break;
+    case SDLK_MINUS:
+    case SDLK_KP_MINUS:
+        a->fps = fmax(a->fps / 1.25, 1);
+        break;
+    case SDLK_0:
+        vw_vp_auto_window(vp, &v->center, &v->width);
+        v->voi = RND_VOI_LINEAR;
+        break;
+    case SDLK_1:
+    case SDLK_2:
+    case SDLK_3:
+    case SDLK_4:
+    case SDLK_5: {
+        int i = (int)(k->sym - SDLK_1);
+        v->center = presets[i].center;
+        v->width = presets[i].width;
+        v->voi = RND_VOI_LINEAR;
+        break;
+    }
+    case SDLK_6:
+    case SDLK_7:
+    case SDLK_8:
+    case SDLK_9: {
+        int i = (int)(k->sym - SDLK_6);
+        if (i < vp->im.n_windows) {
+            v->center = vp->im.center[i];
+            v->width = vp->im.width[i];
+            v->voi = vp->im.voi_function;
+        }
+        break;
+    }
+    case SDLK_UP:
+    case SDLK_LEFT:
+        step = -1;
+        break;
+    case SDLK_DOWN:
+    case SDLK_RIGHT:
+        step = 1;
+        break;
+    case SDLK_PAGEUP:
+        step = -10;
+        break;
+    case SDLK_PAGEDOWN:
+        step = 10;
+        break;
+    case SDLK_HOME:
+        step = -vp->st.n;
+        break;
+    case SDLK_END:
+        step = vp->st.n;
+        break;
+    default:
+        *dirty = 0;
+        break;
+    }
+    if (step && vw_vp_step(vp, a->rc, step))
+        follow(a);
+    return 0;
 }
 
 static int interactive(struct app *a)
@@ -579,51 +686,50 @@ static int interactive(struct app *a)
             return 1;
         }
     }
-    int rc = 1;
+    int rc = 1, w, h;
+    SDL_GL_GetDrawableSize(win, &w, &h);
     a->rc = rnd_ctx_create(err, sizeof err);
-    if (!a->rc || show_slice(a, err, sizeof err) < 0) {
+    if (!a->rc || reset_all(a, w, h, err, sizeof err) < 0) {
         fprintf(stderr, "consort-view: %s\n", err);
         goto out;
     }
-    int w, h;
-    SDL_GL_GetDrawableSize(win, &w, &h);
-    view_reset(a, w, h);
     open_font(a, h);
-    int drag = 0, dirty = 1, loading = atomic_load(&a->st.loaded) < a->st.n;
     /* cine rate: Frame Time, else Cine Rate, else Recommended Display
      * Frame Rate, else 10 images/s for a stack */
+    const struct vw_image *im0 = &a->vp[0].im;
     double rate = 0;
-    if (a->im.frame_time_ms > 0)
-        a->fps = 1000.0 / a->im.frame_time_ms;
-    else if (vw_image_numbers(&a->im, DCX_TAG(0x0018, 0x0040), &rate, 1) == 1 &&
+    if (im0->frame_time_ms > 0)
+        a->fps = 1000.0 / im0->frame_time_ms;
+    else if (vw_image_numbers(im0, DCX_TAG(0x0018, 0x0040), &rate, 1) == 1 &&
              rate > 0)
         a->fps = rate;
-    else if (vw_image_numbers(&a->im, DCX_TAG(0x0008, 0x2144), &rate, 1) == 1 &&
+    else if (vw_image_numbers(im0, DCX_TAG(0x0008, 0x2144), &rate, 1) == 1 &&
              rate > 0)
         a->fps = rate;
     else
         a->fps = 10;
+    int drag = 0, dirty = 1, loading = 1;
     uint64_t script_resume = 0;
     for (;;) {
+        struct vw_vp *av = &a->vp[a->active];
         if (a->playing && now_ms() >= a->next_frame_ms) {
             /* a late frame is dropped rather than run behind */
-            a->cur = (a->cur + 1) % a->st.n;
+            vw_vp_step(av, a->rc, av->cur + 1 >= av->st.n ? -av->st.n : 1);
+            follow(a);
             a->next_frame_ms += (uint64_t)(1000 / a->fps);
             if (a->next_frame_ms < now_ms())
                 a->next_frame_ms = now_ms() + (uint64_t)(1000 / a->fps);
-            if (show_slice(a, err, sizeof err) < 0)
-                fprintf(stderr, "consort-view: %s\n", err);
             dirty = 1;
         }
         if (dirty) {
             char title[1300];
-            int loaded = atomic_load(&a->st.loaded);
+            int loaded = atomic_load(&av->st.loaded);
             snprintf(title, sizeof title,
                      "consort-view - %s - %d/%d%s - W %.0f L %.0f - "
                      "zoom %.0f%%",
-                     slice(a)->path, a->cur + 1, a->st.n,
-                     loaded < a->st.n ? " (loading)" : "", a->view.width,
-                     a->view.center, a->view.zoom * 100);
+                     vw_vp_slice(av)->path, av->cur + 1, av->st.n,
+                     loaded < av->st.n ? " (loading)" : "", av->view.width,
+                     av->view.center, av->view.zoom * 100);
             SDL_SetWindowTitle(win, title);
             rnd_target_bind(NULL);
             draw(a, w, h);
@@ -665,12 +771,13 @@ static int interactive(struct app *a)
             timeout = until < timeout ? until : timeout;
         }
         if (!SDL_WaitEventTimeout(&ev, timeout)) {
-            int still = atomic_load(&a->st.loaded) < a->st.n;
+            int still = 0;
+            for (int i = 0; i < a->n_vp; i++)
+                still |= atomic_load(&a->vp[i].st.loaded) < a->vp[i].st.n;
             dirty = loading != still || still;
             loading = still;
             continue;
         }
-        int step = 0;
         switch (ev.type) {
         case SDL_QUIT:
             rc = 0;
@@ -678,14 +785,20 @@ static int interactive(struct app *a)
         case SDL_WINDOWEVENT:
             if (ev.window.event == SDL_WINDOWEVENT_SIZE_CHANGED) {
                 SDL_GL_GetDrawableSize(win, &w, &h);
-                if (a->fit)
-                    a->view.zoom = rnd_fit_zoom(a->tex, a->view.rotate, w, h);
+                refit(a, w, h);
             }
             dirty = 1;
             break;
-        case SDL_MOUSEBUTTONDOWN:
+        case SDL_MOUSEBUTTONDOWN: {
+            int c = cell_at(a, ev.button.x, ev.button.y, w, h);
+            if (c < a->n_vp && c != a->active) {
+                a->active = c;
+                a->playing = 0;
+                dirty = 1;
+            }
             drag = ev.button.button;
             break;
+        }
         case SDL_MOUSEBUTTONUP:
             drag = 0;
             break;
@@ -693,155 +806,53 @@ static int interactive(struct app *a)
             if (!drag)
                 break;
             int dx = ev.motion.xrel, dy = ev.motion.yrel;
-            const struct vw_slice *s = slice(a);
+            const struct vw_slice *s = vw_vp_slice(av);
             double range = s->max - s->min + 1;
             if (drag == SDL_BUTTON_LEFT) { /* right = wider, down = higher */
                 double k = range / 512.0;
-                a->view.width = fmax(1.0, a->view.width + dx * k);
-                a->view.center += dy * k;
+                av->view.width = fmax(1.0, av->view.width + dx * k);
+                av->view.center += dy * k;
             } else if (drag == SDL_BUTTON_RIGHT) {
-                a->view.zoom *= exp(-dy / 200.0);
-                a->fit = 0;
+                av->view.zoom *= exp(-dy / 200.0);
+                av->fit = 0;
             } else if (drag == SDL_BUTTON_MIDDLE) {
-                a->view.pan_x += dx;
-                a->view.pan_y += dy;
+                av->view.pan_x += dx;
+                av->view.pan_y += dy;
             }
             dirty = 1;
             break;
         }
         case SDL_MOUSEWHEEL:
             if (SDL_GetModState() & KMOD_CTRL) {
-                a->view.zoom *= ev.wheel.y > 0 ? 1.1 : 1 / 1.1;
-                a->fit = 0;
+                av->view.zoom *= ev.wheel.y > 0 ? 1.1 : 1 / 1.1;
+                av->fit = 0;
                 dirty = 1;
-            } else {
-                step = ev.wheel.y > 0 ? -1 : ev.wheel.y < 0 ? 1 : 0;
-                step *= abs(ev.wheel.y);
+            } else if (ev.wheel.y) {
+                int step = ev.wheel.y > 0 ? -abs(ev.wheel.y) : abs(ev.wheel.y);
+                if (vw_vp_step(av, a->rc, step)) {
+                    follow(a);
+                    dirty = 1;
+                }
             }
             break;
         case SDL_KEYDOWN:
-            switch (ev.key.keysym.sym) {
-            case SDLK_ESCAPE:
-            case SDLK_q:
+            if (on_key(a, &ev.key.keysym, w, h, &dirty)) {
                 rc = 0;
                 goto out;
-            case SDLK_r:
-                if (ev.key.keysym.mod & KMOD_SHIFT) {
-                    a->view.rotate = (a->view.rotate + 1) % 4;
-                    if (a->fit)
-                        a->view.zoom =
-                            rnd_fit_zoom(a->tex, a->view.rotate, w, h);
-                } else {
-                    view_reset(a, w, h);
-                }
-                dirty = 1;
-                break;
-            case SDLK_i:
-                a->view.invert = !a->view.invert;
-                dirty = 1;
-                break;
-            case SDLK_f:
-                a->view.flip_h = !a->view.flip_h;
-                dirty = 1;
-                break;
-            case SDLK_n:
-                a->view.linear = !a->view.linear;
-                dirty = 1;
-                break;
-            case SDLK_F1:
-                a->help = !a->help;
-                dirty = 1;
-                break;
-            case SDLK_SPACE:
-                a->playing = !a->playing && a->st.n > 1;
-                a->next_frame_ms = now_ms() + (uint64_t)(1000 / a->fps);
-                dirty = 1;
-                break;
-            case SDLK_PLUS:
-            case SDLK_EQUALS:
-            case SDLK_KP_PLUS:
-                a->fps = fmin(a->fps * 1.25, 120);
-                dirty = 1;
-                break;
-            case SDLK_MINUS:
-            case SDLK_KP_MINUS:
-                a->fps = fmax(a->fps / 1.25, 1);
-                dirty = 1;
-                break;
-            case SDLK_0:
-                auto_window(a, &a->view.center, &a->view.width);
-                a->view.voi = RND_VOI_LINEAR;
-                dirty = 1;
-                break;
-            case SDLK_1:
-            case SDLK_2:
-            case SDLK_3:
-            case SDLK_4:
-            case SDLK_5: {
-                int k = (int)(ev.key.keysym.sym - SDLK_1);
-                a->view.center = presets[k].center;
-                a->view.width = presets[k].width;
-                a->view.voi = RND_VOI_LINEAR;
-                dirty = 1;
-                break;
-            }
-            case SDLK_6:
-            case SDLK_7:
-            case SDLK_8:
-            case SDLK_9: {
-                int k = (int)(ev.key.keysym.sym - SDLK_6);
-                if (k < a->im.n_windows) {
-                    a->view.center = a->im.center[k];
-                    a->view.width = a->im.width[k];
-                    a->view.voi = a->im.voi_function;
-                    dirty = 1;
-                }
-                break;
-            }
-            case SDLK_UP:
-            case SDLK_LEFT:
-                step = -1;
-                break;
-            case SDLK_DOWN:
-            case SDLK_RIGHT:
-                step = 1;
-                break;
-            case SDLK_PAGEUP:
-                step = -10;
-                break;
-            case SDLK_PAGEDOWN:
-                step = 10;
-                break;
-            case SDLK_HOME:
-                step = -a->st.n;
-                break;
-            case SDLK_END:
-                step = a->st.n;
-                break;
-            default:
-                break;
             }
             break;
         default:
             break;
         }
-        if (step) {
-            int c = a->cur + step;
-            c = c < 0 ? 0 : c >= a->st.n ? a->st.n - 1 : c;
-            if (c != a->cur) {
-                a->cur = c;
-                if (show_slice(a, err, sizeof err) < 0)
-                    fprintf(stderr, "consort-view: %s\n", err);
-                dirty = 1;
-            }
-        }
     }
-    rc = 0;
 out:
     if (script && script != stdin)
         fclose(script);
     rnd_font_close(a->font);
-    rnd_image_destroy(a->tex);
+    for (int i = 0; i < a->n_vp; i++) {
+        rnd_image_destroy(a->vp[i].tex);
+        a->vp[i].tex = NULL;
+    }
     rnd_ctx_destroy(a->rc);
     SDL_GL_DeleteContext(ctx);
     SDL_DestroyWindow(win);
@@ -853,40 +864,41 @@ int main(int argc, char **argv)
 {
     struct app a;
     memset(&a, 0, sizeof a);
-    a.tex_slice = -1;
     if (parse(argc, argv, &a.o) < 0)
         return 2;
     if (dcx_init(NULL, NULL, DCX_LOG_WARN) < 0) { /* codecs, dictionary */
         fprintf(stderr, "consort-view: cannot initialise the DICOM library\n");
         return 1;
     }
+    a.vo = (struct vw_view_opts){a.o.has_window, a.o.center, a.o.width,
+                                 a.o.zoom,       a.o.pan_x,  a.o.pan_y,
+                                 a.o.rotate,     a.o.flip_h, a.o.flip_v,
+                                 a.o.invert,     a.o.linear};
     char err[512];
-    if (vw_stack_open(&a.st, a.o.inputs, a.o.n_inputs, a.o.threads, err,
-                      sizeof err) < 0) {
-        fprintf(stderr, "consort-view: %s\n", err);
-        return 1;
+    /* one viewport per series, up to four; the first decides how many */
+    int n_series = 1, rc = 1;
+    for (int i = 0; i < MAX_VP && i < n_series; i++) {
+        if (vw_vp_open(&a.vp[i], a.o.inputs, a.o.n_inputs, i,
+                       i == 0 ? (int)a.o.frame : 0, a.o.threads, err,
+                       sizeof err) < 0) {
+            fprintf(stderr, "consort-view: %s\n", err);
+            goto out;
+        }
+        a.n_vp++;
+        n_series = a.vp[0].st.n_series;
     }
-    if (a.st.other_series)
-        fprintf(stderr, "consort-view: showing series %s; %d other series "
-                        "given are not shown\n",
-                a.st.series_uid, a.st.other_series);
-    if (a.o.frame >= (uint32_t)a.st.n) {
-        fprintf(stderr, "consort-view: --frame %u: the series has %d\n",
-                a.o.frame, a.st.n);
-        vw_stack_close(&a.st);
-        return 1;
-    }
-    a.cur = (int)a.o.frame;
-    atomic_store(&a.st.cursor, a.cur);
-    /* LUTs, palette and presets come from the first slice's file */
-    if (vw_image_open(&a.im, a.st.s[0].path, err, sizeof err) < 0) {
-        fprintf(stderr, "consort-view: %s\n", err);
-        vw_stack_close(&a.st);
-        return 1;
-    }
-    int rc = a.o.screenshot ? screenshot(&a) : interactive(&a);
-    vw_image_close(&a.im);
-    vw_stack_close(&a.st);
+    if (n_series > MAX_VP)
+        fprintf(stderr, "consort-view: %d series given; the first %d are "
+                        "shown\n",
+                n_series, MAX_VP);
+    a.layout = a.o.layout ? a.o.layout
+               : a.n_vp == 1 ? 1
+               : a.n_vp == 2 ? 2
+                             : 4;
+    rc = a.o.screenshot ? screenshot(&a) : interactive(&a);
+out:
+    for (int i = 0; i < a.n_vp; i++)
+        vw_vp_close(&a.vp[i]);
     free(a.o.inputs);
     return rc;
 }

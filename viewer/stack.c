@@ -243,7 +243,7 @@ static enum rnd_photometric photometric_of(const char *p)
 }
 
 int vw_stack_open(struct vw_stack *st, char **paths, int n_paths,
-                  int n_threads, char *err, size_t errlen)
+                  int series, int n_threads, char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
     pthread_mutex_init(&st->mu, NULL);
@@ -262,23 +262,28 @@ int vw_stack_open(struct vw_stack *st, char **paths, int n_paths,
         free(h);
         return -1;
     }
-    /* the series shown: the first given file's */
-    snprintf(st->series_uid, sizeof st->series_uid, "%s", h[0].series);
-    int total = 0;
+    /* the series in order of first appearance; the one asked for */
     char seen[64][65];
     int n_seen = 0;
     for (int i = 0; i < n; i++) {
-        if (strcmp(h[i].series, st->series_uid) == 0) {
-            total += (int)h[i].frames;
-            continue;
-        }
         int known = 0;
-        for (int k = 0; k < n_seen; k++)
-            known |= strcmp(seen[k], h[i].series) == 0;
+        for (int k = 0; k < n_seen && !known; k++)
+            known = strcmp(seen[k], h[i].series) == 0;
         if (!known && n_seen < 64)
             snprintf(seen[n_seen++], sizeof seen[0], "%s", h[i].series);
     }
-    st->other_series = n_seen;
+    st->n_series = n_seen;
+    if (series < 0 || series >= n_seen) {
+        snprintf(err, errlen, "there are %d series, not %d", n_seen,
+                 series + 1);
+        free(h);
+        return -1;
+    }
+    snprintf(st->series_uid, sizeof st->series_uid, "%s", seen[series]);
+    int total = 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(h[i].series, st->series_uid) == 0)
+            total += (int)h[i].frames;
     st->s = calloc((size_t)total, sizeof *st->s);
     if (!st->s) {
         snprintf(err, errlen, "out of memory");

@@ -34,7 +34,7 @@ struct vw_stack {
     struct rnd_frame fmt;    /* layout shared by all slices (slice 0's) */
     size_t frame_bytes;
     char series_uid[65];
-    int other_series;        /* series in the input that are not shown */
+    int n_series;            /* series found in the input (at most 64) */
     atomic_int cursor;       /* the slice on screen: decode near it first */
     atomic_int loaded;
     atomic_int stop;
@@ -44,10 +44,11 @@ struct vw_stack {
     pthread_t th[16];
 };
 
-/* Collects the slices of the first series among paths (files or folders)
- * and starts n_threads decoders (0: one per core). 0, or -1 with err. */
+/* Collects the slices of series number `series` (in the order the series
+ * first appear among paths, files or folders) and starts n_threads
+ * decoders (0: one per core). 0, or -1 with err. */
 int vw_stack_open(struct vw_stack *st, char **paths, int n_paths,
-                  int n_threads, char *err, size_t errlen);
+                  int series, int n_threads, char *err, size_t errlen);
 
 /* Waits for slice i (moving the decode cursor there). 0, or -1 if it
  * failed (st->s[i].err says why). */

@@ -1,0 +1,176 @@
+/* viewport.c - one series on screen (see viewport.h). */
+#include "viewport.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+int vw_vp_open(struct vw_vp *vp, char **paths, int n_paths, int series,
+               int first, int threads, char *err, size_t errlen)
+{
+    memset(vp, 0, sizeof *vp);
+    vp->tex_slice = -1;
+    if (vw_stack_open(&vp->st, paths, n_paths, series, threads, err,
+                      errlen) < 0)
+        return -1;
+    if (first >= vp->st.n) {
+        snprintf(err, errlen, "slice %d: the series has %d", first + 1,
+                 vp->st.n);
+        vw_stack_close(&vp->st);
+        return -1;
+    }
+    vp->cur = first;
+    atomic_store(&vp->st.cursor, first);
+    /* LUTs, palette and presets come from the first slice's file */
+    if (vw_image_open(&vp->im, vp->st.s[0].path, err, errlen) < 0) {
+        vw_stack_close(&vp->st);
+        return -1;
+    }
+    vp->open = 1;
+    return 0;
+}
+
+void vw_vp_close(struct vw_vp *vp)
+{
+    if (!vp->open)
+        return;
+    rnd_image_destroy(vp->tex);
+    vw_image_close(&vp->im);
+    vw_stack_close(&vp->st);
+    memset(vp, 0, sizeof *vp);
+}
+
+const struct vw_slice *vw_vp_slice(const struct vw_vp *vp)
+{
+    return &vp->st.s[vp->cur];
+}
+
+int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen)
+{
+    if (vp->tex && vp->tex_slice == vp->cur)
+        return 0;
+    const struct vw_slice *s = vw_vp_slice(vp);
+    if (vw_stack_wait(&vp->st, vp->cur) < 0) {
+        snprintf(err, errlen, "%.300s frame %u: %.150s", s->path, s->frame,
+                 s->err);
+        return -1;
+    }
+    struct rnd_frame f = vp->st.fmt;
+    f.data = s->pixels;
+    f.palette = vp->im.palette[0].count ? vp->im.palette : NULL;
+    rnd_image *t = rnd_image_create(rc, &f, err, errlen);
+    if (!t)
+        return -1;
+    rnd_image_destroy(vp->tex);
+    vp->tex = t;
+    vp->tex_slice = vp->cur;
+    /* slices of a CT may carry their own rescale */
+    vp->view.slope = s->slope;
+    vp->view.intercept = s->intercept;
+    return 0;
+}
+
+void vw_vp_reset(struct vw_vp *vp, const struct vw_view_opts *o, int w,
+                 int h)
+{
+    struct rnd_view *v = &vp->view;
+    const struct vw_slice *s = vw_vp_slice(vp);
+    memset(v, 0, sizeof *v);
+    v->slope = s->slope;
+    v->intercept = s->intercept;
+    v->modality_lut = vp->im.modality_lut.count ? &vp->im.modality_lut : NULL;
+    v->voi = vp->im.voi_lut.count && !o->has_window ? RND_VOI_LUT
+                                                    : vp->im.voi_function;
+    v->voi_lut = vp->im.voi_lut.count ? &vp->im.voi_lut : NULL;
+    if (o->has_window) {
+        v->center = o->center, v->width = o->width;
+    } else if (vp->im.n_windows > 0 && vp->im.width[0] > 0) {
+        v->center = vp->im.center[0], v->width = vp->im.width[0];
+    } else if (s->width > 0) {
+        v->center = s->center, v->width = s->width;
+    } else {
+        v->center = (s->min + s->max) / 2.0;
+        v->width = s->max - s->min + 1.0;
+    }
+    v->invert = o->invert;
+    v->rotate = o->rotate;
+    v->flip_h = o->flip_h;
+    v->flip_v = o->flip_v;
+    v->pan_x = o->pan_x;
+    v->pan_y = o->pan_y;
+    v->linear = o->linear;
+    vp->fit = o->zoom <= 0;
+    v->zoom = vp->fit ? rnd_fit_zoom(vp->tex, v->rotate, w, h) : o->zoom;
+}
+
+static int go(struct vw_vp *vp, rnd_ctx *rc, int c)
+{
+    c = c < 0 ? 0 : c >= vp->st.n ? vp->st.n - 1 : c;
+    if (c == vp->cur)
+        return 0;
+    vp->cur = c;
+    char err[512];
+    if (vw_vp_show(vp, rc, err, sizeof err) < 0)
+        fprintf(stderr, "consort-view: %s\n", err);
+    return 1;
+}
+
+int vw_vp_step(struct vw_vp *vp, rnd_ctx *rc, int step)
+{
+    return go(vp, rc, vp->cur + step);
+}
+
+int vw_vp_goto_position(struct vw_vp *vp, rnd_ctx *rc, double key)
+{
+    int best = vp->cur;
+    double bd = INFINITY;
+    for (int i = 0; i < vp->st.n; i++) {
+        double d = fabs(vp->st.s[i].key - key);
+        if (d < bd)
+            bd = d, best = i;
+    }
+    return go(vp, rc, best);
+}
+
+void vw_vp_auto_window(const struct vw_vp *vp, double *c, double *w)
+{
+    const struct vw_slice *s = vw_vp_slice(vp);
+    const struct rnd_frame *f = &vp->st.fmt;
+    if (f->samples != 1 || !s->pixels || s->max <= s->min) {
+        *c = (s->min + s->max) / 2, *w = s->max - s->min + 1;
+        return;
+    }
+    enum { BINS = 4096 };
+    static unsigned hist[BINS]; /* main thread only */
+    memset(hist, 0, sizeof hist);
+    size_t n = (size_t)f->width * f->height;
+    double lo = s->min, span = s->max - s->min;
+    for (size_t i = 0; i < n; i++) {
+        double v = f->bits == 16 ? (f->is_signed
+                                        ? ((const int16_t *)s->pixels)[i]
+                                        : ((const uint16_t *)s->pixels)[i])
+                                 : (f->is_signed
+                                        ? ((const int8_t *)s->pixels)[i]
+                                        : ((const uint8_t *)s->pixels)[i]);
+        v = v * s->slope + s->intercept;
+        int b = (int)((v - lo) / span * (BINS - 1));
+        hist[b < 0 ? 0 : b >= BINS ? BINS - 1 : b]++;
+    }
+    unsigned skip = hist[0] > n / 10 ? hist[0] : 0; /* padding */
+    size_t used = n - skip;
+    size_t acc = 0, p1 = (size_t)(used * 0.01), p99 = (size_t)(used * 0.99);
+    int b1 = -1, b99 = BINS - 1;
+    for (int b = skip ? 1 : 0; b < BINS; b++) {
+        acc += hist[b];
+        if (b1 < 0 && acc > p1)
+            b1 = b;
+        if (acc > p99) {
+            b99 = b;
+            break;
+        }
+    }
+    double v1 = lo + span * (b1 < 0 ? 0 : b1) / (BINS - 1);
+    double v99 = lo + span * (b99 + 1) / (BINS - 1);
+    *c = (v1 + v99) / 2;
+    *w = v99 - v1 > 1 ? v99 - v1 : 1;
+}

@@ -1,0 +1,61 @@
+/* viewport.h - one series on screen: its slices (stack.h), the first
+ * file's presets and LUTs (load.h), the slice shown, its texture and view.
+ * The application lays out up to four of these. */
+#ifndef VW_VIEWPORT_H
+#define VW_VIEWPORT_H
+
+#include <stddef.h>
+
+#include "load.h"
+#include "rnd/rnd.h"
+#include "stack.h"
+
+/* What the command line asks of every viewport's first view. */
+struct vw_view_opts {
+    int has_window;
+    double center, width;
+    double zoom; /* 0: fit */
+    double pan_x, pan_y;
+    int rotate, flip_h, flip_v, invert, linear;
+};
+
+struct vw_vp {
+    struct vw_stack st;
+    struct vw_image im; /* the first file: LUTs, palette, presets */
+    int cur;            /* slice on screen */
+    rnd_image *tex;
+    int tex_slice;      /* the slice in tex; -1 none */
+    struct rnd_view view;
+    int fit;            /* zoom follows the viewport size */
+    int open;
+};
+
+/* Opens series number `series` of paths (slice `first` shown first). */
+int vw_vp_open(struct vw_vp *vp, char **paths, int n_paths, int series,
+               int first, int threads, char *err, size_t errlen);
+void vw_vp_close(struct vw_vp *vp);
+
+const struct vw_slice *vw_vp_slice(const struct vw_vp *vp);
+
+/* Puts the current slice into the texture, waiting for its decoder if it
+ * is not ready yet. 0 or -1 with err. */
+int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen);
+
+/* The first view: what o asks, else the file's window (else the slice's
+ * range), fitted into w x h. Needs the texture (vw_vp_show). */
+void vw_vp_reset(struct vw_vp *vp, const struct vw_view_opts *o, int w,
+                 int h);
+
+/* Moves by step slices (clamped); 1 if the slice changed. */
+int vw_vp_step(struct vw_vp *vp, rnd_ctx *rc, int step);
+
+/* Goes to the slice whose position along the slice normal is nearest
+ * key (synchronised scrolling); 1 if the slice changed. */
+int vw_vp_goto_position(struct vw_vp *vp, rnd_ctx *rc, double key);
+
+/* A window from the histogram of the current slice: 1st to 99th
+ * percentile, padding (a tenth of the pixels or more at the minimum) left
+ * out. */
+void vw_vp_auto_window(const struct vw_vp *vp, double *c, double *w);
+
+#endif
