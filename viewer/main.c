@@ -12,6 +12,7 @@
 
 #include "dcx/dcx.h"
 #include "dcx/tags.h"
+#include "browser.h"
 #include "load.h"
 #include "overlay.h"
 #include "stack.h"
@@ -31,6 +32,8 @@ struct opts {
     const char *script; /* drive the window from a file ("-": stdin) */
     int no_overlay;
     int layout;         /* viewports: 1, 2 (1x2) or 4 (2x2) */
+    const char *node;   /* AE@HOST:PORT: study browser */
+    const char *aet;    /* our AE title towards it */
     int threads;
     char **inputs;
     int n_inputs;
@@ -39,10 +42,14 @@ struct opts {
 static void usage(FILE *to)
 {
     fputs("usage: consort-view [options] FILE|FOLDER...\n"
+          "       consort-view --node AE@HOST:PORT [--aet OUR_AE] [options]\n"
           "\n"
           "Shows a series: the images given (folders searched), sorted along\n"
           "the slice normal, or the frames of a multi-frame file.\n"
           "\n"
+          "  --node AE@HOST:PORT   study browser of a node (C-FIND; a study\n"
+          "                        is fetched by C-GET when opened)\n"
+          "  --aet AE              our AE title (default CONSORTVIEW)\n"
           "  --screenshot OUT.png  render offscreen (no window, no display\n"
           "                        needed) and write a PNG\n"
           "  --size WxH            screenshot size (default: the image's)\n"
@@ -132,6 +139,10 @@ static int parse(int argc, char **argv, struct opts *o)
                 return -1;
             }
             o->no_overlay = strcmp(v, "none") == 0, i++;
+        } else if (strcmp(a, "--node") == 0 && v) {
+            o->node = v, i++;
+        } else if (strcmp(a, "--aet") == 0 && v) {
+            o->aet = v, i++;
         } else if (strcmp(a, "--layout") == 0 && v) {
             o->layout = strcmp(v, "1x1") == 0   ? 1
                         : strcmp(v, "1x2") == 0 ? 2
@@ -160,7 +171,7 @@ static int parse(int argc, char **argv, struct opts *o)
             o->inputs[o->n_inputs++] = argv[i];
         }
     }
-    if (!o->n_inputs) {
+    if (!o->n_inputs && !o->node) {
         usage(stderr);
         return -1;
     }
@@ -183,6 +194,14 @@ struct app {
     int playing;        /* cine, of the active viewport */
     double fps;
     uint64_t next_frame_ms;
+    /* study browser */
+    int browsing;
+    struct vw_node node;
+    struct vw_study *studies;
+    int n_studies;
+    char filter[128];
+    int sel;            /* index into the filtered rows */
+    char status[300];   /* last fetch or query message */
 };
 
 /* Window presets on the number keys (CT, Hounsfield units). */
@@ -208,8 +227,75 @@ static const char *const help_lines[] = {
     "R                 reset         Shift+R       rotate 90",
     "F                 flip          I             invert",
     "N                 nearest / linear interpolation",
+    "B                 back to the study browser (with --node)",
     "F1                this help     Esc           quit",
 };
+
+/* The rows the filter lets through, in order; how many. */
+static int filtered(const struct app *a, int *rows, int max)
+{
+    int n = 0;
+    for (int i = 0; i < a->n_studies && n < max; i++)
+        if (vw_study_matches(&a->studies[i], a->filter))
+            rows[n++] = i;
+    return n;
+}
+
+static void draw_browser(struct app *a, int w, int h)
+{
+    static const float fg[4] = {1, 1, 1, 1}, dim[4] = {0.7f, 0.7f, 0.7f, 1};
+    static const float hl[4] = {0.2f, 0.35f, 0.6f, 1};
+    static const float head[4] = {1, 0.85f, 0.3f, 1};
+    rnd_clear(w, h);
+    if (!a->font)
+        return;
+    int lh = rnd_font_line_height(a->font) + 4, m = 10;
+    int rows[4096];
+    int n = filtered(a, rows, 4096);
+    char line[600];
+    snprintf(line, sizeof line, "Studies on %s@%s:%d   %d of %d   Filter: %s_",
+             a->node.ae, a->node.host, a->node.port, n, a->n_studies,
+             a->filter);
+    rnd_text(a->rc, a->font, line, m, m, w, h, head);
+    static const char *const cols[] = {"Date", "Patient", "ID", "Modality",
+                                       "Description", "Images"};
+    int cx[6] = {m, m + 110, m + 110 + (w - 2 * m) * 30 / 100,
+                 m + 110 + (w - 2 * m) * 45 / 100,
+                 m + 110 + (w - 2 * m) * 55 / 100, w - m - 60};
+    int y = m + lh * 2;
+    for (int c = 0; c < 6; c++)
+        rnd_text(a->rc, a->font, cols[c], cx[c], y, w, h, dim);
+    y += lh;
+    int visible = (h - y - lh * 2) / lh;
+    if (visible < 1)
+        visible = 1;
+    if (a->sel >= n)
+        a->sel = n ? n - 1 : 0;
+    int top = a->sel >= visible ? a->sel - visible + 1 : 0;
+    for (int r = top; r < n && r < top + visible; r++) {
+        const struct vw_study *s = &a->studies[rows[r]];
+        if (r == a->sel)
+            rnd_rect(a->rc, a->font, m - 4, y - 2, w - 2 * m + 8, lh, w, h, hl);
+        char date[16], name[300], imgs[16];
+        if (strlen(s->date) == 8)
+            snprintf(date, sizeof date, "%.4s-%.2s-%.2s", s->date, s->date + 4,
+                     s->date + 6);
+        else
+            snprintf(date, sizeof date, "%s", s->date);
+        vw_person_name(s->name, name, sizeof name);
+        snprintf(imgs, sizeof imgs, "%d", s->images);
+        const char *v[6] = {date, name, s->id, s->mods, s->desc, imgs};
+        for (int c = 0; c < 6; c++)
+            rnd_text(a->rc, a->font, v[c], cx[c], y, w, h, fg);
+        y += lh;
+    }
+    if (!a->n_studies)
+        rnd_text(a->rc, a->font, "(no studies)", m, y, w, h, dim);
+    const char *hint = a->status[0] ? a->status
+                                    : "Type to filter - Up/Down choose - "
+                                      "Enter opens - Esc quits";
+    rnd_text(a->rc, a->font, hint, m, h - m - lh, w, h, dim);
+}
 
 static uint64_t now_ms(void)
 {
@@ -242,6 +328,10 @@ static int cell_at(const struct app *a, int px, int py, int w, int h)
 /* Every cell, its overlays, the active cell's frame, the help. */
 static void draw(struct app *a, int w, int h)
 {
+    if (a->browsing) {
+        draw_browser(a, w, h);
+        return;
+    }
     rnd_clear(w, h);
     for (int i = 0; i < a->layout; i++) {
         int x, y, cw, ch;
@@ -461,6 +551,34 @@ static int script_line(struct app *a, char *line, int w, int h)
     }
     if (strcmp(cmd, "sleep") == 0 && n >= 2) /* ms: cine runs meanwhile */
         return 2 + atoi(arg);
+    if (strcmp(cmd, "state") == 0 && a->browsing) {
+        int rows[4096];
+        int k = filtered(a, rows, 4096);
+        printf("{\"mode\":\"browser\",\"studies\":%d,\"rows\":%d,"
+               "\"selected\":%d,\"names\":[",
+               a->n_studies, k, a->sel);
+        for (int i = 0; i < k; i++) {
+            printf("%s\"", i ? "," : "");
+            for (const char *p = a->studies[rows[i]].name; *p; p++)
+                printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+            printf("\"");
+        }
+        printf("],\"dates\":[");
+        for (int i = 0; i < k; i++)
+            printf("%s\"%s%s\"", i ? "," : "", a->studies[rows[i]].date,
+                   a->studies[rows[i]].time);
+        printf("],\"status\":\"%s\"}\n", a->status[0] ? "message" : "");
+        fflush(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "text") == 0 && n >= 2) {
+        SDL_Event t;
+        memset(&t, 0, sizeof t);
+        t.type = SDL_TEXTINPUT;
+        snprintf(t.text.text, sizeof t.text.text, "%s", arg);
+        SDL_PushEvent(&t);
+        return 0;
+    }
     if (strcmp(cmd, "state") == 0) {
         const struct vw_vp *vp = &a->vp[a->active];
         const struct rnd_view *v = &vp->view;
@@ -468,7 +586,7 @@ static int script_line(struct app *a, char *line, int w, int h)
         cell(a, a->active, w, h, &x, &y, &cw, &ch);
         char r[4] = "", l[4] = "", u[4] = "", d[4] = "";
         vw_overlay_orientation(&vp->im, v, vp->tex, cw, ch, r, l, u, d);
-        printf("{\"slice\":%d,\"slices\":%d,\"center\":%.3f,\"width\":%.3f,"
+        printf("{\"mode\":\"viewer\",\"slice\":%d,\"slices\":%d,\"center\":%.3f,\"width\":%.3f,"
                "\"zoom\":%.4f,\"pan_x\":%.2f,\"pan_y\":%.2f,\"invert\":%d,"
                "\"rotate\":%d,\"flip_h\":%d,\"linear\":%d,"
                "\"orientation\":[\"%s\",\"%s\",\"%s\",\"%s\"],"
@@ -576,6 +694,13 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
     case SDLK_F1:
         a->help = !a->help;
         break;
+    case SDLK_b:
+        if (a->node.port) {
+            a->browsing = 1;
+            a->playing = 0;
+            SDL_StartTextInput();
+        }
+        break;
     case SDLK_l:
         a->layout = a->layout == 1 ? 2 : a->layout == 2 ? 4 : 1;
         if (a->active >= a->layout)
@@ -655,6 +780,107 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
     return 0;
 }
 
+/* Replaces the viewports with the series of folder dir. */
+static int open_folder(struct app *a, char *dir, int w, int h, char *err,
+                       size_t errlen)
+{
+    for (int i = 0; i < a->n_vp; i++)
+        vw_vp_close(&a->vp[i]);
+    a->n_vp = 0;
+    a->active = 0;
+    a->playing = 0;
+    char *paths[1] = {dir};
+    int n_series = 1;
+    for (int i = 0; i < MAX_VP && i < n_series; i++) {
+        if (vw_vp_open(&a->vp[i], paths, 1, i, 0, a->o.threads, err,
+                       errlen) < 0)
+            return -1;
+        a->n_vp++;
+        n_series = a->vp[0].st.n_series;
+    }
+    a->layout = a->o.layout ? a->o.layout
+                : a->n_vp == 1 ? 1
+                : a->n_vp == 2 ? 2
+                               : 4;
+    return reset_all(a, w, h, err, errlen);
+}
+
+static void refresh_studies(struct app *a)
+{
+    free(a->studies);
+    a->studies = NULL;
+    a->n_studies = 0;
+    char err[512];
+    if (vw_browse_find(&a->node, &a->studies, &a->n_studies, err,
+                       sizeof err) < 0)
+        snprintf(a->status, sizeof a->status, "%.290s", err);
+    else
+        a->status[0] = '\0';
+}
+
+/* A key in the browser; 1 to quit. */
+static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
+                       int h)
+{
+    int rows[4096];
+    int n = filtered(a, rows, 4096);
+    switch (k) {
+    case SDLK_ESCAPE:
+        return 1;
+    case SDLK_BACKSPACE: {
+        size_t l = strlen(a->filter);
+        while (l && (a->filter[l - 1] & 0xC0) == 0x80) /* whole UTF-8 char */
+            l--;
+        if (l)
+            a->filter[l - 1] = '\0';
+        a->sel = 0;
+        break;
+    }
+    case SDLK_UP:
+        a->sel = a->sel > 0 ? a->sel - 1 : 0;
+        break;
+    case SDLK_DOWN:
+        a->sel = a->sel + 1 < n ? a->sel + 1 : a->sel;
+        break;
+    case SDLK_PAGEUP:
+        a->sel = a->sel > 10 ? a->sel - 10 : 0;
+        break;
+    case SDLK_PAGEDOWN:
+        a->sel = a->sel + 10 < n ? a->sel + 10 : (n ? n - 1 : 0);
+        break;
+    case SDLK_F5:
+        refresh_studies(a);
+        break;
+    case SDLK_RETURN:
+    case SDLK_KP_ENTER: {
+        if (!n)
+            break;
+        const struct vw_study *st = &a->studies[rows[a->sel]];
+        snprintf(a->status, sizeof a->status, "Fetching %.200s ...",
+                 st->uid);
+        rnd_target_bind(NULL);
+        draw(a, w, h);
+        if (!a->o.script)
+            SDL_GL_SwapWindow(win);
+        char dir[1200], err[512];
+        unsigned got = 0;
+        if (vw_browse_get(&a->node, st->uid, dir, sizeof dir, &got, err,
+                          sizeof err) < 0 ||
+            open_folder(a, dir, w, h, err, sizeof err) < 0) {
+            snprintf(a->status, sizeof a->status, "%.290s", err);
+            break;
+        }
+        a->status[0] = '\0';
+        a->browsing = 0;
+        SDL_StopTextInput();
+        break;
+    }
+    default:
+        break;
+    }
+    return 0;
+}
+
 static int interactive(struct app *a)
 {
     char err[512];
@@ -689,16 +915,25 @@ static int interactive(struct app *a)
     int rc = 1, w, h;
     SDL_GL_GetDrawableSize(win, &w, &h);
     a->rc = rnd_ctx_create(err, sizeof err);
-    if (!a->rc || reset_all(a, w, h, err, sizeof err) < 0) {
+    err[0] = '\0';
+    if (!a->rc || (a->n_vp && reset_all(a, w, h, err, sizeof err) < 0)) {
         fprintf(stderr, "consort-view: %s\n", err);
         goto out;
     }
+    if (a->browsing && a->o.no_overlay)
+        a->o.no_overlay = 0; /* the browser is text */
     open_font(a, h);
+    if (a->browsing) {
+        refresh_studies(a);
+        SDL_StartTextInput();
+    }
     /* cine rate: Frame Time, else Cine Rate, else Recommended Display
      * Frame Rate, else 10 images/s for a stack */
     const struct vw_image *im0 = &a->vp[0].im;
     double rate = 0;
-    if (im0->frame_time_ms > 0)
+    if (!a->n_vp)
+        a->fps = 10;
+    else if (im0->frame_time_ms > 0)
         a->fps = 1000.0 / im0->frame_time_ms;
     else if (vw_image_numbers(im0, DCX_TAG(0x0018, 0x0040), &rate, 1) == 1 &&
              rate > 0)
@@ -712,7 +947,7 @@ static int interactive(struct app *a)
     uint64_t script_resume = 0;
     for (;;) {
         struct vw_vp *av = &a->vp[a->active];
-        if (a->playing && now_ms() >= a->next_frame_ms) {
+        if (a->playing && !a->browsing && now_ms() >= a->next_frame_ms) {
             /* a late frame is dropped rather than run behind */
             vw_vp_step(av, a->rc, av->cur + 1 >= av->st.n ? -av->st.n : 1);
             follow(a);
@@ -723,13 +958,19 @@ static int interactive(struct app *a)
         }
         if (dirty) {
             char title[1300];
-            int loaded = atomic_load(&av->st.loaded);
-            snprintf(title, sizeof title,
-                     "consort-view - %s - %d/%d%s - W %.0f L %.0f - "
-                     "zoom %.0f%%",
-                     vw_vp_slice(av)->path, av->cur + 1, av->st.n,
-                     loaded < av->st.n ? " (loading)" : "", av->view.width,
-                     av->view.center, av->view.zoom * 100);
+            if (a->browsing) {
+                snprintf(title, sizeof title, "consort-view - studies on %s",
+                         a->node.ae);
+            } else {
+                int loaded = atomic_load(&av->st.loaded);
+                snprintf(title, sizeof title,
+                         "consort-view - %s - %d/%d%s - W %.0f L %.0f - "
+                         "zoom %.0f%%",
+                         vw_vp_slice(av)->path, av->cur + 1, av->st.n,
+                         loaded < av->st.n ? " (loading)" : "",
+                         av->view.width, av->view.center,
+                         av->view.zoom * 100);
+            }
             SDL_SetWindowTitle(win, title);
             rnd_target_bind(NULL);
             draw(a, w, h);
@@ -776,6 +1017,30 @@ static int interactive(struct app *a)
                 still |= atomic_load(&a->vp[i].st.loaded) < a->vp[i].st.n;
             dirty = loading != still || still;
             loading = still;
+            continue;
+        }
+        if (a->browsing) {
+            if (ev.type == SDL_QUIT) {
+                rc = 0;
+                goto out;
+            }
+            if (ev.type == SDL_TEXTINPUT) {
+                size_t l = strlen(a->filter);
+                snprintf(a->filter + l, sizeof a->filter - l, "%s",
+                         ev.text.text);
+                a->sel = 0;
+                dirty = 1;
+            } else if (ev.type == SDL_KEYDOWN) {
+                if (browser_key(a, win, ev.key.keysym.sym, w, h)) {
+                    rc = 0;
+                    goto out;
+                }
+                dirty = 1;
+            } else if (ev.type == SDL_WINDOWEVENT) {
+                if (ev.window.event == SDL_WINDOWEVENT_SIZE_CHANGED)
+                    SDL_GL_GetDrawableSize(win, &w, &h);
+                dirty = 1;
+            }
             continue;
         }
         switch (ev.type) {
@@ -875,8 +1140,22 @@ int main(int argc, char **argv)
                                  a.o.rotate,     a.o.flip_h, a.o.flip_v,
                                  a.o.invert,     a.o.linear};
     char err[512];
+    int n_series = a.o.n_inputs ? 1 : 0, rc = 1;
+    if (a.o.node) {
+        if (vw_node_parse(a.o.node, a.o.aet, &a.node) < 0) {
+            fprintf(stderr, "consort-view: --node AE@HOST:PORT, not '%s'\n",
+                    a.o.node);
+            return 2;
+        }
+        if (!a.o.n_inputs) {
+            if (a.o.screenshot) {
+                fprintf(stderr, "consort-view: --screenshot needs images\n");
+                return 2;
+            }
+            a.browsing = 1;
+        }
+    }
     /* one viewport per series, up to four; the first decides how many */
-    int n_series = 1, rc = 1;
     for (int i = 0; i < MAX_VP && i < n_series; i++) {
         if (vw_vp_open(&a.vp[i], a.o.inputs, a.o.n_inputs, i,
                        i == 0 ? (int)a.o.frame : 0, a.o.threads, err,
@@ -892,13 +1171,14 @@ int main(int argc, char **argv)
                         "shown\n",
                 n_series, MAX_VP);
     a.layout = a.o.layout ? a.o.layout
-               : a.n_vp == 1 ? 1
+               : a.n_vp <= 1 ? 1
                : a.n_vp == 2 ? 2
                              : 4;
     rc = a.o.screenshot ? screenshot(&a) : interactive(&a);
 out:
     for (int i = 0; i < a.n_vp; i++)
         vw_vp_close(&a.vp[i]);
+    free(a.studies);
     free(a.o.inputs);
     return rc;
 }

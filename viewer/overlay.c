@@ -36,7 +36,7 @@ static void date(const char *d, char *out, size_t len)
 
 /* "Zhang^San=张^三": what the viewer shows of a Person Name: the
  * ideographic group when there is one, else the alphabetic, '^' as space */
-static void person(const char *pn, char *out, size_t len)
+void vw_person_name(const char *pn, char *out, size_t len)
 {
     const char *groups[3] = {pn, NULL, NULL};
     const char *e = strchr(pn, '=');
@@ -144,7 +144,7 @@ void vw_overlay_draw(rnd_ctx *c, rnd_font *f, const struct vw_image *im,
     const char *tl[4];
     char tl0[300], tl1[300], tl2[300];
     vw_image_text(im, DCX_TAG(0x0010, 0x0010), a, sizeof a);
-    person(a, tl0, sizeof tl0);
+    vw_person_name(a, tl0, sizeof tl0);
     vw_image_text(im, DCX_TAG(0x0010, 0x0020), a, sizeof a);
     snprintf(tl1, sizeof tl1, "ID %s", a);
     vw_image_text(im, DCX_TAG(0x0010, 0x0030), a, sizeof a);

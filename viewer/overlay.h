@@ -20,6 +20,11 @@ void vw_overlay_draw(rnd_ctx *c, rnd_font *f, const struct vw_image *im,
                      const struct rnd_view *v, const rnd_image *tex, int x,
                      int y, int w, int h, int fb_w, int fb_h);
 
+/* A Person Name as shown: the ideographic group first (no spaces, as
+ * Chinese is written), the alphabetic one after it in brackets; '^' as
+ * spaces in the alphabetic form. */
+void vw_person_name(const char *pn, char *out, size_t len);
+
 /* Patient-direction letters (PS3.3 C.7.6.1.1.1) at the viewport's right,
  * left, top and bottom edges for view v; -1 without Image Orientation. */
 int vw_overlay_orientation(const struct vw_image *im,

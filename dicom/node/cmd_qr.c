@@ -258,32 +258,6 @@ int nd_cmd_find(int argc, char **argv)
 /* Storage classes a C-GET accepts, each in the usual syntaxes so that
  * instances arrive as stored (one context per syntax: the peer picks one
  * per context). */
-static const char *const get_classes[] = {
-    "1.2.840.10008.5.1.4.1.1.2",     /* CT */
-    "1.2.840.10008.5.1.4.1.1.4",     /* MR */
-    "1.2.840.10008.5.1.4.1.1.1",     /* CR */
-    "1.2.840.10008.5.1.4.1.1.1.1",   /* DX for presentation */
-    "1.2.840.10008.5.1.4.1.1.1.1.1", /* DX for processing */
-    "1.2.840.10008.5.1.4.1.1.1.2",   /* MG for presentation */
-    "1.2.840.10008.5.1.4.1.1.6.1",   /* US */
-    "1.2.840.10008.5.1.4.1.1.3.1",   /* US multi-frame */
-    "1.2.840.10008.5.1.4.1.1.7",     /* secondary capture */
-    "1.2.840.10008.5.1.4.1.1.12.1",  /* XA */
-    "1.2.840.10008.5.1.4.1.1.20",    /* NM */
-    "1.2.840.10008.5.1.4.1.1.128",   /* PET */
-    "1.2.840.10008.5.1.4.1.1.2.1",   /* enhanced CT */
-    "1.2.840.10008.5.1.4.1.1.4.1",   /* enhanced MR */
-    "1.2.840.10008.5.1.4.1.1.11.1",  /* GSPS */
-    "1.2.840.10008.5.1.4.1.1.88.11", /* basic text SR */
-    "1.2.840.10008.5.1.4.1.1.88.22", /* enhanced SR */
-    "1.2.840.10008.5.1.4.1.1.88.59", /* key object selection */
-    "1.2.840.10008.5.1.4.1.1.104.1", /* encapsulated PDF */
-};
-static const char *const get_ts[][1] = {
-    {DCX_TS_JPEG_LOSSLESS_SV1}, {DCX_TS_JPEGLS_LOSSLESS}, {DCX_TS_J2K_LOSSLESS},
-    {DCX_TS_JPEG_BASELINE}, {DCX_TS_RLE},
-};
-
 int nd_cmd_get(int argc, char **argv)
 {
     struct qr_args a;
@@ -300,17 +274,8 @@ int nd_cmd_get(int argc, char **argv)
         return 1;
     }
     static struct dcx_scu_context ctx[128];
-    size_t n = 0;
     const char *model = a.patient_root ? GET_PATIENT : GET_STUDY;
-    ctx[n++] = (struct dcx_scu_context){model, plain_ts, 2, 0};
-    size_t nc = sizeof get_classes / sizeof get_classes[0];
-    for (size_t i = 0; i < nc; i++)
-        ctx[n++] = (struct dcx_scu_context){get_classes[i], plain_ts, 2,
-                                            DCX_SCU_ROLE_SCP};
-    for (size_t t = 0; t < sizeof get_ts / sizeof get_ts[0]; t++)
-        for (size_t i = 0; i < nc && n < 128; i++)
-            ctx[n++] = (struct dcx_scu_context){get_classes[i], get_ts[t], 1,
-                                                DCX_SCU_ROLE_SCP};
+    size_t n = dcx_scu_get_contexts(model, ctx, 128);
     dcx_scu *scu = open_scu(&a, "get", ctx, n);
     if (!scu)
         return 1;

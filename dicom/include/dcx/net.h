@@ -243,6 +243,14 @@ int dcx_scu_get(dcx_scu *scu, const char *model_uid,
                 const struct dcx_attr *query, size_t n, const char *out_dir,
                 unsigned *out_received, uint16_t *out_status);
 
+/* The contexts a C-GET needs: the model (query/retrieve UID), and the
+ * common storage classes (CT, MR, CR, DX, MG, US, SC, XA, NM, PET,
+ * enhanced CT/MR, GSPS, SR, KO, PDF) with the SCP role, uncompressed and
+ * in the lossless and JPEG baseline syntaxes, as many as fit in max.
+ * Returns how many were written. The strings are static. */
+size_t dcx_scu_get_contexts(const char *model, struct dcx_scu_context *out,
+                            size_t max);
+
 /* C-MOVE at the given model to dest_ae. 0 and the final status with
  * completed/failed sub-operation counts, or a negative DCX_E* code. */
 int dcx_scu_move(dcx_scu *scu, const char *model_uid, const char *dest_ae,

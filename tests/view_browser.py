@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""consort-view's study browser against a consort-node it queries (C-FIND)
+and retrieves from (C-GET), driven by injected events (--script) on SDL's
+offscreen driver.
+
+usage: view_browser.py CONSORT_VIEW CONSORT_NODE WORKDIR PORT
+
+Checks: every study of the node is listed, newest first; typing filters
+(a Chinese name typed in Chinese finds its study); Enter fetches the
+study into the viewer's cache and shows its slices; B goes back to the
+list; the cached study is byte-for-byte what the node sent (data sets).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nodelib as nl  # noqa: E402
+
+import pydicom  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main():
+    view, node, work, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    syn = os.path.join(work, "syn")
+    nl.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_synthetic.py"), syn,
+            "--small", "--only", "ct,dr"], check_rc=0)
+    many = os.path.join(work, "many")
+    nl.gen_many(many, "--count", "12", "--studies", "4", "--seed", "41")
+    storage = os.path.join(work, "var")
+    srv = nl.node_server(node, storage, port, os.path.join(work, "node.log"),
+                         sync="normal").start()
+    nl.run(["storescu", "+sd", "+r", "-aec", "CONSORT", "127.0.0.1", str(port), syn,
+            many], check_rc=0)
+    cache = os.path.join(work, "cache")
+    script = ["state", "text 张", "state", "key Return", "state", "key b", "state",
+              "key BackSpace", "text wang", "state", "quit"]
+    p = subprocess.run([view, "--size", "900x500", "--script", "-", "--node",
+                        "CONSORT@127.0.0.1:%d" % port, "--aet", "VIEWER"],
+                       input="\n".join(script) + "\n", stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=120,
+                       env=dict(os.environ, SDL_VIDEODRIVER="offscreen",
+                                XDG_CACHE_HOME=cache))
+    s = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    nl.check(p.returncode == 0 and len(s) == 5,
+             "consort-view --node ran the script (exit %d)%s" % (
+                 p.returncode, "" if len(s) == 5 else ": " + p.stdout[-800:]))
+    dates = s[0]["dates"]
+    nl.check(s[0]["studies"] == 6 and dates == sorted(dates, reverse=True),
+             "6 studies listed, newest first: %s" % dates)
+    nl.check(s[1]["rows"] == 1 and "张" in s[1]["names"][0],
+             "typing 张 leaves one study: %s" % s[1]["names"])
+    ct = [f for f in nl.files_under(syn) if "/ct/" in f]
+    nl.check(s[2]["mode"] == "viewer" and s[2]["slices"] == len(ct),
+             "Enter fetches it and shows %d slices" % s[2]["slices"])
+    nl.check(s[3]["mode"] == "browser" and s[4]["rows"] >= 1 and
+             all("WANG" in n.upper() for n in s[4]["names"]),
+             "B returns to the list; typing 'wang' (after deleting 张) lists %s"
+             % s[4]["names"])
+    uid = str(pydicom.dcmread(ct[0], stop_before_pixels=True).StudyInstanceUID)
+    got = os.path.join(cache, "consort-view", uid)
+    files = nl.files_under(got) if os.path.isdir(got) else []
+    by_uid = {str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID): f
+              for f in ct}
+    same = sum(nl.dataset_bytes(f) == nl.dataset_bytes(
+        by_uid[str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID)])
+        for f in files)
+    nl.check(len(files) == len(ct) and same == len(ct),
+             "the cache holds the study: %d/%d data sets identical to what was "
+             "stored" % (same, len(ct)))
+    rc = srv.stop()
+    nl.check(rc == 0, "node stopped cleanly")
+    print("view_browser: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+/* browser.c - studies of a node by C-FIND, one fetched by C-GET (see
+ * browser.h). Text arrives as UTF-8 (the dcx library converts from the
+ * node's character set). */
+#define _GNU_SOURCE
+#include "browser.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dcx/dataset.h"
+#include "dcx/net.h"
+#include "dcx/tags.h"
+
+#define FIND_STUDY "1.2.840.10008.5.1.4.1.2.2.1"
+#define GET_STUDY "1.2.840.10008.5.1.4.1.2.2.3"
+
+int vw_node_parse(const char *s, const char *our_ae, struct vw_node *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *at = strchr(s, '@'), *colon = strrchr(s, ':');
+    if (!at || !colon || colon < at || at == s || at - s > 16)
+        return -1;
+    memcpy(out->ae, s, (size_t)(at - s));
+    size_t hl = (size_t)(colon - at - 1);
+    if (!hl || hl >= sizeof out->host)
+        return -1;
+    memcpy(out->host, at + 1, hl);
+    out->port = atoi(colon + 1);
+    snprintf(out->our_ae, sizeof out->our_ae, "%s",
+             our_ae && *our_ae ? our_ae : "CONSORTVIEW");
+    return out->port > 0 && out->port < 65536 ? 0 : -1;
+}
+
+static dcx_scu *open_scu(const struct vw_node *n, const char *model,
+                         int get, char *err, size_t errlen)
+{
+    static const char *const ts[] = {"1.2.840.10008.1.2.1",
+                                     "1.2.840.10008.1.2"};
+    struct dcx_scu_context ctx[128];
+    size_t k = 0;
+    if (get)
+        k = dcx_scu_get_contexts(model, ctx, 128);
+    else
+        ctx[k++] = (struct dcx_scu_context){model, ts, 2, 0};
+    struct dcx_scu_opts o = {.calling_ae = n->our_ae, .called_ae = n->ae,
+                             .host = n->host, .port = n->port, .timeout = 60};
+    dcx_scu *scu = NULL;
+    struct dcx_error e;
+    if (dcx_scu_open(&o, ctx, k, &scu, &e) < 0) {
+        snprintf(err, errlen, "%s", e.msg);
+        return NULL;
+    }
+    return scu;
+}
+
+struct collect {
+    struct vw_study *s;
+    int n, cap;
+};
+
+static void text(dcx_item *r, uint32_t tag, char *out, size_t len)
+{
+    out[0] = '\0';
+    int vm = dcx_item_vm(r, tag);
+    size_t used = 0;
+    for (int i = 0; i < vm && used + 2 < len; i++) {
+        if (i)
+            out[used++] = '\\';
+        if (dcx_item_get_str(r, tag, i, out + used, len - used) < 0)
+            break;
+        used += strlen(out + used);
+    }
+    out[used] = '\0';
+}
+
+static int on_match(void *user, dcx_ds *m)
+{
+    struct collect *c = user;
+    if (c->n == c->cap) {
+        int nc = c->cap ? c->cap * 2 : 64;
+        struct vw_study *ns = realloc(c->s, (size_t)nc * sizeof *ns);
+        if (!ns)
+            return 1; /* cancel: out of memory */
+        c->s = ns;
+        c->cap = nc;
+    }
+    struct vw_study *s = &c->s[c->n++];
+    memset(s, 0, sizeof *s);
+    dcx_item *r = dcx_ds_root(m);
+    text(r, DCX_TAG(0x0010, 0x0010), s->name, sizeof s->name);
+    text(r, DCX_TAG(0x0010, 0x0020), s->id, sizeof s->id);
+    text(r, DCX_TAG(0x0008, 0x0020), s->date, sizeof s->date);
+    text(r, DCX_TAG(0x0008, 0x0030), s->time, sizeof s->time);
+    text(r, DCX_TAG(0x0008, 0x0061), s->mods, sizeof s->mods);
+    text(r, DCX_TAG(0x0008, 0x1030), s->desc, sizeof s->desc);
+    text(r, DCX_TAG(0x0020, 0x000D), s->uid, sizeof s->uid);
+    int64_t v = 0;
+    if (dcx_item_get_int(r, DCX_TAG(0x0020, 0x1208), 0, &v) == 0)
+        s->images = (int)v;
+    return 0;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+    const struct vw_study *x = a, *y = b;
+    int c = strcmp(y->date, x->date);
+    return c ? c : strcmp(y->time, x->time);
+}
+
+int vw_browse_find(const struct vw_node *n, struct vw_study **out,
+                   int *count, char *err, size_t errlen)
+{
+    *out = NULL;
+    *count = 0;
+    dcx_scu *scu = open_scu(n, FIND_STUDY, 0, err, errlen);
+    if (!scu)
+        return -1;
+    static const struct dcx_attr q[] = {
+        {DCX_TAG(0x0008, 0x0052), "STUDY"}, {DCX_TAG(0x0010, 0x0010), ""},
+        {DCX_TAG(0x0010, 0x0020), ""},      {DCX_TAG(0x0008, 0x0020), ""},
+        {DCX_TAG(0x0008, 0x0030), ""},      {DCX_TAG(0x0008, 0x0061), ""},
+        {DCX_TAG(0x0008, 0x1030), ""},      {DCX_TAG(0x0020, 0x000D), ""},
+        {DCX_TAG(0x0020, 0x1208), ""},
+    };
+    struct collect c = {0};
+    uint16_t st = 0;
+    int rc = dcx_scu_find(scu, FIND_STUDY, q, sizeof q / sizeof q[0],
+                          on_match, &c, &st);
+    if (rc < 0)
+        snprintf(err, errlen, "C-FIND: %s", dcx_scu_errmsg(scu));
+    else if (st != 0x0000 && st != 0xFE00)
+        snprintf(err, errlen, "C-FIND: %s", dcx_status_str(st));
+    dcx_scu_close(scu);
+    if (rc < 0 || (st != 0x0000 && st != 0xFE00)) {
+        free(c.s);
+        return -1;
+    }
+    qsort(c.s, (size_t)c.n, sizeof *c.s, newest_first);
+    *out = c.s;
+    *count = c.n;
+    return 0;
+}
+
+static int mkdirs(const char *p)
+{
+    char b[1200];
+    snprintf(b, sizeof b, "%s", p);
+    for (char *s = b + 1; *s; s++) {
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(b, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *s = '/';
+        }
+    }
+    return mkdir(b, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int vw_browse_get(const struct vw_node *n, const char *study_uid,
+                  char *dir, size_t dirlen, unsigned *got, char *err,
+                  size_t errlen)
+{
+    char base[800];
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(base, sizeof base, "%s/consort-view", xdg);
+    else
+        snprintf(base, sizeof base, "%s/.cache/consort-view",
+                 home && *home ? home : "/tmp");
+    if (strspn(study_uid, "0123456789.") != strlen(study_uid) ||
+        !*study_uid) {
+        snprintf(err, errlen, "not a UID: %s", study_uid);
+        return -1;
+    }
+    snprintf(dir, dirlen, "%s/%s", base, study_uid);
+    *got = 0;
+    struct stat sb;
+    if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return 0; /* fetched whole before: it was renamed into place */
+    char part[1100];
+    snprintf(part, sizeof part, "%s.part", dir);
+    if (mkdirs(part) != 0) {
+        snprintf(err, errlen, "%s: %s", part, strerror(errno));
+        return -1;
+    }
+    dcx_scu *scu = open_scu(n, GET_STUDY, 1, err, errlen);
+    if (!scu)
+        return -1;
+    struct dcx_attr q[] = {{DCX_TAG(0x0008, 0x0052), "STUDY"},
+                           {DCX_TAG(0x0020, 0x000D), study_uid}};
+    uint16_t st = 0;
+    int rc = dcx_scu_get(scu, GET_STUDY, q, 2, part, got, &st);
+    if (rc < 0)
+        snprintf(err, errlen, "C-GET: %s", dcx_scu_errmsg(scu));
+    else if (st != 0x0000)
+        snprintf(err, errlen, "C-GET: %s (%u received)", dcx_status_str(st),
+                 *got);
+    dcx_scu_close(scu);
+    if (rc < 0 || st != 0x0000)
+        return -1;
+    if (rename(part, dir) != 0) {
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int has(const char *hay, const char *needle)
+{
+    return strcasestr(hay, needle) != NULL;
+}
+
+int vw_study_matches(const struct vw_study *s, const char *f)
+{
+    return !*f || has(s->name, f) || has(s->id, f) || has(s->desc, f) ||
+           has(s->mods, f) || has(s->date, f);
+}

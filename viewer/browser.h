@@ -1,0 +1,41 @@
+/* browser.h - the study browser's data: studies listed by C-FIND at
+ * STUDY level from a node (the local consort-node or a remote one),
+ * newest first, and a study fetched by C-GET into the viewer's cache. */
+#ifndef VW_BROWSER_H
+#define VW_BROWSER_H
+
+#include <stddef.h>
+
+struct vw_node {
+    char ae[17], host[256];
+    int port;
+    char our_ae[17];
+};
+
+struct vw_study {
+    char name[192], id[68], date[12], time[16], mods[68], desc[192];
+    char uid[68];
+    int images;
+};
+
+/* "AE@host:port" -> node. 0 or -1. */
+int vw_node_parse(const char *s, const char *our_ae, struct vw_node *out);
+
+/* Every study of the node, newest first (*out freed with free()). 0 or -1
+ * with err. */
+int vw_browse_find(const struct vw_node *n, struct vw_study **out,
+                   int *count, char *err, size_t errlen);
+
+/* The folder the study is fetched into: DIR/<Study Instance UID>, where
+ * DIR is $XDG_CACHE_HOME/consort-view (or ~/.cache/consort-view). A study
+ * fetched completely before is not fetched again. 0 and the number of
+ * instances, or -1 with err. */
+int vw_browse_get(const struct vw_node *n, const char *study_uid,
+                  char *dir, size_t dirlen, unsigned *got, char *err,
+                  size_t errlen);
+
+/* 1 if the study matches the filter typed (case-insensitive substring of
+ * name, ID, description, modality or date; "" matches all). */
+int vw_study_matches(const struct vw_study *s, const char *filter);
+
+#endif
