@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dcx/dcx.h"
 #include "dcx/tags.h"
@@ -202,7 +203,19 @@ struct app {
     char filter[128];
     int sel;            /* index into the filtered rows */
     char status[300];   /* last fetch or query message */
+    /* --timing (tests/bench/viewer) */
+    int timing, shown_first, reported_loaded;
 };
+
+/* A benchmark's marker: the wall clock, which the caller compares with
+ * the time it started the process. */
+static void timing_mark(const char *what)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    printf("timing %s %.6f\n", what, ts.tv_sec + ts.tv_nsec / 1e9);
+    fflush(stdout);
+}
 
 /* Window presets on the number keys (CT, Hounsfield units). */
 static const struct {
@@ -547,6 +560,41 @@ static int script_line(struct app *a, char *line, int w, int h)
     if (strcmp(cmd, "wait") == 0) {
         for (int i = 0; i < a->n_vp; i++)
             vw_stack_wait_all(&a->vp[i].st);
+        return 0;
+    }
+    if (strcmp(cmd, "scroll_bench") == 0 && n >= 2) {
+        /* N slice changes, each uploaded, drawn and finished on the GPU:
+         * what the wheel costs once the series is in memory */
+        struct vw_vp *vp = &a->vp[a->active];
+        int steps = atoi(arg), dir = 1;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 0; i < steps; i++) {
+            if (!vw_vp_step(vp, a->rc, dir)) {
+                dir = -dir;
+                vw_vp_step(vp, a->rc, dir);
+            }
+            rnd_target_bind(NULL);
+            draw(a, w, h);
+            glFinish();
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double dt = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+        printf("scroll %d frames %.3f s %.1f fps %dx%d\n", steps, dt,
+               steps / dt, w, h);
+        fflush(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "memory") == 0) {
+        /* peak resident memory (VmHWM) of this process */
+        FILE *f = fopen("/proc/self/status", "r");
+        char l[256];
+        while (f && fgets(l, sizeof l, f))
+            if (strncmp(l, "VmHWM:", 6) == 0 || strncmp(l, "VmRSS:", 6) == 0)
+                printf("memory %s", l);
+        if (f)
+            fclose(f);
+        fflush(stdout);
         return 0;
     }
     if (strcmp(cmd, "sleep") == 0 && n >= 2) /* ms: cine runs meanwhile */
@@ -977,6 +1025,20 @@ static int interactive(struct app *a)
             if (!script)
                 SDL_GL_SwapWindow(win);
             dirty = 0;
+            if (a->timing && !a->shown_first && a->n_vp && !a->browsing) {
+                glFinish();
+                timing_mark("first_image");
+                a->shown_first = 1;
+            }
+        }
+        if (a->timing && a->shown_first && !a->reported_loaded) {
+            int all = 1;
+            for (int i = 0; i < a->n_vp; i++)
+                all &= atomic_load(&a->vp[i].st.loaded) >= a->vp[i].st.n;
+            if (all) {
+                timing_mark("all_loaded");
+                a->reported_loaded = 1;
+            }
         }
         SDL_Event ev;
         if (script && !SDL_PollEvent(NULL) && now_ms() >= script_resume) {
@@ -1135,6 +1197,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "consort-view: cannot initialise the DICOM library\n");
         return 1;
     }
+    a.timing = getenv("CONSORT_VIEW_TIMING") != NULL;
     a.vo = (struct vw_view_opts){a.o.has_window, a.o.center, a.o.width,
                                  a.o.zoom,       a.o.pan_x,  a.o.pan_y,
                                  a.o.rotate,     a.o.flip_h, a.o.flip_v,

@@ -17,13 +17,23 @@
  * to 65,536 entries, more than a texture row may hold */
 #define LUT_W 4096
 
-struct rnd_ctx {
-    GLuint prog, vao;
+/* One compiled variant of the image shader and its uniforms. */
+struct prog {
+    GLuint id;
     GLint u_img, u_mlut, u_vlut, u_pal, u_s2i, u_vp_origin, u_vp_h, u_size,
-        u_linear, u_photometric, u_offset, u_colour_max, u_slope,
-        u_intercept, u_use_mlut, u_mlut_first, u_mlut_count, u_voi,
-        u_center, u_width, u_vlut_first, u_vlut_count, u_vlut_max,
-        u_pal_first, u_pal_count, u_pal_rows, u_pal_max, u_invert;
+        u_offset, u_colour_max, u_slope, u_intercept, u_mlut_first,
+        u_mlut_count, u_center, u_width, u_vlut_first, u_vlut_count,
+        u_vlut_max, u_pal_first, u_pal_count, u_pal_rows, u_pal_max,
+        u_invert;
+};
+
+/* variants: photometric (5) x linear (2) x VOI function (4) x modality
+ * LUT (2) */
+#define N_PROGS (5 * 2 * 4 * 2)
+
+struct rnd_ctx {
+    struct prog progs[N_PROGS]; /* compiled on first use */
+    GLuint vao;
     GLuint empty_lut; /* bound where a LUT is not used */
 };
 
@@ -87,6 +97,62 @@ GLuint rnd_gl_program(const char *vsrc, const char *fsrc, char *err,
     return p;
 }
 
+/* The variant for these settings, compiled on first use; NULL if it does
+ * not compile (reported once on stderr). */
+static struct prog *variant(rnd_ctx *c, int photometric, int linear,
+                            int voi, int mlut)
+{
+    int k = ((photometric * 2 + (linear != 0)) * 4 + voi) * 2 + (mlut != 0);
+    struct prog *p = &c->progs[k];
+    if (p->id)
+        return p;
+    /* the defines go after the #version line, which must come first */
+    const char *body = strchr(rnd_shader_image_frag, '\n');
+    body = body ? body + 1 : rnd_shader_image_frag;
+    size_t len = strlen(body) + 256;
+    char *src = malloc(len);
+    if (!src)
+        return NULL;
+    snprintf(src, len,
+             "#version 330 core\n#define PHOTOMETRIC %d\n#define LINEAR %d\n"
+             "#define VOI %d\n#define USE_MLUT %d\n%s",
+             photometric, linear != 0, voi, mlut != 0, body);
+    char err[600];
+    p->id = rnd_gl_program(rnd_shader_image_vert, src, err, sizeof err);
+    free(src);
+    if (!p->id) {
+        fprintf(stderr, "rnd: image shader variant %d: %s\n", k, err);
+        return NULL;
+    }
+#define U(f, n) p->f = glGetUniformLocation(p->id, n)
+    U(u_img, "img");
+    U(u_mlut, "mlut");
+    U(u_vlut, "vlut");
+    U(u_pal, "pal");
+    U(u_s2i, "screen_to_image");
+    U(u_vp_origin, "viewport_origin");
+    U(u_vp_h, "viewport_height");
+    U(u_size, "size");
+    U(u_offset, "offset");
+    U(u_colour_max, "colour_max");
+    U(u_slope, "slope");
+    U(u_intercept, "intercept");
+    U(u_mlut_first, "mlut_first");
+    U(u_mlut_count, "mlut_count");
+    U(u_center, "center");
+    U(u_width, "width");
+    U(u_vlut_first, "vlut_first");
+    U(u_vlut_count, "vlut_count");
+    U(u_vlut_max, "vlut_max");
+    U(u_pal_first, "pal_first");
+    U(u_pal_count, "pal_count");
+    U(u_pal_rows, "pal_rows");
+    U(u_pal_max, "pal_max");
+    U(u_invert, "invert");
+#undef U
+    return p;
+}
+
 rnd_ctx *rnd_ctx_create(char *err, size_t errlen)
 {
     if (epoxy_gl_version() < 33) {
@@ -99,42 +165,14 @@ rnd_ctx *rnd_ctx_create(char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    c->prog = rnd_gl_program(rnd_shader_image_vert, rnd_shader_image_frag,
-                             err, errlen);
-    if (!c->prog) {
+    /* the common variant now, so that a broken shader shows at start */
+    struct prog *p = variant(c, RND_MONO2, 1, RND_VOI_LINEAR, 0);
+    if (!p) {
+        snprintf(err, errlen, "the image shader does not compile (see "
+                              "above)");
         free(c);
         return NULL;
     }
-#define U(f, n) c->f = glGetUniformLocation(c->prog, n)
-    U(u_img, "img");
-    U(u_mlut, "mlut");
-    U(u_vlut, "vlut");
-    U(u_pal, "pal");
-    U(u_s2i, "screen_to_image");
-    U(u_vp_origin, "viewport_origin");
-    U(u_vp_h, "viewport_height");
-    U(u_size, "size");
-    U(u_linear, "linear");
-    U(u_photometric, "photometric");
-    U(u_offset, "offset");
-    U(u_colour_max, "colour_max");
-    U(u_slope, "slope");
-    U(u_intercept, "intercept");
-    U(u_use_mlut, "use_mlut");
-    U(u_mlut_first, "mlut_first");
-    U(u_mlut_count, "mlut_count");
-    U(u_voi, "voi");
-    U(u_center, "center");
-    U(u_width, "width");
-    U(u_vlut_first, "vlut_first");
-    U(u_vlut_count, "vlut_count");
-    U(u_vlut_max, "vlut_max");
-    U(u_pal_first, "pal_first");
-    U(u_pal_count, "pal_count");
-    U(u_pal_rows, "pal_rows");
-    U(u_pal_max, "pal_max");
-    U(u_invert, "invert");
-#undef U
     glGenVertexArrays(1, &c->vao);
     uint16_t zero = 0;
     glGenTextures(1, &c->empty_lut);
@@ -151,7 +189,9 @@ void rnd_ctx_destroy(rnd_ctx *c)
 {
     if (!c)
         return;
-    glDeleteProgram(c->prog);
+    for (int i = 0; i < N_PROGS; i++)
+        if (c->progs[i].id)
+            glDeleteProgram(c->progs[i].id);
     glDeleteVertexArrays(1, &c->vao);
     glDeleteTextures(1, &c->empty_lut);
     free(c);
@@ -372,67 +412,70 @@ void rnd_clear(int fb_w, int fb_h)
 void rnd_draw(rnd_ctx *c, const rnd_image *im, const struct rnd_view *v,
               int x, int y, int w, int h, int fb_h)
 {
+    int grey = im->photometric == RND_MONO1 || im->photometric == RND_MONO2;
+    int mlut = grey && v->modality_lut && v->modality_lut->count;
+    int voi = (int)v->voi;
+    if (voi == RND_VOI_LUT && !(v->voi_lut && v->voi_lut->count))
+        voi = RND_VOI_LINEAR;
+    if (!grey) /* colour: windowing does not apply */
+        voi = RND_VOI_LINEAR, mlut = 0;
+    struct prog *p = variant(c, (int)im->photometric, v->linear, voi, mlut);
+    if (!p)
+        return;
     int gy = fb_h - y - h; /* GL's viewport origin is bottom-left */
     glViewport(x, gy, w, h);
-    glUseProgram(c->prog);
+    glUseProgram(p->id);
     double m[3][3], i[3][3];
     forward(im, v, w, h, m);
     inverse(m, i);
     GLfloat cm[9] = {(GLfloat)i[0][0], (GLfloat)i[1][0], 0,
                      (GLfloat)i[0][1], (GLfloat)i[1][1], 0,
                      (GLfloat)i[0][2], (GLfloat)i[1][2], 1}; /* columns */
-    glUniformMatrix3fv(c->u_s2i, 1, GL_FALSE, cm);
-    glUniform2f(c->u_vp_origin, (GLfloat)x, (GLfloat)gy);
-    glUniform1f(c->u_vp_h, (GLfloat)h);
-    glUniform2i(c->u_size, (GLint)im->w, (GLint)im->h);
-    glUniform1i(c->u_linear, v->linear ? 1 : 0);
-    glUniform1i(c->u_photometric, (GLint)im->photometric);
-    glUniform1f(c->u_offset, im->offset);
-    glUniform1f(c->u_colour_max, im->colour_max);
-    glUniform1f(c->u_slope, (GLfloat)v->slope);
-    glUniform1f(c->u_intercept, (GLfloat)v->intercept);
-    glUniform1i(c->u_invert, v->invert ? 1 : 0);
-    glUniform1i(c->u_voi, (GLint)v->voi);
-    glUniform1f(c->u_center, (GLfloat)v->center);
-    glUniform1f(c->u_width, (GLfloat)(v->width > 0 ? v->width : 1));
+    glUniformMatrix3fv(p->u_s2i, 1, GL_FALSE, cm);
+    glUniform2f(p->u_vp_origin, (GLfloat)x, (GLfloat)gy);
+    glUniform1f(p->u_vp_h, (GLfloat)h);
+    glUniform2i(p->u_size, (GLint)im->w, (GLint)im->h);
+    glUniform1f(p->u_offset, im->offset);
+    glUniform1f(p->u_colour_max, im->colour_max);
+    glUniform1f(p->u_slope, (GLfloat)v->slope);
+    glUniform1f(p->u_intercept, (GLfloat)v->intercept);
+    glUniform1i(p->u_invert, v->invert ? 1 : 0);
+    glUniform1f(p->u_center, (GLfloat)v->center);
+    glUniform1f(p->u_width, (GLfloat)(v->width > 0 ? v->width : 1));
 
     glActiveTexture(GL_TEXTURE0);
     glBindTexture(GL_TEXTURE_2D, im->tex);
-    glUniform1i(c->u_img, 0);
+    glUniform1i(p->u_img, 0);
     /* LUT textures live only for the draw: they are small, and a view may
      * change its LUT between draws */
     GLuint mt = 0, vt = 0;
     int rows;
     glActiveTexture(GL_TEXTURE1);
-    if (v->modality_lut && v->modality_lut->count) {
+    if (mlut) {
         mt = lut_texture(v->modality_lut, 1, &rows);
-        glUniform1i(c->u_use_mlut, 1);
-        glUniform1i(c->u_mlut_first, v->modality_lut->first);
-        glUniform1i(c->u_mlut_count, (GLint)v->modality_lut->count);
+        glUniform1i(p->u_mlut_first, v->modality_lut->first);
+        glUniform1i(p->u_mlut_count, (GLint)v->modality_lut->count);
     } else {
         glBindTexture(GL_TEXTURE_2D, c->empty_lut);
-        glUniform1i(c->u_use_mlut, 0);
     }
-    glUniform1i(c->u_mlut, 1);
+    glUniform1i(p->u_mlut, 1);
     glActiveTexture(GL_TEXTURE2);
-    if (v->voi == RND_VOI_LUT && v->voi_lut && v->voi_lut->count) {
+    if (voi == RND_VOI_LUT) {
         vt = lut_texture(v->voi_lut, 1, &rows);
-        glUniform1i(c->u_vlut_first, v->voi_lut->first);
-        glUniform1i(c->u_vlut_count, (GLint)v->voi_lut->count);
-        glUniform1f(c->u_vlut_max, (GLfloat)((1u << v->voi_lut->bits) - 1));
+        glUniform1i(p->u_vlut_first, v->voi_lut->first);
+        glUniform1i(p->u_vlut_count, (GLint)v->voi_lut->count);
+        glUniform1f(p->u_vlut_max, (GLfloat)((1u << v->voi_lut->bits) - 1));
     } else {
         glBindTexture(GL_TEXTURE_2D, c->empty_lut);
-        if (v->voi == RND_VOI_LUT)
-            glUniform1i(c->u_voi, RND_VOI_LINEAR);
     }
-    glUniform1i(c->u_vlut, 2);
+    glUniform1i(p->u_vlut, 2);
     glActiveTexture(GL_TEXTURE3);
     glBindTexture(GL_TEXTURE_2D, im->pal ? im->pal : c->empty_lut);
-    glUniform1i(c->u_pal, 3);
-    glUniform1i(c->u_pal_first, im->pal_first);
-    glUniform1i(c->u_pal_count, im->pal_count ? im->pal_count : 1);
-    glUniform1i(c->u_pal_rows, im->pal_rows);
-    glUniform1f(c->u_pal_max, im->pal_max > 0 ? im->pal_max : 1.0f);
+    glUniform1i(p->u_pal, 3);
+    glUniform1i(p->u_pal_first, im->pal_first);
+    glUniform1i(p->u_pal_count, im->pal_count ? im->pal_count : 1);
+    glUniform1i(p->u_pal_rows, im->pal_rows);
+    glUniform1f(p->u_pal_max, im->pal_max > 0 ? im->pal_max : 1.0f);
 
     glBindVertexArray(c->vao);
     glDrawArrays(GL_TRIANGLE_STRIP, 0, 4);
