@@ -33,6 +33,7 @@ struct opts {
     const char *script; /* drive the window from a file ("-": stdin) */
     int no_overlay;
     int layout;         /* viewports: 1, 2 (1x2) or 4 (2x2) */
+    int decode_only;    /* benchmark floor: decode the series, no window */
     const char *node;   /* AE@HOST:PORT: study browser */
     const char *aet;    /* our AE title towards it */
     int threads;
@@ -66,6 +67,9 @@ static void usage(FILE *to)
           "  --invert              invert grey levels\n"
           "  --interp nearest|linear  (default linear)\n"
           "  --threads N           decoder threads (default: one per core)\n"
+          "  --decode-only         decode the series, print the time, exit\n"
+          "                        (no window: the floor tests/bench/viewer\n"
+          "                        compares with)\n"
           "  --overlay full|none   text, orientation and scale bar (default\n"
           "                        full)\n"
           "  --layout 1x1|1x2|2x2  viewports, one series each (default: as\n"
@@ -140,6 +144,8 @@ static int parse(int argc, char **argv, struct opts *o)
                 return -1;
             }
             o->no_overlay = strcmp(v, "none") == 0, i++;
+        } else if (strcmp(a, "--decode-only") == 0) {
+            o->decode_only = 1;
         } else if (strcmp(a, "--node") == 0 && v) {
             o->node = v, i++;
         } else if (strcmp(a, "--aet") == 0 && v) {
@@ -1228,6 +1234,21 @@ int main(int argc, char **argv)
         }
         a.n_vp++;
         n_series = a.vp[0].st.n_series;
+    }
+    if (a.o.decode_only) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        long bytes = 0;
+        for (int i = 0; i < a.n_vp; i++) {
+            vw_stack_wait_all(&a.vp[i].st);
+            bytes += (long)(a.vp[i].st.frame_bytes * (size_t)a.vp[i].st.n);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        printf("decoded %d slice(s), %.1f MB, in %.3f s after the headers\n",
+               a.vp[0].st.n, bytes / 1e6,
+               (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+        rc = 0;
+        goto out;
     }
     if (n_series > MAX_VP)
         fprintf(stderr, "consort-view: %d series given; the first %d are "
