@@ -564,8 +564,11 @@ static int script_line(struct app *a, char *line, int w, int h)
     if (strcmp(cmd, "quit") == 0)
         return 1;
     if (strcmp(cmd, "wait") == 0) {
-        for (int i = 0; i < a->n_vp; i++)
+        for (int i = 0; i < a->n_vp; i++) {
             vw_stack_wait_all(&a->vp[i].st);
+            if (a->vp[i].pending)
+                vw_vp_try_show(&a->vp[i], a->rc);
+        }
         return 0;
     }
     if (strcmp(cmd, "scroll_bench") == 0 && n >= 2) {
@@ -1067,9 +1070,19 @@ static int interactive(struct app *a)
                 script_resume = now_ms() + (uint64_t)(r - 2);
             continue;
         }
+        /* a slice scrolled to before its decoder got there: show it as
+         * soon as it is ready */
+        int pending = 0;
+        for (int i = 0; i < a->n_vp && !a->browsing; i++) {
+            if (a->vp[i].pending && vw_vp_try_show(&a->vp[i], a->rc) != 0)
+                dirty = 1;
+            pending |= a->vp[i].pending;
+        }
+        if (dirty)
+            continue;
         /* while slices load, wake up now and then to show the progress;
          * while cine plays, at its next frame */
-        int timeout = loading ? 250 : 1000;
+        int timeout = pending ? 10 : loading ? 250 : 1000;
         if (a->playing) {
             uint64_t t = now_ms();
             int until = a->next_frame_ms > t ? (int)(a->next_frame_ms - t) : 0;

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <string.h>
 
 int vw_vp_open(struct vw_vp *vp, char **paths, int n_paths, int series,
@@ -103,15 +104,30 @@ void vw_vp_reset(struct vw_vp *vp, const struct vw_view_opts *o, int w,
     v->zoom = vp->fit ? rnd_fit_zoom(vp->tex, v->rotate, w, h) : o->zoom;
 }
 
+int vw_vp_try_show(struct vw_vp *vp, rnd_ctx *rc)
+{
+    atomic_store(&vp->st.cursor, vp->cur); /* decoders: come here first */
+    int st = atomic_load(&vp->st.s[vp->cur].state);
+    if (st == 0 || st == 1) {
+        vp->pending = 1;
+        return 0;
+    }
+    vp->pending = 0;
+    char err[512];
+    if (vw_vp_show(vp, rc, err, sizeof err) < 0) {
+        fprintf(stderr, "consort-view: %s\n", err);
+        return -1;
+    }
+    return 1;
+}
+
 static int go(struct vw_vp *vp, rnd_ctx *rc, int c)
 {
     c = c < 0 ? 0 : c >= vp->st.n ? vp->st.n - 1 : c;
     if (c == vp->cur)
         return 0;
     vp->cur = c;
-    char err[512];
-    if (vw_vp_show(vp, rc, err, sizeof err) < 0)
-        fprintf(stderr, "consort-view: %s\n", err);
+    vw_vp_try_show(vp, rc);
     return 1;
 }
 

@@ -27,6 +27,7 @@ struct vw_vp {
     int tex_slice;      /* the slice in tex; -1 none */
     struct rnd_view view;
     int fit;            /* zoom follows the viewport size */
+    int pending;        /* cur is not decoded yet: tex shows an older one */
     int open;
 };
 
@@ -45,6 +46,11 @@ int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen);
  * range), fitted into w x h. Needs the texture (vw_vp_show). */
 void vw_vp_reset(struct vw_vp *vp, const struct vw_view_opts *o, int w,
                  int h);
+
+/* Shows the current slice if it is decoded; else marks it pending and
+ * keeps the texture (scrolling never waits for a decoder). 1 when shown,
+ * 0 pending, -1 failed. */
+int vw_vp_try_show(struct vw_vp *vp, rnd_ctx *rc);
 
 /* Moves by step slices (clamped); 1 if the slice changed. */
 int vw_vp_step(struct vw_vp *vp, rnd_ctx *rc, int step);
