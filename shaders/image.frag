@@ -8,7 +8,7 @@
 // The renderer compiles one variant per kind of image and view, defining
 // PHOTOMETRIC (0 MONO2, 1 MONO1, 2 RGB, 3 YBR_FULL, 4 PALETTE), LINEAR
 // (bilinear 1 / nearest 0), VOI (0 LINEAR, 1 LINEAR_EXACT, 2 SIGMOID,
-// 3 LUT) and USE_MLUT before this text: a software rasteriser (llvmpipe)
+// 3 LUT), USE_MLUT and OVERLAY (overlay planes) before this text: a software rasteriser (llvmpipe)
 // runs every branch of a shader, so one shader for all cases was 5x slower.
 
 uniform usampler2D img;     // stored values; .r (grey, index) or .rgb
@@ -17,6 +17,7 @@ uniform usampler2D img;     // stored values; .r (grey, index) or .rgb
 uniform usampler2D mlut;    // modality LUT (USE_MLUT)
 uniform usampler2D vlut;    // VOI LUT (VOI == 3)
 uniform usampler2D pal;     // palette (PHOTOMETRIC == 4)
+uniform usampler2D ovl;     // overlay planes, 1 byte per image pixel (OVERLAY)
 
 uniform mat3 screen_to_image; // viewport pixel (y down) -> image pixel
 uniform vec2 viewport_origin; // window coordinates of the viewport
@@ -135,5 +136,10 @@ void main()
 #endif
     if (invert == 1)
         c = 1.0 - c;
+#if OVERLAY
+    // overlay planes (60xx) in white, at the image pixel under this one
+    if (texelFetch(ovl, ivec2(floor(q)), 0).r != 0u)
+        c = vec3(1.0);
+#endif
     color = vec4(c, 1.0);
 }

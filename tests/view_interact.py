@@ -79,6 +79,10 @@ def main():
                        "key PageDown", "state"])
     check(len(s) == 6 and s[0]["slice"] == 0 and s[0]["slices"] == n,
           "opens at slice 0 of %d" % n)
+    check(len(s) == 6 and s[0]["calibration"] == "pixel_spacing" and
+          abs(s[0]["mm_per_pixel"] - float(ds0.PixelSpacing[1])) < 1e-6,
+          "CT scale bar from Pixel Spacing: %.3f mm/pixel" % (
+              s[0]["mm_per_pixel"] if s else -1))
     check(len(s) == 6 and [x["slice"] for x in s[1:]] == [3, 2, n - 1, 0, min(10, n - 1)],
           "wheel down 3, up 1, End, Home, Page Down: slices %s"
           % [x["slice"] for x in s[1:]])
@@ -175,6 +179,9 @@ def main():
               "cine at %.2f frames/s (Frame Time %.1f ms): 0.5 s of play moved "
               "%d frame(s) (wrapping at %d)" % (s[0]["fps"], ft, moved, frames))
         check(s[2]["help"] == 1, "F1 shows the help")
+        check(s[0]["calibration"] == "us_region" and abs(s[0]["mm_per_pixel"] - 0.2) < 1e-6,
+              "ultrasound scale from the region calibration: %s, %.3f mm/pixel"
+              % (s[0]["calibration"], s[0]["mm_per_pixel"]))
 
     # two series side by side; S scrolls the other to the nearest position
     ct2 = os.path.join(work, "ct2")

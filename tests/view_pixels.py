@@ -11,7 +11,8 @@ colour with pydicom's apply_color_lut. Each screenshot is the image's own
 size with nearest interpolation, so screen pixel (x, y) shows image pixel
 (x, y); the largest difference must be at most 1 grey level.
 
-Files: pydicom's CT_small (signed, rescaled) and MR_small, an RGB file
+Files: pydicom's CT_small (signed, rescaled) and MR_small (also with an
+overlay plane the test adds, drawn white), an RGB file
 (SC_rgb_jpeg_dcmd, implicit VR), the uncompressed YBR_FULL_422 one, plus
 files the test makes: MR_small as MONOCHROME1, and an 8-bit image with
 pydicom's "hotiron" palette. Then geometry on a synthetic image with
@@ -180,6 +181,32 @@ def main():
     ds.SOPInstanceUID = generate_uid()
     save(ds, m1)
     grey_case(view, work, "MONOCHROME1", m1, 600, 1200)
+
+    # an overlay plane (6000) made here: a 20 x 30 plane at origin (5, 10)
+    # holding a frame and a diagonal; set bits show white
+    ov = os.path.join(work, "mr_overlay.dcm")
+    ds = pydicom.dcmread(os.path.join(TF, "MR_small.dcm"))
+    plane = np.zeros((20, 30), np.uint8)
+    plane[0, :] = plane[-1, :] = plane[:, 0] = plane[:, -1] = 1
+    for i in range(20):
+        plane[i, i] = 1
+    ds.add_new(0x60000010, "US", 20)
+    ds.add_new(0x60000011, "US", 30)
+    ds.add_new(0x60000040, "CS", "G")
+    ds.add_new(0x60000050, "SS", [5, 10])
+    ds.add_new(0x60000100, "US", 1)
+    ds.add_new(0x60000102, "US", 0)
+    ds.add_new(0x60003000, "OW", np.packbits(plane.ravel(), bitorder="little").tobytes())
+    ds.SOPInstanceUID = generate_uid()
+    save(ds, ov)
+    mod = apply_modality_lut(ds.pixel_array, ds).astype(float)
+    want = to8(window_linear(mod, 600, 1200))
+    full = np.zeros(want.shape, bool)
+    full[4:24, 9:39] = plane.astype(bool)  # origin is 1-based (row, column)
+    want = np.where(full, 255, want)
+    compare("overlay plane 6000 (20x30 at 5,10) over MR_small",
+            shot(view, ov, os.path.join(work, "overlay.png"), "--window", "600,1200"),
+            want)
 
     rgb = os.path.join(TF, "SC_rgb_jpeg_dcmd.dcm")
     compare("RGB (SC_rgb_jpeg_dcmd)", shot(view, rgb, os.path.join(work, "rgb.png")),

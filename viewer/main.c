@@ -246,6 +246,7 @@ static const char *const help_lines[] = {
     "R                 reset         Shift+R       rotate 90",
     "F                 flip          I             invert",
     "N                 nearest / linear interpolation",
+    "O                 overlay planes (60xx) on / off",
     "B                 back to the study browser (with --node)",
     "F1                this help     Esc           quit",
 };
@@ -643,15 +644,19 @@ static int script_line(struct app *a, char *line, int w, int h)
         cell(a, a->active, w, h, &x, &y, &cw, &ch);
         char r[4] = "", l[4] = "", u[4] = "", d[4] = "";
         vw_overlay_orientation(&vp->im, v, vp->tex, cw, ch, r, l, u, d);
+        double mmpp = 0;
+        const char *cal = vw_overlay_calibration(&vp->im, &mmpp);
         printf("{\"mode\":\"viewer\",\"slice\":%d,\"slices\":%d,\"center\":%.3f,\"width\":%.3f,"
                "\"zoom\":%.4f,\"pan_x\":%.2f,\"pan_y\":%.2f,\"invert\":%d,"
                "\"rotate\":%d,\"flip_h\":%d,\"linear\":%d,"
                "\"orientation\":[\"%s\",\"%s\",\"%s\",\"%s\"],"
                "\"playing\":%d,\"fps\":%.2f,\"help\":%d,\"layout\":%d,"
-               "\"active\":%d,\"sync\":%d,\"viewport_slices\":[",
+               "\"active\":%d,\"sync\":%d,\"calibration\":\"%s\","
+               "\"mm_per_pixel\":%.4f,\"viewport_slices\":[",
                vp->cur, vp->st.n, v->center, v->width, v->zoom, v->pan_x,
                v->pan_y, v->invert, v->rotate, v->flip_h, v->linear, r, l, u,
-               d, a->playing, a->fps, a->help, a->layout, a->active, a->sync);
+               d, a->playing, a->fps, a->help, a->layout, a->active, a->sync,
+               cal, mmpp);
         for (int i = 0; i < a->n_vp; i++)
             printf("%s%d", i ? "," : "", a->vp[i].cur);
         printf("],\"viewport_positions\":[");
@@ -747,6 +752,9 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         break;
     case SDLK_n:
         v->linear = !v->linear;
+        break;
+    case SDLK_o:
+        v->hide_overlays = !v->hide_overlays;
         break;
     case SDLK_F1:
         a->help = !a->help;

@@ -128,6 +128,23 @@ int vw_overlay_orientation(const struct vw_image *im,
     return 0;
 }
 
+const char *vw_overlay_calibration(const struct vw_image *im, double *mm_x)
+{
+    double ps[2];
+    if (vw_image_numbers(im, DCX_TAG_PIXEL_SPACING, ps, 2) == 2 && ps[1] > 0) {
+        *mm_x = ps[1]; /* row spacing \ column spacing: x is the second */
+        return "pixel_spacing";
+    }
+    if (vw_image_numbers(im, DCX_TAG_IMAGER_PIXEL_SPACING, ps, 2) == 2 &&
+        ps[1] > 0) {
+        *mm_x = ps[1];
+        return "detector";
+    }
+    if (vw_image_us_mm_per_pixel(im, mm_x) == 0)
+        return "us_region";
+    return "none";
+}
+
 static const float white[4] = {1, 1, 1, 1};
 static const float yellow[4] = {1, 0.85f, 0.3f, 1};
 
@@ -225,12 +242,10 @@ void vw_overlay_draw(rnd_ctx *c, rnd_font *f, const struct vw_image *im,
 
     /* scale bar: a round length no longer than a quarter of the width */
     double ps[2];
-    int detector = 0;
-    int nps = vw_image_numbers(im, DCX_TAG_PIXEL_SPACING, ps, 2);
-    if (nps != 2) {
-        nps = vw_image_numbers(im, DCX_TAG_IMAGER_PIXEL_SPACING, ps, 2);
-        detector = nps == 2;
-    }
+    const char *cal = vw_overlay_calibration(im, &ps[1]);
+    int nps = strcmp(cal, "none") ? 2 : 0;
+    int detector = strcmp(cal, "detector") == 0;
+    int us = strcmp(cal, "us_region") == 0;
     if (nps == 2 && ps[1] > 0 && v->zoom > 0) {
         double px_per_mm = v->zoom / ps[1];
         static const double steps[] = {1, 2, 5, 10, 20, 50, 100, 200, 500};
@@ -245,7 +260,7 @@ void vw_overlay_draw(rnd_ctx *c, rnd_font *f, const struct vw_image *im,
             rnd_rect(c, f, bx - 1, by - 1, len + 2, 5, fb_w, fb_h, shade);
             rnd_rect(c, f, bx, by, len, 3, fb_w, fb_h, white);
             snprintf(line, sizeof line, "%.0f mm%s", mm,
-                     detector ? " (detector)" : "");
+                     detector ? " (detector)" : us ? " (US region)" : "");
             rnd_text(c, f, line, x + w / 2 - rnd_text_width(f, line) / 2,
                      by + 5, fb_w, fb_h, white);
         }

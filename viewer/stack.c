@@ -223,6 +223,13 @@ static void *decoder(void *arg)
             continue;
         }
         range(st, s);
+        /* overlay planes travel with their image */
+        size_t px = (size_t)st->fmt.width * st->fmt.height;
+        uint8_t *ov = malloc(px);
+        if (ov && dcx_pixel_overlays(ds, st->fmt.width, st->fmt.height, ov) > 0)
+            s->overlay = ov;
+        else
+            free(ov);
         finish(st, s, 2);
     }
     dcx_ds_close(ds);
@@ -376,8 +383,10 @@ void vw_stack_close(struct vw_stack *st)
     atomic_store(&st->stop, 1);
     for (int i = 0; i < st->n_threads; i++)
         pthread_join(st->th[i], NULL);
-    for (int i = 0; i < st->n; i++)
+    for (int i = 0; i < st->n; i++) {
         free(st->s[i].pixels);
+        free(st->s[i].overlay);
+    }
     free(st->s);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->ready);

@@ -24,6 +24,7 @@ struct vw_slice {
     double min, max;      /* modality range (when decoded) */
     double location, thickness; /* mm; NAN if unknown */
     void *pixels;
+    uint8_t *overlay;     /* overlay planes (60xx), columns x rows; NULL */
     atomic_int state;     /* 0 waiting, 1 decoding, 2 ready, -1 failed */
     char err[300];
 };

@@ -59,6 +59,7 @@ int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen)
     struct rnd_frame f = vp->st.fmt;
     f.data = s->pixels;
     f.palette = vp->im.palette[0].count ? vp->im.palette : NULL;
+    f.overlay = s->overlay;
     rnd_image *t = rnd_image_create(rc, &f, err, errlen);
     if (!t)
         return -1;

@@ -286,6 +286,52 @@ int dcx_pixel_palette(dcx_ds *ds, struct dcx_palette *out)
     return 0;
 }
 
+int dcx_pixel_overlays(dcx_ds *ds, uint32_t columns, uint32_t rows,
+                       uint8_t *out)
+{
+    dcx_item *r = dcx_ds_root(ds);
+    int planes = 0;
+    for (uint32_t g = 0x6000; g <= 0x601E; g += 2) {
+        int64_t orows, ocols, bits = 1, origin[2] = {1, 1};
+        const void *data;
+        size_t len;
+        if (dcx_item_get_int(r, DCX_TAG(g, 0x0010), 0, &orows) < 0 ||
+            dcx_item_get_int(r, DCX_TAG(g, 0x0011), 0, &ocols) < 0 ||
+            dcx_item_get_bytes(r, DCX_TAG(g, 0x3000), &data, &len) < 0)
+            continue; /* no plane here, or one in the pixel data (retired) */
+        dcx_item_get_int(r, DCX_TAG(g, 0x0100), 0, &bits);
+        dcx_item_get_int(r, DCX_TAG(g, 0x0050), 0, &origin[0]);
+        dcx_item_get_int(r, DCX_TAG(g, 0x0050), 1, &origin[1]);
+        if (orows <= 0 || ocols <= 0 || bits != 1)
+            continue;
+        if ((uint64_t)orows * (uint64_t)ocols > (uint64_t)len * 8)
+            return dcx_ds_fail(ds, DCX_EBADDATA,
+                               "overlay %04X: %lld x %lld bits in %zu bytes",
+                               (unsigned)g, (long long)ocols, (long long)orows,
+                               len);
+        if (planes == 0)
+            memset(out, 0, (size_t)columns * rows);
+        /* bits are packed from the least significant bit of the first
+         * byte on (PS3.5 8.1.2, OB/OW little endian alike) */
+        const uint8_t *b = data;
+        for (int64_t y = 0; y < orows; y++) {
+            int64_t iy = y + origin[0] - 1; /* origin is 1-based (row, col) */
+            if (iy < 0 || iy >= rows)
+                continue;
+            for (int64_t x = 0; x < ocols; x++) {
+                int64_t ix = x + origin[1] - 1;
+                if (ix < 0 || ix >= columns)
+                    continue;
+                uint64_t k = (uint64_t)y * (uint64_t)ocols + (uint64_t)x;
+                if (b[k >> 3] & (1u << (k & 7)))
+                    out[(size_t)iy * columns + (size_t)ix] = 1;
+            }
+        }
+        planes++;
+    }
+    return planes;
+}
+
 static const char *out_photometric(const struct px_base *b,
                                    const struct px_state *st)
 {

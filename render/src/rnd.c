@@ -24,12 +24,12 @@ struct prog {
         u_offset, u_colour_max, u_slope, u_intercept, u_mlut_first,
         u_mlut_count, u_center, u_width, u_vlut_first, u_vlut_count,
         u_vlut_max, u_pal_first, u_pal_count, u_pal_rows, u_pal_max,
-        u_invert;
+        u_invert, u_ovl;
 };
 
 /* variants: photometric (5) x linear (2) x VOI function (4) x modality
- * LUT (2) */
-#define N_PROGS (5 * 2 * 4 * 2)
+ * LUT (2) x overlay planes (2) */
+#define N_PROGS (5 * 2 * 4 * 2 * 2)
 
 struct rnd_ctx {
     struct prog progs[N_PROGS]; /* compiled on first use */
@@ -38,7 +38,7 @@ struct rnd_ctx {
 };
 
 struct rnd_image {
-    GLuint tex, pal;
+    GLuint tex, pal, ovl; /* ovl: overlay planes (R8UI), 0 if none */
     uint32_t w, h;
     int samples;
     enum rnd_photometric photometric;
@@ -100,9 +100,11 @@ GLuint rnd_gl_program(const char *vsrc, const char *fsrc, char *err,
 /* The variant for these settings, compiled on first use; NULL if it does
  * not compile (reported once on stderr). */
 static struct prog *variant(rnd_ctx *c, int photometric, int linear,
-                            int voi, int mlut)
+                            int voi, int mlut, int ovl)
 {
-    int k = ((photometric * 2 + (linear != 0)) * 4 + voi) * 2 + (mlut != 0);
+    int k = (((photometric * 2 + (linear != 0)) * 4 + voi) * 2 + (mlut != 0)) *
+                2 +
+            (ovl != 0);
     struct prog *p = &c->progs[k];
     if (p->id)
         return p;
@@ -115,8 +117,8 @@ static struct prog *variant(rnd_ctx *c, int photometric, int linear,
         return NULL;
     snprintf(src, len,
              "#version 330 core\n#define PHOTOMETRIC %d\n#define LINEAR %d\n"
-             "#define VOI %d\n#define USE_MLUT %d\n%s",
-             photometric, linear != 0, voi, mlut != 0, body);
+             "#define VOI %d\n#define USE_MLUT %d\n#define OVERLAY %d\n%s",
+             photometric, linear != 0, voi, mlut != 0, ovl != 0, body);
     char err[600];
     p->id = rnd_gl_program(rnd_shader_image_vert, src, err, sizeof err);
     free(src);
@@ -149,6 +151,7 @@ static struct prog *variant(rnd_ctx *c, int photometric, int linear,
     U(u_pal_rows, "pal_rows");
     U(u_pal_max, "pal_max");
     U(u_invert, "invert");
+    U(u_ovl, "ovl");
 #undef U
     return p;
 }
@@ -166,7 +169,7 @@ rnd_ctx *rnd_ctx_create(char *err, size_t errlen)
         return NULL;
     }
     /* the common variant now, so that a broken shader shows at start */
-    struct prog *p = variant(c, RND_MONO2, 1, RND_VOI_LINEAR, 0);
+    struct prog *p = variant(c, RND_MONO2, 1, RND_VOI_LINEAR, 0, 0);
     if (!p) {
         snprintf(err, errlen, "the image shader does not compile (see "
                               "above)");
@@ -304,6 +307,15 @@ rnd_image *rnd_image_create(rnd_ctx *c, const struct rnd_frame *f, char *err,
         rnd_image_destroy(im);
         return NULL;
     }
+    if (f->overlay) {
+        glGenTextures(1, &im->ovl);
+        glBindTexture(GL_TEXTURE_2D, im->ovl);
+        glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
+        glTexImage2D(GL_TEXTURE_2D, 0, GL_R8UI, (GLsizei)f->width,
+                     (GLsizei)f->height, 0, GL_RED_INTEGER, GL_UNSIGNED_BYTE,
+                     f->overlay);
+        int_tex_params();
+    }
     if (f->photometric == RND_PALETTE) {
         if (!f->palette || !f->palette[0].count || !f->palette[0].data ||
             !f->palette[1].data || !f->palette[2].data) {
@@ -326,6 +338,8 @@ void rnd_image_destroy(rnd_image *im)
     glDeleteTextures(1, &im->tex);
     if (im->pal)
         glDeleteTextures(1, &im->pal);
+    if (im->ovl)
+        glDeleteTextures(1, &im->ovl);
     free(im);
 }
 
@@ -419,7 +433,9 @@ void rnd_draw(rnd_ctx *c, const rnd_image *im, const struct rnd_view *v,
         voi = RND_VOI_LINEAR;
     if (!grey) /* colour: windowing does not apply */
         voi = RND_VOI_LINEAR, mlut = 0;
-    struct prog *p = variant(c, (int)im->photometric, v->linear, voi, mlut);
+    int ovl = im->ovl && !v->hide_overlays;
+    struct prog *p = variant(c, (int)im->photometric, v->linear, voi, mlut,
+                             ovl);
     if (!p)
         return;
     int gy = fb_h - y - h; /* GL's viewport origin is bottom-left */
@@ -476,6 +492,9 @@ void rnd_draw(rnd_ctx *c, const rnd_image *im, const struct rnd_view *v,
     glUniform1i(p->u_pal_count, im->pal_count ? im->pal_count : 1);
     glUniform1i(p->u_pal_rows, im->pal_rows);
     glUniform1f(p->u_pal_max, im->pal_max > 0 ? im->pal_max : 1.0f);
+    glActiveTexture(GL_TEXTURE4);
+    glBindTexture(GL_TEXTURE_2D, ovl ? im->ovl : c->empty_lut);
+    glUniform1i(p->u_ovl, 4);
 
     glBindVertexArray(c->vao);
     glDrawArrays(GL_TRIANGLE_STRIP, 0, 4);

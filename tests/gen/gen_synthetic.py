@@ -372,6 +372,21 @@ def us_dataset(path, pats, key, sop_uid, series, frames):
     ds.RecommendedDisplayFrameRate = 30
     ds.TransducerData = ["S5-1"]
     ds.BurnedInAnnotation = "YES"
+    # the calibration a scanner gives (PS3.3 C.8.5.5): one 2D region over
+    # the whole frame, 0.2 mm per pixel both ways
+    region = Dataset()
+    region.RegionSpatialFormat = 1          # 2D
+    region.RegionDataType = 1               # tissue
+    region.RegionFlags = 0
+    region.RegionLocationMinX0 = 0
+    region.RegionLocationMinY0 = 0
+    region.RegionLocationMaxX1 = frames.shape[2] - 1
+    region.RegionLocationMaxY1 = frames.shape[1] - 1
+    region.PhysicalUnitsXDirection = 3      # cm
+    region.PhysicalUnitsYDirection = 3
+    region.PhysicalDeltaX = 0.02
+    region.PhysicalDeltaY = 0.02
+    ds.SequenceOfUltrasoundRegions = [region]
     set_pixels(ds, frames, samples=3, bits_stored=8, signed=False, photometric="RGB")
     ds.LossyImageCompression = "00"
     return ds

@@ -97,6 +97,15 @@ struct dcx_palette {
 };
 int dcx_pixel_palette(dcx_ds *ds, struct dcx_palette *out);
 
+/* The graphic overlay planes (groups 6000-601E, PS3.3 C.9.2) of the image
+ * combined into out, one byte per image pixel (columns x rows, row by
+ * row): 1 where any plane is set, else 0; Overlay Origin honoured, planes
+ * cropped to the image. Only the first frame of a multi-frame overlay.
+ * Returns the number of planes drawn (0: out untouched), or DCX_EBADDATA
+ * for a plane whose data is shorter than its size. */
+int dcx_pixel_overlays(dcx_ds *ds, uint32_t columns, uint32_t rows,
+                       uint8_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -37,6 +37,8 @@ struct rnd_frame {
     enum rnd_photometric photometric;
     const void *data;
     const struct rnd_lut *palette; /* [3] red, green, blue (PALETTE) */
+    const uint8_t *overlay; /* overlay planes, width x height, non-zero =
+                               set; NULL: none */
 };
 
 enum rnd_voi { RND_VOI_LINEAR, RND_VOI_LINEAR_EXACT, RND_VOI_SIGMOID,
@@ -55,6 +57,7 @@ struct rnd_view {
     int rotate;                        /* quarter turns clockwise */
     int flip_h, flip_v;                /* after the rotation, on screen */
     int linear;                        /* bilinear instead of nearest */
+    int hide_overlays;                 /* overlay planes not drawn */
 };
 
 typedef struct rnd_ctx rnd_ctx;
