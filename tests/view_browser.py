@@ -8,7 +8,9 @@ usage: view_browser.py CONSORT_VIEW CONSORT_NODE WORKDIR PORT
 Checks: every study of the node is listed, newest first; typing filters
 (a Chinese name typed in Chinese finds its study); Enter fetches the
 study into the viewer's cache and shows its slices; B goes back to the
-list; the cached study is byte-for-byte what the node sent (data sets).
+list; the cached study is byte-for-byte what the node sent (data sets);
+--archive reads the same list from the node's index and opens the files
+where they are.
 """
 
 import json
@@ -75,6 +77,17 @@ def main():
     nl.check(len(files) == len(ct) and same == len(ct),
              "the cache holds the study: %d/%d data sets identical to what was "
              "stored" % (same, len(ct)))
+    # the same node's archive read directly (--archive: its index, its
+    # files where they are), while the node runs
+    p = subprocess.run([view, "--size", "900x500", "--script", "-", "--archive",
+                        storage], input="state\ntext 张\nkey Return\nstate\nquit\n",
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=120, env=dict(os.environ, SDL_VIDEODRIVER="offscreen"))
+    s = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    nl.check(len(s) == 2 and s[0]["studies"] == 6 and s[0]["dates"] == dates and
+             s[1]["mode"] == "viewer" and s[1]["slices"] == len(ct),
+             "--archive lists the same 6 studies from the index and opens the "
+             "CT's %s slices from the archive's files" % (s[1]["slices"] if len(s) == 2 else "?"))
     rc = srv.stop()
     nl.check(rc == 0, "node stopped cleanly")
     print("view_browser: all checks passed")

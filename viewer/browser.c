@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "dcx/dataset.h"
 #include "dcx/net.h"
 #include "dcx/tags.h"
@@ -219,4 +221,143 @@ int vw_study_matches(const struct vw_study *s, const char *f)
 {
     return !*f || has(s->name, f) || has(s->id, f) || has(s->desc, f) ||
            has(s->mods, f) || has(s->date, f);
+}
+
+/* ---- the local archive: its index, read directly (the schema is the
+ * node's, versioned by PRAGMA user_version; see README "Index") ---- */
+
+static sqlite3 *open_index(const char *storage, char *err, size_t errlen)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "file:%s/index.sqlite?mode=ro", storage);
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+                        NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s/index.sqlite: %s", storage,
+                 db ? sqlite3_errmsg(db) : "cannot open");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *s;
+    int v = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) ==
+        SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            v = sqlite3_column_int(s, 0);
+        sqlite3_finalize(s);
+    }
+    if (v < 3) {
+        snprintf(err, errlen, "%s/index.sqlite: not a consort-node index "
+                              "this viewer reads (schema %d)",
+                 storage, v);
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+static void col(sqlite3_stmt *s, int i, char *out, size_t len)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    snprintf(out, len, "%s", t ? (const char *)t : "");
+}
+
+int vw_browse_archive(const char *storage, struct vw_study **out,
+                      int *count, char *err, size_t errlen)
+{
+    *out = NULL;
+    *count = 0;
+    sqlite3 *db = open_index(storage, err, errlen);
+    if (!db)
+        return -1;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT p.name, p.patient_id, st.study_date, st.study_time,"
+            "  (SELECT group_concat(m, '\\') FROM (SELECT DISTINCT"
+            "     se.modality AS m FROM series se WHERE se.study = st.id)),"
+            "  st.description, st.study_uid,"
+            "  (SELECT count(*) FROM instances i JOIN series se"
+            "     ON se.id = i.series WHERE se.study = st.id)"
+            " FROM studies st JOIN patients p ON p.id = st.patient",
+            -1, &s, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "index query: %s", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return -1;
+    }
+    struct collect c = {0};
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (c.n == c.cap) {
+            int nc = c.cap ? c.cap * 2 : 64;
+            struct vw_study *ns = realloc(c.s, (size_t)nc * sizeof *ns);
+            if (!ns)
+                break;
+            c.s = ns;
+            c.cap = nc;
+        }
+        struct vw_study *x = &c.s[c.n++];
+        memset(x, 0, sizeof *x);
+        col(s, 0, x->name, sizeof x->name);
+        col(s, 1, x->id, sizeof x->id);
+        col(s, 2, x->date, sizeof x->date);
+        col(s, 3, x->time, sizeof x->time);
+        col(s, 4, x->mods, sizeof x->mods);
+        col(s, 5, x->desc, sizeof x->desc);
+        col(s, 6, x->uid, sizeof x->uid);
+        x->images = sqlite3_column_int(s, 7);
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    qsort(c.s, (size_t)c.n, sizeof *c.s, newest_first);
+    *out = c.s;
+    *count = c.n;
+    return 0;
+}
+
+int vw_archive_files(const char *storage, const char *study_uid,
+                     char ***out, int *n, char *err, size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3 *db = open_index(storage, err, errlen);
+    if (!db)
+        return -1;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT i.path FROM instances i"
+                           " JOIN series se ON se.id = i.series"
+                           " JOIN studies st ON st.id = se.study"
+                           " WHERE st.study_uid = ?1 ORDER BY i.id",
+                           -1, &s, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "index query: %s", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_bind_text(s, 1, study_uid, -1, SQLITE_STATIC);
+    int cap = 0;
+    char **v = NULL;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nv = realloc(v, (size_t)cap * sizeof *nv);
+            if (!nv)
+                break;
+            v = nv;
+        }
+        const unsigned char *rel = sqlite3_column_text(s, 0);
+        if (asprintf(&v[*n], "%s/%s", storage, rel ? (const char *)rel : "") >= 0)
+            (*n)++;
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    if (*n == 0) {
+        free(v);
+        snprintf(err, errlen, "study %s has no files in %s", study_uid,
+                 storage);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }

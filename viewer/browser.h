@@ -34,6 +34,17 @@ int vw_browse_get(const struct vw_node *n, const char *study_uid,
                   char *dir, size_t dirlen, unsigned *got, char *err,
                   size_t errlen);
 
+/* The studies of a local consort-node archive, read from its index
+ * (STORAGE/index.sqlite, read-only; the node may be running), newest
+ * first. 0 or -1 with err. */
+int vw_browse_archive(const char *storage, struct vw_study **out,
+                      int *count, char *err, size_t errlen);
+
+/* The files of a study in that archive (absolute paths; free each and
+ * the array). 0 and *n, or -1 with err. */
+int vw_archive_files(const char *storage, const char *study_uid,
+                     char ***out, int *n, char *err, size_t errlen);
+
 /* 1 if the study matches the filter typed (case-insensitive substring of
  * name, ID, description, modality or date; "" matches all). */
 int vw_study_matches(const struct vw_study *s, const char *filter);

@@ -35,6 +35,7 @@ struct opts {
     int layout;         /* viewports: 1, 2 (1x2) or 4 (2x2) */
     int decode_only;    /* benchmark floor: decode the series, no window */
     const char *node;   /* AE@HOST:PORT: study browser */
+    const char *archive; /* a local consort-node storage folder: browser */
     const char *aet;    /* our AE title towards it */
     int threads;
     char **inputs;
@@ -45,6 +46,7 @@ static void usage(FILE *to)
 {
     fputs("usage: consort-view [options] FILE|FOLDER...\n"
           "       consort-view --node AE@HOST:PORT [--aet OUR_AE] [options]\n"
+          "       consort-view --archive STORAGE_DIR [options]\n"
           "\n"
           "Shows a series: the images given (folders searched), sorted along\n"
           "the slice normal, or the frames of a multi-frame file.\n"
@@ -52,6 +54,8 @@ static void usage(FILE *to)
           "  --node AE@HOST:PORT   study browser of a node (C-FIND; a study\n"
           "                        is fetched by C-GET when opened)\n"
           "  --aet AE              our AE title (default CONSORTVIEW)\n"
+          "  --archive DIR         study browser of a local consort-node\n"
+          "                        archive (its index.sqlite; no copying)\n"
           "  --screenshot OUT.png  render offscreen (no window, no display\n"
           "                        needed) and write a PNG\n"
           "  --size WxH            screenshot size (default: the image's)\n"
@@ -148,6 +152,8 @@ static int parse(int argc, char **argv, struct opts *o)
             o->decode_only = 1;
         } else if (strcmp(a, "--node") == 0 && v) {
             o->node = v, i++;
+        } else if (strcmp(a, "--archive") == 0 && v) {
+            o->archive = v, i++;
         } else if (strcmp(a, "--aet") == 0 && v) {
             o->aet = v, i++;
         } else if (strcmp(a, "--layout") == 0 && v) {
@@ -178,7 +184,7 @@ static int parse(int argc, char **argv, struct opts *o)
             o->inputs[o->n_inputs++] = argv[i];
         }
     }
-    if (!o->n_inputs && !o->node) {
+    if (!o->n_inputs && !o->node && !o->archive) {
         usage(stderr);
         return -1;
     }
@@ -273,9 +279,13 @@ static void draw_browser(struct app *a, int w, int h)
     int rows[4096];
     int n = filtered(a, rows, 4096);
     char line[600];
-    snprintf(line, sizeof line, "Studies on %s@%s:%d   %d of %d   Filter: %s_",
-             a->node.ae, a->node.host, a->node.port, n, a->n_studies,
-             a->filter);
+    if (a->o.archive)
+        snprintf(line, sizeof line, "Studies in %.300s   %d of %d   Filter: %s_",
+                 a->o.archive, n, a->n_studies, a->filter);
+    else
+        snprintf(line, sizeof line, "Studies on %s@%s:%d   %d of %d   Filter: %s_",
+                 a->node.ae, a->node.host, a->node.port, n, a->n_studies,
+                 a->filter);
     rnd_text(a->rc, a->font, line, m, m, w, h, head);
     static const char *const cols[] = {"Date", "Patient", "ID", "Modality",
                                        "Description", "Images"};
@@ -760,7 +770,7 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         a->help = !a->help;
         break;
     case SDLK_b:
-        if (a->node.port) {
+        if (a->node.port || a->o.archive) {
             a->browsing = 1;
             a->playing = 0;
             SDL_StartTextInput();
@@ -846,18 +856,17 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
 }
 
 /* Replaces the viewports with the series of folder dir. */
-static int open_folder(struct app *a, char *dir, int w, int h, char *err,
-                       size_t errlen)
+static int open_paths(struct app *a, char **paths, int n_paths, int w,
+                      int h, char *err, size_t errlen)
 {
     for (int i = 0; i < a->n_vp; i++)
         vw_vp_close(&a->vp[i]);
     a->n_vp = 0;
     a->active = 0;
     a->playing = 0;
-    char *paths[1] = {dir};
     int n_series = 1;
     for (int i = 0; i < MAX_VP && i < n_series; i++) {
-        if (vw_vp_open(&a->vp[i], paths, 1, i, 0, a->o.threads, err,
+        if (vw_vp_open(&a->vp[i], paths, n_paths, i, 0, a->o.threads, err,
                        errlen) < 0)
             return -1;
         a->n_vp++;
@@ -876,8 +885,10 @@ static void refresh_studies(struct app *a)
     a->studies = NULL;
     a->n_studies = 0;
     char err[512];
-    if (vw_browse_find(&a->node, &a->studies, &a->n_studies, err,
-                       sizeof err) < 0)
+    if ((a->o.archive ? vw_browse_archive(a->o.archive, &a->studies,
+                                          &a->n_studies, err, sizeof err)
+                      : vw_browse_find(&a->node, &a->studies, &a->n_studies,
+                                       err, sizeof err)) < 0)
         snprintf(a->status, sizeof a->status, "%.290s", err);
     else
         a->status[0] = '\0';
@@ -928,10 +939,24 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
         if (!a->o.script)
             SDL_GL_SwapWindow(win);
         char dir[1200], err[512];
-        unsigned got = 0;
-        if (vw_browse_get(&a->node, st->uid, dir, sizeof dir, &got, err,
-                          sizeof err) < 0 ||
-            open_folder(a, dir, w, h, err, sizeof err) < 0) {
+        int bad;
+        if (a->o.archive) { /* the archive's own files, where they are */
+            char **files = NULL;
+            int nf = 0;
+            bad = vw_archive_files(a->o.archive, st->uid, &files, &nf, err,
+                                   sizeof err) < 0 ||
+                  open_paths(a, files, nf, w, h, err, sizeof err) < 0;
+            for (int i = 0; i < nf; i++)
+                free(files[i]);
+            free(files);
+        } else {
+            unsigned got = 0;
+            char *paths[1] = {dir};
+            bad = vw_browse_get(&a->node, st->uid, dir, sizeof dir, &got, err,
+                                sizeof err) < 0 ||
+                  open_paths(a, paths, 1, w, h, err, sizeof err) < 0;
+        }
+        if (bad) {
             snprintf(a->status, sizeof a->status, "%.290s", err);
             break;
         }
@@ -1024,8 +1049,8 @@ static int interactive(struct app *a)
         if (dirty) {
             char title[1300];
             if (a->browsing) {
-                snprintf(title, sizeof title, "consort-view - studies on %s",
-                         a->node.ae);
+                snprintf(title, sizeof title, "consort-view - studies %s",
+                         a->o.archive ? a->o.archive : a->node.ae);
             } else {
                 int loaded = atomic_load(&av->st.loaded);
                 snprintf(title, sizeof title,
@@ -1237,13 +1262,13 @@ int main(int argc, char **argv)
                     a.o.node);
             return 2;
         }
-        if (!a.o.n_inputs) {
-            if (a.o.screenshot) {
-                fprintf(stderr, "consort-view: --screenshot needs images\n");
-                return 2;
-            }
-            a.browsing = 1;
+    }
+    if ((a.o.node || a.o.archive) && !a.o.n_inputs) {
+        if (a.o.screenshot) {
+            fprintf(stderr, "consort-view: --screenshot needs images\n");
+            return 2;
         }
+        a.browsing = 1;
     }
     /* one viewport per series, up to four; the first decides how many */
     for (int i = 0; i < MAX_VP && i < n_series; i++) {
