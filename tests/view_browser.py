@@ -80,14 +80,18 @@ def main():
     # the same node's archive read directly (--archive: its index, its
     # files where they are), while the node runs
     p = subprocess.run([view, "--size", "900x500", "--script", "-", "--archive",
-                        storage], input="state\ntext 张\nkey Return\nstate\nquit\n",
+                        storage],
+                       input="wait\nstate\nscreenshot %s\ntext 张\nkey Return\nstate\nquit\n"
+                       % os.path.join(work, "browser.png"),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        timeout=120, env=dict(os.environ, SDL_VIDEODRIVER="offscreen"))
     s = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
     nl.check(len(s) == 2 and s[0]["studies"] == 6 and s[0]["dates"] == dates and
+             s[0]["thumbnails"] == 6 and
              s[1]["mode"] == "viewer" and s[1]["slices"] == len(ct),
-             "--archive lists the same 6 studies from the index and opens the "
-             "CT's %s slices from the archive's files" % (s[1]["slices"] if len(s) == 2 else "?"))
+             "--archive lists the same 6 studies from the index with %s "
+             "thumbnails and opens the CT's %s slices from the archive's files"
+             % (s[0]["thumbnails"] if s else "?", s[1]["slices"] if len(s) == 2 else "?"))
     rc = srv.stop()
     nl.check(rc == 0, "node stopped cleanly")
     print("view_browser: all checks passed")

@@ -163,26 +163,29 @@ static int mkdirs(const char *p)
     return mkdir(b, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+int vw_cache_dir(const char *study_uid, char *dir, size_t len)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(dir, len, "%s/consort-view/%s", xdg, study_uid);
+    else
+        snprintf(dir, len, "%s/.cache/consort-view/%s",
+                 home && *home ? home : "/tmp", study_uid);
+    struct stat sb;
+    return stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) ? 0 : -1;
+}
+
 int vw_browse_get(const struct vw_node *n, const char *study_uid,
                   char *dir, size_t dirlen, unsigned *got, char *err,
                   size_t errlen)
 {
-    char base[800];
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (xdg && *xdg)
-        snprintf(base, sizeof base, "%s/consort-view", xdg);
-    else
-        snprintf(base, sizeof base, "%s/.cache/consort-view",
-                 home && *home ? home : "/tmp");
     if (strspn(study_uid, "0123456789.") != strlen(study_uid) ||
         !*study_uid) {
         snprintf(err, errlen, "not a UID: %s", study_uid);
         return -1;
     }
-    snprintf(dir, dirlen, "%s/%s", base, study_uid);
     *got = 0;
-    struct stat sb;
-    if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+    if (vw_cache_dir(study_uid, dir, dirlen) == 0)
         return 0; /* fetched whole before: it was renamed into place */
     char part[1100];
     snprintf(part, sizeof part, "%s.part", dir);

@@ -34,6 +34,10 @@ int vw_browse_get(const struct vw_node *n, const char *study_uid,
                   char *dir, size_t dirlen, unsigned *got, char *err,
                   size_t errlen);
 
+/* The cache folder of a fetched study; 0 if it exists (fetched whole),
+ * -1 if not. */
+int vw_cache_dir(const char *study_uid, char *dir, size_t len);
+
 /* The studies of a local consort-node archive, read from its index
  * (STORAGE/index.sqlite, read-only; the node may be running), newest
  * first. 0 or -1 with err. */

@@ -17,6 +17,7 @@
 #include "load.h"
 #include "overlay.h"
 #include "stack.h"
+#include "thumbs.h"
 #include "viewport.h"
 #include "png.h"
 #include "rnd/rnd.h"
@@ -214,6 +215,8 @@ struct app {
     int n_studies;
     char filter[128];
     int sel;            /* index into the filtered rows */
+    struct vw_thumbs thumbs;
+    rnd_image **thumb_tex; /* per study, uploaded when its thumbnail is */
     char status[300];   /* last fetch or query message */
     /* --timing (tests/bench/viewer) */
     int timing, shown_first, reported_loaded;
@@ -276,6 +279,7 @@ static void draw_browser(struct app *a, int w, int h)
     if (!a->font)
         return;
     int lh = rnd_font_line_height(a->font) + 4, m = 10;
+    int rh = THUMB + 6 > lh ? THUMB + 6 : lh; /* row: a thumbnail high */
     int rows[4096];
     int n = filtered(a, rows, 4096);
     char line[600];
@@ -289,23 +293,40 @@ static void draw_browser(struct app *a, int w, int h)
     rnd_text(a->rc, a->font, line, m, m, w, h, head);
     static const char *const cols[] = {"Date", "Patient", "ID", "Modality",
                                        "Description", "Images"};
-    int cx[6] = {m, m + 110, m + 110 + (w - 2 * m) * 30 / 100,
-                 m + 110 + (w - 2 * m) * 45 / 100,
-                 m + 110 + (w - 2 * m) * 55 / 100, w - m - 60};
+    int x0 = m + THUMB + 10, span = w - x0 - m;
+    int cx[6] = {x0, x0 + 110, x0 + 110 + span * 28 / 100,
+                 x0 + 110 + span * 43 / 100, x0 + 110 + span * 53 / 100,
+                 w - m - 60};
     int y = m + lh * 2;
     for (int c = 0; c < 6; c++)
         rnd_text(a->rc, a->font, cols[c], cx[c], y, w, h, dim);
     y += lh;
-    int visible = (h - y - lh * 2) / lh;
+    int visible = (h - y - lh * 2) / rh;
     if (visible < 1)
         visible = 1;
     if (a->sel >= n)
         a->sel = n ? n - 1 : 0;
     int top = a->sel >= visible ? a->sel - visible + 1 : 0;
     for (int r = top; r < n && r < top + visible; r++) {
-        const struct vw_study *s = &a->studies[rows[r]];
+        int idx = rows[r];
+        const struct vw_study *s = &a->studies[idx];
         if (r == a->sel)
-            rnd_rect(a->rc, a->font, m - 4, y - 2, w - 2 * m + 8, lh, w, h, hl);
+            rnd_rect(a->rc, a->font, m - 4, y - 2, w - 2 * m + 8, rh, w, h, hl);
+        if (a->thumbs.t && atomic_load(&a->thumbs.t[idx].state) == 2) {
+            struct vw_thumb *t = &a->thumbs.t[idx];
+            if (!a->thumb_tex[idx]) {
+                struct rnd_frame f = {(uint32_t)t->w, (uint32_t)t->h, 3, 8, 0,
+                                      RND_RGB, t->rgb, NULL, NULL};
+                char err[200];
+                a->thumb_tex[idx] = rnd_image_create(a->rc, &f, err, sizeof err);
+            }
+            if (a->thumb_tex[idx]) {
+                struct rnd_view v;
+                memset(&v, 0, sizeof v);
+                v.slope = 1, v.zoom = 1, v.width = 256, v.center = 128;
+                rnd_draw(a->rc, a->thumb_tex[idx], &v, m, y, THUMB, THUMB, h);
+            }
+        }
         char date[16], name[300], imgs[16];
         if (strlen(s->date) == 8)
             snprintf(date, sizeof date, "%.4s-%.2s-%.2s", s->date, s->date + 4,
@@ -315,9 +336,10 @@ static void draw_browser(struct app *a, int w, int h)
         vw_person_name(s->name, name, sizeof name);
         snprintf(imgs, sizeof imgs, "%d", s->images);
         const char *v[6] = {date, name, s->id, s->mods, s->desc, imgs};
+        int ty = y + (rh - lh) / 2;
         for (int c = 0; c < 6; c++)
-            rnd_text(a->rc, a->font, v[c], cx[c], y, w, h, fg);
-        y += lh;
+            rnd_text(a->rc, a->font, v[c], cx[c], ty, w, h, fg);
+        y += rh;
     }
     if (!a->n_studies)
         rnd_text(a->rc, a->font, "(no studies)", m, y, w, h, dim);
@@ -575,6 +597,10 @@ static int script_line(struct app *a, char *line, int w, int h)
     if (strcmp(cmd, "quit") == 0)
         return 1;
     if (strcmp(cmd, "wait") == 0) {
+        if (a->browsing && a->thumbs.started) { /* thumbnails made */
+            pthread_join(a->thumbs.th, NULL);
+            a->thumbs.started = 0;
+        }
         for (int i = 0; i < a->n_vp; i++) {
             vw_stack_wait_all(&a->vp[i].st);
             if (a->vp[i].pending)
@@ -635,7 +661,11 @@ static int script_line(struct app *a, char *line, int w, int h)
         for (int i = 0; i < k; i++)
             printf("%s\"%s%s\"", i ? "," : "", a->studies[rows[i]].date,
                    a->studies[rows[i]].time);
-        printf("],\"status\":\"%s\"}\n", a->status[0] ? "message" : "");
+        int ready = 0;
+        for (int i = 0; i < a->thumbs.n; i++)
+            ready += atomic_load(&a->thumbs.t[i].state) == 2;
+        printf("],\"thumbnails\":%d,\"status\":\"%s\"}\n", ready,
+               a->status[0] ? "message" : "");
         fflush(stdout);
         return 0;
     }
@@ -879,8 +909,18 @@ static int open_paths(struct app *a, char **paths, int n_paths, int w,
     return reset_all(a, w, h, err, errlen);
 }
 
+static void thumbs_reset(struct app *a)
+{
+    vw_thumbs_stop(&a->thumbs);
+    for (int i = 0; a->thumb_tex && i < a->n_studies; i++)
+        rnd_image_destroy(a->thumb_tex[i]);
+    free(a->thumb_tex);
+    a->thumb_tex = NULL;
+}
+
 static void refresh_studies(struct app *a)
 {
+    thumbs_reset(a);
     free(a->studies);
     a->studies = NULL;
     a->n_studies = 0;
@@ -892,6 +932,9 @@ static void refresh_studies(struct app *a)
         snprintf(a->status, sizeof a->status, "%.290s", err);
     else
         a->status[0] = '\0';
+    a->thumb_tex = calloc((size_t)(a->n_studies ? a->n_studies : 1),
+                          sizeof *a->thumb_tex);
+    vw_thumbs_start(&a->thumbs, a->studies, a->n_studies, a->o.archive);
 }
 
 /* A key in the browser; 1 to quit. */
@@ -1125,7 +1168,17 @@ static int interactive(struct app *a)
             int until = (int)(script_resume - now_ms());
             timeout = until < timeout ? until : timeout;
         }
+        int thumbs_pending = 0;
+        for (int i = 0; a->browsing && i < a->thumbs.n; i++)
+            thumbs_pending |= atomic_load(&a->thumbs.t[i].state) < 2 &&
+                              atomic_load(&a->thumbs.t[i].state) >= 0;
+        if (thumbs_pending && timeout > 100)
+            timeout = 100;
         if (!SDL_WaitEventTimeout(&ev, timeout)) {
+            if (a->browsing) {
+                dirty = 1; /* thumbnails arrive */
+                continue;
+            }
             int still = 0;
             for (int i = 0; i < a->n_vp; i++)
                 still |= atomic_load(&a->vp[i].st.loaded) < a->vp[i].st.n;
@@ -1227,6 +1280,7 @@ static int interactive(struct app *a)
 out:
     if (script && script != stdin)
         fclose(script);
+    thumbs_reset(a);
     rnd_font_close(a->font);
     for (int i = 0; i < a->n_vp; i++) {
         rnd_image_destroy(a->vp[i].tex);

@@ -1,0 +1,181 @@
+/* thumbs.c - study thumbnails (see thumbs.h). */
+#define _GNU_SOURCE
+#include "thumbs.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dcx/dataset.h"
+#include "dcx/pixel.h"
+
+/* The middle regular file of a folder (a fetched study), or NULL. */
+static char *middle_file(const char *dir)
+{
+    struct dirent **list;
+    int n = scandir(dir, &list, NULL, alphasort), k = 0;
+    char *out = NULL;
+    if (n < 0)
+        return NULL;
+    int files = 0;
+    for (int i = 0; i < n; i++)
+        files += list[i]->d_name[0] != '.';
+    for (int i = 0; i < n; i++) {
+        if (list[i]->d_name[0] != '.' && k++ == files / 2 && !out &&
+            asprintf(&out, "%s/%s", dir, list[i]->d_name) < 0)
+            out = NULL;
+        free(list[i]);
+    }
+    free(list);
+    return out;
+}
+
+static int make(struct vw_thumb *t, const char *path)
+{
+    dcx_ds *ds;
+    if (dcx_ds_open(path, NULL, &ds, NULL) < 0)
+        return -1;
+    struct dcx_decode_opts o = {.palette_to_rgb = 1};
+    struct dcx_pixel_info in;
+    void *buf = NULL;
+    int rc = -1;
+    if (dcx_pixel_info_get(ds, &o, &in) < 0 ||
+        (in.bits_allocated != 8 && in.bits_allocated != 16) ||
+        !(buf = malloc(in.frame_bytes)) ||
+        dcx_pixel_decode(ds, in.frames / 2, &o, buf, in.frame_bytes) < 0)
+        goto out;
+    struct dcx_modality_lut m = {1, 0, "", 0, 0, 0, NULL};
+    dcx_pixel_modality_lut(ds, &m);
+    struct dcx_voi v;
+    memset(&v, 0, sizeof v);
+    dcx_pixel_voi(ds, &v);
+    size_t npx = (size_t)in.rows * in.columns;
+    int spp = in.samples_per_pixel, sgn = in.pixel_representation == 1;
+    double c = 0, w = 0;
+    if (spp == 1) {
+        if (v.n_windows && v.width[0] > 0) {
+            c = v.center[0], w = v.width[0];
+        } else {
+            double lo = INFINITY, hi = -INFINITY;
+            for (size_t i = 0; i < npx; i++) {
+                double x = in.bits_allocated == 16
+                               ? (sgn ? ((int16_t *)buf)[i] : ((uint16_t *)buf)[i])
+                               : (sgn ? ((int8_t *)buf)[i] : ((uint8_t *)buf)[i]);
+                x = x * m.slope + m.intercept;
+                lo = x < lo ? x : lo;
+                hi = x > hi ? x : hi;
+            }
+            c = (lo + hi) / 2, w = hi - lo + 1;
+        }
+    }
+    int mono1 = strcmp(in.photometric, "MONOCHROME1") == 0;
+    int ybr = strncmp(in.photometric, "YBR_FULL", 8) == 0;
+    double s = fmin((double)THUMB / in.columns, (double)THUMB / in.rows);
+    t->w = (int)(in.columns * s) < 1 ? 1 : (int)(in.columns * s);
+    t->h = (int)(in.rows * s) < 1 ? 1 : (int)(in.rows * s);
+    for (int y = 0; y < t->h; y++) {
+        for (int x = 0; x < t->w; x++) {
+            size_t sx = (size_t)((x + 0.5) / s), sy = (size_t)((y + 0.5) / s);
+            size_t k = sy * in.columns + sx;
+            uint8_t *o3 = &t->rgb[(y * t->w + x) * 3];
+            if (spp == 1) {
+                double px = in.bits_allocated == 16
+                                ? (sgn ? ((int16_t *)buf)[k] : ((uint16_t *)buf)[k])
+                                : (sgn ? ((int8_t *)buf)[k] : ((uint8_t *)buf)[k]);
+                px = px * m.slope + m.intercept;
+                double g = (px - (c - 0.5)) / fmax(w - 1, 1) + 0.5;
+                g = g < 0 ? 0 : g > 1 ? 1 : g;
+                if (mono1)
+                    g = 1 - g;
+                o3[0] = o3[1] = o3[2] = (uint8_t)(g * 255 + 0.5);
+            } else {
+                double rgb[3];
+                for (int ch = 0; ch < 3; ch++)
+                    rgb[ch] = in.bits_allocated == 16
+                                  ? ((uint16_t *)buf)[k * 3 + ch] / 257.0
+                                  : ((uint8_t *)buf)[k * 3 + ch];
+                if (ybr) {
+                    double yy = rgb[0], cb = rgb[1] - 128, cr = rgb[2] - 128;
+                    rgb[0] = yy + 1.402 * cr;
+                    rgb[1] = yy - 0.344136 * cb - 0.714136 * cr;
+                    rgb[2] = yy + 1.772 * cb;
+                }
+                for (int ch = 0; ch < 3; ch++)
+                    o3[ch] = (uint8_t)(rgb[ch] < 0 ? 0 : rgb[ch] > 255 ? 255
+                                                                      : rgb[ch]);
+            }
+        }
+    }
+    rc = 0;
+out:
+    free(buf);
+    dcx_ds_close(ds);
+    return rc;
+}
+
+static void *worker(void *arg)
+{
+    struct vw_thumbs *t = arg;
+    for (int i = 0; i < t->n && !atomic_load(&t->stop); i++) {
+        struct vw_thumb *x = &t->t[i];
+        if (!t->source[i]) {
+            atomic_store(&x->state, -1);
+            continue;
+        }
+        atomic_store(&x->state, 1);
+        atomic_store(&x->state, make(x, t->source[i]) == 0 ? 2 : -1);
+    }
+    return NULL;
+}
+
+int vw_thumbs_start(struct vw_thumbs *t, const struct vw_study *s, int n,
+                    const char *archive)
+{
+    memset(t, 0, sizeof *t);
+    if (n <= 0)
+        return 0;
+    t->t = calloc((size_t)n, sizeof *t->t);
+    t->source = calloc((size_t)n, sizeof *t->source);
+    if (!t->t || !t->source) {
+        free(t->t);
+        free(t->source);
+        memset(t, 0, sizeof *t);
+        return -1;
+    }
+    t->n = n;
+    for (int i = 0; i < n; i++) {
+        if (archive) {
+            char **files = NULL, err[256];
+            int nf = 0;
+            if (vw_archive_files(archive, s[i].uid, &files, &nf, err,
+                                 sizeof err) == 0) {
+                t->source[i] = files[nf / 2];
+                for (int k = 0; k < nf; k++)
+                    if (k != nf / 2)
+                        free(files[k]);
+                free(files);
+            }
+        } else {
+            char dir[1200];
+            if (vw_cache_dir(s[i].uid, dir, sizeof dir) == 0)
+                t->source[i] = middle_file(dir);
+        }
+    }
+    t->started = pthread_create(&t->th, NULL, worker, t) == 0;
+    return 0;
+}
+
+void vw_thumbs_stop(struct vw_thumbs *t)
+{
+    atomic_store(&t->stop, 1);
+    if (t->started)
+        pthread_join(t->th, NULL);
+    for (int i = 0; i < t->n; i++)
+        free(t->source[i]);
+    free(t->source);
+    free(t->t);
+    memset(t, 0, sizeof *t);
+}
