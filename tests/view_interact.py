@@ -139,6 +139,18 @@ def main():
           "more than 1 grey level from the reference" % (
               s[0]["slice"] if s else None, 100 * bad))
 
+    # Shift + left drag scrolls (a slice per 4 px) and leaves W/L alone; Z
+    # switches between fit and 1:1
+    s = run(view, ct, ["wait", "state", "drag left 200 100 200 120 shift", "state",
+                       "key z", "state", "key z", "state"])
+    if len(s) == 4:
+        check(s[1]["slice"] == 5 and s[1]["center"] == s[0]["center"] and
+              s[1]["width"] == s[0]["width"],
+              "Shift+drag down 20 px: slice %d (expected 5), window unchanged"
+              % s[1]["slice"])
+        check(s[2]["zoom"] == 1.0 and abs(s[3]["zoom"] - s[0]["zoom"]) < 1e-6,
+              "Z: 1:1 (zoom %.3f), Z again: fit (%.4f)" % (s[2]["zoom"], s[3]["zoom"]))
+
     # presets on the number keys, auto window from the histogram
     s = run(view, ct, ["wait", "key 2", "state", "key 5", "state", "key 0", "state",
                        "key 7", "state"])

@@ -205,6 +205,7 @@ struct app {
     rnd_ctx *rc;
     rnd_font *font;     /* NULL: no overlays */
     int help;           /* F1: the key bindings over the image */
+    int drag_acc;       /* pixels of a scrolling drag not yet a slice */
     int playing;        /* cine, of the active viewport */
     double fps;
     uint64_t next_frame_ms;
@@ -255,6 +256,8 @@ static const char *const help_lines[] = {
     "R                 reset         Shift+R       rotate 90",
     "F                 flip          I             invert",
     "N                 nearest / linear interpolation",
+    "Z                 fit / 1:1 (one screen pixel per image pixel)",
+    "Shift + left drag scroll through the slices",
     "O                 overlay planes (60xx) on / off",
     "B                 back to the study browser (with --node)",
     "F1                this help     Esc           quit",
@@ -749,6 +752,8 @@ static int script_line(struct app *a, char *line, int w, int h)
         int b = strcmp(arg, "left") == 0    ? SDL_BUTTON_LEFT
                 : strcmp(arg, "right") == 0 ? SDL_BUTTON_RIGHT
                                             : SDL_BUTTON_MIDDLE;
+        /* "drag ... shift": the modifier held during the drag */
+        SDL_SetModState(strstr(line, "shift") ? KMOD_LSHIFT : KMOD_NONE);
         push_button(SDL_MOUSEBUTTONDOWN, b, x0, y0);
         int steps = 10, px = x0, py = y0;
         for (int i = 1; i <= steps; i++) {
@@ -795,6 +800,16 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         break;
     case SDLK_o:
         v->hide_overlays = !v->hide_overlays;
+        break;
+    case SDLK_z: /* fit <-> one screen pixel per image pixel */
+        if (vp->fit) {
+            vp->fit = 0;
+            v->zoom = 1.0;
+        } else {
+            vp->fit = 1;
+            v->zoom = rnd_fit_zoom(vp->tex, v->rotate, cw, ch);
+        }
+        v->pan_x = v->pan_y = 0;
         break;
     case SDLK_F1:
         a->help = !a->help;
@@ -1240,7 +1255,14 @@ static int interactive(struct app *a)
             int dx = ev.motion.xrel, dy = ev.motion.yrel;
             const struct vw_slice *s = vw_vp_slice(av);
             double range = s->max - s->min + 1;
-            if (drag == SDL_BUTTON_LEFT) { /* right = wider, down = higher */
+            if (drag == SDL_BUTTON_LEFT && (SDL_GetModState() & KMOD_SHIFT)) {
+                /* a slice per 4 pixels of vertical drag, down = next */
+                a->drag_acc += dy;
+                int step = a->drag_acc / 4;
+                a->drag_acc -= step * 4;
+                if (step && vw_vp_step(av, a->rc, step))
+                    follow(a);
+            } else if (drag == SDL_BUTTON_LEFT) { /* right = wider, down = higher */
                 double k = range / 512.0;
                 av->view.width = fmax(1.0, av->view.width + dx * k);
                 av->view.center += dy * k;
