@@ -228,6 +228,47 @@ def main():
         check([x["layout"] for x in s[3:]] == [4, 1], "L cycles the layout: %s"
               % [x["layout"] for x in s[3:]])
 
+    # reference lines: an axial CT and a sagittal series made from it (the
+    # headers say sagittal; the pixels do not matter here)
+    sag = os.path.join(work, "sag")
+    os.makedirs(sag)
+    suid = pydicom.uid.generate_uid()
+    z_top = slices[-1][0] + 10.0
+    x_first = -100.0
+    for i in range(4):
+        d = pydicom.dcmread(os.path.join(ct, slices[i][1]))
+        d.SeriesInstanceUID = suid
+        d.SOPInstanceUID = pydicom.uid.generate_uid()
+        d.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
+        d.ImagePositionPatient = [x_first + 20.0 * i, -180.0, z_top]
+        d.save_as(os.path.join(sag, "s%d.dcm" % i))
+    s = run(view, [ct, sag], ["wait", "state", "click 600 200", "state"],
+            size="800x400")
+    ax = slices[0][2]
+    sp = [float(v) for v in ax.PixelSpacing]
+    z0 = slices[0][0]
+    zoom = 400 / 512.0
+    # the axial slice cuts the sagittal image along the row at z0
+    want_y = 200 + zoom * ((z_top - z0) / sp[0] + 0.5 - 256)
+    # the sagittal viewport opens at its first slice along its normal
+    # (row x column = -x), so the one with the largest x; it cuts the axial
+    # image along a column
+    x_shown = max(x_first + 20.0 * i for i in range(4))
+    col = (x_shown - float(ax.ImagePositionPatient[0])) / sp[1]
+    # the left cell is 399 px wide (a 1-px gap between cells)
+    want_x = 399 / 2.0 + (399 / 512.0) * (col + 0.5 - 256)
+    if len(s) == 2:
+        r1, r0 = s[0]["reference"][1], s[1]["reference"][0]
+        check(r1 is not None and abs(r1[1] - want_y) < 0.05 and
+              abs(r1[3] - want_y) < 0.05 and abs(abs(r1[2] - r1[0]) - 400) < 0.05,
+              "reference line of the axial slice on the sagittal viewport: "
+              "y %.2f (expected %.2f), across the image" % (
+                  r1[1] if r1 else -1, want_y))
+        check(r0 is not None and abs(r0[0] - want_x) < 0.05 and
+              abs(r0[2] - want_x) < 0.05,
+              "and of the sagittal slice on the axial one: x %.2f (expected %.2f)"
+              % (r0[0] if r0 else -1, want_x))
+
     # orientation letters (right, left, top, bottom) follow rotation and flip
     s = run(view, ct, ["state", "key r shift", "state", "key f", "state"])
     o = [x["orientation"] for x in s]

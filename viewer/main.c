@@ -206,6 +206,7 @@ struct app {
     rnd_font *font;     /* NULL: no overlays */
     int help;           /* F1: the key bindings over the image */
     int drag_acc;       /* pixels of a scrolling drag not yet a slice */
+    int no_reflines;    /* X: reference lines off */
     int playing;        /* cine, of the active viewport */
     double fps;
     uint64_t next_frame_ms;
@@ -257,6 +258,7 @@ static const char *const help_lines[] = {
     "F                 flip          I             invert",
     "N                 nearest / linear interpolation",
     "Z                 fit / 1:1 (one screen pixel per image pixel)",
+    "X                 reference lines on / off",
     "Shift + left drag scroll through the slices",
     "O                 overlay planes (60xx) on / off",
     "B                 back to the study browser (with --node)",
@@ -398,6 +400,22 @@ static void draw(struct app *a, int w, int h)
         if (a->font)
             vw_overlay_draw(a->rc, a->font, &vp->im, &vp->st, vp->cur,
                             &vp->view, vp->tex, x, y, cw, ch, w, h);
+    }
+    /* reference lines: where the active viewport's slice cuts the others */
+    for (int i = 0; a->font && !a->no_reflines && i < a->layout &&
+                    i < a->n_vp && a->n_vp > 1;
+         i++) {
+        if (i == a->active || !a->vp[i].tex)
+            continue;
+        int x, y, cw, ch;
+        double l[4];
+        cell(a, i, w, h, &x, &y, &cw, &ch);
+        if (vw_vp_reference_line(&a->vp[i], vw_vp_slice(&a->vp[a->active]),
+                                 cw, ch, l) == 0) {
+            static const float ref[4] = {0.3f, 0.9f, 1, 0.9f};
+            rnd_line(a->rc, a->font, x + l[0], y + l[1], x + l[2], y + l[3],
+                     1.5, w, h, ref);
+        }
     }
     if (a->font && a->layout > 1) {
         static const float frame[4] = {1, 0.85f, 0.3f, 0.9f};
@@ -702,6 +720,19 @@ static int script_line(struct app *a, char *line, int w, int h)
                cal, mmpp);
         for (int i = 0; i < a->n_vp; i++)
             printf("%s%d", i ? "," : "", a->vp[i].cur);
+        printf("],\"reference\":[");
+        for (int i = 0; i < a->n_vp; i++) {
+            double l[4];
+            int x2, y2, cw2, ch2;
+            cell(a, i, w, h, &x2, &y2, &cw2, &ch2);
+            if (i != a->active && i < a->layout &&
+                vw_vp_reference_line(&a->vp[i], vw_vp_slice(&a->vp[a->active]),
+                                     cw2, ch2, l) == 0)
+                printf("%s[%.2f,%.2f,%.2f,%.2f]", i ? "," : "", l[0], l[1],
+                       l[2], l[3]);
+            else
+                printf("%snull", i ? "," : "");
+        }
         printf("],\"viewport_positions\":[");
         for (int i = 0; i < a->n_vp; i++)
             printf("%s%.3f", i ? "," : "", vw_vp_slice(&a->vp[i])->key);
@@ -800,6 +831,9 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         break;
     case SDLK_o:
         v->hide_overlays = !v->hide_overlays;
+        break;
+    case SDLK_x:
+        a->no_reflines = !a->no_reflines;
         break;
     case SDLK_z: /* fit <-> one screen pixel per image pixel */
         if (vp->fit) {

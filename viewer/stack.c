@@ -23,8 +23,8 @@ struct hdr {
     char series[65];
     int series_number, instance;
     uint32_t frames;
-    double pos[3], dir[6];
-    int has_pos, has_dir;
+    double pos[3], dir[6], spacing[2];
+    int has_pos, has_dir, has_spacing;
     double slope, intercept, center, width, location, thickness;
 };
 
@@ -86,6 +86,10 @@ static int add_path(struct hdr **h, int *n, int *cap, const char *p)
     for (unsigned k = 0; k < 6; k++)
         x->has_dir &= dcx_item_get_float(r, DCX_TAG_IMAGE_ORIENTATION_PATIENT,
                                          k, &x->dir[k]) == 0;
+    x->has_spacing = dcx_item_get_float(r, DCX_TAG_PIXEL_SPACING, 0,
+                                        &x->spacing[0]) == 0 &&
+                     dcx_item_get_float(r, DCX_TAG_PIXEL_SPACING, 1,
+                                        &x->spacing[1]) == 0;
     x->slope = 1;
     dcx_item_get_float(r, DCX_TAG_RESCALE_SLOPE, 0, &x->slope);
     dcx_item_get_float(r, DCX_TAG_RESCALE_INTERCEPT, 0, &x->intercept);
@@ -305,6 +309,11 @@ int vw_stack_open(struct vw_stack *st, char **paths, int n_paths,
             snprintf(s->path, sizeof s->path, "%s", h[i].path);
             s->frame = f;
             s->key = h[i].frames > 1 ? f : slice_key(&h[i]);
+            s->has_geom = h[i].frames == 1 && h[i].has_pos && h[i].has_dir &&
+                          h[i].has_spacing;
+            memcpy(s->pos, h[i].pos, sizeof s->pos);
+            memcpy(s->dir, h[i].dir, sizeof s->dir);
+            memcpy(s->spacing, h[i].spacing, sizeof s->spacing);
             s->instance = h[i].instance;
             s->slope = h[i].slope;
             s->intercept = h[i].intercept;

@@ -18,6 +18,9 @@ struct vw_slice {
     char path[1024];
     uint32_t frame;
     double key;           /* sort position */
+    int has_geom;         /* position, orientation and spacing known */
+    double pos[3], dir[6], spacing[2]; /* IPP, IOP, Pixel Spacing (row,
+                                          column) */
     int instance;
     double slope, intercept;
     double center, width; /* the file's first window; width 0: none */

@@ -191,3 +191,65 @@ void vw_vp_auto_window(const struct vw_vp *vp, double *c, double *w)
     *c = (v1 + v99) / 2;
     *w = v99 - v1 > 1 ? v99 - v1 : 1;
 }
+
+static double dot(const double *a, const double *b)
+{
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+
+int vw_vp_reference_line(const struct vw_vp *vp, const struct vw_slice *o,
+                         int w, int h, double out[4])
+{
+    const struct vw_slice *s = vw_vp_slice(vp);
+    if (!s->has_geom || !o->has_geom || !vp->tex)
+        return -1;
+    /* the other plane: a point and its normal (row x column) */
+    const double *od = o->dir;
+    double n[3] = {od[1] * od[5] - od[2] * od[4], od[2] * od[3] - od[0] * od[5],
+                   od[0] * od[4] - od[1] * od[3]};
+    double nn = sqrt(dot(n, n));
+    if (nn <= 0)
+        return -1;
+    for (int k = 0; k < 3; k++)
+        n[k] /= nn;
+    const double *r = s->dir, *c = s->dir + 3;
+    if (fabs(dot(n, r)) < 1e-6 && fabs(dot(n, c)) < 1e-6)
+        return -1; /* parallel planes */
+    /* signed distance to the other plane of image point (x, y) (pixel
+     * centres at +0.5): d(x, y) = d0 + x * dx + y * dy */
+    double p0[3];
+    for (int k = 0; k < 3; k++)
+        p0[k] = s->pos[k] - o->pos[k];
+    double d0 = dot(p0, n), dx = dot(r, n) * s->spacing[1],
+           dy = dot(c, n) * s->spacing[0];
+    /* where it is 0 on the image's four edges (in pixel-centre units, then
+     * shifted to the continuous coordinates the renderer uses) */
+    double cols = vp->st.fmt.width, rows = vp->st.fmt.height;
+    double pts[4][2];
+    int np = 0;
+    double ex[4][4] = {{-0.5, -0.5, cols - 0.5, -0.5},
+                       {-0.5, rows - 0.5, cols - 0.5, rows - 0.5},
+                       {-0.5, -0.5, -0.5, rows - 0.5},
+                       {cols - 0.5, -0.5, cols - 0.5, rows - 0.5}};
+    for (int e = 0; e < 4 && np < 2; e++) {
+        double da = d0 + ex[e][0] * dx + ex[e][1] * dy;
+        double db = d0 + ex[e][2] * dx + ex[e][3] * dy;
+        if ((da < 0) == (db < 0) || da == db)
+            continue;
+        double t = da / (da - db);
+        double ix = ex[e][0] + t * (ex[e][2] - ex[e][0]);
+        double iy = ex[e][1] + t * (ex[e][3] - ex[e][1]);
+        if (np == 1 && fabs(ix - pts[0][0]) < 1e-9 && fabs(iy - pts[0][1]) < 1e-9)
+            continue; /* a corner counted twice */
+        pts[np][0] = ix + 0.5;
+        pts[np][1] = iy + 0.5;
+        np++;
+    }
+    if (np < 2)
+        return -1;
+    rnd_image_to_screen(vp->tex, &vp->view, w, h, pts[0][0], pts[0][1],
+                        &out[0], &out[1]);
+    rnd_image_to_screen(vp->tex, &vp->view, w, h, pts[1][0], pts[1][1],
+                        &out[2], &out[3]);
+    return 0;
+}

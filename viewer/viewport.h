@@ -59,6 +59,13 @@ int vw_vp_step(struct vw_vp *vp, rnd_ctx *rc, int step);
  * key (synchronised scrolling); 1 if the slice changed. */
 int vw_vp_goto_position(struct vw_vp *vp, rnd_ctx *rc, double key);
 
+/* Reference line: where the plane of slice `other` cuts vp's current
+ * slice, in vp's viewport coordinates (w x h). 0 and the two end points,
+ * -1 if the planes are parallel, do not meet inside the image, or lack
+ * geometry. */
+int vw_vp_reference_line(const struct vw_vp *vp, const struct vw_slice *other,
+                         int w, int h, double out[4]);
+
 /* A window from the histogram of the current slice: 1st to 99th
  * percentile, padding (a tenth of the pixels or more at the minimum) left
  * out. */

@@ -7,6 +7,7 @@
 
 #include <ft2build.h>
 #include FT_FREETYPE_H
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,5 +309,24 @@ void rnd_rect(rnd_ctx *c, rnd_font *f, int x, int y, int w, int h, int fb_w,
     float v[24];
     float t = 0.5f / ATLAS; /* the covered texel */
     quad(v, (float)x, (float)y, (float)(x + w), (float)(y + h), t, t, t, t);
+    draw_quads(f, v, 1, fb_w, fb_h, rgba);
+}
+
+void rnd_line(rnd_ctx *c, rnd_font *f, double x0, double y0, double x1,
+              double y1, double thickness, int fb_w, int fb_h,
+              const float rgba[4])
+{
+    (void)c;
+    double dx = x1 - x0, dy = y1 - y0, len = sqrt(dx * dx + dy * dy);
+    if (len <= 0)
+        return;
+    double nx = -dy / len * thickness / 2, ny = dx / len * thickness / 2;
+    float t = 0.5f / ATLAS; /* the covered texel */
+    float a[2] = {(float)(x0 + nx), (float)(y0 + ny)};
+    float b[2] = {(float)(x1 + nx), (float)(y1 + ny)};
+    float cc[2] = {(float)(x0 - nx), (float)(y0 - ny)};
+    float d[2] = {(float)(x1 - nx), (float)(y1 - ny)};
+    float v[24] = {a[0], a[1], t, t, b[0], b[1], t, t, cc[0], cc[1], t, t,
+                   b[0], b[1], t, t, d[0], d[1], t, t, cc[0], cc[1], t, t};
     draw_quads(f, v, 1, fb_w, fb_h, rgba);
 }

@@ -124,6 +124,11 @@ int rnd_text_width(rnd_font *f, const char *utf8);
 void rnd_text(rnd_ctx *c, rnd_font *f, const char *utf8, int x, int y,
               int fb_w, int fb_h, const float rgba[4]);
 
+/* A line of the given thickness (reference lines). */
+void rnd_line(rnd_ctx *c, rnd_font *f, double x0, double y0, double x1,
+              double y1, double thickness, int fb_w, int fb_h,
+              const float rgba[4]);
+
 /* A filled rectangle (scale bars, markers). */
 void rnd_rect(rnd_ctx *c, rnd_font *f, int x, int y, int w, int h,
               int fb_w, int fb_h, const float rgba[4]);
