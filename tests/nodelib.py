@@ -56,7 +56,7 @@ class Server:
         self.env, self.cwd = env, cwd
         self.proc = None
 
-    def start(self, timeout=15.0):
+    def start(self, timeout=30.0):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv, stdout=self.log,
                                      stderr=subprocess.STDOUT, env=self.env,
