@@ -39,6 +39,9 @@ static const struct key node_keys[] = {
      "largest PDU we accept, bytes"},
     {"idle_timeout", K_INT, "300", 5, 86400, F(idle_timeout),
      "seconds a peer may stay silent inside an association"},
+    {"acse_timeout", K_INT, "10", 1, 300, F(acse_timeout),
+     "seconds a connection may take to send its association request "
+     "(ARTIM); a silent or trickling peer is dropped after that"},
     {"log_level", K_LEVEL, "info", 0, 0, F(log_level),
      "error | warn | info (one line per association and instance) | "
      "debug"},

@@ -61,6 +61,7 @@ struct nd_config {
     int max_associations;
     int max_pdu;               /* bytes */
     int idle_timeout;          /* s */
+    int acse_timeout;          /* s for an association request (ARTIM) */
     char log_level[8];         /* error | warn | info | debug */
     struct nd_acl store, query, retrieve;
     int n_peers;

@@ -136,6 +136,44 @@ static void on_end(void *user, const struct dcx_assoc_info *a,
     }
 }
 
+static int valid_uid(const char *u)
+{
+    size_t n = strlen(u);
+    if (n == 0 || n > 64 || u[0] == '.' || u[n - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (u[i] == '.' ? u[i + 1] == '.' : (u[i] < '0' || u[i] > '9'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Storage classes whose IOD is an image (Rows and Columns required). */
+static int is_image_class(const char *c)
+{
+    static const char *const img[] = {
+        "1.2.840.10008.5.1.4.1.1.1",     /* CR */
+        "1.2.840.10008.5.1.4.1.1.1.1",   /* DX presentation */
+        "1.2.840.10008.5.1.4.1.1.1.1.1", /* DX processing */
+        "1.2.840.10008.5.1.4.1.1.1.2",   /* MG presentation */
+        "1.2.840.10008.5.1.4.1.1.1.2.1", /* MG processing */
+        "1.2.840.10008.5.1.4.1.1.2",     /* CT */
+        "1.2.840.10008.5.1.4.1.1.2.1",   /* enhanced CT */
+        "1.2.840.10008.5.1.4.1.1.3.1",   /* US multi-frame */
+        "1.2.840.10008.5.1.4.1.1.4",     /* MR */
+        "1.2.840.10008.5.1.4.1.1.4.1",   /* enhanced MR */
+        "1.2.840.10008.5.1.4.1.1.6.1",   /* US */
+        "1.2.840.10008.5.1.4.1.1.7",     /* secondary capture */
+        "1.2.840.10008.5.1.4.1.1.12.1",  /* XA */
+        "1.2.840.10008.5.1.4.1.1.20",    /* NM */
+        "1.2.840.10008.5.1.4.1.1.128",   /* PET */
+    };
+    for (size_t i = 0; i < sizeof img / sizeof img[0]; i++)
+        if (strcmp(c, img[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* Logs the refusal and drops the received file (tmp NULL: already gone). */
 static uint16_t refuse(const struct dcx_assoc_info *a,
                        const struct dcx_store_rq *rq, const char *tmp,
@@ -170,6 +208,16 @@ static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
         atomic_fetch_add(&sv->failed, 1);
         return refuse(a, rq, tmp, DCX_STATUS_CANNOT_UNDERSTAND, why);
     }
+    /* UIDs are digits and dots, at most 64 characters (PS3.5 9.1): one
+     * with '/' or ".." is not an instance we can keep (PS3.7 C.4.2 0x0117
+     * invalid object instance) */
+    if (!valid_uid(rq->sop_instance_uid) || !valid_uid(rec.sop_uid) ||
+        !valid_uid(rec.study_uid) || !valid_uid(rec.series_uid)) {
+        atomic_fetch_add(&sv->failed, 1);
+        return refuse(a, rq, tmp, 0x0117,
+                      "a SOP Instance, Study or Series UID is not a valid "
+                      "UID");
+    }
     /* The data set must be the instance the command announced (PS3.4
      * B.2.3: a mismatch is 0xA900). */
     if (strcmp(rec.sop_uid, rq->sop_instance_uid) != 0 ||
@@ -183,6 +231,13 @@ static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
         atomic_fetch_add(&sv->failed, 1);
         return refuse(a, rq, tmp, DCX_STATUS_DATA_MISMATCH,
                       "no Study or Series Instance UID");
+    }
+    /* an image storage class without an image is not that class's IOD */
+    if (is_image_class(rec.sop_class) &&
+        (rec.r.rows <= 0 || rec.r.columns <= 0)) {
+        atomic_fetch_add(&sv->failed, 1);
+        return refuse(a, rq, tmp, DCX_STATUS_DATA_MISMATCH,
+                      "an image storage SOP class without Rows/Columns");
     }
     char rel[200];
     enum nd_dup dup;
@@ -634,6 +689,7 @@ int nd_cmd_serve(int argc, char **argv)
         .max_assocs = sv.cfg.max_associations,
         .max_pdu = (unsigned long)sv.cfg.max_pdu,
         .dimse_timeout = sv.cfg.idle_timeout,
+        .acse_timeout = sv.cfg.acse_timeout,
     };
     struct dcx_scp_hooks hooks = {
         .user = &sv,
