@@ -26,8 +26,13 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "dcmtk/dcmnet/dul.h"
 
 #include "ds_int.hh"
 #include "net_int.hh"
@@ -44,11 +49,14 @@ struct dcx_scp {
     dcx_scp_hooks hooks{};
     T_ASC_Network *net = nullptr;
     T_ASC_Network *tls_net = nullptr; // the TLS port's, if any
+    int listen_fd = -1;   // the plain port: accepted by us (see accept_plain)
+    int pending = 0;      // connections still sending their request (mu)
     int tls_port = 0;
     std::atomic<bool> stop{false}; // lock-free: set from a signal handler
     std::mutex mu;
     std::condition_variable idle;
     int active = 0;
+    int active_threads = 0; // connection threads of the plain port (mu)
     unsigned long next_id = 1;     // under mu (two accept threads)
     std::atomic<unsigned long> tmp_seq{0};
 };
@@ -67,6 +75,13 @@ struct dcx_find_ctx {
 
 static_assert(std::atomic<bool>::is_always_lock_free,
               "dcx_scp_stop must be async-signal-safe");
+
+namespace {
+
+// dcmExternalSocketHandle is one global: hand DCMTK one socket at a time.
+std::mutex external_socket_mu;
+
+}
 
 namespace {
 
@@ -1061,10 +1076,43 @@ extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
         s->any_called_ae = o->accept_any_called_ae != 0;
         if (h)
             s->hooks = *h;
-        OFCondition c = ASC_initializeNetwork(NET_ACCEPTOR, s->port,
-                                              s->acse_timeout, &s->net);
+        // the plain port is ours (accept_plain): DCMTK's network must not
+        // open a listening socket, which it skips while an external socket
+        // handle is set
+        OFCondition c;
+        {
+            std::lock_guard<std::mutex> lk(external_socket_mu);
+            dcmExternalSocketHandle.set(0);
+            c = ASC_initializeNetwork(NET_ACCEPTOR, s->port, s->acse_timeout,
+                                      &s->net);
+            dcmExternalSocketHandle.set(-1);
+        }
         if (c.bad()) {
-            dcx_err_set(e, "cannot listen on port %d: %s", s->port, c.text());
+            dcx_err_set(e, "cannot set up the network: %s", c.text());
+            delete s;
+            return DCX_EIO;
+        }
+        // IPv4, as DCMTK's own listener (its peer-address code reads a
+        // sockaddr_in)
+        s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        if (s->listen_fd >= 0)
+            setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one,
+                       sizeof one);
+        struct sockaddr_in a4;
+        memset(&a4, 0, sizeof a4);
+        a4.sin_family = AF_INET;
+        a4.sin_addr.s_addr = htonl(INADDR_ANY);
+        a4.sin_port = htons(static_cast<uint16_t>(s->port));
+        if (s->listen_fd < 0 ||
+            bind(s->listen_fd, reinterpret_cast<sockaddr *>(&a4), sizeof a4) !=
+                0 ||
+            listen(s->listen_fd, 64) != 0) {
+            dcx_err_set(e, "cannot listen on port %d: %s", s->port,
+                        strerror(errno));
+            if (s->listen_fd >= 0)
+                close(s->listen_fd);
+            ASC_dropNetwork(&s->net);
             delete s;
             return DCX_EIO;
         }
@@ -1106,6 +1154,151 @@ extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
 }
 
 namespace {
+
+// Largest association request we wait for (a request with 128 contexts and
+// user identity is well under 16 KB; more would not fit the socket buffer
+// we peek into).
+const size_t MAX_ASSOC_RQ = 65536;
+
+// A connection on the plain port: its A-ASSOCIATE-RQ must arrive whole
+// within acse_timeout seconds in total. DCMTK's own ARTIM restarts on
+// every read, so a request trickled a byte at a time held the accept loop
+// indefinitely; here only this connection's thread waits, and not beyond
+// the deadline. Once the PDU is in the socket buffer, DCMTK reads it from
+// this socket (dcmExternalSocketHandle) without blocking.
+void plain_connection(dcx_scp *s, int fd)
+{
+    auto drop = [&](const char *why) {
+        dcx_log(DCX_LOG_WARN, "association request dropped: %s", why);
+        close(fd);
+        std::lock_guard<std::mutex> lk(s->mu);
+        s->pending--;
+    };
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    std::string buf(MAX_ASSOC_RQ + 6, '\0');
+    size_t need = 6;
+    for (;;) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = s->acse_timeout * 1000L -
+                    ((now.tv_sec - t0.tv_sec) * 1000L +
+                     (now.tv_nsec - t0.tv_nsec) / 1000000L);
+        if (s->stop.load())
+            return drop("node stopping");
+        if (left <= 0)
+            return drop("no complete request within acse_timeout");
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, left < 500 ? static_cast<int>(left) : 500);
+        if (r < 0 && errno != EINTR)
+            return drop("poll failed");
+        if (r <= 0)
+            continue;
+        ssize_t n = recv(fd, &buf[0], need, MSG_PEEK);
+        if (n <= 0)
+            return drop(n == 0 ? "peer closed" : "receive failed");
+        if (need == 6 && n >= 6) {
+            const unsigned char *h =
+                reinterpret_cast<const unsigned char *>(buf.data());
+            if (h[0] != 0x01)
+                return drop("not an A-ASSOCIATE-RQ");
+            uint32_t len = (uint32_t)h[2] << 24 | (uint32_t)h[3] << 16 |
+                           (uint32_t)h[4] << 8 | h[5];
+            if (len > MAX_ASSOC_RQ)
+                return drop("A-ASSOCIATE-RQ too large");
+            need = 6 + len;
+        }
+        if (static_cast<size_t>(n) >= need)
+            break;
+        if (static_cast<size_t>(n) < need && p.revents & (POLLHUP | POLLERR))
+            return drop("peer closed");
+        // more to come: wait without spinning on the bytes already there
+        usleep(5000);
+    }
+    T_ASC_Association *assoc = nullptr;
+    OFCondition c;
+    {
+        std::lock_guard<std::mutex> lk(external_socket_mu);
+        dcmExternalSocketHandle.set(fd);
+        c = ASC_receiveAssociation(s->net, &assoc,
+                                   static_cast<long>(s->max_pdu), nullptr,
+                                   nullptr, OFFalse, DUL_BLOCK,
+                                   s->acse_timeout);
+        dcmExternalSocketHandle.set(-1);
+    }
+    unsigned long id;
+    {
+        std::lock_guard<std::mutex> lk(s->mu);
+        s->pending--;
+        id = s->next_id++;
+    }
+    if (c.bad()) {
+        dcx_log(DCX_LOG_WARN, "association request failed: %s", c.text());
+        if (assoc) {
+            ASC_dropAssociation(assoc); // closes fd
+            ASC_destroyAssociation(&assoc);
+        } else {
+            close(fd);
+        }
+        return;
+    }
+    {
+        std::unique_lock<std::mutex> lk(s->mu);
+        if (s->active >= s->max_assocs) {
+            lk.unlock();
+            dcx_log(DCX_LOG_WARN, "assoc=%lu rejected: %d associations "
+                                  "already running",
+                    id, s->max_assocs);
+            reject(assoc, ASC_RESULT_REJECTEDTRANSIENT,
+                   ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
+            ASC_dropAssociation(assoc);
+            ASC_destroyAssociation(&assoc);
+            return;
+        }
+        s->active++;
+    }
+    assoc_thread(s, assoc, id, false);
+}
+
+// The plain port's accept loop: accept() and a thread per connection.
+void accept_plain(dcx_scp *s)
+{
+    while (!s->stop.load()) {
+        struct pollfd p = {s->listen_fd, POLLIN, 0};
+        if (poll(&p, 1, 1000) <= 0)
+            continue;
+        int fd = accept4(s->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        {
+            std::lock_guard<std::mutex> lk(s->mu);
+            // connections still talking: bounded, so that a flood of silent
+            // ones cannot exhaust threads
+            if (s->pending >= 2 * s->max_assocs + 16) {
+                close(fd);
+                dcx_log(DCX_LOG_WARN, "connection dropped: %d still "
+                                      "sending their association request",
+                        s->pending);
+                continue;
+            }
+            s->pending++;
+            s->active_threads++;
+        }
+        try {
+            std::thread([s, fd] {
+                plain_connection(s, fd);
+                std::lock_guard<std::mutex> lk(s->mu);
+                s->active_threads--;
+                s->idle.notify_all();
+            }).detach();
+        } catch (...) {
+            close(fd);
+            std::lock_guard<std::mutex> lk(s->mu);
+            s->pending--;
+            s->active_threads--;
+        }
+    }
+}
 
 // Accepts on one network (the plain or the TLS port) until stopped.
 void accept_loop(dcx_scp *s, T_ASC_Network *net, bool tls)
@@ -1163,11 +1356,13 @@ extern "C" int dcx_scp_run(dcx_scp *s)
         std::thread tls_thread;
         if (s->tls_net)
             tls_thread = std::thread(accept_loop, s, s->tls_net, true);
-        accept_loop(s, s->net, false);
+        accept_plain(s);
         if (tls_thread.joinable())
             tls_thread.join();
         std::unique_lock<std::mutex> lk(s->mu);
-        s->idle.wait(lk, [s] { return s->active == 0; });
+        s->idle.wait(lk, [s] {
+            return s->active == 0 && s->active_threads == 0;
+        });
         return 0;
     } catch (...) {
         return DCX_EINTERNAL;
@@ -1189,6 +1384,8 @@ extern "C" void dcx_scp_destroy(dcx_scp *s)
             ASC_dropNetwork(&s->net);
         if (s->tls_net)
             ASC_dropNetwork(&s->tls_net);
+        if (s->listen_fd >= 0)
+            close(s->listen_fd);
         delete s;
     } catch (...) {
     }
