@@ -1268,8 +1268,16 @@ void accept_plain(dcx_scp *s)
         if (poll(&p, 1, 1000) <= 0)
             continue;
         int fd = accept4(s->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            /* out of descriptors: the listening socket stays readable, so
+             * do not spin on it */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+                errno == ENOBUFS) {
+                dcx_log(DCX_LOG_ERROR, "accept failed: %s", strerror(errno));
+                usleep(100000);
+            }
             continue;
+        }
         {
             std::lock_guard<std::mutex> lk(s->mu);
             // connections still talking: bounded, so that a flood of silent
