@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "browser.h"
 
+#include "load.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -65,21 +67,6 @@ struct collect {
     int n, cap;
 };
 
-static void text(dcx_item *r, uint32_t tag, char *out, size_t len)
-{
-    out[0] = '\0';
-    int vm = dcx_item_vm(r, tag);
-    size_t used = 0;
-    for (int i = 0; i < vm && used + 2 < len; i++) {
-        if (i)
-            out[used++] = '\\';
-        if (dcx_item_get_str(r, tag, i, out + used, len - used) < 0)
-            break;
-        used += strlen(out + used);
-    }
-    out[used] = '\0';
-}
-
 static int on_match(void *user, dcx_ds *m)
 {
     struct collect *c = user;
@@ -94,13 +81,13 @@ static int on_match(void *user, dcx_ds *m)
     struct vw_study *s = &c->s[c->n++];
     memset(s, 0, sizeof *s);
     dcx_item *r = dcx_ds_root(m);
-    text(r, DCX_TAG(0x0010, 0x0010), s->name, sizeof s->name);
-    text(r, DCX_TAG(0x0010, 0x0020), s->id, sizeof s->id);
-    text(r, DCX_TAG(0x0008, 0x0020), s->date, sizeof s->date);
-    text(r, DCX_TAG(0x0008, 0x0030), s->time, sizeof s->time);
-    text(r, DCX_TAG(0x0008, 0x0061), s->mods, sizeof s->mods);
-    text(r, DCX_TAG(0x0008, 0x1030), s->desc, sizeof s->desc);
-    text(r, DCX_TAG(0x0020, 0x000D), s->uid, sizeof s->uid);
+    vw_item_text(r, DCX_TAG(0x0010, 0x0010), s->name, sizeof s->name);
+    vw_item_text(r, DCX_TAG(0x0010, 0x0020), s->id, sizeof s->id);
+    vw_item_text(r, DCX_TAG(0x0008, 0x0020), s->date, sizeof s->date);
+    vw_item_text(r, DCX_TAG(0x0008, 0x0030), s->time, sizeof s->time);
+    vw_item_text(r, DCX_TAG(0x0008, 0x0061), s->mods, sizeof s->mods);
+    vw_item_text(r, DCX_TAG(0x0008, 0x1030), s->desc, sizeof s->desc);
+    vw_item_text(r, DCX_TAG(0x0020, 0x000D), s->uid, sizeof s->uid);
     int64_t v = 0;
     if (dcx_item_get_int(r, DCX_TAG(0x0020, 0x1208), 0, &v) == 0)
         s->images = (int)v;

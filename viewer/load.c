@@ -1,6 +1,6 @@
-/* load.c - DICOM files into rnd_frame structs (see load.h). The decoding
- * is the dcx library's; this file only maps its layout and values onto
- * what the renderer takes. */
+/* load.c - what the viewer reads from a DICOM file besides its pixels, and
+ * the small mappings from the dcx library's values onto the renderer's
+ * (see load.h). */
 #include "load.h"
 
 #include <math.h>
@@ -15,12 +15,11 @@
 
 struct vw_file {
     dcx_ds *ds;
-    struct dcx_pixel_info info;
     struct dcx_palette pal;
     uint16_t *mlut, *vlut; /* copies: the dataset's are borrowed */
 };
 
-static enum rnd_photometric photometric_of(const char *p)
+enum rnd_photometric vw_photometric(const char *p)
 {
     if (strcmp(p, "MONOCHROME1") == 0)
         return RND_MONO1;
@@ -41,71 +40,12 @@ static uint16_t *copy_lut(const uint16_t *d, uint32_t n)
     return c;
 }
 
-static void range(struct vw_image *im)
+double vw_sample(const struct rnd_frame *f, const void *px, size_t i)
 {
-    const struct rnd_frame *f = &im->frame;
-    if (f->samples != 1 || f->photometric == RND_PALETTE) {
-        im->min = 0;
-        im->max = 255;
-        return;
-    }
-    size_t n = (size_t)f->width * f->height;
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        double v;
-        if (f->bits == 16)
-            v = f->is_signed ? ((const int16_t *)f->data)[i]
-                             : ((const uint16_t *)f->data)[i];
-        else
-            v = f->is_signed ? ((const int8_t *)f->data)[i]
-                             : ((const uint8_t *)f->data)[i];
-        if (v < lo)
-            lo = v;
-        if (v > hi)
-            hi = v;
-    }
-    if (im->modality_lut.count) {
-        const struct rnd_lut *l = &im->modality_lut;
-        double a = 1e300, b = -1e300;
-        for (double s = lo; s <= hi && s - lo < 70000; s++) {
-            long i = (long)s - l->first;
-            i = i < 0 ? 0 : i >= (long)l->count ? (long)l->count - 1 : i;
-            if (l->data[i] < a)
-                a = l->data[i];
-            if (l->data[i] > b)
-                b = l->data[i];
-        }
-        im->min = a;
-        im->max = b;
-    } else {
-        im->min = lo * im->slope + im->intercept;
-        im->max = hi * im->slope + im->intercept;
-        if (im->min > im->max) {
-            double t = im->min;
-            im->min = im->max;
-            im->max = t;
-        }
-    }
-}
-
-int vw_image_frame(struct vw_image *im, uint32_t frame, char *err,
-                   size_t errlen)
-{
-    struct vw_file *f = im->f;
-    if (frame >= f->info.frames) {
-        snprintf(err, errlen, "%s has %u frame(s), not %u", im->path,
-                 f->info.frames, frame + 1);
-        return -1;
-    }
-    if (dcx_pixel_decode(f->ds, frame, NULL, im->pixels,
-                         f->info.frame_bytes) < 0) {
-        snprintf(err, errlen, "%s frame %u: %s", im->path, frame,
-                 dcx_ds_errmsg(f->ds));
-        return -1;
-    }
-    im->decoded = frame;
-    range(im);
-    return 0;
+    if (f->bits == 16)
+        return f->is_signed ? ((const int16_t *)px)[i]
+                            : ((const uint16_t *)px)[i];
+    return f->is_signed ? ((const int8_t *)px)[i] : ((const uint8_t *)px)[i];
 }
 
 int vw_image_open(struct vw_image *im, const char *path, char *err,
@@ -124,31 +64,13 @@ int vw_image_open(struct vw_image *im, const char *path, char *err,
         snprintf(err, errlen, "%s: %s", path, e.msg);
         goto fail;
     }
-    if (dcx_pixel_info_get(f->ds, NULL, &f->info) < 0) {
+    struct dcx_pixel_info in;
+    if (dcx_pixel_info_get(f->ds, NULL, &in) < 0) {
         snprintf(err, errlen, "%s: %s", path, dcx_ds_errmsg(f->ds));
         goto fail;
     }
-    const struct dcx_pixel_info *in = &f->info;
-    if (in->bits_allocated != 8 && in->bits_allocated != 16) {
-        snprintf(err, errlen, "%s: %u-bit samples are not displayed", path,
-                 in->bits_allocated);
-        goto fail;
-    }
-    im->pixels = malloc(in->frame_bytes);
-    if (!im->pixels) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    im->frames = in->frames;
-    struct rnd_frame *fr = &im->frame;
-    fr->width = in->columns;
-    fr->height = in->rows;
-    fr->samples = in->samples_per_pixel;
-    fr->bits = in->bits_allocated;
-    fr->is_signed = in->pixel_representation == 1;
-    fr->photometric = photometric_of(in->photometric);
-    fr->data = im->pixels;
-    if (fr->photometric == RND_PALETTE) {
+    im->photometric = vw_photometric(in.photometric);
+    if (im->photometric == RND_PALETTE) {
         if (dcx_pixel_palette(f->ds, &f->pal) < 0) {
             snprintf(err, errlen, "%s: %s", path, dcx_ds_errmsg(f->ds));
             goto fail;
@@ -157,13 +79,9 @@ int vw_image_open(struct vw_image *im, const char *path, char *err,
         for (int c = 0; c < 3; c++)
             im->palette[c] = (struct rnd_lut){f->pal.first, f->pal.count,
                                               f->pal.bits, d[c]};
-        fr->palette = im->palette;
     }
     struct dcx_modality_lut m;
-    im->slope = 1;
     if (dcx_pixel_modality_lut(f->ds, &m) == 0) {
-        im->slope = m.slope;
-        im->intercept = m.intercept;
         if (m.lut_count && m.lut_data) {
             f->mlut = copy_lut(m.lut_data, m.lut_count);
             if (f->mlut)
@@ -194,8 +112,6 @@ int vw_image_open(struct vw_image *im, const char *path, char *err,
     if (dcx_item_get_float(dcx_ds_root(f->ds), DCX_TAG(0x0018, 0x1063), 0,
                            &ft) == 0 && ft > 0)
         im->frame_time_ms = ft;
-    if (vw_image_frame(im, 0, err, errlen) < 0)
-        goto fail;
     return 0;
 fail:
     vw_image_close(im);
@@ -214,39 +130,30 @@ void vw_image_close(struct vw_image *im)
         free(f->vlut);
         free(f);
     }
-    free(im->pixels);
     memset(im, 0, sizeof *im);
 }
 
-void vw_image_default_window(const struct vw_image *im, double *center,
-                             double *width)
+void vw_item_text(dcx_item *r, uint32_t tag, char *out, size_t len)
 {
-    if (im->n_windows > 0 && im->width[0] > 0) {
-        *center = im->center[0];
-        *width = im->width[0];
-        return;
+    out[0] = '\0';
+    int n = dcx_item_vm(r, tag);
+    size_t used = 0;
+    for (int i = 0; i < n && used + 2 < len; i++) {
+        if (i)
+            out[used++] = '\\';
+        if (dcx_item_get_str(r, tag, i, out + used, len - used) < 0)
+            break;
+        used += strlen(out + used);
     }
-    *center = (im->min + im->max) / 2.0;
-    *width = im->max - im->min + 1.0;
+    out[used] = '\0';
 }
 
 void vw_image_text(const struct vw_image *im, uint32_t tag, char *out,
                    size_t len)
 {
     out[0] = '\0';
-    if (!im->f)
-        return;
-    dcx_item *r = dcx_ds_root(im->f->ds);
-    int n = dcx_item_vm(r, tag);
-    size_t used = 0;
-    for (int i = 0; i < n && used + 1 < len; i++) {
-        if (i)
-            out[used++] = '\\';
-        if (dcx_item_get_str(r, tag, (unsigned)i, out + used, len - used) < 0)
-            break;
-        used += strlen(out + used);
-    }
-    out[used] = '\0';
+    if (im->f)
+        vw_item_text(dcx_ds_root(im->f->ds), tag, out, len);
 }
 
 int vw_image_numbers(const struct vw_image *im, uint32_t tag, double *out,

@@ -7,37 +7,42 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dcx/dataset.h"
 #include "rnd/rnd.h"
 
 struct vw_file;
 
+/* What the viewer takes from a series' first file besides its pixels
+ * (those are the stack's, stack.h): LUTs, palette, presets, cine rate. */
 struct vw_image {
     char path[1024];
-    uint32_t frames;
-    struct rnd_frame frame;      /* of the frame decoded last */
-    void *pixels;                /* its buffer */
-    uint32_t decoded;            /* which frame that is */
-    double slope, intercept;
-    struct rnd_lut modality_lut; /* count 0: use the rescale */
+    enum rnd_photometric photometric;
+    struct rnd_lut modality_lut; /* count 0: use the slices' rescale */
     int n_windows;               /* from the file */
     double center[8], width[8];
     enum rnd_voi voi_function;
     struct rnd_lut voi_lut;      /* count 0: none */
     struct rnd_lut palette[3];
-    double min, max;             /* modality values of the frame (grey) */
     double frame_time_ms;        /* 0 if the file gives none */
     struct vw_file *f;
 };
 
-/* Opens path and decodes frame 0. 0, or -1 with err. */
+/* Opens path (no pixels are decoded). 0, or -1 with err. */
 int vw_image_open(struct vw_image *im, const char *path, char *err,
                   size_t errlen);
 
-/* Decodes another frame into im->frame. 0 or -1 with err. */
-int vw_image_frame(struct vw_image *im, uint32_t frame, char *err,
-                   size_t errlen);
-
 void vw_image_close(struct vw_image *im);
+
+/* The renderer's photometric for a decoded photometric interpretation. */
+enum rnd_photometric vw_photometric(const char *p);
+
+/* Sample i of a decoded frame laid out as f says (one sample, 8 or 16
+ * bits, signed or not), as a number. */
+double vw_sample(const struct rnd_frame *f, const void *px, size_t i);
+
+/* A data set attribute as UTF-8 text, values joined by '\\'; "" if
+ * absent. */
+void vw_item_text(dcx_item *it, uint32_t tag, char *out, size_t len);
 
 /* An attribute of the file as UTF-8 text (values joined by '\\'); "" if
  * absent. */

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "stack.h"
 
+#include "load.h"
+
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -140,12 +142,7 @@ static void range(struct vw_stack *st, struct vw_slice *s)
     size_t n = (size_t)f->width * f->height;
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < n; i++) {
-        double v = f->bits == 16 ? (f->is_signed
-                                        ? ((const int16_t *)s->pixels)[i]
-                                        : ((const uint16_t *)s->pixels)[i])
-                                 : (f->is_signed
-                                        ? ((const int8_t *)s->pixels)[i]
-                                        : ((const uint8_t *)s->pixels)[i]);
+        double v = vw_sample(f, s->pixels, i);
         lo = v < lo ? v : lo;
         hi = v > hi ? v : hi;
     }
@@ -238,19 +235,6 @@ static void *decoder(void *arg)
     }
     dcx_ds_close(ds);
     return NULL;
-}
-
-static enum rnd_photometric photometric_of(const char *p)
-{
-    if (strcmp(p, "MONOCHROME1") == 0)
-        return RND_MONO1;
-    if (strcmp(p, "RGB") == 0)
-        return RND_RGB;
-    if (strncmp(p, "YBR_FULL", 8) == 0)
-        return RND_YBR_FULL;
-    if (strcmp(p, "PALETTE COLOR") == 0)
-        return RND_PALETTE;
-    return RND_MONO2;
 }
 
 int vw_stack_open(struct vw_stack *st, char **paths, int n_paths,
@@ -349,7 +333,7 @@ int vw_stack_open(struct vw_stack *st, char **paths, int n_paths,
     st->fmt.samples = in.samples_per_pixel;
     st->fmt.bits = in.bits_allocated;
     st->fmt.is_signed = in.pixel_representation == 1;
-    st->fmt.photometric = photometric_of(in.photometric);
+    st->fmt.photometric = vw_photometric(in.photometric);
     if (n_threads <= 0)
         n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_threads < 1)

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "thumbs.h"
 
+#include "load.h"
+
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -53,7 +55,9 @@ static int make(struct vw_thumb *t, const char *path)
     memset(&v, 0, sizeof v);
     dcx_pixel_voi(ds, &v);
     size_t npx = (size_t)in.rows * in.columns;
-    int spp = in.samples_per_pixel, sgn = in.pixel_representation == 1;
+    int spp = in.samples_per_pixel;
+    struct rnd_frame fmt = {.bits = in.bits_allocated,
+                            .is_signed = in.pixel_representation == 1};
     double c = 0, w = 0;
     if (spp == 1) {
         if (v.n_windows && v.width[0] > 0) {
@@ -61,18 +65,15 @@ static int make(struct vw_thumb *t, const char *path)
         } else {
             double lo = INFINITY, hi = -INFINITY;
             for (size_t i = 0; i < npx; i++) {
-                double x = in.bits_allocated == 16
-                               ? (sgn ? ((int16_t *)buf)[i] : ((uint16_t *)buf)[i])
-                               : (sgn ? ((int8_t *)buf)[i] : ((uint8_t *)buf)[i]);
-                x = x * m.slope + m.intercept;
+                double x = vw_sample(&fmt, buf, i) * m.slope + m.intercept;
                 lo = x < lo ? x : lo;
                 hi = x > hi ? x : hi;
             }
             c = (lo + hi) / 2, w = hi - lo + 1;
         }
     }
-    int mono1 = strcmp(in.photometric, "MONOCHROME1") == 0;
-    int ybr = strncmp(in.photometric, "YBR_FULL", 8) == 0;
+    int mono1 = vw_photometric(in.photometric) == RND_MONO1;
+    int ybr = vw_photometric(in.photometric) == RND_YBR_FULL;
     double s = fmin((double)THUMB / in.columns, (double)THUMB / in.rows);
     t->w = (int)(in.columns * s) < 1 ? 1 : (int)(in.columns * s);
     t->h = (int)(in.rows * s) < 1 ? 1 : (int)(in.rows * s);
@@ -82,10 +83,7 @@ static int make(struct vw_thumb *t, const char *path)
             size_t k = sy * in.columns + sx;
             uint8_t *o3 = &t->rgb[(y * t->w + x) * 3];
             if (spp == 1) {
-                double px = in.bits_allocated == 16
-                                ? (sgn ? ((int16_t *)buf)[k] : ((uint16_t *)buf)[k])
-                                : (sgn ? ((int8_t *)buf)[k] : ((uint8_t *)buf)[k]);
-                px = px * m.slope + m.intercept;
+                double px = vw_sample(&fmt, buf, k) * m.slope + m.intercept;
                 double g = (px - (c - 0.5)) / fmax(w - 1, 1) + 0.5;
                 g = g < 0 ? 0 : g > 1 ? 1 : g;
                 if (mono1)

@@ -163,13 +163,7 @@ void vw_vp_auto_window(const struct vw_vp *vp, double *c, double *w)
     size_t n = (size_t)f->width * f->height;
     double lo = s->min, span = s->max - s->min;
     for (size_t i = 0; i < n; i++) {
-        double v = f->bits == 16 ? (f->is_signed
-                                        ? ((const int16_t *)s->pixels)[i]
-                                        : ((const uint16_t *)s->pixels)[i])
-                                 : (f->is_signed
-                                        ? ((const int8_t *)s->pixels)[i]
-                                        : ((const uint8_t *)s->pixels)[i]);
-        v = v * s->slope + s->intercept;
+        double v = vw_sample(f, s->pixels, i) * s->slope + s->intercept;
         int b = (int)((v - lo) / span * (BINS - 1));
         hist[b < 0 ? 0 : b >= BINS ? BINS - 1 : b]++;
     }
