@@ -23,6 +23,15 @@ void nd_json_str(const char *s);
 int nd_parse_dest(const char *s, char *ae, size_t aelen, char *host,
                   size_t hostlen, int *port);
 
+/* The archive index for `ls` and `queue`: the storage folder of
+ * cfg_path (may be NULL) or storage (overrides it), opened for writing
+ * (migrated if needed). NULL after saying why on stderr as
+ * "consort-node <cmd>: ...". The folder goes to storage_out. */
+struct nd_index;
+struct nd_index *nd_cmd_open_index(const char *cmd, const char *cfg_path,
+                                   const char *storage, char *storage_out,
+                                   size_t len);
+
 /* Prints "consort-node: <file>: <msg>" as one line on stderr. */
 void nd_fail_line(const char *file, const char *msg);
 

@@ -69,8 +69,6 @@ static int row(void *user, const struct nd_ls_row *r)
 
 int nd_cmd_ls(int argc, char **argv)
 {
-    struct nd_config cfg;
-    nd_config_defaults(&cfg);
     const char *storage = NULL, *cfg_path = NULL;
     struct ls_state st = {0};
     for (int i = 1; i < argc; i++) {
@@ -90,24 +88,11 @@ int nd_cmd_ls(int argc, char **argv)
             return 2;
         }
     }
-    char err[512];
-    if (cfg_path && nd_config_load(&cfg, cfg_path, err, sizeof err) < 0) {
-        fprintf(stderr, "consort-node ls: %s\n", err);
+    char dir[1024];
+    nd_index *ix = nd_cmd_open_index("ls", cfg_path, storage, dir,
+                                     sizeof dir);
+    if (!ix)
         return 1;
-    }
-    if (storage)
-        snprintf(cfg.storage, sizeof cfg.storage, "%s", storage);
-    char path[1200];
-    snprintf(path, sizeof path, "%s/index.sqlite", cfg.storage);
-    if (access(path, R_OK) != 0) {
-        fprintf(stderr, "consort-node ls: no archive index at %s\n", path);
-        return 1;
-    }
-    nd_index *ix;
-    if (nd_index_open(path, &ix, err, sizeof err) < 0) {
-        fprintf(stderr, "consort-node ls: %s\n", err);
-        return 1;
-    }
     int rc = nd_index_ls(ix, row, &st);
     int64_t t[5] = {0};
     if (rc == 0)
@@ -124,6 +109,6 @@ int nd_cmd_ls(int argc, char **argv)
                "instance(s), %.1f MB in %s\n",
                st.n ? "\n" : "", (long long)t[0], (long long)t[1],
                t[1] == 1 ? "y" : "ies", (long long)t[2], (long long)t[3],
-               (double)t[4] / 1e6, cfg.storage);
+               (double)t[4] / 1e6, dir);
     return 0;
 }

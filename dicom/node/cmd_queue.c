@@ -128,8 +128,6 @@ static int list_row(void *user, const struct nd_qentry *e)
 
 int nd_cmd_queue(int argc, char **argv)
 {
-    struct nd_config cfg;
-    nd_config_defaults(&cfg);
     const char *storage = NULL, *cfg_path = NULL, *dest = NULL, *sub = NULL;
     int64_t ids[64];
     int n_ids = 0, dead = 0;
@@ -177,24 +175,11 @@ int nd_cmd_queue(int argc, char **argv)
                         "N\n");
         return 2;
     }
-    char err[512];
-    if (cfg_path && nd_config_load(&cfg, cfg_path, err, sizeof err) < 0) {
-        fprintf(stderr, "consort-node queue: %s\n", err);
+    char dir[1024];
+    nd_index *ix = nd_cmd_open_index("queue", cfg_path, storage, dir,
+                                     sizeof dir);
+    if (!ix)
         return 1;
-    }
-    if (storage)
-        snprintf(cfg.storage, sizeof cfg.storage, "%s", storage);
-    char path[1200];
-    snprintf(path, sizeof path, "%s/index.sqlite", cfg.storage);
-    if (access(path, R_OK) != 0) {
-        fprintf(stderr, "consort-node queue: no archive index at %s\n", path);
-        return 1;
-    }
-    nd_index *ix;
-    if (nd_index_open(path, &ix, err, sizeof err) < 0) {
-        fprintf(stderr, "consort-node queue: %s\n", err);
-        return 1;
-    }
     int rc = 0;
     if (!sub) {
         rc = nd_queue_stats(ix, o.now, stat_row, &o);

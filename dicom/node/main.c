@@ -1,10 +1,13 @@
 /* main.c - the consort-node executable: dispatch to subcommands. */
 #include "cmd.h"
+#include "config.h"
 #include "dcx/dcx.h"
+#include "index.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *to)
 {
@@ -43,6 +46,35 @@ static void usage(FILE *to)
           "\n"
           "environment: CONSORT_LOG=error|warn|info|debug (default warn)\n",
           to);
+}
+
+nd_index *nd_cmd_open_index(const char *cmd, const char *cfg_path,
+                            const char *storage, char *storage_out,
+                            size_t len)
+{
+    struct nd_config cfg;
+    nd_config_defaults(&cfg);
+    char err[512];
+    if (cfg_path && nd_config_load(&cfg, cfg_path, err, sizeof err) < 0) {
+        fprintf(stderr, "consort-node %s: %s\n", cmd, err);
+        return NULL;
+    }
+    if (storage)
+        snprintf(cfg.storage, sizeof cfg.storage, "%s", storage);
+    snprintf(storage_out, len, "%s", cfg.storage);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/index.sqlite", cfg.storage);
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "consort-node %s: no archive index at %s\n", cmd,
+                path);
+        return NULL;
+    }
+    nd_index *ix;
+    if (nd_index_open(path, &ix, err, sizeof err) < 0) {
+        fprintf(stderr, "consort-node %s: %s\n", cmd, err);
+        return NULL;
+    }
+    return ix;
 }
 
 void nd_json_str(const char *s)
