@@ -77,6 +77,18 @@ static const struct key node_keys[] = {
      "forwarding"},
 };
 
+/* A whole decimal number in [min, max] into *out; 0 or -1. */
+static int parse_int(const char *v, long min, long max, int *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < min || n > max)
+        return -1;
+    *out = (int)n;
+    return 0;
+}
+
 static int set_key(struct nd_config *cfg, const struct key *k,
                    const char *v, char *err, size_t errlen)
 {
@@ -94,18 +106,13 @@ static int set_key(struct nd_config *cfg, const struct key *k,
         }
         snprintf(dst, k->size, "%s", v);
         return 0;
-    case K_INT: {
-        char *end;
-        errno = 0;
-        long n = strtol(v, &end, 10);
-        if (errno || end == v || *end || n < k->min || n > k->max) {
+    case K_INT:
+        if (parse_int(v, k->min, k->max, (int *)(void *)dst) < 0) {
             snprintf(err, errlen, "%s: '%s' is not a number in %ld-%ld",
                      k->name, v, k->min, k->max);
             return -1;
         }
-        *(int *)(void *)dst = (int)n;
         return 0;
-    }
     case K_SYNC:
         if (strcmp(v, "full") == 0)
             *(int *)(void *)dst = ND_SYNC_FULL;
@@ -310,12 +317,8 @@ static int route_entry(struct parse *ps, const char *section,
         for (int i = 0; ok && i < to.n; i++)
             snprintf(r->to[r->n_to++], sizeof r->to[0], "%s", to.ae[i]);
     } else if (strcmp(name, "delay") == 0) {
-        char *end;
-        long n = strtol(value, &end, 10);
-        ok = end != value && !*end && n >= 0 && n <= 86400;
-        if (ok)
-            r->delay = (int)n;
-        else
+        ok = parse_int(value, 0, 86400, &r->delay) == 0;
+        if (!ok)
             snprintf(err, sizeof err, "delay: '%s' is not 0-86400 s", value);
     } else {
         snprintf(err, sizeof err, "has no key '%s'", name);
@@ -386,25 +389,19 @@ static int on_entry(void *user, const char *section, const char *name,
             return 1;
         }
         if (strcmp(name, "port") == 0) {
-            char *end;
-            long n = strtol(value, &end, 10);
-            if (end == value || *end || n < 1 || n > 65535) {
+            if (parse_int(value, 1, 65535, &p->port) < 0) {
                 snprintf(ps->err, ps->errlen, "[%s] port: '%s' is not "
                                               "1-65535", section, value);
                 return 0;
             }
-            p->port = (int)n;
             return 1;
         }
         if (strcmp(name, "associations") == 0) {
-            char *end;
-            long n = strtol(value, &end, 10);
-            if (end == value || *end || n < 1 || n > 16) {
+            if (parse_int(value, 1, 16, &p->associations) < 0) {
                 snprintf(ps->err, ps->errlen, "[%s] associations: '%s' is "
                                               "not 1-16", section, value);
                 return 0;
             }
-            p->associations = (int)n;
             return 1;
         }
         if (strcmp(name, "tls") == 0) {
