@@ -935,26 +935,43 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
 }
 
 /* Replaces the viewports with the series of folder dir. */
-static int open_paths(struct app *a, char **paths, int n_paths, int w,
-                      int h, char *err, size_t errlen)
+/* Replaces the viewports with the series found in paths, one viewport
+ * per series up to four (the headers are read once); slice `first` of
+ * the first series is shown first. */
+static int open_series(struct app *a, char **paths, int n_paths, int first,
+                       char *err, size_t errlen)
 {
     for (int i = 0; i < a->n_vp; i++)
         vw_vp_close(&a->vp[i]);
     a->n_vp = 0;
     a->active = 0;
     a->playing = 0;
-    int n_series = 1;
-    for (int i = 0; i < MAX_VP && i < n_series; i++) {
-        if (vw_vp_open(&a->vp[i], paths, n_paths, i, 0, a->o.threads, err,
-                       errlen) < 0)
-            return -1;
-        a->n_vp++;
-        n_series = a->vp[0].st.n_series;
+    vw_scan *sc = vw_scan_paths(paths, n_paths, err, errlen);
+    if (!sc)
+        return -1;
+    int n_series = vw_scan_series(sc), rc = 0;
+    for (int i = 0; i < MAX_VP && i < n_series && rc == 0; i++) {
+        rc = vw_vp_open(&a->vp[i], sc, i, i == 0 ? first : 0, a->o.threads,
+                        err, errlen);
+        a->n_vp += rc == 0;
     }
+    vw_scan_free(sc);
+    if (n_series > MAX_VP)
+        fprintf(stderr, "consort-view: %d series given; the first %d are "
+                        "shown\n",
+                n_series, MAX_VP);
     a->layout = a->o.layout ? a->o.layout
-                : a->n_vp == 1 ? 1
+                : a->n_vp <= 1 ? 1
                 : a->n_vp == 2 ? 2
                                : 4;
+    return rc;
+}
+
+static int open_paths(struct app *a, char **paths, int n_paths, int w,
+                      int h, char *err, size_t errlen)
+{
+    if (open_series(a, paths, n_paths, 0, err, errlen) < 0)
+        return -1;
     return reset_all(a, w, h, err, errlen);
 }
 
@@ -1365,7 +1382,7 @@ int main(int argc, char **argv)
                                  a.o.rotate,     a.o.flip_h, a.o.flip_v,
                                  a.o.invert,     a.o.linear};
     char err[512];
-    int n_series = a.o.n_inputs ? 1 : 0, rc = 1;
+    int rc = 1;
     if (a.o.node) {
         if (vw_node_parse(a.o.node, a.o.aet, &a.node) < 0) {
             fprintf(stderr, "consort-view: --node AE@HOST:PORT, not '%s'\n",
@@ -1380,16 +1397,10 @@ int main(int argc, char **argv)
         }
         a.browsing = 1;
     }
-    /* one viewport per series, up to four; the first decides how many */
-    for (int i = 0; i < MAX_VP && i < n_series; i++) {
-        if (vw_vp_open(&a.vp[i], a.o.inputs, a.o.n_inputs, i,
-                       i == 0 ? (int)a.o.frame : 0, a.o.threads, err,
-                       sizeof err) < 0) {
-            fprintf(stderr, "consort-view: %s\n", err);
-            goto out;
-        }
-        a.n_vp++;
-        n_series = a.vp[0].st.n_series;
+    if (a.o.n_inputs && open_series(&a, a.o.inputs, a.o.n_inputs,
+                                    (int)a.o.frame, err, sizeof err) < 0) {
+        fprintf(stderr, "consort-view: %s\n", err);
+        goto out;
     }
     if (a.o.decode_only) {
         struct timespec t0, t1;
@@ -1406,14 +1417,8 @@ int main(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    if (n_series > MAX_VP)
-        fprintf(stderr, "consort-view: %d series given; the first %d are "
-                        "shown\n",
-                n_series, MAX_VP);
-    a.layout = a.o.layout ? a.o.layout
-               : a.n_vp <= 1 ? 1
-               : a.n_vp == 2 ? 2
-                             : 4;
+    if (!a.n_vp)
+        a.layout = 1; /* the browser until a study is opened */
     rc = a.o.screenshot ? screenshot(&a) : interactive(&a);
 out:
     for (int i = 0; i < a.n_vp; i++)

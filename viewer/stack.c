@@ -237,26 +237,61 @@ static void *decoder(void *arg)
     return NULL;
 }
 
-int vw_stack_open(struct vw_stack *st, char **paths, int n_paths,
-                  int series, int n_threads, char *err, size_t errlen)
+struct vw_scan {
+    struct hdr *h;
+    int n;
+    int n_series;
+};
+
+vw_scan *vw_scan_paths(char **paths, int n_paths, char *err, size_t errlen)
+{
+    vw_scan *sc = calloc(1, sizeof *sc);
+    int cap = 0;
+    for (int i = 0; sc && i < n_paths; i++) {
+        if (add_path(&sc->h, &sc->n, &cap, paths[i]) < 0) {
+            vw_scan_free(sc);
+            sc = NULL;
+        }
+    }
+    if (!sc) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (sc->n == 0) {
+        snprintf(err, errlen, "no DICOM image in %s%s", paths[0],
+                 n_paths > 1 ? " ..." : "");
+        vw_scan_free(sc);
+        return NULL;
+    }
+    for (int i = 0; i < sc->n; i++) {
+        int known = 0;
+        for (int k = 0; k < i && !known; k++)
+            known = strcmp(sc->h[k].series, sc->h[i].series) == 0;
+        sc->n_series += !known;
+    }
+    return sc;
+}
+
+int vw_scan_series(const vw_scan *sc)
+{
+    return sc->n_series;
+}
+
+void vw_scan_free(vw_scan *sc)
+{
+    if (sc)
+        free(sc->h);
+    free(sc);
+}
+
+int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
+                  int n_threads, char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->ready, NULL);
-    struct hdr *h = NULL;
-    int n = 0, cap = 0;
-    for (int i = 0; i < n_paths; i++)
-        if (add_path(&h, &n, &cap, paths[i]) < 0) {
-            snprintf(err, errlen, "out of memory");
-            free(h);
-            return -1;
-        }
-    if (n == 0) {
-        snprintf(err, errlen, "no DICOM image in %s%s", paths[0],
-                 n_paths > 1 ? " ..." : "");
-        free(h);
-        return -1;
-    }
+    const struct hdr *h = sc->h;
+    int n = sc->n;
     /* the series in order of first appearance; the one asked for */
     char seen[64][65];
     int n_seen = 0;
@@ -271,7 +306,6 @@ int vw_stack_open(struct vw_stack *st, char **paths, int n_paths,
     if (series < 0 || series >= n_seen) {
         snprintf(err, errlen, "there are %d series, not %d", n_seen,
                  series + 1);
-        free(h);
         return -1;
     }
     snprintf(st->series_uid, sizeof st->series_uid, "%s", seen[series]);
@@ -282,7 +316,6 @@ int vw_stack_open(struct vw_stack *st, char **paths, int n_paths,
     st->s = calloc((size_t)total, sizeof *st->s);
     if (!st->s) {
         snprintf(err, errlen, "out of memory");
-        free(h);
         return -1;
     }
     for (int i = 0; i < n; i++) {
@@ -307,7 +340,6 @@ int vw_stack_open(struct vw_stack *st, char **paths, int n_paths,
             s->thickness = h[i].thickness;
         }
     }
-    free(h);
     qsort(st->s, (size_t)st->n, sizeof *st->s, cmp_slice);
     /* the layout of the series: slice 0's */
     dcx_ds *ds;

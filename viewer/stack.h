@@ -38,7 +38,7 @@ struct vw_stack {
     struct rnd_frame fmt;    /* layout shared by all slices (slice 0's) */
     size_t frame_bytes;
     char series_uid[65];
-    int n_series;            /* series found in the input (at most 64) */
+    int n_series;            /* series found in the input */
     atomic_int cursor;       /* the slice on screen: decode near it first */
     atomic_int loaded;
     atomic_int stop;
@@ -48,11 +48,18 @@ struct vw_stack {
     pthread_t th[16];
 };
 
+/* The image headers of paths (files, folders searched), read once for all
+ * the series they hold. NULL and err if there is no image. */
+typedef struct vw_scan vw_scan;
+vw_scan *vw_scan_paths(char **paths, int n_paths, char *err, size_t errlen);
+int vw_scan_series(const vw_scan *sc); /* series found */
+void vw_scan_free(vw_scan *sc);
+
 /* Collects the slices of series number `series` (in the order the series
- * first appear among paths, files or folders) and starts n_threads
- * decoders (0: one per core). 0, or -1 with err. */
-int vw_stack_open(struct vw_stack *st, char **paths, int n_paths,
-                  int series, int n_threads, char *err, size_t errlen);
+ * first appear in the scan) and starts n_threads decoders (0: one per
+ * core). 0, or -1 with err. */
+int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
+                  int n_threads, char *err, size_t errlen);
 
 /* Waits for slice i (moving the decode cursor there). 0, or -1 if it
  * failed (st->s[i].err says why). */

@@ -6,13 +6,12 @@
 #include <stdatomic.h>
 #include <string.h>
 
-int vw_vp_open(struct vw_vp *vp, char **paths, int n_paths, int series,
-               int first, int threads, char *err, size_t errlen)
+int vw_vp_open(struct vw_vp *vp, const vw_scan *sc, int series, int first,
+               int threads, char *err, size_t errlen)
 {
     memset(vp, 0, sizeof *vp);
     vp->tex_slice = -1;
-    if (vw_stack_open(&vp->st, paths, n_paths, series, threads, err,
-                      errlen) < 0)
+    if (vw_stack_open(&vp->st, sc, series, threads, err, errlen) < 0)
         return -1;
     if (first >= vp->st.n) {
         snprintf(err, errlen, "slice %d: the series has %d", first + 1,

@@ -31,9 +31,9 @@ struct vw_vp {
     int open;
 };
 
-/* Opens series number `series` of paths (slice `first` shown first). */
-int vw_vp_open(struct vw_vp *vp, char **paths, int n_paths, int series,
-               int first, int threads, char *err, size_t errlen);
+/* Opens series number `series` of a scan (slice `first` shown first). */
+int vw_vp_open(struct vw_vp *vp, const vw_scan *sc, int series, int first,
+               int threads, char *err, size_t errlen);
 void vw_vp_close(struct vw_vp *vp);
 
 const struct vw_slice *vw_vp_slice(const struct vw_vp *vp);
