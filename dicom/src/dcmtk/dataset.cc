@@ -4,6 +4,9 @@
 // access, never in the dataset, so a save writes the original bytes.
 #include "ds_int.hh"
 
+#include "dcmtk/dcmdata/dcpixel.h"
+#include "dcmtk/dcmdata/dcpixseq.h"
+#include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmjpeg/djrplol.h"
 #include "dcmtk/dcmjpeg/djrploss.h"
 #include "dcmtk/dcmjpls/djrparam.h"
@@ -357,8 +360,11 @@ extern "C" int dcx_ds_save(dcx_ds *ds, const char *path, const char *ts_uid,
         // Same syntax: write the pixel data as read. Asking DCMTK for it
         // with codec parameters would decode and re-encode (a lossy file
         // would lose again and get a new SOP Instance UID).
-        if (c.good() && x != ds->xfer)
+        if (c.good() && x != ds->xfer) {
             c = d->chooseRepresentation(x, param);
+            if (c.good() && param)
+                dcx_zero_jpeg_padding(d, x, param);
+        }
         if (c.bad() || !d->canWriteXfer(x)) {
             dcx_err_set(e, "cannot convert to %s: %s", DcmXfer(x).getXferName(),
                     c.bad() ? c.text() : "no encoder for this image");
@@ -929,5 +935,33 @@ extern "C" int dcx_item_seq_get(const dcx_item *it, uint32_t tag,
         return 0;
     } catch (...) {
         return DCX_EINTERNAL;
+    }
+}
+
+// DCMTK's encoders pad an odd-length JPEG / JPEG-LS frame with a byte they
+// never set (3.6.7): the same image then encodes to different bytes on a
+// resend, and the upstream sees a conflicting duplicate instead of an
+// identical one; a file saved twice differs too. PS3.5 A.4 wants 0x00 there; a frame that ends in EOI
+// (FF D9) followed by one byte has that pad byte.
+void dcx_zero_jpeg_padding(DcmDataset *ds, E_TransferSyntax x,
+                       const DcmRepresentationParameter *param)
+{
+    DcmElement *el = nullptr;
+    if (ds->findAndGetElement(DCM_PixelData, el).bad() || !el)
+        return;
+    DcmPixelSequence *seq = nullptr;
+    if (static_cast<DcmPixelData *>(el)
+            ->getEncapsulatedRepresentation(x, param, seq)
+            .bad() ||
+        !seq)
+        return;
+    for (unsigned long i = 1; i < seq->card(); i++) { // 0: offset table
+        DcmPixelItem *it = nullptr;
+        Uint8 *d = nullptr;
+        if (seq->getItem(it, i).bad() || it->getUint8Array(d).bad() || !d)
+            continue;
+        Uint32 n = it->getLength();
+        if (n >= 3 && d[n - 3] == 0xFF && d[n - 2] == 0xD9)
+            d[n - 1] = 0;
     }
 }

@@ -53,4 +53,11 @@ int dcx_ds_adopt(DcmDataset *d, dcx_ds **out, struct dcx_error *e);
 // Maps a DCMTK condition to a DCX_E* code; the one place that does so.
 int dcx_from_ofcondition(const OFCondition &c);
 
+/* Zeroes the pad byte DCMTK's JPEG/JPEG-LS encoders leave unset after an
+ * odd-length frame of d's representation x (see dataset.cc): encoding the
+ * same image twice then gives the same bytes. */
+class DcmRepresentationParameter;
+void dcx_zero_jpeg_padding(DcmDataset *d, E_TransferSyntax x,
+                           const DcmRepresentationParameter *param);
+
 #endif

@@ -7,9 +7,6 @@
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcmetinf.h"
 #include "dcmtk/dcmdata/dcostrmb.h"
-#include "dcmtk/dcmdata/dcpixel.h"
-#include "dcmtk/dcmdata/dcpixseq.h"
-#include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmjpeg/djrplol.h"
 #include "dcmtk/dcmjpls/djrparam.h"
@@ -33,6 +30,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "ds_int.hh"
 #include "net_int.hh"
 
 namespace {
@@ -241,34 +239,6 @@ size_t deflated_size(DcmDataset *ds)
     return zn;
 }
 
-// DCMTK's encoders pad an odd-length JPEG / JPEG-LS frame with a byte they
-// never set (3.6.7): the same image then encodes to different bytes on a
-// resend, and the upstream sees a conflicting duplicate instead of an
-// identical one. PS3.5 A.4 wants 0x00 there; a frame that ends in EOI
-// (FF D9) followed by one byte has that pad byte.
-void zero_jpeg_padding(DcmDataset *ds, E_TransferSyntax x,
-                       const DcmRepresentationParameter *param)
-{
-    DcmElement *el = nullptr;
-    if (ds->findAndGetElement(DCM_PixelData, el).bad() || !el)
-        return;
-    DcmPixelSequence *seq = nullptr;
-    if (static_cast<DcmPixelData *>(el)
-            ->getEncapsulatedRepresentation(x, param, seq)
-            .bad() ||
-        !seq)
-        return;
-    for (unsigned long i = 1; i < seq->card(); i++) { // 0: offset table
-        DcmPixelItem *it = nullptr;
-        Uint8 *d = nullptr;
-        if (seq->getItem(it, i).bad() || it->getUint8Array(d).bad() || !d)
-            continue;
-        Uint32 n = it->getLength();
-        if (n >= 3 && d[n - 3] == 0xFF && d[n - 2] == 0xD9)
-            d[n - 1] = 0;
-    }
-}
-
 // Forwarding: the smallest lossless encoding of uncompressed pixel data
 // that the peer accepted (JPEG-LS, else JPEG lossless SV1; deflate against
 // those for colour images, where JPEG-LS may do poorly), or as it is when
@@ -325,7 +295,7 @@ T_ASC_PresentationContextID choose_lossless(T_ASC_Association *assoc,
     if (ds->chooseRepresentation(best_x, param).bad())
         return 0;
     if (param)
-        zero_jpeg_padding(ds, best_x, param);
+        dcx_zero_jpeg_padding(ds, best_x, param);
     *out_len = best;
     return best_pc;
 }
