@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "dcx/dataset.h"
+#include "dcx/dcx.h"
 #include "dcx/net.h"
 #include "dcx/tags.h"
 
@@ -166,8 +167,7 @@ int vw_browse_get(const struct vw_node *n, const char *study_uid,
                   char *dir, size_t dirlen, unsigned *got, char *err,
                   size_t errlen)
 {
-    if (strspn(study_uid, "0123456789.") != strlen(study_uid) ||
-        !*study_uid) {
+    if (!dcx_uid_valid(study_uid)) {
         snprintf(err, errlen, "not a UID: %s", study_uid);
         return -1;
     }

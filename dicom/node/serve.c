@@ -136,18 +136,6 @@ static void on_end(void *user, const struct dcx_assoc_info *a,
     }
 }
 
-static int valid_uid(const char *u)
-{
-    size_t n = strlen(u);
-    if (n == 0 || n > 64 || u[0] == '.' || u[n - 1] == '.')
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (u[i] == '.' ? u[i + 1] == '.' : (u[i] < '0' || u[i] > '9'))
-            return 0;
-    }
-    return 1;
-}
-
 /* Storage classes whose IOD is an image (Rows and Columns required). */
 static int is_image_class(const char *c)
 {
@@ -211,8 +199,8 @@ static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
     /* UIDs are digits and dots, at most 64 characters (PS3.5 9.1): one
      * with '/' or ".." is not an instance we can keep (PS3.7 C.4.2 0x0117
      * invalid object instance) */
-    if (!valid_uid(rq->sop_instance_uid) || !valid_uid(rec.sop_uid) ||
-        !valid_uid(rec.study_uid) || !valid_uid(rec.series_uid)) {
+    if (!dcx_uid_valid(rq->sop_instance_uid) || !dcx_uid_valid(rec.sop_uid) ||
+        !dcx_uid_valid(rec.study_uid) || !dcx_uid_valid(rec.series_uid)) {
         atomic_fetch_add(&sv->failed, 1);
         return refuse(a, rq, tmp, 0x0117,
                       "a SOP Instance, Study or Series UID is not a valid "

@@ -88,6 +88,18 @@ void dcx_log_set(dcx_log_fn sink, void *user, enum dcx_log_level max_level)
     dcx_shim_log_level((int)max_level);
 }
 
+int dcx_uid_valid(const char *u)
+{
+    size_t n = u ? strlen(u) : 0;
+    if (n == 0 || n > 64 || u[0] == '.' || u[n - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (u[i] == '.' ? u[i + 1] == '.' : (u[i] < '0' || u[i] > '9'))
+            return 0;
+    }
+    return 1;
+}
+
 void dcx_free(void *p)
 {
     free(p);

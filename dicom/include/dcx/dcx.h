@@ -60,6 +60,10 @@ int dcx_init(dcx_log_fn sink, void *user, enum dcx_log_level max_level);
 /* Replaces the sink and level set by dcx_init(); same thread rule. */
 void dcx_log_set(dcx_log_fn sink, void *user, enum dcx_log_level max_level);
 
+/* 1 if u is a UID (PS3.5 9.1): 1-64 characters, digits and single dots,
+ * neither first nor last a dot. Such a string is safe in a file name. */
+int dcx_uid_valid(const char *u);
+
 /* Writes a log line through the sink if level <= the configured maximum. */
 void dcx_log(enum dcx_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

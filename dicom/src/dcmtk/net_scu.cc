@@ -429,9 +429,7 @@ extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
             // the file is named by the UID only if it is a UID: a hostile
             // peer must not write outside out_dir
             const char *u = srq.AffectedSOPInstanceUID;
-            bool uid_ok = *u && strlen(u) <= 64 &&
-                          strspn(u, "0123456789.") == strlen(u) && *u != '.';
-            if (uid_ok)
+            if (dcx_uid_valid(u))
                 snprintf(dst, sizeof dst, "%s/%s.dcm", out_dir, u);
             else
                 snprintf(dst, sizeof dst, "%s/instance-%u.dcm", out_dir, seq);
