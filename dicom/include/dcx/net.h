@@ -187,6 +187,11 @@ int dcx_scp_run(dcx_scp *scp);
  * may be called from a signal handler or another thread. */
 void dcx_scp_stop(dcx_scp *scp);
 
+/* 1 when no connection is being served (no association request being
+ * read, no association running), else 0. For tests and harnesses that
+ * must know the SCP has finished with what they sent. */
+int dcx_scp_idle(dcx_scp *scp);
+
 /* Closes the port. NULL is a no-op. Only after dcx_scp_run() returned. */
 void dcx_scp_destroy(dcx_scp *scp);
 

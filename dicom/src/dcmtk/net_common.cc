@@ -477,8 +477,8 @@ extern "C" const char *dcx_status_str(uint16_t s)
     default:
         break;
     }
-    if ((s & 0xF000) == 0xA700) return "out of resources (0xA7xx)";
-    if ((s & 0xF000) == 0xA900) return "data set does not match SOP class "
+    if ((s & 0xFF00) == 0xA700) return "out of resources (0xA7xx)";
+    if ((s & 0xFF00) == 0xA900) return "data set does not match SOP class "
                                        "(0xA9xx)";
     if ((s & 0xF000) == 0xB000) return "warning (0xBxxx)";
     if ((s & 0xF000) == 0xC000) return "error: cannot understand (0xCxxx)";
