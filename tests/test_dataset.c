@@ -9,7 +9,9 @@
 #include "dcx/uids.h"
 #include "t.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <zlib.h>
 
 static char data[512], work[512];
 
@@ -205,6 +207,162 @@ static void test_save_roundtrip(void)
     dcx_ds_close(ds);
 }
 
+/* ---- deep sequence nesting (DCMTK 3.6.7 recursion, nesting.h) ---- */
+
+struct buf {
+    uint8_t *p;
+    size_t n, cap;
+};
+
+static void put(struct buf *b, const void *d, size_t n)
+{
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2;
+        b->p = realloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+
+static void put16(struct buf *b, uint16_t v, int be)
+{
+    uint8_t x[2] = {be ? v >> 8 : v & 0xFF, be ? v & 0xFF : v >> 8};
+    put(b, x, 2);
+}
+
+static void put32(struct buf *b, uint32_t v, int be)
+{
+    for (int i = 0; i < 4; i++)
+        put(b, (uint8_t[]){(uint8_t)(v >> (be ? 24 - 8 * i : 8 * i))}, 1);
+}
+
+enum enc { EXPL_UNDEF, EXPL_DEFINED, IMPL_UNDEF, IMPL_DEFINED, EXPL_BE, UN_UNDEF };
+
+/* (0040,A730) nested depth times, as one encoding writes it: a bare data
+ * set (SOP Class UID, then the nest). Inside UN of undefined length the
+ * content is implicit VR little endian (PS3.5 6.2.2). */
+static void nested(struct buf *b, enum enc enc, int depth)
+{
+    int be = enc == EXPL_BE, impl = enc == IMPL_UNDEF || enc == IMPL_DEFINED;
+    int defined = enc == EXPL_DEFINED || enc == IMPL_DEFINED;
+    int in_impl = impl || enc == UN_UNDEF; /* below the outermost level */
+    int ibe = be;                          /* items follow the data set */
+    put16(b, 0x0008, be), put16(b, 0x0016, be);
+    if (impl)
+        put32(b, 26, 0);
+    else
+        put(b, "UI", 2), put16(b, 26, be);
+    put(b, "1.2.840.10008.5.1.4.1.1.7", 26);
+    /* content lengths from the inside out: L(0) = the text element */
+    uint32_t *len = malloc(sizeof *len * (size_t)(depth + 1));
+    len[0] = 12;
+    for (int d = 1; d <= depth; d++) {
+        int outer = d == depth;
+        int hdr = (outer ? impl : in_impl) ? 8 : 12;
+        len[d] = len[d - 1] + (uint32_t)hdr + 8;
+    }
+    for (int d = depth; d >= 1; d--) {
+        int outer = d == depth, el_impl = outer ? impl : in_impl;
+        int el_be = outer ? be : be && !in_impl;
+        uint32_t item_len = defined ? len[d - 1] : 0xFFFFFFFF;
+        uint32_t sq_len = defined ? len[d - 1] + 8 : 0xFFFFFFFF;
+        put16(b, 0x0040, el_be), put16(b, 0xA730, el_be);
+        if (el_impl)
+            put32(b, sq_len, 0);
+        else
+            put(b, enc == UN_UNDEF ? "UN" : "SQ", 2), put16(b, 0, el_be),
+                put32(b, sq_len, el_be);
+        int it_be = outer ? ibe : ibe && !in_impl;
+        put16(b, 0xFFFE, it_be), put16(b, 0xE000, it_be),
+            put32(b, item_len, it_be);
+    }
+    int t_be = be && !in_impl;
+    put16(b, 0x0008, t_be), put16(b, 0x0104, t_be);
+    if (in_impl)
+        put32(b, 4, 0);
+    else
+        put(b, "LO", 2), put16(b, 4, t_be);
+    put(b, "DEEP", 4);
+    for (int d = 1; !defined && d <= depth; d++) {
+        int it_be = d == depth ? ibe : ibe && !in_impl;
+        put16(b, 0xFFFE, it_be), put16(b, 0xE00D, it_be), put32(b, 0, it_be);
+        put16(b, 0xFFFE, it_be), put16(b, 0xE0DD, it_be), put32(b, 0, it_be);
+    }
+    free(len);
+}
+
+static void part10(struct buf *out, const struct buf *ds, const char *ts,
+                   int deflated)
+{
+    static const uint8_t pre[128];
+    put(out, pre, 128);
+    put(out, "DICM", 4);
+    size_t tl = strlen(ts) + (strlen(ts) & 1);
+    put16(out, 2, 0), put16(out, 0x10, 0), put(out, "UI", 2), put16(out, (uint16_t)tl, 0);
+    put(out, ts, strlen(ts));
+    if (strlen(ts) & 1)
+        put(out, "", 1);
+    if (!deflated) {
+        put(out, ds->p, ds->n);
+        return;
+    }
+    z_stream z = {0};
+    deflateInit2(&z, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+    size_t cap = deflateBound(&z, ds->n);
+    uint8_t *c = malloc(cap);
+    z.next_in = ds->p, z.avail_in = (uInt)ds->n;
+    z.next_out = c, z.avail_out = (uInt)cap;
+    deflate(&z, Z_FINISH);
+    put(out, c, cap - z.avail_out);
+    deflateEnd(&z);
+    free(c);
+}
+
+static void test_deep_nesting(void)
+{
+    static const struct {
+        enum enc enc;
+        const char *ts; /* NULL: a bare data set */
+        int deflate;
+        const char *name;
+    } cases[] = {
+        {EXPL_UNDEF, "1.2.840.10008.1.2.1", 0, "explicit LE, undefined"},
+        {EXPL_DEFINED, "1.2.840.10008.1.2.1", 0, "explicit LE, defined"},
+        {IMPL_UNDEF, "1.2.840.10008.1.2", 0, "implicit LE, undefined"},
+        {IMPL_DEFINED, "1.2.840.10008.1.2", 0, "implicit LE, defined"},
+        {EXPL_BE, "1.2.840.10008.1.2.2", 0, "explicit BE"},
+        {UN_UNDEF, "1.2.840.10008.1.2.1", 0, "UN of undefined length"},
+        {EXPL_UNDEF, "1.2.840.10008.1.2.1.99", 1, "deflated"},
+        {IMPL_UNDEF, NULL, 0, "bare implicit"},
+        {EXPL_UNDEF, NULL, 0, "bare explicit"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        /* 40 levels open (real SR trees stay far below); 30000 would
+         * overflow DCMTK's recursion and must be refused cleanly */
+        int depths[2] = {40, 30000};
+        for (int k = 0; k < 2; k++) {
+            struct buf ds = {0}, f = {0};
+            nested(&ds, cases[i].enc, depths[k]);
+            if (cases[i].ts)
+                part10(&f, &ds, cases[i].ts, cases[i].deflate);
+            else
+                f = ds, ds.p = NULL;
+            dcx_ds *d = NULL;
+            struct dcx_error e;
+            int rc = dcx_ds_open_mem(f.p, f.n, NULL, &d, &e);
+            if (k == 0 && rc != 0)
+                fprintf(stderr, "  %s, depth 40: %s\n", cases[i].name, e.msg);
+            if (k == 1 && (rc != DCX_EBADDATA || !strstr(e.msg, "nested")))
+                fprintf(stderr, "  %s, depth 30000: rc %d %s\n", cases[i].name,
+                        rc, rc ? e.msg : "");
+            CHECK(k == 0 ? rc == 0 : rc == DCX_EBADDATA);
+            dcx_ds_close(d);
+            free(ds.p);
+            free(f.p);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
@@ -216,5 +374,6 @@ int main(int argc, char **argv)
     test_getters();
     test_bare_and_memory();
     test_save_roundtrip();
+    test_deep_nesting();
     return T_DONE();
 }

@@ -1,11 +1,16 @@
 /* config.c - the [node] keys as one static table (name, type, default,
  * limits, offset, doc) that drives defaults, parsing and the sample file;
  * [access] lists and [peer AE] sections beside it. Parsing is libinih's. */
+#define _GNU_SOURCE
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +62,12 @@ static const struct key node_keys[] = {
     {"tls_verify_peer", K_BOOL, "yes", 0, 0, F(tls_verify_peer),
      "yes: a TLS peer must present a certificate signed by tls_ca (mutual "
      "authentication)"},
+    {"tls_only", K_BOOL, "no", 0, 0, F(tls_only),
+     "refuse DICOM in clear: no plain port (tls_port only), and every\n; "
+     "[peer] must have tls = yes"},
+    {"audit_log", K_STR, "", 0, 1023, F(audit_log),
+     "append-only audit trail, JSON lines (consort-node audit reads it);\n; "
+     "empty: STORAGE/audit.log"},
     {"upstream", K_STR, "", 0, ND_AE_LEN, F(upstream),
      "peer that receives everything modalities (calling AEs that are not "
      "peers) store here; empty: none. A county node names its provincial "
@@ -329,6 +340,172 @@ static int route_entry(struct parse *ps, const char *section,
     return ok;
 }
 
+int nd_net_parse(const char *s, struct nd_net *out)
+{
+    char buf[64];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    struct nd_net r = {0};
+    if (inet_pton(AF_INET, buf, r.addr) == 1) {
+        r.family = AF_INET;
+        r.prefix = 32;
+    } else if (inet_pton(AF_INET6, buf, r.addr) == 1) {
+        r.family = AF_INET6;
+        r.prefix = 128;
+    } else {
+        return -1;
+    }
+    if (slash) {
+        int bits;
+        if (parse_int(slash + 1, 0, r.prefix, &bits) < 0)
+            return -1;
+        r.prefix = bits;
+    }
+    *out = r;
+    return 0;
+}
+
+int nd_net_contains(const struct nd_net *n, const char *host)
+{
+    unsigned char a[16];
+    int fam;
+    if (inet_pton(AF_INET, host, a) == 1) {
+        fam = AF_INET;
+    } else if (inet_pton(AF_INET6, host, a) == 1) {
+        fam = AF_INET6;
+        /* an IPv4 client on a dual-stack socket: ::ffff:a.b.c.d */
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0,
+                                                 0, 0, 0, 0, 0xFF, 0xFF};
+        if (n->family == AF_INET && memcmp(a, mapped, 12) == 0) {
+            memmove(a, a + 12, 4);
+            fam = AF_INET;
+        }
+    } else {
+        return 0;
+    }
+    if (fam != n->family)
+        return 0;
+    int full = n->prefix / 8, rest = n->prefix % 8;
+    if (memcmp(a, n->addr, (size_t)full) != 0)
+        return 0;
+    if (rest) {
+        unsigned char mask = (unsigned char)(0xFF << (8 - rest));
+        if ((a[full] & mask) != (n->addr[full] & mask))
+            return 0;
+    }
+    return 1;
+}
+
+const struct nd_bind *nd_config_bind(const struct nd_config *cfg,
+                                     const char *ae)
+{
+    for (int i = 0; i < cfg->n_binds; i++)
+        if (strcmp(cfg->binds[i].ae, ae) == 0)
+            return &cfg->binds[i];
+    return NULL;
+}
+
+/* [bind] AE = address or network, ... (several lines for one AE add up) */
+static int bind_entry(struct parse *ps, const char *name, const char *value)
+{
+    struct nd_config *cfg = ps->cfg;
+    if (!*name || strlen(name) > ND_AE_LEN || strchr(name, '\\')) {
+        snprintf(ps->err, ps->errlen, "[bind] '%s': an AE title is 1-16 "
+                                      "characters", name);
+        return 0;
+    }
+    struct nd_bind *b = (struct nd_bind *)nd_config_bind(cfg, name);
+    if (!b) {
+        if (cfg->n_binds >= ND_MAX_BINDS) {
+            snprintf(ps->err, ps->errlen, "[bind] more than %d AE titles",
+                     ND_MAX_BINDS);
+            return 0;
+        }
+        b = &cfg->binds[cfg->n_binds++];
+        memset(b, 0, sizeof *b);
+        snprintf(b->ae, sizeof b->ae, "%s", name);
+    }
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s", value);
+    for (char *save = NULL, *t = strtok_r(copy, " ,\t", &save); t;
+         t = strtok_r(NULL, " ,\t", &save)) {
+        if (b->n >= ND_MAX_BIND_NETS) {
+            snprintf(ps->err, ps->errlen, "[bind] %s: more than %d "
+                                          "addresses", name, ND_MAX_BIND_NETS);
+            return 0;
+        }
+        if (nd_net_parse(t, &b->nets[b->n]) < 0) {
+            snprintf(ps->err, ps->errlen, "[bind] %s: '%s' is not an IP "
+                                          "address or network (a.b.c.d/n)",
+                     name, t);
+            return 0;
+        }
+        b->n++;
+    }
+    if (b->n == 0) {
+        snprintf(ps->err, ps->errlen, "[bind] %s: no address", name);
+        return 0;
+    }
+    return 1;
+}
+
+int nd_config_bind_peers(struct nd_config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->bind_peers)
+        return 0;
+    for (int i = 0; i < cfg->n_peers; i++) {
+        const struct nd_peer *p = &cfg->peers[i];
+        if (nd_config_bind(cfg, p->ae))
+            continue; /* [bind] says it explicitly */
+        if (cfg->n_binds >= ND_MAX_BINDS) {
+            snprintf(err, errlen, "bind_peers: more than %d AE titles bound",
+                     ND_MAX_BINDS);
+            return -1;
+        }
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+        int rc = getaddrinfo(p->host, NULL, &hints, &res);
+        if (rc != 0) {
+            snprintf(err, errlen, "bind_peers: [peer %s] host %s: %s", p->ae,
+                     p->host, gai_strerror(rc));
+            return -1;
+        }
+        struct nd_bind *b = &cfg->binds[cfg->n_binds];
+        memset(b, 0, sizeof *b);
+        snprintf(b->ae, sizeof b->ae, "%s", p->ae);
+        for (struct addrinfo *r = res; r && b->n < ND_MAX_BIND_NETS;
+             r = r->ai_next) {
+            struct nd_net *n = &b->nets[b->n];
+            if (r->ai_family == AF_INET) {
+                n->family = AF_INET;
+                n->prefix = 32;
+                memcpy(n->addr,
+                       &((struct sockaddr_in *)r->ai_addr)->sin_addr, 4);
+            } else if (r->ai_family == AF_INET6) {
+                n->family = AF_INET6;
+                n->prefix = 128;
+                memcpy(n->addr,
+                       &((struct sockaddr_in6 *)r->ai_addr)->sin6_addr, 16);
+            } else {
+                continue;
+            }
+            /* getaddrinfo lists an address once per socket type */
+            int dup = 0;
+            for (int k = 0; k < b->n; k++)
+                dup |= memcmp(&b->nets[k], n, sizeof *n) == 0;
+            if (!dup)
+                b->n++;
+        }
+        freeaddrinfo(res);
+        if (b->n)
+            cfg->n_binds++;
+    }
+    return 0;
+}
+
 static int on_entry(void *user, const char *section, const char *name,
                     const char *value)
 {
@@ -354,9 +531,20 @@ static int on_entry(void *user, const char *section, const char *name,
             }
             return set_acl(acls[i], value, ps->err, ps->errlen) == 0;
         }
+        if (strcmp(name, "bind_peers") == 0) {
+            if (strcmp(value, "yes") && strcmp(value, "no")) {
+                snprintf(ps->err, ps->errlen, "[access] bind_peers: '%s' is "
+                                              "not yes or no", value);
+                return 0;
+            }
+            cfg->bind_peers = strcmp(value, "yes") == 0;
+            return 1;
+        }
         snprintf(ps->err, ps->errlen, "[access] has no key '%s'", name);
         return 0;
     }
+    if (strcmp(section, "bind") == 0)
+        return bind_entry(ps, name, value);
     if (strncmp(section, "peer ", 5) == 0) {
         const char *ae = section + 5;
         if (!*ae || strlen(ae) > ND_AE_LEN || strchr(ae, '\\')) {
@@ -490,6 +678,20 @@ int nd_config_load(struct nd_config *cfg, const char *path, char *err,
                  path);
         return -1;
     }
+    if (cfg->tls_only) {
+        if (!cfg->tls_port) {
+            snprintf(err, errlen, "%s: tls_only needs tls_port", path);
+            return -1;
+        }
+        for (int i = 0; i < cfg->n_peers; i++) {
+            if (!cfg->peers[i].tls) {
+                snprintf(err, errlen, "%s: tls_only, but [peer %s] has no "
+                                      "tls = yes",
+                         path, cfg->peers[i].ae);
+                return -1;
+            }
+        }
+    }
     if (cfg->tls_port && cfg->tls_port == cfg->port) {
         snprintf(err, errlen, "%s: tls_port is the same as port", path);
         return -1;
@@ -543,6 +745,13 @@ void nd_config_write_sample(FILE *to)
           "; calling AE titles allowed each kind of access, separated by "
           "spaces or\n; commas; * = any. C-ECHO is always allowed.\n"
           "store = *\nquery = *\nretrieve = *\n"
+          "; yes: the AE title of a [peer] is accepted only from the "
+          "addresses its\n; host resolves to (at start-up)\n"
+          "bind_peers = no\n"
+          "\n; Calling AE titles accepted only from these addresses or "
+          "networks;\n; an association from elsewhere is refused and "
+          "audited.\n;[bind]\n;CT1 = 10.1.2.3\n;US2 = 10.1.2.0/24, "
+          "10.1.3.7\n"
           "\n; One section per known peer (C-MOVE destinations, forwarding "
           "targets);\n; the section name carries its AE title.\n"
           ";[peer PACS1]\n;host = 10.0.0.5\n;port = 104\n"

@@ -29,6 +29,23 @@ struct nd_acl {
     char ae[ND_MAX_ACL][ND_AE_LEN + 1];
 };
 
+/* An address or network (CIDR) a calling AE title is bound to. */
+struct nd_net {
+    int family; /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    int prefix; /* bits */
+};
+
+#define ND_MAX_BINDS 64
+#define ND_MAX_BIND_NETS 8
+
+/* [bind]: a calling AE title accepted only from these networks. */
+struct nd_bind {
+    char ae[ND_AE_LEN + 1];
+    int n;
+    struct nd_net nets[ND_MAX_BIND_NETS];
+};
+
 #define ND_MAX_ROUTES 32
 #define ND_MAX_ROUTE_TO 8
 #define ND_MAX_SOP_PATTERNS 16
@@ -64,6 +81,11 @@ struct nd_config {
     int acse_timeout;          /* s for an association request (ARTIM) */
     char log_level[8];         /* error | warn | info | debug */
     struct nd_acl store, query, retrieve;
+    int bind_peers;            /* [access]: a peer's AE only from its host */
+    int n_binds;
+    struct nd_bind binds[ND_MAX_BINDS];
+    char audit_log[1024];      /* "" = STORAGE/audit.log */
+    int tls_only;              /* no plain port; peers over TLS only */
     int n_peers;
     struct nd_peer peers[ND_MAX_PEERS];
     /* TLS: a second port, and the files for both directions */
@@ -96,6 +118,21 @@ int nd_config_set(struct nd_config *cfg, const char *key, const char *value,
 
 /* 1 if the calling AE may use the access an ACL describes. */
 int nd_acl_allows(const struct nd_acl *acl, const char *ae);
+
+/* Parses "10.1.2.3", "10.1.2.0/24", "fd00::/8". 0 or -1. */
+int nd_net_parse(const char *s, struct nd_net *out);
+
+/* 1 if the numeric address host (as the SCP reports it) is in n. */
+int nd_net_contains(const struct nd_net *n, const char *host);
+
+/* The [bind] entry of a calling AE title, or NULL when it is not bound. */
+const struct nd_bind *nd_config_bind(const struct nd_config *cfg,
+                                     const char *ae);
+
+/* bind_peers = yes: binds every [peer] not in [bind] to the addresses its
+ * host resolves to (at start-up, so a name is looked up once). 0, or -1
+ * with err naming a host that does not resolve. */
+int nd_config_bind_peers(struct nd_config *cfg, char *err, size_t errlen);
 
 /* The peer with this AE title, or NULL. */
 const struct nd_peer *nd_config_peer(const struct nd_config *cfg,

@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include "forward.h"
 
+#include "audit.h"
+
 #include "nd.h"
 #include "queue.h"
 
@@ -42,6 +44,7 @@ struct nd_forward {
     nd_archive *ar;
     nd_index *ix;
     pthread_mutex_t *ix_mu;
+    struct nd_audit *audit;
     pthread_mutex_t lock; /* stop, kicks */
     int stop;
     int n_dests, n_workers;
@@ -367,6 +370,23 @@ static void send_batch(struct worker *w, struct nd_qitem *items, int n)
     pthread_mutex_lock(f->ix_mu);
     nd_queue_busy(f->ix, p->ae, ms);
     pthread_mutex_unlock(f->ix_mu);
+    if (sent || refused) {
+        /* a batch is one study (nd_queue_claim) */
+        char detail[96];
+        snprintf(detail, sizeof detail, "bytes=%llu stored_bytes=%llu",
+                 (unsigned long long)bytes, (unsigned long long)raw);
+        nd_audit_write(f->audit,
+                       &(struct nd_audit_event){
+                           .what = ND_AUDIT_FORWARD,
+                           .outcome = refused == 0 ? ND_AUDIT_OK
+                                      : sent       ? ND_AUDIT_MINOR
+                                                   : ND_AUDIT_SERIOUS,
+                           .ae = p->ae, .host = p->host, .tls = p->tls,
+                           .dest = p->ae, .patient_id = items[0].patient_id,
+                           .study_uid = items[0].study_uid,
+                           .instances = sent + refused, .failed = refused,
+                           .detail = detail});
+    }
     if (sent || refused)
         dcx_log(DCX_LOG_INFO, "forward dest=%s sent=%d refused=%d bytes=%llu "
                               "stored_bytes=%llu ms=%lld",
@@ -431,7 +451,7 @@ static int wanted(const struct nd_config *cfg, const struct nd_peer *p)
 
 int nd_forward_start(const struct nd_config *cfg, nd_archive *ar,
                      nd_index *writer, pthread_mutex_t *writer_mutex,
-                     nd_forward **out)
+                     struct nd_audit *audit, nd_forward **out)
 {
     *out = NULL;
     int n_dests = 0, n_workers = 0;
@@ -450,6 +470,7 @@ int nd_forward_start(const struct nd_config *cfg, nd_archive *ar,
     f->ar = ar;
     f->ix = writer;
     f->ix_mu = writer_mutex;
+    f->audit = audit;
     pthread_mutex_init(&f->lock, NULL);
     f->dests = calloc((size_t)n_dests, sizeof *f->dests);
     f->workers = calloc((size_t)n_workers, sizeof *f->workers);

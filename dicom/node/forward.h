@@ -25,11 +25,13 @@ int nd_forward_is_peer(const struct nd_config *cfg, const char *ae);
 typedef struct nd_forward nd_forward;
 
 /* Starts the forwarders of every peer some rule sends to. They use the
- * node's writer connection under its mutex. NULL (and 0) when no rule
+ * node's writer connection under its mutex and record each study sent in
+ * the audit trail (may be NULL). NULL (and 0) when no rule
  * forwards anywhere. */
+struct nd_audit;
 int nd_forward_start(const struct nd_config *cfg, nd_archive *ar,
                      nd_index *writer, pthread_mutex_t *writer_mutex,
-                     nd_forward **out);
+                     struct nd_audit *audit, nd_forward **out);
 
 /* New items were queued: wake idle forwarders. NULL is a no-op. */
 void nd_forward_kick(nd_forward *f);

@@ -38,6 +38,10 @@ static void usage(FILE *to)
           "  ls [--storage DIR]           list the local archive\n"
           "  queue [list|retry|drop]      forwarding: what waits, what went,\n"
           "                               retry or drop dead items\n"
+          "  audit [--since T] [--event E] [--study UID]\n"
+          "                               who stored, queried, retrieved, "
+          "forwarded\n"
+          "                               which study when (audit trail)\n"
           "\n"
           "  --help, -h                   this help; `consort-node CMD "
           "--help`\n"
@@ -147,6 +151,8 @@ int main(int argc, char **argv)
         return nd_cmd_ls(argc - 1, argv + 1);
     if (strcmp(cmd, "queue") == 0)
         return nd_cmd_queue(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return nd_cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "find") == 0)
         return nd_cmd_find(argc - 1, argv + 1);
     if (strcmp(cmd, "get") == 0)

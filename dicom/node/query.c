@@ -260,6 +260,52 @@ int nd_query_parse(dcx_ds *ds, int patient_root, struct nd_query *q,
     return 0;
 }
 
+void nd_query_describe(const struct nd_query *q, char *out, size_t len)
+{
+    static const char *const levels[] = {"PATIENT", "STUDY", "SERIES",
+                                         "IMAGE"};
+    static const char *const key_names[NK_COUNT] = {
+        [NK_PATIENT_ID] = "PatientID",
+        [NK_PATIENT_NAME] = "PatientName",
+        [NK_BIRTH_DATE] = "PatientBirthDate",
+        [NK_SEX] = "PatientSex",
+        [NK_STUDY_UID] = "StudyInstanceUID",
+        [NK_STUDY_DATE] = "StudyDate",
+        [NK_STUDY_TIME] = "StudyTime",
+        [NK_ACCESSION] = "AccessionNumber",
+        [NK_STUDY_ID] = "StudyID",
+        [NK_STUDY_DESC] = "StudyDescription",
+        [NK_REFERRING] = "ReferringPhysicianName",
+        [NK_MODALITIES_IN_STUDY] = "ModalitiesInStudy",
+        [NK_SERIES_UID] = "SeriesInstanceUID",
+        [NK_MODALITY] = "Modality",
+        [NK_SERIES_NUMBER] = "SeriesNumber",
+        [NK_SERIES_DESC] = "SeriesDescription",
+        [NK_BODY_PART] = "BodyPartExamined",
+        [NK_SOP_UID] = "SOPInstanceUID",
+        [NK_SOP_CLASS] = "SOPClassUID",
+        [NK_INSTANCE_NUMBER] = "InstanceNumber",
+    };
+    size_t o = (size_t)snprintf(out, len, "level=%s", levels[q->level]);
+    for (size_t i = 0; i < q->n_conds && o < len; i++) {
+        const struct nd_cond *c = &q->conds[i];
+        const char *name = key_names[c->key] ? key_names[c->key] : "?";
+        int n;
+        if (c->match == NM_RANGE)
+            n = snprintf(out + o, len - o, " %s=%s-%s", name,
+                         c->lo ? c->lo : "", c->hi ? c->hi : "");
+        else if (c->match == NM_LIST)
+            n = snprintf(out + o, len - o, " %s=%s%s", name,
+                         c->n_values ? c->values[0] : "",
+                         c->n_values > 1 ? "\\..." : "");
+        else
+            n = snprintf(out + o, len - o, " %s=%s", name, c->value);
+        if (n < 0)
+            break;
+        o += (size_t)n;
+    }
+}
+
 int nd_query_response(const struct nd_query *q, const char *const *vals,
                       const char *our_ae, struct dcx_attr *out,
                       size_t cap)

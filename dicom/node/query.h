@@ -34,4 +34,9 @@ void nd_query_free(struct nd_query *q);
 int nd_query_response(const struct nd_query *q, const char *const *vals,
                       const char *our_ae, struct dcx_attr *out, size_t cap);
 
+/* "level=STUDY PatientName=WANG* StudyDate=20240101-20240315": the level
+ * and the matching keys, for logs and the audit trail (truncated to
+ * len). */
+void nd_query_describe(const struct nd_query *q, char *out, size_t len);
+
 #endif

@@ -83,8 +83,10 @@ int nd_queue_claim(nd_index *ix, const char *dest, int64_t now,
     if (study >= 0) {
         if (prep(ix,
                  "SELECT q.id, q.attempts, i.size, i.path, i.sop_class,"
-                 "  i.sop_uid, i.transfer_syntax"
+                 "  i.sop_uid, i.transfer_syntax, st.study_uid, p.patient_id"
                  " FROM queue q JOIN instances i ON i.id = q.instance"
+                 " JOIN studies st ON st.id = q.study"
+                 " JOIN patients p ON p.id = st.patient"
                  " WHERE q.dest = ?1 AND q.study = ?2 AND q.state = 0"
                  "  AND q.next_try <= ?3 ORDER BY q.id LIMIT ?4",
                  &s) != SQLITE_OK)
@@ -102,6 +104,8 @@ int nd_queue_claim(nd_index *ix, const char *dest, int64_t now,
             col_text(s, 4, it->sop_class, sizeof it->sop_class);
             col_text(s, 5, it->sop_uid, sizeof it->sop_uid);
             col_text(s, 6, it->ts, sizeof it->ts);
+            col_text(s, 7, it->study_uid, sizeof it->study_uid);
+            col_text(s, 8, it->patient_id, sizeof it->patient_id);
         }
         sqlite3_finalize(s);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)

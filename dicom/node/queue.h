@@ -20,6 +20,7 @@ struct nd_qitem {
     int64_t size;
     char path[200]; /* relative to the storage folder */
     char sop_class[65], sop_uid[65], ts[65];
+    char study_uid[65], patient_id[65]; /* for the audit trail */
 };
 
 /* Claims the oldest study ready for dest (stable since its hold time, not

@@ -9,6 +9,7 @@
 #include "cmd.h"
 
 #include "archive.h"
+#include "audit.h"
 #include "config.h"
 #include "forward.h"
 #include "index.h"
@@ -45,12 +46,62 @@ struct server {
     nd_index *writer;
     nd_forward *fwd; /* NULL when nothing is forwarded */
     struct dcx_tls tls; /* from [node] tls_*: our side of TLS */
+    nd_audit *audit;
+};
+
+/* Instances of one study in one association or retrieve, for the audit
+ * trail: one event per study, not per instance. */
+struct study_count {
+    char study_uid[68], patient_id[130]; /* as struct nd_record */
+    long done, failed;
+};
+
+struct study_counts {
+    struct study_count *v;
+    size_t n, cap;
 };
 
 /* per association */
 struct assoc {
     nd_index *ix;
+    struct study_counts stored;    /* C-STOREs received */
+    struct study_counts retrieved; /* the running C-MOVE/C-GET */
 };
+
+static void count_study(struct study_counts *sc, const char *study,
+                        const char *patient, int ok)
+{
+    struct study_count *c = NULL;
+    /* associations carry one or a few studies: the last is the likely one */
+    for (size_t i = sc->n; i-- > 0 && !c;)
+        if (strcmp(sc->v[i].study_uid, study) == 0)
+            c = &sc->v[i];
+    if (!c) {
+        if (sc->n == sc->cap) {
+            size_t cap = sc->cap ? 2 * sc->cap : 4;
+            struct study_count *v = realloc(sc->v, cap * sizeof *v);
+            if (!v)
+                return; /* an audit count lost, not an image */
+            sc->v = v;
+            sc->cap = cap;
+        }
+        c = &sc->v[sc->n++];
+        memset(c, 0, sizeof *c);
+        snprintf(c->study_uid, sizeof c->study_uid, "%s", study);
+        snprintf(c->patient_id, sizeof c->patient_id, "%s", patient);
+    }
+    if (ok)
+        c->done++;
+    else
+        c->failed++;
+}
+
+static enum nd_audit_outcome outcome_of(long done, long failed)
+{
+    return failed == 0 ? ND_AUDIT_OK
+           : done > 0  ? ND_AUDIT_MINOR
+                       : ND_AUDIT_SERIOUS;
+}
 
 static dcx_scp *volatile g_scp; /* for the signal handler only */
 
@@ -85,6 +136,27 @@ static enum dcx_log_level level_of(const char *s)
 static unsigned on_associate(void *user, struct dcx_assoc_info *a)
 {
     struct server *sv = user;
+    const struct nd_bind *b = nd_config_bind(&sv->cfg, a->calling_ae);
+    if (b) {
+        int from_ok = 0;
+        for (int i = 0; i < b->n && !from_ok; i++)
+            from_ok = nd_net_contains(&b->nets[i], a->peer_host);
+        if (!from_ok) {
+            dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s association refused: "
+                                  "AE title bound to other addresses "
+                                  "host=%s",
+                    a->id, a->calling_ae, a->peer_host);
+            nd_audit_write(sv->audit,
+                           &(struct nd_audit_event){
+                               .what = ND_AUDIT_REFUSED,
+                               .outcome = ND_AUDIT_SERIOUS,
+                               .ae = a->calling_ae, .host = a->peer_host,
+                               .tls = a->tls, .instances = -1, .failed = -1,
+                               .detail = "calling AE title not allowed from "
+                                         "this address ([bind])"});
+            return 0;
+        }
+    }
     unsigned svc = DCX_SVC_ECHO;
     if (nd_acl_allows(&sv->cfg.store, a->calling_ae))
         svc |= DCX_SVC_STORE;
@@ -123,7 +195,7 @@ static nd_index *reader(struct server *sv, const struct dcx_assoc_info *a)
 static void on_end(void *user, const struct dcx_assoc_info *a,
                    const struct dcx_assoc_stats *s)
 {
-    (void)user;
+    struct server *sv = user;
     struct assoc *as = a->user;
     dcx_log(DCX_LOG_INFO,
             "assoc=%lu aet=%s association %s stored=%lu failed=%lu "
@@ -131,6 +203,22 @@ static void on_end(void *user, const struct dcx_assoc_info *a,
             a->id, a->calling_ae, s->aborted ? "aborted" : "released",
             s->stores_ok, s->stores_failed, s->bytes);
     if (as) {
+        for (size_t i = 0; i < as->stored.n; i++) {
+            const struct study_count *c = &as->stored.v[i];
+            nd_audit_write(sv->audit,
+                           &(struct nd_audit_event){
+                               .what = ND_AUDIT_STORE,
+                               .outcome = outcome_of(c->done, c->failed),
+                               .ae = a->calling_ae, .host = a->peer_host,
+                               .tls = a->tls, .patient_id = c->patient_id,
+                               .study_uid = c->study_uid,
+                               .instances = c->done + c->failed,
+                               .failed = c->failed,
+                               .detail = s->aborted ? "association aborted"
+                                                    : NULL});
+        }
+        free(as->stored.v);
+        free(as->retrieved.v);
         nd_index_close(as->ix);
         free(as);
     }
@@ -185,22 +273,23 @@ static int open_store_file(void *user, const struct dcx_assoc_info *a,
     return nd_archive_open_tmp(sv->ar, rq->sop_instance_uid);
 }
 
-static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
-                         const struct dcx_store_rq *rq, const char *tmp)
+/* One C-STORE; *parsed is set once rec holds the data set's record. */
+static uint16_t store_one(struct server *sv, const struct dcx_assoc_info *a,
+                          const struct dcx_store_rq *rq, const char *tmp,
+                          struct nd_record *rec, int *parsed)
 {
-    struct server *sv = user;
-    struct nd_record rec;
     char why[300];
-    int rc = nd_record_read(tmp, rq->fd, &rec, why, sizeof why);
+    int rc = nd_record_read(tmp, rq->fd, rec, why, sizeof why);
     if (rc < 0) {
         atomic_fetch_add(&sv->failed, 1);
         return refuse(a, rq, tmp, DCX_STATUS_CANNOT_UNDERSTAND, why);
     }
+    *parsed = 1;
     /* UIDs are digits and dots, at most 64 characters (PS3.5 9.1): one
      * with '/' or ".." is not an instance we can keep (PS3.7 C.4.2 0x0117
      * invalid object instance) */
-    if (!dcx_uid_valid(rq->sop_instance_uid) || !dcx_uid_valid(rec.sop_uid) ||
-        !dcx_uid_valid(rec.study_uid) || !dcx_uid_valid(rec.series_uid)) {
+    if (!dcx_uid_valid(rq->sop_instance_uid) || !dcx_uid_valid(rec->sop_uid) ||
+        !dcx_uid_valid(rec->study_uid) || !dcx_uid_valid(rec->series_uid)) {
         atomic_fetch_add(&sv->failed, 1);
         return refuse(a, rq, tmp, 0x0117,
                       "a SOP Instance, Study or Series UID is not a valid "
@@ -208,30 +297,30 @@ static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
     }
     /* The data set must be the instance the command announced (PS3.4
      * B.2.3: a mismatch is 0xA900). */
-    if (strcmp(rec.sop_uid, rq->sop_instance_uid) != 0 ||
-        strcmp(rec.sop_class, rq->sop_class_uid) != 0) {
+    if (strcmp(rec->sop_uid, rq->sop_instance_uid) != 0 ||
+        strcmp(rec->sop_class, rq->sop_class_uid) != 0) {
         atomic_fetch_add(&sv->failed, 1);
         return refuse(a, rq, tmp, DCX_STATUS_DATA_MISMATCH,
                       "SOP Class/Instance UID in the data set differ from "
                       "the C-STORE request");
     }
-    if (!rec.study_uid[0] || !rec.series_uid[0]) {
+    if (!rec->study_uid[0] || !rec->series_uid[0]) {
         atomic_fetch_add(&sv->failed, 1);
         return refuse(a, rq, tmp, DCX_STATUS_DATA_MISMATCH,
                       "no Study or Series Instance UID");
     }
     /* an image storage class without an image is not that class's IOD */
-    if (is_image_class(rec.sop_class) &&
-        (rec.r.rows <= 0 || rec.r.columns <= 0)) {
+    if (is_image_class(rec->sop_class) &&
+        (rec->r.rows <= 0 || rec->r.columns <= 0)) {
         atomic_fetch_add(&sv->failed, 1);
         return refuse(a, rq, tmp, DCX_STATUS_DATA_MISMATCH,
                       "an image storage SOP class without Rows/Columns");
     }
     char rel[200];
     enum nd_dup dup;
-    rc = rq->fd >= 0 ? nd_archive_commit_fd(sv->ar, rq->fd, rec.sop_uid, rel,
+    rc = rq->fd >= 0 ? nd_archive_commit_fd(sv->ar, rq->fd, rec->sop_uid, rel,
                                             sizeof rel, &dup)
-                     : nd_archive_commit(sv->ar, tmp, rec.sop_uid, rel,
+                     : nd_archive_commit(sv->ar, tmp, rec->sop_uid, rel,
                                          sizeof rel, &dup);
     if (rc < 0) {
         atomic_fetch_add(&sv->failed, 1);
@@ -243,24 +332,24 @@ static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
          * store itself succeeded. An operator resolves it. */
         dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s c-store duplicate with "
                               "different content kept aside sop=%s path=%s",
-                a->id, a->calling_ae, rec.sop_uid, rel);
+                a->id, a->calling_ae, rec->sop_uid, rel);
         atomic_fetch_add(&sv->stored, 1);
         return DCX_STATUS_SUCCESS;
     }
-    rec.r.size = (int64_t)rq->file_size;
+    rec->r.size = (int64_t)rq->file_size;
     if (dup == ND_DUP_SAME) { /* the file kept is the earlier one */
         char path[1400];
         snprintf(path, sizeof path, "%s/%s", nd_archive_root(sv->ar), rel);
         struct stat st;
-        rec.r.size = stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+        rec->r.size = stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
     }
-    rec.r.path = rel;
-    rec.r.calling_ae = a->calling_ae;
-    rec.r.origin = nd_forward_is_peer(&sv->cfg, a->calling_ae)
+    rec->r.path = rel;
+    rec->r.calling_ae = a->calling_ae;
+    rec->r.origin = nd_forward_is_peer(&sv->cfg, a->calling_ae)
                        ? a->calling_ae
                        : "";
     pthread_mutex_lock(&sv->index_write);
-    rc = nd_index_add(sv->writer, &rec.r);
+    rc = nd_index_add(sv->writer, &rec->r);
     if (rc < 0)
         dcx_log(DCX_LOG_ERROR, "assoc=%lu index commit failed: %s", a->id,
                 nd_index_errmsg(sv->writer));
@@ -277,9 +366,24 @@ static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
     }
     atomic_fetch_add(&sv->stored, 1);
     dcx_log(DCX_LOG_INFO, "assoc=%lu aet=%s c-store ok sop=%s bytes=%lld%s",
-            a->id, a->calling_ae, rec.sop_uid, (long long)rec.r.size,
+            a->id, a->calling_ae, rec->sop_uid, (long long)rec->r.size,
             dup == ND_DUP_SAME ? " duplicate=identical" : "");
     return DCX_STATUS_SUCCESS;
+}
+
+static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
+                         const struct dcx_store_rq *rq, const char *tmp)
+{
+    struct server *sv = user;
+    struct nd_record rec;
+    int parsed = 0;
+    uint16_t st = store_one(sv, a, rq, tmp, &rec, &parsed);
+    struct assoc *as = a->user;
+    if (as)
+        count_study(&as->stored, parsed ? rec.study_uid : "",
+                    parsed ? rec.r.patient_id : "",
+                    st == DCX_STATUS_SUCCESS);
+    return st;
 }
 
 /* ---- query/retrieve ---- */
@@ -357,6 +461,19 @@ static uint16_t on_find(void *user, const struct dcx_assoc_info *a,
                           "matches=%lu status=0x%04X",
             a->id, a->calling_ae, level_names[q.level], q.n_conds,
             fr.matches, status);
+    char keys[600], detail[700];
+    nd_query_describe(&q, keys, sizeof keys);
+    snprintf(detail, sizeof detail, "%s matches=%lu", keys, fr.matches);
+    nd_audit_write(sv->audit,
+                   &(struct nd_audit_event){
+                       .what = ND_AUDIT_QUERY,
+                       .outcome = status == DCX_STATUS_SUCCESS ||
+                                          status == DCX_STATUS_CANCEL
+                                      ? ND_AUDIT_OK
+                                      : ND_AUDIT_SERIOUS,
+                       .ae = a->calling_ae, .host = a->peer_host,
+                       .tls = a->tls, .instances = -1, .failed = -1,
+                       .detail = detail});
     nd_query_free(&q);
     return status;
 }
@@ -365,6 +482,7 @@ struct path_list {
     const char *root;
     struct dcx_file_list *out;
     size_t cap;
+    struct study_counts *studies; /* per study, for the audit trail */
 };
 
 static int path_row(void *user, const char *const *vals)
@@ -382,6 +500,8 @@ static int path_row(void *user, const char *const *vals)
     if (asprintf(&o->paths[o->n], "%s/%s", pl->root, vals[NK_PATH]) < 0)
         return ND_ENOMEM;
     o->n++;
+    if (pl->studies)
+        count_study(pl->studies, vals[NK_STUDY_UID], vals[NK_PATIENT_ID], 1);
     return 0;
 }
 
@@ -397,7 +517,11 @@ static uint16_t on_retrieve(void *user, const struct dcx_assoc_info *a,
         return refused;
     unsigned char want[NK_COUNT] = {0};
     want[NK_PATH] = 1;
-    struct path_list pl = {nd_archive_root(sv->ar), out, 0};
+    struct assoc *as = a->user;
+    if (as)
+        as->retrieved.n = 0;
+    struct path_list pl = {nd_archive_root(sv->ar), out, 0,
+                           as ? &as->retrieved : NULL};
     /* every instance under the matching entities */
     int rc = nd_index_find(ix, ND_IMAGE, q.conds, q.n_conds, want,
                            path_row, &pl);
@@ -434,12 +558,36 @@ static void on_retrieve_end(void *user, const struct dcx_assoc_info *a,
                             int is_get, const char *dest, unsigned done,
                             unsigned failed, unsigned warning, int cancelled)
 {
-    (void)user;
+    struct server *sv = user;
     dcx_log(failed ? DCX_LOG_WARN : DCX_LOG_INFO,
             "assoc=%lu aet=%s %s%s%s completed=%u failed=%u warning=%u%s",
             a->id, a->calling_ae, is_get ? "c-get" : "c-move",
             is_get ? "" : " dest=", is_get ? "" : dest, done, failed,
             warning, cancelled ? " cancelled" : "");
+    struct assoc *as = a->user;
+    if (!as)
+        return;
+    /* one event per study; the sub-operation counts are the whole
+     * operation's */
+    char detail[160];
+    snprintf(detail, sizeof detail, "%s completed=%u failed=%u warning=%u%s",
+             is_get ? "c-get" : "c-move", done, failed, warning,
+             cancelled ? " cancelled" : "");
+    for (size_t i = 0; i < as->retrieved.n; i++) {
+        const struct study_count *c = &as->retrieved.v[i];
+        nd_audit_write(sv->audit,
+                       &(struct nd_audit_event){
+                           .what = ND_AUDIT_RETRIEVE,
+                           .outcome = outcome_of(done, failed),
+                           .ae = a->calling_ae, .host = a->peer_host,
+                           .tls = a->tls,
+                           .dest = is_get ? a->calling_ae : dest,
+                           .patient_id = c->patient_id,
+                           .study_uid = c->study_uid,
+                           .instances = c->done, .failed = -1,
+                           .detail = detail});
+    }
+    as->retrieved.n = 0;
 }
 
 /* ---- start-up: re-index what a power cut kept out of the index ---- */
@@ -619,6 +767,10 @@ int nd_cmd_serve(int argc, char **argv)
         snprintf(sv.cfg.storage, sizeof sv.cfg.storage, "%s", storage);
 
     dcx_log_set(log_sink, NULL, level_of(sv.cfg.log_level));
+    if (nd_config_bind_peers(&sv.cfg, err, sizeof err) < 0) {
+        dcx_log(DCX_LOG_ERROR, "%s", err);
+        return 1;
+    }
     int purged = 0;
     if (nd_archive_open(sv.cfg.storage, sv.cfg.sync == ND_SYNC_FULL, &sv.ar,
                         &purged, err, sizeof err) < 0) {
@@ -631,10 +783,23 @@ int nd_cmd_serve(int argc, char **argv)
                 purged, nd_archive_tmp_dir(sv.ar));
     snprintf(sv.index_path, sizeof sv.index_path, "%s/index.sqlite",
              sv.cfg.storage);
+    char audit_path[1200];
+    snprintf(audit_path, sizeof audit_path, "%s",
+             sv.cfg.audit_log[0] ? sv.cfg.audit_log : "");
+    if (!audit_path[0])
+        snprintf(audit_path, sizeof audit_path, "%s/audit.log",
+                 sv.cfg.storage);
+    if (nd_audit_open(audit_path, &sv.audit, err, sizeof err) < 0) {
+        /* who did what must be recorded: no audit trail, no service */
+        dcx_log(DCX_LOG_ERROR, "%s", err);
+        nd_archive_close(sv.ar);
+        return 1;
+    }
     nd_index *ix = NULL;
     if (nd_index_open(sv.index_path, &ix, err, sizeof err) < 0) {
         dcx_log(DCX_LOG_ERROR, "%s", err);
         nd_archive_close(sv.ar);
+        nd_audit_close(sv.audit);
         return 1;
     }
     int exit_code = 1;
@@ -645,7 +810,8 @@ int nd_cmd_serve(int argc, char **argv)
                 back);
     /* forwarders wait for the writer connection until start-up is done */
     pthread_mutex_lock(&sv.index_write);
-    if (nd_forward_start(&sv.cfg, sv.ar, ix, &sv.index_write, &sv.fwd) < 0) {
+    if (nd_forward_start(&sv.cfg, sv.ar, ix, &sv.index_write, sv.audit,
+                         &sv.fwd) < 0) {
         pthread_mutex_unlock(&sv.index_write);
         dcx_log(DCX_LOG_ERROR, "cannot start forwarding: out of memory");
         goto out;
@@ -670,7 +836,7 @@ int nd_cmd_serve(int argc, char **argv)
                               sv.cfg.tls_verify_peer};
     struct dcx_scp_opts so = {
         .ae_title = sv.cfg.ae_title,
-        .port = sv.cfg.port,
+        .port = sv.cfg.tls_only ? 0 : sv.cfg.port,
         .tls_port = sv.cfg.tls_port,
         .tls = &sv.tls,
         .tmp_dir = nd_archive_tmp_dir(sv.ar),
@@ -710,11 +876,18 @@ int nd_cmd_serve(int argc, char **argv)
         dcx_scp_destroy(sv.scp);
         goto out;
     }
-    dcx_log(DCX_LOG_INFO, "consort-node %s listening ae=%s port=%d%s%.0d "
-                          "storage=%s sync=%s",
-            CONSORT_VERSION, sv.cfg.ae_title, sv.cfg.port,
-            sv.cfg.tls_port ? " tls_port=" : "", sv.cfg.tls_port,
-            sv.cfg.storage, sv.cfg.sync == ND_SYNC_FULL ? "full" : "normal");
+    char started[200];
+    snprintf(started, sizeof started, "consort-node %s ae=%s port=%d%s%.0d%s",
+             CONSORT_VERSION, sv.cfg.ae_title, so.port,
+             sv.cfg.tls_port ? " tls_port=" : "", sv.cfg.tls_port,
+             sv.cfg.tls_only ? " tls_only" : "");
+    dcx_log(DCX_LOG_INFO, "%s listening storage=%s sync=%s audit=%s",
+            started, sv.cfg.storage,
+            sv.cfg.sync == ND_SYNC_FULL ? "full" : "normal", audit_path);
+    nd_audit_write(sv.audit, &(struct nd_audit_event){
+                                 .what = ND_AUDIT_START,
+                                 .ae = sv.cfg.ae_title, .instances = -1,
+                                 .failed = -1, .detail = started});
     /* periodic tick: passive checkpoints every 2 s on a connection of
      * their own keep the WAL short without stopping C-STOREs; a full one
      * each minute (with its time) bounds start-up re-indexing */
@@ -733,6 +906,8 @@ int nd_cmd_serve(int argc, char **argv)
             checkpoint(&sv, ix);
             nd_forward_status(sv.fwd);
         }
+        if (tick % 5 == 0)
+            nd_audit_sync(sv.audit);
         else if (ckpt && tick % 2 == 0)
             nd_index_checkpoint_passive(ckpt);
     }
@@ -746,9 +921,17 @@ int nd_cmd_serve(int argc, char **argv)
         exit_code = 0;
     dcx_log(DCX_LOG_INFO, "stopped: %lu instance(s) stored, %lu refused",
             atomic_load(&sv.stored), atomic_load(&sv.failed));
+    char stopped[120];
+    snprintf(stopped, sizeof stopped, "stored=%lu refused=%lu",
+             atomic_load(&sv.stored), atomic_load(&sv.failed));
+    nd_audit_write(sv.audit, &(struct nd_audit_event){
+                                 .what = ND_AUDIT_STOP,
+                                 .ae = sv.cfg.ae_title, .instances = -1,
+                                 .failed = -1, .detail = stopped});
 out:
     nd_forward_stop(sv.fwd);
     nd_index_close(ix);
     nd_archive_close(sv.ar);
+    nd_audit_close(sv.audit);
     return exit_code;
 }

@@ -6,13 +6,21 @@ prints one table at the end: case, expected behaviour, observed, pass/fail,
 and the node's resident memory and open file descriptors before and after.
 
 usage: tests/hardening/run.py CONSORT_NODE WORKDIR PORT
+(uses PORT-4 .. PORT too: a second node and three misbehaving peers)
 
-Cases: a connection that sends nothing; a slowloris association request
-(the PDU header, then the body a byte every 0.4 s) while another client
-asks for C-ECHO; a PDU claiming 4 GB; a P-DATA PDU before any
-association; 64 KB of random bytes; a C-STORE whose SOP Instance UID
-holds "/" and ".."; a CT Image Storage data set without an image; and
-C-ECHO answered throughout. Exit 1 if any case fails.
+Hostile input: a connection that sends nothing; a slowloris association
+request (the PDU header, then the body a byte every 0.4 s) while another
+client asks for C-ECHO; a PDU claiming 4 GB; a P-DATA PDU before any
+association; 64 KB of random bytes; a malformed A-ASSOCIATE-RQ; P-DATA
+on a presentation context that was never negotiated; a command set, a
+C-FIND identifier and a C-STORE data set with sequences nested 30,000+
+levels deep; a C-STORE whose SOP Instance UID holds "/" and ".."; a CT
+Image Storage data set without an image.
+Access: an AE title bound to another address ([bind]); the audit trail.
+Faults: the index locked by another process; forwarding to a peer that
+hangs after the association, one that answers 0xA700 and one that
+answers 0xC000 (fakepeer.py). C-ECHO answered throughout. Exit 1 if any
+case fails.
 
 The slowloris case failed before the node read association requests off
 its accept loop with a total deadline: DCMTK's ARTIM restarts on every
@@ -20,6 +28,7 @@ read, so a trickled request held the accept loop and others could not
 associate.
 """
 
+import copy
 import os
 import random
 import shutil
@@ -78,17 +87,124 @@ def echo_ok(port):
     return rc == 0
 
 
-def assoc_rq_bytes(called=b"CONSORT", calling=b"HOSTILE"):
-    """A minimal A-ASSOCIATE-RQ (PS3.8 9.3.2) with the Verification class."""
-    def item(t, payload):
-        return struct.pack(">BBH", t, 0, len(payload)) + payload
+def item(t, payload):
+    return struct.pack(">BBH", t, 0, len(payload)) + payload
+
+
+def assoc_rq_bytes(called=b"CONSORT", calling=b"HOSTILE", find=False, pc=None):
+    """A minimal A-ASSOCIATE-RQ (PS3.8 9.3.2): Verification (context 1) and,
+    with find, Study Root C-FIND (context 3), implicit VR LE."""
     app = item(0x10, b"1.2.840.10008.3.1.1.1")
-    pc = item(0x20, struct.pack(">BBBB", 1, 0, 0, 0) +
-              item(0x30, b"1.2.840.10008.1.1") + item(0x40, b"1.2.840.10008.1.2"))
+    if pc is None:
+        pc = item(0x20, struct.pack(">BBBB", 1, 0, 0, 0) +
+                  item(0x30, b"1.2.840.10008.1.1") + item(0x40, b"1.2.840.10008.1.2"))
+        if find:
+            pc += item(0x20, struct.pack(">BBBB", 3, 0, 0, 0) +
+                       item(0x30, b"1.2.840.10008.5.1.4.1.2.2.1") +
+                       item(0x40, b"1.2.840.10008.1.2"))
     ui = item(0x50, item(0x51, struct.pack(">I", 16384)))
     body = (struct.pack(">HH", 1, 0) + called.ljust(16) + calling.ljust(16) +
             b"\0" * 32 + app + pc + ui)
     return struct.pack(">BBI", 0x01, 0, len(body)) + body
+
+
+def cmd_el(e, v):
+    return struct.pack("<HHI", 0, e, len(v)) + v
+
+
+def pdata(pcid, ctl, payload, chunk=16000):
+    """P-DATA PDUs carrying payload in fragments (ctl: 1 command, 0 data;
+    the last fragment gets bit 1)."""
+    out = b""
+    for o in range(0, len(payload), chunk):
+        part = payload[o:o + chunk]
+        last = 2 if o + chunk >= len(payload) else 0
+        out += struct.pack(">BBI", 4, 0, len(part) + 6) + \
+            struct.pack(">IBB", len(part) + 2, pcid, ctl | last) + part
+    return out
+
+
+def nested_sq(tag, depth):
+    """Implicit VR LE: tag as a sequence of undefined length, depth deep."""
+    sq = struct.pack("<HHI", tag[0], tag[1], 0xFFFFFFFF)
+    it = struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF)
+    end = struct.pack("<HHI", 0xFFFE, 0xE00D, 0) + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+    return (sq + it) * depth + end * depth
+
+
+def associate(port, rq, source=None):
+    """Connects (from source address), sends rq; (socket, reply PDU type)."""
+    s = socket.socket()
+    if source:
+        s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(rq)
+    s.settimeout(10)
+    r = b""
+    try:  # the whole reply PDU, so that what follows starts clean
+        while len(r) < 6 or len(r) < 6 + struct.unpack(">I", r[2:6])[0]:
+            d = s.recv(6 if len(r) < 6 else 6 + struct.unpack(">I", r[2:6])[0] - len(r))
+            if not d:
+                break
+            r += d
+    except OSError:
+        pass
+    return s, (r[0] if r else None)
+
+
+def send_quietly(s, data):
+    try:
+        s.sendall(data)
+    except OSError:
+        pass
+
+
+def alive(srv):
+    return srv.proc.poll() is None
+
+
+def new_instance(base, path, implicit=False):
+    """A copy of base with a new SOP Instance UID, saved to path."""
+    ds = copy.deepcopy(base)
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    if implicit:
+        ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2"
+        ds.is_implicit_VR = True
+        ds.is_little_endian = True
+    ds.save_as(path, write_like_original=False)
+    return ds
+
+
+def raw_store(port, sop_class, sop_uid, dataset):
+    """C-STORE of dataset bytes (implicit VR LE) on an association of our
+    own: DCMTK's storescu parses the file first, and DCMTK 3.6.7 cannot
+    parse what this sends. The response status, or None."""
+    pc = item(0x20, struct.pack(">BBBB", 1, 0, 0, 0) + item(0x30, sop_class.encode()) +
+              item(0x40, b"1.2.840.10008.1.2"))
+    s, reply = associate(port, assoc_rq_bytes(calling=b"DEEP", pc=pc))
+    if reply != 0x02:
+        s.close()
+        return None
+    uid = lambda v: v.encode() + (b"\0" if len(v) % 2 else b"")
+    cmd = (cmd_el(0x0002, uid(sop_class)) + cmd_el(0x0100, struct.pack("<H", 1)) +
+           cmd_el(0x0110, struct.pack("<H", 1)) + cmd_el(0x0700, struct.pack("<H", 0)) +
+           cmd_el(0x0800, struct.pack("<H", 0)) + cmd_el(0x1000, uid(sop_uid)))
+    cmd = cmd_el(0x0000, struct.pack("<I", len(cmd))) + cmd
+    send_quietly(s, pdata(1, 1, cmd) + pdata(1, 0, dataset))
+    s.settimeout(15)
+    r = b""
+    try:
+        while len(r) < 12 or len(r) < 6 + struct.unpack(">I", r[2:6])[0]:
+            d = s.recv(65536)
+            if not d:
+                break
+            r += d
+    except OSError:
+        pass
+    s.close()
+    k = r.find(struct.pack("<HHI", 0, 0x0900, 2))
+    return struct.unpack("<H", r[k + 8:k + 10])[0] if k >= 0 else None
 
 
 def main():
@@ -97,7 +213,8 @@ def main():
     os.makedirs(work)
     storage = os.path.join(work, "var")
     srv = nl.node_server(node, storage, port, os.path.join(work, "node.log"),
-                         "acse_timeout = %d\nidle_timeout = 5\n" % ACSE,
+                         "acse_timeout = %d\nidle_timeout = 5\n"
+                         "[bind]\nBOUND = 127.0.0.2\n" % ACSE,
                          sync="normal").start()
     pid = srv.proc.pid
     rss0, fds0 = proc_figures(pid)
@@ -183,7 +300,7 @@ def main():
     nl.gen_many(good, "--count", "1", "--kind", "tiny", "--seed", "61")
     base = pydicom.dcmread(nl.files_under(good)[0])
     evil = os.path.join(work, "evil.dcm")
-    ds = base.copy()
+    ds = copy.deepcopy(base)
     escape = "consort-hardening-%d" % os.getpid()
     ds.SOPInstanceUID = "1.2.3/../../../tmp/" + escape
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
@@ -202,7 +319,7 @@ def main():
 
     # 7. CT Image Storage without an image
     bare = os.path.join(work, "bare.dcm")
-    ds = base.copy()
+    ds = copy.deepcopy(base)
     for kw in ("Rows", "Columns", "PixelData", "BitsAllocated", "BitsStored",
                "HighBit", "PixelRepresentation", "SamplesPerPixel",
                "PhotometricInterpretation"):
@@ -217,6 +334,131 @@ def main():
            "refused 0xA900" if refused else "not refused: " + out[-120:].replace("\n", " "),
            refused)
 
+    # 8. a malformed association request: the presentation context's
+    # transfer syntax sub-item claims more bytes than its item holds
+    ts_sub = struct.pack(">BBH", 0x40, 0, 40) + b"1.2.840.10008.1.2"  # 17 of 40
+    pc_body = struct.pack(">BBBB", 1, 0, 0, 0) + item(0x30, b"1.2.840.10008.1.1") + ts_sub
+    bad_pc = struct.pack(">BBH", 0x20, 0, len(pc_body)) + pc_body
+    rq = assoc_rq_bytes(pc=bad_pc)
+    s, reply = associate(port, rq)
+    s.close()
+    record("malformed A-ASSOCIATE-RQ (item lengths)", "A-ABORT before DCMTK parses it",
+           "reply PDU type %s, %s" % (reply, "logged" if "malformed A-ASSOCIATE-RQ"
+                                      in srv.log_text() else "not logged"),
+           reply == 0x07 and "malformed A-ASSOCIATE-RQ" in srv.log_text())
+
+    # 9. P-DATA on a presentation context that was never negotiated
+    s, reply = associate(port, assoc_rq_bytes())
+    echo_cmd = (cmd_el(0x0002, b"1.2.840.10008.1.1\0") + cmd_el(0x0100, struct.pack("<H", 0x30)) +
+                cmd_el(0x0110, struct.pack("<H", 1)) + cmd_el(0x0800, struct.pack("<H", 0x101)))
+    send_quietly(s, pdata(99, 1, echo_cmd))
+    t = closed_within(s, 10)
+    s.close()
+    record("P-DATA on presentation context 99", "association aborted",
+           "accepted (%s), then closed after %s" % (reply, "%.1f s" % t if t is not None else "never"),
+           reply == 0x02 and t is not None and alive(srv))
+
+    # 10. a command set with a private sequence nested 100,000 deep: DCMTK
+    # 3.6.7 parses command sets recursively (this killed the node)
+    s, reply = associate(port, assoc_rq_bytes())
+    send_quietly(s, pdata(1, 1, echo_cmd + nested_sq((0x0009, 0x1010), 100000)))
+    t = closed_within(s, 10)
+    s.close()
+    time.sleep(0.3)
+    record("command set nested 100,000 levels", "connection ended, node alive",
+           "closed after %s, node %s, %s" % (
+               "%.1f s" % t if t is not None else "never", "alive" if alive(srv) else "DEAD",
+               "logged" if "command set holds" in srv.log_text() else "not logged"),
+           t is not None and alive(srv) and "command set holds" in srv.log_text())
+
+    # 11. a C-FIND identifier nested 100,000 deep
+    s, reply = associate(port, assoc_rq_bytes(find=True))
+    find_cmd = (cmd_el(0x0002, b"1.2.840.10008.5.1.4.1.2.2.1\0") +
+                cmd_el(0x0100, struct.pack("<H", 0x20)) + cmd_el(0x0110, struct.pack("<H", 1)) +
+                cmd_el(0x0700, struct.pack("<H", 0)) + cmd_el(0x0800, struct.pack("<H", 0x102)))
+    find_cmd = cmd_el(0x0000, struct.pack("<I", len(find_cmd))) + find_cmd
+    ident = struct.pack("<HHI", 0x0008, 0x0052, 6) + b"STUDY " + nested_sq((0x0040, 0xA730), 100000)
+    send_quietly(s, pdata(3, 1, find_cmd) + pdata(3, 0, ident))
+    s.settimeout(10)
+    try:
+        r = s.recv(65536)
+    except OSError:
+        r = b""
+    s.close()
+    # the C-FIND-RSP: status (0000,0900) in the command
+    st = None
+    k = r.find(struct.pack("<HHI", 0, 0x0900, 2))
+    if k >= 0:
+        st = struct.unpack("<H", r[k + 8:k + 10])[0]
+    record("C-FIND identifier nested 100,000 levels", "C-FIND-RSP failure 0xA900",
+           "status %s, node %s" % ("0x%04X" % st if st is not None else "none",
+                                   "alive" if alive(srv) else "DEAD"),
+           st == 0xA900 and alive(srv))
+
+    # 12. a C-STORE data set nested 30,000 deep
+    deep = os.path.join(work, "deep.dcm")
+    ds = new_instance(base, deep, implicit=True)
+    raw = open(deep, "rb").read()
+    # the data set after the meta group: implicit VR LE as negotiated
+    meta_end = 132 + 12 + struct.unpack("<I", raw[140:144])[0]
+    before = nl.index_rows(storage, "SELECT count(*) FROM instances")[0][0]
+    st = raw_store(port, ds.SOPClassUID, ds.SOPInstanceUID,
+                   raw[meta_end:] + nested_sq((0x0040, 0xA730), 30000))
+    after = nl.index_rows(storage, "SELECT count(*) FROM instances")[0][0]
+    record("C-STORE data set nested 30,000 levels", "refused 0xC000, nothing stored",
+           "status %s, %d stored, node %s" % ("0x%04X" % st if st is not None else "none",
+                                              after - before,
+                                              "alive" if alive(srv) else "DEAD"),
+           st == 0xC000 and after == before and alive(srv))
+
+    # 13. an AE title bound to 127.0.0.2 ([bind]) calling from 127.0.0.1
+    s1, r1 = associate(port, assoc_rq_bytes(calling=b"BOUND"))
+    s1.close()
+    s2, r2 = associate(port, assoc_rq_bytes(calling=b"BOUND"), source="127.0.0.2")
+    send_quietly(s2, struct.pack(">BBI", 5, 0, 4) + b"\0" * 4)  # release
+    s2.close()
+    record("AE title bound to another address", "rejected from 127.0.0.1, accepted "
+           "from 127.0.0.2", "from 127.0.0.1: %s, from 127.0.0.2: %s" % (
+               {3: "rejected", 2: "accepted"}.get(r1, r1), {3: "rejected", 2: "accepted"}.get(r2, r2)),
+           r1 == 0x03 and r2 == 0x02)
+
+    # 14. the index locked by another process for 3 s while a C-STORE comes
+    import sqlite3
+    locker = sqlite3.connect(os.path.join(storage, "index.sqlite"), timeout=10)
+    locker.execute("BEGIN EXCLUSIVE")
+    one = os.path.join(work, "one.dcm")
+    ds = new_instance(base, one)
+    t0 = time.time()
+    p = subprocess.Popen(["storescu", "-aec", "CONSORT", "127.0.0.1", str(port), one],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    time.sleep(3)
+    waiting = p.poll() is None
+    locker.rollback()
+    locker.close()
+    p.wait(timeout=60)
+    took = time.time() - t0
+    got = nl.index_rows(storage, "SELECT count(*) FROM instances WHERE sop_uid = ?",
+                        (ds.SOPInstanceUID,))[0][0]
+    record("index locked by another process (3 s)", "C-STORE waits, then succeeds",
+           "%s during the lock, %s after %.1f s, indexed: %d" % (
+               "waited" if waiting else "did not wait", "success" if p.returncode == 0
+               else "failed (%d)" % p.returncode, took, got),
+           waiting and p.returncode == 0 and got == 1)
+
+    # 15. the audit trail of what happened above
+    rc, out = nl.run([node, "audit", "--storage", storage, "--json"])
+    import json
+    events = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    kinds = {}
+    for e in events:
+        kinds[e["event"]] = kinds.get(e["event"], 0) + 1
+    refused_ev = [e for e in events if e["event"] == "refused" and e.get("ae") == "BOUND"]
+    store_ev = [e for e in events if e["event"] == "store" and e.get("instances", 0) >= 1]
+    record("audit trail", "start, store, refused (BOUND@127.0.0.1) recorded",
+           ", ".join("%s %d" % kv for kv in sorted(kinds.items())),
+           rc == 0 and kinds.get("start") == 1 and refused_ev and
+           refused_ev[0].get("host") == "127.0.0.1" and store_ev)
+
     # the node served meanwhile and kept its resources
     time.sleep(1)
     rss1, fds1 = proc_figures(pid)
@@ -230,6 +472,64 @@ def main():
            "RSS %.1f->%.1f MB, fds %d->%d" % (rss0 / 1e6, rss1 / 1e6, fds0, fds1))
     rc = srv.stop()
     record("clean stop", "exit 0 on SIGTERM", "exit %s" % rc, rc == 0)
+
+
+    # Faults when forwarding: a second node whose routes send by calling AE
+    # to three misbehaving peers (fakepeer.py)
+    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakepeer.py")
+    peers = {"HANG": (port - 2, "hang"), "BUSY": (port - 3, "status:0xA700"),
+             "REFUSE": (port - 4, "status:0xC000")}
+    procs = []
+    for ae, (pp, mode) in peers.items():
+        procs.append(subprocess.Popen(["/usr/bin/python3", fake, str(pp), mode,
+                                       os.path.join(work, "fake-%s.log" % ae)]))
+    conf = "forward_timeout = 5\nretry_min = 1\nretry_max = 2\nmax_attempts = 2\n"
+    for ae, (pp, mode) in peers.items():
+        conf += "[peer %s]\nhost = 127.0.0.1\nport = %d\nassociations = 1\ncompress = none\n" % (ae, pp)
+        conf += "[route to-%s]\nfrom_ae = TO%s\nto = %s\n" % (ae, ae, ae)
+    storage2 = os.path.join(work, "var2")
+    srv2 = nl.node_server(node, storage2, port - 1, os.path.join(work, "node2.log"), conf,
+                          sync="normal").start()
+    try:
+        for ae in peers:
+            f = os.path.join(work, "to-%s.dcm" % ae)
+            new_instance(base, f)
+            nl.run(["storescu", "-aet", "TO" + ae, "-aec", "CONSORT", "127.0.0.1",
+                    str(port - 1), f], check_rc=0)
+        # HANG needs forward_timeout (5 s) per attempt, REFUSE two attempts
+        deadline = time.time() + 25
+        state = {}
+        while time.time() < deadline:
+            state = {d: (st, att, err) for d, st, att, err in nl.index_rows(
+                storage2, "SELECT dest, state, attempts, last_error FROM queue")}
+            if (state.get("REFUSE", (0,))[0] == 3 and state.get("HANG", (0, 0, ""))[2] and
+                    state.get("BUSY", (0, 0, ""))[2]):
+                break
+            time.sleep(0.5)
+        echo2 = echo_ok(port - 1)
+        h, b_, r = state.get("HANG"), state.get("BUSY"), state.get("REFUSE")
+        names = {0: "pending", 1: "in flight", 3: "dead"}
+        record("forward: peer hangs after associating", "timeout, item kept and retried",
+               "%s, attempts %s, error '%s'; node echo %s" % (
+                   names.get(h[0], h[0]), h[1], h[2][-34:], "ok" if echo2 else "FAILED")
+               if h else "no queue item",
+               bool(h) and h[0] != 3 and "time" in h[2].lower() and echo2)
+        record("forward: peer answers 0xA700", "retried, never dead",
+               "%s, attempts %s, error '%s'" % (names.get(b_[0], b_[0]), b_[1], b_[2][:40])
+               if b_ else "no queue item",
+               bool(b_) and b_[0] != 3 and "a7" in b_[2].lower())
+        record("forward: peer answers 0xC000", "dead after max_attempts (2)",
+               "%s, attempts %s, error '%s'" % (names.get(r[0], r[0]), r[1], r[2][:40])
+               if r else "no queue item",
+               bool(r) and r[0] == 3 and r[1] == 2)
+    finally:
+        rc2 = srv2.stop()
+        for pr in procs:
+            pr.terminate()
+            pr.wait(timeout=10)
+    kept = nl.index_rows(storage2, "SELECT count(*) FROM instances")[0][0]
+    record("second node stop with items pending", "exit 0, all 3 instances kept",
+           "exit %s, %d instance(s) in the index" % (rc2, kept), rc2 == 0 and kept == 3)
 
     w = [max(len(str(r[i])) for r in rows + [("case", "expected", "observed", "result",
                                                  "figures")]) for i in range(5)]

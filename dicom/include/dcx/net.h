@@ -157,7 +157,7 @@ struct dcx_scp_opts {
     const char *calling_ae_for_moves; /* our AE in C-MOVE sub-associations;
                                          NULL = ae_title */
     const char *ae_title;   /* our AE title (required) */
-    int port;               /* TCP port (required) */
+    int port;               /* plain TCP port; 0: none (TLS only) */
     const char *tmp_dir;    /* where received data sets land (required) */
     int max_assocs;         /* concurrent associations; more are rejected
                                as "local limit exceeded". 0 = 32 */

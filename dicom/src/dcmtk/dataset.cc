@@ -17,12 +17,15 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 extern "C" {
 #include "dcx/charset.h"
 #include "iso2022.h"
+#include "nesting.h"
 #include "shim.h"
 }
 
@@ -174,6 +177,30 @@ const char *vr_name(DcmEVR vr)
 
 namespace {
 
+// DCMTK 3.6.7 recurses once per sequence level with no limit: a file
+// nested some ten thousand levels deep overflows the stack (nesting.h).
+// The file is mapped and its element headers scanned first.
+bool too_deep(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false; // DCMTK reports it
+    struct stat st;
+    bool deep = false;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        void *m = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
+                       MAP_PRIVATE, fd, 0);
+        if (m != MAP_FAILED) {
+            deep = dcx_nest_check_buffer(static_cast<const uint8_t *>(m),
+                                         static_cast<size_t>(st.st_size),
+                                         0) < 0;
+            munmap(m, static_cast<size_t>(st.st_size));
+        }
+    }
+    close(fd);
+    return deep;
+}
+
 // Shared by both openers. DCMTK reads values over DCM_MaxReadLength
 // lazily from path, and drops decoded fragments to re-read them later:
 // path must stay readable until dcx_ds_close().
@@ -196,6 +223,11 @@ int open_path(const char *path, const struct dcx_open_opts *o, int memfd,
     if (!part10 && !plausible_bare_start(head, n)) {
         dcx_err_set(e, "not a DICOM file: no DICM preamble and no dataset "
                    "start");
+        return DCX_EBADDATA;
+    }
+    if (too_deep(path)) {
+        dcx_err_set(e, "cannot parse: sequences nested deeper than %d levels",
+                    DCX_MAX_NESTING);
         return DCX_EBADDATA;
     }
     dcx_ds *ds = new dcx_ds();

@@ -22,6 +22,13 @@ DcmTransportLayer *dcx_net_tls_layer(T_ASC_NetworkRole role,
                                      const struct dcx_tls *t,
                                      std::string &err);
 
+// A transport layer that creates inner's connections (NULL: plain TCP)
+// and ends one whose peer sends a command set holding anything but
+// defined-length group 0000 elements (net_filter.cc). Owns inner.
+DcmTransportLayer *dcx_net_watch_layer(DcmTransportLayer *inner);
+// The association the calling thread serves, for that layer's log lines.
+extern thread_local unsigned long dcx_net_current_assoc;
+
 // SOP class/instance (from the data set) and transfer syntax (meta) of a
 // Part-10 file, parsing no further than (0008,0018).
 bool dcx_net_read_head(const char *path, std::string &cls, std::string &inst,

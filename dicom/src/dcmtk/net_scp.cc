@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@
 
 #include "ds_int.hh"
 #include "net_int.hh"
+#include "nesting.h"
 
 #include <set>
 #include <utility>
@@ -49,7 +51,8 @@ struct dcx_scp {
     dcx_scp_hooks hooks{};
     T_ASC_Network *net = nullptr;
     T_ASC_Network *tls_net = nullptr; // the TLS port's, if any
-    int listen_fd = -1;   // the plain port: accepted by us (see accept_plain)
+    int listen_fd = -1;   // the plain port, accepted by us (accept_plain);
+                          // -2: no plain port (TLS only)
     int pending = 0;      // connections still sending their request (mu)
     int tls_port = 0;
     std::atomic<bool> stop{false}; // lock-free: set from a signal handler
@@ -95,7 +98,10 @@ namespace {
 // remaining PDVs are swallowed instead and the caller checks failed().
 class FdConsumer : public DcmConsumer {
 public:
-    explicit FdConsumer(int fd) : fd_(fd) {}
+    explicit FdConsumer(int fd, uint64_t cap = UINT64_MAX)
+        : fd_(fd), cap_(cap)
+    {
+    }
     OFBool good() const override { return OFTrue; }
     OFCondition status() const override { return EC_Normal; }
     OFBool isFlushed() const override { return OFTrue; }
@@ -104,6 +110,9 @@ public:
     {
         const char *p = static_cast<const char *>(buf);
         offile_off_t done = 0;
+        total_ += static_cast<uint64_t>(len);
+        if (total_ > cap_ && !err_)
+            err_ = EFBIG;
         while (!err_ && done < len) {
             ssize_t w = ::write(fd_, p + done, static_cast<size_t>(len - done));
             if (w < 0 && errno == EINTR)
@@ -120,11 +129,12 @@ public:
 
 private:
     int fd_;
+    uint64_t cap_, total_ = 0;
     int err_ = 0;
 };
 
 struct FdConsumerHolder {
-    explicit FdConsumerHolder(int fd) : consumer(fd) {}
+    FdConsumerHolder(int fd, uint64_t cap) : consumer(fd, cap) {}
     FdConsumer consumer;
 };
 
@@ -132,8 +142,8 @@ struct FdConsumerHolder {
 // DcmOutputStream's constructor gets its address.
 class FdOutputStream : private FdConsumerHolder, public DcmOutputStream {
 public:
-    explicit FdOutputStream(int fd)
-        : FdConsumerHolder(fd), DcmOutputStream(&consumer)
+    explicit FdOutputStream(int fd, uint64_t cap = UINT64_MAX)
+        : FdConsumerHolder(fd, cap), DcmOutputStream(&consumer)
     {
     }
     int write_failed() const { return consumer.failed(); }
@@ -569,27 +579,76 @@ bool Assoc::handle_store(T_DIMSE_C_StoreRQ &rq,
 
 // The identifier of a C-FIND/MOVE/GET. False if the link failed. status
 // stays 0 if the request may proceed, else the refusal to answer with.
+// Largest C-FIND/C-MOVE/C-GET identifier we take (a UID list of a few
+// thousand studies is well under 1 MB).
+const uint64_t MAX_QUERY_BYTES = 16u << 20;
+
 bool Assoc::receive_query(T_ASC_PresentationContextID pcid, const char *cls,
                           unsigned svc, DcmDataset *&q, uint16_t &status)
 {
     q = nullptr;
+    status = 0;
+    // The bytes first, parsed only after the nesting check: DCMTK 3.6.7
+    // parses sequences recursively without a limit (see nesting.h).
+    int fd = memfd_create("consort-query", MFD_CLOEXEC);
+    if (fd < 0) {
+        log(DCX_LOG_ERROR, "query: no memory file: %s", strerror(errno));
+        stats_.aborted = 1;
+        return false;
+    }
+    FdOutputStream fs(fd, MAX_QUERY_BYTES);
     T_ASC_PresentationContextID got = 0;
-    OFCondition c = DIMSE_receiveDataSetInMemory(
-        assoc_, DIMSE_BLOCKING, scp_->dimse_timeout, &got, &q, nullptr,
+    OFCondition c = DIMSE_receiveDataSetInFile(
+        assoc_, DIMSE_BLOCKING, scp_->dimse_timeout, &got, &fs, nullptr,
         nullptr);
     if (c.bad()) {
+        close(fd);
         log(DCX_LOG_WARN, "query not received: %s", c.text());
         stats_.aborted = 1;
         return false;
     }
     T_ASC_PresentationContext pc;
-    status = 0;
     if (ASC_findAcceptedPresentationContext(assoc_->params, pcid, &pc)
             .bad() ||
         strcmp(pc.abstractSyntax, cls) != 0)
         status = DCX_STATUS_SOP_CLASS_NOT_SUPPORTED;
     else if (!(info_.services & svc))
         status = 0x0124; // not authorized
+    else if (fs.write_failed()) {
+        log(DCX_LOG_WARN, "query identifier refused: over %llu bytes",
+            static_cast<unsigned long long>(MAX_QUERY_BYTES));
+        status = DCX_STATUS_OUT_OF_RESOURCES;
+    }
+    if (status == 0) {
+        off_t n = lseek(fd, 0, SEEK_END);
+        std::string buf(n > 0 ? static_cast<size_t>(n) : 0, '\0');
+        E_TransferSyntax xfer = DcmXfer(pc.acceptedTransferSyntax).getXfer();
+        if (n <= 0 || pread(fd, &buf[0], buf.size(), 0) != n) {
+            status = DCX_STATUS_CANNOT_UNDERSTAND;
+        } else if (dcx_nest_check_buffer(
+                       reinterpret_cast<const uint8_t *>(buf.data()),
+                       buf.size(), xfer == EXS_BigEndianExplicit) < 0) {
+            log(DCX_LOG_WARN, "query identifier refused: sequences nested "
+                              "deeper than %d levels", DCX_MAX_NESTING);
+            status = DCX_STATUS_DATA_MISMATCH;
+        } else {
+            // DCMTK's file reader checks element lengths against the size
+            // (its buffer reader allocates what a bogus length says); every
+            // value is read now, the memory file closes below
+            q = new DcmDataset();
+            char path[64];
+            snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+            c = q->loadFile(path, xfer, EGL_noChange, 0xFFFFFFFE);
+            if (c.bad()) {
+                log(DCX_LOG_WARN, "query identifier not understood: %s",
+                    c.text());
+                delete q;
+                q = nullptr;
+                status = DCX_STATUS_CANNOT_UNDERSTAND;
+            }
+        }
+    }
+    close(fd);
     return true;
 }
 
@@ -949,6 +1008,7 @@ void Assoc::loop()
 
 void Assoc::run()
 {
+    dcx_net_current_assoc = info_.id;
     bool accepted = accept();
     if (accepted)
         loop();
@@ -1048,10 +1108,11 @@ extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
 {
     *out = nullptr;
     if (!o || !o->ae_title || !*o->ae_title ||
-        strlen(o->ae_title) > DCX_AE_LEN || o->port <= 0 ||
-        o->port > 65535 || !o->tmp_dir) {
+        strlen(o->ae_title) > DCX_AE_LEN || o->port < 0 ||
+        o->port > 65535 || (o->port == 0 && o->tls_port <= 0) ||
+        !o->tmp_dir) {
         dcx_err_set(e, "invalid SCP options (AE title 1-16 characters, port "
-                       "1-65535, temp folder)");
+                       "1-65535 or a TLS port only, temp folder)");
         return DCX_EINVAL;
     }
     dcx_scp *s = nullptr;
@@ -1087,14 +1148,18 @@ extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
                                       &s->net);
             dcmExternalSocketHandle.set(-1);
         }
+        if (c.good())
+            c = ASC_setTransportLayer(s->net, dcx_net_watch_layer(nullptr),
+                                      1);
         if (c.bad()) {
             dcx_err_set(e, "cannot set up the network: %s", c.text());
             delete s;
             return DCX_EIO;
         }
         // IPv4, as DCMTK's own listener (its peer-address code reads a
-        // sockaddr_in)
-        s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        // sockaddr_in); port 0: TLS only, no plain port
+        s->listen_fd = s->port ? socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)
+                               : -2;
         int one = 1;
         if (s->listen_fd >= 0)
             setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one,
@@ -1104,10 +1169,11 @@ extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
         a4.sin_family = AF_INET;
         a4.sin_addr.s_addr = htonl(INADDR_ANY);
         a4.sin_port = htons(static_cast<uint16_t>(s->port));
-        if (s->listen_fd < 0 ||
-            bind(s->listen_fd, reinterpret_cast<sockaddr *>(&a4), sizeof a4) !=
-                0 ||
-            listen(s->listen_fd, 64) != 0) {
+        if (s->listen_fd != -2 &&
+            (s->listen_fd < 0 ||
+             bind(s->listen_fd, reinterpret_cast<sockaddr *>(&a4),
+                  sizeof a4) != 0 ||
+             listen(s->listen_fd, 64) != 0)) {
             dcx_err_set(e, "cannot listen on port %d: %s", s->port,
                         strerror(errno));
             if (s->listen_fd >= 0)
@@ -1130,7 +1196,8 @@ extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
             c = ASC_initializeNetwork(NET_ACCEPTOR, o->tls_port,
                                       s->acse_timeout, &s->tls_net);
             if (c.good())
-                c = ASC_setTransportLayer(s->tls_net, layer, 1);
+                c = ASC_setTransportLayer(s->tls_net,
+                                          dcx_net_watch_layer(layer), 1);
             else
                 delete layer;
             if (c.bad()) {
@@ -1162,63 +1229,62 @@ const size_t MAX_ASSOC_RQ = 65536;
 
 // Checks the item structure of an A-ASSOCIATE-RQ (PS3.8 9.3.2) before
 // DCMTK parses it: every item and sub-item length must stay inside its
-// parent, and the variable part may hold only application context (10H),
-// presentation context (20H: 30H/40H sub-items) and user information (50H)
-// items. DCMTK 3.6.7 leaks a list on some malformed requests (its own
-// storescp too, seen under valgrind with a fuzzer's input), 144 bytes a
-// time; such requests never reach it. p is the whole PDU.
-bool u16_items_ok(const unsigned char *p, size_t n, const unsigned char *allow,
-                  const char **why)
+// parent; the variable part holds only application context (10H),
+// presentation context (20H: one abstract syntax 30H, one or more
+// transfer syntaxes 40H) and user information (50H) items; UIDs are at
+// most 64 bytes. DCMTK 3.6.7 leaks memory on requests that break these
+// rules (its own storescp too, seen under valgrind with our fuzzer's
+// inputs: the transfer syntax list of a presentation context it then
+// drops), so such requests never reach it. p is the whole PDU.
+size_t be16(const unsigned char *p)
 {
-    size_t o = 0;
-    while (o < n) {
-        if (n - o < 4) {
-            *why = "truncated sub-item header";
+    return static_cast<size_t>(p[0]) << 8 | p[1];
+}
+
+bool user_info_ok(const unsigned char *p, size_t n, const char **why)
+{
+    for (size_t o = 0; o < n;) {
+        size_t len;
+        if (n - o < 4 || (len = be16(p + o + 2)) > n - o - 4) {
+            *why = "user information sub-item runs past its item";
             return false;
         }
-        size_t len = (size_t)p[o + 2] << 8 | p[o + 3];
-        if (len > n - o - 4) {
-            *why = "sub-item longer than its item";
-            return false;
-        }
-        if (allow && !strchr(reinterpret_cast<const char *>(allow), p[o])) {
-            *why = "unexpected sub-item type";
-            return false;
-        }
-        // user information sub-items with inner lengths
         const unsigned char *q = p + o + 4;
-        size_t k = 0;
-        switch (allow ? 0 : p[o]) {
-        case 0x54: // SCP/SCU role selection: UID length, UID, 2 roles
-        case 0x56: // SOP class extended negotiation: UID length, UID, info
-            if (len < 2 || (k = (size_t)q[0] << 8 | q[1]) > len - 2 ||
-                (p[o] == 0x54 && k + 4 != len)) {
-                *why = "bad role selection or extended negotiation";
-                return false;
-            }
+        size_t k;
+        bool ok = true;
+        switch (p[o]) {
+        case 0x51: // maximum length
+        case 0x53: // asynchronous operations window
+            ok = len == 4;
             break;
-        case 0x57: { // common extended negotiation: 3 length-prefixed parts
+        case 0x52: // implementation class UID
+        case 0x55: // implementation version name
+            ok = len <= 64;
+            break;
+        case 0x54: // SCP/SCU role selection: UID length, UID, 2 roles
+            ok = len >= 2 && (k = be16(q)) <= 64 && k + 4 == len;
+            break;
+        case 0x56: // SOP class extended negotiation: UID length, UID, info
+            ok = len >= 2 && (k = be16(q)) <= 64 && k <= len - 2;
+            break;
+        case 0x57: { // common extended negotiation: three length-prefixed
             size_t at = 0;
-            for (int part = 0; part < 3; part++) {
-                if (len - at < 2 ||
-                    (k = (size_t)q[at] << 8 | q[at + 1]) > len - at - 2) {
-                    *why = "bad common extended negotiation";
-                    return false;
-                }
+            for (int part = 0; ok && part < 3; part++) {
+                ok = len - at >= 2 && (k = be16(q + at)) <= len - at - 2;
                 at += 2 + k;
             }
             break;
         }
         case 0x58: // user identity: type, response, primary, secondary
-            if (len < 4 || (k = (size_t)q[2] << 8 | q[3]) > len - 4 ||
-                len - 4 - k < 2 ||
-                ((size_t)q[4 + k] << 8 | q[5 + k]) != len - 6 - k) {
-                *why = "bad user identity";
-                return false;
-            }
+            ok = len >= 6 && (k = be16(q + 2)) <= len - 6 &&
+                 be16(q + 4 + k) == len - 6 - k;
             break;
         default:
-            break;
+            break; // other sub-items: skipped, as DCMTK does
+        }
+        if (!ok) {
+            *why = "malformed user information sub-item";
+            return false;
         }
         o += 4 + len;
     }
@@ -1228,34 +1294,51 @@ bool u16_items_ok(const unsigned char *p, size_t n, const unsigned char *allow,
 bool assoc_rq_wellformed(const unsigned char *p, size_t n, const char **why)
 {
     if (n < 6 + 68) {
-        *why = "A-ASSOCIATE-RQ shorter than its fixed fields";
+        *why = "shorter than its fixed fields";
         return false;
     }
-    size_t o = 6 + 68;
-    while (o < n) {
-        if (n - o < 4) {
-            *why = "truncated item header";
-            return false;
-        }
-        unsigned type = p[o];
-        size_t len = (size_t)p[o + 2] << 8 | p[o + 3];
-        if (len > n - o - 4) {
-            *why = "item longer than the PDU";
+    for (size_t o = 6 + 68; o < n;) {
+        size_t len;
+        if (n - o < 4 || (len = be16(p + o + 2)) > n - o - 4) {
+            *why = "item runs past the PDU";
             return false;
         }
         const unsigned char *q = p + o + 4;
-        if (type == 0x20) {
-            static const unsigned char sub[] = {0x30, 0x40, 0};
+        if (p[o] == 0x10) {
+            if (len > 64) {
+                *why = "application context name over 64 bytes";
+                return false;
+            }
+        } else if (p[o] == 0x20) {
             if (len < 4) {
                 *why = "presentation context item too short";
                 return false;
             }
-            if (!u16_items_ok(q + 4, len - 4, sub, why))
+            int abstract = 0, transfer = 0;
+            for (size_t i = 4; i < len;) {
+                size_t sl;
+                if (len - i < 4 || (sl = be16(q + i + 2)) > len - i - 4) {
+                    *why = "presentation context sub-item runs past its item";
+                    return false;
+                }
+                if ((q[i] != 0x30 && q[i] != 0x40) || sl == 0 || sl > 64) {
+                    *why = "presentation context sub-item is not a UID of "
+                           "an abstract or transfer syntax";
+                    return false;
+                }
+                abstract += q[i] == 0x30;
+                transfer += q[i] == 0x40;
+                i += 4 + sl;
+            }
+            if (abstract != 1 || transfer < 1) {
+                *why = "presentation context without one abstract syntax "
+                       "and a transfer syntax";
                 return false;
-        } else if (type == 0x50) {
-            if (!u16_items_ok(q, len, nullptr, why))
+            }
+        } else if (p[o] == 0x50) {
+            if (!user_info_ok(q, len, why))
                 return false;
-        } else if (type != 0x10) {
+        } else {
             *why = "unknown item type";
             return false;
         }
@@ -1383,6 +1466,8 @@ void plain_connection(dcx_scp *s, int fd)
 // The plain port's accept loop: accept() and a thread per connection.
 void accept_plain(dcx_scp *s)
 {
+    while (s->listen_fd < 0 && !s->stop.load())
+        usleep(200000); // TLS only: nothing to accept here
     while (!s->stop.load()) {
         struct pollfd p = {s->listen_fd, POLLIN, 0};
         if (poll(&p, 1, 1000) <= 0)

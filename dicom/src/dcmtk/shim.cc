@@ -13,6 +13,7 @@
 // Registers colour support in DicomImage, which the "cooked" JPEG and
 // JPEG-LS encoders use for RGB images.
 #include "dcmtk/dcmimage/diregist.h"
+#include "dcmtk/dcmnet/dul.h"
 #include "dcmtk/oflog/oflog.h"
 #include "dcmtk/oflog/spi/logevent.h"
 
@@ -76,6 +77,10 @@ extern "C" int dcx_shim_init(int max_level)
         // dcmnet disables Nagle on its sockets only when asked through the
         // environment (DESIGN.md rule 6); we also set it per socket.
         setenv("TCP_NODELAY", "1", 0);
+        // Peers are known by their numeric address: access control binds
+        // AE titles to addresses, and a reverse DNS lookup per association
+        // can stall for seconds on a county network without DNS.
+        dcmDisableGethostbyaddr.set(OFTrue);
         DJDecoderRegistration::registerCodecs(EDC_lossyOnly, EUC_never,
                                               EPC_colorByPixel);
         DJEncoderRegistration::registerCodecs();
