@@ -6,7 +6,8 @@ prints one table at the end: case, expected behaviour, observed, pass/fail,
 and the node's resident memory and open file descriptors before and after.
 
 usage: tests/hardening/run.py CONSORT_NODE WORKDIR PORT
-(uses PORT-4 .. PORT too: a second node and three misbehaving peers)
+(uses PORT-9 .. PORT: more nodes, three misbehaving peers, the disk-full
+test node_fulldisk.py run from here)
 
 Hostile input: a connection that sends nothing; a slowloris association
 request (the PDU header, then the body a byte every 0.4 s) while another
@@ -19,7 +20,8 @@ Image Storage data set without an image.
 Access: an AE title bound to another address ([bind]); the audit trail.
 Faults: the index locked by another process; forwarding to a peer that
 hangs after the association, one that answers 0xA700 and one that
-answers 0xC000 (fakepeer.py). C-ECHO answered throughout. Exit 1 if any
+answers 0xC000 (fakepeer.py); kill -9 during ingest and during
+forwarding; a full disk (node_fulldisk.py, reported as one row). C-ECHO answered throughout. Exit 1 if any
 case fails.
 
 The slowloris case failed before the node read association requests off
@@ -530,6 +532,102 @@ def main():
     kept = nl.index_rows(storage2, "SELECT count(*) FROM instances")[0][0]
     record("second node stop with items pending", "exit 0, all 3 instances kept",
            "exit %s, %d instance(s) in the index" % (rc2, kept), rc2 == 0 and kept == 3)
+
+
+    # kill -9 in the middle of ingest: every instance acknowledged with
+    # success must be there after the restart, intact
+    many = os.path.join(work, "many")
+    nl.gen_many(many, "--count", "300", "--kind", "tiny", "--seed", "62")
+    files = sorted(nl.files_under(many))
+    storage3 = os.path.join(work, "var3")
+    srv3 = nl.node_server(node, storage3, port - 7, os.path.join(work, "node3.log")).start()
+    log = open(os.path.join(work, "storescu-kill.log"), "wb")
+    p = subprocess.Popen(["storescu", "-v", "-nh", "-aec", "CONSORT", "127.0.0.1",
+                          str(port - 7)] + files, stdout=log, stderr=subprocess.STDOUT)
+    time.sleep(0.6)
+    srv3.kill9()
+    p.wait(timeout=60)
+    log.close()
+    acked, cur = [], None
+    for line in open(os.path.join(work, "storescu-kill.log"), errors="replace"):
+        if "Sending file:" in line:
+            cur = line.split("Sending file:")[1].strip()
+        elif "Received Store Response" in line and cur:
+            if "(Success)" in line:
+                acked.append(cur)
+            cur = None
+    srv3 = nl.node_server(node, storage3, port - 7, os.path.join(work, "node3b.log")).start()
+    rows3 = {u for (u,) in nl.index_rows(storage3, "SELECT sop_uid FROM instances")}
+    lost = damaged = 0
+    for f in acked:
+        u = str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID)
+        if u not in rows3:
+            lost += 1
+        elif nl.dataset_bytes(os.path.join(storage3, nl.rel_path(u))) != nl.dataset_bytes(f):
+            damaged += 1
+    integ = nl.index_rows(storage3, "PRAGMA integrity_check")[0][0]
+    record("kill -9 during ingest", "every acknowledged instance indexed and intact",
+           "%d of %d acknowledged before the kill; after restart lost %d, damaged %d, "
+           "index %s" % (len(acked), len(files), lost, damaged, integ),
+           0 < len(acked) < len(files) and lost == 0 and damaged == 0 and integ == "ok")
+
+    # kill -9 while forwarding: the restarted node sends the rest, each
+    # instance reaches the province exactly once
+    province = os.path.join(work, "var-province")
+    srvp = nl.node_server(node, province, port - 5, os.path.join(work, "province.log"),
+                          aet="PROVINCE", sync="normal").start()
+    fconf = ("upstream = PROVINCE\n[peer PROVINCE]\nhost = 127.0.0.1\nport = %d\n"
+             "associations = 1\n" % (port - 5))
+    # node3 again, now forwarding what it holds from here on
+    srv3.stop()
+    storage4 = os.path.join(work, "var4")
+    srv4 = nl.node_server(node, storage4, port - 6, os.path.join(work, "node4.log"), fconf,
+                          sync="normal").start()
+    nl.run(["storescu", "-aec", "CONSORT", "127.0.0.1", str(port - 6)] + files, check_rc=0)
+    sent_before = 0
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        sent_before = nl.index_rows(province, "SELECT count(*) FROM instances")[0][0]
+        if sent_before >= 20:
+            break
+        time.sleep(0.05)
+    srv4.kill9()
+    srv4 = nl.node_server(node, storage4, port - 6, os.path.join(work, "node4b.log"), fconf,
+                          sync="normal").start()
+    deadline = time.time() + 60
+    n_prov = 0
+    while time.time() < deadline:
+        n_prov = nl.index_rows(province, "SELECT count(*) FROM instances")[0][0]
+        left = nl.index_rows(storage4, "SELECT count(*) FROM queue")[0][0]
+        if n_prov >= len(files) and left == 0:
+            break
+        time.sleep(0.5)
+    dup_conflicts = len(os.listdir(os.path.join(province, "conflicts"))) \
+        if os.path.isdir(os.path.join(province, "conflicts")) else 0
+    record("kill -9 during forwarding", "after restart all reach the province once",
+           "%d at the province when killed; after restart %d of %d, queue %d, "
+           "conflicts %d" % (sent_before, n_prov, len(files), left, dup_conflicts),
+           n_prov == len(files) and left == 0 and dup_conflicts == 0 and
+           sent_before < len(files))
+    srv4.stop()
+    srvp.stop()
+    srv3 = None
+
+    # a full disk: node_fulldisk.py (a 3 MB tmpfs in a mount namespace)
+    fd_script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "node_fulldisk.py")
+    p = subprocess.run(["/usr/bin/python3", fd_script, node, os.path.join(work, "fulldisk"),
+                        str(port - 8)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=300)
+    out = p.stdout.decode("utf-8", "replace")
+    first = next((l[4:] for l in out.splitlines() if l.startswith("ok: disk full")), "")
+    checks = sum(1 for l in out.splitlines() if l.startswith("ok: "))
+    record("disk full (3 MB tmpfs, 600 instances)",
+           "0xA7xx when it does not fit; acknowledged intact; stores once freed",
+           ("%s; %d checks passed" % (first, checks)) if p.returncode == 0 else
+           ("skipped: no mount namespace" if p.returncode == 77 else
+            "FAILED: " + out.strip().splitlines()[-1] if out.strip() else "FAILED"),
+           p.returncode in (0, 77))
 
     w = [max(len(str(r[i])) for r in rows + [("case", "expected", "observed", "result",
                                                  "figures")]) for i in range(5)]

@@ -86,7 +86,14 @@ extern "C" int dcx_shim_init(int max_level)
         DJEncoderRegistration::registerCodecs();
         DJLSDecoderRegistration::registerCodecs(EJLSUC_never,
                                                 EJLSPC_colorByPixel);
-        DJLSEncoderRegistration::registerCodecs();
+        // DCMTK 3.6.7's "cooked" JPEG-LS encoder pads an odd-length
+        // bitstream by writing a byte into its input buffer instead of the
+        // output (fixed upstream in December 2024, commit 7696450b): past
+        // the end of the input for images that compress poorly (a heap
+        // overflow that crashed forwarding of 8x8 images), and the real pad
+        // byte is left unset. The raw encoder pads correctly (FF D9 -> FF
+        // FF D9, as DICOM asks).
+        DJLSEncoderRegistration::registerCodecs(0, 0, 0, 0, OFFalse);
         DcmRLEDecoderRegistration::registerCodecs();
         DcmRLEEncoderRegistration::registerCodecs();
 
