@@ -374,6 +374,22 @@ void Assoc::log(enum dcx_log_level lv, const char *fmt, ...)
     dcx_log(lv, "assoc=%lu aet=%s %s", info_.id, info_.calling_ae, buf);
 }
 
+bool ae_printable(const char *ae)
+{
+    for (const unsigned char *p = reinterpret_cast<const unsigned char *>(ae);
+         *p; p++)
+        if (*p < 0x20 || *p > 0x7E || *p == '\\')
+            return false;
+    return true;
+}
+
+void ae_sanitise(char *ae)
+{
+    for (unsigned char *p = reinterpret_cast<unsigned char *>(ae); *p; p++)
+        if (*p < 0x20 || *p > 0x7E || *p == '\\')
+            *p = '?';
+}
+
 bool Assoc::accept()
 {
     dcx_net_nodelay(assoc_);
@@ -395,6 +411,22 @@ bool Assoc::accept()
         // a bare TCP connect (port probe, load balancer check)
         log(DCX_LOG_DEBUG, "connection closed before an association "
                            "request (peer %s)", info_.peer_host);
+        return false;
+    }
+    // AE titles are printable ASCII without backslash (PS3.5 6.2). Others
+    // are refused before DCMTK builds its answer (it leaks ~26 KB when
+    // that fails on them) and shown as '?' so they cannot forge log lines.
+    bool calling_ok = ae_printable(info_.calling_ae) && info_.calling_ae[0];
+    bool called_ok = ae_printable(info_.called_ae);
+    if (!calling_ok || !called_ok) {
+        ae_sanitise(info_.calling_ae);
+        ae_sanitise(info_.called_ae);
+        log(DCX_LOG_WARN, "association rejected: %s AE title is empty or "
+                          "not printable ASCII (peer %s)",
+            calling_ok ? "called" : "calling", info_.peer_host);
+        reject(assoc_, ASC_RESULT_REJECTEDPERMANENT,
+               calling_ok ? ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED
+                          : ASC_REASON_SU_CALLINGAETITLENOTRECOGNIZED);
         return false;
     }
     if (strcmp(app_ctx, UID_StandardApplicationContext) != 0) {
