@@ -20,12 +20,17 @@ import os
 import shutil
 import subprocess
 import sys
+import socket
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nodelib as nl  # noqa: E402
 
 import pydicom  # noqa: E402
+
+
+ACSE = 3  # acse_timeout of the province
 
 
 def openssl(*args, cwd):
@@ -65,7 +70,8 @@ def main():
     pki = make_pki(os.path.join(work, "pki"))
     p_prov, p_prov_tls, p_county = port, port + 1, port + 2
     prov_conf = ("tls_port = %d\ntls_cert = %s\ntls_key = %s\ntls_ca = %s\n"
-                 % (p_prov_tls, pki["prov.pem"], pki["prov.key"], pki["ca.pem"]))
+                 "acse_timeout = %d\n"
+                 % (p_prov_tls, pki["prov.pem"], pki["prov.key"], pki["ca.pem"], ACSE))
     p_store = os.path.join(work, "prov")
     prov = nl.node_server(node, p_store, p_prov, os.path.join(work, "prov.log"),
                           prov_conf, aet="PROV", sync="normal").start()
@@ -116,6 +122,49 @@ def main():
     rc, out = echoscu(p_prov)
     nl.check(rc == 0, "the plain port still answers beside the TLS one")
 
+    # a client that connects to the TLS port and sends nothing, and one
+    # that trickles a ClientHello, must not hold up a real TLS client
+    silent = socket.create_connection(("127.0.0.1", p_prov_tls))
+    slow = socket.create_connection(("127.0.0.1", p_prov_tls))
+    slow.send(b"\x16\x03\x01\x02\x00")  # TLS record header of a ClientHello
+
+    def trickle():
+        try:
+            for _ in range(40):
+                slow.send(b"\x01")
+                time.sleep(0.5)
+        except OSError:
+            pass
+    th = threading.Thread(target=trickle)
+    th.start()
+    time.sleep(0.5)
+    t0 = time.time()
+    rc, out = echoscu(p_prov_tls, "+tls", pki["county.key"], pki["county.pem"],
+                      "+cf", pki["ca.pem"])
+    took = time.time() - t0
+    nl.check(rc == 0 and took < 5,
+             "TLS C-ECHO while a silent and a trickling connection sit on the TLS "
+             "port: %s in %.1f s" % ("ok" if rc == 0 else "FAILED", took))
+    t0 = time.time()
+    closed = None
+    slow.settimeout(0.5)
+    while time.time() - t0 < ACSE + 6:
+        try:
+            if slow.recv(4096) == b"":
+                closed = time.time() - t0
+                break
+        except socket.timeout:
+            continue
+        except OSError:
+            closed = time.time() - t0
+            break
+    th.join()
+    silent.close()
+    slow.close()
+    nl.check(closed is not None,
+             "the trickling TLS connection is dropped by acse_timeout (%d s): after "
+             "%s" % (ACSE, "%.1f s more" % closed if closed is not None else "never"))
+
     # the county checks the province's certificate as well
     county.stop()
     county = nl.node_server(node, c_store, p_county, os.path.join(work, "county.log"),
@@ -134,6 +183,30 @@ def main():
     for s in (county, prov):
         if s.stop() != 0:
             nl.fail("a node did not stop cleanly")
+
+    # TLS only: no plain port; a peer without tls = yes is a configuration
+    # error
+    prov = nl.node_server(node, p_store, p_prov, os.path.join(work, "prov2.log"),
+                          prov_conf + "tls_only = yes\n", aet="PROV", sync="normal")
+    prov.start_noport(settle=1.0)
+    nl.wait_port(p_prov_tls)
+    rc, out = echoscu(p_prov)
+    nl.check(rc != 0 and ("refused" in out.lower() or "connection" in out.lower()),
+             "tls_only: nothing listens on the plain port (%s)" %
+             out.strip().splitlines()[-1][:80])
+    rc, out = echoscu(p_prov_tls, "+tls", pki["county.key"], pki["county.pem"],
+                      "+cf", pki["ca.pem"])
+    nl.check(rc == 0, "tls_only: C-ECHO over TLS works")
+    if prov.stop() != 0:
+        nl.fail("the TLS-only node did not stop cleanly")
+    bad = os.path.join(work, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("[node]\nport = %d\nstorage = %s\n%stls_only = yes\n"
+                "[peer PACS]\nhost = 127.0.0.1\nport = 104\n" % (p_prov, p_store, prov_conf))
+    rc, out = nl.run([node, "serve", "--config", bad], timeout=30)
+    nl.check(rc != 0 and "tls_only" in out and "PACS" in out,
+             "tls_only with a peer without tls = yes does not start: %s" %
+             out.strip().splitlines()[-1][:120])
     print("node_tls: all checks passed")
     return 0
 

@@ -154,6 +154,21 @@ def associate(port, rq, source=None):
     return s, (r[0] if r else None)
 
 
+def recv_pdu(s, timeout):
+    """One whole PDU (b"" if the link closes first)."""
+    s.settimeout(timeout)
+    r = b""
+    try:
+        while len(r) < 6 or len(r) < 6 + struct.unpack(">I", r[2:6])[0]:
+            d = s.recv(65536)
+            if not d:
+                break
+            r += d
+    except OSError:
+        pass
+    return r
+
+
 def send_quietly(s, data):
     try:
         s.sendall(data)
@@ -194,16 +209,7 @@ def raw_store(port, sop_class, sop_uid, dataset):
            cmd_el(0x0800, struct.pack("<H", 0)) + cmd_el(0x1000, uid(sop_uid)))
     cmd = cmd_el(0x0000, struct.pack("<I", len(cmd))) + cmd
     send_quietly(s, pdata(1, 1, cmd) + pdata(1, 0, dataset))
-    s.settimeout(15)
-    r = b""
-    try:
-        while len(r) < 12 or len(r) < 6 + struct.unpack(">I", r[2:6])[0]:
-            d = s.recv(65536)
-            if not d:
-                break
-            r += d
-    except OSError:
-        pass
+    r = recv_pdu(s, 15)
     s.close()
     k = r.find(struct.pack("<HHI", 0, 0x0900, 2))
     return struct.unpack("<H", r[k + 8:k + 10])[0] if k >= 0 else None
@@ -381,11 +387,7 @@ def main():
     find_cmd = cmd_el(0x0000, struct.pack("<I", len(find_cmd))) + find_cmd
     ident = struct.pack("<HHI", 0x0008, 0x0052, 6) + b"STUDY " + nested_sq((0x0040, 0xA730), 100000)
     send_quietly(s, pdata(3, 1, find_cmd) + pdata(3, 0, ident))
-    s.settimeout(10)
-    try:
-        r = s.recv(65536)
-    except OSError:
-        r = b""
+    r = recv_pdu(s, 15)
     s.close()
     # the C-FIND-RSP: status (0000,0900) in the command
     st = None

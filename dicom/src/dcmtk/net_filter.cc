@@ -13,6 +13,7 @@
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmnet/dcmlayer.h"
 #include "dcmtk/dcmnet/dcmtrans.h"
+#include "dcmtk/dcmnet/dul.h"
 
 #include <cerrno>
 #include <cstdint>
@@ -233,6 +234,12 @@ public:
     DcmTransportConnection *createConnection(DcmNativeSocketType s,
                                              OFBool secure) override
     {
+        // DCMTK has read dcmExternalSocketHandle: let the next connection
+        // have it while this one does its handshake and request
+        if (dcx_net_handoff && dcx_net_handoff->owns_lock()) {
+            dcmExternalSocketHandle.set(-1);
+            dcx_net_handoff->unlock();
+        }
         DcmTransportConnection *c =
             inner_ ? inner_->createConnection(s, secure)
                    : DcmTransportLayer::createConnection(s, secure);
@@ -253,6 +260,7 @@ private:
 } // namespace
 
 thread_local unsigned long dcx_net_current_assoc = 0;
+thread_local std::unique_lock<std::mutex> *dcx_net_handoff = nullptr;
 
 DcmTransportLayer *dcx_net_watch_layer(DcmTransportLayer *inner)
 {

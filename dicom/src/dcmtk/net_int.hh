@@ -7,6 +7,7 @@
 #include "dcmtk/dcmnet/dcmlayer.h"
 #include "dcmtk/dcmnet/dimse.h"
 
+#include <mutex>
 #include <string>
 
 #include "dcx/net.h"
@@ -28,6 +29,10 @@ DcmTransportLayer *dcx_net_tls_layer(T_ASC_NetworkRole role,
 DcmTransportLayer *dcx_net_watch_layer(DcmTransportLayer *inner);
 // The association the calling thread serves, for that layer's log lines.
 extern thread_local unsigned long dcx_net_current_assoc;
+// Set by the SCP around ASC_receiveAssociation: the lock that guards the
+// global dcmExternalSocketHandle. The watch layer releases it as soon as
+// DCMTK has taken the socket (createConnection), before any handshake.
+extern thread_local std::unique_lock<std::mutex> *dcx_net_handoff;
 
 // SOP class/instance (from the data set) and transfer syntax (meta) of a
 // Part-10 file, parsing no further than (0008,0018).

@@ -51,8 +51,11 @@ struct dcx_scp {
     dcx_scp_hooks hooks{};
     T_ASC_Network *net = nullptr;
     T_ASC_Network *tls_net = nullptr; // the TLS port's, if any
-    int listen_fd = -1;   // the plain port, accepted by us (accept_plain);
-                          // -2: no plain port (TLS only)
+    int listen_fd = -1;     // the plain port, accepted by us; -1: none
+    int tls_listen_fd = -1; // the TLS port, accepted by us; -1: none
+    // connections inside DCMTK's TLS handshake / request read, with their
+    // deadline (steady clock ms): the accept loop shuts overdue ones down
+    std::vector<std::pair<int, long long>> handshaking; // under mu
     int pending = 0;      // connections still sending their request (mu)
     int tls_port = 0;
     std::atomic<bool> stop{false}; // lock-free: set from a signal handler
@@ -1134,6 +1137,43 @@ extern "C" int dcx_find_reply(dcx_find_ctx *ctx, const struct dcx_attr *attrs,
     }
 }
 
+namespace {
+
+// A listening IPv4 socket (as DCMTK's own listener: its peer-address code
+// reads a sockaddr_in), or -1 with errno.
+int listen_on(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a4;
+    memset(&a4, 0, sizeof a4);
+    a4.sin_family = AF_INET;
+    a4.sin_addr.s_addr = htonl(INADDR_ANY);
+    a4.sin_port = htons(static_cast<uint16_t>(port));
+    if (bind(fd, reinterpret_cast<sockaddr *>(&a4), sizeof a4) != 0 ||
+        listen(fd, 64) != 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+void close_listeners(dcx_scp *s)
+{
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    if (s->tls_listen_fd >= 0)
+        close(s->tls_listen_fd);
+    s->listen_fd = s->tls_listen_fd = -1;
+}
+
+} // namespace
+
 extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
                               const struct dcx_scp_hooks *h,
                               dcx_scp **out, struct dcx_error *e)
@@ -1188,28 +1228,9 @@ extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
             delete s;
             return DCX_EIO;
         }
-        // IPv4, as DCMTK's own listener (its peer-address code reads a
-        // sockaddr_in); port 0: TLS only, no plain port
-        s->listen_fd = s->port ? socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)
-                               : -2;
-        int one = 1;
-        if (s->listen_fd >= 0)
-            setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one,
-                       sizeof one);
-        struct sockaddr_in a4;
-        memset(&a4, 0, sizeof a4);
-        a4.sin_family = AF_INET;
-        a4.sin_addr.s_addr = htonl(INADDR_ANY);
-        a4.sin_port = htons(static_cast<uint16_t>(s->port));
-        if (s->listen_fd != -2 &&
-            (s->listen_fd < 0 ||
-             bind(s->listen_fd, reinterpret_cast<sockaddr *>(&a4),
-                  sizeof a4) != 0 ||
-             listen(s->listen_fd, 64) != 0)) {
+        if (s->port && (s->listen_fd = listen_on(s->port)) < 0) {
             dcx_err_set(e, "cannot listen on port %d: %s", s->port,
                         strerror(errno));
-            if (s->listen_fd >= 0)
-                close(s->listen_fd);
             ASC_dropNetwork(&s->net);
             delete s;
             return DCX_EIO;
@@ -1221,22 +1242,31 @@ extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
             if (!layer) {
                 dcx_err_set(e, "TLS port %d: %s", o->tls_port,
                             o->tls ? err.c_str() : "no TLS settings");
+                close_listeners(s);
                 ASC_dropNetwork(&s->net);
                 delete s;
                 return DCX_EINVAL;
             }
-            c = ASC_initializeNetwork(NET_ACCEPTOR, o->tls_port,
-                                      s->acse_timeout, &s->tls_net);
+            {
+                std::lock_guard<std::mutex> lk(external_socket_mu);
+                dcmExternalSocketHandle.set(0); // no listener of DCMTK's
+                c = ASC_initializeNetwork(NET_ACCEPTOR, o->tls_port,
+                                          s->acse_timeout, &s->tls_net);
+                dcmExternalSocketHandle.set(-1);
+            }
             if (c.good())
                 c = ASC_setTransportLayer(s->tls_net,
                                           dcx_net_watch_layer(layer), 1);
             else
                 delete layer;
+            if (c.good() && (s->tls_listen_fd = listen_on(o->tls_port)) < 0)
+                c = makeOFCondition(0, 1, OF_error, strerror(errno));
             if (c.bad()) {
                 dcx_err_set(e, "cannot listen on TLS port %d: %s", o->tls_port,
                             c.text());
                 if (s->tls_net)
                     ASC_dropNetwork(&s->tls_net);
+                close_listeners(s);
                 ASC_dropNetwork(&s->net);
                 delete s;
                 return DCX_EIO;
@@ -1383,15 +1413,14 @@ bool assoc_rq_wellformed(const unsigned char *p, size_t n, const char **why)
 // within acse_timeout seconds in total. DCMTK's own ARTIM restarts on
 // every read, so a request trickled a byte at a time held the accept loop
 // indefinitely; here only this connection's thread waits, and not beyond
-// the deadline. Once the PDU is in the socket buffer, DCMTK reads it from
-// this socket (dcmExternalSocketHandle) without blocking.
-void plain_connection(dcx_scp *s, int fd)
+// the deadline. Once the PDU is in the socket buffer (and well formed),
+// DCMTK reads it from this socket without blocking. False: dropped (not
+// in time, or malformed; logged).
+bool request_arrived(dcx_scp *s, int fd)
 {
     auto drop = [&](const char *why) {
         dcx_log(DCX_LOG_WARN, "association request dropped: %s", why);
-        close(fd);
-        std::lock_guard<std::mutex> lk(s->mu);
-        s->pending--;
+        return false;
     };
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1434,15 +1463,17 @@ void plain_connection(dcx_scp *s, int fd)
             if (!assoc_rq_wellformed(
                     reinterpret_cast<const unsigned char *>(buf.data()),
                     need, &why)) {
+                // logged first: the peer may act on the A-ABORT at once
+                std::string m = std::string("malformed A-ASSOCIATE-RQ (") +
+                                why + "), answered with A-ABORT";
+                drop(m.c_str());
                 // A-ABORT, service provider, invalid PDU parameter value
                 static const unsigned char abort_pdu[10] = {
                     0x07, 0, 0, 0, 0, 4, 0, 0, 2, 6};
                 send(fd, abort_pdu, sizeof abort_pdu, MSG_NOSIGNAL);
-                std::string m = std::string("malformed A-ASSOCIATE-RQ (") +
-                                why + "), answered with A-ABORT";
-                return drop(m.c_str());
+                return false;
             }
-            break;
+            return true;
         }
         if (static_cast<size_t>(n) < need &&
             p.revents & (POLLHUP | POLLERR | POLLRDHUP))
@@ -1450,25 +1481,65 @@ void plain_connection(dcx_scp *s, int fd)
         // more to come: wait without spinning on the bytes already there
         usleep(5000);
     }
+}
+
+long long steady_ms()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// One accepted connection, on its own thread. Plain: the request is read
+// whole first (request_arrived). TLS: the handshake and the request are
+// DCMTK's, with a total deadline the accept loop enforces. Either way the
+// global dcmExternalSocketHandle is held only until DCMTK has taken the
+// socket (the watch layer's createConnection releases it), so a slow peer
+// never holds up the others.
+void serve_connection(dcx_scp *s, int fd, bool tls)
+{
+    auto done_pending = [&] {
+        std::lock_guard<std::mutex> lk(s->mu);
+        s->pending--;
+    };
+    if (!tls && !request_arrived(s, fd)) {
+        close(fd);
+        done_pending();
+        return;
+    }
+    if (tls) {
+        std::lock_guard<std::mutex> lk(s->mu);
+        s->handshaking.emplace_back(fd, steady_ms() + s->acse_timeout * 1000L);
+    }
     T_ASC_Association *assoc = nullptr;
     OFCondition c;
     {
-        std::lock_guard<std::mutex> lk(external_socket_mu);
+        std::unique_lock<std::mutex> lk(external_socket_mu);
         dcmExternalSocketHandle.set(fd);
-        c = ASC_receiveAssociation(s->net, &assoc,
+        dcx_net_handoff = &lk;
+        c = ASC_receiveAssociation(tls ? s->tls_net : s->net, &assoc,
                                    static_cast<long>(s->max_pdu), nullptr,
-                                   nullptr, OFFalse, DUL_BLOCK,
+                                   nullptr, tls ? OFTrue : OFFalse, DUL_BLOCK,
                                    s->acse_timeout);
-        dcmExternalSocketHandle.set(-1);
+        dcx_net_handoff = nullptr;
+        if (lk.owns_lock()) // DCMTK failed before taking the socket
+            dcmExternalSocketHandle.set(-1);
     }
     unsigned long id;
     {
         std::lock_guard<std::mutex> lk(s->mu);
         s->pending--;
         id = s->next_id++;
+        for (size_t i = 0; i < s->handshaking.size(); i++)
+            if (s->handshaking[i].first == fd) {
+                s->handshaking.erase(s->handshaking.begin() +
+                                     static_cast<long>(i));
+                break;
+            }
     }
     if (c.bad()) {
-        dcx_log(DCX_LOG_WARN, "association request failed: %s", c.text());
+        dcx_log(DCX_LOG_WARN, "association request failed%s: %s",
+                tls ? " (TLS port)" : "", c.text());
         if (assoc) {
             ASC_dropAssociation(assoc); // closes fd
             ASC_destroyAssociation(&assoc);
@@ -1492,103 +1563,80 @@ void plain_connection(dcx_scp *s, int fd)
         }
         s->active++;
     }
-    assoc_thread(s, assoc, id, false);
+    assoc_thread(s, assoc, id, tls);
 }
 
-// The plain port's accept loop: accept() and a thread per connection.
-void accept_plain(dcx_scp *s)
+// Shuts down connections still in their TLS handshake or request past
+// the deadline: DCMTK restarts its timer on every byte, so a trickling
+// client would otherwise hold its thread (and a slot) for ever.
+void reap_handshakes(dcx_scp *s)
 {
-    while (s->listen_fd < 0 && !s->stop.load())
-        usleep(200000); // TLS only: nothing to accept here
-    while (!s->stop.load()) {
-        struct pollfd p = {s->listen_fd, POLLIN, 0};
-        if (poll(&p, 1, 1000) <= 0)
-            continue;
-        int fd = accept4(s->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) {
-            /* out of descriptors: the listening socket stays readable, so
-             * do not spin on it */
-            if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
-                errno == ENOBUFS) {
-                dcx_log(DCX_LOG_ERROR, "accept failed: %s", strerror(errno));
-                usleep(100000);
-            }
-            continue;
+    long long now = steady_ms();
+    std::lock_guard<std::mutex> lk(s->mu);
+    for (auto &h : s->handshaking)
+        if (h.second && now > h.second) {
+            dcx_log(DCX_LOG_WARN, "TLS connection dropped: no association "
+                                  "request within acse_timeout");
+            shutdown(h.first, SHUT_RDWR);
+            h.second = 0; // once
         }
-        {
-            std::lock_guard<std::mutex> lk(s->mu);
-            // connections still talking: bounded, so that a flood of silent
-            // ones cannot exhaust threads
-            if (s->pending >= 2 * s->max_assocs + 16) {
-                close(fd);
-                dcx_log(DCX_LOG_WARN, "connection dropped: %d still "
-                                      "sending their association request",
-                        s->pending);
+}
+
+// Both ports' accept loop: accept() and a thread per connection.
+void accept_loop(dcx_scp *s)
+{
+    while (!s->stop.load()) {
+        struct pollfd p[2];
+        int n = 0;
+        if (s->listen_fd >= 0)
+            p[n++] = {s->listen_fd, POLLIN, 0};
+        if (s->tls_listen_fd >= 0)
+            p[n++] = {s->tls_listen_fd, POLLIN, 0};
+        int r = poll(p, static_cast<nfds_t>(n), 500);
+        reap_handshakes(s);
+        for (int i = 0; r > 0 && i < n; i++) {
+            if (!(p[i].revents & POLLIN))
+                continue;
+            bool tls = p[i].fd == s->tls_listen_fd;
+            int fd = accept4(p[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd < 0) {
+                // out of descriptors: the listening socket stays readable,
+                // so do not spin on it
+                if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+                    errno == ENOBUFS) {
+                    dcx_log(DCX_LOG_ERROR, "accept failed: %s",
+                            strerror(errno));
+                    usleep(100000);
+                }
                 continue;
             }
-            s->pending++;
-            s->active_threads++;
-        }
-        try {
-            std::thread([s, fd] {
-                plain_connection(s, fd);
+            {
                 std::lock_guard<std::mutex> lk(s->mu);
+                // connections still talking: bounded, so that a flood of
+                // silent ones cannot exhaust threads
+                if (s->pending >= 2 * s->max_assocs + 16) {
+                    close(fd);
+                    dcx_log(DCX_LOG_WARN, "connection dropped: %d still "
+                                          "sending their association request",
+                            s->pending);
+                    continue;
+                }
+                s->pending++;
+                s->active_threads++;
+            }
+            try {
+                std::thread([s, fd, tls] {
+                    serve_connection(s, fd, tls);
+                    std::lock_guard<std::mutex> lk(s->mu);
+                    s->active_threads--;
+                    s->idle.notify_all();
+                }).detach();
+            } catch (...) {
+                close(fd);
+                std::lock_guard<std::mutex> lk(s->mu);
+                s->pending--;
                 s->active_threads--;
-                s->idle.notify_all();
-            }).detach();
-        } catch (...) {
-            close(fd);
-            std::lock_guard<std::mutex> lk(s->mu);
-            s->pending--;
-            s->active_threads--;
-        }
-    }
-}
-
-// Accepts on one network (the plain or the TLS port) until stopped.
-void accept_loop(dcx_scp *s, T_ASC_Network *net, bool tls)
-{
-    while (!s->stop.load()) {
-        T_ASC_Association *assoc = nullptr;
-        OFCondition c = ASC_receiveAssociation(
-            net, &assoc, static_cast<long>(s->max_pdu), nullptr, nullptr,
-            tls ? OFTrue : OFFalse, DUL_NOBLOCK, 1);
-        if (c.bad()) {
-            if (c != DUL_NOASSOCIATIONREQUEST)
-                dcx_log(DCX_LOG_WARN, "association request failed%s: %s",
-                        tls ? " (TLS port)" : "", c.text());
-            if (assoc) {
-                ASC_dropAssociation(assoc);
-                ASC_destroyAssociation(&assoc);
             }
-            continue;
-        }
-        unsigned long id;
-        {
-            std::unique_lock<std::mutex> lk(s->mu);
-            id = s->next_id++;
-            if (s->active >= s->max_assocs) {
-                lk.unlock();
-                dcx_log(DCX_LOG_WARN, "assoc=%lu rejected: %d "
-                                      "associations already running",
-                        id, s->max_assocs);
-                reject(assoc, ASC_RESULT_REJECTEDTRANSIENT,
-                       ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
-                ASC_dropAssociation(assoc);
-                ASC_destroyAssociation(&assoc);
-                continue;
-            }
-            s->active++;
-        }
-        try {
-            std::thread(assoc_thread, s, assoc, id, tls).detach();
-        } catch (...) {
-            dcx_log(DCX_LOG_ERROR, "assoc=%lu no thread for it", id);
-            ASC_abortAssociation(assoc);
-            ASC_dropAssociation(assoc);
-            ASC_destroyAssociation(&assoc);
-            std::lock_guard<std::mutex> lk(s->mu);
-            s->active--;
         }
     }
 }
@@ -1598,12 +1646,7 @@ void accept_loop(dcx_scp *s, T_ASC_Network *net, bool tls)
 extern "C" int dcx_scp_run(dcx_scp *s)
 {
     try {
-        std::thread tls_thread;
-        if (s->tls_net)
-            tls_thread = std::thread(accept_loop, s, s->tls_net, true);
-        accept_plain(s);
-        if (tls_thread.joinable())
-            tls_thread.join();
+        accept_loop(s);
         std::unique_lock<std::mutex> lk(s->mu);
         s->idle.wait(lk, [s] {
             return s->active == 0 && s->active_threads == 0;
@@ -1635,8 +1678,7 @@ extern "C" void dcx_scp_destroy(dcx_scp *s)
             ASC_dropNetwork(&s->net);
         if (s->tls_net)
             ASC_dropNetwork(&s->tls_net);
-        if (s->listen_fd >= 0)
-            close(s->listen_fd);
+        close_listeners(s);
         delete s;
     } catch (...) {
     }
