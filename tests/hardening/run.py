@@ -5,7 +5,8 @@ idle timeout 5 s) while the node must keep serving others; the script
 prints one table at the end: case, expected behaviour, observed, pass/fail,
 and the node's resident memory and open file descriptors before and after.
 
-usage: tests/hardening/run.py CONSORT_NODE WORKDIR PORT
+usage: tests/hardening/run.py CONSORT_NODE WORKDIR PORT [--soak SECONDS]
+                              [--fuzz SECONDS] [--only-opt-in]
 (uses PORT-9 .. PORT: more nodes, three misbehaving peers, the disk-full
 test node_fulldisk.py run from here)
 
@@ -18,6 +19,10 @@ C-FIND identifier and a C-STORE data set with sequences nested 30,000+
 levels deep; a C-STORE whose SOP Instance UID holds "/" and ".."; a CT
 Image Storage data set without an image.
 Access: an AE title bound to another address ([bind]); the audit trail.
+Opt-in (load.py): --soak runs 200 associations storing at once and a
+steady soak of SECONDS with C-FIND and C-GET in parallel (RSS and fds
+before/after); --fuzz runs tests/fuzz/run.sh on each target for SECONDS
+and reports executions and findings; --only-opt-in skips the fast cases.
 Faults: the index locked by another process; forwarding to a peer that
 hangs after the association, one that answers 0xA700 and one that
 answers 0xC000 (fakepeer.py); kill -9 during ingest and during
@@ -41,6 +46,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nodelib as nl  # noqa: E402
 
 import pydicom  # noqa: E402
@@ -215,10 +221,52 @@ def raw_store(port, sop_class, sop_uid, dataset):
     return struct.unpack("<H", r[k + 8:k + 10])[0] if k >= 0 else None
 
 
+def store_on(s, pcid, msg_id, sop_class, sop_uid, dataset):
+    """One C-STORE on an open association; the response status or None."""
+    uid = lambda v: v.encode() + (b"\0" if len(v) % 2 else b"")
+    cmd = (cmd_el(0x0002, uid(sop_class)) + cmd_el(0x0100, struct.pack("<H", 1)) +
+           cmd_el(0x0110, struct.pack("<H", msg_id)) + cmd_el(0x0700, struct.pack("<H", 0)) +
+           cmd_el(0x0800, struct.pack("<H", 0)) + cmd_el(0x1000, uid(sop_uid)))
+    cmd = cmd_el(0x0000, struct.pack("<I", len(cmd))) + cmd
+    send_quietly(s, pdata(pcid, 1, cmd) + pdata(pcid, 0, dataset))
+    r = recv_pdu(s, 60)
+    k = r.find(struct.pack("<HHI", 0, 0x0900, 2))
+    return struct.unpack("<H", r[k + 8:k + 10])[0] if k >= 0 else None
+
+
+def print_table():
+    w = [max(len(str(r[i])) for r in rows + [("case", "expected", "observed", "result",
+                                                 "figures")]) for i in range(5)]
+    print()
+    line = "  ".join("%-*s" % (w[i], h) for i, h in
+                     enumerate(("case", "expected", "observed", "result", "figures")))
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join("%-*s" % (w[i], r[i]) for i in range(5)))
+    bad = [r for r in rows if r[3] == "FAIL"]
+    print("\nhardening: %d case(s), %d failed" % (len(rows), len(bad)))
+    return 1 if bad else 0
+
+
 def main():
     node, work, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    opts = sys.argv[4:]
+    soak_s = int(opts[opts.index("--soak") + 1]) if "--soak" in opts else 0
+    fuzz_s = int(opts[opts.index("--fuzz") + 1]) if "--fuzz" in opts else 0
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
+    if soak_s or fuzz_s:
+        import load
+        me = sys.modules[__name__]
+        if soak_s:
+            load.concurrent_stores(me, node, work, port, record)
+            load.soak(me, node, work, port, record, soak_s)
+        if fuzz_s:
+            load.fuzz(os.path.dirname(os.path.dirname(os.path.dirname(
+                os.path.abspath(__file__)))), record, fuzz_s)
+        if "--only-opt-in" in opts:
+            return print_table()
     storage = os.path.join(work, "var")
     srv = nl.node_server(node, storage, port, os.path.join(work, "node.log"),
                          "acse_timeout = %d\nidle_timeout = 5\n"
@@ -643,18 +691,7 @@ def main():
             "FAILED: " + out.strip().splitlines()[-1] if out.strip() else "FAILED"),
            p.returncode in (0, 77))
 
-    w = [max(len(str(r[i])) for r in rows + [("case", "expected", "observed", "result",
-                                                 "figures")]) for i in range(5)]
-    print()
-    line = "  ".join("%-*s" % (w[i], h) for i, h in
-                     enumerate(("case", "expected", "observed", "result", "figures")))
-    print(line)
-    print("-" * len(line))
-    for r in rows:
-        print("  ".join("%-*s" % (w[i], r[i]) for i in range(5)))
-    bad = [r for r in rows if r[3] == "FAIL"]
-    print("\nhardening: %d case(s), %d failed" % (len(rows), len(bad)))
-    return 1 if bad else 0
+    return print_table()
 
 
 if __name__ == "__main__":
