@@ -463,8 +463,9 @@ bool Assoc::accept()
         reject(assoc_, ASC_RESULT_REJECTEDPERMANENT, ASC_REASON_SU_NOREASON);
         return false;
     }
-    if (ASC_acknowledgeAssociation(assoc_).bad()) {
-        log(DCX_LOG_WARN, "association acknowledge failed");
+    OFCondition ack = ASC_acknowledgeAssociation(assoc_);
+    if (ack.bad()) {
+        log(DCX_LOG_WARN, "association acknowledge failed: %s", ack.text());
         return false;
     }
     log(DCX_LOG_INFO, "association accepted peer=%s contexts=%d%s",
@@ -1303,6 +1304,21 @@ size_t be16(const unsigned char *p)
     return static_cast<size_t>(p[0]) << 8 | p[1];
 }
 
+// A UID in an item: digits and dots, at most 64, trailing NUL or space
+// padding allowed. (DCMTK fails to build its answer, and leaks, on a UID
+// that turns out empty after its NUL.)
+bool uid_item_ok(const unsigned char *p, size_t n)
+{
+    while (n > 0 && (p[n - 1] == 0 || p[n - 1] == ' '))
+        n--;
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || p[i] == '.'))
+            return false;
+    return true;
+}
+
 bool user_info_ok(const unsigned char *p, size_t n, const char **why)
 {
     for (size_t o = 0; o < n;) {
@@ -1320,6 +1336,8 @@ bool user_info_ok(const unsigned char *p, size_t n, const char **why)
             ok = len == 4;
             break;
         case 0x52: // implementation class UID
+            ok = uid_item_ok(q, len);
+            break;
         case 0x55: // implementation version name
             ok = len <= 64;
             break;
@@ -1367,8 +1385,8 @@ bool assoc_rq_wellformed(const unsigned char *p, size_t n, const char **why)
         }
         const unsigned char *q = p + o + 4;
         if (p[o] == 0x10) {
-            if (len > 64) {
-                *why = "application context name over 64 bytes";
+            if (!uid_item_ok(q, len)) {
+                *why = "application context name is not a UID";
                 return false;
             }
         } else if (p[o] == 0x20) {
@@ -1383,7 +1401,8 @@ bool assoc_rq_wellformed(const unsigned char *p, size_t n, const char **why)
                     *why = "presentation context sub-item runs past its item";
                     return false;
                 }
-                if ((q[i] != 0x30 && q[i] != 0x40) || sl == 0 || sl > 64) {
+                if ((q[i] != 0x30 && q[i] != 0x40) ||
+                    !uid_item_ok(q + i + 4, sl)) {
                     *why = "presentation context sub-item is not a UID of "
                            "an abstract or transfer syntax";
                     return false;
