@@ -403,6 +403,35 @@ def main():
                                       in srv.log_text() else "not logged"),
            reply == 0x07 and "malformed A-ASSOCIATE-RQ" in srv.log_text())
 
+    # 8b. more malformed requests the fuzzer turned up (DCMTK leaked on
+    # each): each answered with A-ABORT before DCMTK parses it
+    def pc_of(*subs):
+        body = struct.pack(">BBBB", 1, 0, 0, 0) + b"".join(subs)
+        return struct.pack(">BBH", 0x20, 0, len(body)) + body
+    verif = item(0x30, b"1.2.840.10008.1.1")
+    variants = {
+        "no transfer syntax": pc_of(verif),
+        "sub-item type 00": pc_of(verif, item(0x00, b"1.2.840.10008.1.2")),
+        "UID empty after a NUL": pc_of(verif, item(0x40, b"\0" + b"1.2.840.10008.1.2")),
+        "unknown item type 2E": pc_of(verif, item(0x40, b"1.2.840.10008.1.2")) +
+        item(0x2E, b"x" * 10),
+    }
+    aborted = []
+    for name, pc in variants.items():
+        s, reply = associate(port, assoc_rq_bytes(pc=pc))
+        s.close()
+        aborted.append("%s: %s" % (name, "A-ABORT" if reply == 0x07 else reply))
+    record("A-ASSOCIATE-RQ variants (fuzz_scp findings)", "each answered with A-ABORT",
+           "; ".join(aborted), all(a.endswith("A-ABORT") for a in aborted))
+
+    # 8c. an association that goes silent: aborted after idle_timeout (5 s)
+    s, reply = associate(port, assoc_rq_bytes())
+    t = closed_within(s, 12)
+    s.close()
+    record("association idle after acceptance", "aborted after idle_timeout (5 s)",
+           "accepted (%s), closed after %s" % (reply, "%.1f s" % t if t is not None else "never"),
+           reply == 0x02 and t is not None and 4 <= t <= 8)
+
     # 9. P-DATA on a presentation context that was never negotiated
     s, reply = associate(port, assoc_rq_bytes())
     echo_cmd = (cmd_el(0x0002, b"1.2.840.10008.1.1\0") + cmd_el(0x0100, struct.pack("<H", 0x30)) +
