@@ -191,12 +191,11 @@ int nd_cmd_audit(int argc, char **argv)
             fprintf(stderr, "consort-node audit: %s\n", err);
             return 1;
         }
-        if (storage)
+        if (storage) { /* the folder named here, not the file's log */
             snprintf(cfg.storage, sizeof cfg.storage, "%s", storage);
-        if (cfg.audit_log[0] && !storage)
-            snprintf(path, sizeof path, "%s", cfg.audit_log);
-        else
-            snprintf(path, sizeof path, "%s/audit.log", cfg.storage);
+            cfg.audit_log[0] = '\0';
+        }
+        nd_config_audit_path(&cfg, path, sizeof path);
     }
     FILE *f = fopen(path, "r");
     if (!f) {

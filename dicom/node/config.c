@@ -732,6 +732,14 @@ const struct nd_peer *nd_config_peer(const struct nd_config *cfg,
     return NULL;
 }
 
+void nd_config_audit_path(const struct nd_config *cfg, char *out, size_t len)
+{
+    if (cfg->audit_log[0])
+        snprintf(out, len, "%s", cfg->audit_log);
+    else
+        snprintf(out, len, "%s/audit.log", cfg->storage);
+}
+
 void nd_config_write_sample(FILE *to)
 {
     fputs("; consort-node configuration (INI). Every key is optional; the "

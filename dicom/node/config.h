@@ -142,6 +142,10 @@ const struct nd_peer *nd_config_peer(const struct nd_config *cfg,
  * none). */
 int nd_route_sop_matches(const struct nd_route *r, const char *sop_class);
 
+/* The audit trail's path: [node] audit_log, else STORAGE/audit.log. */
+void nd_config_audit_path(const struct nd_config *cfg, char *out,
+                          size_t len);
+
 /* Writes the documented sample configuration (all keys, defaults). */
 void nd_config_write_sample(FILE *to);
 

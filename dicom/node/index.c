@@ -678,6 +678,104 @@ int nd_index_totals(nd_index *ix, int64_t out[5])
     return rc == SQLITE_ROW ? 0 : ND_EINDEX;
 }
 
+void nd_deleted_free(struct nd_deleted *d)
+{
+    for (int64_t i = 0; d->paths && i < d->instances; i++)
+        free(d->paths[i]);
+    free(d->paths);
+    d->paths = NULL;
+}
+
+int nd_index_delete_study(nd_index *ix, const char *study_uid,
+                          struct nd_deleted *out)
+{
+    memset(out, 0, sizeof *out);
+    int64_t study = -1, patient = -1;
+    size_t cap = 0;
+    sqlite3_stmt *s = NULL;
+    if (exec(ix, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return ND_EINDEX;
+    int rc = sqlite3_prepare_v2(ix->db,
+                                "SELECT st.id, p.id, p.patient_id,"
+                                " (SELECT count(*) FROM series"
+                                "  WHERE study = st.id)"
+                                " FROM studies st JOIN patients p"
+                                " ON p.id = st.patient WHERE st.study_uid = ?1",
+                                -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        bind_text(s, 1, study_uid);
+        if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            study = sqlite3_column_int64(s, 0);
+            patient = sqlite3_column_int64(s, 1);
+            snprintf(out->patient_id, sizeof out->patient_id, "%s", col(s, 2));
+            out->series = sqlite3_column_int64(s, 3);
+        }
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (study < 0) {
+        exec(ix, "ROLLBACK");
+        return rc == SQLITE_DONE ? ND_ENOTFOUND : ND_EINDEX;
+    }
+    rc = sqlite3_prepare_v2(ix->db,
+                            "SELECT i.path FROM instances i JOIN series se"
+                            " ON i.series = se.id WHERE se.study = ?1",
+                            -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, study);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            if ((size_t)out->instances == cap) {
+                cap = cap ? 2 * cap : 64;
+                char **v = realloc(out->paths, cap * sizeof *v);
+                if (!v) {
+                    rc = SQLITE_NOMEM;
+                    break;
+                }
+                out->paths = v;
+            }
+            if (!(out->paths[out->instances] = strdup(col(s, 0)))) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            out->instances++;
+        }
+    }
+    sqlite3_finalize(s);
+    static const char *const del[] = {
+        "DELETE FROM queue WHERE study = ?1",
+        "DELETE FROM instances WHERE series IN"
+        " (SELECT id FROM series WHERE study = ?1)",
+        "DELETE FROM series WHERE study = ?1",
+        "DELETE FROM studies WHERE id = ?1",
+    };
+    for (size_t i = 0; rc == SQLITE_DONE && i < sizeof del / sizeof del[0];
+         i++) {
+        if (sqlite3_prepare_v2(ix->db, del[i], -1, &s, NULL) != SQLITE_OK) {
+            rc = SQLITE_ERROR;
+            break;
+        }
+        sqlite3_bind_int64(s, 1, study);
+        rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+    }
+    if (rc == SQLITE_DONE &&
+        sqlite3_prepare_v2(ix->db,
+                           "DELETE FROM patients WHERE id = ?1 AND NOT EXISTS"
+                           " (SELECT 1 FROM studies WHERE patient = ?1)",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, patient);
+        rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+    }
+    if (rc != SQLITE_DONE || exec(ix, "COMMIT") != SQLITE_OK) {
+        exec(ix, "ROLLBACK");
+        nd_deleted_free(out);
+        out->instances = 0;
+        return rc == SQLITE_NOMEM ? ND_ENOMEM : ND_EINDEX;
+    }
+    return 0;
+}
+
 sqlite3 *nd_index_db(nd_index *ix)
 {
     return ix->db;

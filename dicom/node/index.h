@@ -98,6 +98,23 @@ const char *nd_index_errmsg(nd_index *ix);
 
 /* ---- queries (C-FIND, C-MOVE, C-GET) ---- */
 
+/* What nd_index_delete_study removed. */
+struct nd_deleted {
+    char patient_id[130];
+    int64_t series, instances;
+    char **paths; /* relative file paths, n = instances; free with
+                     nd_deleted_free */
+};
+
+/* Removes a study from the index in one transaction: its instances,
+ * series, queue items, and its patient when no other
+ * study is left. The files stay: the caller removes them (after the
+ * commit, so that a crash never leaves the index pointing at missing
+ * files). 0, ND_ENOTFOUND, ND_EINDEX. */
+int nd_index_delete_study(nd_index *ix, const char *study_uid,
+                          struct nd_deleted *out);
+void nd_deleted_free(struct nd_deleted *d);
+
 enum nd_level { ND_PATIENT = 0, ND_STUDY, ND_SERIES, ND_IMAGE };
 
 /* What the index can match and return. */

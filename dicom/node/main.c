@@ -38,6 +38,8 @@ static void usage(FILE *to)
           "  ls [--storage DIR]           list the local archive\n"
           "  queue [list|retry|drop]      forwarding: what waits, what went,\n"
           "                               retry or drop dead items\n"
+          "  delete --study UID [--yes]   remove a study from the archive "
+          "(audited)\n"
           "  audit [--since T] [--event E] [--study UID]\n"
           "                               who stored, queried, retrieved, "
           "forwarded\n"
@@ -153,6 +155,8 @@ int main(int argc, char **argv)
         return nd_cmd_queue(argc - 1, argv + 1);
     if (strcmp(cmd, "audit") == 0)
         return nd_cmd_audit(argc - 1, argv + 1);
+    if (strcmp(cmd, "delete") == 0)
+        return nd_cmd_delete(argc - 1, argv + 1);
     if (strcmp(cmd, "find") == 0)
         return nd_cmd_find(argc - 1, argv + 1);
     if (strcmp(cmd, "get") == 0)

@@ -9,6 +9,7 @@ enum {
     ND_EINDEX = -102,    /* the index database failed */
     ND_EBADDATA = -103,  /* the instance cannot be parsed or is inconsistent */
     ND_ENOMEM = -104,
+    ND_ENOTFOUND = -105, /* no such study (or other entity) */
 };
 
 #endif

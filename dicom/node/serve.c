@@ -784,11 +784,7 @@ int nd_cmd_serve(int argc, char **argv)
     snprintf(sv.index_path, sizeof sv.index_path, "%s/index.sqlite",
              sv.cfg.storage);
     char audit_path[1200];
-    snprintf(audit_path, sizeof audit_path, "%s",
-             sv.cfg.audit_log[0] ? sv.cfg.audit_log : "");
-    if (!audit_path[0])
-        snprintf(audit_path, sizeof audit_path, "%s/audit.log",
-                 sv.cfg.storage);
+    nd_config_audit_path(&sv.cfg, audit_path, sizeof audit_path);
     if (nd_audit_open(audit_path, &sv.audit, err, sizeof err) < 0) {
         /* who did what must be recorded: no audit trail, no service */
         dcx_log(DCX_LOG_ERROR, "%s", err);

@@ -538,6 +538,22 @@ def main():
                else "failed (%d)" % p.returncode, took, got),
            waiting and p.returncode == 0 and got == 1)
 
+    # 14b. delete a study while the node runs: index rows and files go,
+    # the audit trail names who
+    study = str(ds.StudyInstanceUID)
+    files_of = [r[0] for r in nl.index_rows(
+        storage, "SELECT i.path FROM instances i JOIN series se ON i.series = se.id"
+                 " JOIN studies st ON se.study = st.id WHERE st.study_uid = ?", (study,))]
+    rc, out = nl.run([node, "delete", "--storage", storage, "--study", study, "--yes",
+                      "--user", "hardening"])
+    left_rows = nl.index_rows(storage, "SELECT count(*) FROM studies WHERE study_uid = ?",
+                              (study,))[0][0]
+    left_files = sum(os.path.exists(os.path.join(storage, f)) for f in files_of)
+    record("delete a study beside the running node", "rows and files gone, echo answered",
+           "%d file(s) before, %d row(s) and %d file(s) after; %s" % (
+               len(files_of), left_rows, left_files, out.strip().splitlines()[-1][:60]),
+           rc == 0 and files_of and left_rows == 0 and left_files == 0 and echo_ok(port))
+
     # 15. the audit trail of what happened above
     rc, out = nl.run([node, "audit", "--storage", storage, "--json"])
     import json
@@ -547,10 +563,12 @@ def main():
         kinds[e["event"]] = kinds.get(e["event"], 0) + 1
     refused_ev = [e for e in events if e["event"] == "refused" and e.get("ae") == "BOUND"]
     store_ev = [e for e in events if e["event"] == "store" and e.get("instances", 0) >= 1]
-    record("audit trail", "start, store, refused (BOUND@127.0.0.1) recorded",
+    deleted_ev = [e for e in events if e["event"] == "delete" and
+                  e.get("user") == "hardening" and e.get("study_uid") == study]
+    record("audit trail", "start, store, refused (BOUND@127.0.0.1), delete recorded",
            ", ".join("%s %d" % kv for kv in sorted(kinds.items())),
            rc == 0 and kinds.get("start") == 1 and refused_ev and
-           refused_ev[0].get("host") == "127.0.0.1" and store_ev)
+           refused_ev[0].get("host") == "127.0.0.1" and store_ev and deleted_ev)
 
     # the node served meanwhile and kept its resources
     time.sleep(1)
