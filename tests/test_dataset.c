@@ -9,8 +9,10 @@
 #include "dcx/uids.h"
 #include "t.h"
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <zlib.h>
 
 static char data[512], work[512];
@@ -357,6 +359,25 @@ static void test_deep_nesting(void)
                         rc, rc ? e.msg : "");
             CHECK(k == 0 ? rc == 0 : rc == DCX_EBADDATA);
             dcx_ds_close(d);
+            if (k == 0 && !cases[i].deflate) {
+                /* the structure walk: whole file fine, one byte short not */
+                char path[600];
+                snprintf(path, sizeof path, "%s/nest.dcm", work);
+                for (int cut = 0; cut < 2; cut++) {
+                    FILE *fp = fopen(path, "wb");
+                    CHECK(fp && fwrite(f.p, 1, f.n - (size_t)cut, fp) ==
+                                    f.n - (size_t)cut);
+                    fclose(fp);
+                    int fd = open(path, O_RDONLY);
+                    struct dcx_error ce;
+                    int crc = dcx_file_check_structure(fd, &ce);
+                    close(fd);
+                    if (crc != (cut ? DCX_ETRUNCATED : 0))
+                        fprintf(stderr, "  %s, cut %d: check %d\n",
+                                cases[i].name, cut, crc);
+                    CHECK(crc == (cut ? DCX_ETRUNCATED : 0));
+                }
+            }
             free(ds.p);
             free(f.p);
         }

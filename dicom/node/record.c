@@ -1,12 +1,15 @@
 /* record.c - the index record of one instance file. See record.h. */
+#define _GNU_SOURCE
 #include "record.h"
 
 #include "nd.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dcx/dcx.h"
 
@@ -146,9 +149,28 @@ static void read_mode(void)
         mode = MODE_CHECK;
 }
 
+/* The whole file's element structure (the record readers stop at the
+ * pixel data): a data set with an element running past its end is
+ * refused rather than archived. */
+static int structure_ok(const char *path, int fd, char *why, size_t whylen)
+{
+    int own = fd < 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    struct dcx_error e;
+    int rc = dcx_file_check_structure(fd >= 0 ? fd : own, &e);
+    if (own >= 0)
+        close(own);
+    if (rc < 0 && rc != DCX_EIO) {
+        snprintf(why, whylen, "%s", e.msg);
+        return 0;
+    }
+    return 1;
+}
+
 int nd_record_read(const char *path, int fd, struct nd_record *o,
                    char *why, size_t whylen)
 {
+    if (!structure_ok(path, fd, why, whylen))
+        return ND_EBADDATA;
     pthread_once(&mode_once, read_mode);
     if (mode == MODE_FULL)
         return full_read(path, o, why, whylen);

@@ -284,5 +284,13 @@ int dcx_nest_check_buffer(const uint8_t *p, size_t n, int big_endian_hint)
     } else {
         dcx_nest_init(&s, 0, big_endian_hint, 1);
     }
-    return dcx_nest_feed(&s, p + off, n - off);
+    if (dcx_nest_feed(&s, p + off, n - off) < 0)
+        return -1;
+    if (s.stopped)
+        return 0; /* not followed to the end: DCMTK decides */
+    /* at the end: what is still open ran past it */
+    if (s.got == 0 && s.skip == 0)
+        while (s.sp && s.st[s.sp - 1].end != OPEN && s.pos >= s.st[s.sp - 1].end)
+            pop(&s);
+    return s.skip || s.got || s.sp ? -2 : 0;
 }

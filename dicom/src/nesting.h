@@ -51,7 +51,9 @@ int dcx_nest_feed(struct dcx_nest *s, const uint8_t *p, size_t n);
 /* A whole buffer: Part-10 (preamble and meta group: the transfer syntax
  * decides the encoding; deflated data sets are inflated on the way), or
  * a bare data set (explicit/implicit detected; big endian if
- * big_endian_hint). 0, or -1 if nested too deeply. */
+ * big_endian_hint). 0; -1 if nested too deeply; -2 if an element, item
+ * or sequence runs past the end of the buffer (not checked inside
+ * deflated data). */
 int dcx_nest_check_buffer(const uint8_t *p, size_t n, int big_endian_hint);
 
 #ifdef __cplusplus

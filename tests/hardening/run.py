@@ -492,6 +492,25 @@ def main():
                                               "alive" if alive(srv) else "DEAD"),
            st == 0xC000 and after == before and alive(srv))
 
+    # 12b. a C-STORE data set whose element claims more bytes than the
+    # stream holds (0xFFFFFFF0)
+    liar = os.path.join(work, "liar.dcm")
+    ds = new_instance(base, liar, implicit=True)
+    raw = open(liar, "rb").read()
+    meta_end = 132 + 12 + struct.unpack("<I", raw[140:144])[0]
+    body = raw[meta_end:] + struct.pack("<HHI", 0x0009, 0x1010, 0xFFFFFFF0) + b"\0" * 64
+    rss_b, _ = proc_figures(pid)
+    before = nl.index_rows(storage, "SELECT count(*) FROM instances")[0][0]
+    st = raw_store(port, ds.SOPClassUID, ds.SOPInstanceUID, body)
+    after = nl.index_rows(storage, "SELECT count(*) FROM instances")[0][0]
+    rss_a, _ = proc_figures(pid)
+    record("C-STORE element length 0xFFFFFFF0 in a 2 KB stream",
+           "refused 0xC000, bounded memory",
+           "status %s, %d stored, RSS %+.1f MB" % (
+               "0x%04X" % st if st is not None else "none", after - before,
+               (rss_a - rss_b) / 1e6),
+           st == 0xC000 and after == before and rss_a - rss_b < 20e6)
+
     # 13. an AE title bound to 127.0.0.2 ([bind]) calling from 127.0.0.1
     s1, r1 = associate(port, assoc_rq_bytes(calling=b"BOUND"))
     s1.close()

@@ -46,6 +46,14 @@ int dcx_ds_open_mem(const void *buf, size_t len,
 
 void dcx_ds_close(dcx_ds *ds); /* NULL is a no-op */
 
+/* Walks every element header of an open Part-10 file or bare data set
+ * (values are skipped, not read): 0 if each element, item and sequence
+ * ends within the file and sequences nest at most 64 levels;
+ * DCX_ETRUNCATED (something runs past the end), DCX_EBADDATA (nested too
+ * deeply) or DCX_EIO, with out_err. Cheap: headers only, the pixel data
+ * is one jump. Encodings it cannot follow pass (left to the parser). */
+int dcx_file_check_structure(int fd, struct dcx_error *out_err);
+
 /* Detail of the last failure on ds; valid until the next call on ds. */
 const char *dcx_ds_errmsg(const dcx_ds *ds);
 

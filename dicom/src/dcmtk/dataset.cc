@@ -193,7 +193,7 @@ bool too_deep(const char *path)
         if (m != MAP_FAILED) {
             deep = dcx_nest_check_buffer(static_cast<const uint8_t *>(m),
                                          static_cast<size_t>(st.st_size),
-                                         0) < 0;
+                                         0) == -1;
             munmap(m, static_cast<size_t>(st.st_size));
         }
     }
@@ -254,6 +254,38 @@ int open_path(const char *path, const struct dcx_open_opts *o, int memfd,
 }
 
 } // namespace
+
+extern "C" int dcx_file_check_structure(int fd, struct dcx_error *e)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        dcx_err_set(e, "cannot read the file: %s", strerror(errno));
+        return DCX_EIO;
+    }
+    if (st.st_size == 0) {
+        dcx_err_set(e, "empty file");
+        return DCX_ETRUNCATED;
+    }
+    void *m = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
+                   MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) {
+        dcx_err_set(e, "cannot map the file: %s", strerror(errno));
+        return DCX_EIO;
+    }
+    int rc = dcx_nest_check_buffer(static_cast<const uint8_t *>(m),
+                                   static_cast<size_t>(st.st_size), 0);
+    munmap(m, static_cast<size_t>(st.st_size));
+    if (rc == -1) {
+        dcx_err_set(e, "sequences nested deeper than %d levels",
+                    DCX_MAX_NESTING);
+        return DCX_EBADDATA;
+    }
+    if (rc == -2) {
+        dcx_err_set(e, "an element runs past the end of the data set");
+        return DCX_ETRUNCATED;
+    }
+    return 0;
+}
 
 extern "C" int dcx_ds_open(const char *path, const struct dcx_open_opts *o,
                            dcx_ds **out_ds, struct dcx_error *e)
