@@ -1,0 +1,130 @@
+/* measure.c - lengths, angles and region statistics (measure.h). */
+#include "measure.h"
+
+#include <math.h>
+
+const char *vw_cal_note(const struct vw_cal *c)
+{
+    switch (c->kind) {
+    case VW_CAL_PIXEL:
+        return "";
+    case VW_CAL_DETECTOR:
+        return "detector";
+    case VW_CAL_US:
+        return "US region";
+    default:
+        return "uncalibrated";
+    }
+}
+
+/* mm per pixel, or 1 (pixels) without calibration */
+static void scale(const struct vw_cal *c, double *sx, double *sy)
+{
+    int cal = c->kind != VW_CAL_NONE && c->mm_x > 0 && c->mm_y > 0;
+    *sx = cal ? c->mm_x : 1;
+    *sy = cal ? c->mm_y : 1;
+}
+
+double vw_length(const struct vw_cal *c, double ax, double ay, double bx,
+                 double by)
+{
+    double sx, sy;
+    scale(c, &sx, &sy);
+    return hypot((bx - ax) * sx, (by - ay) * sy);
+}
+
+double vw_angle_deg(const struct vw_cal *c, double ax, double ay, double vx,
+                    double vy, double bx, double by)
+{
+    double sx, sy;
+    scale(c, &sx, &sy);
+    double ux = (ax - vx) * sx, uy = (ay - vy) * sy;
+    double wx = (bx - vx) * sx, wy = (by - vy) * sy;
+    if ((ux == 0 && uy == 0) || (wx == 0 && wy == 0))
+        return 0;
+    /* atan2 of cross and dot: exact near 0 and 180 where acos is not */
+    return fabs(atan2(ux * wy - uy * wx, ux * wx + uy * wy)) * 180.0 / VW_PI;
+}
+
+double vw_cobb_deg(const struct vw_cal *c, double a1x, double a1y,
+                   double a2x, double a2y, double b1x, double b1y,
+                   double b2x, double b2y)
+{
+    double sx, sy;
+    scale(c, &sx, &sy);
+    double ux = (a2x - a1x) * sx, uy = (a2y - a1y) * sy;
+    double wx = (b2x - b1x) * sx, wy = (b2y - b1y) * sy;
+    if ((ux == 0 && uy == 0) || (wx == 0 && wy == 0))
+        return 0;
+    double a = fabs(atan2(ux * wy - uy * wx, ux * wx + uy * wy)) * 180.0 /
+               VW_PI;
+    return a > 90 ? 180 - a : a; /* lines, not rays */
+}
+
+static double value_at(const struct vw_px *px, long i)
+{
+    int v;
+    if (px->bytes == 1)
+        v = px->is_signed ? ((const int8_t *)px->data)[i]
+                          : ((const uint8_t *)px->data)[i];
+    else
+        v = px->is_signed ? ((const int16_t *)px->data)[i]
+                          : ((const uint16_t *)px->data)[i];
+    if (px->lut && px->lut_n > 0) {
+        int k = v - px->lut_first;
+        k = k < 0 ? 0 : k >= px->lut_n ? px->lut_n - 1 : k;
+        return px->lut[k];
+    }
+    return v * px->slope + px->intercept;
+}
+
+int vw_roi_stats(const struct vw_px *px, const struct vw_cal *c,
+                 enum vw_roi_shape shape, double x0, double y0, double x1,
+                 double y1, struct vw_roi_stats *out)
+{
+    double l = fmin(x0, x1), r = fmax(x0, x1);
+    double t = fmin(y0, y1), b = fmax(y0, y1);
+    double cx = (l + r) / 2, cy = (t + b) / 2;
+    double ra = (r - l) / 2, rb = (b - t) / 2;
+    int i0 = (int)fmax(0, floor(l)), i1 = (int)fmin(px->width - 1, ceil(r));
+    int j0 = (int)fmax(0, floor(t)), j1 = (int)fmin(px->height - 1, ceil(b));
+    long n = 0;
+    /* Welford: one pass, stable for large regions */
+    double mean = 0, m2 = 0, lo = INFINITY, hi = -INFINITY;
+    for (int j = j0; j <= j1; j++) {
+        double py = j + 0.5;
+        if (py < t || py > b)
+            continue;
+        for (int i = i0; i <= i1; i++) {
+            double pxc = i + 0.5;
+            if (pxc < l || pxc > r)
+                continue;
+            if (shape == VW_ROI_ELLIPSE) {
+                if (ra <= 0 || rb <= 0)
+                    continue;
+                double dx = (pxc - cx) / ra, dy = (py - cy) / rb;
+                if (dx * dx + dy * dy > 1)
+                    continue;
+            }
+            double v = value_at(px, (long)j * px->width + i);
+            n++;
+            double d = v - mean;
+            mean += d / (double)n;
+            m2 += d * (v - mean);
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+    }
+    if (n == 0)
+        return -1;
+    double sx, sy;
+    scale(c, &sx, &sy);
+    out->n = n;
+    out->mean = mean;
+    out->sd = n > 1 ? sqrt(m2 / (double)(n - 1)) : 0;
+    out->min = lo;
+    out->max = hi;
+    out->area = (shape == VW_ROI_ELLIPSE ? VW_PI * ra * rb : (r - l) * (b - t)) *
+                sx * sy;
+    return 0;
+}
