@@ -33,31 +33,31 @@ double vw_length(const struct vw_cal *c, double ax, double ay, double bx,
     return hypot((bx - ax) * sx, (by - ay) * sy);
 }
 
-double vw_angle_deg(const struct vw_cal *c, double ax, double ay, double vx,
-                    double vy, double bx, double by)
+/* Angle between vectors u and w of image coordinates, 0..180 degrees,
+ * after scaling to millimetres; atan2 of cross and dot is exact near 0
+ * and 180 where acos is not. */
+static double between(const struct vw_cal *c, double ux, double uy,
+                      double wx, double wy)
 {
     double sx, sy;
     scale(c, &sx, &sy);
-    double ux = (ax - vx) * sx, uy = (ay - vy) * sy;
-    double wx = (bx - vx) * sx, wy = (by - vy) * sy;
+    ux *= sx, uy *= sy, wx *= sx, wy *= sy;
     if ((ux == 0 && uy == 0) || (wx == 0 && wy == 0))
         return 0;
-    /* atan2 of cross and dot: exact near 0 and 180 where acos is not */
     return fabs(atan2(ux * wy - uy * wx, ux * wx + uy * wy)) * 180.0 / VW_PI;
+}
+
+double vw_angle_deg(const struct vw_cal *c, double ax, double ay, double vx,
+                    double vy, double bx, double by)
+{
+    return between(c, ax - vx, ay - vy, bx - vx, by - vy);
 }
 
 double vw_cobb_deg(const struct vw_cal *c, double a1x, double a1y,
                    double a2x, double a2y, double b1x, double b1y,
                    double b2x, double b2y)
 {
-    double sx, sy;
-    scale(c, &sx, &sy);
-    double ux = (a2x - a1x) * sx, uy = (a2y - a1y) * sy;
-    double wx = (b2x - b1x) * sx, wy = (b2y - b1y) * sy;
-    if ((ux == 0 && uy == 0) || (wx == 0 && wy == 0))
-        return 0;
-    double a = fabs(atan2(ux * wy - uy * wx, ux * wx + uy * wy)) * 180.0 /
-               VW_PI;
+    double a = between(c, a2x - a1x, a2y - a1y, b2x - b1x, b2y - b1y);
     return a > 90 ? 180 - a : a; /* lines, not rays */
 }
 

@@ -16,15 +16,6 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 
 
-def proc_figures(pid):
-    rss = 0
-    with open("/proc/%d/status" % pid) as f:
-        for l in f:
-            if l.startswith("VmRSS:"):
-                rss = int(l.split()[1]) * 1024
-    return rss, len(os.listdir("/proc/%d/fd" % pid))
-
-
 def concurrent_stores(h, node, work, port, record, n_assoc=200, per=3):
     """n_assoc associations opened and held at the same moment (a barrier
     inside each), then per C-STOREs on each, then released."""
@@ -46,7 +37,7 @@ def concurrent_stores(h, node, work, port, record, n_assoc=200, per=3):
     storage = os.path.join(work, "var-load")
     srv = nl.node_server(node, storage, port, os.path.join(work, "node-load.log"),
                          "max_associations = %d\n" % (n_assoc + 20), sync="normal").start()
-    rss0, fds0 = proc_figures(srv.proc.pid)
+    rss0, fds0 = h.proc_figures(srv.proc.pid)
     barrier = threading.Barrier(n_assoc + 1, timeout=120)
     results = [None] * n_assoc
 
@@ -80,12 +71,12 @@ def concurrent_stores(h, node, work, port, record, n_assoc=200, per=3):
         held = n_assoc
     except threading.BrokenBarrierError:
         held = -1
-    rss_peak, fds_peak = proc_figures(srv.proc.pid)
+    rss_peak, fds_peak = h.proc_figures(srv.proc.pid)
     for t in threads:
         t.join(300)
     took = time.time() - t0
     time.sleep(1)
-    rss1, fds1 = proc_figures(srv.proc.pid)
+    rss1, fds1 = h.proc_figures(srv.proc.pid)
     ok = sum(1 for r in results if isinstance(r, list) and all(x == 0 for x in r))
     stored = nl.index_rows(storage, "SELECT count(*) FROM instances")[0][0]
     record("%d associations storing at once" % n_assoc,
@@ -166,11 +157,11 @@ def soak(h, node, work, port, record, seconds, rate=10):
         t.start()
     warm = min(60, seconds / 5)
     time.sleep(warm)
-    rss0, fds0 = proc_figures(pid)
+    rss0, fds0 = h.proc_figures(pid)
     samples = [(time.time() - t0, rss0, fds0)]
     while time.time() - t0 < seconds:
         time.sleep(min(30, max(0.1, seconds - (time.time() - t0))))
-        r, f = proc_figures(pid)
+        r, f = h.proc_figures(pid)
         samples.append((time.time() - t0, r, f))
         print("  soak %4.0f s: RSS %.1f MB, fds %d, stored %d, finds %d, gets %d, errors %d"
               % (samples[-1][0], r / 1e6, f, counts["store"] * rate, counts["find"],
