@@ -1,0 +1,82 @@
+/* gsps.h - Grayscale Softcopy Presentation State (PS3.3 A.33.1): a
+ * radiologist's marks, window and displayed area on the images of a
+ * study, as a DICOM object any workstation can apply. Written through
+ * DCMTK's dcmpstat (the reference implementation dcmpsmk and dcmp2pgm
+ * use). Coordinates are PIXEL annotation units: (0,0) is the top-left
+ * corner of the first pixel, (1,1) its bottom-right corner. No SDL or GL;
+ * any thread (one call at a time per output). */
+#ifndef DCX_GSPS_H
+#define DCX_GSPS_H
+
+#include <stddef.h>
+
+#include "dcx/dcx.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum dcx_gsps_shape {
+    DCX_GSPS_POINT,
+    DCX_GSPS_POLYLINE,     /* also a closed polygon: last point = first */
+    DCX_GSPS_INTERPOLATED,
+    DCX_GSPS_CIRCLE,       /* centre, then a point on the circle */
+    DCX_GSPS_ELLIPSE,      /* major axis end points, then minor axis */
+};
+
+struct dcx_gsps_graphic {
+    enum dcx_gsps_shape shape;
+    int filled;
+    size_t n;        /* points */
+    const float *xy; /* x0, y0, x1, y1, ... */
+};
+
+struct dcx_gsps_text {
+    const char *text; /* UTF-8 (Chinese included) */
+    int has_anchor, anchor_visible;
+    float anchor[2];
+    int has_box;
+    float box[4];     /* top-left x, y, bottom-right x, y */
+};
+
+/* What is drawn on one referenced image. */
+struct dcx_gsps_mark {
+    size_t image;     /* index into dcx_gsps_desc.images */
+    const struct dcx_gsps_graphic *graphics;
+    size_t n_graphics;
+    const struct dcx_gsps_text *texts;
+    size_t n_texts;
+};
+
+struct dcx_gsps_desc {
+    const char *const *images; /* the files of the images it applies to
+                                  (one study; the first one's patient,
+                                  study and modality LUT are used) */
+    size_t n_images;
+    const char *label;       /* Content Label: A-Z 0-9 _ space, <= 16 */
+    const char *description; /* Content Description (may be NULL) */
+    const char *creator;     /* Content Creator's Name, PN (may be NULL) */
+    const char *layer;       /* graphic layer; NULL: "MARKS" */
+    int has_window;
+    double window_center, window_width; /* for all referenced images */
+    int has_area;
+    int area[4];             /* displayed area: TLHC x, y, BRHC x, y, in
+                                pixels counted from 1 (PS3.3 C.10.4) */
+    int rotation;            /* 0, 90, 180 or 270, clockwise */
+    int flip;                /* 1: horizontal flip after rotation */
+    const struct dcx_gsps_mark *marks;
+    size_t n_marks;
+};
+
+/* Writes the presentation state to path (Part 10, explicit VR little
+ * endian, a new SOP Instance UID in a new series). out_sop_uid may be
+ * NULL. 0, or DCX_EINVAL (bad description), DCX_EIO, DCX_EBADDATA (an
+ * image DCMTK cannot reference), with out_err. */
+int dcx_gsps_write(const struct dcx_gsps_desc *d, const char *path,
+                   char out_sop_uid[65], struct dcx_error *out_err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

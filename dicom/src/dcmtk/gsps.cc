@@ -1,0 +1,210 @@
+// gsps.cc - writing Grayscale Softcopy Presentation States (dcx/gsps.h)
+// through DCMTK's DVPresentationState: it builds the modules of PS3.3
+// A.33.1 from the referenced images (patient, study, presentation state
+// relationship, modality LUT, graphic annotation and layers, softcopy VOI
+// LUT, displayed area, spatial transformation, presentation LUT).
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmpstat/dvpsgr.h"
+#include "dcmtk/dcmpstat/dvpstat.h"
+#include "dcmtk/dcmpstat/dvpstx.h"
+
+#include <memory>
+#include <vector>
+
+#include "dcx/gsps.h"
+#include "shim.h"
+
+namespace {
+
+DVPSGraphicType shape_of(enum dcx_gsps_shape s)
+{
+    switch (s) {
+    case DCX_GSPS_POINT:
+        return DVPST_point;
+    case DCX_GSPS_INTERPOLATED:
+        return DVPST_interpolated;
+    case DCX_GSPS_CIRCLE:
+        return DVPST_circle;
+    case DCX_GSPS_ELLIPSE:
+        return DVPST_ellipse;
+    default:
+        return DVPST_polyline;
+    }
+}
+
+bool label_ok(const char *l)
+{
+    size_t n = 0;
+    for (; l && l[n]; n++)
+        if (!((l[n] >= 'A' && l[n] <= 'Z') || (l[n] >= '0' && l[n] <= '9') ||
+              l[n] == '_' || l[n] == ' '))
+            return false;
+    return n > 0 && n <= 16;
+}
+
+bool has_8bit(const char *s)
+{
+    for (; s && *s; s++)
+        if (static_cast<unsigned char>(*s) >= 0x80)
+            return true;
+    return false;
+}
+
+int fail(struct dcx_error *e, int rc, const char *what, const OFCondition &c)
+{
+    dcx_err_set(e, "%s: %s", what, c.text());
+    return rc;
+}
+
+int write_ps(const struct dcx_gsps_desc *d, const char *path,
+             char out_uid[65], struct dcx_error *e)
+{
+    if (!d->images || d->n_images == 0 || !label_ok(d->label) ||
+        (d->rotation % 90) != 0) {
+        dcx_err_set(e, "a presentation state needs images and a label of "
+                       "A-Z, 0-9, _ or space (at most 16)");
+        return DCX_EINVAL;
+    }
+    std::vector<std::unique_ptr<DcmFileFormat>> files;
+    for (size_t i = 0; i < d->n_images; i++) {
+        files.emplace_back(new DcmFileFormat());
+        OFCondition c = files.back()->loadFile(d->images[i]);
+        if (c.bad())
+            return fail(e, DCX_EIO, d->images[i], c);
+    }
+    DVPresentationState ps;
+    OFCondition c = ps.createFromImage(*files[0]->getDataset(),
+                                       DVPSO_ignoreOverlays, DVPSV_ignoreVOI,
+                                       OFFalse, OFFalse, OFTrue,
+                                       DVPSG_oneLayer);
+    if (c.bad())
+        return fail(e, DCX_EBADDATA, "cannot make a presentation state", c);
+    for (size_t i = 1; i < d->n_images; i++) {
+        c = ps.addImageReference(*files[i]->getDataset());
+        if (c.bad())
+            return fail(e, DCX_EBADDATA, d->images[i], c);
+    }
+    const char *layer = d->layer && *d->layer ? d->layer : "MARKS";
+    c = ps.addGraphicLayer(layer, "Reading marks");
+    if (c.bad())
+        return fail(e, DCX_EINVAL, "graphic layer", c);
+    size_t li = ps.getNumberOfGraphicLayers() - 1;
+    bool utf8 = has_8bit(d->description) || has_8bit(d->creator);
+    for (size_t m = 0; m < d->n_marks; m++) {
+        const struct dcx_gsps_mark *mk = &d->marks[m];
+        if (mk->image >= d->n_images) {
+            dcx_err_set(e, "mark %zu refers to image %zu of %zu", m,
+                        mk->image, d->n_images);
+            return DCX_EINVAL;
+        }
+        // the image the objects apply to; the presentation state keeps
+        // the file's data set, we keep ownership
+        c = ps.attachImage(files[mk->image]->getDataset(), OFFalse);
+        if (c.bad())
+            return fail(e, DCX_EBADDATA, d->images[mk->image], c);
+        for (size_t g = 0; g < mk->n_graphics; g++) {
+            const struct dcx_gsps_graphic *gr = &mk->graphics[g];
+            DVPSGraphicObject *o = ps.addGraphicObject(li, DVPSB_currentImage);
+            if (!o || gr->n == 0 || !gr->xy ||
+                o->setData(gr->n, gr->xy, DVPSA_pixels).bad() ||
+                o->setGraphicType(shape_of(gr->shape)).bad() ||
+                o->setFilled(gr->filled ? OFTrue : OFFalse).bad()) {
+                dcx_err_set(e, "graphic %zu of mark %zu is not valid", g, m);
+                ps.detachImage();
+                return DCX_EINVAL;
+            }
+        }
+        for (size_t t = 0; t < mk->n_texts; t++) {
+            const struct dcx_gsps_text *tx = &mk->texts[t];
+            DVPSTextObject *o = ps.addTextObject(li, DVPSB_currentImage);
+            utf8 |= has_8bit(tx->text);
+            bool ok = o && tx->text && *tx->text &&
+                      (tx->has_anchor || tx->has_box) &&
+                      o->setText(tx->text).good();
+            if (ok && tx->has_anchor)
+                ok = o->setAnchorPoint(tx->anchor[0], tx->anchor[1],
+                                       DVPSA_pixels,
+                                       tx->anchor_visible ? OFTrue : OFFalse)
+                         .good();
+            if (ok && tx->has_box)
+                ok = o->setBoundingBox(tx->box[0], tx->box[1], tx->box[2],
+                                       tx->box[3], DVPSA_pixels, DVPSX_left)
+                         .good();
+            if (!ok) {
+                dcx_err_set(e, "text %zu of mark %zu is not valid (it needs "
+                               "text and an anchor or a box)", t, m);
+                ps.detachImage();
+                return DCX_EINVAL;
+            }
+        }
+        ps.detachImage();
+    }
+    // window and displayed area apply to every referenced image
+    c = ps.attachImage(files[0]->getDataset(), OFFalse);
+    if (c.good() && d->has_window)
+        c = ps.setVOIWindow(d->window_center, d->window_width, nullptr,
+                            DVPSB_allImages);
+    if (c.good() && d->has_area)
+        c = ps.setStandardDisplayedArea(DVPSD_scaleToFit, d->area[0],
+                                        d->area[1], d->area[2], d->area[3],
+                                        1.0, DVPSB_allImages);
+    int rot = ((d->rotation % 360) + 360) % 360;
+    if (c.good())
+        c = ps.setRotation(rot == 90    ? DVPSR_90_deg
+                           : rot == 180 ? DVPSR_180_deg
+                           : rot == 270 ? DVPSR_270_deg
+                                        : DVPSR_0_deg);
+    if (c.good())
+        c = ps.setFlip(d->flip ? OFTrue : OFFalse);
+    if (c.good())
+        c = ps.setPresentationLabel(d->label);
+    if (c.good() && d->description && *d->description)
+        c = ps.setPresentationDescription(d->description);
+    if (c.good() && d->creator && *d->creator)
+        c = ps.setPresentationCreatorsName(d->creator);
+    ps.detachImage();
+    if (c.bad())
+        return fail(e, DCX_EINVAL, "presentation state", c);
+    DcmFileFormat out;
+    DcmDataset *ds = out.getDataset();
+    c = ps.write(*ds, OFTrue);
+    if (c.bad())
+        return fail(e, DCX_EBADDATA, "cannot encode the presentation state",
+                    c);
+    if (utf8)
+        ds->putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+    // General Series Laterality (2C): the images' own, else present and
+    // empty (unknown), which validators expect for a series of a paired
+    // body part and which is allowed for any
+    if (!ds->tagExists(DCM_Laterality)) {
+        const char *lat = nullptr;
+        files[0]->getDataset()->findAndGetString(DCM_Laterality, lat);
+        ds->putAndInsertString(DCM_Laterality, lat ? lat : "");
+    }
+    c = out.saveFile(path, EXS_LittleEndianExplicit, EET_ExplicitLength,
+                     EGL_recalcGL, EPD_noChange, 0, 0, EWM_createNewMeta);
+    if (c.bad())
+        return fail(e, DCX_EIO, path, c);
+    if (out_uid) {
+        const char *u = nullptr;
+        ds->findAndGetString(DCM_SOPInstanceUID, u);
+        snprintf(out_uid, 65, "%s", u ? u : "");
+    }
+    return 0;
+}
+
+} // namespace
+
+extern "C" int dcx_gsps_write(const struct dcx_gsps_desc *d, const char *path,
+                              char out_sop_uid[65], struct dcx_error *e)
+{
+    try {
+        return write_ps(d, path, out_sop_uid, e);
+    } catch (...) {
+        dcx_err_set(e, "internal error while writing a presentation state");
+        return DCX_EINTERNAL;
+    }
+}
