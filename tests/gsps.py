@@ -10,7 +10,9 @@ the ASCII variant (dcmpschk 3.6.7 rejects every byte over 0x7F whatever
 the character set: shown here on DCMTK's own dcmpsmk output for a UTF-8
 image); the Chinese text reads back with pydicom; DCMTK's dcmp2pgm
 applies the state to the image, and its output equals PS3.3 C.11.2
-windowing computed here with numpy (within 1 grey level).
+windowing computed here with numpy (within 1 grey level); dcx_gsps_read
+gives back every object, text, window and area exactly as written, and
+reads a state DCMTK's dcmpsmk made (label, reference, window, area).
 """
 
 import os
@@ -97,6 +99,33 @@ def main():
     check(img.shape == ref.shape and diff.max() <= 1,
           "dcmp2pgm output = PS3.3 C.11.2 window 120/900, not the file's (max diff %d over %s)" % (
               diff.max() if img.shape == ref.shape else -1, img.shape))
+    # read back with dcx_gsps_read (make_gsps --read)
+    rc, out = run([make, "--read", ps, str(ct.SOPInstanceUID)])
+    want = [
+        "label READING", "description 初读", "creator Wang^Wei", "images 1",
+        "window 120 900", "area 1 1 128 128",
+        "graphic POLYLINE 0 10.5 10.5 50.5 40.5",
+        "graphic POLYLINE 0 20 20 40 20 40 40 20 40 20 20",
+        "graphic CIRCLE 0 64 64 64 84",
+        "graphic ELLIPSE 1 30 90 70 90 50 80 50 100",
+        "graphic POINT 0 100 100",
+        "graphic INTERPOLATED 0 5 120 30 100 60 120 90 100",
+        "text 右肺结节 12 mm|anchor 1 50.5 40.5 1|box 1 60 30 120 45",
+    ]
+    got = out.strip().splitlines()
+    check(rc == 0 and got == want, "dcx_gsps_read gives back what was written%s" % (
+        "" if got == want else ": " + " / ".join(g for g in got if g not in want)))
+    rc, out = run([make, "--read", ps, "1.2.3.4"])
+    check(rc == 0 and "graphic" not in out,
+          "no marks for an image the state does not reference")
+    mr = os.path.join(DATA, "test_files", "MR_small.dcm")
+    mk_mr = os.path.join(work, "dcmpsmk-mr.dcm")
+    run(["dcmpsmk", mr, mk_mr])
+    rc, out = run([make, "--read", mk_mr, str(pydicom.dcmread(mr).SOPInstanceUID)])
+    got = out.strip().splitlines()
+    check(rc == 0 and "images 1" in got and "window 600 1600" in got and
+          "area 1 1 64 64" in got,
+          "reads DCMTK dcmpsmk's state of MR_small: %s" % "; ".join(got[:6]))
     print("gsps: %d failed" % len(failed))
     return 1 if failed else 0
 

@@ -2,7 +2,9 @@
  * gsps test: one of each graphic type and a Chinese text on the first
  * image, a window and a displayed area for all of them.
  * usage: make_gsps [--ascii] OUT.dcm CENTER WIDTH IMAGE...
- * (--ascii: English text only, for checkers that cannot read UTF-8) */
+ * (--ascii: English text only, for checkers that cannot read UTF-8)
+ *        make_gsps --read PS.dcm IMAGE_UID
+ * (prints what dcx_gsps_read finds for that image, one line each) */
 #include "dcx/dcx.h"
 #include "dcx/gsps.h"
 
@@ -10,8 +12,55 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *const shapes[] = {"POINT", "POLYLINE", "INTERPOLATED",
+                                     "CIRCLE", "ELLIPSE"};
+
+static int dump(const char *path, const char *uid)
+{
+    dcx_gsps *ps;
+    struct dcx_error e;
+    if (dcx_gsps_read(path, &ps, &e) < 0) {
+        fprintf(stderr, "make_gsps: %s\n", e.msg);
+        return 1;
+    }
+    const struct dcx_gsps_info *in = dcx_gsps_get_info(ps);
+    printf("label %s\ndescription %s\ncreator %s\nimages %zu\n", in->label,
+           in->description, in->creator, in->n_images);
+    double c, w;
+    if (dcx_gsps_window_for(ps, uid, &c, &w) == 0)
+        printf("window %g %g\n", c, w);
+    int a[4];
+    if (dcx_gsps_area_for(ps, uid, a) == 0)
+        printf("area %d %d %d %d\n", a[0], a[1], a[2], a[3]);
+    const struct dcx_gsps_mark *m;
+    size_t n;
+    dcx_gsps_marks_for(ps, uid, 0, &m, &n);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t g = 0; g < m[i].n_graphics; g++) {
+            printf("graphic %s %d", shapes[m[i].graphics[g].shape],
+                   m[i].graphics[g].filled);
+            for (size_t k = 0; k < 2 * m[i].graphics[g].n; k++)
+                printf(" %g", m[i].graphics[g].xy[k]);
+            printf("\n");
+        }
+        for (size_t t = 0; t < m[i].n_texts; t++) {
+            const struct dcx_gsps_text *x = &m[i].texts[t];
+            printf("text %s|anchor %d %g %g %d|box %d %g %g %g %g\n", x->text,
+                   x->has_anchor, x->anchor[0], x->anchor[1], x->anchor_visible,
+                   x->has_box, x->box[0], x->box[1], x->box[2], x->box[3]);
+        }
+    }
+    dcx_gsps_free(ps);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--read") == 0) {
+        if (dcx_init(NULL, NULL, DCX_LOG_WARN) < 0)
+            return 1;
+        return dump(argv[2], argv[3]);
+    }
     int ascii = argc > 1 && strcmp(argv[1], "--ascii") == 0;
     if (ascii)
         argc--, argv++;

@@ -75,6 +75,46 @@ struct dcx_gsps_desc {
 int dcx_gsps_write(const struct dcx_gsps_desc *d, const char *path,
                    char out_sop_uid[65], struct dcx_error *out_err);
 
+/* ---- reading: ours, DCMTK's dcmpsmk, any GSPS ---- */
+
+typedef struct dcx_gsps dcx_gsps;
+
+struct dcx_gsps_info {
+    const char *sop_uid, *series_uid, *study_uid;
+    const char *label, *description, *creator; /* UTF-8, "" if absent */
+    const char *date, *time;                   /* Presentation Creation */
+    int rotation, flip;
+    size_t n_images;                           /* images referenced */
+};
+
+/* Reads a presentation state file. On success *out is new (free with
+ * dcx_gsps_free); DCX_EBADDATA if it is not a GSPS, DCX_EIO, with
+ * out_err. Graphics in DISPLAY units are converted to PIXEL units with
+ * the displayed area when it is known, else dropped. */
+int dcx_gsps_read(const char *path, dcx_gsps **out, struct dcx_error *out_err);
+void dcx_gsps_free(dcx_gsps *ps); /* NULL is a no-op */
+
+/* Borrowed until dcx_gsps_free. */
+const struct dcx_gsps_info *dcx_gsps_get_info(const dcx_gsps *ps);
+
+/* SOP Instance UID of referenced image i (< n_images). */
+const char *dcx_gsps_image_uid(const dcx_gsps *ps, size_t i);
+
+/* The marks for one image (SOP Instance UID; frame counted from 1, 0 for
+ * single-frame images): every graphic annotation item that references it
+ * or references no image in particular. Borrowed; n marks in *out. */
+void dcx_gsps_marks_for(const dcx_gsps *ps, const char *sop_uid,
+                        unsigned frame, const struct dcx_gsps_mark **out,
+                        size_t *n);
+
+/* The window for one image: 0 with centre and width, or DCX_ENOTFOUND. */
+int dcx_gsps_window_for(const dcx_gsps *ps, const char *sop_uid,
+                        double *center, double *width);
+
+/* The displayed area for one image (TLHC x, y, BRHC x, y in pixels from
+ * 1): 0, or DCX_ENOTFOUND. */
+int dcx_gsps_area_for(const dcx_gsps *ps, const char *sop_uid, int area[4]);
+
 #ifdef __cplusplus
 }
 #endif
