@@ -104,12 +104,12 @@ def main():
     want = [
         "label READING", "description 初读", "creator Wang^Wei", "images 1",
         "window 120 900", "area 1 1 128 128",
-        "graphic POLYLINE 0 10.5 10.5 50.5 40.5",
-        "graphic POLYLINE 0 20 20 40 20 40 40 20 40 20 20",
-        "graphic CIRCLE 0 64 64 64 84",
-        "graphic ELLIPSE 1 30 90 70 90 50 80 50 100",
-        "graphic POINT 0 100 100",
-        "graphic INTERPOLATED 0 5 120 30 100 60 120 90 100",
+        "graphic LENGTH POLYLINE 0 10.5 10.5 50.5 40.5",
+        "graphic MARKS POLYLINE 0 20 20 40 20 40 40 20 40 20 20",
+        "graphic MARKS CIRCLE 0 64 64 64 84",
+        "graphic MARKS ELLIPSE 1 30 90 70 90 50 80 50 100",
+        "graphic MARKS POINT 0 100 100",
+        "graphic MARKS INTERPOLATED 0 5 120 30 100 60 120 90 100",
         "text 右肺结节 12 mm|anchor 1 50.5 40.5 1|box 1 60 30 120 45",
     ]
     got = out.strip().splitlines()

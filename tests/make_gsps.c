@@ -37,7 +37,7 @@ static int dump(const char *path, const char *uid)
     dcx_gsps_marks_for(ps, uid, 0, &m, &n);
     for (size_t i = 0; i < n; i++) {
         for (size_t g = 0; g < m[i].n_graphics; g++) {
-            printf("graphic %s %d", shapes[m[i].graphics[g].shape],
+            printf("graphic %s %s %d", m[i].layer, shapes[m[i].graphics[g].shape],
                    m[i].graphics[g].filled);
             for (size_t k = 0; k < 2 * m[i].graphics[g].n; k++)
                 printf(" %g", m[i].graphics[g].xy[k]);
@@ -89,7 +89,10 @@ int main(int argc, char **argv)
                : "\xe5\x8f\xb3\xe8\x82\xba\xe7\xbb\x93\xe8\x8a\x82 12 mm",
          1, 1, {50.5f, 40.5f}, 1, {60, 30, 120, 45}},
     };
-    const struct dcx_gsps_mark mark = {0, g, sizeof g / sizeof g[0], t, 1};
+    const struct dcx_gsps_mark marks[2] = {
+        {0, "LENGTH", g, 1, NULL, 0},
+        {0, NULL, g + 1, sizeof g / sizeof g[0] - 1, t, 1},
+    };
     struct dcx_gsps_desc d = {
         .images = (const char *const *)(argv + 4),
         .n_images = (size_t)(argc - 4),
@@ -101,8 +104,8 @@ int main(int argc, char **argv)
         .window_width = atof(argv[3]),
         .has_area = 1,
         .area = {1, 1, 128, 128},
-        .marks = &mark,
-        .n_marks = 1,
+        .marks = marks,
+        .n_marks = 2,
     };
     char uid[65];
     struct dcx_error e;

@@ -63,6 +63,7 @@ struct refs {
 
 struct mark_full {
     struct refs refs;
+    char layer[68];
     struct dcx_gsps_mark m;
     struct dcx_gsps_graphic *g;
     struct dcx_gsps_text *t;
@@ -195,6 +196,7 @@ static int read_mark(dcx_gsps *ps, const dcx_item *it, struct mark_full *mf)
     memset(mf, 0, sizeof *mf);
     if (read_refs(it, &mf->refs) < 0)
         return -1;
+    str(it, T(0x0070, 0x0002), mf->layer, sizeof mf->layer); /* Graphic Layer */
     const int *area = area_of(ps, &mf->refs);
     int ng = dcx_item_seq_count(it, TAG_GRAPHIC_OBJECTS);
     int nt = dcx_item_seq_count(it, TAG_TEXT_OBJECTS);
@@ -259,6 +261,7 @@ static int read_mark(dcx_gsps *ps, const dcx_item *it, struct mark_full *mf)
     }
     mf->m.graphics = mf->g;
     mf->m.texts = mf->t;
+    mf->m.layer = mf->layer;
     return 0;
 }
 

@@ -39,9 +39,12 @@ struct dcx_gsps_text {
     float box[4];     /* top-left x, y, bottom-right x, y */
 };
 
-/* What is drawn on one referenced image. */
+/* What is drawn on one referenced image, on one graphic layer. */
 struct dcx_gsps_mark {
-    size_t image;     /* index into dcx_gsps_desc.images */
+    size_t image;     /* index into dcx_gsps_desc.images (writing) */
+    const char *layer; /* graphic layer (CS, <= 16): NULL = the
+                          description's; consort-view names its layers
+                          after its tools (LENGTH, ANGLE, ...) */
     const struct dcx_gsps_graphic *graphics;
     size_t n_graphics;
     const struct dcx_gsps_text *texts;
@@ -56,7 +59,7 @@ struct dcx_gsps_desc {
     const char *label;       /* Content Label: A-Z 0-9 _ space, <= 16 */
     const char *description; /* Content Description (may be NULL) */
     const char *creator;     /* Content Creator's Name, PN (may be NULL) */
-    const char *layer;       /* graphic layer; NULL: "MARKS" */
+    const char *layer;       /* default graphic layer; NULL: "MARKS" */
     int has_window;
     double window_center, window_width; /* for all referenced images */
     int has_area;

@@ -11,6 +11,7 @@
 #include "dcmtk/dcmpstat/dvpstat.h"
 #include "dcmtk/dcmpstat/dvpstx.h"
 
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -87,17 +88,33 @@ int write_ps(const struct dcx_gsps_desc *d, const char *path,
         if (c.bad())
             return fail(e, DCX_EBADDATA, d->images[i], c);
     }
-    const char *layer = d->layer && *d->layer ? d->layer : "MARKS";
-    c = ps.addGraphicLayer(layer, "Reading marks");
-    if (c.bad())
-        return fail(e, DCX_EINVAL, "graphic layer", c);
-    size_t li = ps.getNumberOfGraphicLayers() - 1;
+    const char *deflayer = d->layer && *d->layer ? d->layer : "MARKS";
+    // the index of a layer, added on first use
+    auto layer_of = [&](const char *name, size_t *out) {
+        for (size_t i = 0; i < ps.getNumberOfGraphicLayers(); i++) {
+            const char *n = ps.getGraphicLayerName(i);
+            if (n && strcmp(n, name) == 0) {
+                *out = i;
+                return true;
+            }
+        }
+        if (ps.addGraphicLayer(name, "Reading marks").bad())
+            return false;
+        *out = ps.getNumberOfGraphicLayers() - 1;
+        return true;
+    };
     bool utf8 = has_8bit(d->description) || has_8bit(d->creator);
     for (size_t m = 0; m < d->n_marks; m++) {
         const struct dcx_gsps_mark *mk = &d->marks[m];
         if (mk->image >= d->n_images) {
             dcx_err_set(e, "mark %zu refers to image %zu of %zu", m,
                         mk->image, d->n_images);
+            return DCX_EINVAL;
+        }
+        size_t li;
+        if (!layer_of(mk->layer && *mk->layer ? mk->layer : deflayer, &li)) {
+            dcx_err_set(e, "graphic layer '%s' is not a valid name",
+                        mk->layer && *mk->layer ? mk->layer : deflayer);
             return DCX_EINVAL;
         }
         // the image the objects apply to; the presentation state keeps
