@@ -18,6 +18,7 @@
 #include "overlay.h"
 #include "stack.h"
 #include "thumbs.h"
+#include "tools.h"
 #include "viewport.h"
 #include "png.h"
 #include "rnd/rnd.h"
@@ -222,6 +223,9 @@ struct app {
     char status[300];   /* last fetch or query message */
     /* --timing (tests/bench/viewer) */
     int timing, shown_first, reported_loaded;
+    /* reading tools (tools.h) */
+    struct vw_tools tools;
+    int tool_drag;      /* the left button went to the tools */
 };
 
 /* A benchmark's marker: the wall clock, which the caller compares with
@@ -262,6 +266,10 @@ static const char *const help_lines[] = {
     "Shift + left drag scroll through the slices",
     "O                 overlay planes (60xx) on / off",
     "B                 back to the study browser (with --node)",
+    "D length  A angle  C Cobb angle  E ellipse  G rectangle  W arrow  T text",
+    "                  (click or drag on the image; Esc leaves the tool)",
+    "Click a mark      select, drag to move   Delete   remove it",
+    "Ctrl+Z / Ctrl+Y   undo / redo",
     "F1                this help     Esc           quit",
 };
 
@@ -383,6 +391,40 @@ static int cell_at(const struct app *a, int px, int py, int w, int h)
 }
 
 /* Every cell, its overlays, the active cell's frame, the help. */
+/* The measurement context of a viewport's current slice: calibration,
+ * pixels for statistics (grey slices that are decoded), HU for CT. */
+static void slice_measure(const struct vw_vp *vp, struct vw_cal *cal,
+                          struct vw_px *px, const struct vw_px **pxp,
+                          const char **unit)
+{
+    const struct vw_slice *s = vw_vp_slice(vp);
+    const struct rnd_frame *f = &vp->st.fmt;
+    vw_overlay_cal(&vp->im, cal);
+    *pxp = NULL;
+    if (s->pixels && f->samples == 1 && atomic_load(&s->state) == 2) {
+        *px = (struct vw_px){s->pixels, (int)f->width, (int)f->height,
+                             f->bits / 8, f->is_signed, s->slope,
+                             s->intercept, NULL, 0, 0};
+        *pxp = px;
+    }
+    char mod[16] = "";
+    vw_image_text(&vp->im, DCX_TAG_MODALITY, mod, sizeof mod);
+    *unit = strcmp(mod, "CT") == 0 ? "HU" : "";
+}
+
+static void draw_marks(struct app *a, const struct vw_vp *vp, int x, int y,
+                       int cw, int ch, int w, int h)
+{
+    struct vw_cal cal;
+    struct vw_px px;
+    const struct vw_px *pxp;
+    const char *unit;
+    slice_measure(vp, &cal, &px, &pxp, &unit);
+    const struct vw_slice *s = vw_vp_slice(vp);
+    vw_tools_draw(&a->tools, a->rc, a->font, vp->tex, &vp->view, s->sop_uid,
+                  s->frame, &cal, pxp, unit, x, y, cw, ch, w, h);
+}
+
 static void draw(struct app *a, int w, int h)
 {
     if (a->browsing) {
@@ -400,6 +442,7 @@ static void draw(struct app *a, int w, int h)
         if (a->font)
             vw_overlay_draw(a->rc, a->font, &vp->im, &vp->st, vp->cur,
                             &vp->view, vp->tex, x, y, cw, ch, w, h);
+        draw_marks(a, vp, x, y, cw, ch, w, h);
     }
     /* reference lines: where the active viewport's slice cuts the others */
     for (int i = 0; a->font && !a->no_reflines && i < a->layout &&
@@ -609,6 +652,22 @@ static void push_motion(int x, int y, int dx, int dy)
 
 /* Executes one script line; 1 to quit, 2 + ms to sleep, -1 on a bad
  * line. */
+/* s as a JSON string on stdout (UTF-8 passes through) */
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
 static int script_line(struct app *a, char *line, int w, int h)
 {
     char cmd[32] = "", arg[1024] = "", mod[16] = "";
@@ -736,6 +795,25 @@ static int script_line(struct app *a, char *line, int w, int h)
         printf("],\"viewport_positions\":[");
         for (int i = 0; i < a->n_vp; i++)
             printf("%s%.3f", i ? "," : "", vw_vp_slice(&a->vp[i])->key);
+        printf("],\"tool\":\"%s\",\"selected\":%u,\"annotations\":[",
+               a->tools.tool >= 0 ? vw_tool_layer(a->tools.tool) : "",
+               a->tools.selected);
+        struct vw_cal mcal;
+        vw_overlay_cal(&vp->im, &mcal);
+        for (size_t i = 0; i < vw_annots_count(a->tools.annots); i++) {
+            const struct vw_annot *an = vw_annots_at(a->tools.annots, i);
+            char lab[512];
+            vw_annot_label(an, &mcal, NULL, NULL, lab, sizeof lab);
+            printf("%s{\"id\":%u,\"tool\":\"%s\",\"sop\":\"%s\",\"frame\":%u,"
+                   "\"points\":[",
+                   i ? "," : "", an->id, vw_tool_layer(an->tool), an->sop_uid,
+                   an->frame);
+            for (int k = 0; k < 2 * an->n; k++)
+                printf("%s%.2f", k ? "," : "", an->pt[k]);
+            printf("],\"label\":");
+            json_str(lab);
+            printf("}");
+        }
         printf("]}\n");
         fflush(stdout);
         return 0;
@@ -807,6 +885,47 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
     int x, y, cw, ch, step = 0;
     cell(a, a->active, w, h, &x, &y, &cw, &ch);
     *dirty = 1;
+    struct vw_tools *t = &a->tools;
+    if (t->typing) { /* the text tool has the keyboard */
+        if (k->sym == SDLK_RETURN || k->sym == SDLK_KP_ENTER)
+            vw_tools_text(t, NULL, 1, 0);
+        else if (k->sym == SDLK_BACKSPACE)
+            vw_tools_text(t, NULL, 0, 1);
+        else if (k->sym == SDLK_ESCAPE)
+            vw_tools_cancel(t);
+        return 0;
+    }
+    int ctrl = (k->mod & KMOD_CTRL) != 0;
+    if (ctrl && (k->sym == SDLK_z || k->sym == SDLK_y)) {
+        if (k->sym == SDLK_y || (k->mod & KMOD_SHIFT))
+            vw_tools_redo(t);
+        else
+            vw_tools_undo(t);
+        return 0;
+    }
+    static const struct {
+        SDL_Keycode key;
+        enum vw_tool tool;
+    } tool_keys[] = {
+        {SDLK_d, VW_TOOL_LENGTH}, {SDLK_a, VW_TOOL_ANGLE},
+        {SDLK_c, VW_TOOL_COBB},   {SDLK_e, VW_TOOL_ELLIPSE},
+        {SDLK_g, VW_TOOL_RECT},   {SDLK_w, VW_TOOL_ARROW},
+        {SDLK_t, VW_TOOL_TEXT},
+    };
+    for (size_t i = 0; i < sizeof tool_keys / sizeof tool_keys[0]; i++)
+        if (k->sym == tool_keys[i].key) {
+            /* the same key again leaves the tool */
+            vw_tools_choose(t, t->tool == (int)tool_keys[i].tool
+                                   ? -1
+                                   : (int)tool_keys[i].tool);
+            return 0;
+        }
+    if (k->sym == SDLK_DELETE || k->sym == SDLK_BACKSPACE) {
+        vw_tools_delete(t);
+        return 0;
+    }
+    if (k->sym == SDLK_ESCAPE && vw_tools_cancel(t))
+        return 0; /* Esc leaves a tool first, quits only after */
     switch (k->sym) {
     case SDLK_ESCAPE:
     case SDLK_q:
@@ -1080,6 +1199,24 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
     return 0;
 }
 
+/* The window point (mx, my) in image coordinates of the active
+ * viewport's current slice; 0 outside it. */
+static int image_point(const struct app *a, int w, int h, int mx, int my,
+                       float *ix, float *iy)
+{
+    const struct vw_vp *vp = &a->vp[a->active];
+    if (a->active >= a->n_vp || !vp->tex)
+        return 0;
+    int x, y, cw, ch;
+    cell(a, a->active, w, h, &x, &y, &cw, &ch);
+    if (mx < x || my < y || mx >= x + cw || my >= y + ch)
+        return 0;
+    double dx, dy;
+    rnd_screen_to_image(vp->tex, &vp->view, cw, ch, mx - x, my - y, &dx, &dy);
+    *ix = (float)dx, *iy = (float)dy;
+    return 1;
+}
+
 static int interactive(struct app *a)
 {
     char err[512];
@@ -1295,12 +1432,42 @@ static int interactive(struct app *a)
                 dirty = 1;
             }
             drag = ev.button.button;
+            av = &a->vp[a->active];
+            float ix, iy;
+            if (drag == SDL_BUTTON_LEFT && !(SDL_GetModState() & KMOD_SHIFT) &&
+                image_point(a, w, h, ev.button.x, ev.button.y, &ix, &iy)) {
+                const struct vw_slice *s = vw_vp_slice(av);
+                /* 6 screen pixels count as on a mark */
+                float tol = (float)(6 / (av->view.zoom > 0 ? av->view.zoom : 1));
+                if (vw_tools_press(&a->tools, s->sop_uid, s->frame, ix, iy,
+                                   tol)) {
+                    a->tool_drag = 1;
+                    drag = 0; /* not window/level */
+                }
+                dirty = 1;
+            }
             break;
         }
-        case SDL_MOUSEBUTTONUP:
+        case SDL_MOUSEBUTTONUP: {
+            float ix, iy;
+            if (a->tool_drag && ev.button.button == SDL_BUTTON_LEFT &&
+                image_point(a, w, h, ev.button.x, ev.button.y, &ix, &iy)) {
+                vw_tools_release(&a->tools, ix, iy);
+                dirty = 1;
+            }
+            a->tool_drag = 0;
             drag = 0;
             break;
+        }
         case SDL_MOUSEMOTION: {
+            float ix, iy;
+            /* a drag of the tools, or a multi-click tool following the
+             * mouse between clicks */
+            if ((a->tool_drag || (a->tools.tool >= 0 && a->tools.n > 0)) &&
+                image_point(a, w, h, ev.motion.x, ev.motion.y, &ix, &iy)) {
+                if (vw_tools_motion(&a->tools, ix, iy))
+                    dirty = 1;
+            }
             if (!drag)
                 break;
             int dx = ev.motion.xrel, dy = ev.motion.yrel;
@@ -1340,6 +1507,10 @@ static int interactive(struct app *a)
                 }
             }
             break;
+        case SDL_TEXTINPUT:
+            if (vw_tools_text(&a->tools, ev.text.text, 0, 0))
+                dirty = 1;
+            break;
         case SDL_KEYDOWN:
             if (on_key(a, &ev.key.keysym, w, h, &dirty)) {
                 rc = 0;
@@ -1377,6 +1548,10 @@ int main(int argc, char **argv)
         return 1;
     }
     a.timing = getenv("CONSORT_VIEW_TIMING") != NULL;
+    if (vw_tools_init(&a.tools) < 0) {
+        fprintf(stderr, "consort-view: out of memory\n");
+        return 1;
+    }
     a.vo = (struct vw_view_opts){a.o.has_window, a.o.center, a.o.width,
                                  a.o.zoom,       a.o.pan_x,  a.o.pan_y,
                                  a.o.rotate,     a.o.flip_h, a.o.flip_v,
@@ -1423,6 +1598,7 @@ int main(int argc, char **argv)
 out:
     for (int i = 0; i < a.n_vp; i++)
         vw_vp_close(&a.vp[i]);
+    vw_tools_free(&a.tools);
     free(a.studies);
     free(a.o.inputs);
     return rc;

@@ -6,6 +6,8 @@
  * screen: this is drawing only. */
 #include "overlay.h"
 
+#include "measure.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -143,6 +145,21 @@ const char *vw_overlay_calibration(const struct vw_image *im, double *mm_x)
     if (vw_image_us_mm_per_pixel(im, mm_x) == 0)
         return "us_region";
     return "none";
+}
+
+void vw_overlay_cal(const struct vw_image *im, struct vw_cal *out)
+{
+    double ps[2], mm;
+    *out = (struct vw_cal){VW_CAL_NONE, 0, 0};
+    /* Pixel Spacing is row spacing (y) \ column spacing (x) */
+    if (vw_image_numbers(im, DCX_TAG_PIXEL_SPACING, ps, 2) == 2 && ps[0] > 0 &&
+        ps[1] > 0)
+        *out = (struct vw_cal){VW_CAL_PIXEL, ps[1], ps[0]};
+    else if (vw_image_numbers(im, DCX_TAG_IMAGER_PIXEL_SPACING, ps, 2) == 2 &&
+             ps[0] > 0 && ps[1] > 0)
+        *out = (struct vw_cal){VW_CAL_DETECTOR, ps[1], ps[0]};
+    else if (vw_image_us_mm_per_pixel(im, &mm) == 0 && mm > 0)
+        *out = (struct vw_cal){VW_CAL_US, mm, mm};
 }
 
 static const float white[4] = {1, 1, 1, 1};

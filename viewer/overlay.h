@@ -24,6 +24,10 @@ void vw_overlay_draw(rnd_ctx *c, rnd_font *f, const struct vw_image *im,
  * Pixel Spacing only), "us_region" (ultrasound calibration) or "none". */
 const char *vw_overlay_calibration(const struct vw_image *im, double *mm_x);
 
+/* The same as a measurement calibration (both directions). */
+struct vw_cal;
+void vw_overlay_cal(const struct vw_image *im, struct vw_cal *out);
+
 /* A Person Name as shown: the ideographic group first (no spaces, as
  * Chinese is written), the alphabetic one after it in brackets; '^' as
  * spaces in the alphabetic form. */

@@ -22,7 +22,7 @@
 
 struct hdr {
     char path[1024];
-    char series[65];
+    char series[65], sop[65];
     int series_number, instance;
     uint32_t frames;
     double pos[3], dir[6], spacing[2];
@@ -72,6 +72,7 @@ static int add_path(struct hdr **h, int *n, int *cap, const char *p)
     }
     dcx_item_get_str(r, DCX_TAG_SERIES_INSTANCE_UID, 0, x->series,
                      sizeof x->series);
+    dcx_item_get_str(r, DCX_TAG(0x0008, 0x0018), 0, x->sop, sizeof x->sop);
     x->series_number = dcx_item_get_int(r, DCX_TAG(0x0020, 0x0011), 0, &v) == 0
                            ? (int)v : 0;
     x->instance = dcx_item_get_int(r, DCX_TAG_INSTANCE_NUMBER, 0, &v) == 0
@@ -324,6 +325,7 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
         for (uint32_t f = 0; f < h[i].frames; f++) {
             struct vw_slice *s = &st->s[st->n++];
             snprintf(s->path, sizeof s->path, "%s", h[i].path);
+            memcpy(s->sop_uid, h[i].sop, sizeof s->sop_uid);
             s->frame = f;
             s->key = h[i].frames > 1 ? f : slice_key(&h[i]);
             s->has_geom = h[i].frames == 1 && h[i].has_pos && h[i].has_dir &&

@@ -16,6 +16,7 @@
 
 struct vw_slice {
     char path[1024];
+    char sop_uid[65];     /* annotations and presentation states key on it */
     uint32_t frame;
     double key;           /* sort position */
     int has_geom;         /* position, orientation and spacing known */

@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""consort-view's reading tools driven by injected SDL events (--script on
+SDL's offscreen driver, Mesa): on pydicom's CT_small (128 x 128, Pixel
+Spacing 0.661 mm) in a 512 x 512 window, so one image pixel is four screen
+pixels. A drag with the length tool gives the known length in mm; the
+angle tool by three clicks gives 90 degrees; an ellipse ROI gives HU
+statistics; a text in Chinese; a mark selected and dragged moves by the
+drag; Delete removes it; Ctrl+Z brings it back and Ctrl+Y removes it
+again; Esc leaves a tool before it quits. The marks are in image
+coordinates, so zooming does not change them.
+
+usage: view_tools.py CONSORT_VIEW [WORKDIR]   (tools.png is left there)
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+CT = "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm"
+failures = []
+
+
+def check(cond, msg):
+    print(("ok: " if cond else "FAILED: ") + msg, flush=True)
+    if not cond:
+        failures.append(msg)
+
+
+def run(view, lines):
+    p = subprocess.run([view, "--size", "512x512", "--script", "-", CT],
+                       input="\n".join(["wait"] + lines + ["quit"]) + "\n",
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=120,
+                       env=dict(os.environ, SDL_VIDEODRIVER="offscreen"))
+    states = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    if p.returncode != 0:
+        check(False, "consort-view exited %d: %s" % (p.returncode, p.stdout[-500:]))
+    return states
+
+
+SHOT_DIR = "/tmp"
+
+
+def main():
+    global SHOT_DIR
+    view = sys.argv[1]
+    if len(sys.argv) > 2:
+        SHOT_DIR = sys.argv[2]
+        os.makedirs(SHOT_DIR, exist_ok=True)
+    st = run(view, [
+        "key d", "drag left 40 40 440 40", "state",          # length
+        "key d", "key a", "click 200 200", "click 400 200", "click 400 0", "state",
+        "key a", "key e", "drag left 200 240 360 400", "state",  # ellipse ROI
+        "key e", "key t", "click 100 480", "text 结节", "key Return", "state",
+        "key Escape", "state", "screenshot " + os.path.join(SHOT_DIR, "tools.png"),
+    ])
+    if len(st) < 5:
+        check(False, "five states expected, got %d" % len(st))
+        return 1
+    a = st[0]["annotations"]
+    check(len(a) == 1 and a[0]["tool"] == "LENGTH" and
+          a[0]["points"] == [10, 10, 110, 10] and a[0]["label"] == "66.1 mm",
+          "length tool: drag 400 screen px = 100 image px = 66.1 mm: %s" %
+          (a[0] if a else None))
+    a = st[1]["annotations"]
+    check(len(a) == 2 and a[1]["tool"] == "ANGLE" and a[1]["label"] == "90.0°",
+          "angle tool by three clicks: %s" % (a[1]["label"] if len(a) > 1 else None))
+    a = st[2]["annotations"]
+    check(len(a) == 3 and a[2]["tool"] == "ELLIPSE" and a[2]["points"] == [50, 60, 90, 100],
+          "ellipse ROI: %s" % (a[2] if len(a) > 2 else None))
+    a = st[3]["annotations"]
+    check(len(a) == 4 and a[3]["tool"] == "TEXT" and a[3]["label"] == "结节",
+          "text tool with Chinese: %s" % (a[3]["label"] if len(a) > 3 else None))
+    check(st[3]["tool"] == "TEXT" and st[4]["tool"] == "",
+          "Esc leaves the tool (and does not quit)")
+
+    # select and move, delete, undo, redo; zoom does not move marks
+    st = run(view, [
+        "key d", "drag left 40 40 440 40", "key d",
+        "drag left 240 40 240 80", "state",       # grab the line, move it down
+        "key Delete", "state",
+        "key z ctrl", "state",
+        "key y ctrl", "state",
+        "key z ctrl", "drag right 256 256 256 200", "state",
+    ])
+    if len(st) < 5:
+        check(False, "five states expected, got %d" % len(st))
+        return 1
+    a = st[0]["annotations"]
+    check(len(a) == 1 and a[0]["points"] == [10, 20, 110, 20] and st[0]["selected"] == a[0]["id"],
+          "a selected line dragged 40 screen px down moves 10 image px: %s" %
+          (a[0]["points"] if a else None))
+    check(len(st[1]["annotations"]) == 0, "Delete removes it")
+    check(len(st[2]["annotations"]) == 1, "Ctrl+Z brings it back")
+    check(len(st[3]["annotations"]) == 0, "Ctrl+Y removes it again")
+    check(st[4]["zoom"] > st[3]["zoom"] and st[4]["annotations"][0]["points"] == [10, 20, 110, 20],
+          "zooming leaves the mark where it is on the image")
+    print("view_tools: %d failed" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
