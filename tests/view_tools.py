@@ -9,13 +9,25 @@ drag; Delete removes it; Ctrl+Z brings it back and Ctrl+Y removes it
 again; Esc leaves a tool before it quits. The marks are in image
 coordinates, so zooming does not change them.
 
-usage: view_tools.py CONSORT_VIEW [WORKDIR]   (tools.png is left there)
+Presentation states: Ctrl+S saves the marks, window and view as a GSPS
+in the study's cache folder and C-STOREs it to the node given by --node
+(a consort-node started here); opening the images again applies it (the
+same tools at the same points); dciodvfy finds no error in it.
+
+usage: view_tools.py CONSORT_VIEW CONSORT_NODE WORKDIR PORT
+(tools.png is left in WORKDIR)
 """
 
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nodelib as nl  # noqa: E402
 
 CT = "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm"
 failures = []
@@ -27,12 +39,12 @@ def check(cond, msg):
         failures.append(msg)
 
 
-def run(view, lines):
-    p = subprocess.run([view, "--size", "512x512", "--script", "-", CT],
+def run(view, lines, image=CT, extra=(), env=None):
+    p = subprocess.run([view, "--size", "512x512", "--script", "-"] + list(extra) + [image],
                        input="\n".join(["wait"] + lines + ["quit"]) + "\n",
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=120,
-                       env=dict(os.environ, SDL_VIDEODRIVER="offscreen"))
+                       env=dict(os.environ, SDL_VIDEODRIVER="offscreen", **(env or {})))
     states = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
     if p.returncode != 0:
         check(False, "consort-view exited %d: %s" % (p.returncode, p.stdout[-500:]))
@@ -44,10 +56,11 @@ SHOT_DIR = "/tmp"
 
 def main():
     global SHOT_DIR
-    view = sys.argv[1]
-    if len(sys.argv) > 2:
-        SHOT_DIR = sys.argv[2]
-        os.makedirs(SHOT_DIR, exist_ok=True)
+    view, node, SHOT_DIR, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    shutil.rmtree(SHOT_DIR, ignore_errors=True)
+    os.makedirs(SHOT_DIR)
+    # the test's own cache: presentation states are saved there
+    os.environ["XDG_CACHE_HOME"] = os.path.join(SHOT_DIR, "cache")
     st = run(view, [
         "key d", "drag left 40 40 440 40", "state",          # length
         "key d", "key a", "click 200 200", "click 400 200", "click 400 0", "state",
@@ -96,6 +109,35 @@ def main():
     check(len(st[3]["annotations"]) == 0, "Ctrl+Y removes it again")
     check(st[4]["zoom"] > st[3]["zoom"] and st[4]["annotations"][0]["points"] == [10, 20, 110, 20],
           "zooming leaves the mark where it is on the image")
+    # save to the node, reopen, apply
+    storage = os.path.join(SHOT_DIR, "var")
+    srv = nl.node_server(node, storage, port, os.path.join(SHOT_DIR, "node.log"),
+                         sync="normal").start()
+    img = os.path.join(SHOT_DIR, "img")
+    os.makedirs(img)
+    shutil.copy(CT, img)
+    st = run(view, ["key d", "drag left 40 40 440 40", "key d",
+                    "key e", "drag left 200 240 360 400", "key e",
+                    "key s ctrl", "state"],
+             image=img, extra=["--node", "CONSORT@127.0.0.1:%d" % port, "--aet", "READER"],
+             env={"CONSORT_READER": "Wang^Wei"})
+    note = st[-1]["note"] if st else ""
+    check("saved (2 mark(s)) and stored to CONSORT" in note, "Ctrl+S: %s" % note)
+    rows = nl.index_rows(storage, "SELECT sop_class, i.sop_uid FROM instances i")
+    gsps = [r for r in rows if r[0] == "1.2.840.10008.5.1.4.1.1.11.1"]
+    check(len(gsps) == 1, "the node holds the presentation state (%d GSPS)" % len(gsps))
+    saved = [os.path.join(d, f) for d, _, fs in os.walk(os.environ["XDG_CACHE_HOME"])
+             for f in fs if f.endswith(".dcm")]
+    rc, out = nl.run(["dciodvfy", saved[0]]) if saved else (1, "")
+    check(saved and "Error" not in out, "dciodvfy: no error in the saved state")
+    st = run(view, ["state"], image=img)
+    a = st[0]["annotations"] if st else []
+    check(st and st[0]["presents"] == 1 and st[0]["present"] == 0 and
+          [(x["tool"], x["points"]) for x in a] ==
+          [("LENGTH", [10, 10, 110, 10]), ("ELLIPSE", [50, 60, 90, 100])],
+          "reopened: the state is applied, same tools at the same points (%s)" %
+          (st[0]["note"] if st else ""))
+    srv.stop()
     print("view_tools: %d failed" % len(failures))
     return 1 if failures else 0
 

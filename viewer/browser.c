@@ -136,7 +136,7 @@ int vw_browse_find(const struct vw_node *n, struct vw_study **out,
     return 0;
 }
 
-static int mkdirs(const char *p)
+int vw_mkdirs(const char *p)
 {
     char b[1200];
     snprintf(b, sizeof b, "%s", p);
@@ -176,7 +176,7 @@ int vw_browse_get(const struct vw_node *n, const char *study_uid,
         return 0; /* fetched whole before: it was renamed into place */
     char part[1100];
     snprintf(part, sizeof part, "%s.part", dir);
-    if (mkdirs(part) != 0) {
+    if (vw_mkdirs(part) != 0) {
         snprintf(err, errlen, "%s: %s", part, strerror(errno));
         return -1;
     }
@@ -200,6 +200,22 @@ int vw_browse_get(const struct vw_node *n, const char *study_uid,
         return -1;
     }
     return 0;
+}
+
+int vw_node_store(const struct vw_node *n, const char *path,
+                  const char *sop_class, char *err, size_t errlen)
+{
+    dcx_scu *scu = open_scu(n, sop_class, 0, err, errlen);
+    if (!scu)
+        return -1;
+    uint16_t st = 0;
+    int rc = dcx_scu_store(scu, path, &st);
+    if (rc < 0)
+        snprintf(err, errlen, "C-STORE: %s", dcx_scu_errmsg(scu));
+    else if (st != 0x0000 && (st & 0xF000) != 0xB000)
+        snprintf(err, errlen, "C-STORE: %s", dcx_status_str(st));
+    dcx_scu_close(scu);
+    return rc < 0 || (st != 0x0000 && (st & 0xF000) != 0xB000) ? -1 : 0;
 }
 
 static int has(const char *hay, const char *needle)

@@ -53,4 +53,12 @@ int vw_archive_files(const char *storage, const char *study_uid,
  * name, ID, description, modality or date; "" matches all). */
 int vw_study_matches(const struct vw_study *s, const char *filter);
 
+/* mkdir -p. 0 or -1 (errno). */
+int vw_mkdirs(const char *path);
+
+/* C-STORE of one file (of SOP class sop_class) to the node. 0, or -1
+ * and err (no association, or a failure status). */
+int vw_node_store(const struct vw_node *n, const char *path,
+                  const char *sop_class, char *err, size_t errlen);
+
 #endif

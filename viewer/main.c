@@ -21,6 +21,7 @@
 #include "tools.h"
 #include "viewport.h"
 #include "png.h"
+#include "present.h"
 #include "rnd/rnd.h"
 
 struct opts {
@@ -226,6 +227,9 @@ struct app {
     /* reading tools (tools.h) */
     struct vw_tools tools;
     int tool_drag;      /* the left button went to the tools */
+    struct vw_present *presents; /* presentation states of the series */
+    int n_presents, present_idx;
+    char note[400];     /* the last save/apply, shown at the top */
 };
 
 /* A benchmark's marker: the wall clock, which the caller compares with
@@ -270,6 +274,8 @@ static const char *const help_lines[] = {
     "                  (click or drag on the image; Esc leaves the tool)",
     "Click a mark      select, drag to move   Delete   remove it",
     "Ctrl+Z / Ctrl+Y   undo / redo",
+    "Ctrl+S            save marks, window and view (GSPS; stored with --node)",
+    "P                 next saved presentation state of the series",
     "F1                this help     Esc           quit",
 };
 
@@ -469,6 +475,15 @@ static void draw(struct app *a, int w, int h)
         rnd_rect(a->rc, a->font, x, y, 2, ch, w, h, frame);
         rnd_rect(a->rc, a->font, x + cw - 2, y, 2, ch, w, h, frame);
     }
+    if (a->font && a->note[0]) {
+        static const float bar[4] = {0.05f, 0.05f, 0.1f, 0.8f};
+        static const float fg[4] = {1, 0.9f, 0.5f, 1};
+        int tw = rnd_text_width(a->font, a->note);
+        int lh = rnd_font_line_height(a->font);
+        rnd_rect(a->rc, a->font, (w - tw) / 2 - 8, 4, tw + 16, lh + 6, w, h,
+                 bar);
+        rnd_text(a->rc, a->font, a->note, (w - tw) / 2, 7, w, h, fg);
+    }
     if (a->font && a->help) {
         int lh = rnd_font_line_height(a->font), n = 0, tw = 0;
         for (; n < (int)(sizeof help_lines / sizeof help_lines[0]); n++) {
@@ -496,6 +511,70 @@ static void open_font(struct app *a, int h)
 }
 
 /* Shows every viewport's first slice and fits it into its cell. */
+/* The study's folder in the viewer's cache, where presentation states
+ * are saved (created). */
+static int study_dir(const struct app *a, char *dir, size_t len)
+{
+    char uid[68] = "";
+    vw_image_text(&a->vp[a->active].im, DCX_TAG(0x0020, 0x000D), uid,
+                  sizeof uid);
+    vw_cache_dir(uid[0] ? uid : "unknown-study", dir, len);
+    return vw_mkdirs(dir);
+}
+
+static void apply_present(struct app *a, int i)
+{
+    struct vw_vp *vp = &a->vp[a->active];
+    char err[300];
+    if (vw_present_apply(vp, &a->tools, a->presents[i].path, err,
+                         sizeof err) < 0) {
+        snprintf(a->note, sizeof a->note, "presentation state: %s", err);
+        return;
+    }
+    a->present_idx = i;
+    const struct vw_present *p = &a->presents[i];
+    snprintf(a->note, sizeof a->note,
+             "presentation state %d/%d: %s, %s, %.8s (P: next)", i + 1,
+             a->n_presents, p->label, p->creator[0] ? p->creator : "?",
+             p->when);
+}
+
+/* The states beside the active series; the newest applied if asked. */
+static void load_presents(struct app *a, int apply_newest)
+{
+    free(a->presents);
+    a->presents = NULL;
+    a->n_presents = 0;
+    a->present_idx = -1;
+    if (!a->n_vp)
+        return;
+    char dir[1100];
+    study_dir(a, dir, sizeof dir);
+    a->n_presents = vw_present_find(&a->vp[a->active], dir, &a->presents);
+    if (apply_newest && a->n_presents > 0)
+        apply_present(a, 0);
+}
+
+static void save_present(struct app *a)
+{
+    char dir[1100];
+    if (study_dir(a, dir, sizeof dir) < 0) {
+        snprintf(a->note, sizeof a->note, "cannot create the study's folder "
+                                          "in the cache");
+        return;
+    }
+    const char *who = getenv("CONSORT_READER");
+    if (!who || !*who)
+        who = getenv("USER");
+    char msg[400];
+    vw_present_save(&a->vp[a->active], &a->tools, dir, who,
+                    a->o.node ? &a->node : NULL, msg, sizeof msg);
+    snprintf(a->note, sizeof a->note, "%s", msg);
+    int keep = a->present_idx;
+    load_presents(a, 0);
+    a->present_idx = keep;
+}
+
 static int reset_all(struct app *a, int w, int h, char *err, size_t errlen)
 {
     for (int i = 0; i < a->n_vp; i++) {
@@ -505,6 +584,8 @@ static int reset_all(struct app *a, int w, int h, char *err, size_t errlen)
             return -1;
         vw_vp_reset(&a->vp[i], &a->vo, cw, ch);
     }
+    /* a study opened again comes back as it was read */
+    load_presents(a, 1);
     return 0;
 }
 
@@ -795,9 +876,12 @@ static int script_line(struct app *a, char *line, int w, int h)
         printf("],\"viewport_positions\":[");
         for (int i = 0; i < a->n_vp; i++)
             printf("%s%.3f", i ? "," : "", vw_vp_slice(&a->vp[i])->key);
-        printf("],\"tool\":\"%s\",\"selected\":%u,\"annotations\":[",
+        printf("],\"tool\":\"%s\",\"selected\":%u,\"presents\":%d,"
+               "\"present\":%d,\"note\":",
                a->tools.tool >= 0 ? vw_tool_layer(a->tools.tool) : "",
-               a->tools.selected);
+               a->tools.selected, a->n_presents, a->present_idx);
+        json_str(a->note);
+        printf(",\"annotations\":[");
         struct vw_cal mcal;
         vw_overlay_cal(&vp->im, &mcal);
         for (size_t i = 0; i < vw_annots_count(a->tools.annots); i++) {
@@ -896,6 +980,14 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         return 0;
     }
     int ctrl = (k->mod & KMOD_CTRL) != 0;
+    if (ctrl && k->sym == SDLK_s) {
+        save_present(a);
+        return 0;
+    }
+    if (k->sym == SDLK_p && a->n_presents > 0) {
+        apply_present(a, (a->present_idx + 1) % a->n_presents);
+        return 0;
+    }
     if (ctrl && (k->sym == SDLK_z || k->sym == SDLK_y)) {
         if (k->sym == SDLK_y || (k->mod & KMOD_SHIFT))
             vw_tools_redo(t);
@@ -1599,6 +1691,7 @@ out:
     for (int i = 0; i < a.n_vp; i++)
         vw_vp_close(&a.vp[i]);
     vw_tools_free(&a.tools);
+    free(a.presents);
     free(a.studies);
     free(a.o.inputs);
     return rc;

@@ -1,0 +1,284 @@
+/* present.c - saving, finding and applying presentation states (present.h). */
+#define _GNU_SOURCE
+#include "present.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dcx/gsps.h"
+#include "dcx/tags.h"
+#include "overlay.h"
+
+#define GSPS_CLASS "1.2.840.10008.5.1.4.1.1.11.1"
+
+/* The series' files once each, in slice order, with their UIDs and the
+ * slice showing each (for statistics). */
+struct images {
+    const char **paths, **uids;
+    const struct vw_slice **slice;
+    size_t n;
+};
+
+static int series_images(const struct vw_vp *vp, struct images *im)
+{
+    size_t cap = (size_t)vp->st.n;
+    im->paths = calloc(cap, sizeof *im->paths);
+    im->uids = calloc(cap, sizeof *im->uids);
+    im->slice = calloc(cap, sizeof *im->slice);
+    im->n = 0;
+    if (!im->paths || !im->uids || !im->slice)
+        return -1;
+    for (int i = 0; i < vp->st.n; i++) {
+        const struct vw_slice *s = &vp->st.s[i];
+        size_t k = 0;
+        while (k < im->n && strcmp(im->uids[k], s->sop_uid) != 0)
+            k++;
+        if (k < im->n || !s->sop_uid[0])
+            continue; /* frames of one file */
+        im->paths[im->n] = s->path;
+        im->uids[im->n] = s->sop_uid;
+        im->slice[im->n] = s;
+        im->n++;
+    }
+    return 0;
+}
+
+static void free_images(struct images *im)
+{
+    free(im->paths);
+    free(im->uids);
+    free(im->slice);
+}
+
+int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
+                    const char *dir, const char *creator,
+                    const struct vw_node *node, char *msg, size_t msglen)
+{
+    struct images im;
+    struct vw_cal *cals = NULL;
+    struct vw_px *pxs = NULL;
+    const struct vw_px **pxp = NULL;
+    const char **units = NULL;
+    struct vw_gsps_marks marks = {0};
+    int rc = -1;
+    if (series_images(vp, &im) < 0 || im.n == 0) {
+        snprintf(msg, msglen, "no images to refer to");
+        goto out;
+    }
+    cals = calloc(im.n, sizeof *cals);
+    pxs = calloc(im.n, sizeof *pxs);
+    pxp = calloc(im.n, sizeof *pxp);
+    units = calloc(im.n, sizeof *units);
+    if (!cals || !pxs || !pxp || !units) {
+        snprintf(msg, msglen, "out of memory");
+        goto out;
+    }
+    char mod[16] = "";
+    vw_image_text(&vp->im, DCX_TAG_MODALITY, mod, sizeof mod);
+    const struct rnd_frame *f = &vp->st.fmt;
+    for (size_t i = 0; i < im.n; i++) {
+        vw_overlay_cal(&vp->im, &cals[i]);
+        units[i] = strcmp(mod, "CT") == 0 ? "HU" : "";
+        const struct vw_slice *s = im.slice[i];
+        if (s->pixels && f->samples == 1 && atomic_load(&s->state) == 2) {
+            pxs[i] = (struct vw_px){s->pixels, (int)f->width, (int)f->height,
+                                    f->bits / 8, f->is_signed, s->slope,
+                                    s->intercept, NULL, 0, 0};
+            pxp[i] = &pxs[i];
+        }
+    }
+    if (vw_annots_to_marks(t->annots, im.uids, im.n, cals, pxp, units,
+                           &marks) < 0) {
+        snprintf(msg, msglen, "out of memory");
+        goto out;
+    }
+    /* our view: quarter turns, then flips on screen; GSPS: rotation, then
+     * a horizontal flip (a vertical flip is a half turn and a flip) */
+    int rot = vp->view.rotate * 90, flip = vp->view.flip_h;
+    if (vp->view.flip_v)
+        rot += 180, flip = !flip;
+    struct dcx_gsps_desc d = {
+        .images = im.paths,
+        .n_images = im.n,
+        .label = "CONSORT",
+        .description = "consort-view reading",
+        .creator = creator,
+        .has_window = vp->view.voi != RND_VOI_LUT && vp->view.width > 0,
+        .window_center = vp->view.center,
+        .window_width = vp->view.width,
+        .rotation = rot % 360,
+        .flip = flip,
+        .marks = marks.marks,
+        .n_marks = marks.n,
+    };
+    char tmp[1200], uid[65], final[1200];
+    snprintf(tmp, sizeof tmp, "%s/.gsps-%ld.part", dir, (long)getpid());
+    struct dcx_error e;
+    if (dcx_gsps_write(&d, tmp, uid, &e) < 0) {
+        snprintf(msg, msglen, "cannot write the presentation state: %s",
+                 e.msg);
+        unlink(tmp);
+        goto out;
+    }
+    snprintf(final, sizeof final, "%s/%s.dcm", dir, uid);
+    if (rename(tmp, final) != 0) {
+        snprintf(msg, msglen, "%s: %s", final, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    char err[300] = "";
+    if (node && vw_node_store(node, final, GSPS_CLASS, err, sizeof err) < 0) {
+        snprintf(msg, msglen, "presentation state saved in %s; not stored "
+                              "to %s: %s", dir, node->ae, err);
+        rc = 0; /* kept locally: the reader can store it again */
+        goto out;
+    }
+    snprintf(msg, msglen, "presentation state saved (%zu mark(s))%s%s",
+             marks.n, node ? " and stored to " : "", node ? node->ae : "");
+    rc = 0;
+out:
+    vw_annots_free_marks(&marks);
+    free(cals);
+    free(pxs);
+    free(pxp);
+    free(units);
+    free_images(&im);
+    return rc;
+}
+
+/* A file whose first bytes name the GSPS class (the meta group holds the
+ * Media Storage SOP Class UID): cheap enough for a 500-slice folder. */
+static int looks_like_gsps(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return 0;
+    char b[768];
+    size_t n = fread(b, 1, sizeof b, fp);
+    fclose(fp);
+    return memmem(b, n, GSPS_CLASS, strlen(GSPS_CLASS)) != NULL;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+    return strcmp(((const struct vw_present *)b)->when,
+                  ((const struct vw_present *)a)->when);
+}
+
+int vw_present_find(const struct vw_vp *vp, const char *extra_dir,
+                    struct vw_present **out)
+{
+    *out = NULL;
+    struct images im;
+    if (series_images(vp, &im) < 0)
+        return 0;
+    struct vw_present *v = NULL;
+    int n = 0, cap = 0;
+    char done[8][1024];
+    int n_done = 0;
+    for (size_t i = 0; i <= im.n && n_done < 8; i++) {
+        char copy[1024];
+        if (i == im.n && !extra_dir)
+            break;
+        snprintf(copy, sizeof copy, "%s", i < im.n ? im.paths[i] : extra_dir);
+        const char *dir = i < im.n ? dirname(copy) : copy;
+        int seen = 0;
+        for (int k = 0; k < n_done; k++)
+            seen |= strcmp(done[k], dir) == 0;
+        if (seen)
+            continue;
+        snprintf(done[n_done++], sizeof done[0], "%s", dir);
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            char path[1024];
+            struct stat sb;
+            if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >=
+                    sizeof path ||
+                e->d_name[0] == '.' || stat(path, &sb) != 0 ||
+                !S_ISREG(sb.st_mode) || sb.st_size > (16 << 20) ||
+                !looks_like_gsps(path))
+                continue;
+            dcx_gsps *ps;
+            if (dcx_gsps_read(path, &ps, NULL) < 0)
+                continue;
+            const struct dcx_gsps_info *in = dcx_gsps_get_info(ps);
+            int ours = 0;
+            for (size_t r = 0; r < in->n_images && !ours; r++)
+                for (size_t k = 0; k < im.n && !ours; k++)
+                    ours = strcmp(dcx_gsps_image_uid(ps, r), im.uids[k]) == 0;
+            if (ours && n == cap) {
+                cap = cap ? 2 * cap : 4;
+                void *nv = realloc(v, (size_t)cap * sizeof *v);
+                if (!nv)
+                    ours = 0;
+                else
+                    v = nv;
+            }
+            if (ours) {
+                struct vw_present *p = &v[n++];
+                snprintf(p->path, sizeof p->path, "%s", path);
+                snprintf(p->label, sizeof p->label, "%s", in->label);
+                snprintf(p->creator, sizeof p->creator, "%s", in->creator);
+                snprintf(p->when, sizeof p->when, "%s%s", in->date, in->time);
+            }
+            dcx_gsps_free(ps);
+        }
+        if (d)
+            closedir(d);
+    }
+    free_images(&im);
+    if (n > 1)
+        qsort(v, (size_t)n, sizeof *v, newest_first);
+    *out = v;
+    return n;
+}
+
+int vw_present_apply(struct vw_vp *vp, struct vw_tools *t, const char *path,
+                     char *err, size_t errlen)
+{
+    dcx_gsps *ps;
+    struct dcx_error e;
+    if (dcx_gsps_read(path, &ps, &e) < 0) {
+        snprintf(err, errlen, "%s", e.msg);
+        return -1;
+    }
+    vw_annots *fresh = vw_annots_create();
+    if (!fresh) {
+        dcx_gsps_free(ps);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    struct images im;
+    if (series_images(vp, &im) == 0) {
+        for (size_t i = 0; i < im.n; i++) {
+            const struct dcx_gsps_mark *m;
+            size_t n;
+            dcx_gsps_marks_for(ps, im.uids[i], 0, &m, &n);
+            vw_annots_from_marks(fresh, im.uids[i], 0, m, n);
+        }
+        double c, w;
+        if (im.n && dcx_gsps_window_for(ps, im.uids[0], &c, &w) == 0 &&
+            w > 0) {
+            vp->view.center = c;
+            vp->view.width = w;
+        }
+        free_images(&im);
+    }
+    const struct dcx_gsps_info *in = dcx_gsps_get_info(ps);
+    vp->view.rotate = (in->rotation / 90) % 4;
+    vp->view.flip_h = in->flip;
+    vp->view.flip_v = 0;
+    dcx_gsps_free(ps);
+    vw_annots_destroy(t->annots);
+    t->annots = fresh;
+    vw_tools_choose(t, -1);
+    return 0;
+}

@@ -1,0 +1,36 @@
+/* present.h - presentation states of the series on screen: the reader's
+ * marks, window and orientation saved as a GSPS (dcx/gsps.h) beside the
+ * study and stored to the node; the states found beside the images read
+ * back and applied (newest first, P cycles). No GL. */
+#ifndef VW_PRESENT_H
+#define VW_PRESENT_H
+
+#include <stddef.h>
+
+#include "browser.h"
+#include "tools.h"
+#include "viewport.h"
+
+/* Writes dir/<SOP Instance UID>.dcm from the marks on vp's series (all of
+ * its images referenced), vp's window, rotation and flip; stores it to
+ * node when given. 0 with a message for the status line, or -1 and why. */
+int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
+                    const char *dir, const char *creator,
+                    const struct vw_node *node, char *msg, size_t msglen);
+
+/* The presentation states in the folders of vp's images and in
+ * extra_dir (may be NULL) that reference one of them, newest first; the
+ * count, *out malloc'd. */
+struct vw_present {
+    char path[1024];
+    char label[68], creator[256], when[32];
+};
+int vw_present_find(const struct vw_vp *vp, const char *extra_dir,
+                    struct vw_present **out);
+
+/* Applies state path to vp: its marks replace the tools' annotations,
+ * its window and orientation replace the view's. 0 or -1 and err. */
+int vw_present_apply(struct vw_vp *vp, struct vw_tools *t, const char *path,
+                     char *err, size_t errlen);
+
+#endif
