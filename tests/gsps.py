@@ -126,6 +126,26 @@ def main():
     check(rc == 0 and "images 1" in got and "window 600 1600" in got and
           "area 1 1 64 64" in got,
           "reads DCMTK dcmpsmk's state of MR_small: %s" % "; ".join(got[:6]))
+    # key object selections (dcx_ko_write)
+    for title, code in (("interest", "113000"), ("teaching", "TCE001")):
+        ko = os.path.join(work, "ko-%s.dcm" % title)
+        rc, out = run([make, "--ko", ko, title, CT])
+        check(rc == 0, "dcx_ko_write (%s): %s" % (title, out.strip()[:80]))
+        rc, out = run(["dciodvfy", ko])
+        errors = [l for l in out.splitlines() if l.startswith("Error")]
+        check(not errors and "KeyObjectSelectionDocument" in out,
+              "dciodvfy: no error in the KO (%s)%s" % (title, "; " + "; ".join(errors)
+                                                       if errors else ""))
+        k = pydicom.dcmread(ko)
+        refs = [i.ReferencedSOPInstanceUID for i in
+                k.CurrentRequestedProcedureEvidenceSequence[0]
+                .ReferencedSeriesSequence[0].ReferencedSOPSequence]
+        texts = [c.TextValue for c in k.ContentSequence if c.ValueType == "TEXT"]
+        check(k.ConceptNameCodeSequence[0].CodeValue == code and
+              refs == [ct.SOPInstanceUID] and k.StudyInstanceUID == ct.StudyInstanceUID and
+              k.PatientID == ct.PatientID and texts == ["右肺结节"],
+              "KO %s: title %s, the image referenced, same study and patient, "
+              "Chinese description" % (title, k.ConceptNameCodeSequence[0].CodeMeaning))
     print("gsps: %d failed" % len(failed))
     return 1 if failed else 0
 

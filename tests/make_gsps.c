@@ -3,10 +3,13 @@
  * image, a window and a displayed area for all of them.
  * usage: make_gsps [--ascii] OUT.dcm CENTER WIDTH IMAGE...
  * (--ascii: English text only, for checkers that cannot read UTF-8)
+ *        make_gsps --ko OUT.dcm interest|teaching IMAGE...
+ * (a Key Object Selection with a Chinese description instead)
  *        make_gsps --read PS.dcm IMAGE_UID
  * (prints what dcx_gsps_read finds for that image, one line each) */
 #include "dcx/dcx.h"
 #include "dcx/gsps.h"
+#include "dcx/sr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +59,23 @@ static int dump(const char *path, const char *uid)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 5 && strcmp(argv[1], "--ko") == 0) {
+        if (dcx_init(NULL, NULL, DCX_LOG_WARN) < 0)
+            return 1;
+        struct dcx_ko_desc k = {
+            strcmp(argv[3], "teaching") == 0 ? DCX_KO_TEACHING
+                                             : DCX_KO_OF_INTEREST,
+            (const char *const *)(argv + 4), (size_t)(argc - 4),
+            "\xe5\x8f\xb3\xe8\x82\xba\xe7\xbb\x93\xe8\x8a\x82"};
+        char uid[65];
+        struct dcx_error e;
+        if (dcx_ko_write(&k, argv[2], uid, &e) < 0) {
+            fprintf(stderr, "make_gsps: %s\n", e.msg);
+            return 1;
+        }
+        printf("%s\n", uid);
+        return 0;
+    }
     if (argc == 4 && strcmp(argv[1], "--read") == 0) {
         if (dcx_init(NULL, NULL, DCX_LOG_WARN) < 0)
             return 1;

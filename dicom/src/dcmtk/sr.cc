@@ -1,0 +1,157 @@
+// sr.cc - Key Object Selection documents (dcx/sr.h) through DCMTK's
+// dcmsr: DSRDocument builds the SR modules, the evidence sequence and the
+// content tree (TID 2010: title, optional description, image references).
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmsr/dsrdoc.h"
+
+#include <memory>
+#include <vector>
+
+#include "dcx/sr.h"
+#include "shim.h"
+
+namespace {
+
+bool has_8bit(const char *s)
+{
+    for (; s && *s; s++)
+        if (static_cast<unsigned char>(*s) >= 0x80)
+            return true;
+    return false;
+}
+
+const DcmTagKey patient_study[] = {
+    DCM_PatientName,  DCM_PatientID,       DCM_IssuerOfPatientID,
+    DCM_PatientBirthDate, DCM_PatientSex,  DCM_StudyInstanceUID,
+    DCM_StudyDate,    DCM_StudyTime,       DCM_ReferringPhysicianName,
+    DCM_StudyID,      DCM_AccessionNumber, DCM_StudyDescription,
+};
+
+int write_ko(const struct dcx_ko_desc *d, const char *path, char out_uid[65],
+             struct dcx_error *e)
+{
+    if (!d->images || d->n_images == 0) {
+        dcx_err_set(e, "a key object selection needs images");
+        return DCX_EINVAL;
+    }
+    std::vector<std::unique_ptr<DcmFileFormat>> files;
+    for (size_t i = 0; i < d->n_images; i++) {
+        files.emplace_back(new DcmFileFormat());
+        OFCondition c = files.back()->loadFile(d->images[i], EXS_Unknown,
+                                               EGL_noChange, 4096,
+                                               ERM_autoDetect);
+        if (c.bad()) {
+            dcx_err_set(e, "%s: %s", d->images[i], c.text());
+            return DCX_EIO;
+        }
+    }
+    DcmDataset *first = files[0]->getDataset();
+    const char *study = nullptr;
+    first->findAndGetString(DCM_StudyInstanceUID, study);
+    if (!study || !*study) {
+        dcx_err_set(e, "%s has no Study Instance UID", d->images[0]);
+        return DCX_EBADDATA;
+    }
+    DSRDocument doc(DSRTypes::DT_KeyObjectSelectionDocument);
+    doc.createNewSeriesInStudy(study);
+    DSRDocumentTree &tree = doc.getTree();
+    OFCondition c = EC_Normal;
+    if (!tree.addContentItem(DSRTypes::RT_isRoot, DSRTypes::VT_Container))
+        c = EC_IllegalCall;
+    DSRCodedEntryValue title =
+        d->title == DCX_KO_TEACHING
+            ? DSRCodedEntryValue("TCE001", "IHERADTF",
+                                 "For Teaching File Export")
+            : DSRCodedEntryValue("113000", "DCM", "Of Interest");
+    if (c.good())
+        c = tree.getCurrentContentItem().setConceptName(title);
+    bool utf8 = has_8bit(d->description);
+    if (c.good() && d->description && *d->description) {
+        if (!tree.addContentItem(DSRTypes::RT_contains, DSRTypes::VT_Text,
+                                 DSRTypes::AM_belowCurrent))
+            c = EC_IllegalCall;
+        if (c.good())
+            c = tree.getCurrentContentItem().setConceptName(
+                DSRCodedEntryValue("113012", "DCM", "Key Object Description"));
+        if (c.good())
+            c = tree.getCurrentContentItem().setStringValue(d->description,
+                                                            OFFalse);
+    }
+    for (size_t i = 0; c.good() && i < d->n_images; i++) {
+        DcmDataset *ds = files[i]->getDataset();
+        const char *cls = nullptr, *inst = nullptr, *st = nullptr;
+        ds->findAndGetString(DCM_SOPClassUID, cls);
+        ds->findAndGetString(DCM_SOPInstanceUID, inst);
+        ds->findAndGetString(DCM_StudyInstanceUID, st);
+        if (!cls || !inst || !st || strcmp(st, study) != 0) {
+            dcx_err_set(e, "%s is not an image of the same study",
+                        d->images[i]);
+            return DCX_EINVAL;
+        }
+        // the first reference goes below the description or the title,
+        // the others after it
+        bool below = i == 0 && !(d->description && *d->description);
+        if (!tree.addContentItem(DSRTypes::RT_contains, DSRTypes::VT_Image,
+                                 below ? DSRTypes::AM_belowCurrent
+                                       : DSRTypes::AM_afterCurrent))
+            c = EC_IllegalCall;
+        if (c.good())
+            c = tree.getCurrentContentItem().setImageReference(
+                DSRImageReferenceValue(cls, inst));
+        if (c.good())
+            c = doc.getCurrentRequestedProcedureEvidence().addItem(*ds);
+    }
+    if (c.bad()) {
+        dcx_err_set(e, "cannot build the key object selection: %s", c.text());
+        return DCX_EINVAL;
+    }
+    DcmFileFormat out;
+    DcmDataset *ds = out.getDataset();
+    c = doc.write(*ds);
+    if (c.bad()) {
+        dcx_err_set(e, "cannot encode the key object selection: %s",
+                    c.text());
+        return DCX_EBADDATA;
+    }
+    // patient and study as the images have them
+    for (const DcmTagKey &k : patient_study) {
+        const char *v = nullptr;
+        if (first->findAndGetString(k, v).good() && v)
+            ds->putAndInsertString(k, v);
+        utf8 |= has_8bit(v);
+    }
+    const char *cs = nullptr;
+    if (first->findAndGetString(DCM_SpecificCharacterSet, cs).good() && cs &&
+        *cs && !has_8bit(d->description))
+        ds->putAndInsertString(DCM_SpecificCharacterSet, cs);
+    else if (utf8)
+        ds->putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+    c = out.saveFile(path, EXS_LittleEndianExplicit, EET_ExplicitLength,
+                     EGL_recalcGL, EPD_noChange, 0, 0, EWM_createNewMeta);
+    if (c.bad()) {
+        dcx_err_set(e, "%s: %s", path, c.text());
+        return DCX_EIO;
+    }
+    if (out_uid) {
+        const char *u = nullptr;
+        ds->findAndGetString(DCM_SOPInstanceUID, u);
+        snprintf(out_uid, 65, "%s", u ? u : "");
+    }
+    return 0;
+}
+
+} // namespace
+
+extern "C" int dcx_ko_write(const struct dcx_ko_desc *d, const char *path,
+                            char out_uid[65], struct dcx_error *e)
+{
+    try {
+        return write_ko(d, path, out_uid, e);
+    } catch (...) {
+        dcx_err_set(e, "internal error while writing a key object selection");
+        return DCX_EINTERNAL;
+    }
+}
