@@ -118,14 +118,23 @@ def main():
     shutil.copy(CT, img)
     st = run(view, ["key d", "drag left 40 40 440 40", "key d",
                     "key e", "drag left 200 240 360 400", "key e",
+                    "key k", "key k shift",
                     "key s ctrl", "state"],
              image=img, extra=["--node", "CONSORT@127.0.0.1:%d" % port, "--aet", "READER"],
              env={"CONSORT_READER": "Wang^Wei"})
     note = st[-1]["note"] if st else ""
-    check("saved (2 mark(s)) and stored to CONSORT" in note, "Ctrl+S: %s" % note)
+    check("saved (2 mark(s)) and stored to CONSORT" in note and
+          "1 key image(s) saved for teaching, stored to CONSORT" in note, "Ctrl+S: %s" % note)
     rows = nl.index_rows(storage, "SELECT sop_class, i.sop_uid FROM instances i")
     gsps = [r for r in rows if r[0] == "1.2.840.10008.5.1.4.1.1.11.1"]
     check(len(gsps) == 1, "the node holds the presentation state (%d GSPS)" % len(gsps))
+    kos = nl.index_rows(storage, "SELECT path FROM instances WHERE sop_class = "
+                                 "'1.2.840.10008.5.1.4.1.1.88.59'")
+    import pydicom
+    title = pydicom.dcmread(os.path.join(storage, kos[0][0])).ConceptNameCodeSequence[0] \
+        if kos else None
+    check(len(kos) == 1 and title.CodeValue == "TCE001",
+          "the node holds the key object selection 'For Teaching File Export'")
     saved = [os.path.join(d, f) for d, _, fs in os.walk(os.environ["XDG_CACHE_HOME"])
              for f in fs if f.endswith(".dcm")]
     rc, out = nl.run(["dciodvfy", saved[0]]) if saved else (1, "")

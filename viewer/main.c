@@ -230,6 +230,8 @@ struct app {
     struct vw_present *presents; /* presentation states of the series */
     int n_presents, present_idx;
     char note[400];     /* the last save/apply, shown at the top */
+    char (*keys)[65];   /* key images (SOP Instance UIDs), K toggles */
+    int n_keys, teaching; /* Shift+K: the study goes to teaching */
 };
 
 /* A benchmark's marker: the wall clock, which the caller compares with
@@ -276,6 +278,7 @@ static const char *const help_lines[] = {
     "Ctrl+Z / Ctrl+Y   undo / redo",
     "Ctrl+S            save marks, window and view (GSPS; stored with --node)",
     "P                 next saved presentation state of the series",
+    "K                 key image on / off   Shift+K  for teaching (Ctrl+S saves)",
     "F1                this help     Esc           quit",
 };
 
@@ -429,6 +432,14 @@ static void draw_marks(struct app *a, const struct vw_vp *vp, int x, int y,
     const struct vw_slice *s = vw_vp_slice(vp);
     vw_tools_draw(&a->tools, a->rc, a->font, vp->tex, &vp->view, s->sop_uid,
                   s->frame, &cal, pxp, unit, x, y, cw, ch, w, h);
+    for (int i = 0; a->font && i < a->n_keys; i++)
+        if (strcmp(a->keys[i], s->sop_uid) == 0) {
+            static const float gold[4] = {1, 0.8f, 0.1f, 1};
+            const char *mark = a->teaching ? "KEY (teaching)" : "KEY";
+            rnd_text(a->rc, a->font, mark,
+                     x + (cw - rnd_text_width(a->font, mark)) / 2,
+                     y + ch - 3 * rnd_font_line_height(a->font), w, h, gold);
+        }
 }
 
 static void draw(struct app *a, int w, int h)
@@ -566,10 +577,16 @@ static void save_present(struct app *a)
     const char *who = getenv("CONSORT_READER");
     if (!who || !*who)
         who = getenv("USER");
-    char msg[400];
-    vw_present_save(&a->vp[a->active], &a->tools, dir, who,
-                    a->o.node ? &a->node : NULL, msg, sizeof msg);
-    snprintf(a->note, sizeof a->note, "%s", msg);
+    char msg[400] = "", kmsg[400] = "";
+    if (vw_annots_count(a->tools.annots) || !a->n_keys)
+        vw_present_save(&a->vp[a->active], &a->tools, dir, who,
+                        a->o.node ? &a->node : NULL, msg, sizeof msg);
+    if (a->n_keys)
+        vw_present_save_keys(&a->vp[a->active], a->keys, a->n_keys,
+                             a->teaching, dir, a->o.node ? &a->node : NULL,
+                             kmsg, sizeof kmsg);
+    snprintf(a->note, sizeof a->note, "%s%s%s", msg, *msg && *kmsg ? "; " : "",
+             kmsg);
     int keep = a->present_idx;
     load_presents(a, 0);
     a->present_idx = keep;
@@ -877,9 +894,10 @@ static int script_line(struct app *a, char *line, int w, int h)
         for (int i = 0; i < a->n_vp; i++)
             printf("%s%.3f", i ? "," : "", vw_vp_slice(&a->vp[i])->key);
         printf("],\"tool\":\"%s\",\"selected\":%u,\"presents\":%d,"
-               "\"present\":%d,\"note\":",
+               "\"present\":%d,\"keys\":%d,\"teaching\":%d,\"note\":",
                a->tools.tool >= 0 ? vw_tool_layer(a->tools.tool) : "",
-               a->tools.selected, a->n_presents, a->present_idx);
+               a->tools.selected, a->n_presents, a->present_idx, a->n_keys,
+               a->teaching);
         json_str(a->note);
         printf(",\"annotations\":[");
         struct vw_cal mcal;
@@ -982,6 +1000,34 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
     int ctrl = (k->mod & KMOD_CTRL) != 0;
     if (ctrl && k->sym == SDLK_s) {
         save_present(a);
+        return 0;
+    }
+    if (k->sym == SDLK_k && (k->mod & KMOD_SHIFT)) {
+        a->teaching = !a->teaching;
+        snprintf(a->note, sizeof a->note, "%s",
+                 a->teaching ? "key images will go to teaching (Ctrl+S)"
+                             : "key images: of interest");
+        return 0;
+    }
+    if (k->sym == SDLK_k && a->n_vp) {
+        const char *uid = vw_vp_slice(&a->vp[a->active])->sop_uid;
+        int i = 0;
+        while (i < a->n_keys && strcmp(a->keys[i], uid) != 0)
+            i++;
+        if (i < a->n_keys) { /* unmark */
+            memmove(a->keys[i], a->keys[i + 1],
+                    (size_t)(a->n_keys - i - 1) * sizeof a->keys[0]);
+            a->n_keys--;
+        } else {
+            void *v = realloc(a->keys, (size_t)(a->n_keys + 1) *
+                                           sizeof a->keys[0]);
+            if (v) {
+                a->keys = v;
+                snprintf(a->keys[a->n_keys++], sizeof a->keys[0], "%s", uid);
+            }
+        }
+        snprintf(a->note, sizeof a->note, "%d key image(s)%s (Ctrl+S saves)",
+                 a->n_keys, a->teaching ? " for teaching" : "");
         return 0;
     }
     if (k->sym == SDLK_p && a->n_presents > 0) {
@@ -1692,6 +1738,7 @@ out:
         vw_vp_close(&a.vp[i]);
     vw_tools_free(&a.tools);
     free(a.presents);
+    free(a.keys);
     free(a.studies);
     free(a.o.inputs);
     return rc;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dcx/gsps.h"
+#include "dcx/sr.h"
 #include "dcx/tags.h"
 #include "overlay.h"
 
@@ -149,6 +150,64 @@ out:
     free(pxs);
     free(pxp);
     free(units);
+    free_images(&im);
+    return rc;
+}
+
+int vw_present_save_keys(const struct vw_vp *vp, char (*keys)[65],
+                         int n_keys, int teaching, const char *dir,
+                         const struct vw_node *node, char *msg,
+                         size_t msglen)
+{
+    struct images im;
+    int rc = -1;
+    const char **paths = NULL;
+    if (series_images(vp, &im) < 0 ||
+        !(paths = calloc(im.n ? im.n : 1, sizeof *paths))) {
+        snprintf(msg, msglen, "out of memory");
+        goto out;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < im.n; i++)
+        for (int k = 0; k < n_keys; k++)
+            if (strcmp(im.uids[i], keys[k]) == 0) {
+                paths[n++] = im.paths[i];
+                break;
+            }
+    if (n == 0) {
+        snprintf(msg, msglen, "no key image in this series");
+        goto out;
+    }
+    struct dcx_ko_desc d = {teaching ? DCX_KO_TEACHING : DCX_KO_OF_INTEREST,
+                            paths, n, NULL};
+    char tmp[1200], uid[65], final[1200];
+    snprintf(tmp, sizeof tmp, "%s/.ko-%ld.part", dir, (long)getpid());
+    struct dcx_error e;
+    if (dcx_ko_write(&d, tmp, uid, &e) < 0) {
+        snprintf(msg, msglen, "cannot write the key images: %s", e.msg);
+        unlink(tmp);
+        goto out;
+    }
+    snprintf(final, sizeof final, "%s/%s.dcm", dir, uid);
+    if (rename(tmp, final) != 0) {
+        snprintf(msg, msglen, "%s: %s", final, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    char err[300] = "";
+    if (node && vw_node_store(node, final, "1.2.840.10008.5.1.4.1.1.88.59",
+                              err, sizeof err) < 0) {
+        snprintf(msg, msglen, "key images saved; not stored to %s: %s",
+                 node->ae, err);
+        rc = 0;
+        goto out;
+    }
+    snprintf(msg, msglen, "%zu key image(s) saved%s%s%s", n,
+             teaching ? " for teaching" : "", node ? ", stored to " : "",
+             node ? node->ae : "");
+    rc = 0;
+out:
+    free(paths);
     free_images(&im);
     return rc;
 }

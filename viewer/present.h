@@ -18,6 +18,15 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
                     const char *dir, const char *creator,
                     const struct vw_node *node, char *msg, size_t msglen);
 
+/* Writes dir/<SOP Instance UID>.dcm, a Key Object Selection of the
+ * images of vp's series whose SOP Instance UIDs are in keys ("For
+ * Teaching File Export" if teaching, else "Of Interest"); stores it to
+ * node when given. 0 with a message, or -1 and why. */
+int vw_present_save_keys(const struct vw_vp *vp, char (*keys)[65],
+                         int n_keys, int teaching, const char *dir,
+                         const struct vw_node *node, char *msg,
+                         size_t msglen);
+
 /* The presentation states in the folders of vp's images and in
  * extra_dir (may be NULL) that reference one of them, newest first; the
  * count, *out malloc'd. */
