@@ -146,6 +146,26 @@ def main():
               k.PatientID == ct.PatientID and texts == ["右肺结节"],
               "KO %s: title %s, the image referenced, same study and patient, "
               "Chinese description" % (title, k.ConceptNameCodeSequence[0].CodeMeaning))
+    # the report (dcx_report_write) on a GB18030 image: patient in UTF-8
+    gb = os.path.join(DATA, "charset_files", "chrX2.dcm")
+    rep = os.path.join(work, "report.dcm")
+    rc, out = run([make, "--report", rep, gb])
+    check(rc == 0, "dcx_report_write: %s" % out.strip()[:80])
+    rc, out = run(["dciodvfy", rep])
+    errors = [l for l in out.splitlines() if l.startswith("Error")]
+    check(not errors and "BasicTextSR" in out,
+          "dciodvfy: no error in the report%s" % ("; " + "; ".join(errors) if errors else ""))
+    r = pydicom.dcmread(rep)
+    secs = {c.ConceptNameCodeSequence[0].CodeMeaning: c.ContentSequence[0].TextValue
+            for c in r.ContentSequence if c.ValueType == "CONTAINER"}
+    check(r.ConceptNameCodeSequence[0].CodeValue == "18748-4" and
+          secs == {"Findings": "右肺上叶 12 mm 结节", "Impression": "建议随访"},
+          "report: Diagnostic Imaging Report with Findings and Impression in Chinese")
+    check(r.SpecificCharacterSet == "ISO_IR 192" and str(r.PatientName) == "Wang^XiaoDong=王^小东" and
+          r.CompletionFlag == "COMPLETE" and r.VerificationFlag == "VERIFIED" and
+          str(r.VerifyingObserverSequence[0].VerifyingObserverName) == "Wang^Wei" and
+          r.StudyInstanceUID == pydicom.dcmread(gb).StudyInstanceUID,
+          "report: the GB18030 image's patient in UTF-8, complete and verified, same study")
     print("gsps: %d failed" % len(failed))
     return 1 if failed else 0
 

@@ -5,6 +5,8 @@
  * (--ascii: English text only, for checkers that cannot read UTF-8)
  *        make_gsps --ko OUT.dcm interest|teaching IMAGE...
  * (a Key Object Selection with a Chinese description instead)
+ *        make_gsps --report OUT.dcm IMAGE...
+ * (a final Basic Text SR report, Chinese findings and impression)
  *        make_gsps --read PS.dcm IMAGE_UID
  * (prints what dcx_gsps_read finds for that image, one line each) */
 #include "dcx/dcx.h"
@@ -70,6 +72,24 @@ int main(int argc, char **argv)
         char uid[65];
         struct dcx_error e;
         if (dcx_ko_write(&k, argv[2], uid, &e) < 0) {
+            fprintf(stderr, "make_gsps: %s\n", e.msg);
+            return 1;
+        }
+        printf("%s\n", uid);
+        return 0;
+    }
+    if (argc >= 4 && strcmp(argv[1], "--report") == 0) {
+        if (dcx_init(NULL, NULL, DCX_LOG_WARN) < 0)
+            return 1;
+        struct dcx_report_desc r = {
+            (const char *const *)(argv + 3), (size_t)(argc - 3),
+            "\xe5\x8f\xb3\xe8\x82\xba\xe4\xb8\x8a\xe5\x8f\xb6 12 mm "
+            "\xe7\xbb\x93\xe8\x8a\x82",
+            "\xe5\xbb\xba\xe8\xae\xae\xe9\x9a\x8f\xe8\xae\xbf",
+            "Wang^Wei", 1};
+        char uid[65];
+        struct dcx_error e;
+        if (dcx_report_write(&r, argv[2], uid, &e) < 0) {
             fprintf(stderr, "make_gsps: %s\n", e.msg);
             return 1;
         }

@@ -1,6 +1,8 @@
 /* sr.h - the structured documents a reading produces, written through
  * DCMTK's dcmsr: Key Object Selection documents (key images; PS3.3
- * A.35.4, TID 2010). C API; any thread (one call at a time per output). */
+ * A.35.4, TID 2010) and the radiologist's report as a Basic Text SR
+ * (PS3.3 A.35.1, in the shape of TID 2000). C API; any thread (one call at
+ * a time per output). */
 #ifndef DCX_SR_H
 #define DCX_SR_H
 
@@ -33,6 +35,23 @@ struct dcx_ko_desc {
  * NULL. 0, or DCX_EINVAL, DCX_EIO, DCX_EBADDATA with out_err. */
 int dcx_ko_write(const struct dcx_ko_desc *d, const char *path,
                  char out_uid[65], struct dcx_error *out_err);
+
+struct dcx_report_desc {
+    const char *const *images; /* files of the study (the first gives the
+                                  patient and study; all are evidence) */
+    size_t n_images;
+    const char *findings;      /* UTF-8, Chinese included */
+    const char *impression;    /* UTF-8 */
+    const char *author;        /* the reading radiologist (PN); NULL */
+    int final;                 /* 1: Completion Flag COMPLETE and
+                                  Verification Flag VERIFIED by author */
+};
+
+/* Writes the report as a Basic Text SR ("Diagnostic Imaging Report",
+ * Findings and Impression sections) to path, a new instance in a new
+ * series of the study. out_uid may be NULL. 0 or DCX_E* with out_err. */
+int dcx_report_write(const struct dcx_report_desc *d, const char *path,
+                     char out_uid[65], struct dcx_error *out_err);
 
 #ifdef __cplusplus
 }

@@ -10,18 +10,11 @@
 #include <memory>
 #include <vector>
 
+#include "dcx/dataset.h"
 #include "dcx/sr.h"
 #include "shim.h"
 
 namespace {
-
-bool has_8bit(const char *s)
-{
-    for (; s && *s; s++)
-        if (static_cast<unsigned char>(*s) >= 0x80)
-            return true;
-    return false;
-}
 
 const DcmTagKey patient_study[] = {
     DCM_PatientName,  DCM_PatientID,       DCM_IssuerOfPatientID,
@@ -29,6 +22,31 @@ const DcmTagKey patient_study[] = {
     DCM_StudyDate,    DCM_StudyTime,       DCM_ReferringPhysicianName,
     DCM_StudyID,      DCM_AccessionNumber, DCM_StudyDescription,
 };
+
+// Patient and study attributes of the image at path into out, as UTF-8
+// (the image may be in GB18030 or another set: read through dcx, which
+// converts), and out declared ISO_IR 192.
+int copy_patient_study(const char *path, DcmDataset *out,
+                       struct dcx_error *e)
+{
+    struct dcx_open_opts o = {};
+    o.no_pixels = 1;
+    dcx_ds *ds = nullptr;
+    int rc = dcx_ds_open(path, &o, &ds, e);
+    if (rc < 0)
+        return rc;
+    const dcx_item *root = dcx_ds_root(ds);
+    for (const DcmTagKey &k : patient_study) {
+        char buf[1024];
+        uint32_t tag = static_cast<uint32_t>(k.getGroup()) << 16 | k.getElement();
+        int n = dcx_item_get_str(root, tag, -1, buf, sizeof buf);
+        if (n >= 0 || n == DCX_ECHARSET)
+            out->putAndInsertString(k, buf);
+    }
+    dcx_ds_close(ds);
+    out->putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+    return 0;
+}
 
 int write_ko(const struct dcx_ko_desc *d, const char *path, char out_uid[65],
              struct dcx_error *e)
@@ -68,7 +86,6 @@ int write_ko(const struct dcx_ko_desc *d, const char *path, char out_uid[65],
             : DSRCodedEntryValue("113000", "DCM", "Of Interest");
     if (c.good())
         c = tree.getCurrentContentItem().setConceptName(title);
-    bool utf8 = has_8bit(d->description);
     if (c.good() && d->description && *d->description) {
         if (!tree.addContentItem(DSRTypes::RT_contains, DSRTypes::VT_Text,
                                  DSRTypes::AM_belowCurrent))
@@ -116,19 +133,112 @@ int write_ko(const struct dcx_ko_desc *d, const char *path, char out_uid[65],
                     c.text());
         return DCX_EBADDATA;
     }
-    // patient and study as the images have them
-    for (const DcmTagKey &k : patient_study) {
-        const char *v = nullptr;
-        if (first->findAndGetString(k, v).good() && v)
-            ds->putAndInsertString(k, v);
-        utf8 |= has_8bit(v);
+    // patient and study as the images have them, in UTF-8
+    int crc = copy_patient_study(d->images[0], ds, e);
+    if (crc < 0)
+        return crc;
+    c = out.saveFile(path, EXS_LittleEndianExplicit, EET_ExplicitLength,
+                     EGL_recalcGL, EPD_noChange, 0, 0, EWM_createNewMeta);
+    if (c.bad()) {
+        dcx_err_set(e, "%s: %s", path, c.text());
+        return DCX_EIO;
     }
-    const char *cs = nullptr;
-    if (first->findAndGetString(DCM_SpecificCharacterSet, cs).good() && cs &&
-        *cs && !has_8bit(d->description))
-        ds->putAndInsertString(DCM_SpecificCharacterSet, cs);
-    else if (utf8)
-        ds->putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+    if (out_uid) {
+        const char *u = nullptr;
+        ds->findAndGetString(DCM_SOPInstanceUID, u);
+        snprintf(out_uid, 65, "%s", u ? u : "");
+    }
+    return 0;
+}
+
+// The report: title, then Findings and Impression as text under
+// containers, the study's images as evidence (TID 2000 shape).
+int write_report(const struct dcx_report_desc *d, const char *path,
+                 char out_uid[65], struct dcx_error *e)
+{
+    if (!d->images || d->n_images == 0 ||
+        !((d->findings && *d->findings) || (d->impression && *d->impression))) {
+        dcx_err_set(e, "a report needs the study's images and some text");
+        return DCX_EINVAL;
+    }
+    std::vector<std::unique_ptr<DcmFileFormat>> files;
+    for (size_t i = 0; i < d->n_images; i++) {
+        files.emplace_back(new DcmFileFormat());
+        OFCondition c = files.back()->loadFile(d->images[i], EXS_Unknown,
+                                               EGL_noChange, 4096,
+                                               ERM_autoDetect);
+        if (c.bad()) {
+            dcx_err_set(e, "%s: %s", d->images[i], c.text());
+            return DCX_EIO;
+        }
+    }
+    DcmDataset *first = files[0]->getDataset();
+    const char *study = nullptr;
+    first->findAndGetString(DCM_StudyInstanceUID, study);
+    if (!study || !*study) {
+        dcx_err_set(e, "%s has no Study Instance UID", d->images[0]);
+        return DCX_EBADDATA;
+    }
+    DSRDocument doc(DSRTypes::DT_BasicTextSR);
+    doc.createNewSeriesInStudy(study);
+    DSRDocumentTree &tree = doc.getTree();
+    OFCondition c = EC_Normal;
+    if (!tree.addContentItem(DSRTypes::RT_isRoot, DSRTypes::VT_Container))
+        c = EC_IllegalCall;
+    if (c.good())
+        c = tree.getCurrentContentItem().setConceptName(DSRCodedEntryValue(
+            "18748-4", "LN", "Diagnostic Imaging Report"));
+    struct section {
+        const char *code, *meaning, *text;
+    } sections[] = {{"121070", "Findings", d->findings},
+                    {"121073", "Impression", d->impression}};
+    bool first_section = true;
+    for (const section &sec : sections) {
+        if (c.bad() || !sec.text || !*sec.text)
+            continue;
+        // a container per section, its text below it
+        if (!tree.addContentItem(DSRTypes::RT_contains,
+                                 DSRTypes::VT_Container,
+                                 first_section ? DSRTypes::AM_belowCurrent
+                                               : DSRTypes::AM_afterCurrent))
+            c = EC_IllegalCall;
+        if (c.good())
+            c = tree.getCurrentContentItem().setConceptName(
+                DSRCodedEntryValue(sec.code, "DCM", sec.meaning));
+        if (c.good() &&
+            !tree.addContentItem(DSRTypes::RT_contains, DSRTypes::VT_Text,
+                                 DSRTypes::AM_belowCurrent))
+            c = EC_IllegalCall;
+        if (c.good())
+            c = tree.getCurrentContentItem().setConceptName(
+                DSRCodedEntryValue(sec.code, "DCM", sec.meaning));
+        if (c.good())
+            c = tree.getCurrentContentItem().setStringValue(sec.text, OFFalse);
+        tree.goUp(); // back to the section container
+        first_section = false;
+    }
+    for (size_t i = 0; c.good() && i < d->n_images; i++)
+        c = doc.getCurrentRequestedProcedureEvidence().addItem(
+            *files[i]->getDataset());
+    if (c.good() && d->final) {
+        c = doc.completeDocument();
+        if (c.good() && d->author && *d->author)
+            c = doc.verifyDocument(d->author, "Consort reading");
+    }
+    if (c.bad()) {
+        dcx_err_set(e, "cannot build the report: %s", c.text());
+        return DCX_EINVAL;
+    }
+    DcmFileFormat out;
+    DcmDataset *ds = out.getDataset();
+    c = doc.write(*ds);
+    if (c.bad()) {
+        dcx_err_set(e, "cannot encode the report: %s", c.text());
+        return DCX_EBADDATA;
+    }
+    int crc = copy_patient_study(d->images[0], ds, e);
+    if (crc < 0)
+        return crc;
     c = out.saveFile(path, EXS_LittleEndianExplicit, EET_ExplicitLength,
                      EGL_recalcGL, EPD_noChange, 0, 0, EWM_createNewMeta);
     if (c.bad()) {
@@ -144,6 +254,18 @@ int write_ko(const struct dcx_ko_desc *d, const char *path, char out_uid[65],
 }
 
 } // namespace
+
+extern "C" int dcx_report_write(const struct dcx_report_desc *d,
+                                const char *path, char out_uid[65],
+                                struct dcx_error *e)
+{
+    try {
+        return write_report(d, path, out_uid, e);
+    } catch (...) {
+        dcx_err_set(e, "internal error while writing a report");
+        return DCX_EINTERNAL;
+    }
+}
 
 extern "C" int dcx_ko_write(const struct dcx_ko_desc *d, const char *path,
                             char out_uid[65], struct dcx_error *e)
