@@ -58,6 +58,25 @@ static void free_images(struct images *im)
     free(im->slice);
 }
 
+/* Names the written file dir/<uid>.dcm and stores it to node (if any).
+ * 0 done; 1 saved but not stored (err says why); -1 not saved. */
+static int place(const char *dir, const char *tmp, const char *uid,
+                 const struct vw_node *node, const char *sop_class,
+                 char *err, size_t errlen)
+{
+    char final[1200];
+    snprintf(final, sizeof final, "%s/%s.dcm", dir, uid);
+    if (rename(tmp, final) != 0) {
+        snprintf(err, errlen, "cannot name the saved file: %s",
+                 strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    if (node && vw_node_store(node, final, sop_class, err, errlen) < 0)
+        return 1;
+    return 0;
+}
+
 int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
                     const char *dir, const char *creator,
                     const struct vw_node *node, char *msg, size_t msglen)
@@ -119,7 +138,7 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
         .marks = marks.marks,
         .n_marks = marks.n,
     };
-    char tmp[1200], uid[65], final[1200];
+    char tmp[1200], uid[65];
     snprintf(tmp, sizeof tmp, "%s/.gsps-%ld.part", dir, (long)getpid());
     struct dcx_error e;
     if (dcx_gsps_write(&d, tmp, uid, &e) < 0) {
@@ -128,17 +147,15 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
         unlink(tmp);
         goto out;
     }
-    snprintf(final, sizeof final, "%s/%s.dcm", dir, uid);
-    if (rename(tmp, final) != 0) {
-        snprintf(msg, msglen, "%s: %s", final, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
     char err[300] = "";
-    if (node && vw_node_store(node, final, GSPS_CLASS, err, sizeof err) < 0) {
-        snprintf(msg, msglen, "presentation state saved in %s; not stored "
-                              "to %s: %s", dir, node->ae, err);
-        rc = 0; /* kept locally: the reader can store it again */
+    int pr = place(dir, tmp, uid, node, GSPS_CLASS, err, sizeof err);
+    if (pr != 0) {
+        if (pr > 0) /* kept locally: the reader can store it again */
+            snprintf(msg, msglen, "presentation state saved; not stored to "
+                                  "%s: %s", node->ae, err);
+        else
+            snprintf(msg, msglen, "%s", err);
+        rc = pr > 0 ? 0 : -1;
         goto out;
     }
     snprintf(msg, msglen, "presentation state saved (%zu mark(s))%s%s",
@@ -180,7 +197,7 @@ int vw_present_save_keys(const struct vw_vp *vp, char (*keys)[65],
     }
     struct dcx_ko_desc d = {teaching ? DCX_KO_TEACHING : DCX_KO_OF_INTEREST,
                             paths, n, NULL};
-    char tmp[1200], uid[65], final[1200];
+    char tmp[1200], uid[65];
     snprintf(tmp, sizeof tmp, "%s/.ko-%ld.part", dir, (long)getpid());
     struct dcx_error e;
     if (dcx_ko_write(&d, tmp, uid, &e) < 0) {
@@ -188,18 +205,16 @@ int vw_present_save_keys(const struct vw_vp *vp, char (*keys)[65],
         unlink(tmp);
         goto out;
     }
-    snprintf(final, sizeof final, "%s/%s.dcm", dir, uid);
-    if (rename(tmp, final) != 0) {
-        snprintf(msg, msglen, "%s: %s", final, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
     char err[300] = "";
-    if (node && vw_node_store(node, final, "1.2.840.10008.5.1.4.1.1.88.59",
-                              err, sizeof err) < 0) {
-        snprintf(msg, msglen, "key images saved; not stored to %s: %s",
-                 node->ae, err);
-        rc = 0;
+    int pr = place(dir, tmp, uid, node, "1.2.840.10008.5.1.4.1.1.88.59", err,
+                   sizeof err);
+    if (pr != 0) {
+        if (pr > 0)
+            snprintf(msg, msglen, "key images saved; not stored to %s: %s",
+                     node->ae, err);
+        else
+            snprintf(msg, msglen, "%s", err);
+        rc = pr > 0 ? 0 : -1;
         goto out;
     }
     snprintf(msg, msglen, "%zu key image(s) saved%s%s%s", n,

@@ -255,6 +255,24 @@ int open_path(const char *path, const struct dcx_open_opts *o, int memfd,
 
 } // namespace
 
+int dcx_shim_save_part10(DcmFileFormat *f, const char *path,
+                         char out_uid[65], struct dcx_error *e)
+{
+    OFCondition c = f->saveFile(path, EXS_LittleEndianExplicit,
+                                EET_ExplicitLength, EGL_recalcGL,
+                                EPD_noChange, 0, 0, EWM_createNewMeta);
+    if (c.bad()) {
+        dcx_err_set(e, "%s: %s", path, c.text());
+        return DCX_EIO;
+    }
+    if (out_uid) {
+        const char *u = nullptr;
+        f->getDataset()->findAndGetString(DCM_SOPInstanceUID, u);
+        snprintf(out_uid, 65, "%s", u ? u : "");
+    }
+    return 0;
+}
+
 extern "C" int dcx_file_check_structure(int fd, struct dcx_error *e)
 {
     struct stat st;

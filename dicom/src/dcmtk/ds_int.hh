@@ -57,6 +57,12 @@ int dcx_from_ofcondition(const OFCondition &c);
  * odd-length frame of d's representation x (see dataset.cc): encoding the
  * same image twice then gives the same bytes. */
 class DcmRepresentationParameter;
+// Saves a document the shim built (GSPS, KO, SR) as Part 10, explicit VR
+// little endian with a new meta header; its SOP Instance UID into out_uid
+// (may be NULL). 0 or DCX_EIO with e.
+int dcx_shim_save_part10(DcmFileFormat *f, const char *path,
+                         char out_uid[65], struct dcx_error *e);
+
 void dcx_zero_jpeg_padding(DcmDataset *d, E_TransferSyntax x,
                            const DcmRepresentationParameter *param);
 

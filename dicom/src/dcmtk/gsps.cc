@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dcx/gsps.h"
+#include "ds_int.hh"
 #include "shim.h"
 
 namespace {
@@ -201,16 +202,7 @@ int write_ps(const struct dcx_gsps_desc *d, const char *path,
         files[0]->getDataset()->findAndGetString(DCM_Laterality, lat);
         ds->putAndInsertString(DCM_Laterality, lat ? lat : "");
     }
-    c = out.saveFile(path, EXS_LittleEndianExplicit, EET_ExplicitLength,
-                     EGL_recalcGL, EPD_noChange, 0, 0, EWM_createNewMeta);
-    if (c.bad())
-        return fail(e, DCX_EIO, path, c);
-    if (out_uid) {
-        const char *u = nullptr;
-        ds->findAndGetString(DCM_SOPInstanceUID, u);
-        snprintf(out_uid, 65, "%s", u ? u : "");
-    }
-    return 0;
+    return dcx_shim_save_part10(&out, path, out_uid, e);
 }
 
 } // namespace

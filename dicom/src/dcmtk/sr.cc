@@ -12,6 +12,7 @@
 
 #include "dcx/dataset.h"
 #include "dcx/sr.h"
+#include "ds_int.hh"
 #include "shim.h"
 
 namespace {
@@ -48,6 +49,31 @@ int copy_patient_study(const char *path, DcmDataset *out,
     return 0;
 }
 
+// Loads the files (headers and values up to 4 KB; pixel data stays on
+// disk) and the study they share. 0 or DCX_E* with e.
+int load_study(const char *const *images, size_t n,
+               std::vector<std::unique_ptr<DcmFileFormat>> &files,
+               const char **study, struct dcx_error *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        files.emplace_back(new DcmFileFormat());
+        OFCondition c = files.back()->loadFile(images[i], EXS_Unknown,
+                                               EGL_noChange, 4096,
+                                               ERM_autoDetect);
+        if (c.bad()) {
+            dcx_err_set(e, "%s: %s", images[i], c.text());
+            return DCX_EIO;
+        }
+    }
+    *study = nullptr;
+    files[0]->getDataset()->findAndGetString(DCM_StudyInstanceUID, *study);
+    if (!*study || !**study) {
+        dcx_err_set(e, "%s has no Study Instance UID", images[0]);
+        return DCX_EBADDATA;
+    }
+    return 0;
+}
+
 int write_ko(const struct dcx_ko_desc *d, const char *path, char out_uid[65],
              struct dcx_error *e)
 {
@@ -56,23 +82,10 @@ int write_ko(const struct dcx_ko_desc *d, const char *path, char out_uid[65],
         return DCX_EINVAL;
     }
     std::vector<std::unique_ptr<DcmFileFormat>> files;
-    for (size_t i = 0; i < d->n_images; i++) {
-        files.emplace_back(new DcmFileFormat());
-        OFCondition c = files.back()->loadFile(d->images[i], EXS_Unknown,
-                                               EGL_noChange, 4096,
-                                               ERM_autoDetect);
-        if (c.bad()) {
-            dcx_err_set(e, "%s: %s", d->images[i], c.text());
-            return DCX_EIO;
-        }
-    }
-    DcmDataset *first = files[0]->getDataset();
-    const char *study = nullptr;
-    first->findAndGetString(DCM_StudyInstanceUID, study);
-    if (!study || !*study) {
-        dcx_err_set(e, "%s has no Study Instance UID", d->images[0]);
-        return DCX_EBADDATA;
-    }
+    const char *study;
+    int lrc = load_study(d->images, d->n_images, files, &study, e);
+    if (lrc < 0)
+        return lrc;
     DSRDocument doc(DSRTypes::DT_KeyObjectSelectionDocument);
     doc.createNewSeriesInStudy(study);
     DSRDocumentTree &tree = doc.getTree();
@@ -137,18 +150,7 @@ int write_ko(const struct dcx_ko_desc *d, const char *path, char out_uid[65],
     int crc = copy_patient_study(d->images[0], ds, e);
     if (crc < 0)
         return crc;
-    c = out.saveFile(path, EXS_LittleEndianExplicit, EET_ExplicitLength,
-                     EGL_recalcGL, EPD_noChange, 0, 0, EWM_createNewMeta);
-    if (c.bad()) {
-        dcx_err_set(e, "%s: %s", path, c.text());
-        return DCX_EIO;
-    }
-    if (out_uid) {
-        const char *u = nullptr;
-        ds->findAndGetString(DCM_SOPInstanceUID, u);
-        snprintf(out_uid, 65, "%s", u ? u : "");
-    }
-    return 0;
+    return dcx_shim_save_part10(&out, path, out_uid, e);
 }
 
 // The report: title, then Findings and Impression as text under
@@ -162,23 +164,10 @@ int write_report(const struct dcx_report_desc *d, const char *path,
         return DCX_EINVAL;
     }
     std::vector<std::unique_ptr<DcmFileFormat>> files;
-    for (size_t i = 0; i < d->n_images; i++) {
-        files.emplace_back(new DcmFileFormat());
-        OFCondition c = files.back()->loadFile(d->images[i], EXS_Unknown,
-                                               EGL_noChange, 4096,
-                                               ERM_autoDetect);
-        if (c.bad()) {
-            dcx_err_set(e, "%s: %s", d->images[i], c.text());
-            return DCX_EIO;
-        }
-    }
-    DcmDataset *first = files[0]->getDataset();
-    const char *study = nullptr;
-    first->findAndGetString(DCM_StudyInstanceUID, study);
-    if (!study || !*study) {
-        dcx_err_set(e, "%s has no Study Instance UID", d->images[0]);
-        return DCX_EBADDATA;
-    }
+    const char *study;
+    int lrc = load_study(d->images, d->n_images, files, &study, e);
+    if (lrc < 0)
+        return lrc;
     DSRDocument doc(DSRTypes::DT_BasicTextSR);
     doc.createNewSeriesInStudy(study);
     DSRDocumentTree &tree = doc.getTree();
@@ -239,18 +228,7 @@ int write_report(const struct dcx_report_desc *d, const char *path,
     int crc = copy_patient_study(d->images[0], ds, e);
     if (crc < 0)
         return crc;
-    c = out.saveFile(path, EXS_LittleEndianExplicit, EET_ExplicitLength,
-                     EGL_recalcGL, EPD_noChange, 0, 0, EWM_createNewMeta);
-    if (c.bad()) {
-        dcx_err_set(e, "%s: %s", path, c.text());
-        return DCX_EIO;
-    }
-    if (out_uid) {
-        const char *u = nullptr;
-        ds->findAndGetString(DCM_SOPInstanceUID, u);
-        snprintf(out_uid, 65, "%s", u ? u : "");
-    }
-    return 0;
+    return dcx_shim_save_part10(&out, path, out_uid, e);
 }
 
 } // namespace
