@@ -29,6 +29,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nodelib as nl  # noqa: E402
 
+import pydicom  # noqa: E402
+import pydicom.uid  # noqa: E402
+
 CT = "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm"
 failures = []
 
@@ -40,7 +43,8 @@ def check(cond, msg):
 
 
 def run(view, lines, image=CT, extra=(), env=None):
-    p = subprocess.run([view, "--size", "512x512", "--script", "-"] + list(extra) + [image],
+    p = subprocess.run([view, "--size", "512x512", "--script", "-"] + list(extra) +
+                       ([image] if image else []),
                        input="\n".join(["wait"] + lines + ["quit"]) + "\n",
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=120,
@@ -130,7 +134,6 @@ def main():
     check(len(gsps) == 1, "the node holds the presentation state (%d GSPS)" % len(gsps))
     kos = nl.index_rows(storage, "SELECT path FROM instances WHERE sop_class = "
                                  "'1.2.840.10008.5.1.4.1.1.88.59'")
-    import pydicom
     title = pydicom.dcmread(os.path.join(storage, kos[0][0])).ConceptNameCodeSequence[0] \
         if kos else None
     check(len(kos) == 1 and title.CodeValue == "TCE001",
@@ -146,6 +149,34 @@ def main():
           [("LENGTH", [10, 10, 110, 10]), ("ELLIPSE", [50, 60, 90, 100])],
           "reopened: the state is applied, same tools at the same points (%s)" %
           (st[0]["note"] if st else ""))
+    # the reading status in the study browser: a state and key images make
+    # the study "in progress", a report (an SR) "reported"; typing
+    # "unread" leaves the others
+    st = run(view, ["state"], image=None,
+             extra=["--node", "CONSORT@127.0.0.1:%d" % port, "--aet", "READER"])
+    check(st and st[0]["mode"] == "browser" and st[0]["reading"] == ["in progress"],
+          "browser: the study with a state and key images is in progress: %s" %
+          (st[0].get("reading") if st else None))
+    ct = pydicom.dcmread(CT)
+    sr = pydicom.Dataset()
+    sr.SOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"
+    sr.SOPInstanceUID = pydicom.uid.generate_uid()
+    sr.StudyInstanceUID = ct.StudyInstanceUID
+    sr.SeriesInstanceUID = pydicom.uid.generate_uid()
+    sr.PatientID, sr.PatientName, sr.Modality = ct.PatientID, ct.PatientName, "SR"
+    sr.file_meta = pydicom.dataset.FileMetaDataset()
+    sr.file_meta.MediaStorageSOPClassUID = sr.SOPClassUID
+    sr.file_meta.MediaStorageSOPInstanceUID = sr.SOPInstanceUID
+    sr.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
+    sr.is_little_endian, sr.is_implicit_VR = True, False
+    srf = os.path.join(SHOT_DIR, "sr.dcm")
+    sr.save_as(srf, write_like_original=False)
+    nl.run(["storescu", "-aec", "CONSORT", "127.0.0.1", str(port), srf], check_rc=0)
+    st = run(view, ["state", "text unread", "state"], image=None,
+             extra=["--node", "CONSORT@127.0.0.1:%d" % port, "--aet", "READER"])
+    check(len(st) == 2 and st[0]["reading"] == ["reported"] and st[1]["rows"] == 0,
+          "browser: with a report the study is reported, and not on the unread "
+          "worklist: %s" % ([x.get("reading") for x in st]))
     srv.stop()
     print("view_tools: %d failed" % len(failures))
     return 1 if failures else 0

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -223,10 +224,34 @@ static int has(const char *hay, const char *needle)
     return strcasestr(hay, needle) != NULL;
 }
 
+/* 1 if the backslash-separated list holds the code */
+static int has_code(const char *list, const char *code)
+{
+    size_t n = strlen(code);
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, '\\');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncmp(p, code, n) == 0)
+            return 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+const char *vw_study_status(const struct vw_study *s)
+{
+    if (has_code(s->mods, "SR"))
+        return "reported";
+    if (has_code(s->mods, "PR") || has_code(s->mods, "KO"))
+        return "in progress";
+    return "unread";
+}
+
 int vw_study_matches(const struct vw_study *s, const char *f)
 {
     return !*f || has(s->name, f) || has(s->id, f) || has(s->desc, f) ||
-           has(s->mods, f) || has(s->date, f);
+           has(s->mods, f) || has(s->date, f) ||
+           strcasecmp(vw_study_status(s), f) == 0; /* "unread": a worklist */
 }
 
 /* ---- the local archive: its index, read directly (the schema is the

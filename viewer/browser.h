@@ -53,6 +53,11 @@ int vw_archive_files(const char *storage, const char *study_uid,
  * name, ID, description, modality or date; "" matches all). */
 int vw_study_matches(const struct vw_study *s, const char *filter);
 
+/* Where the study's reading stands, from what it holds (Modalities in
+ * Study, so any node answers it): "reported" with an SR (the report),
+ * "in progress" with a presentation state or key images, else "unread". */
+const char *vw_study_status(const struct vw_study *s);
+
 /* mkdir -p. 0 or -1 (errno). */
 int vw_mkdirs(const char *path);
 

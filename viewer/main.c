@@ -313,14 +313,15 @@ static void draw_browser(struct app *a, int w, int h)
                  a->node.ae, a->node.host, a->node.port, n, a->n_studies,
                  a->filter);
     rnd_text(a->rc, a->font, line, m, m, w, h, head);
-    static const char *const cols[] = {"Date", "Patient", "ID", "Modality",
-                                       "Description", "Images"};
+    static const char *const cols[] = {"Date",        "Patient", "ID",
+                                       "Modality",    "Description",
+                                       "Reading",     "Images"};
     int x0 = m + THUMB + 10, span = w - x0 - m;
-    int cx[6] = {x0, x0 + 110, x0 + 110 + span * 28 / 100,
+    int cx[7] = {x0, x0 + 110, x0 + 110 + span * 28 / 100,
                  x0 + 110 + span * 43 / 100, x0 + 110 + span * 53 / 100,
-                 w - m - 60};
+                 w - m - 170, w - m - 60};
     int y = m + lh * 2;
-    for (int c = 0; c < 6; c++)
+    for (int c = 0; c < 7; c++)
         rnd_text(a->rc, a->font, cols[c], cx[c], y, w, h, dim);
     y += lh;
     int visible = (h - y - lh * 2) / rh;
@@ -357,17 +358,19 @@ static void draw_browser(struct app *a, int w, int h)
             snprintf(date, sizeof date, "%s", s->date);
         vw_person_name(s->name, name, sizeof name);
         snprintf(imgs, sizeof imgs, "%d", s->images);
-        const char *v[6] = {date, name, s->id, s->mods, s->desc, imgs};
+        const char *v[7] = {date,    name, s->id, s->mods,
+                            s->desc, vw_study_status(s), imgs};
         int ty = y + (rh - lh) / 2;
-        for (int c = 0; c < 6; c++)
+        for (int c = 0; c < 7; c++)
             rnd_text(a->rc, a->font, v[c], cx[c], ty, w, h, fg);
         y += rh;
     }
     if (!a->n_studies)
         rnd_text(a->rc, a->font, "(no studies)", m, y, w, h, dim);
     const char *hint = a->status[0] ? a->status
-                                    : "Type to filter - Up/Down choose - "
-                                      "Enter opens - Esc quits";
+                                    : "Type to filter (\"unread\": the "
+                                      "worklist) - Up/Down choose - Enter "
+                                      "opens - Esc quits";
     rnd_text(a->rc, a->font, hint, m, h - m - lh, w, h, dim);
 }
 
@@ -839,6 +842,10 @@ static int script_line(struct app *a, char *line, int w, int h)
         for (int i = 0; i < k; i++)
             printf("%s\"%s%s\"", i ? "," : "", a->studies[rows[i]].date,
                    a->studies[rows[i]].time);
+        printf("],\"reading\":[");
+        for (int i = 0; i < k; i++)
+            printf("%s\"%s\"", i ? "," : "",
+                   vw_study_status(&a->studies[rows[i]]));
         int ready = 0;
         for (int i = 0; i < a->thumbs.n; i++)
             ready += atomic_load(&a->thumbs.t[i].state) == 2;
