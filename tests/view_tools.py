@@ -30,7 +30,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nodelib as nl  # noqa: E402
 
 import pydicom  # noqa: E402
-import pydicom.uid  # noqa: E402
 
 CT = "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm"
 failures = []
@@ -157,21 +156,25 @@ def main():
     check(st and st[0]["mode"] == "browser" and st[0]["reading"] == ["in progress"],
           "browser: the study with a state and key images is in progress: %s" %
           (st[0].get("reading") if st else None))
-    ct = pydicom.dcmread(CT)
-    sr = pydicom.Dataset()
-    sr.SOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"
-    sr.SOPInstanceUID = pydicom.uid.generate_uid()
-    sr.StudyInstanceUID = ct.StudyInstanceUID
-    sr.SeriesInstanceUID = pydicom.uid.generate_uid()
-    sr.PatientID, sr.PatientName, sr.Modality = ct.PatientID, ct.PatientName, "SR"
-    sr.file_meta = pydicom.dataset.FileMetaDataset()
-    sr.file_meta.MediaStorageSOPClassUID = sr.SOPClassUID
-    sr.file_meta.MediaStorageSOPInstanceUID = sr.SOPInstanceUID
-    sr.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
-    sr.is_little_endian, sr.is_implicit_VR = True, False
-    srf = os.path.join(SHOT_DIR, "sr.dcm")
-    sr.save_as(srf, write_like_original=False)
-    nl.run(["storescu", "-aec", "CONSORT", "127.0.0.1", str(port), srf], check_rc=0)
+    # the report, written in the viewer (Ctrl+R), stored to the node
+    st = run(view, ["key r ctrl", "text 右肺上叶结节 12 mm", "key Return",
+                    "text 边界清楚", "key Tab", "text 建议三个月后复查", "state",
+                    "key Return ctrl", "state"],
+             image=img, extra=["--node", "CONSORT@127.0.0.1:%d" % port, "--aet", "READER"],
+             env={"CONSORT_READER": "Wang^Wei"})
+    check(len(st) == 2 and st[0]["report_open"] == 1 and st[1]["report_open"] == 0 and
+          "report saved and stored to CONSORT" in st[1]["note"],
+          "Ctrl+R, typing, Ctrl+Enter: %s" % (st[1]["note"] if len(st) > 1 else st))
+    srs = nl.index_rows(storage, "SELECT path FROM instances WHERE sop_class = "
+                                 "'1.2.840.10008.5.1.4.1.1.88.11'")
+    rep = pydicom.dcmread(os.path.join(storage, srs[0][0])) if srs else None
+    secs = {c.ConceptNameCodeSequence[0].CodeMeaning: c.ContentSequence[0].TextValue
+            for c in rep.ContentSequence if c.ValueType == "CONTAINER"} if rep else {}
+    check(secs == {"Findings": "右肺上叶结节 12 mm\n边界清楚",
+                   "Impression": "建议三个月后复查"} and
+          str(rep.VerifyingObserverSequence[0].VerifyingObserverName) == "Wang^Wei",
+          "the node holds the report (Basic Text SR): findings on two lines, "
+          "impression, verified by the reader")
     st = run(view, ["state", "text unread", "state"], image=None,
              extra=["--node", "CONSORT@127.0.0.1:%d" % port, "--aet", "READER"])
     check(len(st) == 2 and st[0]["reading"] == ["reported"] and st[1]["rows"] == 0,

@@ -232,6 +232,9 @@ struct app {
     char note[400];     /* the last save/apply, shown at the top */
     char (*keys)[65];   /* key images (SOP Instance UIDs), K toggles */
     int n_keys, teaching; /* Shift+K: the study goes to teaching */
+    /* the report being written (Ctrl+R): findings, impression */
+    int report_open, report_field;
+    char report[2][4096];
 };
 
 /* A benchmark's marker: the wall clock, which the caller compares with
@@ -279,6 +282,7 @@ static const char *const help_lines[] = {
     "Ctrl+S            save marks, window and view (GSPS; stored with --node)",
     "P                 next saved presentation state of the series",
     "K                 key image on / off   Shift+K  for teaching (Ctrl+S saves)",
+    "Ctrl+R            write the report (Basic Text SR; Ctrl+Enter stores it)",
     "F1                this help     Esc           quit",
 };
 
@@ -489,6 +493,36 @@ static void draw(struct app *a, int w, int h)
         rnd_rect(a->rc, a->font, x, y, 2, ch, w, h, frame);
         rnd_rect(a->rc, a->font, x + cw - 2, y, 2, ch, w, h, frame);
     }
+    if (a->font && a->report_open) {
+        static const float panel[4] = {0.03f, 0.03f, 0.08f, 0.9f};
+        static const float fg[4] = {1, 1, 1, 1};
+        static const float dim[4] = {0.7f, 0.7f, 0.75f, 1};
+        int lh = rnd_font_line_height(a->font), px = 24, py = h / 2;
+        rnd_rect(a->rc, a->font, 12, py - 12, w - 24, h - py, w, h, panel);
+        rnd_text(a->rc, a->font,
+                 "Report - Tab: findings / impression - Enter: new line - "
+                 "Ctrl+Enter: save and store - Esc: close",
+                 px, py, w, h, dim);
+        py += lh * 3 / 2;
+        static const char *const titles[2] = {"Findings", "Impression"};
+        for (int f = 0; f < 2; f++) {
+            rnd_text(a->rc, a->font, titles[f], px, py,
+                     w, h, f == a->report_field ? fg : dim);
+            py += lh;
+            /* line by line; the active field shows a cursor */
+            char buf[4100];
+            snprintf(buf, sizeof buf, "%s%s", a->report[f],
+                     f == a->report_field ? "_" : "");
+            for (char *line = buf, *next; line && py < h - lh; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                    *next++ = '\0';
+                rnd_text(a->rc, a->font, line, px + 16, py, w, h, fg);
+                py += lh;
+            }
+            py += lh / 2;
+        }
+    }
     if (a->font && a->note[0]) {
         static const float bar[4] = {0.05f, 0.05f, 0.1f, 0.8f};
         static const float fg[4] = {1, 0.9f, 0.5f, 1};
@@ -593,6 +627,29 @@ static void save_present(struct app *a)
     int keep = a->present_idx;
     load_presents(a, 0);
     a->present_idx = keep;
+}
+
+static void save_report(struct app *a)
+{
+    char dir[1100];
+    if (!a->report[0][0] && !a->report[1][0]) {
+        snprintf(a->note, sizeof a->note, "the report is empty");
+        return;
+    }
+    if (study_dir(a, dir, sizeof dir) < 0) {
+        snprintf(a->note, sizeof a->note, "cannot create the study's folder "
+                                          "in the cache");
+        return;
+    }
+    const char *who = getenv("CONSORT_READER");
+    if (!who || !*who)
+        who = getenv("USER");
+    if (vw_present_save_report(&a->vp[a->active], a->report[0], a->report[1],
+                               who, dir, a->o.node ? &a->node : NULL,
+                               a->note, sizeof a->note) == 0) {
+        a->report_open = 0;
+        a->report[0][0] = a->report[1][0] = '\0';
+    }
 }
 
 static int reset_all(struct app *a, int w, int h, char *err, size_t errlen)
@@ -855,11 +912,24 @@ static int script_line(struct app *a, char *line, int w, int h)
         return 0;
     }
     if (strcmp(cmd, "text") == 0 && n >= 2) {
-        SDL_Event t;
-        memset(&t, 0, sizeof t);
-        t.type = SDL_TEXTINPUT;
-        snprintf(t.text.text, sizeof t.text.text, "%s", arg);
-        SDL_PushEvent(&t);
+        /* the rest of the line, spaces included, in as many events as
+         * SDL's 32-byte text field needs (cut between characters) */
+        const char *p = strstr(line, "text") + 4;
+        while (*p == ' ')
+            p++;
+        size_t len = strcspn(p, "\r\n");
+        while (len > 0) {
+            SDL_Event t;
+            memset(&t, 0, sizeof t);
+            t.type = SDL_TEXTINPUT;
+            size_t k = len < sizeof t.text.text - 1 ? len
+                                                    : sizeof t.text.text - 1;
+            while (k < len && k > 0 && ((unsigned char)p[k] & 0xC0) == 0x80)
+                k--;
+            memcpy(t.text.text, p, k);
+            SDL_PushEvent(&t);
+            p += k, len -= k;
+        }
         return 0;
     }
     if (strcmp(cmd, "state") == 0) {
@@ -901,10 +971,11 @@ static int script_line(struct app *a, char *line, int w, int h)
         for (int i = 0; i < a->n_vp; i++)
             printf("%s%.3f", i ? "," : "", vw_vp_slice(&a->vp[i])->key);
         printf("],\"tool\":\"%s\",\"selected\":%u,\"presents\":%d,"
-               "\"present\":%d,\"keys\":%d,\"teaching\":%d,\"note\":",
+               "\"present\":%d,\"keys\":%d,\"teaching\":%d,"
+               "\"report_open\":%d,\"note\":",
                a->tools.tool >= 0 ? vw_tool_layer(a->tools.tool) : "",
                a->tools.selected, a->n_presents, a->present_idx, a->n_keys,
-               a->teaching);
+               a->teaching, a->report_open);
         json_str(a->note);
         printf(",\"annotations\":[");
         struct vw_cal mcal;
@@ -995,6 +1066,33 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
     cell(a, a->active, w, h, &x, &y, &cw, &ch);
     *dirty = 1;
     struct vw_tools *t = &a->tools;
+    if (a->report_open) { /* the report panel has the keyboard */
+        char *f = a->report[a->report_field];
+        size_t l = strlen(f);
+        if ((k->sym == SDLK_RETURN || k->sym == SDLK_KP_ENTER) &&
+            (k->mod & KMOD_CTRL)) {
+            save_report(a);
+        } else if (k->sym == SDLK_RETURN || k->sym == SDLK_KP_ENTER) {
+            if (l + 1 < sizeof a->report[0])
+                f[l] = '\n', f[l + 1] = '\0';
+        } else if (k->sym == SDLK_BACKSPACE) {
+            while (l > 0 && ((unsigned char)f[l - 1] & 0xC0) == 0x80)
+                l--;
+            if (l > 0)
+                f[l - 1] = '\0';
+            else
+                f[0] = '\0';
+        } else if (k->sym == SDLK_TAB) {
+            a->report_field = !a->report_field;
+        } else if (k->sym == SDLK_ESCAPE) {
+            a->report_open = 0; /* the draft stays */
+        }
+        return 0;
+    }
+    if (k->sym == SDLK_r && (k->mod & KMOD_CTRL) && a->n_vp) {
+        a->report_open = 1;
+        return 0;
+    }
     if (t->typing) { /* the text tool has the keyboard */
         if (k->sym == SDLK_RETURN || k->sym == SDLK_KP_ENTER)
             vw_tools_text(t, NULL, 1, 0);
@@ -1653,8 +1751,15 @@ static int interactive(struct app *a)
             }
             break;
         case SDL_TEXTINPUT:
-            if (vw_tools_text(&a->tools, ev.text.text, 0, 0))
+            if (a->report_open) {
+                char *f = a->report[a->report_field];
+                size_t l = strlen(f), n = strlen(ev.text.text);
+                if (l + n < sizeof a->report[0])
+                    memcpy(f + l, ev.text.text, n + 1);
                 dirty = 1;
+            } else if (vw_tools_text(&a->tools, ev.text.text, 0, 0)) {
+                dirty = 1;
+            }
             break;
         case SDL_KEYDOWN:
             if (on_key(a, &ev.key.keysym, w, h, &dirty)) {

@@ -227,6 +227,47 @@ out:
     return rc;
 }
 
+int vw_present_save_report(const struct vw_vp *vp, const char *findings,
+                           const char *impression, const char *author,
+                           const char *dir, const struct vw_node *node,
+                           char *msg, size_t msglen)
+{
+    struct images im;
+    int rc = -1;
+    if (series_images(vp, &im) < 0 || im.n == 0) {
+        snprintf(msg, msglen, "no images to report on");
+        goto out;
+    }
+    struct dcx_report_desc d = {im.paths, im.n, findings, impression, author,
+                                1};
+    char tmp[1200], uid[65];
+    snprintf(tmp, sizeof tmp, "%s/.report-%ld.part", dir, (long)getpid());
+    struct dcx_error e;
+    if (dcx_report_write(&d, tmp, uid, &e) < 0) {
+        snprintf(msg, msglen, "cannot write the report: %s", e.msg);
+        unlink(tmp);
+        goto out;
+    }
+    char err[300] = "";
+    int pr = place(dir, tmp, uid, node, "1.2.840.10008.5.1.4.1.1.88.11", err,
+                   sizeof err);
+    if (pr != 0) {
+        if (pr > 0)
+            snprintf(msg, msglen, "report saved; not stored to %s: %s",
+                     node->ae, err);
+        else
+            snprintf(msg, msglen, "%s", err);
+        rc = pr > 0 ? 0 : -1;
+        goto out;
+    }
+    snprintf(msg, msglen, "report saved%s%s", node ? " and stored to " : "",
+             node ? node->ae : "");
+    rc = 0;
+out:
+    free_images(&im);
+    return rc;
+}
+
 /* A file whose first bytes name the GSPS class (the meta group holds the
  * Media Storage SOP Class UID): cheap enough for a 500-slice folder. */
 static int looks_like_gsps(const char *path)

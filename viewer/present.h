@@ -27,6 +27,14 @@ int vw_present_save_keys(const struct vw_vp *vp, char (*keys)[65],
                          const struct vw_node *node, char *msg,
                          size_t msglen);
 
+/* Writes dir/<SOP Instance UID>.dcm, the report (Basic Text SR, final,
+ * by author) on the study of vp's series with its images as evidence;
+ * stores it to node when given. 0 with a message, or -1 and why. */
+int vw_present_save_report(const struct vw_vp *vp, const char *findings,
+                           const char *impression, const char *author,
+                           const char *dir, const struct vw_node *node,
+                           char *msg, size_t msglen);
+
 /* The presentation states in the folders of vp's images and in
  * extra_dir (may be NULL) that reference one of them, newest first; the
  * count, *out malloc'd. */
