@@ -19,8 +19,9 @@ the modality (calling AE CT1) and the viewer (VIEWER).
   - a province refusing the county (access list): items go dead after
     max_attempts; `queue retry` sends them once it accepts again; `queue
     drop` removes a dead item but not the instance;
-  - back to origin: a GSPS (DCMTK dcmpsmk) stored at the province about a
-    forwarded study reaches COUNTY and nowhere else, and is not sent back;
+  - back to origin: a GSPS (DCMTK dcmpsmk) and a report (Basic Text SR)
+    stored at the province about a forwarded study reach COUNTY and nowhere
+    else, and are not sent back;
   - peer compatibility: a node forwarding to Orthanc (stores JPEG-LS) and to
     DCMTK storescp accepting only uncompressed syntaxes (sent as stored),
     the latter by a rule with delay = 3 (nothing goes before the study has
@@ -42,6 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nodelib as nl  # noqa: E402
 
 import pydicom  # noqa: E402
+import pydicom.uid  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JLS, DEFLATE = "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.1.99"
@@ -278,16 +280,33 @@ def main():
     gsps = os.path.join(work, "gsps.dcm")
     nl.run(["dcmpsmk", ct_image, gsps], check_rc=0)
     guid = str(pydicom.dcmread(gsps).SOPInstanceUID)
-    storescu(p_prov, "PROV", [gsps], aet="VIEWER")
-    wait_for("the GSPS at the county", lambda: guid in sops(c_store), 30)
+    # and the radiologist's report on the same study: a Basic Text SR
+    ref = pydicom.dcmread(ct_image, stop_before_pixels=True)
+    sr = pydicom.Dataset()
+    sr.SOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"
+    sr.SOPInstanceUID = pydicom.uid.generate_uid()
+    sr.StudyInstanceUID = ref.StudyInstanceUID
+    sr.SeriesInstanceUID = pydicom.uid.generate_uid()
+    sr.PatientID, sr.PatientName, sr.Modality = ref.PatientID, ref.PatientName, "SR"
+    sr.file_meta = pydicom.dataset.FileMetaDataset()
+    sr.file_meta.MediaStorageSOPClassUID = sr.SOPClassUID
+    sr.file_meta.MediaStorageSOPInstanceUID = sr.SOPInstanceUID
+    sr.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
+    sr.is_little_endian, sr.is_implicit_VR = True, False
+    srf = os.path.join(work, "report.dcm")
+    sr.save_as(srf, write_like_original=False)
+    suid = str(sr.SOPInstanceUID)
+    storescu(p_prov, "PROV", [gsps, srf], aet="VIEWER")
+    wait_for("the GSPS and the report at the county",
+             lambda: guid in sops(c_store) and suid in sops(c_store), 30)
     time.sleep(1.5)  # give a wrong route the time to show
-    in_c2 = guid in sops(c2_store)
+    in_c2 = guid in sops(c2_store) or suid in sops(c2_store)
     p_dests = {d["dest"] for d in queue(node, p_store)}
     c_items = queue(node, c_store, "list")
     nl.check(not in_c2 and "COUNTY2" not in p_dests and not c_items,
-             "GSPS stored at the province by VIEWER went back to COUNTY only "
-             "(not COUNTY2; province destinations: %s) and not up again "
-             "(county queue: %d items)" % (sorted(p_dests), len(c_items)))
+             "GSPS and report (SR) stored at the province by VIEWER went back "
+             "to COUNTY only (not COUNTY2; province destinations: %s) and not "
+             "up again (county queue: %d items)" % (sorted(p_dests), len(c_items)))
 
     # ---- peers nobody here wrote: Orthanc (JPEG-LS), storescp (uncompressed) ----
     p_orth, p_orth_http, p_scp, p_hub = port + 3, port + 4, port + 5, port + 6
