@@ -235,6 +235,7 @@ struct app {
     /* the report being written (Ctrl+R): findings, impression */
     int report_open, report_field;
     char report[2][4096];
+    int presents_pending; /* look for the states after the next frame */
 };
 
 /* A benchmark's marker: the wall clock, which the caller compares with
@@ -661,8 +662,10 @@ static int reset_all(struct app *a, int w, int h, char *err, size_t errlen)
             return -1;
         vw_vp_reset(&a->vp[i], &a->vo, cw, ch);
     }
-    /* a study opened again comes back as it was read */
-    load_presents(a, 1);
+    /* a study opened again comes back as it was read: its presentation
+     * states are looked for once the first image is on screen (the
+     * folder scan must not delay it) */
+    a->presents_pending = 1;
     return 0;
 }
 
@@ -1560,6 +1563,11 @@ static int interactive(struct app *a)
                 glFinish();
                 timing_mark("first_image");
                 a->shown_first = 1;
+            }
+            if (a->presents_pending && !a->browsing) {
+                a->presents_pending = 0;
+                load_presents(a, 1);
+                dirty = a->n_presents > 0;
             }
         }
         if (a->timing && a->shown_first && !a->reported_loaded) {
