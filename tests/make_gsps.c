@@ -130,8 +130,8 @@ int main(int argc, char **argv)
          1, 1, {50.5f, 40.5f}, 1, {60, 30, 120, 45}},
     };
     const struct dcx_gsps_mark marks[2] = {
-        {0, "LENGTH", g, 1, NULL, 0},
-        {0, NULL, g + 1, sizeof g / sizeof g[0] - 1, t, 1},
+        {0, "LENGTH", g, 1, NULL, 0, 0},
+        {0, NULL, g + 1, sizeof g / sizeof g[0] - 1, t, 1, 0},
     };
     struct dcx_gsps_desc d = {
         .images = (const char *const *)(argv + 4),

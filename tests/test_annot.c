@@ -2,7 +2,9 @@
  * hit tests, labels, and a GSPS round trip with one annotation of each
  * tool written by dcx_gsps_write, read by dcx_gsps_read, given back as
  * the same tools and points, and passed by dciodvfy.
- * usage: test_annot IMAGE.dcm WORKDIR */
+ * A multi-frame image gets marks per frame: written on their frames
+ * (GSPS counts from 1) and given back on the same frames only.
+ * usage: test_annot IMAGE.dcm WORKDIR [MULTIFRAME.dcm] */
 #define _GNU_SOURCE
 #include "annot.h"
 #include "dcx/dataset.h"
@@ -124,7 +126,7 @@ int main(int argc, char **argv)
     const char *uids[1] = {uid};
     struct vw_cal cal = {VW_CAL_PIXEL, 0.66f, 0.66f};
     struct vw_gsps_marks m;
-    CHECK(vw_annots_to_marks(l, uids, 1, &cal, NULL, NULL, &m) == 0 &&
+    CHECK(vw_annots_to_marks(l, uids, 1, NULL, &cal, NULL, NULL, &m) == 0 &&
           m.n == VW_TOOL_COUNT);
     const char *images[1] = {argv[1]};
     struct dcx_gsps_desc d = {.images = images, .n_images = 1, .label = "TOOLS",
@@ -178,5 +180,53 @@ int main(int argc, char **argv)
         pclose(p);
     }
     CHECK(errors == 0);
+
+    /* marks on frames 3 and 7 (viewer indices) of a multi-frame image */
+    if (argc > 3) {
+        CHECK(dcx_ds_open(argv[3], NULL, &ds, NULL) == 0);
+        char mf[65] = "";
+        dcx_item_get_str(dcx_ds_root(ds), 0x00080018, -1, mf, sizeof mf);
+        int64_t nf = 0;
+        dcx_item_get_int(dcx_ds_root(ds), 0x00280008, 0, &nf);
+        dcx_ds_close(ds);
+        vw_annots *l3 = vw_annots_create();
+        const float p3[4] = {1, 1, 8, 8}, p7[4] = {2, 2, 3, 9};
+        struct vw_annot a3 = mk(VW_TOOL_LENGTH, mf, 2, p3, NULL), a7 = mk(VW_TOOL_LENGTH, mf, 2, p7, NULL);
+        a3.frame = 3, a7.frame = 7;
+        vw_annots_add(l3, &a3);
+        vw_annots_add(l3, &a7);
+        const char *mfu[1] = {mf};
+        unsigned frames[1] = {(unsigned)nf};
+        struct vw_gsps_marks m3;
+        CHECK(vw_annots_to_marks(l3, mfu, 1, frames, &cal, NULL, NULL, &m3) == 0 &&
+              m3.n == 2 && m3.marks[0].frame == 4 && m3.marks[1].frame == 8);
+        const char *mimg[1] = {argv[3]};
+        struct dcx_gsps_desc d3 = {.images = mimg, .n_images = 1, .label = "CINE",
+                                   .marks = m3.marks, .n_marks = m3.n};
+        snprintf(out, sizeof out, "%s/cine.dcm", argv[2]);
+        rc = dcx_gsps_write(&d3, out, NULL, &e);
+        if (rc < 0)
+            fprintf(stderr, "  write (multi-frame): %s\n", e.msg);
+        CHECK(rc == 0);
+        vw_annots_free_marks(&m3);
+        CHECK(dcx_gsps_read(out, &ps, &e) == 0);
+        vw_annots *l4 = vw_annots_create();
+        size_t total = 0;
+        for (unsigned f = 0; f < (unsigned)nf; f++) {
+            dcx_gsps_marks_for(ps, mf, f + 1, &back, &nb);
+            total += nb;
+            vw_annots_from_marks(l4, mf, f, back, nb);
+        }
+        dcx_gsps_free(ps);
+        CHECK(total == 2 && vw_annots_count(l4) == 2);
+        for (size_t k = 0; k < vw_annots_count(l4); k++) {
+            const struct vw_annot *b = vw_annots_at(l4, k);
+            const struct vw_annot *want = b->frame == 3 ? &a3 : &a7;
+            CHECK((b->frame == 3 || b->frame == 7) &&
+                  memcmp(b->pt, want->pt, 4 * sizeof(float)) == 0);
+        }
+        vw_annots_destroy(l3);
+        vw_annots_destroy(l4);
+    }
     return T_DONE();
 }

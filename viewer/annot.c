@@ -465,12 +465,13 @@ static int one_mark(const struct vw_annot *a, size_t image,
         else
             nt = 1;
     }
-    *m = (struct dcx_gsps_mark){image, vw_tool_layer(a->tool), g, ng, t, nt};
+    *m = (struct dcx_gsps_mark){image, vw_tool_layer(a->tool), g, ng, t, nt, 0};
     return rc;
 }
 
 int vw_annots_to_marks(const vw_annots *l, const char *const *image_uids,
-                       size_t n_images, const struct vw_cal *cals,
+                       size_t n_images, const unsigned *n_frames,
+                       const struct vw_cal *cals,
                        const struct vw_px *const *pxs,
                        const char *const *units, struct vw_gsps_marks *out)
 {
@@ -487,6 +488,9 @@ int vw_annots_to_marks(const vw_annots *l, const char *const *image_uids,
             continue;
         int rc = one_mark(a, img, &cals[img], pxs ? pxs[img] : NULL,
                           units ? units[img] : NULL, &out->marks[out->n]);
+        /* GSPS counts frames from 1 */
+        if (n_frames && n_frames[img] > 1)
+            out->marks[out->n].frame = a->frame + 1;
         out->n++;
         if (rc < 0) {
             vw_annots_free_marks(out);

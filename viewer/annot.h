@@ -88,12 +88,14 @@ struct vw_gsps_marks {
     size_t n;
 };
 int vw_annots_to_marks(const vw_annots *l, const char *const *image_uids,
-                       size_t n_images, const struct vw_cal *cals,
+                       size_t n_images, const unsigned *n_frames,
+                       const struct vw_cal *cals,
                        const struct vw_px *const *pxs,
                        const char *const *units, struct vw_gsps_marks *out);
 void vw_annots_free_marks(struct vw_gsps_marks *m);
 
-/* Adds the annotations a GSPS holds for one image: marks on a tool's
+/* Adds the annotations a GSPS holds for one image (frame: the index the
+ * viewer uses, from 0): marks on a tool's
  * layer become that tool again; other graphics (another program's) are
  * kept as lines, ellipses and texts. Returns how many were added. */
 int vw_annots_from_marks(vw_annots *l, const char *sop_uid, unsigned frame,

@@ -24,6 +24,7 @@
 struct images {
     const char **paths, **uids;
     const struct vw_slice **slice;
+    unsigned *frames; /* frames of each image in the series */
     size_t n;
 };
 
@@ -33,16 +34,22 @@ static int series_images(const struct vw_vp *vp, struct images *im)
     im->paths = calloc(cap, sizeof *im->paths);
     im->uids = calloc(cap, sizeof *im->uids);
     im->slice = calloc(cap, sizeof *im->slice);
+    im->frames = calloc(cap, sizeof *im->frames);
     im->n = 0;
-    if (!im->paths || !im->uids || !im->slice)
+    if (!im->paths || !im->uids || !im->slice || !im->frames)
         return -1;
     for (int i = 0; i < vp->st.n; i++) {
         const struct vw_slice *s = &vp->st.s[i];
         size_t k = 0;
         while (k < im->n && strcmp(im->uids[k], s->sop_uid) != 0)
             k++;
-        if (k < im->n || !s->sop_uid[0])
-            continue; /* frames of one file */
+        if (k < im->n) { /* another frame of a multi-frame file */
+            im->frames[k]++;
+            continue;
+        }
+        if (!s->sop_uid[0])
+            continue;
+        im->frames[im->n] = 1;
         im->paths[im->n] = s->path;
         im->uids[im->n] = s->sop_uid;
         im->slice[im->n] = s;
@@ -56,6 +63,7 @@ static void free_images(struct images *im)
     free(im->paths);
     free(im->uids);
     free(im->slice);
+    free(im->frames);
 }
 
 /* Names the written file dir/<uid>.dcm and stores it to node (if any).
@@ -114,8 +122,8 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
             pxp[i] = &pxs[i];
         }
     }
-    if (vw_annots_to_marks(t->annots, im.uids, im.n, cals, pxp, units,
-                           &marks) < 0) {
+    if (vw_annots_to_marks(t->annots, im.uids, im.n, im.frames, cals, pxp,
+                           units, &marks) < 0) {
         snprintf(msg, msglen, "out of memory");
         goto out;
     }
@@ -376,8 +384,12 @@ int vw_present_apply(struct vw_vp *vp, struct vw_tools *t, const char *path,
         for (size_t i = 0; i < im.n; i++) {
             const struct dcx_gsps_mark *m;
             size_t n;
-            dcx_gsps_marks_for(ps, im.uids[i], 0, &m, &n);
-            vw_annots_from_marks(fresh, im.uids[i], 0, m, n);
+            /* a cine's marks per frame (GSPS counts from 1) */
+            for (unsigned f = 0; f < im.frames[i]; f++) {
+                dcx_gsps_marks_for(ps, im.uids[i], im.frames[i] > 1 ? f + 1 : 0,
+                                   &m, &n);
+                vw_annots_from_marks(fresh, im.uids[i], f, m, n);
+            }
         }
         double c, w;
         if (im.n && dcx_gsps_window_for(ps, im.uids[0], &c, &w) == 0 &&

@@ -262,6 +262,8 @@ static int read_mark(dcx_gsps *ps, const dcx_item *it, struct mark_full *mf)
     mf->m.graphics = mf->g;
     mf->m.texts = mf->t;
     mf->m.layer = mf->layer;
+    /* one frame of one image (how consort-view marks cine) */
+    mf->m.frame = mf->refs.n == 1 ? mf->refs.frame[0] : 0;
     return 0;
 }
 

@@ -49,6 +49,7 @@ struct dcx_gsps_mark {
     size_t n_graphics;
     const struct dcx_gsps_text *texts;
     size_t n_texts;
+    unsigned frame;    /* of a multi-frame image, from 1; 0: every frame */
 };
 
 struct dcx_gsps_desc {

@@ -121,11 +121,16 @@ int write_ps(const struct dcx_gsps_desc *d, const char *path,
         // the image the objects apply to; the presentation state keeps
         // the file's data set, we keep ownership
         c = ps.attachImage(files[mk->image]->getDataset(), OFFalse);
+        if (c.good() && mk->frame > 0)
+            c = ps.selectImageFrameNumber(mk->frame);
         if (c.bad())
             return fail(e, DCX_EBADDATA, d->images[mk->image], c);
+        // one frame of a multi-frame image, or the whole image
+        DVPSObjectApplicability on =
+            mk->frame > 0 ? DVPSB_currentFrame : DVPSB_currentImage;
         for (size_t g = 0; g < mk->n_graphics; g++) {
             const struct dcx_gsps_graphic *gr = &mk->graphics[g];
-            DVPSGraphicObject *o = ps.addGraphicObject(li, DVPSB_currentImage);
+            DVPSGraphicObject *o = ps.addGraphicObject(li, on);
             if (!o || gr->n == 0 || !gr->xy ||
                 o->setData(gr->n, gr->xy, DVPSA_pixels).bad() ||
                 o->setGraphicType(shape_of(gr->shape)).bad() ||
@@ -137,7 +142,7 @@ int write_ps(const struct dcx_gsps_desc *d, const char *path,
         }
         for (size_t t = 0; t < mk->n_texts; t++) {
             const struct dcx_gsps_text *tx = &mk->texts[t];
-            DVPSTextObject *o = ps.addTextObject(li, DVPSB_currentImage);
+            DVPSTextObject *o = ps.addTextObject(li, on);
             utf8 |= has_8bit(tx->text);
             bool ok = o && tx->text && *tx->text &&
                       (tx->has_anchor || tx->has_box) &&
