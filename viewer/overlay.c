@@ -130,36 +130,31 @@ int vw_overlay_orientation(const struct vw_image *im,
     return 0;
 }
 
-const char *vw_overlay_calibration(const struct vw_image *im, double *mm_x)
-{
-    double ps[2];
-    if (vw_image_numbers(im, DCX_TAG_PIXEL_SPACING, ps, 2) == 2 && ps[1] > 0) {
-        *mm_x = ps[1]; /* row spacing \ column spacing: x is the second */
-        return "pixel_spacing";
-    }
-    if (vw_image_numbers(im, DCX_TAG_IMAGER_PIXEL_SPACING, ps, 2) == 2 &&
-        ps[1] > 0) {
-        *mm_x = ps[1];
-        return "detector";
-    }
-    if (vw_image_us_mm_per_pixel(im, mm_x) == 0)
-        return "us_region";
-    return "none";
-}
-
 void vw_overlay_cal(const struct vw_image *im, struct vw_cal *out)
 {
     double ps[2], mm;
     *out = (struct vw_cal){VW_CAL_NONE, 0, 0};
-    /* Pixel Spacing is row spacing (y) \ column spacing (x) */
-    if (vw_image_numbers(im, DCX_TAG_PIXEL_SPACING, ps, 2) == 2 && ps[0] > 0 &&
-        ps[1] > 0)
-        *out = (struct vw_cal){VW_CAL_PIXEL, ps[1], ps[0]};
+    /* (row spacing = y) \ (column spacing = x); a missing y takes x */
+    if (vw_image_numbers(im, DCX_TAG_PIXEL_SPACING, ps, 2) == 2 && ps[1] > 0)
+        *out = (struct vw_cal){VW_CAL_PIXEL, ps[1], ps[0] > 0 ? ps[0] : ps[1]};
     else if (vw_image_numbers(im, DCX_TAG_IMAGER_PIXEL_SPACING, ps, 2) == 2 &&
-             ps[0] > 0 && ps[1] > 0)
-        *out = (struct vw_cal){VW_CAL_DETECTOR, ps[1], ps[0]};
-    else if (vw_image_us_mm_per_pixel(im, &mm) == 0 && mm > 0)
+             ps[1] > 0)
+        *out = (struct vw_cal){VW_CAL_DETECTOR, ps[1],
+                               ps[0] > 0 ? ps[0] : ps[1]};
+    else if (vw_image_us_mm_per_pixel(im, &mm) == 0)
         *out = (struct vw_cal){VW_CAL_US, mm, mm};
+}
+
+const char *vw_overlay_calibration(const struct vw_image *im, double *mm_x)
+{
+    static const char *const names[] = {
+        [VW_CAL_NONE] = "none", [VW_CAL_PIXEL] = "pixel_spacing",
+        [VW_CAL_DETECTOR] = "detector", [VW_CAL_US] = "us_region"};
+    struct vw_cal c;
+    vw_overlay_cal(im, &c);
+    if (c.kind != VW_CAL_NONE)
+        *mm_x = c.mm_x;
+    return names[c.kind];
 }
 
 static const float white[4] = {1, 1, 1, 1};

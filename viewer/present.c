@@ -18,6 +18,8 @@
 #include "overlay.h"
 
 #define GSPS_CLASS "1.2.840.10008.5.1.4.1.1.11.1"
+#define KO_CLASS "1.2.840.10008.5.1.4.1.1.88.59"
+#define TEXT_SR_CLASS "1.2.840.10008.5.1.4.1.1.88.11"
 
 /* The series' files once each, in slice order, with their UIDs and the
  * slice showing each (for statistics). */
@@ -67,21 +69,26 @@ static void free_images(struct images *im)
 }
 
 /* Names the written file dir/<uid>.dcm and stores it to node (if any).
- * 0 done; 1 saved but not stored (err says why); -1 not saved. */
+ * 0 done (the caller says so); 1 saved but not stored, -1 not saved: msg
+ * says it (what: "report", ...). */
 static int place(const char *dir, const char *tmp, const char *uid,
                  const struct vw_node *node, const char *sop_class,
-                 char *err, size_t errlen)
+                 const char *what, char *msg, size_t msglen)
 {
-    char final[1200];
+    char final[1200], err[300];
     snprintf(final, sizeof final, "%s/%s.dcm", dir, uid);
     if (rename(tmp, final) != 0) {
-        snprintf(err, errlen, "cannot name the saved file: %s",
+        snprintf(msg, msglen, "cannot name the saved file: %s",
                  strerror(errno));
         unlink(tmp);
         return -1;
     }
-    if (node && vw_node_store(node, final, sop_class, err, errlen) < 0)
+    if (node && vw_node_store(node, final, sop_class, err, sizeof err) < 0) {
+        /* kept locally: the reader can store it again */
+        snprintf(msg, msglen, "%s saved; not stored to %s: %s", what,
+                 node->ae, err);
         return 1;
+    }
     return 0;
 }
 
@@ -155,14 +162,9 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
         unlink(tmp);
         goto out;
     }
-    char err[300] = "";
-    int pr = place(dir, tmp, uid, node, GSPS_CLASS, err, sizeof err);
+    int pr = place(dir, tmp, uid, node, GSPS_CLASS, "presentation state",
+                   msg, msglen);
     if (pr != 0) {
-        if (pr > 0) /* kept locally: the reader can store it again */
-            snprintf(msg, msglen, "presentation state saved; not stored to "
-                                  "%s: %s", node->ae, err);
-        else
-            snprintf(msg, msglen, "%s", err);
         rc = pr > 0 ? 0 : -1;
         goto out;
     }
@@ -213,15 +215,8 @@ int vw_present_save_keys(const struct vw_vp *vp, char (*keys)[65],
         unlink(tmp);
         goto out;
     }
-    char err[300] = "";
-    int pr = place(dir, tmp, uid, node, "1.2.840.10008.5.1.4.1.1.88.59", err,
-                   sizeof err);
+    int pr = place(dir, tmp, uid, node, KO_CLASS, "key images", msg, msglen);
     if (pr != 0) {
-        if (pr > 0)
-            snprintf(msg, msglen, "key images saved; not stored to %s: %s",
-                     node->ae, err);
-        else
-            snprintf(msg, msglen, "%s", err);
         rc = pr > 0 ? 0 : -1;
         goto out;
     }
@@ -256,15 +251,8 @@ int vw_present_save_report(const struct vw_vp *vp, const char *findings,
         unlink(tmp);
         goto out;
     }
-    char err[300] = "";
-    int pr = place(dir, tmp, uid, node, "1.2.840.10008.5.1.4.1.1.88.11", err,
-                   sizeof err);
+    int pr = place(dir, tmp, uid, node, TEXT_SR_CLASS, "report", msg, msglen);
     if (pr != 0) {
-        if (pr > 0)
-            snprintf(msg, msglen, "report saved; not stored to %s: %s",
-                     node->ae, err);
-        else
-            snprintf(msg, msglen, "%s", err);
         rc = pr > 0 ? 0 : -1;
         goto out;
     }

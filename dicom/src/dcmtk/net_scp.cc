@@ -57,7 +57,6 @@ struct dcx_scp {
     // deadline (steady clock ms): the accept loop shuts overdue ones down
     std::vector<std::pair<int, long long>> handshaking; // under mu
     int pending = 0;      // connections still sending their request (mu)
-    int tls_port = 0;
     std::atomic<bool> stop{false}; // lock-free: set from a signal handler
     std::mutex mu;
     std::condition_variable idle;
@@ -1272,7 +1271,6 @@ extern "C" int dcx_scp_create(const struct dcx_scp_opts *o,
                 delete s;
                 return DCX_EIO;
             }
-            s->tls_port = o->tls_port;
         }
         *out = s;
         return 0;

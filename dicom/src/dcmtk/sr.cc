@@ -74,6 +74,33 @@ int load_study(const char *const *images, size_t n,
     return 0;
 }
 
+// A new instance in a new series of the study, its root container
+// titled; the cursor is left on the root.
+OFCondition begin_doc(DSRDocument &doc, const char *study,
+                      const DSRCodedEntryValue &title)
+{
+    doc.createNewSeriesInStudy(study);
+    DSRDocumentTree &tree = doc.getTree();
+    if (!tree.addContentItem(DSRTypes::RT_isRoot, DSRTypes::VT_Container))
+        return EC_IllegalCall;
+    return tree.getCurrentContentItem().setConceptName(title);
+}
+
+// Encodes doc with the patient and study of the image at source (UTF-8)
+// and saves it as Part 10.
+int save_doc(DSRDocument &doc, const char *what, const char *source,
+             const char *path, char out_uid[65], struct dcx_error *e)
+{
+    DcmFileFormat out;
+    OFCondition c = doc.write(*out.getDataset());
+    if (c.bad()) {
+        dcx_err_set(e, "cannot encode the %s: %s", what, c.text());
+        return DCX_EBADDATA;
+    }
+    int rc = copy_patient_study(source, out.getDataset(), e);
+    return rc < 0 ? rc : dcx_shim_save_part10(&out, path, out_uid, e);
+}
+
 int write_ko(const struct dcx_ko_desc *d, const char *path, char out_uid[65],
              struct dcx_error *e)
 {
@@ -87,18 +114,13 @@ int write_ko(const struct dcx_ko_desc *d, const char *path, char out_uid[65],
     if (lrc < 0)
         return lrc;
     DSRDocument doc(DSRTypes::DT_KeyObjectSelectionDocument);
-    doc.createNewSeriesInStudy(study);
     DSRDocumentTree &tree = doc.getTree();
-    OFCondition c = EC_Normal;
-    if (!tree.addContentItem(DSRTypes::RT_isRoot, DSRTypes::VT_Container))
-        c = EC_IllegalCall;
-    DSRCodedEntryValue title =
+    OFCondition c = begin_doc(
+        doc, study,
         d->title == DCX_KO_TEACHING
             ? DSRCodedEntryValue("TCE001", "IHERADTF",
                                  "For Teaching File Export")
-            : DSRCodedEntryValue("113000", "DCM", "Of Interest");
-    if (c.good())
-        c = tree.getCurrentContentItem().setConceptName(title);
+            : DSRCodedEntryValue("113000", "DCM", "Of Interest"));
     if (c.good() && d->description && *d->description) {
         if (!tree.addContentItem(DSRTypes::RT_contains, DSRTypes::VT_Text,
                                  DSRTypes::AM_belowCurrent))
@@ -138,19 +160,8 @@ int write_ko(const struct dcx_ko_desc *d, const char *path, char out_uid[65],
         dcx_err_set(e, "cannot build the key object selection: %s", c.text());
         return DCX_EINVAL;
     }
-    DcmFileFormat out;
-    DcmDataset *ds = out.getDataset();
-    c = doc.write(*ds);
-    if (c.bad()) {
-        dcx_err_set(e, "cannot encode the key object selection: %s",
-                    c.text());
-        return DCX_EBADDATA;
-    }
-    // patient and study as the images have them, in UTF-8
-    int crc = copy_patient_study(d->images[0], ds, e);
-    if (crc < 0)
-        return crc;
-    return dcx_shim_save_part10(&out, path, out_uid, e);
+    return save_doc(doc, "key object selection", d->images[0], path, out_uid,
+                    e);
 }
 
 // The report: title, then Findings and Impression as text under
@@ -169,14 +180,10 @@ int write_report(const struct dcx_report_desc *d, const char *path,
     if (lrc < 0)
         return lrc;
     DSRDocument doc(DSRTypes::DT_BasicTextSR);
-    doc.createNewSeriesInStudy(study);
     DSRDocumentTree &tree = doc.getTree();
-    OFCondition c = EC_Normal;
-    if (!tree.addContentItem(DSRTypes::RT_isRoot, DSRTypes::VT_Container))
-        c = EC_IllegalCall;
-    if (c.good())
-        c = tree.getCurrentContentItem().setConceptName(DSRCodedEntryValue(
-            "18748-4", "LN", "Diagnostic Imaging Report"));
+    OFCondition c = begin_doc(doc, study,
+                              DSRCodedEntryValue("18748-4", "LN",
+                                                 "Diagnostic Imaging Report"));
     struct section {
         const char *code, *meaning, *text;
     } sections[] = {{"121070", "Findings", d->findings},
@@ -218,17 +225,7 @@ int write_report(const struct dcx_report_desc *d, const char *path,
         dcx_err_set(e, "cannot build the report: %s", c.text());
         return DCX_EINVAL;
     }
-    DcmFileFormat out;
-    DcmDataset *ds = out.getDataset();
-    c = doc.write(*ds);
-    if (c.bad()) {
-        dcx_err_set(e, "cannot encode the report: %s", c.text());
-        return DCX_EBADDATA;
-    }
-    int crc = copy_patient_study(d->images[0], ds, e);
-    if (crc < 0)
-        return crc;
-    return dcx_shim_save_part10(&out, path, out_uid, e);
+    return save_doc(doc, "report", d->images[0], path, out_uid, e);
 }
 
 } // namespace
