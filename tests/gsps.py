@@ -13,6 +13,12 @@ applies the state to the image, and its output equals PS3.3 C.11.2
 windowing computed here with numpy (within 1 grey level); dcx_gsps_read
 gives back every object, text, window and area exactly as written, and
 reads a state DCMTK's dcmpsmk made (label, reference, window, area).
+
+Measurement reports (dcx_measure_sr_write, make_gsps --measure): a TID
+1500 Comprehensive SR that dciodvfy finds no error in and DCMTK's dsrdump
+reads; read back with pydicom, every group's concept codes, NUM values and
+units, SCOORD graphic data and image (and frame) references are what was
+written.
 """
 
 import os
@@ -44,6 +50,125 @@ def read_pgm(path):
     parts = b.split(maxsplit=4)
     w, h, mx = int(parts[1]), int(parts[2]), int(parts[3])
     return np.frombuffer(parts[4][:w * h], np.uint8).reshape(h, w), mx
+
+
+def code(item, attr="ConceptNameCodeSequence"):
+    c = getattr(item, attr)[0]
+    return (c.CodeValue, c.CodingSchemeDesignator, c.CodeMeaning)
+
+
+def scoord(item):
+    ref = item.ContentSequence[0]
+    r = ref.ReferencedSOPSequence[0]
+    return (item.RelationshipType, item.GraphicType,
+            [round(float(v), 4) for v in item.GraphicData],
+            ref.RelationshipType, str(r.ReferencedSOPInstanceUID),
+            int(getattr(r, "ReferencedFrameNumber", 0) or 0))
+
+
+def groups(sr):
+    """Each Measurement Group as (tracking id, [NUM/SCOORD tuples])."""
+    meas = [c for c in sr.ContentSequence
+            if c.ValueType == "CONTAINER" and code(c)[0] == "126010"][0]
+    out = []
+    for g in meas.ContentSequence:
+        tid, items = None, []
+        for c in g.ContentSequence:
+            if code(c)[0] == "112039":
+                tid = c.TextValue
+            elif c.ValueType == "NUM":
+                mv = c.MeasuredValueSequence[0]
+                items.append(("NUM", code(c), float(mv.NumericValue),
+                              code(mv, "MeasurementUnitsCodeSequence")))
+                items += [scoord(x) for x in getattr(c, "ContentSequence", [])]
+            elif c.ValueType == "SCOORD":
+                items.append(scoord(c))
+        out.append((code(g), g.ContentTemplateSequence[0].TemplateIdentifier,
+                    tid, items))
+    return out
+
+
+def want_groups(uid, frame):
+    """What make_gsps --measure writes."""
+    mm, deg = ("mm", "UCUM", "millimeter"), ("deg", "UCUM", "Degree")
+    hu, one = ("[hnsf'U]", "UCUM", "Hounsfield Unit"), ("1", "UCUM", "no units")
+    length, angle = ("410668003", "SCT", "Length"), ("1483009", "SCT", "Angle")
+    area = ("42798000", "SCT", "Area")
+    stats = [("373098007", "SCT", "Mean"), ("386136009", "SCT", "Standard Deviation"),
+             ("255605001", "SCT", "Minimum"), ("56851009", "SCT", "Maximum")]
+    mg = ("125007", "DCM", "Measurement Group")
+
+    def sc(rel, kind, xy):
+        return (rel, kind, xy, "SELECTED FROM", uid, frame)
+    return [
+        (mg, "1501", "Length 1", [("NUM", length, 33.05, mm),
+                                  sc("INFERRED FROM", "POLYLINE", [10.5, 10.5, 50.5, 40.5])]),
+        (mg, "1501", "Angle 2", [("NUM", angle, 90.0, deg),
+                                 sc("INFERRED FROM", "POLYLINE", [20, 100, 60, 100, 60, 60])]),
+        (mg, "1501", "Cobb angle 3", [("NUM", angle, 12.5, deg),
+                                      sc("INFERRED FROM", "POLYLINE", [10, 10, 100, 20]),
+                                      sc("INFERRED FROM", "POLYLINE", [10, 60, 100, 90])]),
+        (mg, "1410", "Ellipse ROI 4", [sc("CONTAINS", "ELLIPSE", [30, 60, 70, 60, 50, 50, 50, 70]),
+                                       ("NUM", area, 137.25, ("mm2", "UCUM", "square millimeter"))] +
+         [("NUM", c, v, hu) for c, v in zip(stats, (40.25, 3.5, -12, 97))]),
+        (mg, "1410", "Rectangle ROI 5",
+         [sc("CONTAINS", "POLYLINE", [20, 20, 40, 20, 40, 40, 20, 40, 20, 20]),
+          ("NUM", area, 400.0, ("{pixels}", "UCUM", "pixels"))] +
+         [("NUM", c, v, one) for c, v in zip(stats, (1021.5, 0.125, 990, 1100))]),
+    ]
+
+
+def check_measure_sr(make, work, image, frame):
+    """make_gsps --measure on image (frame: 0 or a frame number)."""
+    what = "frame %d of %s" % (frame, os.path.basename(image)) if frame else \
+        os.path.basename(image)
+    sr = os.path.join(work, "measure-%d.dcm" % frame)
+    rc, out = run([make, "--measure", sr] + (["--frame", str(frame)] if frame else []) +
+                  [image])
+    check(rc == 0, "dcx_measure_sr_write on %s: %s" % (what, out.strip()[:100]))
+    if rc != 0:
+        return
+    rc, out = run(["dciodvfy", sr])
+    errors = [l for l in out.splitlines() if l.startswith("Error")]
+    check(not errors and "ComprehensiveSR" in out,
+          "dciodvfy: no error in the measurement report on %s%s" % (
+              what, "; " + "; ".join(errors[:3]) if errors else ""))
+    rc, out = run(["dsrdump", sr])
+    check(rc == 0 and "Imaging Measurement Report" in out and
+          not any(l.startswith(("E:", "F:")) for l in out.splitlines()),
+          "DCMTK dsrdump reads the measurement report on %s" % what)
+    r = pydicom.dcmread(sr)
+    img = pydicom.dcmread(image, stop_before_pixels=True)
+    uid = str(img.SOPInstanceUID)
+    tpl = r.ContentTemplateSequence[0]
+    check(r.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.33" and
+          code(r) == ("126000", "DCM", "Imaging Measurement Report") and
+          tpl.TemplateIdentifier == "1500" and tpl.MappingResource == "DCMR" and
+          r.StudyInstanceUID == img.StudyInstanceUID and r.Modality == "SR",
+          "Comprehensive SR, Imaging Measurement Report, TemplateIdentifier 1500 "
+          "(DCMR) on the root, the image's study")
+    top = [(c.RelationshipType, code(c)) for c in r.ContentSequence]
+    ctx = {code(c)[0]: c for c in r.ContentSequence}
+    lib = ctx["111028"].ContentSequence[0]
+    check([x[1][0] for x in top] == ["121049", "121005", "121008", "121058",
+                                     "111028", "126010"] and
+          code(ctx["121049"], "ConceptCodeSequence")[0] == "en-US" and
+          str(ctx["121008"].PersonName) == "Wang^Wei" and
+          code(ctx["121058"], "ConceptCodeSequence") ==
+          ("363679005", "SCT", "Imaging procedure") and
+          code(lib) == ("126200", "DCM", "Image Library Group") and
+          [str(i.ReferencedSOPSequence[0].ReferencedSOPInstanceUID)
+           for i in lib.ContentSequence] == [uid] and
+          [str(i.ReferencedSOPInstanceUID) for i in
+           r.CurrentRequestedProcedureEvidenceSequence[0]
+           .ReferencedSeriesSequence[0].ReferencedSOPSequence] == [uid],
+          "language, observer Wang^Wei, procedure reported, the image in the "
+          "image library and the evidence: %s" % [x[1][2] for x in top])
+    got, want = groups(r), want_groups(uid, frame)
+    for g, w in zip(got, want):
+        check(g == w, "measurement group %s: codes, values, units, SCOORD and "
+              "image reference as written%s" % (w[2], "" if g == w else ": %r" % (g,)))
+    check(len(got) == len(want), "%d measurement groups" % len(got))
 
 
 def main():
@@ -166,6 +291,14 @@ def main():
           str(r.VerifyingObserverSequence[0].VerifyingObserverName) == "Wang^Wei" and
           r.StudyInstanceUID == pydicom.dcmread(gb).StudyInstanceUID,
           "report: the GB18030 image's patient in UTF-8, complete and verified, same study")
+    # measurement reports: CT_small, and frame 2 of a two-frame image
+    # (pydicom's SC_rgb_rle_2frame relabelled Multi-frame True Colour SC:
+    # a frame of a single-frame class is an error to dciodvfy)
+    check_measure_sr(make, work, CT, 0)
+    mf = pydicom.dcmread(os.path.join(DATA, "test_files", "SC_rgb_rle_2frame.dcm"))
+    mf.SOPClassUID = mf.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7.4"
+    mf.save_as(os.path.join(work, "mf.dcm"))
+    check_measure_sr(make, work, os.path.join(work, "mf.dcm"), 2)
     print("gsps: %d failed" % len(failed))
     return 1 if failed else 0
 

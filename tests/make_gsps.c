@@ -8,7 +8,10 @@
  *        make_gsps --report OUT.dcm IMAGE...
  * (a final Basic Text SR report, Chinese findings and impression)
  *        make_gsps --read PS.dcm IMAGE_UID
- * (prints what dcx_gsps_read finds for that image, one line each) */
+ * (prints what dcx_gsps_read finds for that image, one line each)
+ *        make_gsps --measure OUT.dcm [--frame N] IMAGE...
+ * (a TID 1500 measurement report: one measurement of each kind with the
+ * values below on the first image, or on its frame N) */
 #include "dcx/dcx.h"
 #include "dcx/gsps.h"
 #include "dcx/sr.h"
@@ -59,8 +62,48 @@ static int dump(const char *path, const char *uid)
     return 0;
 }
 
+/* the measurements tests/gsps.py expects back, value for value */
+static int measure(int argc, char **argv)
+{
+    unsigned frame = 0;
+    int first = 3;
+    if (argc >= 6 && strcmp(argv[3], "--frame") == 0) {
+        frame = (unsigned)atoi(argv[4]);
+        first = 5;
+    }
+    static const float len[] = {10.5f, 10.5f, 50.5f, 40.5f};
+    static const float ang[] = {20, 100, 60, 100, 60, 60};
+    static const float cobb[] = {10, 10, 100, 20, 10, 60, 100, 90};
+    static const float ell[] = {30, 60, 70, 60, 50, 50, 50, 70};
+    static const float rect[] = {20, 20, 40, 20, 40, 40, 20, 40};
+    const struct dcx_measure m[] = {
+        {DCX_MEAS_LENGTH, 0, frame, 2, len, 33.05, 1, 0, 0, 0, 0, 0, NULL},
+        {DCX_MEAS_ANGLE, 0, frame, 3, ang, 90, 1, 0, 0, 0, 0, 0, NULL},
+        {DCX_MEAS_COBB, 0, frame, 4, cobb, 12.5, 1, 0, 0, 0, 0, 0, NULL},
+        {DCX_MEAS_ELLIPSE_ROI, 0, frame, 4, ell, 137.25, 1, 1, 40.25, 3.5,
+         -12, 97, "HU"},
+        {DCX_MEAS_RECT_ROI, 0, frame, 4, rect, 400, 0, 1, 1021.5, 0.125, 990,
+         1100, ""},
+    };
+    struct dcx_measure_sr_desc d = {(const char *const *)(argv + first),
+                                    (size_t)(argc - first), m,
+                                    sizeof m / sizeof m[0], "Wang^Wei"};
+    char uid[65];
+    struct dcx_error e;
+    if (dcx_init(NULL, NULL, DCX_LOG_WARN) < 0)
+        return 1;
+    if (dcx_measure_sr_write(&d, argv[2], uid, &e) < 0) {
+        fprintf(stderr, "make_gsps: %s\n", e.msg);
+        return 1;
+    }
+    printf("%s\n", uid);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 4 && strcmp(argv[1], "--measure") == 0)
+        return measure(argc, argv);
     if (argc >= 5 && strcmp(argv[1], "--ko") == 0) {
         if (dcx_init(NULL, NULL, DCX_LOG_WARN) < 0)
             return 1;
