@@ -298,7 +298,28 @@ unsigned vw_annots_hit(const vw_annots *l, const char *sop_uid,
     return best;
 }
 
-/* ---- labels ---- */
+/* ---- labels and measurements ---- */
+
+/* a ROI's own area (no pixels needed): mm2, or px2 uncalibrated */
+static double shape_area(const struct vw_annot *a, const struct vw_cal *cal)
+{
+    const float *p = a->pt;
+    double w = fabs(p[2] - p[0]), h = fabs(p[3] - p[1]);
+    double sx = cal->kind == VW_CAL_NONE ? 1 : cal->mm_x;
+    double sy = cal->kind == VW_CAL_NONE ? 1 : cal->mm_y;
+    return (a->tool == VW_TOOL_ELLIPSE ? VW_PI / 4 : 1) * w * h * sx * sy;
+}
+
+/* the ellipse inscribed in the box p[0..3] as GSPS and SR draw one: major
+ * axis end points first, then the minor axis */
+static void ellipse_axes(const float *p, float out[8])
+{
+    float cx = (p[0] + p[2]) / 2, cy = (p[1] + p[3]) / 2;
+    float ra = fabsf(p[2] - p[0]) / 2, rb = fabsf(p[3] - p[1]) / 2;
+    const float h[8] = {cx - ra, cy, cx + ra, cy, cx, cy - rb, cx, cy + rb};
+    const float v[8] = {cx, cy - rb, cx, cy + rb, cx - ra, cy, cx + ra, cy};
+    memcpy(out, ra >= rb ? h : v, sizeof h);
+}
 
 void vw_annot_label(const struct vw_annot *a, const struct vw_cal *cal,
                     const struct vw_px *px, const char *unit, char *out,
@@ -337,14 +358,9 @@ void vw_annot_label(const struct vw_annot *a, const struct vw_cal *cal,
                      "%s2%s",
                      st.mean, unit && *unit ? " " : "", unit ? unit : "",
                      st.sd, st.min, st.max, st.area, lu, paren);
-        else {
-            double w = fabs(p[2] - p[0]), h = fabs(p[3] - p[1]);
-            double sx = cal->kind == VW_CAL_NONE ? 1 : cal->mm_x;
-            double sy = cal->kind == VW_CAL_NONE ? 1 : cal->mm_y;
-            double area = (a->tool == VW_TOOL_ELLIPSE ? VW_PI / 4 : 1) * w *
-                          h * sx * sy;
-            snprintf(out, len, "area %.1f %s2%s", area, lu, paren);
-        }
+        else
+            snprintf(out, len, "area %.1f %s2%s", shape_area(a, cal), lu,
+                     paren);
         break;
     }
     case VW_TOOL_TEXT:
@@ -353,6 +369,63 @@ void vw_annot_label(const struct vw_annot *a, const struct vw_cal *cal,
     default:
         break;
     }
+}
+
+int vw_annot_measure(const struct vw_annot *a, const struct vw_cal *cal,
+                     const struct vw_px *px, const char *unit, float xy[8],
+                     struct dcx_measure *out)
+{
+    const float *p = a->pt;
+    struct dcx_measure m = {0};
+    m.frame = a->frame;
+    m.xy = xy;
+    m.calibrated = cal->kind != VW_CAL_NONE;
+    m.unit = unit && strcmp(unit, "HU") == 0 ? "HU" : "";
+    switch (a->tool) {
+    case VW_TOOL_LENGTH:
+        m.kind = DCX_MEAS_LENGTH;
+        m.value = vw_length(cal, p[0], p[1], p[2], p[3]);
+        break;
+    case VW_TOOL_ANGLE:
+        m.kind = DCX_MEAS_ANGLE;
+        m.value = vw_angle_deg(cal, p[0], p[1], p[2], p[3], p[4], p[5]);
+        break;
+    case VW_TOOL_COBB:
+        m.kind = DCX_MEAS_COBB;
+        m.value = vw_cobb_deg(cal, p[0], p[1], p[2], p[3], p[4], p[5], p[6],
+                              p[7]);
+        break;
+    case VW_TOOL_ELLIPSE:
+    case VW_TOOL_RECT: {
+        int ell = a->tool == VW_TOOL_ELLIPSE;
+        struct vw_roi_stats st;
+        m.kind = ell ? DCX_MEAS_ELLIPSE_ROI : DCX_MEAS_RECT_ROI;
+        m.value = shape_area(a, cal);
+        if (px && vw_roi_stats(px, cal, ell ? VW_ROI_ELLIPSE : VW_ROI_RECT,
+                               p[0], p[1], p[2], p[3], &st) == 0) {
+            m.value = st.area;
+            m.has_stats = 1;
+            m.mean = st.mean, m.sd = st.sd, m.min = st.min, m.max = st.max;
+        }
+        if (ell) {
+            ellipse_axes(p, xy);
+        } else {
+            float l = fminf(p[0], p[2]), r = fmaxf(p[0], p[2]);
+            float t = fminf(p[1], p[3]), b = fmaxf(p[1], p[3]);
+            const float box[8] = {l, t, r, t, r, b, l, b};
+            memcpy(xy, box, sizeof box);
+        }
+        m.n = 4;
+        *out = m;
+        return 0;
+    }
+    default:
+        return -1;
+    }
+    m.n = (size_t)a->n;
+    memcpy(xy, p, (size_t)(2 * a->n) * sizeof *xy);
+    *out = m;
+    return 0;
 }
 
 /* ---- GSPS ---- */
@@ -422,12 +495,9 @@ static int one_mark(const struct vw_annot *a, size_t image,
         break;
     }
     case VW_TOOL_ELLIPSE: {
-        float cx = (p[0] + p[2]) / 2, cy = (p[1] + p[3]) / 2;
-        float ra = fabsf(p[2] - p[0]) / 2, rb = fabsf(p[3] - p[1]) / 2;
-        /* major axis end points first, then the minor axis */
-        const float h[8] = {cx - ra, cy, cx + ra, cy, cx, cy - rb, cx, cy + rb};
-        const float v[8] = {cx, cy - rb, cx, cy + rb, cx - ra, cy, cx + ra, cy};
-        rc = add_graphic(g, &ng, DCX_GSPS_ELLIPSE, ra >= rb ? h : v, 4);
+        float axes[8];
+        ellipse_axes(p, axes);
+        rc = add_graphic(g, &ng, DCX_GSPS_ELLIPSE, axes, 4);
         break;
     }
     case VW_TOOL_ARROW: {

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "dcx/gsps.h"
+#include "dcx/sr.h"
 #include "measure.h"
 
 enum vw_tool {
@@ -75,6 +76,15 @@ unsigned vw_annots_hit(const vw_annots *l, const char *sop_uid,
 void vw_annot_label(const struct vw_annot *a, const struct vw_cal *cal,
                     const struct vw_px *px, const char *unit, char *out,
                     size_t len);
+
+/* The measurement a length, angle, Cobb, ellipse or rectangle shows, for
+ * the measurement report: the same maths as vw_annot_label (statistics
+ * when px is given). xy receives the points (out->xy points to it);
+ * out->image is 0, out->frame a->frame: the caller sets both. 0, or -1
+ * for an annotation that measures nothing (arrow, text). */
+int vw_annot_measure(const struct vw_annot *a, const struct vw_cal *cal,
+                     const struct vw_px *px, const char *unit, float xy[8],
+                     struct dcx_measure *out);
 
 /* ---- GSPS ---- */
 

@@ -20,6 +20,7 @@
 #define GSPS_CLASS "1.2.840.10008.5.1.4.1.1.11.1"
 #define KO_CLASS "1.2.840.10008.5.1.4.1.1.88.59"
 #define TEXT_SR_CLASS "1.2.840.10008.5.1.4.1.1.88.11"
+#define COMPREHENSIVE_SR_CLASS "1.2.840.10008.5.1.4.1.1.88.33"
 
 /* The series' files once each, in slice order, with their UIDs and the
  * slice showing each (for statistics). */
@@ -90,6 +91,69 @@ static int place(const char *dir, const char *tmp, const char *uid,
         return 1;
     }
     return 0;
+}
+
+/* The measuring annotations (length, angle, Cobb, ROIs) on the series as
+ * a TID 1500 measurement report beside the GSPS: values a GSPS holds only
+ * as text. Its image library names only the measured images. 0 written
+ * (or nothing to write: *n_out 0), 1 saved but not stored, -1 failed;
+ * msg says why when not 0. */
+static int save_measures(const struct images *im, const vw_annots *annots,
+                         const struct vw_cal *cals,
+                         const struct vw_px *const *pxp,
+                         const char *const *units, const char *dir,
+                         const char *creator, const struct vw_node *node,
+                         size_t *n_out, char *msg, size_t msglen)
+{
+    size_t na = vw_annots_count(annots), n = 0, n_used = 0;
+    struct dcx_measure *m = calloc(na ? na : 1, sizeof *m);
+    float (*xy)[8] = calloc(na ? na : 1, sizeof *xy);
+    const char **used = calloc(im->n ? im->n : 1, sizeof *used);
+    size_t *slot = calloc(im->n ? im->n : 1, sizeof *slot); /* 1 + index */
+    int rc = -1;
+    *n_out = 0;
+    if (!m || !xy || !used || !slot) {
+        snprintf(msg, msglen, "measurement report: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < na; i++) {
+        const struct vw_annot *a = vw_annots_at(annots, i);
+        size_t k = 0;
+        while (k < im->n && strcmp(im->uids[k], a->sop_uid) != 0)
+            k++;
+        if (k == im->n ||
+            vw_annot_measure(a, &cals[k], pxp[k], units[k], xy[n], &m[n]) < 0)
+            continue;
+        if (!slot[k]) {
+            used[n_used] = im->paths[k];
+            slot[k] = ++n_used;
+        }
+        m[n].image = slot[k] - 1;
+        m[n].frame = im->frames[k] > 1 ? a->frame + 1 : 0; /* SR: from 1 */
+        n++;
+    }
+    rc = 0;
+    if (n == 0)
+        goto out;
+    struct dcx_measure_sr_desc d = {used, n_used, m, n, creator};
+    char tmp[1200], uid[65];
+    snprintf(tmp, sizeof tmp, "%s/.measure-%ld.part", dir, (long)getpid());
+    struct dcx_error e;
+    if (dcx_measure_sr_write(&d, tmp, uid, &e) < 0) {
+        snprintf(msg, msglen, "measurement report not saved: %s", e.msg);
+        unlink(tmp);
+        rc = -1;
+        goto out;
+    }
+    rc = place(dir, tmp, uid, node, COMPREHENSIVE_SR_CLASS,
+               "measurement report", msg, msglen);
+    *n_out = n;
+out:
+    free(m);
+    free(xy);
+    free(used);
+    free(slot);
+    return rc;
 }
 
 int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
@@ -164,13 +228,23 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
     }
     int pr = place(dir, tmp, uid, node, GSPS_CLASS, "presentation state",
                    msg, msglen);
-    if (pr != 0) {
-        rc = pr > 0 ? 0 : -1;
+    if (pr < 0)
         goto out;
-    }
-    snprintf(msg, msglen, "presentation state saved (%zu mark(s))%s%s",
-             marks.n, node ? " and stored to " : "", node ? node->ae : "");
+    if (pr == 0)
+        snprintf(msg, msglen, "presentation state saved (%zu mark(s))%s%s",
+                 marks.n, node ? " and stored to " : "", node ? node->ae : "");
     rc = 0;
+    /* the state is saved whatever becomes of the report: say both */
+    char mmsg[400] = "";
+    size_t n_meas;
+    int mr = save_measures(&im, t->annots, cals, pxp, units, dir, creator,
+                           node, &n_meas, mmsg, sizeof mmsg);
+    size_t used = strlen(msg);
+    if (mr == 0 && n_meas > 0)
+        snprintf(msg + used, msglen - used,
+                 ", with a measurement report (%zu measurement(s))", n_meas);
+    else if (mr != 0)
+        snprintf(msg + used, msglen - used, "; %s", mmsg);
 out:
     vw_annots_free_marks(&marks);
     free(cals);

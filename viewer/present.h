@@ -1,6 +1,7 @@
 /* present.h - presentation states of the series on screen: the reader's
- * marks, window and orientation saved as a GSPS (dcx/gsps.h) beside the
- * study and stored to the node; the states found beside the images read
+ * marks, window and orientation saved as a GSPS (dcx/gsps.h), with a
+ * measurement report of their values, beside the study and stored to the
+ * node; the states found beside the images read
  * back and applied (newest first, P cycles). No GL. */
 #ifndef VW_PRESENT_H
 #define VW_PRESENT_H
@@ -13,7 +14,11 @@
 
 /* Writes dir/<SOP Instance UID>.dcm from the marks on vp's series (all of
  * its images referenced), vp's window, rotation and flip; stores it to
- * node when given. 0 with a message for the status line, or -1 and why. */
+ * node when given. When the marks include measurements (length, angle,
+ * Cobb, ellipse, rectangle) a TID 1500 measurement report (Comprehensive
+ * SR, dcx/sr.h) of their values is written and stored beside it. 0 with
+ * a message for the status line (a report that failed is said there), or
+ * -1 and why. */
 int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
                     const char *dir, const char *creator,
                     const struct vw_node *node, char *msg, size_t msglen);
