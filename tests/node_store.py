@@ -37,9 +37,12 @@ import pydicom  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # back to schema 2 as the release before made it: instances with a UNIQUE
-# path, no forwarding tables
+# path, no forwarding or teaching tables
 SCHEMA2_INSTANCES = """
 BEGIN;
+DROP TABLE teaching;
+DROP TABLE deid_patients;
+DROP TABLE deid_uids;
 DROP TABLE queue;
 DROP TABLE forward_stats;
 ALTER TABLE studies DROP COLUMN origin_ae;
@@ -382,10 +385,11 @@ def main():
             if r[2]]
     tables = {r[0] for r in nl.index_rows(storage4, "SELECT name FROM sqlite_master"
                                            " WHERE type = 'table'")}
-    nl.check(rc == 0 and before == after and ver == 4 and len(uniq) == 1 and
-             {"queue", "forward_stats"} <= tables,
-             "schema 2 index migrated to 4: %d instances kept, unique indexes "
-             "left on instances: %s, forwarding tables made" % (after[0], uniq))
+    nl.check(rc == 0 and before == after and ver == 5 and len(uniq) == 1 and
+             {"queue", "forward_stats", "teaching", "deid_uids"} <= tables,
+             "schema 2 index migrated to 5: %d instances kept, unique indexes "
+             "left on instances: %s, forwarding and teaching tables made" %
+             (after[0], uniq))
 
     agree, full = text.count("fast path agrees"), text.count("full parse needed")
     nl.check("fast path differs" not in text and agree > 300,

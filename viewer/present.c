@@ -357,6 +357,100 @@ static int newest_first(const void *a, const void *b)
                   ((const struct vw_present *)a)->when);
 }
 
+struct found {
+    struct vw_present *v;
+    int n, cap;
+    char done[32][1024]; /* folders already scanned */
+    int n_done;
+};
+
+/* The presentation states in dir that reference images of the series. */
+static void scan_dir(const char *dir, const struct images *im,
+                     struct found *f)
+{
+    for (int k = 0; k < f->n_done; k++)
+        if (strcmp(f->done[k], dir) == 0)
+            return;
+    if (f->n_done == (int)(sizeof f->done / sizeof f->done[0]))
+        return;
+    snprintf(f->done[f->n_done++], sizeof f->done[0], "%s", dir);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[1024];
+        struct stat sb;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >=
+                sizeof path ||
+            e->d_name[0] == '.' || stat(path, &sb) != 0 ||
+            !S_ISREG(sb.st_mode) || sb.st_size > (16 << 20) ||
+            !looks_like_gsps(path))
+            continue;
+        dcx_gsps *ps;
+        if (dcx_gsps_read(path, &ps, NULL) < 0)
+            continue;
+        const struct dcx_gsps_info *in = dcx_gsps_get_info(ps);
+        int ours = 0;
+        for (size_t r = 0; r < in->n_images && !ours; r++)
+            for (size_t k = 0; k < im->n && !ours; k++)
+                ours = strcmp(dcx_gsps_image_uid(ps, r), im->uids[k]) == 0;
+        if (ours && f->n == f->cap) {
+            int cap = f->cap ? 2 * f->cap : 4;
+            void *nv = realloc(f->v, (size_t)cap * sizeof *f->v);
+            if (!nv)
+                ours = 0;
+            else
+                f->v = nv, f->cap = cap;
+        }
+        if (ours) {
+            struct vw_present *p = &f->v[f->n++];
+            snprintf(p->path, sizeof p->path, "%s", path);
+            snprintf(p->label, sizeof p->label, "%s", in->label);
+            snprintf(p->creator, sizeof p->creator, "%s", in->creator);
+            snprintf(p->when, sizeof p->when, "%s%s", in->date, in->time);
+        }
+        dcx_gsps_free(ps);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* 1 if dir is a series folder of DICOM media (a DICOMDIR one to three
+ * levels up, as consort-node export and most CD writers lay them out):
+ * the study's presentation states are then in sibling folders. */
+static int media_series_dir(const char *dir)
+{
+    char path[1100];
+    const char *up[] = {"..", "../..", "../../.."};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s/DICOMDIR", dir, up[i]);
+        if (access(path, R_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void scan_siblings(const char *dir, const struct images *im,
+                          struct found *f)
+{
+    char parent[1024];
+    snprintf(parent, sizeof parent, "%s", dir);
+    dirname(parent);
+    DIR *d = opendir(parent);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char sub[1100];
+        struct stat sb;
+        if (e->d_name[0] == '.' ||
+            (size_t)snprintf(sub, sizeof sub, "%s/%s", parent, e->d_name) >=
+                sizeof sub ||
+            stat(sub, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            continue;
+        scan_dir(sub, im, f);
+    }
+    if (d)
+        closedir(d);
+}
+
 int vw_present_find(const struct vw_vp *vp, const char *extra_dir,
                     struct vw_present **out)
 {
@@ -364,65 +458,32 @@ int vw_present_find(const struct vw_vp *vp, const char *extra_dir,
     struct images im;
     if (series_images(vp, &im) < 0)
         return 0;
-    struct vw_present *v = NULL;
-    int n = 0, cap = 0;
-    char done[8][1024];
-    int n_done = 0;
-    for (size_t i = 0; i <= im.n && n_done < 8; i++) {
+    struct found *f = calloc(1, sizeof *f);
+    if (!f) {
+        free_images(&im);
+        return 0;
+    }
+    for (size_t i = 0; i < im.n; i++) {
         char copy[1024];
-        if (i == im.n && !extra_dir)
-            break;
-        snprintf(copy, sizeof copy, "%s", i < im.n ? im.paths[i] : extra_dir);
-        const char *dir = i < im.n ? dirname(copy) : copy;
+        snprintf(copy, sizeof copy, "%s", im.paths[i]);
+        const char *dir = dirname(copy);
         int seen = 0;
-        for (int k = 0; k < n_done; k++)
-            seen |= strcmp(done[k], dir) == 0;
+        for (int k = 0; k < f->n_done; k++)
+            seen |= strcmp(f->done[k], dir) == 0;
         if (seen)
             continue;
-        snprintf(done[n_done++], sizeof done[0], "%s", dir);
-        DIR *d = opendir(dir);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            char path[1024];
-            struct stat sb;
-            if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >=
-                    sizeof path ||
-                e->d_name[0] == '.' || stat(path, &sb) != 0 ||
-                !S_ISREG(sb.st_mode) || sb.st_size > (16 << 20) ||
-                !looks_like_gsps(path))
-                continue;
-            dcx_gsps *ps;
-            if (dcx_gsps_read(path, &ps, NULL) < 0)
-                continue;
-            const struct dcx_gsps_info *in = dcx_gsps_get_info(ps);
-            int ours = 0;
-            for (size_t r = 0; r < in->n_images && !ours; r++)
-                for (size_t k = 0; k < im.n && !ours; k++)
-                    ours = strcmp(dcx_gsps_image_uid(ps, r), im.uids[k]) == 0;
-            if (ours && n == cap) {
-                cap = cap ? 2 * cap : 4;
-                void *nv = realloc(v, (size_t)cap * sizeof *v);
-                if (!nv)
-                    ours = 0;
-                else
-                    v = nv;
-            }
-            if (ours) {
-                struct vw_present *p = &v[n++];
-                snprintf(p->path, sizeof p->path, "%s", path);
-                snprintf(p->label, sizeof p->label, "%s", in->label);
-                snprintf(p->creator, sizeof p->creator, "%s", in->creator);
-                snprintf(p->when, sizeof p->when, "%s%s", in->date, in->time);
-            }
-            dcx_gsps_free(ps);
-        }
-        if (d)
-            closedir(d);
+        scan_dir(dir, &im, f);
+        if (media_series_dir(dir))
+            scan_siblings(dir, &im, f);
     }
+    if (extra_dir)
+        scan_dir(extra_dir, &im, f);
     free_images(&im);
+    int n = f->n;
     if (n > 1)
-        qsort(v, (size_t)n, sizeof *v, newest_first);
-    *out = v;
+        qsort(f->v, (size_t)n, sizeof *f->v, newest_first);
+    *out = f->v;
+    free(f);
     return n;
 }
 

@@ -17,6 +17,7 @@ int nd_cmd_get(int argc, char **argv);
 int nd_cmd_move(int argc, char **argv);
 int nd_cmd_audit(int argc, char **argv);
 int nd_cmd_delete(int argc, char **argv);
+int nd_cmd_export(int argc, char **argv);
 
 /* Writes s to stdout as a JSON string (quoted, escaped). */
 void nd_json_str(const char *s);

@@ -114,6 +114,27 @@ static const char *const migrations[] = {
     "  last_ok INTEGER NOT NULL DEFAULT 0,"
     "  last_error TEXT NOT NULL DEFAULT '',"
     "  last_error_at INTEGER NOT NULL DEFAULT 0);",
+    /* 4 -> 5: the teaching export. Studies a key object "For Teaching File
+     * Export" marked; the pseudonym and date shift of each exported
+     * patient and the new UID of each exported original, so that every
+     * export of a patient agrees with the last (they stay at this node
+     * only: they undo the de-identification). */
+    "CREATE TABLE teaching("
+    "  study_uid TEXT PRIMARY KEY,"
+    "  marked INTEGER NOT NULL,"        /* unix s */
+    "  marked_by TEXT NOT NULL DEFAULT ''," /* the calling AE */
+    "  exported INTEGER NOT NULL DEFAULT 0,"
+    "  export_dir TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE deid_patients("
+    "  patient_id TEXT NOT NULL,"
+    "  issuer TEXT NOT NULL,"
+    "  pseudonym TEXT NOT NULL UNIQUE,"
+    "  date_shift INTEGER NOT NULL,"   /* days */
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY(patient_id, issuer));"
+    "CREATE TABLE deid_uids("
+    "  original TEXT PRIMARY KEY,"
+    "  replacement TEXT NOT NULL UNIQUE) WITHOUT ROWID;",
 };
 
 enum {
@@ -128,6 +149,7 @@ enum {
     S_COMMIT,
     S_ROLLBACK,
     S_QUEUE_INS,
+    S_TEACHING_INS,
     S_COUNT
 };
 
@@ -165,6 +187,9 @@ static const char *const stmt_sql[S_COUNT] = {
         "INSERT INTO queue(instance, study, dest, next_try, hold_until,"
         "  created) VALUES(?1, ?2, ?3, ?4, ?5, ?4)"
         " ON CONFLICT(instance, dest) DO NOTHING",
+    [S_TEACHING_INS] =
+        "INSERT INTO teaching(study_uid, marked, marked_by)"
+        " VALUES(?1, ?2, ?3) ON CONFLICT(study_uid) DO NOTHING",
 };
 
 struct nd_index {
@@ -551,6 +576,16 @@ int nd_index_add(nd_index *ix, const struct nd_instance_rec *r)
         sqlite3_clear_bindings(s);
         if (rc == SQLITE_OK && !existed && ix->route)
             rc = enqueue(ix, r, instance, study, origin);
+        if (rc == SQLITE_OK && r->teaching) {
+            s = ix->st[S_TEACHING_INS];
+            bind_text(s, 1, r->study_uid);
+            sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
+            bind_text(s, 3, r->calling_ae);
+            rc = sqlite3_step(s);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+        }
     }
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(ix->st[S_COMMIT]);

@@ -31,6 +31,8 @@ struct nd_instance_rec {
     const char *origin;     /* the calling AE when it is a known peer, else
                                "": kept by a new study (back to origin) */
     const char *charset;    /* the charset its text was decoded from */
+    int teaching;           /* a key object "For Teaching File Export":
+                               queues its study for the teaching export */
 };
 
 /* Opens (creating or migrating) the index at path. On failure *out = NULL

@@ -40,6 +40,11 @@ static void usage(FILE *to)
           "                               retry or drop dead items\n"
           "  delete --study UID [--yes]   remove a study from the archive "
           "(audited)\n"
+          "  export [--anonymize] STUDY_UID... DIR\n"
+          "                               write studies as DICOM media with "
+          "a\n"
+          "                               DICOMDIR, de-identified for "
+          "teaching\n"
           "  audit [--since T] [--event E] [--study UID]\n"
           "                               who stored, queried, retrieved, "
           "forwarded\n"
@@ -157,6 +162,8 @@ int main(int argc, char **argv)
         return nd_cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "delete") == 0)
         return nd_cmd_delete(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0)
+        return nd_cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "find") == 0)
         return nd_cmd_find(argc - 1, argv + 1);
     if (strcmp(cmd, "get") == 0)

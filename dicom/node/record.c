@@ -166,8 +166,44 @@ static int structure_ok(const char *path, int fd, char *why, size_t whylen)
     return 1;
 }
 
+/* A Key Object Selection titled (TCE001, IHERADTF, "For Teaching File
+ * Export") (IHE Teaching File and Clinical Trial Export): its study goes
+ * to the teaching export. Read only for key objects (small files). */
+static int teaching_ko(const char *path, const struct nd_record *o)
+{
+    if (strcmp(o->sop_class, "1.2.840.10008.5.1.4.1.1.88.59") != 0)
+        return 0;
+    struct dcx_open_opts op = {.no_pixels = 1};
+    dcx_ds *ds;
+    if (dcx_ds_open(path, &op, &ds, NULL) < 0)
+        return 0;
+    dcx_item *title;
+    char value[32] = "", scheme[32] = "";
+    if (dcx_item_seq_get(dcx_ds_root(ds), DCX_TAG(0x0040, 0xA043), 0,
+                         &title) == 0) {
+        dcx_item_get_str(title, DCX_TAG(0x0008, 0x0100), -1, value,
+                         sizeof value);
+        dcx_item_get_str(title, DCX_TAG(0x0008, 0x0102), -1, scheme,
+                         sizeof scheme);
+    }
+    dcx_ds_close(ds);
+    return strcmp(value, "TCE001") == 0 && strcmp(scheme, "IHERADTF") == 0;
+}
+
+static int read_record(const char *path, int fd, struct nd_record *o,
+                       char *why, size_t whylen);
+
 int nd_record_read(const char *path, int fd, struct nd_record *o,
                    char *why, size_t whylen)
+{
+    int rc = read_record(path, fd, o, why, whylen);
+    if (rc == 0)
+        o->r.teaching = teaching_ko(path, o);
+    return rc;
+}
+
+static int read_record(const char *path, int fd, struct nd_record *o,
+                       char *why, size_t whylen)
 {
     if (!structure_ok(path, fd, why, whylen))
         return ND_EBADDATA;

@@ -1,0 +1,78 @@
+/* media.h - instances leaving the consortium: de-identification per the
+ * PS3.15 E.1 Basic Application Level Confidentiality Profile (for the
+ * teaching export) and PS3.10 media folders with a DICOMDIR (PS3.11
+ * general purpose profile). DCMTK lives behind this header; no SDL/GL.
+ * Any thread, one call at a time per output. The UID mapping and the
+ * pseudonyms are the caller's (the node keeps them); nothing here keeps
+ * state between calls. */
+#ifndef DCX_MEDIA_H
+#define DCX_MEDIA_H
+
+#include <stddef.h>
+
+#include "dcx/dcx.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The new UID for an original one, the same every time it is asked for
+ * (references between images, presentation states and key objects then
+ * still resolve). Writes at most 64 characters and a NUL to out. 0 or a
+ * negative DCX_E* code, which ends the de-identification. */
+typedef int (*dcx_uid_map_fn)(void *user, const char *uid, char out[65]);
+
+struct dcx_deid_opts {
+    const char *patient_name, *patient_id; /* pseudonyms (ASCII) */
+    const char *study_id;      /* dummy Study ID; NULL: "1" */
+    int date_shift_days;       /* added to every date (Retain Longitudinal
+                                  Temporal Information with Modified Dates
+                                  Option); must not be 0 */
+    int keep_characteristics;  /* Retain Patient Characteristics Option:
+                                  sex, age, size, weight, pregnancy kept */
+    int allow_burned_in;       /* export images that may show identifying
+                                  text in their pixels (Burned In
+                                  Annotation YES, or absent on ultrasound,
+                                  secondary capture and photographs) */
+    dcx_uid_map_fn map_uid;
+    void *user;
+};
+
+/* What dcx_deid_file wrote. */
+struct dcx_deid_info {
+    char sop_class[65], sop_uid[65], study_uid[65]; /* new UIDs */
+    char transfer_syntax[65]; /* explicit VR little endian, or the stored
+                                 compression when DCMTK cannot decode it
+                                 (JPEG 2000) */
+    int elements_removed, elements_changed;
+};
+
+/* Reads the Part-10 file in, de-identifies it and writes it to out (new
+ * meta header; text as UTF-8 where the character set converts; pixel
+ * data decompressed when DCMTK can). Identifiers (patient, study,
+ * physicians, institution, devices, dates, UIDs, private and overlay and
+ * curve data) are removed, emptied, replaced or shifted per the profile
+ * and its Clean Descriptors, Clean Graphics and Clean Structured Content
+ * options: descriptions, GSPS graphics and SR content are kept with the
+ * patient's names and IDs struck out of their text. Adds Patient Identity
+ * Removed and the De-identification Method (Code Sequence).
+ * 0, DCX_EREFUSED (burned-in annotation and !allow_burned_in; out not
+ * written), DCX_EIO, DCX_EBADDATA, or the map's error, with out_err. */
+int dcx_deid_file(const char *in, const char *out,
+                  const struct dcx_deid_opts *o, struct dcx_deid_info *info,
+                  struct dcx_error *out_err);
+
+/* Writes dir/DICOMDIR for the files at dir/<rel>[i] (relative paths of
+ * at most 8 components of at most 8 characters A-Z 0-9 _, separated by
+ * '/'), or adds them to the DICOMDIR already there. j2k = 1: the files
+ * may be JPEG 2000 (STD-GEN-USB-J2K profile), else explicit VR little
+ * endian (STD-GEN-CD). 0 or DCX_EIO / DCX_EBADDATA with out_err. */
+int dcx_dicomdir_write(const char *dir, const char *const *rel, size_t n,
+                       const char *fileset_id, int j2k,
+                       struct dcx_error *out_err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

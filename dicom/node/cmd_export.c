@@ -1,0 +1,531 @@
+/* cmd_export.c - `consort-node export`: studies of the archive, with their
+ * presentation states, key objects and reports, written as a PS3.10 media
+ * folder with a DICOMDIR; with --anonymize de-identified (dcx/media.h)
+ * under pseudonyms whose map stays in this node's index (teaching.h).
+ * Teaching key objects queue studies; --teaching exports the queue. Every
+ * export is in the audit trail. Safe beside a running node: the index is
+ * read, and written in short transactions. */
+#define _GNU_SOURCE
+#include "cmd.h"
+
+#include "audit.h"
+#include "config.h"
+#include "index.h"
+#include "nd.h"
+#include "teaching.h"
+
+#include "dcx/dataset.h"
+#include "dcx/media.h"
+#include "dcx/tags.h"
+#include "dcx/uids.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(FILE *to)
+{
+    fputs(
+        "usage: consort-node export [--anonymize] STUDY_UID... DIR\n"
+        "       consort-node export [--anonymize] --teaching DIR\n"
+        "       consort-node export --list\n"
+        "options: [--storage DIR | --config FILE] [--user NAME]\n"
+        "         [--allow-burned-in] [--keep-patient-characteristics]\n"
+        "\n"
+        "Writes the studies, with their presentation states, key images "
+        "and\n"
+        "reports, to DIR as DICOM media: DIR/DICOMDIR and "
+        "DIR/DICOM/ST.../SE.../IM...\n"
+        "(explicit VR little endian; JPEG 2000 stays compressed). A "
+        "DICOMDIR\n"
+        "already in DIR is added to.\n"
+        "\n"
+        "--anonymize  de-identify per DICOM PS3.15 E.1 (Basic "
+        "Application Level\n"
+        "             Confidentiality Profile, with the Clean Descriptors, "
+        "Clean\n"
+        "             Graphics, Clean Structured Content and Modified "
+        "Dates\n"
+        "             options): patients become TF000001, TF000002, ..., "
+        "dates\n"
+        "             move 10-20 years back (per patient), every UID is "
+        "replaced.\n"
+        "             The same patient and UID get the same replacement in "
+        "every\n"
+        "             export; the map stays in this node's index, never in "
+        "DIR.\n"
+        "--allow-burned-in\n"
+        "             also export images that may show the patient in their "
+        "pixels\n"
+        "             (Burned In Annotation YES, or not stated on "
+        "ultrasound,\n"
+        "             secondary capture, photographs); refused otherwise\n"
+        "--keep-patient-characteristics\n"
+        "             keep sex, age, size, weight (Retain Patient "
+        "Characteristics)\n"
+        "--teaching   the studies a key object \"For Teaching File Export\" "
+        "queued\n"
+        "             and that were not exported yet\n"
+        "--list       the teaching queue\n"
+        "\n"
+        "Exit status: 0 all written, 3 some images refused (burned-in), 1 "
+        "error.\n",
+        to);
+}
+
+struct instance {
+    char *path, *series;
+};
+
+struct study {
+    char uid[68], patient_id[130];
+    struct instance *v;
+    size_t n, cap;
+};
+
+static int collect(void *user, const char *const *v)
+{
+    struct study *s = user;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        struct instance *nv = realloc(s->v, cap * sizeof *nv);
+        if (!nv)
+            return ND_ENOMEM;
+        s->v = nv;
+        s->cap = cap;
+    }
+    struct instance *in = &s->v[s->n];
+    in->path = strdup(v[NK_PATH]);
+    in->series = strdup(v[NK_SERIES_UID]);
+    if (!in->path || !in->series) {
+        free(in->path);
+        free(in->series);
+        return ND_ENOMEM;
+    }
+    s->n++;
+    snprintf(s->patient_id, sizeof s->patient_id, "%s", v[NK_PATIENT_ID]);
+    return 0;
+}
+
+static void study_free(struct study *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->v[i].path);
+        free(s->v[i].series);
+    }
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+static int by_series(const void *a, const void *b)
+{
+    return strcmp(((const struct instance *)a)->series,
+                  ((const struct instance *)b)->series);
+}
+
+/* The next free STnnnnnn folder number under dir/DICOM. */
+static int next_study_folder(const char *dir)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/DICOM", dir);
+    DIR *d = opendir(path);
+    int next = 1;
+    if (!d)
+        return next;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, "ST", 2) == 0 && strlen(e->d_name) == 8) {
+            int k = atoi(e->d_name + 2);
+            if (k >= next)
+                next = k + 1;
+        }
+    closedir(d);
+    return next;
+}
+
+static int mkdir_p(char *path)
+{
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            int rc = mkdir(path, 0755);
+            *p = '/';
+            if (rc != 0 && errno != EEXIST)
+                return -1;
+        }
+    return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+struct map_ctx {
+    nd_index *ix;
+};
+
+static int map_uid(void *user, const char *uid, char out[65])
+{
+    struct map_ctx *m = user;
+    return nd_teach_uid(m->ix, uid, out) < 0 ? DCX_EIO : 0;
+}
+
+/* The Issuer of Patient ID of a file (the index keys patients by ID and
+ * issuer; sites number patients independently). */
+static void issuer_of(const char *path, char *out, size_t len)
+{
+    out[0] = '\0';
+    struct dcx_open_opts o = {.no_pixels = 1};
+    dcx_ds *ds;
+    if (dcx_ds_open(path, &o, &ds, NULL) < 0)
+        return;
+    if (dcx_item_get_str(dcx_ds_root(ds), DCX_TAG(0x0010, 0x0021), -1, out,
+                         len) < 0)
+        out[0] = '\0';
+    dcx_ds_close(ds);
+}
+
+struct opts {
+    const char *dir, *storage_dir, *user;
+    int anonymize, allow_burned_in, keep_chars;
+};
+
+struct totals {
+    long written, refused, failed;
+    int j2k;
+    char **rel;
+    size_t n_rel, cap_rel;
+};
+
+static int add_rel(struct totals *t, const char *rel)
+{
+    if (t->n_rel == t->cap_rel) {
+        size_t cap = t->cap_rel ? 2 * t->cap_rel : 256;
+        char **v = realloc(t->rel, cap * sizeof *v);
+        if (!v)
+            return -1;
+        t->rel = v;
+        t->cap_rel = cap;
+    }
+    if (!(t->rel[t->n_rel] = strdup(rel)))
+        return -1;
+    t->n_rel++;
+    return 0;
+}
+
+/* Writes one study into its own STnnnnnn folder. 0, or -1 when nothing
+ * of it could be written (said on stderr). */
+static int export_study(nd_index *ix, nd_audit *audit,
+                        const struct nd_config *cfg, const struct opts *o,
+                        const char *study_uid, struct totals *t)
+{
+    struct study s = {0};
+    snprintf(s.uid, sizeof s.uid, "%s", study_uid);
+    const char *one[1] = {study_uid};
+    struct nd_cond c = {.key = NK_STUDY_UID, .match = NM_LIST,
+                        .values = one, .n_values = 1};
+    unsigned char want[NK_COUNT] = {0};
+    want[NK_PATH] = 1;
+    int rc = nd_index_find(ix, ND_IMAGE, &c, 1, want, collect, &s);
+    if (rc < 0 || s.n == 0) {
+        fprintf(stderr, "consort-node export: %s: %s\n", study_uid,
+                rc < 0 ? "cannot read the index" : "no such study");
+        study_free(&s);
+        return -1;
+    }
+    qsort(s.v, s.n, sizeof *s.v, by_series);
+    char first[1400];
+    snprintf(first, sizeof first, "%s/%s", o->storage_dir, s.v[0].path);
+    struct nd_teach_patient tp = {0};
+    struct map_ctx mc = {ix};
+    struct dcx_deid_opts d = {0};
+    if (o->anonymize) {
+        char issuer[130];
+        issuer_of(first, issuer, sizeof issuer);
+        if (nd_teach_patient(ix, s.patient_id, issuer, &tp) < 0) {
+            fprintf(stderr, "consort-node export: %s\n",
+                    nd_index_errmsg(ix));
+            study_free(&s);
+            return -1;
+        }
+        d = (struct dcx_deid_opts){
+            .patient_name = tp.pseudonym, .patient_id = tp.pseudonym,
+            .date_shift_days = tp.date_shift,
+            .keep_characteristics = o->keep_chars,
+            .allow_burned_in = o->allow_burned_in,
+            .map_uid = map_uid, .user = &mc};
+    }
+    int st_no = next_study_folder(o->dir), se_no = 0, im_no = 0;
+    long written = 0, refused = 0, failed = 0;
+    const char *last_series = "";
+    for (size_t i = 0; i < s.n; i++) {
+        if (strcmp(s.v[i].series, last_series) != 0) {
+            last_series = s.v[i].series;
+            se_no++;
+            im_no = 0;
+        }
+        char rel[64], folder[1200], out[1300], tmp[1320], src[1400];
+        snprintf(rel, sizeof rel, "DICOM/ST%06d/SE%06d/IM%06d", st_no, se_no,
+                 ++im_no);
+        snprintf(folder, sizeof folder, "%s/DICOM/ST%06d/SE%06d", o->dir,
+                 st_no, se_no);
+        snprintf(out, sizeof out, "%s/%s", o->dir, rel);
+        snprintf(tmp, sizeof tmp, "%s.part", out);
+        snprintf(src, sizeof src, "%s/%s", o->storage_dir, s.v[i].path);
+        if (mkdir_p(folder) < 0) {
+            fprintf(stderr, "consort-node export: cannot create %s: %m\n",
+                    folder);
+            failed++;
+            break;
+        }
+        struct dcx_error e;
+        struct dcx_deid_info info;
+        if (o->anonymize) {
+            rc = dcx_deid_file(src, tmp, &d, &info, &e);
+        } else {
+            /* identified copy: the same file, rewritten for the profile */
+            dcx_ds *ds;
+            rc = dcx_ds_open(src, NULL, &ds, &e);
+            if (rc == 0) {
+                const char *ts = dcx_ds_transfer_syntax(ds);
+                int keep = strcmp(ts, DCX_TS_J2K_LOSSLESS) == 0 ||
+                           strcmp(ts, DCX_TS_J2K) == 0;
+                snprintf(info.transfer_syntax, sizeof info.transfer_syntax,
+                         "%s", keep ? ts : DCX_TS_EXPLICIT_LE);
+                rc = dcx_ds_save(ds, tmp, keep ? NULL : DCX_TS_EXPLICIT_LE,
+                                 &e);
+                dcx_ds_close(ds);
+            }
+        }
+        if (rc == DCX_EREFUSED) {
+            fprintf(stderr, "consort-node export: refused %s: %s\n", s.v[i].path,
+                    "the pixels may show identifying text (Burned In "
+                    "Annotation); --allow-burned-in exports it");
+            unlink(tmp);
+            refused++;
+            im_no--;
+            continue;
+        }
+        if (rc < 0 || rename(tmp, out) != 0) {
+            fprintf(stderr, "consort-node export: %s: %s\n", s.v[i].path,
+                    rc < 0 ? e.msg : strerror(errno));
+            unlink(tmp);
+            failed++;
+            im_no--;
+            continue;
+        }
+        if (strcmp(info.transfer_syntax, DCX_TS_EXPLICIT_LE) != 0)
+            t->j2k = 1;
+        if (add_rel(t, rel) < 0) {
+            failed++;
+            break;
+        }
+        written++;
+    }
+    if (o->anonymize && written)
+        printf("study %s -> %s (ST%06d): %ld written", study_uid,
+               tp.pseudonym, st_no, written);
+    else
+        printf("study %s (ST%06d): %ld written", study_uid, st_no, written);
+    if (refused)
+        printf(", %ld refused (burned-in annotation)", refused);
+    if (failed)
+        printf(", %ld failed", failed);
+    printf("\n");
+    char detail[200];
+    snprintf(detail, sizeof detail, "anonymized=%s%s%s refused=%ld",
+             o->anonymize ? "yes pseudonym=" : "no",
+             o->anonymize ? tp.pseudonym : "", "", refused);
+    nd_audit_write(audit,
+                   &(struct nd_audit_event){
+                       .what = ND_AUDIT_EXPORT,
+                       .outcome = written == 0         ? ND_AUDIT_SERIOUS
+                                  : refused || failed ? ND_AUDIT_MINOR
+                                                      : ND_AUDIT_OK,
+                       .ae = cfg->ae_title, .dest = o->dir, .user = o->user,
+                       .patient_id = s.patient_id, .study_uid = study_uid,
+                       .instances = written, .failed = refused + failed,
+                       .detail = detail});
+    if (written && nd_teach_done(ix, study_uid, o->dir) < 0)
+        fprintf(stderr, "consort-node export: %s\n", nd_index_errmsg(ix));
+    t->written += written;
+    t->refused += refused;
+    t->failed += failed;
+    study_free(&s);
+    return written ? 0 : -1;
+}
+
+static int print_row(void *user, const struct nd_teach_row *r)
+{
+    (void)user;
+    char when[32];
+    time_t m = (time_t)r->marked;
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime(&m));
+    printf("%s  marked %s by %s  %s%s\n", r->study_uid, when,
+           r->marked_by[0] ? r->marked_by : "-",
+           r->exported ? "exported to " : "pending", r->export_dir);
+    return 0;
+}
+
+struct uids {
+    char **v;
+    size_t n, cap;
+};
+
+static int add_pending(void *user, const struct nd_teach_row *r)
+{
+    struct uids *u = user;
+    if (u->n == u->cap) {
+        size_t cap = u->cap ? 2 * u->cap : 16;
+        char **v = realloc(u->v, cap * sizeof *v);
+        if (!v)
+            return ND_ENOMEM;
+        u->v = v;
+        u->cap = cap;
+    }
+    return (u->v[u->n++] = strdup(r->study_uid)) ? 0 : ND_ENOMEM;
+}
+
+int nd_cmd_export(int argc, char **argv)
+{
+    const char *cfg_path = NULL, *storage = NULL;
+    struct opts o = {0};
+    int teaching = 0, list = 0;
+    struct uids studies = {0};
+    const char *pos[2048];
+    int n_pos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dst = strcmp(a, "--config") == 0    ? &cfg_path
+                           : strcmp(a, "--storage") == 0 ? &storage
+                           : strcmp(a, "--user") == 0    ? &o.user
+                                                         : NULL;
+        if (dst && i + 1 < argc)
+            *dst = argv[++i];
+        else if (strcmp(a, "--anonymize") == 0 ||
+                 strcmp(a, "--anonymise") == 0)
+            o.anonymize = 1;
+        else if (strcmp(a, "--allow-burned-in") == 0)
+            o.allow_burned_in = 1;
+        else if (strcmp(a, "--keep-patient-characteristics") == 0)
+            o.keep_chars = 1;
+        else if (strcmp(a, "--teaching") == 0)
+            teaching = 1;
+        else if (strcmp(a, "--list") == 0)
+            list = 1;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (a[0] != '-' && n_pos < (int)(sizeof pos / sizeof pos[0]))
+            pos[n_pos++] = a;
+        else {
+            fprintf(stderr, "consort-node export: bad option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!list && (n_pos < 1 || (!teaching && n_pos < 2) ||
+                  (teaching && n_pos != 1))) {
+        usage(stderr);
+        return 2;
+    }
+    struct nd_config cfg;
+    nd_config_defaults(&cfg);
+    char err[512], dir[1024];
+    if (cfg_path && nd_config_load(&cfg, cfg_path, err, sizeof err) < 0) {
+        fprintf(stderr, "consort-node export: %s\n", err);
+        return 1;
+    }
+    nd_index *ix =
+        nd_cmd_open_index("export", cfg_path, storage, dir, sizeof dir);
+    if (!ix)
+        return 1;
+    if (list) {
+        int rc = nd_teach_list(ix, 0, print_row, NULL);
+        nd_index_close(ix);
+        return rc < 0 ? 1 : 0;
+    }
+    if (storage) {
+        snprintf(cfg.storage, sizeof cfg.storage, "%s", storage);
+        cfg.audit_log[0] = '\0';
+    }
+    o.storage_dir = dir;
+    o.dir = pos[n_pos - 1];
+    if (!o.user)
+        o.user = getenv("SUDO_USER");
+    if (!o.user)
+        o.user = getenv("USER");
+    if (!o.user)
+        o.user = "unknown";
+    int rc = 0;
+    if (teaching) {
+        rc = nd_teach_list(ix, 1, add_pending, &studies);
+    } else {
+        for (int i = 0; i < n_pos - 1 && rc == 0; i++) {
+            struct nd_teach_row r = {.study_uid = pos[i]};
+            rc = add_pending(&studies, &r);
+        }
+    }
+    char audit_path[1200];
+    nd_config_audit_path(&cfg, audit_path, sizeof audit_path);
+    nd_audit *audit = NULL;
+    char out_dir[1100];
+    snprintf(out_dir, sizeof out_dir, "%s", o.dir);
+    if (rc < 0) {
+        fprintf(stderr, "consort-node export: cannot read the index\n");
+        rc = 1;
+        goto out;
+    }
+    if (studies.n == 0) {
+        printf("nothing to export%s\n",
+               teaching ? ": the teaching queue is empty" : "");
+        rc = 0;
+        goto out;
+    }
+    if (mkdir_p(out_dir) < 0) {
+        fprintf(stderr, "consort-node export: cannot create %s: %m\n",
+                o.dir);
+        rc = 1;
+        goto out;
+    }
+    /* no record of it, no export */
+    if (nd_audit_open(audit_path, &audit, err, sizeof err) < 0) {
+        fprintf(stderr, "consort-node export: %s\n", err);
+        rc = 1;
+        goto out;
+    }
+    struct totals t = {0};
+    int bad = 0;
+    for (size_t i = 0; i < studies.n; i++) {
+        fprintf(stderr, "exporting study %zu of %zu...\n", i + 1, studies.n);
+        if (export_study(ix, audit, &cfg, &o, studies.v[i], &t) < 0)
+            bad = 1;
+    }
+    if (t.n_rel) {
+        struct dcx_error e;
+        if (dcx_dicomdir_write(o.dir, (const char *const *)t.rel, t.n_rel,
+                               "CONSORT_EXPORT", t.j2k, &e) < 0) {
+            fprintf(stderr, "consort-node export: DICOMDIR: %s\n", e.msg);
+            bad = 1;
+        }
+    }
+    printf("%ld instance(s) written to %s%s", t.written, o.dir,
+           o.anonymize ? ", de-identified" : "");
+    if (t.refused)
+        printf("; %ld refused (burned-in annotation)", t.refused);
+    if (t.failed)
+        printf("; %ld failed", t.failed);
+    printf("\n");
+    for (size_t i = 0; i < t.n_rel; i++)
+        free(t.rel[i]);
+    free(t.rel);
+    rc = bad || t.failed ? 1 : t.refused ? 3 : 0;
+out:
+    for (size_t i = 0; i < studies.n; i++)
+        free(studies.v[i]);
+    free(studies.v);
+    nd_audit_close(audit);
+    nd_index_close(ix);
+    return rc;
+}

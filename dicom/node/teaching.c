@@ -1,0 +1,211 @@
+/* teaching.c - the teaching queue and the de-identification map (see
+ * teaching.h). Each lookup-or-create is one short IMMEDIATE transaction,
+ * so an export beside a running node never holds the index's write lock
+ * for long (the node's C-STOREs wait on it). */
+#define _GNU_SOURCE
+#include "teaching.h"
+
+#include "index_int.h"
+#include "nd.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
+}
+
+static int fail(nd_index *ix, sqlite3_stmt *s, int began)
+{
+    nd_index_set_err(ix, sqlite3_errmsg(nd_index_db(ix)));
+    sqlite3_finalize(s);
+    if (began && !sqlite3_get_autocommit(nd_index_db(ix)))
+        sqlite3_exec(nd_index_db(ix), "ROLLBACK", NULL, NULL, NULL);
+    return ND_EINDEX;
+}
+
+static int random_bytes(void *buf, size_t n)
+{
+    return getrandom(buf, n, 0) == (ssize_t)n ? 0 : -1;
+}
+
+int nd_teach_patient(nd_index *ix, const char *patient_id,
+                     const char *issuer, struct nd_teach_patient *out)
+{
+    sqlite3 *db = nd_index_db(ix);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(ix, NULL, 0);
+    if (sqlite3_prepare_v2(db,
+                           "SELECT pseudonym, date_shift FROM deid_patients"
+                           " WHERE patient_id = ?1 AND issuer = ?2",
+                           -1, &s, NULL) != SQLITE_OK)
+        return fail(ix, s, 1);
+    bind_text(s, 1, patient_id);
+    bind_text(s, 2, issuer);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        snprintf(out->pseudonym, sizeof out->pseudonym, "%s",
+                 (const char *)sqlite3_column_text(s, 0));
+        out->date_shift = sqlite3_column_int(s, 1);
+        sqlite3_finalize(s);
+        return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK
+                   ? 0
+                   : fail(ix, NULL, 1);
+    }
+    if (rc != SQLITE_DONE)
+        return fail(ix, s, 1);
+    sqlite3_finalize(s);
+    s = NULL;
+    uint32_t r;
+    if (random_bytes(&r, sizeof r) < 0) {
+        nd_index_set_err(ix, "no random numbers");
+        return fail(ix, NULL, 1);
+    }
+    /* sequential pseudonyms: one more than there are (under the write
+     * lock, so two exports cannot take the same) */
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO deid_patients(patient_id, issuer,"
+                           " pseudonym, date_shift, created)"
+                           " SELECT ?1, ?2, printf('TF%06d', count(*) + 1),"
+                           " ?3, ?4 FROM deid_patients"
+                           " RETURNING pseudonym, date_shift",
+                           -1, &s, NULL) != SQLITE_OK)
+        return fail(ix, s, 1);
+    bind_text(s, 1, patient_id);
+    bind_text(s, 2, issuer);
+    sqlite3_bind_int(s, 3, -(3650 + (int)(r % 3651)));
+    sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+    if (sqlite3_step(s) != SQLITE_ROW)
+        return fail(ix, s, 1);
+    snprintf(out->pseudonym, sizeof out->pseudonym, "%s",
+             (const char *)sqlite3_column_text(s, 0));
+    out->date_shift = sqlite3_column_int(s, 1);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return fail(ix, s, 1);
+    sqlite3_finalize(s);
+    return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : fail(ix, NULL, 1);
+}
+
+/* 2.25. and a random 128-bit number in decimal (PS3.5 B.2: a UUID
+ * turned into a UID): unique without an organisation root, and it says
+ * nothing about where it was made. */
+static int new_uid(char out[65])
+{
+    unsigned char b[16];
+    if (random_bytes(b, sizeof b) < 0)
+        return -1;
+    b[6] = (b[6] & 0x0F) | 0x40; /* version 4 */
+    b[8] = (b[8] & 0x3F) | 0x80; /* variant 1 */
+    unsigned __int128 v = 0;
+    for (int i = 0; i < 16; i++)
+        v = v << 8 | b[i];
+    char digits[48];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    int k = snprintf(out, 65, "2.25.");
+    while (n)
+        out[k++] = digits[--n];
+    out[k] = '\0';
+    return 0;
+}
+
+int nd_teach_uid(nd_index *ix, const char *original, char out[65])
+{
+    sqlite3 *db = nd_index_db(ix);
+    sqlite3_stmt *s = NULL;
+    /* the common case, a UID already mapped, needs no write lock */
+    if (sqlite3_prepare_v2(db,
+                           "SELECT replacement FROM deid_uids"
+                           " WHERE original = ?1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return fail(ix, s, 0);
+    bind_text(s, 1, original);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        snprintf(out, 65, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    s = NULL;
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return fail(ix, NULL, 0);
+    char uid[65];
+    if (new_uid(uid) < 0) {
+        nd_index_set_err(ix, "no random numbers");
+        return ND_EINDEX;
+    }
+    /* another export may have mapped it meanwhile: keep the first */
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO deid_uids(original, replacement)"
+                           " VALUES(?1, ?2) ON CONFLICT(original) DO UPDATE"
+                           " SET original = original RETURNING replacement",
+                           -1, &s, NULL) != SQLITE_OK)
+        return fail(ix, s, 0);
+    bind_text(s, 1, original);
+    bind_text(s, 2, uid);
+    if (sqlite3_step(s) != SQLITE_ROW)
+        return fail(ix, s, 0);
+    snprintf(out, 65, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_step(s);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+int nd_teach_list(nd_index *ix, int pending_only,
+                  int (*fn)(void *user, const struct nd_teach_row *r),
+                  void *user)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(nd_index_db(ix),
+                           "SELECT study_uid, marked, marked_by, exported,"
+                           " export_dir FROM teaching"
+                           " WHERE exported = 0 OR ?1 = 0 ORDER BY marked",
+                           -1, &s, NULL) != SQLITE_OK)
+        return fail(ix, s, 0);
+    sqlite3_bind_int(s, 1, pending_only);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct nd_teach_row r = {
+            (const char *)sqlite3_column_text(s, 0),
+            (const char *)sqlite3_column_text(s, 2),
+            (const char *)sqlite3_column_text(s, 4),
+            sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 3)};
+        int u = fn(user, &r);
+        if (u) {
+            sqlite3_finalize(s);
+            return u;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        return fail(ix, s, 0);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+int nd_teach_done(nd_index *ix, const char *study_uid, const char *dir)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(nd_index_db(ix),
+                           "INSERT INTO teaching(study_uid, marked, exported,"
+                           " export_dir) VALUES(?1, ?2, ?2, ?3)"
+                           " ON CONFLICT(study_uid) DO UPDATE SET"
+                           " exported = ?2, export_dir = ?3",
+                           -1, &s, NULL) != SQLITE_OK)
+        return fail(ix, s, 0);
+    bind_text(s, 1, study_uid);
+    sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
+    bind_text(s, 3, dir);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return fail(ix, s, 0);
+    sqlite3_finalize(s);
+    return 0;
+}

@@ -1,0 +1,402 @@
+#!/usr/bin/python3
+"""The de-identified teaching export (consort-node export --anonymize).
+
+usage: node_export.py CONSORT_NODE CONSORT_VIEW MAKE_GSPS WORKDIR PORT
+
+A study with identifiers everywhere: a Chinese and Latin patient name, IDs,
+an accession number, dates, physicians, institution, station, a device
+serial number, a private element, an overlay plane, image references,
+descriptions naming the patient; four CT slices (pydicom's CT_small), two
+MR images stored JPEG-LS and RLE (pydicom's MR_small), and an ultrasound
+image that states no Burned In Annotation. It goes to a running node
+(consort-node send) with a GSPS, a key object "For Teaching File Export",
+a report (Basic Text SR) and a TID 1500 measurement report made for it by
+dcx (tests/make_gsps).
+
+Checks:
+  - the teaching key object queued the study (`export --list`);
+  - `export --anonymize --teaching DIR` beside the running node writes the
+    study, refuses the ultrasound image (exit 3), and says so;
+  - DCMTK's dcmmkdir accepts every file for a General Purpose DICOMDIR, and
+    dciodvfy finds no error in our DICOMDIR, images, GSPS, KO and SRs;
+    pydicom reads the DICOMDIR and each record points to its file;
+  - every element of every file (file meta and sequences included) is
+    scanned: no original name (whole or part), ID, accession number,
+    institution, physician, station, serial number, date or UID is left;
+    private, overlay and comment elements are gone; dates moved 10-20 years
+    back by one shift; Patient Identity Removed YES and the method codes;
+  - the references between images, GSPS, KO and SRs resolve to exported
+    files; pixels are unchanged (the JPEG-LS and RLE images decompressed,
+    equal to GDCM's decoding of the originals);
+  - consort-view opens the exported series and applies the GSPS: the same
+    annotations at the same points as on the original files;
+  - a second export (--allow-burned-in) gives the same pseudonym and the
+    same new UIDs, and includes the ultrasound image (exit 0); the map is in
+    the node's index only; the audit trail has both exports.
+"""
+
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nodelib as nl  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pydicom  # noqa: E402
+import pydicom.fileset  # noqa: E402
+from pydicom.dataset import Dataset  # noqa: E402
+from pydicom.sequence import Sequence  # noqa: E402
+from pydicom.uid import generate_uid  # noqa: E402
+
+DATA = os.path.join(nl.PYDICOM_DATA, "test_files")
+NAME = "Wang^Wei=王^伟"
+IDENT = {  # what must not survive, as text
+    "name parts": ["Wang", "Wei", "王伟", "Wang^Wei", "王^伟", "Wang Wei"],
+    "ids": ["8812345", "XJ-55501", "A20190417"],
+    "people/places": ["Li^Na", "Zhao^Lei", "Xian County Hospital", "XJCT01",
+                      "SN-99812", "Dept of Radiology XJ"],
+}
+CLASS_TAGS = {0x00080016, 0x00081150, 0x00020002, 0x00020010, 0x00020012,
+              0x0008001A, 0x0008010C, 0x00080117, 0x00080118}
+failures = []
+
+
+def check(cond, msg):
+    print(("ok: " if cond else "FAILED: ") + msg, flush=True)
+    if not cond:
+        failures.append(msg)
+
+
+def identify(ds, study, series, sop, number, desc, when="20190417"):
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = NAME
+    ds.PatientID = "8812345"
+    ds.IssuerOfPatientID = "XJ"
+    ds.OtherPatientIDs = "XJ-55501"
+    ds.PatientBirthDate = "19580312"
+    ds.PatientSex = "M"
+    ds.PatientAge = "061Y"
+    ds.AccessionNumber = "A20190417"
+    ds.StudyID = "S7788"
+    ds.StudyDate = ds.SeriesDate = ds.ContentDate = when
+    ds.AcquisitionDate = when
+    ds.StudyTime = "093000"
+    ds.InstitutionName = "Xian County Hospital"
+    ds.InstitutionalDepartmentName = "Dept of Radiology XJ"
+    ds.ReferringPhysicianName = "Li^Na"
+    ds.OperatorsName = "Zhao^Lei"
+    ds.StationName = "XJCT01"
+    ds.DeviceSerialNumber = "SN-99812"
+    ds.StudyDescription = "CT 王伟 复查"
+    ds.SeriesDescription = desc + " 8812345"
+    ds.ImageComments = "patient Wang Wei, bed 12"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = sop
+    ds.InstanceNumber = number
+    ds.SeriesNumber = {"CT": 1, "MR": 2, "US": 3}.get(str(ds.Modality), 9)
+    ds.add_new(0x00190010, "LO", "ACME 1.0")
+    ds.add_new(0x00191001, "LO", "Wang Wei 8812345")
+    ds.file_meta.SourceApplicationEntityTitle = "XJCT01"
+
+
+def build_study(src):
+    os.makedirs(src)
+    study, for_uid = generate_uid(), generate_uid()
+    ct_series, mr_series, us_series = generate_uid(), generate_uid(), generate_uid()
+    paths, sops = {}, []
+    for i in range(4):
+        ds = pydicom.dcmread(os.path.join(DATA, "CT_small.dcm"))
+        sop = generate_uid()
+        identify(ds, study, ct_series, sop, i + 1, "CT chest")
+        ds.FrameOfReferenceUID = for_uid
+        ds.ImagePositionPatient = [0, 0, -10.0 * i]
+        ds.SliceLocation = -10.0 * i
+        if sops:
+            ref = Dataset()
+            ref.ReferencedSOPClassUID = ds.SOPClassUID
+            ref.ReferencedSOPInstanceUID = sops[-1]
+            ds.ReferencedImageSequence = Sequence([ref])
+        if i == 0:  # an overlay plane: it goes with the other 60xx data
+            ds.add_new(0x60000010, "US", 8)
+            ds.add_new(0x60000011, "US", 8)
+            ds.add_new(0x60000040, "CS", "G")
+            ds.add_new(0x60000050, "SS", [1, 1])
+            ds.add_new(0x60000100, "US", 1)
+            ds.add_new(0x60000102, "US", 0)
+            ds.add_new(0x60003000, "OW", b"\xff" * 8)
+        p = os.path.join(src, "ct%d.dcm" % i)
+        ds.save_as(p, write_like_original=False)
+        paths["ct%d" % i] = p
+        sops.append(sop)
+    for i, name in enumerate(["MR_small_jpeg_ls_lossless.dcm", "MR_small_RLE.dcm"]):
+        ds = pydicom.dcmread(os.path.join(DATA, name))
+        identify(ds, study, mr_series, generate_uid(), i + 1, "MR brain")
+        p = os.path.join(src, "mr%d.dcm" % i)
+        ds.save_as(p, write_like_original=False)
+        paths["mr%d" % i] = p
+    ds = pydicom.dcmread(os.path.join(DATA, "CT_small.dcm"))
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.6.1"
+    ds.Modality = "US"
+    identify(ds, study, us_series, generate_uid(), 1, "US liver")
+    p = os.path.join(src, "us.dcm")
+    ds.save_as(p, write_like_original=False)
+    paths["us"] = p
+    return study, paths
+
+
+def walk(ds, out, path=""):
+    """(tag, VR, value) of every element, sequences entered."""
+    for el in ds:
+        if el.VR == "SQ":
+            for item in el.value:
+                walk(item, out, path + str(el.tag) + ">")
+        else:
+            out.append((el.tag, el.VR, el.value, path))
+    return out
+
+
+def elements(path):
+    ds = pydicom.dcmread(path)
+    return walk(ds.file_meta, []) + walk(ds, [])
+
+
+def values(v):
+    if isinstance(v, (list, pydicom.multival.MultiValue)):
+        return [str(x) for x in v]
+    if isinstance(v, bytes):
+        return []
+    return [str(v)]
+
+
+def originals(files):
+    """Dates and instance UIDs of the source files."""
+    dates, uids = set(), set()
+    for f in files:
+        for tag, vr, v, _ in elements(f):
+            for s in values(v):
+                if vr in ("DA", "DT") and len(s) >= 8:
+                    dates.add(s[:8])
+                if vr == "UI" and s and not s.startswith("1.2.840.10008.") \
+                        and int(tag) not in CLASS_TAGS:
+                    uids.add(s)
+    return dates, uids
+
+
+def scan(files, dates, uids):
+    """Everything of the originals found in the exported files."""
+    found = []
+    words = [w for k in IDENT.values() for w in k]
+    for f in files:
+        for tag, vr, v, where in elements(f):
+            if tag.is_private or (tag.group & 0xFF00) == 0x6000 or tag in (
+                    0x00204000, 0x00101000):
+                found.append("%s: %s%s is there" % (f, where, tag))
+            if isinstance(v, bytes) and tag != 0x7FE00010:
+                texts = [v.decode("latin-1")]
+            else:
+                texts = values(v)
+            for s in texts:
+                for w in words:
+                    if w in s:
+                        found.append("%s: %s%s %s holds %r" % (f, where, tag, vr, w))
+                if vr != "UI":
+                    for d in dates:
+                        if d in s:
+                            found.append("%s: %s%s holds the date %s" % (f, where, tag, d))
+                if s in uids:
+                    found.append("%s: %s%s holds an original UID" % (f, where, tag))
+    return found
+
+
+def run_view(view, folder, cache):
+    p = subprocess.run([view, "--size", "512x512", "--script", "-", folder],
+                       input="wait\nstate\nquit\n", stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=120,
+                       env=dict(os.environ, SDL_VIDEODRIVER="offscreen",
+                                XDG_CACHE_HOME=cache))
+    st = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    return st[-1] if st else {"note": p.stdout[-300:], "annotations": []}
+
+
+def main():
+    node, view, make, work, port = sys.argv[1:6]
+    port = int(port)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    src = os.path.join(work, "src")
+    study, paths = build_study(src)
+    cts = [paths["ct%d" % i] for i in range(4)]
+    made = os.path.join(work, "made")
+    os.makedirs(made)
+    gsps, ko = os.path.join(made, "ps.dcm"), os.path.join(made, "ko.dcm")
+    report, mrep = os.path.join(made, "report.dcm"), os.path.join(made, "mr.dcm")
+    nl.run([make, gsps, "40", "400"] + cts[:2], check_rc=0)
+    nl.run([make, "--ko", ko, "teaching", cts[1]], check_rc=0)
+    nl.run([make, "--report", report] + cts, check_rc=0)
+    nl.run([make, "--measure", mrep, cts[0]], check_rc=0)
+    sources = list(paths.values()) + [gsps, ko, report, mrep]
+    dates, uids = originals(sources)
+
+    storage = os.path.join(work, "var")
+    srv = nl.node_server(node, storage, port, os.path.join(work, "node.log"),
+                         sync="normal").start()
+    rc, out = nl.run([node, "send", src, made, "--to", "CONSORT@127.0.0.1:%d" % port,
+                      "--no-progress"])
+    check(rc == 0, "the study and its GSPS, KO and reports stored (%s)" %
+          out.strip().splitlines()[-1:])
+    rc, out = nl.run([node, "export", "--list", "--storage", storage])
+    check(rc == 0 and study in out and "pending" in out,
+          "the teaching key object queued the study: %s" % out.strip())
+
+    dest = os.path.join(work, "teaching")
+    rc, out = nl.run([node, "export", "--anonymize", "--teaching", dest,
+                      "--storage", storage, "--user", "teacher"])
+    print(out.strip())
+    check(rc == 3 and "1 refused" in out and "burned-in" in out.lower(),
+          "export --anonymize --teaching beside the running node: the "
+          "ultrasound image (no Burned In Annotation stated) refused, exit 3")
+    files = [f for f in nl.files_under(os.path.join(dest, "DICOM"))]
+    check(len(files) == 10 and os.path.exists(os.path.join(dest, "DICOMDIR")),
+          "10 files (4 CT, 2 MR, GSPS, KO, 2 SR) and a DICOMDIR written")
+    check(not [f for f in files if not re.search(r"/DICOM/ST\d{6}/SE\d{6}/IM\d{6}$", f)],
+          "file names fit PS3.10 (8 characters, A-Z 0-9)")
+
+    # DCMTK's own dcmmkdir checks every file against the General Purpose
+    # profile (without inventing missing values)
+    rc, out = nl.run(["dcmmkdir", "--recurse", "--input-directory", dest,
+                      "--output-file", os.path.join(work, "DICOMDIR.check"), "DICOM"])
+    check(rc == 0 and "E:" not in out, "dcmmkdir accepts every exported file%s" %
+          (": " + out[-400:] if rc else ""))
+    rc, out = nl.run(["dciodvfy", os.path.join(dest, "DICOMDIR")])
+    errs = [l for l in out.splitlines() if l.startswith("Error")]
+    check(not errs, "dciodvfy: no error in the DICOMDIR %s" % errs[:3])
+    fs = pydicom.fileset.FileSet(os.path.join(dest, "DICOMDIR"))
+    recs = [os.path.normpath(i.path) for i in fs]
+    check(sorted(recs) == sorted(os.path.normpath(f) for f in files),
+          "the DICOMDIR has a record for each file (%d)" % len(recs))
+    bad = []
+    for f in files:
+        rc, out = nl.run(["dciodvfy", f])
+        errs = [l for l in out.splitlines() if l.startswith("Error")]
+        if errs:
+            bad.append("%s: %s" % (f, errs[:2]))
+    check(not bad, "dciodvfy: no error in any exported file %s" % bad[:3])
+
+    found = scan(files + [os.path.join(dest, "DICOMDIR")], dates, uids)
+    check(not found, "no original name, ID, date, UID, private or overlay "
+          "element in any element of any file (%d dates, %d UIDs looked for)%s" %
+          (len(dates), len(uids), "; " + "; ".join(found[:6]) if found else ""))
+    out_ds = {f: pydicom.dcmread(f) for f in files}
+    by_class = {}
+    for f, ds in out_ds.items():
+        by_class.setdefault(ds.SOPClassUID, []).append(ds)
+    img = by_class.get("1.2.840.10008.5.1.4.1.1.2", [])
+    pseud = {str(ds.PatientID) for ds in out_ds.values()}
+    check(len(pseud) == 1 and re.fullmatch(r"TF\d{6}", pseud.pop() or "") and
+          all(ds.PatientIdentityRemoved == "YES" and
+              "113100" in [c.CodeValue for c in ds.DeidentificationMethodCodeSequence]
+              for ds in out_ds.values()),
+          "one pseudonym TFnnnnnn; Patient Identity Removed YES and the "
+          "Basic Profile code in every file")
+    src_ct = pydicom.dcmread(cts[0])
+    shifts = {(np.datetime64("%s-%s-%s" % (d[:4], d[4:6], d[6:8])) -
+               np.datetime64("2019-04-17")).astype(int)
+              for ds in img for d in [ds.StudyDate]}
+    check(len(shifts) == 1 and -7300 <= next(iter(shifts)) <= -3650 and
+          str(img[0].StudyTime) == "093000",
+          "dates moved back by one shift of 10-20 years (%s days), times kept" % shifts)
+    check(all(str(ds.PatientSex) == "" and "PatientAge" not in ds for ds in img),
+          "sex emptied, age removed (Basic Profile without Retain Patient "
+          "Characteristics)")
+    check(all("***" in str(ds.StudyDescription) and "复查" in str(ds.StudyDescription)
+              for ds in img),
+          "descriptions kept with the name struck out: %r" %
+          str(img[0].StudyDescription if img else ""))
+
+    # references resolve inside the export
+    sop_of = {str(ds.SOPInstanceUID): ds for ds in out_ds.values()}
+    ps = by_class.get("1.2.840.10008.5.1.4.1.1.11.1", [None])[0]
+    refs = [(str(s.SeriesInstanceUID), str(r.ReferencedSOPInstanceUID))
+            for s in ps.ReferencedSeriesSequence for r in s.ReferencedImageSequence] if ps else []
+    check(len(refs) == 2 and all(u in sop_of and str(sop_of[u].SeriesInstanceUID) == s
+                                  for s, u in refs),
+          "the GSPS references two exported CT images of their exported series")
+    for cls, what in (("1.2.840.10008.5.1.4.1.1.88.59", "key object"),
+                      ("1.2.840.10008.5.1.4.1.1.88.11", "report"),
+                      ("1.2.840.10008.5.1.4.1.1.88.33", "measurement report")):
+        doc = by_class.get(cls, [None])[0]
+        ev = [(str(st.StudyInstanceUID), str(r.ReferencedSOPInstanceUID))
+              for st in (doc.CurrentRequestedProcedureEvidenceSequence if doc else [])
+              for se in st.ReferencedSeriesSequence for r in se.ReferencedSOPSequence]
+        check(doc is not None and ev and str(doc.StudyInstanceUID) == str(img[0].StudyInstanceUID) and
+              all(st == str(doc.StudyInstanceUID) and u in sop_of for st, u in ev),
+              "the %s's evidence resolves to exported images (%d)" % (what, len(ev)))
+    ct_uids = {str(ds.SOPInstanceUID) for ds in img}
+    inner = [str(r.ReferencedSOPInstanceUID) for ds in img
+             for r in ds.get("ReferencedImageSequence", [])]
+    check(len(inner) == 3 and set(inner) <= ct_uids and
+          len({str(ds.FrameOfReferenceUID) for ds in img}) == 1,
+          "references between the CT images and their frame of reference stay "
+          "consistent")
+
+    # pixels: the same, the compressed ones decompressed
+    same = all(np.array_equal(ds.pixel_array, src_ct.pixel_array) for ds in img)
+    mrs = sorted(by_class.get("1.2.840.10008.5.1.4.1.1.4", []),
+                 key=lambda d: int(d.InstanceNumber))
+    for i, ds in enumerate(mrs):
+        ref = os.path.join(work, "mr%d.raw.dcm" % i)
+        nl.run(["gdcmconv", "--raw", paths["mr%d" % i], ref], check_rc=0)
+        same = same and ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1" and \
+            np.array_equal(ds.pixel_array, pydicom.dcmread(ref).pixel_array)
+    check(len(mrs) == 2 and same, "pixels unchanged; the JPEG-LS and RLE images "
+          "decompressed equal GDCM's decoding of the originals")
+
+    # consort-view: the exported series with its GSPS applied
+    orig_dir = os.path.join(work, "orig_view")
+    os.makedirs(orig_dir)
+    for p in cts + [gsps]:
+        shutil.copy(p, orig_dir)
+    a = run_view(view, orig_dir, os.path.join(work, "cache1"))
+    ct_file = [f for f, ds in out_ds.items() if ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.2"][0]
+    b = run_view(view, os.path.dirname(ct_file), os.path.join(work, "cache2"))
+    marks = lambda st: sorted((x["tool"], x["points"], x["label"]) for x in st["annotations"])
+    check(a["annotations"] and marks(a) == marks(b) and b.get("presents") == 1,
+          "consort-view opens the exported series and applies its GSPS: %d "
+          "annotations as on the originals (%s)" % (len(b["annotations"]), b["note"]))
+
+    # again, with the ultrasound image: the same pseudonym and UIDs
+    dest2 = os.path.join(work, "again")
+    rc, out = nl.run([node, "export", "--anonymize", "--allow-burned-in", study,
+                      dest2, "--storage", storage, "--user", "teacher"])
+    files2 = nl.files_under(os.path.join(dest2, "DICOM"))
+    ds2 = [pydicom.dcmread(f) for f in files2]
+    check(rc == 0 and len(files2) == 11 and
+          {str(d.SOPInstanceUID) for d in ds2} >= set(sop_of) and
+          {str(d.PatientID) for d in ds2} == {str(img[0].PatientID)},
+          "a second export: the ultrasound image too (--allow-burned-in), the "
+          "same pseudonym and the same new UIDs")
+    n_map = nl.index_rows(storage, "SELECT count(*) FROM deid_uids")[0][0]
+    check(n_map >= 11, "the UID map (%d UIDs) is in the node's index" % n_map)
+    rc, out = nl.run([node, "export", "--list", "--storage", storage])
+    check("exported to " + dest2 in out, "the teaching queue shows the study "
+          "exported: %s" % out.strip())
+    rc, out = nl.run([node, "audit", "--storage", storage, "--event", "export",
+                      "--json"])
+    ev = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    check(len(ev) == 2 and all(e.get("user") == "teacher" for e in ev) and
+          ev[0].get("failed") == 1,
+          "the audit trail has both exports (user, destination, 1 refused)")
+    srv.stop()
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        sys.exit(1)
+    print("node_export: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
