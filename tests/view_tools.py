@@ -182,17 +182,16 @@ def main():
           [("LENGTH", [10, 10, 110, 10]), ("ELLIPSE", [50, 60, 90, 100])],
           "reopened: the state is applied, same tools at the same points (%s)" %
           (st[0]["note"] if st else ""))
-    # the reading status in the study browser: a state and key images make
-    # the study "in progress", a report (an SR) "reported"; typing
-    # "unread" leaves the others. KNOWN LIMIT: the status comes from
-    # Modalities in Study, so the measurement report saved with the state
-    # (Modality SR too) already reads "reported"
+    # the reading status in the study browser, from the SOP classes the
+    # node's index holds for the study: a state, key images and a
+    # measurement report make it "in progress" (a Comprehensive SR is not a
+    # report), a report (Basic Text SR) "reported"; typing "unread" leaves
+    # the others
     st = run(view, ["state"], image=None,
              extra=["--node", "CONSORT@127.0.0.1:%d" % port, "--aet", "READER"])
-    check(st and st[0]["mode"] == "browser" and st[0]["reading"] == ["reported"],
+    check(st and st[0]["mode"] == "browser" and st[0]["reading"] == ["in progress"],
           "browser: the study with a state, a measurement report and key images "
-          "reads reported (an SR is there; see KNOWN LIMIT): %s" %
-          (st[0].get("reading") if st else None))
+          "reads in progress: %s" % (st[0].get("reading") if st else None))
     # the report, written in the viewer (Ctrl+R), stored to the node
     st = run(view, ["key r ctrl", "text 右肺上叶结节 12 mm", "key Return",
                     "text 边界清楚", "key Tab", "text 建议三个月后复查", "state",

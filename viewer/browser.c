@@ -88,6 +88,7 @@ static int on_match(void *user, dcx_ds *m)
     vw_item_text(r, DCX_TAG(0x0008, 0x0020), s->date, sizeof s->date);
     vw_item_text(r, DCX_TAG(0x0008, 0x0030), s->time, sizeof s->time);
     vw_item_text(r, DCX_TAG(0x0008, 0x0061), s->mods, sizeof s->mods);
+    vw_item_text(r, DCX_TAG(0x0008, 0x0062), s->classes, sizeof s->classes);
     vw_item_text(r, DCX_TAG(0x0008, 0x1030), s->desc, sizeof s->desc);
     vw_item_text(r, DCX_TAG(0x0020, 0x000D), s->uid, sizeof s->uid);
     int64_t v = 0;
@@ -116,7 +117,7 @@ int vw_browse_find(const struct vw_node *n, struct vw_study **out,
         {DCX_TAG(0x0010, 0x0020), ""},      {DCX_TAG(0x0008, 0x0020), ""},
         {DCX_TAG(0x0008, 0x0030), ""},      {DCX_TAG(0x0008, 0x0061), ""},
         {DCX_TAG(0x0008, 0x1030), ""},      {DCX_TAG(0x0020, 0x000D), ""},
-        {DCX_TAG(0x0020, 0x1208), ""},
+        {DCX_TAG(0x0020, 0x1208), ""},      {DCX_TAG(0x0008, 0x0062), ""},
     };
     struct collect c = {0};
     uint16_t st = 0;
@@ -238,8 +239,25 @@ static int has_code(const char *list, const char *code)
     return 0;
 }
 
+/* A report (Basic Text or Enhanced SR, an encapsulated PDF) means the
+ * study was read; a presentation state, key images or a measurement
+ * report (Comprehensive SR) that reading began. From SOP Classes in Study
+ * (the node's index); a node that does not return them is judged by
+ * Modalities in Study, where any SR counts as a report. */
 const char *vw_study_status(const struct vw_study *s)
 {
+    if (s->classes[0]) {
+        if (has_code(s->classes, "1.2.840.10008.5.1.4.1.1.88.11") ||
+            has_code(s->classes, "1.2.840.10008.5.1.4.1.1.88.22") ||
+            has_code(s->classes, "1.2.840.10008.5.1.4.1.1.104.1"))
+            return "reported";
+        if (has_code(s->classes, "1.2.840.10008.5.1.4.1.1.11.1") ||
+            has_code(s->classes, "1.2.840.10008.5.1.4.1.1.88.59") ||
+            has_code(s->classes, "1.2.840.10008.5.1.4.1.1.88.33") ||
+            has_code(s->classes, "1.2.840.10008.5.1.4.1.1.88.34"))
+            return "in progress";
+        return "unread";
+    }
     if (has_code(s->mods, "SR"))
         return "reported";
     if (has_code(s->mods, "PR") || has_code(s->mods, "KO"))
@@ -310,7 +328,10 @@ int vw_browse_archive(const char *storage, struct vw_study **out,
             "     se.modality AS m FROM series se WHERE se.study = st.id)),"
             "  st.description, st.study_uid,"
             "  (SELECT count(*) FROM instances i JOIN series se"
-            "     ON se.id = i.series WHERE se.study = st.id)"
+            "     ON se.id = i.series WHERE se.study = st.id),"
+            "  (SELECT group_concat(c, '\\') FROM (SELECT DISTINCT"
+            "     i.sop_class AS c FROM instances i JOIN series se"
+            "     ON se.id = i.series WHERE se.study = st.id))"
             " FROM studies st JOIN patients p ON p.id = st.patient",
             -1, &s, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "index query: %s", sqlite3_errmsg(db));
@@ -338,6 +359,7 @@ int vw_browse_archive(const char *storage, struct vw_study **out,
         col(s, 5, x->desc, sizeof x->desc);
         col(s, 6, x->uid, sizeof x->uid);
         x->images = sqlite3_column_int(s, 7);
+        col(s, 8, x->classes, sizeof x->classes);
     }
     sqlite3_finalize(s);
     sqlite3_close(db);

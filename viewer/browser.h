@@ -14,6 +14,7 @@ struct vw_node {
 
 struct vw_study {
     char name[192], id[68], date[12], time[16], mods[68], desc[192];
+    char classes[640]; /* SOP Classes in Study, "" if the node gave none */
     char uid[68];
     int images;
 };

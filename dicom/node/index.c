@@ -875,6 +875,14 @@ static const struct {
                           "(SELECT count(*) FROM instances x JOIN series y"
                           " ON x.series = y.id JOIN studies z"
                           " ON y.study = z.id WHERE z.patient = p.id)", NULL},
+    /* what a study holds besides images (GSPS, key objects, reports):
+     * the viewer's reading status */
+    [NK_SOP_CLASSES_IN_STUDY] =
+        {ND_STUDY,
+         "(SELECT replace(group_concat(DISTINCT x.sop_class), ',', '\\')"
+         " FROM instances x JOIN series y ON x.series = y.id"
+         " WHERE y.study = st.id)",
+         NULL},
     [NK_STUDY_SERIES] = {ND_STUDY,
                          "(SELECT count(*) FROM series x"
                          " WHERE x.study = st.id)", NULL},

@@ -55,6 +55,7 @@ static const struct {
     {DCX_TAG(0x0020, 0x1206), NK_STUDY_SERIES, KT_NUM},
     {DCX_TAG(0x0020, 0x1208), NK_STUDY_INSTANCES, KT_NUM},
     {DCX_TAG(0x0020, 0x1209), NK_SERIES_INSTANCES, KT_NUM},
+    {DCX_TAG(0x0008, 0x0062), NK_SOP_CLASSES_IN_STUDY, KT_UID},
 };
 
 #define TAG_QR_LEVEL DCX_TAG(0x0008, 0x0052)
@@ -211,6 +212,8 @@ int nd_query_parse(dcx_ds *ds, int patient_root, struct nd_query *q,
         }
         if (!v[0] || strcmp(v, "*") == 0)
             continue; /* universal matching */
+        if (key == NK_SOP_CLASSES_IN_STUDY)
+            continue; /* returned, not matched (optional, PS3.4 C.6.1) */
         struct nd_cond c = {.key = key, .match = NM_SINGLE, .value = v};
         switch (tagmap[m].kind) {
         case KT_PN:

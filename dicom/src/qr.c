@@ -5,7 +5,7 @@
 
 static const char *const plain_ts[] = {DCX_TS_EXPLICIT_LE, DCX_TS_IMPLICIT_LE};
 
-static const char *const get_classes[] = {
+static const char *const image_classes[] = {
     "1.2.840.10008.5.1.4.1.1.2",     /* CT */
     "1.2.840.10008.5.1.4.1.1.4",     /* MR */
     "1.2.840.10008.5.1.4.1.1.1",     /* CR */
@@ -20,9 +20,15 @@ static const char *const get_classes[] = {
     "1.2.840.10008.5.1.4.1.1.128",   /* PET */
     "1.2.840.10008.5.1.4.1.1.2.1",   /* enhanced CT */
     "1.2.840.10008.5.1.4.1.1.4.1",   /* enhanced MR */
+};
+
+/* documents are never compressed: plain syntaxes only, which keeps the
+ * association within its 128 presentation contexts */
+static const char *const doc_classes[] = {
     "1.2.840.10008.5.1.4.1.1.11.1",  /* GSPS */
     "1.2.840.10008.5.1.4.1.1.88.11", /* basic text SR */
     "1.2.840.10008.5.1.4.1.1.88.22", /* enhanced SR */
+    "1.2.840.10008.5.1.4.1.1.88.33", /* comprehensive SR (measurements) */
     "1.2.840.10008.5.1.4.1.1.88.59", /* key object selection */
     "1.2.840.10008.5.1.4.1.1.104.1", /* encapsulated PDF */
 };
@@ -34,18 +40,23 @@ static const char *const get_ts[][1] = {
     {DCX_TS_JPEG_BASELINE},     {DCX_TS_RLE},             {DCX_TS_DEFLATED_LE},
 };
 
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 size_t dcx_scu_get_contexts(const char *model, struct dcx_scu_context *out,
                             size_t max)
 {
-    size_t n = 0, nc = sizeof get_classes / sizeof get_classes[0];
+    size_t n = 0;
     if (n < max)
         out[n++] = (struct dcx_scu_context){model, plain_ts, 2, 0};
-    for (size_t i = 0; i < nc && n < max; i++)
-        out[n++] = (struct dcx_scu_context){get_classes[i], plain_ts, 2,
+    for (size_t i = 0; i < COUNT(image_classes) && n < max; i++)
+        out[n++] = (struct dcx_scu_context){image_classes[i], plain_ts, 2,
                                             DCX_SCU_ROLE_SCP};
-    for (size_t t = 0; t < sizeof get_ts / sizeof get_ts[0]; t++)
-        for (size_t i = 0; i < nc && n < max; i++)
-            out[n++] = (struct dcx_scu_context){get_classes[i], get_ts[t], 1,
-                                                DCX_SCU_ROLE_SCP};
+    for (size_t i = 0; i < COUNT(doc_classes) && n < max; i++)
+        out[n++] = (struct dcx_scu_context){doc_classes[i], plain_ts, 2,
+                                            DCX_SCU_ROLE_SCP};
+    for (size_t t = 0; t < COUNT(get_ts); t++)
+        for (size_t i = 0; i < COUNT(image_classes) && n < max; i++)
+            out[n++] = (struct dcx_scu_context){image_classes[i], get_ts[t],
+                                                1, DCX_SCU_ROLE_SCP};
     return n;
 }
