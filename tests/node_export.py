@@ -42,6 +42,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nodelib as nl  # noqa: E402
@@ -380,6 +381,12 @@ def main():
           {str(d.PatientID) for d in ds2} == {str(img[0].PatientID)},
           "a second export: the ultrasound image too (--allow-burned-in), the "
           "same pseudonym and the same new UIDs")
+    rc, out = nl.run([node, "export", "--anonymize", study, dest2,
+                      "--storage", storage])
+    check(rc == 0 and "already in" in out and
+          len(nl.files_under(os.path.join(dest2, "DICOM"))) == 11,
+          "exporting it to the same folder again adds nothing: %s" %
+          out.strip().splitlines()[:1])
     n_map = nl.index_rows(storage, "SELECT count(*) FROM deid_uids")[0][0]
     check(n_map >= 11, "the UID map (%d UIDs) is in the node's index" % n_map)
     rc, out = nl.run([node, "export", "--list", "--storage", storage])
@@ -391,6 +398,39 @@ def main():
     check(len(ev) == 2 and all(e.get("user") == "teacher" for e in ev) and
           ev[0].get("failed") == 1,
           "the audit trail has both exports (user, destination, 1 refused)")
+    srv.stop()
+
+    # the node exports by itself: [node] teaching_dir, a new study marked
+    auto = os.path.join(work, "auto")
+    srv = nl.node_server(node, storage, port, os.path.join(work, "node2.log"),
+                         "teaching_dir = %s\nteaching_delay = 1\n" % auto,
+                         sync="normal").start()
+    src2 = os.path.join(work, "src2")
+    os.makedirs(src2)
+    study2, series2 = generate_uid(), generate_uid()
+    for i in range(2):
+        ds = pydicom.dcmread(os.path.join(DATA, "CT_small.dcm"))
+        identify(ds, study2, series2, generate_uid(), i + 1, "CT head")
+        ds.PatientName, ds.PatientID = "Li^Ming", "7700123"
+        ds.save_as(os.path.join(src2, "ct%d.dcm" % i), write_like_original=False)
+    ko2 = os.path.join(work, "ko2.dcm")
+    nl.run([make, "--ko", ko2, "teaching", os.path.join(src2, "ct0.dcm")], check_rc=0)
+    shutil.copy(ko2, src2)
+    nl.run([node, "send", src2, "--to", "CONSORT@127.0.0.1:%d" % port,
+            "--no-progress"], check_rc=0)
+    t0 = time.time()
+    while time.time() - t0 < 40 and "teaching export ended" not in srv.log_text():
+        time.sleep(0.5)
+    listed = nl.run([node, "export", "--list", "--storage", storage])[1]
+    files3 = nl.files_under(os.path.join(auto, "DICOM"))
+    ids3 = {str(pydicom.dcmread(f).PatientID) for f in files3}
+    check(len(files3) == 3 and os.path.exists(os.path.join(auto, "DICOMDIR")) and
+          len(ids3) == 1 and ids3 != {str(img[0].PatientID)} and
+          "teaching export ended status=0" in srv.log_text() and
+          "exported to " + auto in listed,
+          "with teaching_dir the node exported the newly marked study by "
+          "itself, de-identified, another patient another pseudonym (%s, "
+          "%.0f s)" % (ids3, time.time() - t0))
     srv.stop()
     if failures:
         print("%d check(s) failed" % len(failures))

@@ -71,6 +71,9 @@ static void usage(FILE *to)
         "--teaching   the studies a key object \"For Teaching File Export\" "
         "queued\n"
         "             and that were not exported yet\n"
+        "--ready S    with --teaching: only studies that received nothing "
+        "for S\n"
+        "             seconds (what `serve` runs with [node] teaching_dir)\n"
         "--list       the teaching queue\n"
         "\n"
         "Exit status: 0 all written, 3 some images refused (burned-in), 1 "
@@ -186,6 +189,35 @@ static void issuer_of(const char *path, char *out, size_t len)
     dcx_ds_close(ds);
 }
 
+/* 1 if dir's DICOMDIR already has a STUDY record for uid: exporting it
+ * again would put its instances in the file-set twice. */
+static int dicomdir_has_study(const char *dir, const char *uid)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/DICOMDIR", dir);
+    if (access(path, R_OK) != 0)
+        return 0;
+    dcx_ds *ds;
+    if (dcx_ds_open(path, NULL, &ds, NULL) < 0)
+        return 0;
+    const uint32_t records = DCX_TAG(0x0004, 0x1220);
+    int n = dcx_item_seq_count(dcx_ds_root(ds), records), found = 0;
+    for (int i = 0; i < n && !found; i++) {
+        dcx_item *r;
+        char type[16], study[68];
+        if (dcx_item_seq_get(dcx_ds_root(ds), records, (unsigned)i, &r) < 0 ||
+            dcx_item_get_str(r, DCX_TAG(0x0004, 0x1430), -1, type,
+                             sizeof type) < 0 ||
+            strcmp(type, "STUDY") != 0 ||
+            dcx_item_get_str(r, DCX_TAG(0x0020, 0x000D), -1, study,
+                             sizeof study) < 0)
+            continue;
+        found = strcmp(study, uid) == 0;
+    }
+    dcx_ds_close(ds);
+    return found;
+}
+
 struct opts {
     const char *dir, *storage_dir, *user;
     int anonymize, allow_burned_in, keep_chars;
@@ -214,8 +246,9 @@ static int add_rel(struct totals *t, const char *rel)
     return 0;
 }
 
-/* Writes one study into its own STnnnnnn folder. 0, or -1 when nothing
- * of it could be written (said on stderr). */
+/* Writes one study into its own STnnnnnn folder. 1 if written, 0 if it
+ * was there already, -1 when nothing of it could be written (said on
+ * stderr). */
 static int export_study(nd_index *ix, nd_audit *audit,
                         const struct nd_config *cfg, const struct opts *o,
                         const char *study_uid, struct totals *t)
@@ -233,6 +266,16 @@ static int export_study(nd_index *ix, nd_audit *audit,
                 rc < 0 ? "cannot read the index" : "no such study");
         study_free(&s);
         return -1;
+    }
+    char new_uid[65];
+    snprintf(new_uid, sizeof new_uid, "%s", study_uid);
+    if ((!o->anonymize || nd_teach_uid(ix, study_uid, new_uid) == 0) &&
+        dicomdir_has_study(o->dir, new_uid)) {
+        printf("study %s is already in %s: left as it is\n", study_uid,
+               o->dir);
+        nd_teach_done(ix, study_uid, o->dir);
+        study_free(&s);
+        return 0;
     }
     qsort(s.v, s.n, sizeof *s.v, by_series);
     char first[1400];
@@ -347,13 +390,11 @@ static int export_study(nd_index *ix, nd_audit *audit,
                        .patient_id = s.patient_id, .study_uid = study_uid,
                        .instances = written, .failed = refused + failed,
                        .detail = detail});
-    if (written && nd_teach_done(ix, study_uid, o->dir) < 0)
-        fprintf(stderr, "consort-node export: %s\n", nd_index_errmsg(ix));
     t->written += written;
     t->refused += refused;
     t->failed += failed;
     study_free(&s);
-    return written ? 0 : -1;
+    return written ? 1 : -1;
 }
 
 static int print_row(void *user, const struct nd_teach_row *r)
@@ -391,7 +432,7 @@ int nd_cmd_export(int argc, char **argv)
 {
     const char *cfg_path = NULL, *storage = NULL;
     struct opts o = {0};
-    int teaching = 0, list = 0;
+    int teaching = 0, list = 0, ready = 0;
     struct uids studies = {0};
     const char *pos[2048];
     int n_pos = 0;
@@ -412,6 +453,8 @@ int nd_cmd_export(int argc, char **argv)
             o.keep_chars = 1;
         else if (strcmp(a, "--teaching") == 0)
             teaching = 1;
+        else if (strcmp(a, "--ready") == 0 && i + 1 < argc)
+            ready = atoi(argv[++i]);
         else if (strcmp(a, "--list") == 0)
             list = 1;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -442,13 +485,14 @@ int nd_cmd_export(int argc, char **argv)
     if (!ix)
         return 1;
     if (list) {
-        int rc = nd_teach_list(ix, 0, print_row, NULL);
+        int rc = nd_teach_list(ix, 0, 0, print_row, NULL);
         nd_index_close(ix);
         return rc < 0 ? 1 : 0;
     }
     if (storage) {
         snprintf(cfg.storage, sizeof cfg.storage, "%s", storage);
-        cfg.audit_log[0] = '\0';
+        if (!cfg_path)
+            cfg.audit_log[0] = '\0';
     }
     o.storage_dir = dir;
     o.dir = pos[n_pos - 1];
@@ -460,7 +504,7 @@ int nd_cmd_export(int argc, char **argv)
         o.user = "unknown";
     int rc = 0;
     if (teaching) {
-        rc = nd_teach_list(ix, 1, add_pending, &studies);
+        rc = nd_teach_list(ix, 1, ready, add_pending, &studies);
     } else {
         for (int i = 0; i < n_pos - 1 && rc == 0; i++) {
             struct nd_teach_row r = {.study_uid = pos[i]};
@@ -497,19 +541,33 @@ int nd_cmd_export(int argc, char **argv)
     }
     struct totals t = {0};
     int bad = 0;
+    unsigned char *written = calloc(studies.n, 1);
+    if (!written) {
+        rc = 1;
+        goto out;
+    }
     for (size_t i = 0; i < studies.n; i++) {
         fprintf(stderr, "exporting study %zu of %zu...\n", i + 1, studies.n);
-        if (export_study(ix, audit, &cfg, &o, studies.v[i], &t) < 0)
-            bad = 1;
+        int r = export_study(ix, audit, &cfg, &o, studies.v[i], &t);
+        written[i] = r > 0;
+        bad |= r < 0;
     }
+    int dir_ok = 1;
     if (t.n_rel) {
         struct dcx_error e;
         if (dcx_dicomdir_write(o.dir, (const char *const *)t.rel, t.n_rel,
                                "CONSORT_EXPORT", t.j2k, &e) < 0) {
             fprintf(stderr, "consort-node export: DICOMDIR: %s\n", e.msg);
             bad = 1;
+            dir_ok = 0;
         }
     }
+    /* exported once the DICOMDIR names it (the teaching queue's view) */
+    for (size_t i = 0; i < studies.n && dir_ok; i++)
+        if (written[i] && nd_teach_done(ix, studies.v[i], o.dir) < 0)
+            fprintf(stderr, "consort-node export: %s\n",
+                    nd_index_errmsg(ix));
+    free(written);
     printf("%ld instance(s) written to %s%s", t.written, o.dir,
            o.anonymize ? ", de-identified" : "");
     if (t.refused)

@@ -68,6 +68,13 @@ static const struct key node_keys[] = {
     {"audit_log", K_STR, "", 0, 1023, F(audit_log),
      "append-only audit trail, JSON lines (consort-node audit reads it);\n; "
      "empty: STORAGE/audit.log"},
+    {"teaching_dir", K_STR, "", 0, 1023, F(teaching_dir),
+     "folder the studies marked for teaching (key object \"For Teaching "
+     "File\n; Export\") are exported to, de-identified, with a DICOMDIR; "
+     "empty: they wait\n; for `consort-node export --teaching DIR`"},
+    {"teaching_delay", K_INT, "300", 0, 86400, F(teaching_delay),
+     "seconds a marked study must receive nothing (a report may follow "
+     "the\n; mark) before it is exported"},
     {"upstream", K_STR, "", 0, ND_AE_LEN, F(upstream),
      "peer that receives everything modalities (calling AEs that are not "
      "peers) store here; empty: none. A county node names its provincial "

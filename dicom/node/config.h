@@ -86,6 +86,9 @@ struct nd_config {
     struct nd_bind binds[ND_MAX_BINDS];
     char audit_log[1024];      /* "" = STORAGE/audit.log */
     int tls_only;              /* no plain port; peers over TLS only */
+    char teaching_dir[1024];   /* "" = teaching exports wait for a
+                                  command */
+    int teaching_delay;        /* s a marked study must be unchanged */
     int n_peers;
     struct nd_peer peers[ND_MAX_PEERS];
     /* TLS: a second port, and the files for both directions */

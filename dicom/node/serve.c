@@ -17,9 +17,12 @@
 #include "query.h"
 #include "queue.h"
 #include "record.h"
+#include "teaching.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -47,6 +50,7 @@ struct server {
     nd_forward *fwd; /* NULL when nothing is forwarded */
     struct dcx_tls tls; /* from [node] tls_*: our side of TLS */
     nd_audit *audit;
+    pid_t teach_pid; /* the running teaching export, 0 if none */
 };
 
 /* Instances of one study in one association or retrieve, for the audit
@@ -718,6 +722,68 @@ static void serve_usage(FILE *to)
           to);
 }
 
+static int count_row(void *user, const struct nd_teach_row *r)
+{
+    (void)r;
+    ++*(int *)user;
+    return 0;
+}
+
+/* [node] teaching_dir: studies a teaching key object queued are exported,
+ * de-identified, by `consort-node export --teaching` in a process of its
+ * own (an export is minutes of work the tick must not wait for), one at a
+ * time, once nothing has arrived for them for teaching_delay seconds. */
+static void teach_tick(struct server *sv, nd_index *ix, const char *cfg_path,
+                       const char *storage, int wait)
+{
+    int status;
+    if (sv->teach_pid > 0) {
+        if (wait)
+            dcx_log(DCX_LOG_INFO, "waiting for the teaching export to end");
+        if (waitpid(sv->teach_pid, &status, wait ? 0 : WNOHANG) !=
+            sv->teach_pid)
+            return;
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        dcx_log(code == 0 ? DCX_LOG_INFO : DCX_LOG_WARN,
+                "teaching export ended status=%d%s", code,
+                code == 3 ? " (images refused: burned-in annotation)" : "");
+        sv->teach_pid = 0;
+    }
+    int ready = 0;
+    if (wait || !sv->cfg.teaching_dir[0] ||
+        nd_teach_list(ix, 1, sv->cfg.teaching_delay, count_row, &ready) < 0 ||
+        ready == 0)
+        return;
+    char delay[16];
+    snprintf(delay, sizeof delay, "%d", sv->cfg.teaching_delay);
+    const char *argv[16] = {"consort-node", "export", "--anonymize",
+                            "--teaching", "--ready", delay, "--user",
+                            "consort-node serve"};
+    int n = 8;
+    if (cfg_path)
+        argv[n++] = "--config", argv[n++] = cfg_path;
+    if (storage || !cfg_path)
+        argv[n++] = "--storage", argv[n++] = sv->cfg.storage;
+    argv[n++] = sv->cfg.teaching_dir;
+    argv[n] = NULL;
+    /* the child must not keep our listening sockets */
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    pid_t pid;
+    int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL,
+                         (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        dcx_log(DCX_LOG_ERROR, "cannot start the teaching export: %s",
+                strerror(rc));
+        return;
+    }
+    sv->teach_pid = pid;
+    dcx_log(DCX_LOG_INFO, "teaching export started pid=%d studies=%d to=%s",
+            (int)pid, ready, sv->cfg.teaching_dir);
+}
+
 int nd_cmd_serve(int argc, char **argv)
 {
     struct server sv;
@@ -902,12 +968,15 @@ int nd_cmd_serve(int argc, char **argv)
             checkpoint(&sv, ix);
             nd_forward_status(sv.fwd);
         }
+        if (tick % 10 == 0)
+            teach_tick(&sv, ix, cfg_path, storage, 0);
         if (tick % 5 == 0)
             nd_audit_sync(sv.audit);
         else if (ckpt && tick % 2 == 0)
             nd_index_checkpoint_passive(ckpt);
     }
     nd_index_close(ckpt);
+    teach_tick(&sv, ix, cfg_path, storage, 1);
     dcx_scp_destroy(sv.scp);
     nd_forward_stop(sv.fwd);
     sv.fwd = NULL;

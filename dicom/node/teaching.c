@@ -160,18 +160,30 @@ int nd_teach_uid(nd_index *ix, const char *original, char out[65])
     return 0;
 }
 
-int nd_teach_list(nd_index *ix, int pending_only,
+int nd_teach_list(nd_index *ix, int pending_only, int min_age,
                   int (*fn)(void *user, const struct nd_teach_row *r),
                   void *user)
 {
     sqlite3_stmt *s = NULL;
+    /* instances.received is ISO 8601 UTC text, so it compares as text */
+    char cutoff[32];
+    time_t t = time(NULL) - min_age;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(cutoff, sizeof cutoff, "%Y-%m-%dT%H:%M:%SZ", &tm);
     if (sqlite3_prepare_v2(nd_index_db(ix),
-                           "SELECT study_uid, marked, marked_by, exported,"
-                           " export_dir FROM teaching"
-                           " WHERE exported = 0 OR ?1 = 0 ORDER BY marked",
+                           "SELECT t.study_uid, t.marked, t.marked_by,"
+                           " t.exported, t.export_dir FROM teaching t"
+                           " WHERE ?1 = 0 OR (t.exported = 0 AND"
+                           "  (SELECT max(i.received) FROM instances i"
+                           "   JOIN series se ON i.series = se.id"
+                           "   JOIN studies st ON se.study = st.id"
+                           "   WHERE st.study_uid = t.study_uid) <= ?2)"
+                           " ORDER BY t.marked",
                            -1, &s, NULL) != SQLITE_OK)
         return fail(ix, s, 0);
     sqlite3_bind_int(s, 1, pending_only);
+    bind_text(s, 2, cutoff);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct nd_teach_row r = {

@@ -31,9 +31,10 @@ struct nd_teach_row {
     int64_t marked, exported; /* unix s; exported 0: not yet */
 };
 
-/* Calls fn for each queued study, oldest first (pending only, or all).
- * 0, ND_EINDEX, or fn's non-zero value. */
-int nd_teach_list(nd_index *ix, int pending_only,
+/* Calls fn for each queued study, oldest first: pending only (and then
+ * only those that received nothing for min_age seconds: a teacher may
+ * still add a report), or all. 0, ND_EINDEX, or fn's non-zero value. */
+int nd_teach_list(nd_index *ix, int pending_only, int min_age,
                   int (*fn)(void *user, const struct nd_teach_row *r),
                   void *user);
 
