@@ -139,6 +139,11 @@ def main():
         if kos else None
     check(len(kos) == 1 and title.CodeValue == "TCE001",
           "the node holds the key object selection 'For Teaching File Export'")
+    rc, out = nl.run([node, "export", "--list", "--storage", storage])
+    check(rc == 0 and pydicom.dcmread(CT).StudyInstanceUID in out and "pending" in out and
+          "queued there for the de-identified teaching export" in note,
+          "Shift+K, Ctrl+S: the node queued the study for the teaching export "
+          "(%s)" % out.strip())
     saved = [os.path.join(d, f) for d, _, fs in os.walk(os.environ["XDG_CACHE_HOME"])
              for f in fs if f.endswith(".dcm")]
     by_class = {}

@@ -294,9 +294,14 @@ int vw_present_save_keys(const struct vw_vp *vp, char (*keys)[65],
         rc = pr > 0 ? 0 : -1;
         goto out;
     }
-    snprintf(msg, msglen, "%zu key image(s) saved%s%s%s", n,
+    /* at the node, the teaching key object queues the study for the
+     * de-identified teaching export (consort-node export) */
+    snprintf(msg, msglen, "%zu key image(s) saved%s%s%s%s", n,
              teaching ? " for teaching" : "", node ? ", stored to " : "",
-             node ? node->ae : "");
+             node ? node->ae : "",
+             teaching && node ? " (queued there for the de-identified "
+                                "teaching export)"
+                              : "");
     rc = 0;
 out:
     free(paths);
