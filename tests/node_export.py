@@ -398,6 +398,41 @@ def main():
     check(len(ev) == 2 and all(e.get("user") == "teacher" for e in ev) and
           ev[0].get("failed") == 1,
           "the audit trail has both exports (user, destination, 1 refused)")
+
+    # odd cases: an old-style date, a patient ID of stars, a CT flagged
+    # with recognizable visual features, a multi-frame secondary capture
+    # not stating burned-in annotation (refused by its class); with
+    # --keep-patient-characteristics sex and age stay
+    src3 = os.path.join(work, "src3")
+    os.makedirs(src3)
+    study3, series3 = generate_uid(), generate_uid()
+    for i, kind in enumerate(["plain", "faces", "sc"]):
+        ds = pydicom.dcmread(os.path.join(DATA, "CT_small.dcm"))
+        identify(ds, study3, series3, generate_uid(), i + 1, "CT odd")
+        ds.PatientName, ds.PatientID, ds.PatientSex = "Zhou^Min", "***", "F"
+        ds.SeriesDate = "2019.04.17"
+        if kind == "faces":
+            ds.RecognizableVisualFeatures = "YES"
+        if kind == "sc":
+            ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = \
+                "1.2.840.10008.5.1.4.1.1.7.3"
+        ds.save_as(os.path.join(src3, "%s.dcm" % kind), write_like_original=False)
+    nl.run([node, "send", src3, "--to", "CONSORT@127.0.0.1:%d" % port,
+            "--no-progress"], check_rc=0)
+    dest3 = os.path.join(work, "odd")
+    rc, out = nl.run([node, "export", "--anonymize", "--keep-patient-characteristics",
+                      study3, dest3, "--storage", storage], timeout=60)
+    files4 = nl.files_under(os.path.join(dest3, "DICOM"))
+    d4 = pydicom.dcmread(files4[0]) if len(files4) == 1 else None
+    check(rc == 3 and "2 refused" in out and d4 is not None and
+          re.fullmatch(r"\d{8}", str(d4.SeriesDate)) and d4.SeriesDate != "20190417" and
+          str(d4.PatientSex) == "F" and str(d4.PatientAge) == "061Y" and
+          "113108" in [c.CodeValue for c in d4.DeidentificationMethodCodeSequence] and
+          "***" not in str(d4.PatientID),
+          "odd cases: recognizable features and a multi-frame SC refused, the "
+          "old-style date shifted (%s), a patient ID of stars ends, sex and age "
+          "kept with Retain Patient Characteristics" %
+          (d4.SeriesDate if d4 is not None else out.strip()[-200:]))
     srv.stop()
 
     # the node exports by itself: [node] teaching_dir, a new study marked

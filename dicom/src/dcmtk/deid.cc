@@ -429,7 +429,8 @@ bool strike(const ctx &c, std::string &s)
 {
     bool hit = false;
     for (const std::string &id : c.idents)
-        for (size_t p; (p = s.find(id)) != std::string::npos;) {
+        for (size_t p = 0; (p = s.find(id, p)) != std::string::npos;
+             p += 3) { // past the stars: an ID of stars cannot loop
             s.replace(p, id.size(), "***");
             hit = true;
         }
@@ -492,7 +493,9 @@ void shift_dates(ctx &c, DcmElement *el, bool datetime)
         s = trim(s.c_str());
         if (s.empty())
             continue;
-        std::string date = shift_date(s.substr(0, 8), c.o->date_shift_days);
+        // a DA may be the old "YYYY.MM.DD"; a DT's date is its first 8
+        std::string date = shift_date(datetime ? s.substr(0, 8) : s,
+                                      c.o->date_shift_days);
         // a DT keeps its time and offset; a partial date cannot be shifted
         s = date.empty() ? "" : date + (datetime ? s.substr(8) : "");
     }
@@ -612,7 +615,10 @@ bool burned_in(DcmDataset *ds)
     for (const char *m : risky)
         if (trim(mod.c_str()) == m)
             return true;
-    return std::string(cls.c_str()).compare(0, 26, "1.2.840.10008.5.1.4.1.1.7") == 0;
+    // Secondary Capture and its multi-frame kinds (…1.1.7.1 to 7.4)
+    const std::string sc = "1.2.840.10008.5.1.4.1.1.7";
+    std::string k = trim(cls.c_str());
+    return k == sc || k.compare(0, sc.size() + 1, sc + ".") == 0;
 }
 
 void add_code(DcmSequenceOfItems *sq, const char *value, const char *meaning)
