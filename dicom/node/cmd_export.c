@@ -223,28 +223,38 @@ struct opts {
     int anonymize, allow_burned_in, keep_chars;
 };
 
+/* A growing list of strings (relative paths, study UIDs). */
+struct strv {
+    char **v;
+    size_t n, cap;
+};
+
+static int strv_push(struct strv *l, const char *str)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return ND_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    return (l->v[l->n] = strdup(str)) ? (l->n++, 0) : ND_ENOMEM;
+}
+
+static void strv_free(struct strv *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
 struct totals {
     long written, refused, failed;
     int j2k;
-    char **rel;
-    size_t n_rel, cap_rel;
+    struct strv rel; /* the files written, for the DICOMDIR */
 };
-
-static int add_rel(struct totals *t, const char *rel)
-{
-    if (t->n_rel == t->cap_rel) {
-        size_t cap = t->cap_rel ? 2 * t->cap_rel : 256;
-        char **v = realloc(t->rel, cap * sizeof *v);
-        if (!v)
-            return -1;
-        t->rel = v;
-        t->cap_rel = cap;
-    }
-    if (!(t->rel[t->n_rel] = strdup(rel)))
-        return -1;
-    t->n_rel++;
-    return 0;
-}
 
 /* Writes one study into its own STnnnnnn folder. 1 if written, 0 if it
  * was there already, -1 when nothing of it could be written (said on
@@ -360,7 +370,7 @@ static int export_study(nd_index *ix, nd_audit *audit,
         }
         if (strcmp(info.transfer_syntax, DCX_TS_EXPLICIT_LE) != 0)
             t->j2k = 1;
-        if (add_rel(t, rel) < 0) {
+        if (strv_push(&t->rel, rel) < 0) {
             failed++;
             break;
         }
@@ -409,23 +419,9 @@ static int print_row(void *user, const struct nd_teach_row *r)
     return 0;
 }
 
-struct uids {
-    char **v;
-    size_t n, cap;
-};
-
 static int add_pending(void *user, const struct nd_teach_row *r)
 {
-    struct uids *u = user;
-    if (u->n == u->cap) {
-        size_t cap = u->cap ? 2 * u->cap : 16;
-        char **v = realloc(u->v, cap * sizeof *v);
-        if (!v)
-            return ND_ENOMEM;
-        u->v = v;
-        u->cap = cap;
-    }
-    return (u->v[u->n++] = strdup(r->study_uid)) ? 0 : ND_ENOMEM;
+    return strv_push(user, r->study_uid);
 }
 
 int nd_cmd_export(int argc, char **argv)
@@ -433,7 +429,7 @@ int nd_cmd_export(int argc, char **argv)
     const char *cfg_path = NULL, *storage = NULL;
     struct opts o = {0};
     int teaching = 0, list = 0, ready = 0;
-    struct uids studies = {0};
+    struct strv studies = {0};
     const char *pos[2048];
     int n_pos = 0;
     for (int i = 1; i < argc; i++) {
@@ -553,9 +549,9 @@ int nd_cmd_export(int argc, char **argv)
         bad |= r < 0;
     }
     int dir_ok = 1;
-    if (t.n_rel) {
+    if (t.rel.n) {
         struct dcx_error e;
-        if (dcx_dicomdir_write(o.dir, (const char *const *)t.rel, t.n_rel,
+        if (dcx_dicomdir_write(o.dir, (const char *const *)t.rel.v, t.rel.n,
                                "CONSORT_EXPORT", t.j2k, &e) < 0) {
             fprintf(stderr, "consort-node export: DICOMDIR: %s\n", e.msg);
             bad = 1;
@@ -575,14 +571,10 @@ int nd_cmd_export(int argc, char **argv)
     if (t.failed)
         printf("; %ld failed", t.failed);
     printf("\n");
-    for (size_t i = 0; i < t.n_rel; i++)
-        free(t.rel[i]);
-    free(t.rel);
+    strv_free(&t.rel);
     rc = bad || t.failed ? 1 : t.refused ? 3 : 0;
 out:
-    for (size_t i = 0; i < studies.n; i++)
-        free(studies.v[i]);
-    free(studies.v);
+    strv_free(&studies);
     nd_audit_close(audit);
     nd_index_close(ix);
     return rc;
