@@ -369,6 +369,10 @@ def main():
     check(a["annotations"] and marks(a) == marks(b) and b.get("presents") == 1,
           "consort-view opens the exported series and applies its GSPS: %d "
           "annotations as on the originals (%s)" % (len(b["annotations"]), b["note"]))
+    c = run_view(view, dest, os.path.join(work, "cache3"))
+    check(marks(c) == marks(a) and c.get("layout") == 2,
+          "consort-view opens the whole media folder: MR and CT side by side, "
+          "the CT's GSPS applied although the CT is not the first viewport")
 
     # again, with the ultrasound image: the same pseudonym and UIDs
     dest2 = os.path.join(work, "again")

@@ -604,6 +604,25 @@ static void load_presents(struct app *a, int apply_newest)
         apply_present(a, 0);
 }
 
+/* Every viewport's series gets its newest state (marks belong to their
+ * images, so they add up; a study opened from media has its GSPS in a
+ * series folder of its own); the active viewport's is applied last, so
+ * its list is the one P goes through. 1 if any was applied. */
+static int load_all_presents(struct app *a)
+{
+    int keep = a->active, any = 0;
+    for (int i = 0; i < a->n_vp && i < a->layout; i++) {
+        if (i == keep)
+            continue;
+        a->active = i;
+        load_presents(a, 1);
+        any |= a->n_presents > 0;
+    }
+    a->active = keep;
+    load_presents(a, 1);
+    return any || a->n_presents > 0;
+}
+
 static void save_present(struct app *a)
 {
     char dir[1100];
@@ -1566,8 +1585,7 @@ static int interactive(struct app *a)
             }
             if (a->presents_pending && !a->browsing) {
                 a->presents_pending = 0;
-                load_presents(a, 1);
-                dirty = a->n_presents > 0;
+                dirty = load_all_presents(a);
             }
         }
         if (a->timing && a->shown_first && !a->reported_loaded) {
@@ -1680,6 +1698,7 @@ static int interactive(struct app *a)
             if (c < a->n_vp && c != a->active) {
                 a->active = c;
                 a->playing = 0;
+                load_presents(a, 0); /* P goes through this series' */
                 dirty = 1;
             }
             drag = ev.button.button;
