@@ -437,6 +437,27 @@ def main():
           "old-style date shifted (%s), a patient ID of stars ends, sex and age "
           "kept with Retain Patient Characteristics" %
           (d4.SeriesDate if d4 is not None else out.strip()[-200:]))
+
+    # a teaching folder of two cases: consort-view lists them from the
+    # DICOMDIR (reading status from its SOP classes), typing the pseudonym
+    # and Enter opens one with its GSPS applied
+    multi = os.path.join(work, "multi")
+    rc, out = nl.run([node, "export", "--anonymize", study, study3, multi,
+                      "--storage", storage])
+    p = subprocess.run([view, "--size", "800x600", "--script", "-", multi],
+                       input="wait\nstate\ntext %s\nkey Return\nwait\nstate\nquit\n" %
+                       img[0].PatientID, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=120,
+                       env=dict(os.environ, SDL_VIDEODRIVER="offscreen",
+                                XDG_CACHE_HOME=os.path.join(work, "cache4")))
+    st = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    check(rc == 3 and len(st) == 2 and st[0]["mode"] == "browser" and
+          st[0]["studies"] == 2 and sorted(st[0]["reading"]) == ["reported", "unread"] and
+          st[1]["mode"] == "viewer" and marks(st[1]) == marks(a),
+          "consort-view on a teaching folder of two cases: the browser lists "
+          "both from the DICOMDIR (reported / unread), the pseudonym typed and "
+          "Enter open the first with its GSPS applied (%s)" %
+          ([s.get("mode") for s in st] if st else p.stdout[-300:]))
     srv.stop()
 
     # the node exports by itself: [node] teaching_dir, a new study marked

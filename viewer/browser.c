@@ -19,6 +19,7 @@
 
 #include "dcx/dataset.h"
 #include "dcx/dcx.h"
+#include "dcx/media.h"
 #include "dcx/net.h"
 #include "dcx/tags.h"
 
@@ -412,5 +413,167 @@ int vw_archive_files(const char *storage, const char *study_uid,
         return -1;
     }
     *out = v;
+    return 0;
+}
+
+/* ---- DICOM media: a folder with a DICOMDIR (a CD, a teaching file) ---- */
+
+int vw_media_dicomdir(const char *path, char *out, size_t len)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return 0;
+    if (S_ISDIR(sb.st_mode)) {
+        snprintf(out, len, "%s/DICOMDIR", path);
+        if (access(out, R_OK) != 0) {
+            snprintf(out, len, "%s/dicomdir", path); /* lower-case media */
+            return access(out, R_OK) == 0;
+        }
+        return 1;
+    }
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(out, len, "%s", path);
+    return strcasecmp(base, "DICOMDIR") == 0;
+}
+
+/* Adds v to the backslash-separated list unless it is there or does not
+ * fit. */
+static void add_code(char *list, size_t len, const char *v)
+{
+    if (!*v || has_code(list, v))
+        return;
+    size_t n = strlen(list);
+    if (n + strlen(v) + 2 <= len)
+        snprintf(list + n, len - n, "%s%s", n ? "\\" : "", v);
+}
+
+struct media_walk {
+    struct collect c;
+    char name[192], id[68];
+    struct vw_study *cur; /* the study whose records follow */
+    int cur_i;
+    /* vw_media_files */
+    const char *want, *root;
+    int in_study;
+    char **files;
+    int n, cap;
+};
+
+static int media_study(void *user, const struct dcx_dir_record *r)
+{
+    struct media_walk *m = user;
+    if (strcmp(r->type, "PATIENT") == 0) {
+        snprintf(m->name, sizeof m->name, "%s", r->patient_name);
+        snprintf(m->id, sizeof m->id, "%s", r->patient_id);
+        m->cur_i = -1;
+    } else if (strcmp(r->type, "STUDY") == 0) {
+        struct collect *c = &m->c;
+        if (c->n == c->cap) {
+            int nc = c->cap ? c->cap * 2 : 16;
+            struct vw_study *ns = realloc(c->s, (size_t)nc * sizeof *ns);
+            if (!ns)
+                return -1;
+            c->s = ns;
+            c->cap = nc;
+        }
+        struct vw_study *x = &c->s[c->n];
+        memset(x, 0, sizeof *x);
+        snprintf(x->name, sizeof x->name, "%s", m->name);
+        snprintf(x->id, sizeof x->id, "%s", m->id);
+        snprintf(x->date, sizeof x->date, "%s", r->study_date);
+        snprintf(x->time, sizeof x->time, "%s", r->study_time);
+        snprintf(x->desc, sizeof x->desc, "%s", r->study_desc);
+        snprintf(x->uid, sizeof x->uid, "%s", r->study_uid);
+        m->cur_i = c->n++;
+    } else if (m->cur_i >= 0) {
+        struct vw_study *x = &m->c.s[m->cur_i];
+        if (strcmp(r->type, "SERIES") == 0)
+            add_code(x->mods, sizeof x->mods, r->modality);
+        else if (r->file[0]) {
+            x->images++;
+            add_code(x->classes, sizeof x->classes, r->sop_class);
+        }
+    }
+    return 0;
+}
+
+int vw_browse_media(const char *dicomdir, struct vw_study **out,
+                    int *count, char *err, size_t errlen)
+{
+    *out = NULL;
+    *count = 0;
+    struct media_walk m = {.cur_i = -1};
+    struct dcx_error e;
+    int rc = dcx_dicomdir_read(dicomdir, media_study, &m, &e);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", rc == -1 ? "out of memory" : e.msg);
+        free(m.c.s);
+        return -1;
+    }
+    qsort(m.c.s, (size_t)m.c.n, sizeof *m.c.s, newest_first);
+    *out = m.c.s;
+    *count = m.c.n;
+    return 0;
+}
+
+static int media_file(void *user, const struct dcx_dir_record *r)
+{
+    struct media_walk *m = user;
+    if (strcmp(r->type, "PATIENT") == 0)
+        m->in_study = 0;
+    else if (strcmp(r->type, "STUDY") == 0)
+        m->in_study = strcmp(r->study_uid, m->want) == 0;
+    else if (m->in_study && r->file[0]) {
+        if (m->n == m->cap) {
+            int nc = m->cap ? m->cap * 2 : 64;
+            char **nv = realloc(m->files, (size_t)nc * sizeof *nv);
+            if (!nv)
+                return -1;
+            m->files = nv;
+            m->cap = nc;
+        }
+        char *p;
+        if (asprintf(&p, "%s/%s", m->root, r->file) < 0)
+            return -1;
+        /* media written in upper case and read from a file system that
+         * shows lower case */
+        if (access(p, R_OK) != 0) {
+            size_t k = strlen(m->root) + 1;
+            for (char *q = p + k; *q; q++)
+                *q = (char)tolower((unsigned char)*q);
+        }
+        m->files[m->n++] = p;
+    }
+    return 0;
+}
+
+int vw_media_files(const char *dicomdir, const char *study_uid, char ***out,
+                   int *n, char *err, size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    char root[1024];
+    snprintf(root, sizeof root, "%s", dicomdir);
+    char *slash = strrchr(root, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(root, sizeof root, ".");
+    struct media_walk m = {.cur_i = -1, .want = study_uid, .root = root};
+    struct dcx_error e;
+    int rc = dcx_dicomdir_read(dicomdir, media_file, &m, &e);
+    if (rc != 0 || m.n == 0) {
+        snprintf(err, errlen, "%s",
+                 rc == -1  ? "out of memory"
+                 : rc != 0 ? e.msg
+                           : "the DICOMDIR names no file of that study");
+        for (int i = 0; i < m.n; i++)
+            free(m.files[i]);
+        free(m.files);
+        return -1;
+    }
+    *out = m.files;
+    *n = m.n;
     return 0;
 }

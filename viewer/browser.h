@@ -50,6 +50,21 @@ int vw_browse_archive(const char *storage, struct vw_study **out,
 int vw_archive_files(const char *storage, const char *study_uid,
                      char ***out, int *n, char *err, size_t errlen);
 
+/* DICOM media (a CD, an exported teaching file): 1 if path is a
+ * DICOMDIR or a folder holding one, with its path in out; else 0. */
+int vw_media_dicomdir(const char *path, char *out, size_t len);
+
+/* The studies a DICOMDIR lists (patient, date, description, modalities,
+ * instances, SOP classes), newest first. 0 or -1 with err. */
+int vw_browse_media(const char *dicomdir, struct vw_study **out,
+                    int *count, char *err, size_t errlen);
+
+/* The files of one of its studies (absolute or relative to the working
+ * folder as the DICOMDIR path was; free each and the array). 0 and *n, or
+ * -1 with err. */
+int vw_media_files(const char *dicomdir, const char *study_uid, char ***out,
+                   int *n, char *err, size_t errlen);
+
 /* 1 if the study matches the filter typed (case-insensitive substring of
  * name, ID, description, modality or date; "" matches all). */
 int vw_study_matches(const struct vw_study *s, const char *filter);

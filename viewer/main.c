@@ -52,7 +52,9 @@ static void usage(FILE *to)
           "       consort-view --archive STORAGE_DIR [options]\n"
           "\n"
           "Shows a series: the images given (folders searched), sorted along\n"
-          "the slice normal, or the frames of a multi-frame file.\n"
+          "the slice normal, or the frames of a multi-frame file. A folder\n"
+          "with a DICOMDIR (a CD, a teaching file from consort-node export)\n"
+          "lists its studies in the browser (one study opens at once).\n"
           "\n"
           "  --node AE@HOST:PORT   study browser of a node (C-FIND; a study\n"
           "                        is fetched by C-GET when opened)\n"
@@ -201,6 +203,7 @@ struct app {
     struct vw_view_opts vo;
     struct vw_vp vp[MAX_VP];
     int n_vp;           /* viewports with a series */
+    char media[1100];   /* DICOMDIR of the media browsed, "" if none */
     int layout;         /* cells shown: 1, 2 or 4 */
     int active;         /* the viewport input goes to */
     int sync;           /* scroll the others to the same slice position */
@@ -310,9 +313,10 @@ static void draw_browser(struct app *a, int w, int h)
     int rows[4096];
     int n = filtered(a, rows, 4096);
     char line[600];
-    if (a->o.archive)
+    if (a->o.archive || a->media[0])
         snprintf(line, sizeof line, "Studies in %.300s   %d of %d   Filter: %s_",
-                 a->o.archive, n, a->n_studies, a->filter);
+                 a->media[0] ? a->media : a->o.archive, n, a->n_studies,
+                 a->filter);
     else
         snprintf(line, sizeof line, "Studies on %s@%s:%d   %d of %d   Filter: %s_",
                  a->node.ae, a->node.host, a->node.port, n, a->n_studies,
@@ -1233,7 +1237,7 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         a->help = !a->help;
         break;
     case SDLK_b:
-        if (a->node.port || a->o.archive) {
+        if (a->node.port || a->o.archive || a->media[0]) {
             a->browsing = 1;
             a->playing = 0;
             SDL_StartTextInput();
@@ -1375,10 +1379,12 @@ static void refresh_studies(struct app *a)
     a->studies = NULL;
     a->n_studies = 0;
     char err[512];
-    if ((a->o.archive ? vw_browse_archive(a->o.archive, &a->studies,
+    if ((a->media[0]    ? vw_browse_media(a->media, &a->studies,
                                           &a->n_studies, err, sizeof err)
-                      : vw_browse_find(&a->node, &a->studies, &a->n_studies,
-                                       err, sizeof err)) < 0)
+         : a->o.archive ? vw_browse_archive(a->o.archive, &a->studies,
+                                            &a->n_studies, err, sizeof err)
+                        : vw_browse_find(&a->node, &a->studies,
+                                         &a->n_studies, err, sizeof err)) < 0)
         snprintf(a->status, sizeof a->status, "%.290s", err);
     else
         a->status[0] = '\0';
@@ -1433,11 +1439,14 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
             SDL_GL_SwapWindow(win);
         char dir[1200], err[512];
         int bad;
-        if (a->o.archive) { /* the archive's own files, where they are */
+        if (a->o.archive || a->media[0]) { /* the files where they are */
             char **files = NULL;
             int nf = 0;
-            bad = vw_archive_files(a->o.archive, st->uid, &files, &nf, err,
-                                   sizeof err) < 0 ||
+            bad = (a->media[0] ? vw_media_files(a->media, st->uid, &files,
+                                                &nf, err, sizeof err)
+                               : vw_archive_files(a->o.archive, st->uid,
+                                                  &files, &nf, err,
+                                                  sizeof err)) < 0 ||
                   open_paths(a, files, nf, w, h, err, sizeof err) < 0;
             for (int i = 0; i < nf; i++)
                 free(files[i]);
@@ -1849,11 +1858,45 @@ int main(int argc, char **argv)
         }
         a.browsing = 1;
     }
-    if (a.o.n_inputs && open_series(&a, a.o.inputs, a.o.n_inputs,
-                                    (int)a.o.frame, err, sizeof err) < 0) {
+    /* DICOM media (a CD, a teaching file): its studies in the browser;
+     * one study, or a screenshot, opens the newest at once */
+    char **media_files = NULL;
+    int n_media = 0;
+    if (a.o.n_inputs == 1 &&
+        vw_media_dicomdir(a.o.inputs[0], a.media, sizeof a.media)) {
+        struct vw_study *ms = NULL;
+        int nms = 0;
+        if (vw_browse_media(a.media, &ms, &nms, err, sizeof err) < 0 ||
+            nms == 0) {
+            fprintf(stderr, "consort-view: %s\n",
+                    nms ? err : "the DICOMDIR lists no study");
+            free(ms);
+            goto out;
+        }
+        if (nms > 1 && !a.o.screenshot && !a.o.decode_only) {
+            a.browsing = 1;
+        } else if (vw_media_files(a.media, ms[0].uid, &media_files, &n_media,
+                                  err, sizeof err) < 0) {
+            fprintf(stderr, "consort-view: %s\n", err);
+            free(ms);
+            goto out;
+        }
+        free(ms);
+    }
+    if (a.o.n_inputs && !a.browsing &&
+        (n_media ? open_series(&a, media_files, n_media, (int)a.o.frame,
+                               err, sizeof err)
+                 : open_series(&a, a.o.inputs, a.o.n_inputs, (int)a.o.frame,
+                               err, sizeof err)) < 0) {
         fprintf(stderr, "consort-view: %s\n", err);
+        for (int i = 0; i < n_media; i++)
+            free(media_files[i]);
+        free(media_files);
         goto out;
     }
+    for (int i = 0; i < n_media; i++)
+        free(media_files[i]);
+    free(media_files);
     if (a.o.decode_only) {
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);

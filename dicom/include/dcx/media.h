@@ -71,6 +71,31 @@ int dcx_dicomdir_write(const char *dir, const char *const *rel, size_t n,
                        const char *fileset_id, int j2k,
                        struct dcx_error *out_err);
 
+/* ---- reading a DICOMDIR ---- */
+
+/* One directory record, as UTF-8 ("" when absent). */
+struct dcx_dir_record {
+    const char *type;   /* Directory Record Type: "PATIENT", "STUDY",
+                           "SERIES", "IMAGE", "PRESENTATION",
+                           "SR DOCUMENT", "KEY OBJECT DOC", ... */
+    int depth;          /* 0 for the top level (patients), +1 below */
+    const char *file;   /* the referenced file, relative to the
+                           DICOMDIR's folder, '/' separated; "" if none */
+    const char *sop_class; /* Referenced SOP Class UID in File */
+    const char *patient_name, *patient_id;
+    const char *study_uid, *study_date, *study_time, *study_desc;
+    const char *modality;
+};
+
+/* Calls fn for every record of the DICOMDIR at path, parents before
+ * their children (the record tree, whatever the order of the records in
+ * the file); strings are borrowed for the call. A non-zero return of fn
+ * stops the walk and is returned. 0, or DCX_EIO / DCX_EBADDATA with
+ * out_err. */
+int dcx_dicomdir_read(const char *path,
+                      int (*fn)(void *user, const struct dcx_dir_record *r),
+                      void *user, struct dcx_error *out_err);
+
 #ifdef __cplusplus
 }
 #endif
