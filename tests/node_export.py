@@ -438,6 +438,35 @@ def main():
           "kept with Retain Patient Characteristics" %
           (d4.SeriesDate if d4 is not None else out.strip()[-200:]))
 
+    # a teaching case of ultrasound only: every image refused, so it is
+    # marked refused (not tried again) until --allow-burned-in
+    src5 = os.path.join(work, "src5")
+    os.makedirs(src5)
+    study5 = generate_uid()
+    ds = pydicom.dcmread(paths["us"])
+    identify(ds, study5, generate_uid(), generate_uid(), 1, "US")
+    ds.save_as(os.path.join(src5, "us.dcm"), write_like_original=False)
+    nl.run([make, "--ko", os.path.join(src5, "ko.dcm"), "teaching",
+            os.path.join(src5, "us.dcm")], check_rc=0)
+    nl.run([node, "send", src5, "--to", "CONSORT@127.0.0.1:%d" % port,
+            "--no-progress"], check_rc=0)
+    dest5 = os.path.join(work, "us_case")
+    rc1, out1 = nl.run([node, "export", "--anonymize", "--teaching", dest5,
+                        "--storage", storage])
+    left = os.path.exists(os.path.join(dest5, "DICOM", "ST000001"))
+    listed = nl.run([node, "export", "--list", "--storage", storage])[1]
+    rc2, out2 = nl.run([node, "export", "--anonymize", "--teaching", dest5,
+                        "--storage", storage])
+    rc3, out3 = nl.run([node, "export", "--anonymize", "--teaching",
+                        "--allow-burned-in", dest5, "--storage", storage])
+    check(rc1 == 3 and not left and
+          [l for l in listed.splitlines() if study5 in l and "refused" in l] and
+          rc2 == 0 and "nothing to export" in out2 and
+          rc3 == 0 and len(nl.files_under(os.path.join(dest5, "DICOM"))) == 2,
+          "an ultrasound-only teaching case: refused (exit 3, no empty folders), "
+          "listed as refused and not tried again; --allow-burned-in exports it "
+          "(exit %d, %d, %d)" % (rc1, rc2, rc3))
+
     # a teaching folder of two cases: consort-view lists them from the
     # DICOMDIR (reading status from its SOP classes), typing the pseudonym
     # and Enter opens one with its GSPS applied

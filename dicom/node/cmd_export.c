@@ -257,8 +257,8 @@ struct totals {
 };
 
 /* Writes one study into its own STnnnnnn folder. 1 if written, 0 if it
- * was there already, -1 when nothing of it could be written (said on
- * stderr). */
+ * was there already or every image was refused, -1 when nothing of it
+ * could be written (said on stderr). */
 static int export_study(nd_index *ix, nd_audit *audit,
                         const struct nd_config *cfg, const struct opts *o,
                         const char *study_uid, struct totals *t)
@@ -283,7 +283,7 @@ static int export_study(nd_index *ix, nd_audit *audit,
         dicomdir_has_study(o->dir, new_uid)) {
         printf("study %s is already in %s: left as it is\n", study_uid,
                o->dir);
-        nd_teach_done(ix, study_uid, o->dir);
+        nd_teach_done(ix, study_uid, o->dir, 0);
         study_free(&s);
         return 0;
     }
@@ -310,7 +310,8 @@ static int export_study(nd_index *ix, nd_audit *audit,
             .map_uid = map_uid, .user = &mc};
     }
     int st_no = next_study_folder(o->dir), se_no = 0, im_no = 0;
-    long written = 0, refused = 0, failed = 0;
+    long written = 0, refused = 0, failed = 0, images = 0;
+    size_t first_rel = t->rel.n;
     const char *last_series = "";
     for (size_t i = 0; i < s.n; i++) {
         if (strcmp(s.v[i].series, last_series) != 0) {
@@ -333,7 +334,7 @@ static int export_study(nd_index *ix, nd_audit *audit,
             break;
         }
         struct dcx_error e;
-        struct dcx_deid_info info;
+        struct dcx_deid_info info = {0};
         if (o->anonymize) {
             rc = dcx_deid_file(src, tmp, &d, &info, &e);
         } else {
@@ -346,6 +347,7 @@ static int export_study(nd_index *ix, nd_audit *audit,
                            strcmp(ts, DCX_TS_J2K) == 0;
                 snprintf(info.transfer_syntax, sizeof info.transfer_syntax,
                          "%s", keep ? ts : DCX_TS_EXPLICIT_LE);
+                info.has_pixels = 1; /* not asked: nothing is refused */
                 rc = dcx_ds_save(ds, tmp, keep ? NULL : DCX_TS_EXPLICIT_LE,
                                  &e);
                 dcx_ds_close(ds);
@@ -375,6 +377,19 @@ static int export_study(nd_index *ix, nd_audit *audit,
             break;
         }
         written++;
+        images += info.has_pixels;
+    }
+    /* every image refused: its presentation states and reports alone are
+     * no teaching case */
+    if (images == 0 && refused > 0) {
+        for (size_t k = first_rel; k < t->rel.n; k++) {
+            char path[1200];
+            snprintf(path, sizeof path, "%s/%s", o->dir, t->rel.v[k]);
+            unlink(path);
+            free(t->rel.v[k]);
+        }
+        t->rel.n = first_rel;
+        written = 0;
     }
     if (o->anonymize && written)
         printf("study %s -> %s (ST%06d): %ld written", study_uid,
@@ -386,10 +401,20 @@ static int export_study(nd_index *ix, nd_audit *audit,
     if (failed)
         printf(", %ld failed", failed);
     printf("\n");
+    /* folders of series (and the study) whose images were all refused */
+    for (int k = se_no; k >= 1; k--) {
+        char folder[1200];
+        snprintf(folder, sizeof folder, "%s/DICOM/ST%06d/SE%06d", o->dir,
+                 st_no, k);
+        rmdir(folder); /* only if empty */
+    }
+    char st_folder[1200];
+    snprintf(st_folder, sizeof st_folder, "%s/DICOM/ST%06d", o->dir, st_no);
+    rmdir(st_folder);
     char detail[200];
-    snprintf(detail, sizeof detail, "anonymized=%s%s%s refused=%ld",
+    snprintf(detail, sizeof detail, "anonymized=%s%s refused=%ld",
              o->anonymize ? "yes pseudonym=" : "no",
-             o->anonymize ? tp.pseudonym : "", "", refused);
+             o->anonymize ? tp.pseudonym : "", refused);
     nd_audit_write(audit,
                    &(struct nd_audit_event){
                        .what = ND_AUDIT_EXPORT,
@@ -404,6 +429,10 @@ static int export_study(nd_index *ix, nd_audit *audit,
     t->refused += refused;
     t->failed += failed;
     study_free(&s);
+    if (written == 0 && failed == 0) { /* every image refused */
+        nd_teach_done(ix, study_uid, o->dir, 1);
+        return 0;
+    }
     return written ? 1 : -1;
 }
 
@@ -415,7 +444,11 @@ static int print_row(void *user, const struct nd_teach_row *r)
     strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime(&m));
     printf("%s  marked %s by %s  %s%s\n", r->study_uid, when,
            r->marked_by[0] ? r->marked_by : "-",
-           r->exported ? "exported to " : "pending", r->export_dir);
+           r->exported > 0   ? "exported to "
+           : r->exported < 0 ? "refused (burned-in annotation; "
+                               "--allow-burned-in exports it)"
+                             : "pending",
+           r->exported > 0 ? r->export_dir : "");
     return 0;
 }
 
@@ -481,7 +514,7 @@ int nd_cmd_export(int argc, char **argv)
     if (!ix)
         return 1;
     if (list) {
-        int rc = nd_teach_list(ix, 0, 0, print_row, NULL);
+        int rc = nd_teach_list(ix, ND_TEACH_ALL, 0, print_row, NULL);
         nd_index_close(ix);
         return rc < 0 ? 1 : 0;
     }
@@ -500,7 +533,10 @@ int nd_cmd_export(int argc, char **argv)
         o.user = "unknown";
     int rc = 0;
     if (teaching) {
-        rc = nd_teach_list(ix, 1, ready, add_pending, &studies);
+        rc = nd_teach_list(ix,
+                           o.allow_burned_in ? ND_TEACH_PENDING_OR_REFUSED
+                                             : ND_TEACH_PENDING,
+                           ready, add_pending, &studies);
     } else {
         for (int i = 0; i < n_pos - 1 && rc == 0; i++) {
             struct nd_teach_row r = {.study_uid = pos[i]};
@@ -560,7 +596,7 @@ int nd_cmd_export(int argc, char **argv)
     }
     /* exported once the DICOMDIR names it (the teaching queue's view) */
     for (size_t i = 0; i < studies.n && dir_ok; i++)
-        if (written[i] && nd_teach_done(ix, studies.v[i], o.dir) < 0)
+        if (written[i] && nd_teach_done(ix, studies.v[i], o.dir, 0) < 0)
             fprintf(stderr, "consort-node export: %s\n",
                     nd_index_errmsg(ix));
     free(written);

@@ -51,6 +51,7 @@ struct server {
     struct dcx_tls tls; /* from [node] tls_*: our side of TLS */
     nd_audit *audit;
     pid_t teach_pid; /* the running teaching export, 0 if none */
+    time_t teach_retry; /* no new one before (after a failure) */
 };
 
 /* Instances of one study in one association or retrieve, for the audit
@@ -748,10 +749,15 @@ static void teach_tick(struct server *sv, nd_index *ix, const char *cfg_path,
                 "teaching export ended status=%d%s", code,
                 code == 3 ? " (images refused: burned-in annotation)" : "");
         sv->teach_pid = 0;
+        /* a failed export (disk full, folder gone) is tried again in ten
+         * minutes, not at every tick */
+        sv->teach_retry = code == 0 || code == 3 ? 0 : time(NULL) + 600;
     }
     int ready = 0;
     if (wait || !sv->cfg.teaching_dir[0] ||
-        nd_teach_list(ix, 1, sv->cfg.teaching_delay, count_row, &ready) < 0 ||
+        time(NULL) < sv->teach_retry ||
+        nd_teach_list(ix, ND_TEACH_PENDING, sv->cfg.teaching_delay, count_row,
+                      &ready) < 0 ||
         ready == 0)
         return;
     char delay[16];

@@ -160,7 +160,7 @@ int nd_teach_uid(nd_index *ix, const char *original, char out[65])
     return 0;
 }
 
-int nd_teach_list(nd_index *ix, int pending_only, int min_age,
+int nd_teach_list(nd_index *ix, enum nd_teach_which which, int min_age,
                   int (*fn)(void *user, const struct nd_teach_row *r),
                   void *user)
 {
@@ -174,7 +174,8 @@ int nd_teach_list(nd_index *ix, int pending_only, int min_age,
     if (sqlite3_prepare_v2(nd_index_db(ix),
                            "SELECT t.study_uid, t.marked, t.marked_by,"
                            " t.exported, t.export_dir FROM teaching t"
-                           " WHERE ?1 = 0 OR (t.exported = 0 AND"
+                           " WHERE ?1 = 0 OR ((t.exported = 0 OR"
+                           "  (?1 = 2 AND t.exported < 0)) AND"
                            "  (SELECT max(i.received) FROM instances i"
                            "   JOIN series se ON i.series = se.id"
                            "   JOIN studies st ON se.study = st.id"
@@ -182,7 +183,7 @@ int nd_teach_list(nd_index *ix, int pending_only, int min_age,
                            " ORDER BY t.marked",
                            -1, &s, NULL) != SQLITE_OK)
         return fail(ix, s, 0);
-    sqlite3_bind_int(s, 1, pending_only);
+    sqlite3_bind_int(s, 1, (int)which);
     bind_text(s, 2, cutoff);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -203,7 +204,8 @@ int nd_teach_list(nd_index *ix, int pending_only, int min_age,
     return 0;
 }
 
-int nd_teach_done(nd_index *ix, const char *study_uid, const char *dir)
+int nd_teach_done(nd_index *ix, const char *study_uid, const char *dir,
+                  int refused)
 {
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(nd_index_db(ix),
@@ -214,7 +216,7 @@ int nd_teach_done(nd_index *ix, const char *study_uid, const char *dir)
                            -1, &s, NULL) != SQLITE_OK)
         return fail(ix, s, 0);
     bind_text(s, 1, study_uid);
-    sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
+    sqlite3_bind_int64(s, 2, (refused ? -1 : 1) * (int64_t)time(NULL));
     bind_text(s, 3, dir);
     if (sqlite3_step(s) != SQLITE_DONE)
         return fail(ix, s, 0);

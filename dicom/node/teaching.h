@@ -28,17 +28,28 @@ int nd_teach_uid(nd_index *ix, const char *original, char out[65]);
 /* One queued study. */
 struct nd_teach_row {
     const char *study_uid, *marked_by, *export_dir;
-    int64_t marked, exported; /* unix s; exported 0: not yet */
+    int64_t marked, exported; /* unix s; exported 0: not yet, < 0: at
+                                 -exported every image was refused */
 };
 
-/* Calls fn for each queued study, oldest first: pending only (and then
- * only those that received nothing for min_age seconds: a teacher may
- * still add a report), or all. 0, ND_EINDEX, or fn's non-zero value. */
-int nd_teach_list(nd_index *ix, int pending_only, int min_age,
+enum nd_teach_which {
+    ND_TEACH_ALL,
+    ND_TEACH_PENDING,             /* not exported yet */
+    ND_TEACH_PENDING_OR_REFUSED,  /* also those refused for burned-in
+                                     annotation (--allow-burned-in) */
+};
+
+/* Calls fn for each queued study, oldest first; pending ones only when
+ * they received nothing for min_age seconds (a teacher may still add a
+ * report). 0, ND_EINDEX, or fn's non-zero value. */
+int nd_teach_list(nd_index *ix, enum nd_teach_which which, int min_age,
                   int (*fn)(void *user, const struct nd_teach_row *r),
                   void *user);
 
-/* Records that the study was exported to dir (queued or not). */
-int nd_teach_done(nd_index *ix, const char *study_uid, const char *dir);
+/* Records that the study was exported to dir (queued or not); refused: no
+ * image could go (burned-in annotation), so it waits for an export with
+ * --allow-burned-in instead of being tried again and again. */
+int nd_teach_done(nd_index *ix, const char *study_uid, const char *dir,
+                  int refused);
 
 #endif

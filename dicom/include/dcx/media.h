@@ -45,6 +45,7 @@ struct dcx_deid_info {
                                  compression when DCMTK cannot decode it
                                  (JPEG 2000) */
     int elements_removed, elements_changed;
+    int has_pixels;           /* an image, not a document (GSPS, SR, KO) */
 };
 
 /* Reads the Part-10 file in, de-identifies it and writes it to out (new

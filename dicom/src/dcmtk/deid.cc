@@ -718,6 +718,7 @@ int deid(const char *in, const char *out, const dcx_deid_opts *o,
             snprintf(info->study_uid, sizeof info->study_uid, "%s", s);
         snprintf(info->transfer_syntax, sizeof info->transfer_syntax, "%s",
                  DcmXfer(xfer).getXferID());
+        info->has_pixels = ds->tagExists(DCM_PixelData);
         info->elements_removed = c.removed;
         info->elements_changed = c.changed;
     }
