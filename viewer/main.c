@@ -839,17 +839,7 @@ static void push_motion(int x, int y, int dx, int dy)
 /* s as a JSON string on stdout (UTF-8 passes through) */
 static void json_str(const char *s)
 {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
+    dcx_json_print(stdout, s);
 }
 
 static int script_line(struct app *a, char *line, int w, int h)

@@ -114,16 +114,7 @@ static void field(struct line *l, const char *key, const char *v)
     adds(l, "\":\"");
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
         char esc[8];
-        if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            add(l, esc, 2);
-        } else if (*p < 0x20 || *p == 0x7F) {
-            snprintf(esc, sizeof esc, "\\u%04x", *p);
-            add(l, esc, 6);
-        } else {
-            add(l, (const char *)p, 1);
-        }
+        add(l, esc, dcx_json_char(*p, esc));
     }
     adds(l, "\"");
 }

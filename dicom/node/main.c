@@ -90,17 +90,7 @@ nd_index *nd_cmd_open_index(const char *cmd, const char *cfg_path,
 
 void nd_json_str(const char *s)
 {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
+    dcx_json_print(stdout, s);
 }
 
 void nd_fail_line(const char *file, const char *msg)

@@ -13,6 +13,27 @@ static dcx_log_fn log_sink;
 static void *log_user;
 static enum dcx_log_level log_max = DCX_LOG_INFO;
 
+size_t dcx_json_char(unsigned char c, char out[8])
+{
+    if (c == '"' || c == '\\')
+        return (size_t)snprintf(out, 8, "\\%c", c);
+    if (c < 0x20 || c == 0x7F)
+        return (size_t)snprintf(out, 8, "\\u%04x", c);
+    out[0] = (char)c;
+    out[1] = '\0';
+    return 1;
+}
+
+void dcx_json_print(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        char e[8];
+        fwrite(e, 1, dcx_json_char((unsigned char)*s, e), f);
+    }
+    fputc('"', f);
+}
+
 const char *dcx_strerror(int err)
 {
     switch (err) {

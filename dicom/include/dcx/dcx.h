@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,6 +36,14 @@ enum {
 
 /* Static, never NULL. */
 const char *dcx_strerror(int err);
+
+/* JSON output (the node's --json, its audit trail, the viewer's script
+ * state): one byte of a string as it goes between the quotes, escaped if
+ * it is a quote, a backslash or a control character (UTF-8 passes).
+ * Writes at most 7 bytes and a NUL to out; returns how many. */
+size_t dcx_json_char(unsigned char c, char out[8]);
+/* s as a quoted JSON string on f. */
+void dcx_json_print(FILE *f, const char *s);
 
 /* Detail of a failed open/save: one line, no newline. */
 struct dcx_error {
