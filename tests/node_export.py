@@ -482,9 +482,10 @@ def main():
     st = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
     check(rc == 3 and len(st) == 2 and st[0]["mode"] == "browser" and
           st[0]["studies"] == 2 and sorted(st[0]["reading"]) == ["reported", "unread"] and
+          st[0]["thumbnails"] == 2 and
           st[1]["mode"] == "viewer" and marks(st[1]) == marks(a),
           "consort-view on a teaching folder of two cases: the browser lists "
-          "both from the DICOMDIR (reported / unread), the pseudonym typed and "
+          "both from the DICOMDIR (reported / unread, thumbnails), the pseudonym typed and "
           "Enter open the first with its GSPS applied (%s)" %
           ([s.get("mode") for s in st] if st else p.stdout[-300:]))
     srv.stop()

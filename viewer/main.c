@@ -1380,7 +1380,8 @@ static void refresh_studies(struct app *a)
         a->status[0] = '\0';
     a->thumb_tex = calloc((size_t)(a->n_studies ? a->n_studies : 1),
                           sizeof *a->thumb_tex);
-    vw_thumbs_start(&a->thumbs, a->studies, a->n_studies, a->o.archive);
+    vw_thumbs_start(&a->thumbs, a->studies, a->n_studies, a->o.archive,
+                    a->media[0] ? a->media : NULL);
 }
 
 /* A key in the browser; 1 to quit. */

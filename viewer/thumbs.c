@@ -114,53 +114,68 @@ out:
     return rc;
 }
 
+/* The study's files, from where it is. 0 and *n, or -1. */
+static int study_files(const struct vw_thumbs *t, int i, char ***out, int *n)
+{
+    char err[256];
+    if (t->archive)
+        return vw_archive_files(t->archive, t->uid[i], out, n, err,
+                                sizeof err);
+    if (t->media)
+        return vw_media_files(t->media, t->uid[i], out, n, err, sizeof err);
+    char dir[1200];
+    char *one = vw_cache_dir(t->uid[i], dir, sizeof dir) == 0
+                    ? middle_file(dir)
+                    : NULL;
+    if (!one || !(*out = malloc(sizeof **out))) {
+        free(one);
+        return -1;
+    }
+    (*out)[0] = one;
+    *n = 1;
+    return 0;
+}
+
 static void *worker(void *arg)
 {
     struct vw_thumbs *t = arg;
     for (int i = 0; i < t->n && !atomic_load(&t->stop); i++) {
         struct vw_thumb *x = &t->t[i];
-        if (!t->source[i]) {
-            atomic_store(&x->state, -1);
-            continue;
-        }
+        char **files = NULL;
+        int nf = 0, ok = 0;
         atomic_store(&x->state, 1);
-        atomic_store(&x->state, make(x, t->source[i]) == 0 ? 2 : -1);
+        if (study_files(t, i, &files, &nf) == 0) {
+            /* the middle file, else the next ones (a study's presentation
+             * states and reports have no pixels) */
+            for (int k = 0; k < nf && k < 8 && !ok; k++)
+                ok = make(x, files[(nf / 2 + k) % nf]) == 0;
+            for (int k = 0; k < nf; k++)
+                free(files[k]);
+            free(files);
+        }
+        atomic_store(&x->state, ok ? 2 : -1);
     }
     return NULL;
 }
 
 int vw_thumbs_start(struct vw_thumbs *t, const struct vw_study *s, int n,
-                    const char *archive)
+                    const char *archive, const char *media)
 {
     memset(t, 0, sizeof *t);
     if (n <= 0)
         return 0;
     t->t = calloc((size_t)n, sizeof *t->t);
-    t->source = calloc((size_t)n, sizeof *t->source);
-    if (!t->t || !t->source) {
-        free(t->t);
-        free(t->source);
-        memset(t, 0, sizeof *t);
-        return -1;
-    }
+    t->uid = calloc((size_t)n, sizeof *t->uid);
+    t->archive = archive ? strdup(archive) : NULL;
+    t->media = media ? strdup(media) : NULL;
+    int oom = !t->t || !t->uid || (archive && !t->archive) ||
+              (media && !t->media);
+    for (int i = 0; i < n && !oom; i++)
+        oom = !(t->uid[i] = strdup(s[i].uid));
     t->n = n;
-    for (int i = 0; i < n; i++) {
-        if (archive) {
-            char **files = NULL, err[256];
-            int nf = 0;
-            if (vw_archive_files(archive, s[i].uid, &files, &nf, err,
-                                 sizeof err) == 0) {
-                t->source[i] = files[nf / 2];
-                for (int k = 0; k < nf; k++)
-                    if (k != nf / 2)
-                        free(files[k]);
-                free(files);
-            }
-        } else {
-            char dir[1200];
-            if (vw_cache_dir(s[i].uid, dir, sizeof dir) == 0)
-                t->source[i] = middle_file(dir);
-        }
+    if (oom) {
+        vw_thumbs_stop(t);
+        return -1;
     }
     t->started = pthread_create(&t->th, NULL, worker, t) == 0;
     return 0;
@@ -171,9 +186,11 @@ void vw_thumbs_stop(struct vw_thumbs *t)
     atomic_store(&t->stop, 1);
     if (t->started)
         pthread_join(t->th, NULL);
-    for (int i = 0; i < t->n; i++)
-        free(t->source[i]);
-    free(t->source);
+    for (int i = 0; t->uid && i < t->n; i++)
+        free(t->uid[i]);
+    free(t->uid);
+    free(t->archive);
+    free(t->media);
     free(t->t);
     memset(t, 0, sizeof *t);
 }

@@ -1,8 +1,9 @@
-/* thumbs.h - study thumbnails for the browser: a background thread
- * decodes one image per study (the middle file of the study's local
- * files: the archive's, or the viewer's cache of a fetched study) and
+/* thumbs.h - study thumbnails for the browser: a background thread finds
+ * each study's local files (the archive's index, a DICOMDIR's records,
+ * or the viewer's cache of a fetched study), decodes the middle image and
  * reduces it to at most THUMB x THUMB RGB pixels, windowed as the file
- * says; the browser uploads them as they come. */
+ * says; the browser uploads them as they come. Nothing of it runs on the
+ * browser's thread. */
 #ifndef VW_THUMBS_H
 #define VW_THUMBS_H
 
@@ -23,16 +24,19 @@ struct vw_thumb {
 struct vw_thumbs {
     int n;
     struct vw_thumb *t;
-    char **source;    /* per study: a file to show, or NULL */
+    char **uid;       /* per study: its Study Instance UID */
+    char *archive;    /* a local archive folder, or NULL */
+    char *media;      /* a DICOMDIR, or NULL */
     pthread_t th;
     int started;
     atomic_int stop;
 };
 
-/* Starts making thumbnails for n studies; archive (may be NULL) is a
- * local archive folder, cache_of() gives the fetched-study folder. */
+/* Starts making thumbnails for n studies, from archive (a local archive
+ * folder) or media (a DICOMDIR) when given, else from the viewer's cache
+ * of fetched studies. 0 or -1 (out of memory). */
 int vw_thumbs_start(struct vw_thumbs *t, const struct vw_study *s, int n,
-                    const char *archive);
+                    const char *archive, const char *media);
 void vw_thumbs_stop(struct vw_thumbs *t);
 
 #endif
