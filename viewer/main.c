@@ -359,7 +359,21 @@ static void draw_browser(struct app *a, int w, int h)
                 rnd_draw(a->rc, a->thumb_tex[idx], &v, m, y, THUMB, THUMB, h);
             }
         }
-        char date[16], name[300], imgs[16];
+        char date[16], name[300], imgs[16], mods[68] = "";
+        /* the imaging modalities: presentation states, key objects and
+         * reports are the Reading column's */
+        for (const char *p = s->mods; *p;) {
+            const char *e = strchr(p, '\\');
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            int doc = (len == 2 && (!strncmp(p, "PR", 2) ||
+                                    !strncmp(p, "KO", 2) ||
+                                    !strncmp(p, "SR", 2)));
+            size_t k = strlen(mods);
+            if (!doc && k + len + 2 < sizeof mods)
+                snprintf(mods + k, sizeof mods - k, "%s%.*s", k ? "\\" : "",
+                         (int)len, p);
+            p = e ? e + 1 : p + len;
+        }
         if (strlen(s->date) == 8)
             snprintf(date, sizeof date, "%.4s-%.2s-%.2s", s->date, s->date + 4,
                      s->date + 6);
@@ -367,7 +381,7 @@ static void draw_browser(struct app *a, int w, int h)
             snprintf(date, sizeof date, "%s", s->date);
         vw_person_name(s->name, name, sizeof name);
         snprintf(imgs, sizeof imgs, "%d", s->images);
-        const char *v[7] = {date,    name, s->id, s->mods,
+        const char *v[7] = {date,    name, s->id, mods[0] ? mods : s->mods,
                             s->desc, vw_study_status(s), imgs};
         int ty = y + (rh - lh) / 2;
         for (int c = 0; c < 7; c++)

@@ -83,6 +83,7 @@ static void usage(FILE *to)
 
 struct instance {
     char *path, *series;
+    int document; /* a GSPS, SR or KO: after the images */
 };
 
 struct study {
@@ -105,6 +106,10 @@ static int collect(void *user, const char *const *v)
     struct instance *in = &s->v[s->n];
     in->path = strdup(v[NK_PATH]);
     in->series = strdup(v[NK_SERIES_UID]);
+    in->document = strncmp(v[NK_SOP_CLASS], "1.2.840.10008.5.1.4.1.1.11.",
+                           27) == 0 ||
+                   strncmp(v[NK_SOP_CLASS], "1.2.840.10008.5.1.4.1.1.88.",
+                           27) == 0;
     if (!in->path || !in->series) {
         free(in->path);
         free(in->series);
@@ -125,10 +130,15 @@ static void study_free(struct study *s)
     memset(s, 0, sizeof *s);
 }
 
+/* Series by series, the images' first: the DICOMDIR's study record
+ * takes its values (the description) from the first file it is given,
+ * and a presentation state carries none. */
 static int by_series(const void *a, const void *b)
 {
-    return strcmp(((const struct instance *)a)->series,
-                  ((const struct instance *)b)->series);
+    const struct instance *x = a, *y = b;
+    if (x->document != y->document)
+        return x->document - y->document;
+    return strcmp(x->series, y->series);
 }
 
 /* The next free STnnnnnn folder number under dir/DICOM. */
