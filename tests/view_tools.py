@@ -114,6 +114,31 @@ def main():
     check(len(st[3]["annotations"]) == 0, "Ctrl+Y removes it again")
     check(st[4]["zoom"] > st[3]["zoom"] and st[4]["annotations"][0]["points"] == [10, 20, 110, 20],
           "zooming leaves the mark where it is on the image")
+
+    # edit: drag one end of the selected caliper (the other stays), undo;
+    # retype a text (Enter on it), undo
+    st = run(view, [
+        "key d", "drag left 40 40 440 40", "key d",
+        "drag left 440 40 440 240", "state",
+        "key z ctrl", "state",
+        "key t", "click 100 480", "text 结节", "key Return", "key t",
+        "key Return", "key BackSpace", "key BackSpace", "text 肿块", "key Return",
+        "state",
+        "key z ctrl", "state",
+    ])
+    if len(st) < 4:
+        check(False, "four states expected, got %d" % len(st))
+        return 1
+    a = st[0]["annotations"]
+    check(len(a) == 1 and a[0]["points"] == [10, 10, 110, 60] and a[0]["label"] == "74.0 mm",
+          "dragging the end of the selected caliper edits it: %r" %
+          (((a[0]["points"], a[0]["label"]) if a else None),))
+    check(st[1]["annotations"][0]["points"] == [10, 10, 110, 10],
+          "Ctrl+Z puts the end back")
+    texts = lambda s: [x["label"] for x in s["annotations"] if x["tool"] == "TEXT"]
+    check(texts(st[2]) == ["肿块"] and texts(st[3]) == ["结节"],
+          "Enter on a selected text retypes it; Ctrl+Z gives the old words "
+          "back: %s, %s" % (texts(st[2]), texts(st[3])))
     # save to the node, reopen, apply
     storage = os.path.join(SHOT_DIR, "var")
     srv = nl.node_server(node, storage, port, os.path.join(SHOT_DIR, "node.log"),

@@ -282,6 +282,7 @@ static const char *const help_lines[] = {
     "D length  A angle  C Cobb angle  E ellipse  G rectangle  W arrow  T text",
     "                  (click or drag on the image; Esc leaves the tool)",
     "Click a mark      select, drag to move   Delete   remove it",
+    "Drag a point      of the selected mark: edit it   Enter/F2  retype a text",
     "Ctrl+Z / Ctrl+Y   undo / redo",
     "Ctrl+S            save marks, window and view (GSPS; stored with --node)",
     "P                 next saved presentation state of the series",
@@ -1133,6 +1134,11 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         return 0;
     }
     int ctrl = (k->mod & KMOD_CTRL) != 0;
+    /* Enter or F2 on a selected text: type it anew */
+    if ((k->sym == SDLK_RETURN || k->sym == SDLK_KP_ENTER ||
+         k->sym == SDLK_F2) &&
+        vw_tools_edit_text(t))
+        return 0;
     if (ctrl && k->sym == SDLK_s) {
         save_present(a);
         return 0;

@@ -1,4 +1,5 @@
-/* tools.c - reading tools: drawing, selecting, moving, typing (tools.h). */
+/* tools.c - reading tools: drawing, selecting, moving, editing points,
+ * typing (tools.h). */
 #include "tools.h"
 
 #include <math.h>
@@ -9,6 +10,7 @@ int vw_tools_init(struct vw_tools *t)
 {
     memset(t, 0, sizeof *t);
     t->tool = -1;
+    t->handle = -1;
     t->annots = vw_annots_create();
     return t->annots ? 0 : -1;
 }
@@ -24,6 +26,8 @@ static void drop_draft(struct vw_tools *t)
     t->n = 0;
     t->dragging = 0;
     t->typing = 0;
+    t->editing = 0;
+    t->handle = -1;
     memset(&t->draft, 0, sizeof t->draft);
 }
 
@@ -31,7 +35,8 @@ void vw_tools_choose(struct vw_tools *t, int tool)
 {
     drop_draft(t);
     t->tool = tool >= 0 && tool < VW_TOOL_COUNT ? tool : -1;
-    t->selected = 0;
+    if (t->tool >= 0) /* leaving a tool keeps what it drew selected */
+        t->selected = 0;
 }
 
 int vw_tools_cancel(struct vw_tools *t)
@@ -66,6 +71,32 @@ int vw_tools_press(struct vw_tools *t, const char *sop_uid, unsigned frame,
     if (t->typing)
         return 1;
     if (t->tool < 0) {
+        /* a point of a mark (a caliper's end, an arm of an angle, a corner
+         * of a ROI), the nearest: drag it alone; the selected mark's first */
+        const struct vw_annot *best = NULL;
+        int bk = -1;
+        float bd = tol * tol;
+        for (size_t i = 0; i < vw_annots_count(t->annots); i++) {
+            const struct vw_annot *s = vw_annots_at(t->annots, i);
+            if (s->tool == VW_TOOL_TEXT || s->frame != frame ||
+                strcmp(s->sop_uid, sop_uid) != 0)
+                continue;
+            for (int k = 0; k < s->n; k++) {
+                float dx = x - s->pt[2 * k], dy = y - s->pt[2 * k + 1];
+                float d = dx * dx + dy * dy;
+                if (d < bd || (d <= bd && s->id == t->selected))
+                    best = s, bk = k, bd = d;
+            }
+        }
+        if (best) {
+            t->selected = best->id;
+            t->before_move = *best;
+            t->draft = *best;
+            t->handle = bk;
+            t->grab_x = x, t->grab_y = y;
+            t->dragging = 1;
+            return 1;
+        }
         unsigned id = vw_annots_hit(t->annots, sop_uid, frame, x, y, tol);
         t->selected = id;
         if (!id)
@@ -73,6 +104,7 @@ int vw_tools_press(struct vw_tools *t, const char *sop_uid, unsigned frame,
         /* start moving it */
         t->before_move = *vw_annots_get(t->annots, id);
         t->draft = t->before_move;
+        t->handle = -1;
         t->grab_x = x, t->grab_y = y;
         t->dragging = 1;
         return 1;
@@ -109,7 +141,8 @@ int vw_tools_motion(struct vw_tools *t, float x, float y)
         float dx = x - t->grab_x, dy = y - t->grab_y;
         t->draft = t->before_move;
         for (int k = 0; k < t->draft.n; k++)
-            t->draft.pt[2 * k] += dx, t->draft.pt[2 * k + 1] += dy;
+            if (t->handle < 0 || t->handle == k)
+                t->draft.pt[2 * k] += dx, t->draft.pt[2 * k + 1] += dy;
         return 1;
     }
     if (t->tool >= 0 && t->n > 0 && !t->typing) {
@@ -125,6 +158,7 @@ int vw_tools_release(struct vw_tools *t, float x, float y)
     if (t->tool < 0 && t->dragging && t->selected) {
         vw_tools_motion(t, x, y);
         t->dragging = 0;
+        t->handle = -1;
         if (x != t->grab_x || y != t->grab_y)
             vw_annots_update(t->annots, t->selected, &t->draft);
         return 1;
@@ -142,6 +176,18 @@ int vw_tools_release(struct vw_tools *t, float x, float y)
     return t->tool >= 0 && t->n > 0;
 }
 
+int vw_tools_edit_text(struct vw_tools *t)
+{
+    const struct vw_annot *s =
+        t->selected ? vw_annots_get(t->annots, t->selected) : NULL;
+    if (!s || s->tool != VW_TOOL_TEXT || t->typing || t->tool >= 0)
+        return 0;
+    t->draft = *s;
+    t->editing = t->selected;
+    t->typing = 1;
+    return 1;
+}
+
 int vw_tools_text(struct vw_tools *t, const char *utf8, int done, int back)
 {
     if (!t->typing)
@@ -156,7 +202,16 @@ int vw_tools_text(struct vw_tools *t, const char *utf8, int done, int back)
     } else if (utf8 && l + strlen(utf8) < sizeof t->draft.text) {
         memcpy(t->draft.text + l, utf8, strlen(utf8) + 1);
     }
-    if (done) {
+    if (done && t->editing) { /* retyped: one undoable change */
+        unsigned id = t->editing;
+        int kept = t->draft.text[0] != '\0';
+        if (kept)
+            vw_annots_update(t->annots, id, &t->draft);
+        else
+            vw_annots_remove(t->annots, id);
+        drop_draft(t);
+        t->selected = kept ? id : 0;
+    } else if (done) {
         if (t->draft.text[0])
             finish(t);
         else
@@ -310,19 +365,19 @@ void vw_tools_draw(const struct vw_tools *t, rnd_ctx *rc, rnd_font *font,
     for (size_t i = 0; i < vw_annots_count(t->annots); i++) {
         const struct vw_annot *a = vw_annots_at(t->annots, i);
         if (a->frame != frame || strcmp(a->sop_uid, sop_uid) != 0 ||
-            (moving && a->id == t->selected))
+            (moving && a->id == t->selected) || a->id == t->editing)
             continue;
         p.rgba = a->id == t->selected ? chosen : normal;
         shape(&p, a, a->n);
         label(&p, a, cal, px, unit);
     }
-    int drafting = (t->tool >= 0 && t->n > 0) || moving;
+    int drafting = (t->tool >= 0 && t->n > 0) || moving || t->editing;
     if (drafting && t->draft.frame == frame &&
         strcmp(t->draft.sop_uid, sop_uid) == 0) {
         p.rgba = moving ? chosen : draft;
         /* a multi-click tool shows its fixed points plus the one that
          * follows the mouse */
-        int n = moving ? t->draft.n : t->n + 1;
+        int n = moving || t->editing ? t->draft.n : t->n + 1;
         shape(&p, &t->draft, n);
         if (t->draft.tool != VW_TOOL_ANGLE && t->draft.tool != VW_TOOL_COBB)
             label(&p, &t->draft, cal, px, unit);

@@ -1,5 +1,6 @@
 /* tools.h - the reading tools' interaction: which tool is chosen, the
- * annotation being drawn, the selected one and its move, text typing,
+ * annotation being drawn, the selected one and its move or the drag of
+ * one of its points (editing a measurement), text typing and retyping,
  * undo/redo; input arrives in image coordinates (the caller maps the
  * mouse through rnd_screen_to_image), so no SDL here. Drawing is
  * vw_tools_draw (render only). One thread (the UI's). */
@@ -17,9 +18,12 @@ struct vw_tools {
     struct vw_annot draft;
     int dragging;        /* a 2-point tool's drag, or a move */
     unsigned selected;   /* 0: none */
+    int handle;          /* point of the selected mark being dragged, -1:
+                            the whole mark moves */
     float grab_x, grab_y;/* where a move started */
     struct vw_annot before_move;
     int typing;          /* the text tool waits for its words */
+    unsigned editing;    /* the text annotation being retyped, 0: none */
 };
 
 int vw_tools_init(struct vw_tools *t);
@@ -39,8 +43,13 @@ int vw_tools_press(struct vw_tools *t, const char *sop_uid, unsigned frame,
 int vw_tools_motion(struct vw_tools *t, float x, float y);
 int vw_tools_release(struct vw_tools *t, float x, float y);
 
-/* Text typed (UTF-8) while the text tool waits; Enter (done = 1)
- * finishes, Backspace (back = 1) removes a character. 1 if used. */
+/* Starts retyping the selected text annotation (its words become the
+ * draft). 1 if one is selected. */
+int vw_tools_edit_text(struct vw_tools *t);
+
+/* Text typed (UTF-8) while the text tool waits or a text is retyped;
+ * Enter (done = 1) finishes (undoable; retyped to nothing removes it),
+ * Backspace (back = 1) removes a character. 1 if used. */
 int vw_tools_text(struct vw_tools *t, const char *utf8, int done, int back);
 
 /* Delete: removes the selected annotation. 1 if one was. */
