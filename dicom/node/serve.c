@@ -739,11 +739,24 @@ static void teach_tick(struct server *sv, nd_index *ix, const char *cfg_path,
 {
     int status;
     if (sv->teach_pid > 0) {
-        if (wait)
-            dcx_log(DCX_LOG_INFO, "waiting for the teaching export to end");
-        if (waitpid(sv->teach_pid, &status, wait ? 0 : WNOHANG) !=
-            sv->teach_pid)
+        /* at shutdown it gets 30 s to end; a longer one goes on by itself
+         * (its files are written whole and the DICOMDIR last) */
+        pid_t done = waitpid(sv->teach_pid, &status, WNOHANG);
+        for (int i = 0; wait && done == 0 && i < 300; i++) {
+            if (i == 0)
+                dcx_log(DCX_LOG_INFO, "waiting for the teaching export to "
+                                      "end");
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            done = waitpid(sv->teach_pid, &status, WNOHANG);
+        }
+        if (done != sv->teach_pid) {
+            if (wait)
+                dcx_log(DCX_LOG_WARN, "the teaching export pid=%d goes on "
+                                      "after the node stops",
+                        (int)sv->teach_pid);
             return;
+        }
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         dcx_log(code == 0 ? DCX_LOG_INFO : DCX_LOG_WARN,
                 "teaching export ended status=%d%s", code,
