@@ -182,7 +182,7 @@ def originals(files):
             for s in values(v):
                 if vr in ("DA", "DT") and len(s) >= 8:
                     dates.add(s[:8])
-                if vr == "UI" and s and not s.startswith("1.2.840.10008.") \
+                if vr == "UI" and "." in s and not s.startswith("1.2.840.10008.") \
                         and int(tag) not in CLASS_TAGS:
                     uids.add(s)
     return dates, uids
@@ -402,6 +402,66 @@ def main():
     check(len(ev) == 2 and all(e.get("user") == "teacher" for e in ev) and
           ev[0].get("failed") == 1,
           "the audit trail has both exports (user, destination, 1 refused)")
+
+    # real files from elsewhere: every study pydicom's test files make in
+    # the archive, exported de-identified. Each file is written or left out
+    # with a reason; dciodvfy finds no error in what we wrote that the
+    # original did not have; no original name, ID, date or UID is left
+    before = {r[0] for r in nl.index_rows(storage, "SELECT study_uid FROM studies")}
+    nl.run([node, "send", DATA, "--to", "CONSORT@127.0.0.1:%d" % port,
+            "--no-progress"])
+    real = sorted({r[0] for r in nl.index_rows(storage, "SELECT study_uid FROM studies")}
+                  - before)
+    dest6 = os.path.join(work, "real")
+    rc, out = nl.run([node, "export", "--anonymize", "--allow-burned-in"] + real +
+                     [dest6, "--storage", storage], timeout=300)
+    left = re.findall(r"(DICOM/\S+) left out: it does not fit a DICOMDIR", out)
+    files6 = nl.files_under(os.path.join(dest6, "DICOM"))
+    n_in = len(re.findall(r"^study .*: (\d+) written", out, re.M))
+    rev = {r[1]: r[0] for r in nl.index_rows(storage, "SELECT original, replacement FROM deid_uids")}
+    norm = lambda l: re.sub(r"[0-9][0-9.]*", "N", l)
+
+    def dcio_errors(p):
+        r = subprocess.run(["dciodvfy", p], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        return {norm(l) for l in r.stdout.splitlines() if l.startswith("Error")}
+    new_errors, srcs, unread = [], [], 0
+    for f in files6:
+        ds6 = pydicom.dcmread(f, stop_before_pixels=True)
+        src6 = os.path.join(storage, nl.rel_path(rev.get(str(ds6.SOPInstanceUID), "")))
+        srcs.append(src6)
+        before6 = dcio_errors(src6)
+        if "Error - Dicom dataset read failed" in before6:
+            unread += 1  # dciodvfy cannot read the original: nothing to compare
+            continue
+        extra = dcio_errors(f) - before6
+        if extra:
+            new_errors.append("%s (%s): %s" % (f[len(dest6) + 1:], ds6.SOPClassUID,
+                                               sorted(extra)[:2]))
+    check(rc in (0, 1) and len(real) >= 15 and len(files6) >= 50 and
+          (rc == 0) == (not left) and not new_errors,
+          "pydicom's real files: %d studies, %d files exported de-identified, "
+          "%d left out with a reason (%s); dciodvfy finds no error the "
+          "originals did not have (%d originals it cannot read)%s" % (
+              len(real), len(files6), len(left), ", ".join(left) or "-", unread,
+              "; " + "; ".join(new_errors[:3]) if new_errors else ""))
+    names, ids = set(), set()
+    for s6 in srcs:
+        d6 = pydicom.dcmread(s6, stop_before_pixels=True)
+        for part in re.split(r"[\^=]", str(d6.get("PatientName", ""))):
+            if len(part.strip()) >= 4:
+                names.add(part.strip())
+        if len(str(d6.get("PatientID", ""))) >= 6:
+            ids.add(str(d6.PatientID))
+    dates6, uids6 = originals(srcs)
+    saved = IDENT["ids"], IDENT["name parts"]
+    IDENT["ids"], IDENT["name parts"] = sorted(ids), sorted(names)
+    found6 = scan(files6, dates6, uids6)
+    IDENT["ids"], IDENT["name parts"] = saved
+    check(not found6, "no original name, ID, date or UID of theirs in any "
+          "element (%d names, %d IDs, %d dates, %d UIDs looked for)%s" % (
+              len(names), len(ids), len(dates6), len(uids6),
+              "; " + "; ".join(found6[:4]) if found6 else ""))
 
     # odd cases: an old-style date, a patient ID of stars, a CT flagged
     # with recognizable visual features, a multi-frame secondary capture

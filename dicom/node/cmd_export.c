@@ -595,15 +595,34 @@ int nd_cmd_export(int argc, char **argv)
         bad |= r < 0;
     }
     int dir_ok = 1;
-    if (t.rel.n) {
+    unsigned char *added = calloc(t.rel.n ? t.rel.n : 1, 1);
+    if (t.rel.n && added) {
         struct dcx_error e;
         if (dcx_dicomdir_write(o.dir, (const char *const *)t.rel.v, t.rel.n,
-                               "CONSORT_EXPORT", t.j2k, &e) < 0) {
+                               "CONSORT_EXPORT", t.j2k, added, &e) < 0) {
             fprintf(stderr, "consort-node export: DICOMDIR: %s\n", e.msg);
             bad = 1;
             dir_ok = 0;
         }
+        /* a file the DICOMDIR cannot list does not stay on the media */
+        for (size_t i = 0; i < t.rel.n && dir_ok; i++)
+            if (!added[i]) {
+                char path[1200];
+                snprintf(path, sizeof path, "%s/%s", o.dir, t.rel.v[i]);
+                fprintf(stderr, "consort-node export: %s left out: it does "
+                                "not fit a DICOMDIR (an attribute its "
+                                "directory record needs is missing; "
+                                "CONSORT_LOG=info shows which)\n",
+                        t.rel.v[i]);
+                unlink(path);
+                t.written--;
+                t.failed++;
+            }
+    } else if (t.rel.n) {
+        bad = 1;
+        dir_ok = 0;
     }
+    free(added);
     /* exported once the DICOMDIR names it (the teaching queue's view) */
     for (size_t i = 0; i < studies.n && dir_ok; i++)
         if (written[i] && nd_teach_done(ix, studies.v[i], o.dir, 0) < 0)

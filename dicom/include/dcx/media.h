@@ -67,10 +67,14 @@ int dcx_deid_file(const char *in, const char *out,
  * at most 8 components of at most 8 characters A-Z 0-9 _, separated by
  * '/'), or adds them to the DICOMDIR already there. j2k = 1: the files
  * may be JPEG 2000 (STD-GEN-USB-J2K profile), else explicit VR little
- * endian (STD-GEN-CD). 0 or DCX_EIO / DCX_EBADDATA with out_err. */
+ * endian (STD-GEN-CD). A file the profile does not take (a Type 1
+ * attribute of the directory missing, say; DCMTK logs why) is left out:
+ * out_added[i] says which went in (may be NULL). 0 if the DICOMDIR was
+ * written, or DCX_EIO, or DCX_EBADDATA when no file fitted, with
+ * out_err. */
 int dcx_dicomdir_write(const char *dir, const char *const *rel, size_t n,
                        const char *fileset_id, int j2k,
-                       struct dcx_error *out_err);
+                       unsigned char *out_added, struct dcx_error *out_err);
 
 /* ---- reading a DICOMDIR ---- */
 

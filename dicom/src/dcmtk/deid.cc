@@ -26,6 +26,9 @@ extern "C" {
 
 namespace {
 
+// Where the profile allows X or Z (X/Z, X/Z/D), Z: an empty value is as
+// safe and keeps IODs that make the attribute Type 2 valid (Operators'
+// Name in the RT Series module, say).
 enum action {
     A_X,        // remove
     A_Z,        // empty value (an empty sequence)
@@ -52,9 +55,10 @@ const rule rules[] = {
     {T(0x0008, 0x0050), A_Z},     // Accession Number
     {T(0x0008, 0x0054), A_X},     // Retrieve AE Title
     {T(0x0008, 0x0055), A_X},     // Station AE Title
-    {T(0x0008, 0x0080), A_X},     // Institution Name
+    {T(0x0008, 0x0080), A_DUMMY}, // Institution Name (Type 1 in Enhanced
+                                  // General Equipment)
     {T(0x0008, 0x0081), A_X},     // Institution Address
-    {T(0x0008, 0x0082), A_X},     // Institution Code Sequence
+    {T(0x0008, 0x0082), A_Z},     // Institution Code Sequence
     {T(0x0008, 0x0090), A_Z},     // Referring Physician's Name
     {T(0x0008, 0x0092), A_X},     // Referring Physician's Address
     {T(0x0008, 0x0094), A_X},     // Referring Physician's Telephone
@@ -63,7 +67,7 @@ const rule rules[] = {
     {T(0x0008, 0x009D), A_X},     // Consulting Physician Identification
     {T(0x0008, 0x0201), A_X},     // Timezone Offset From UTC
     {T(0x0008, 0x1000), A_X},     // Network ID
-    {T(0x0008, 0x1010), A_X},     // Station Name
+    {T(0x0008, 0x1010), A_Z},     // Station Name
     {T(0x0008, 0x1030), A_CLEAN}, // Study Description
     {T(0x0008, 0x103E), A_CLEAN}, // Series Description
     {T(0x0008, 0x1040), A_X},     // Institutional Department Name
@@ -74,11 +78,11 @@ const rule rules[] = {
     {T(0x0008, 0x1052), A_X},     // Performing Physician Identification
     {T(0x0008, 0x1060), A_X},     // Name of Physician(s) Reading Study
     {T(0x0008, 0x1062), A_X},     // Physician(s) Reading Study Ident.
-    {T(0x0008, 0x1070), A_X},     // Operators' Name
-    {T(0x0008, 0x1072), A_X},     // Operator Identification Sequence
+    {T(0x0008, 0x1070), A_Z},     // Operators' Name
+    {T(0x0008, 0x1072), A_Z},     // Operator Identification Sequence
     {T(0x0008, 0x1080), A_X},     // Admitting Diagnoses Description
     {T(0x0008, 0x1084), A_X},     // Admitting Diagnoses Code Sequence
-    {T(0x0008, 0x1110), A_X},     // Referenced Study Sequence
+    {T(0x0008, 0x1110), A_Z},     // Referenced Study Sequence
     {T(0x0008, 0x1111), A_Z},     // Referenced Performed Procedure Step
     {T(0x0008, 0x1120), A_X},     // Referenced Patient Sequence
     {T(0x0008, 0x2111), A_X},     // Derivation Description
@@ -125,7 +129,7 @@ const rule rules[] = {
     {T(0x0010, 0x2297), A_X},     // Responsible Person
     {T(0x0010, 0x2299), A_X},     // Responsible Organization
     {T(0x0010, 0x4000), A_X},     // Patient Comments
-    {T(0x0018, 0x1000), A_X},     // Device Serial Number
+    {T(0x0018, 0x1000), A_DUMMY}, // Device Serial Number (idem)
     {T(0x0018, 0x1004), A_X},     // Plate ID
     {T(0x0018, 0x1005), A_X},     // Generator ID
     {T(0x0018, 0x1007), A_X},     // Cassette ID
@@ -134,7 +138,7 @@ const rule rules[] = {
     {T(0x0018, 0x100A), A_X},     // UDI Sequence
     {T(0x0018, 0x4000), A_X},     // Acquisition Comments
     {T(0x0018, 0x5011), A_X},     // Transducer Identification Sequence
-    {T(0x0018, 0x700A), A_X},     // Detector ID
+    {T(0x0018, 0x700A), A_Z},     // Detector ID
     {T(0x0018, 0x9367), A_X},     // X-Ray Source ID
     {T(0x0018, 0x9371), A_X},     // X-Ray Detector ID
     {T(0x0018, 0x9373), A_X},     // X-Ray Detector Label
@@ -151,7 +155,7 @@ const rule rules[] = {
     {T(0x0032, 0x1030), A_X},     // Reason for Study
     {T(0x0032, 0x1032), A_X},     // Requesting Physician
     {T(0x0032, 0x1033), A_X},     // Requesting Service
-    {T(0x0032, 0x1060), A_X},     // Requested Procedure Description
+    {T(0x0032, 0x1060), A_Z},     // Requested Procedure Description
     {T(0x0032, 0x1066), A_X},     // Reason for Visit
     {T(0x0032, 0x1067), A_X},     // Reason for Visit Code Sequence
     {T(0x0032, 0x1070), A_X},     // Requested Contrast Agent
@@ -556,9 +560,14 @@ bool clean_element(ctx &c, DcmElement *el)
     case EVR_SQ:
         clean_items(c, el);
         return false;
-    case EVR_PN: case EVR_AE: case EVR_UR: case EVR_UN:
-        // a name or an address the table does not know, or a value whose
-        // meaning is unknown: nothing of it can be checked
+    case EVR_PN:
+        // a person the table does not name: emptied (an IOD may make it
+        // Type 2: the ROI Interpreter of an RT Structure Set)
+        put(c, el, "");
+        return false;
+    case EVR_AE: case EVR_UR: case EVR_UN:
+        // an address the table does not know, or a value whose meaning is
+        // unknown: nothing of it can be checked
         return true;
     case EVR_UI:
         if (!is_class_uid(key))
@@ -648,8 +657,16 @@ void declare(ctx &c, DcmDataset *ds)
     ds->insert(sq, OFTrue);
     ds->putAndInsertString(DCM_LongitudinalTemporalInformationModified,
                            "MODIFIED");
-    // Type 1 in a DICOMDIR (Type 2 in the objects): values, not gaps
+    // Type 1 in a DICOMDIR (Type 2 in the objects): values, not gaps;
+    // the pseudonyms also where the original had no name or ID at all
     OFString v;
+    if (!ds->tagExists(DCM_PatientName))
+        ds->putAndInsertString(DCM_PatientName, c.o->patient_name);
+    if (ds->findAndGetOFString(DCM_PatientID, v).bad() || v.empty())
+        ds->putAndInsertString(DCM_PatientID, c.o->patient_id);
+    if (ds->findAndGetOFString(DCM_StudyID, v).bad() || v.empty())
+        ds->putAndInsertString(DCM_StudyID,
+                               c.o->study_id ? c.o->study_id : "1");
     if (ds->findAndGetOFString(DCM_StudyDate, v).bad() || v.empty())
         ds->putAndInsertString(DCM_StudyDate, "19000101");
     if (ds->findAndGetOFString(DCM_StudyTime, v).bad() || v.empty())
@@ -658,6 +675,7 @@ void declare(ctx &c, DcmDataset *ds)
         ds->putAndInsertString(DCM_SeriesNumber, "1");
     if (ds->findAndGetOFString(DCM_InstanceNumber, v).bad() || v.empty())
         ds->putAndInsertString(DCM_InstanceNumber, "1");
+
 }
 
 int deid(const char *in, const char *out, const dcx_deid_opts *o,

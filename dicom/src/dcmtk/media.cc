@@ -21,6 +21,7 @@ extern "C" {
 
 extern "C" int dcx_dicomdir_write(const char *dir, const char *const *rel,
                                   size_t n, const char *fileset_id, int j2k,
+                                  unsigned char *out_added,
                                   struct dcx_error *e)
 {
     try {
@@ -40,14 +41,18 @@ extern "C" int dcx_dicomdir_write(const char *dir, const char *const *rel,
             return DCX_EIO;
         }
         dd.disableBackupMode(OFTrue);
+        size_t added = 0;
         for (size_t i = 0; i < n; i++) {
             c = dd.addDicomFile(rel[i], dir);
-            if (c.bad()) {
+            if (out_added)
+                out_added[i] = c.good();
+            added += c.good();
+            if (c.bad() && added == 0)
                 dcx_err_set(e, "%s/%s does not fit the DICOMDIR: %s", dir,
                             rel[i], c.text());
-                return DCX_EBADDATA;
-            }
         }
+        if (added == 0 && n > 0)
+            return DCX_EBADDATA;
         c = dd.writeDicomDir();
         if (c.bad()) {
             dcx_err_set(e, "%s: %s", path.c_str(), c.text());
