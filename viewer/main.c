@@ -642,17 +642,29 @@ static int load_all_presents(struct app *a)
     return any || a->n_presents > 0;
 }
 
+/* What a saved reading needs: the study's cache folder (made) and the
+ * reader's name ($CONSORT_READER, else $USER; may be NULL). 0, or -1 with
+ * the note set if the folder cannot be made. */
+static int reading_place(struct app *a, char *dir, size_t len,
+                         const char **who)
+{
+    if (study_dir(a, dir, len) < 0) {
+        snprintf(a->note, sizeof a->note, "cannot create the study's folder "
+                                          "in the cache");
+        return -1;
+    }
+    *who = getenv("CONSORT_READER");
+    if (!*who || !**who)
+        *who = getenv("USER");
+    return 0;
+}
+
 static void save_present(struct app *a)
 {
     char dir[1100];
-    if (study_dir(a, dir, sizeof dir) < 0) {
-        snprintf(a->note, sizeof a->note, "cannot create the study's folder "
-                                          "in the cache");
+    const char *who;
+    if (reading_place(a, dir, sizeof dir, &who) < 0)
         return;
-    }
-    const char *who = getenv("CONSORT_READER");
-    if (!who || !*who)
-        who = getenv("USER");
     char msg[400] = "", kmsg[400] = "";
     if (vw_annots_count(a->tools.annots) || !a->n_keys)
         vw_present_save(&a->vp[a->active], &a->tools, dir, who,
@@ -675,14 +687,9 @@ static void save_report(struct app *a)
         snprintf(a->note, sizeof a->note, "the report is empty");
         return;
     }
-    if (study_dir(a, dir, sizeof dir) < 0) {
-        snprintf(a->note, sizeof a->note, "cannot create the study's folder "
-                                          "in the cache");
+    const char *who;
+    if (reading_place(a, dir, sizeof dir, &who) < 0)
         return;
-    }
-    const char *who = getenv("CONSORT_READER");
-    if (!who || !*who)
-        who = getenv("USER");
     if (vw_present_save_report(&a->vp[a->active], a->report[0], a->report[1],
                                who, dir, a->o.node ? &a->node : NULL,
                                a->note, sizeof a->note) == 0) {

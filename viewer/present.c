@@ -69,14 +69,28 @@ static void free_images(struct images *im)
     free(im->frames);
 }
 
-/* Names the written file dir/<uid>.dcm and stores it to node (if any).
- * 0 done (the caller says so); 1 saved but not stored, -1 not saved: msg
- * says it (what: "report", ...). */
-static int place(const char *dir, const char *tmp, const char *uid,
+/* Where a document is written before it is named: dir/.<kind>-<pid>.part */
+static void tmp_name(const char *dir, const char *kind, char *out,
+                     size_t len)
+{
+    snprintf(out, len, "%s/.%s-%ld.part", dir, kind, (long)getpid());
+}
+
+/* After the writer (result wrc, detail e) wrote tmp: names the file
+ * dir/<uid>.dcm and stores it to node (if any). 0 done (the caller says
+ * so); 1 saved but not stored, -1 not saved: msg says it (what:
+ * "report", ...). */
+static int place(int wrc, const struct dcx_error *e, const char *dir,
+                 const char *tmp, const char *uid,
                  const struct vw_node *node, const char *sop_class,
                  const char *what, char *msg, size_t msglen)
 {
     char final[1200], err[300];
+    if (wrc < 0) {
+        snprintf(msg, msglen, "cannot write the %s: %s", what, e->msg);
+        unlink(tmp);
+        return -1;
+    }
     snprintf(final, sizeof final, "%s/%s.dcm", dir, uid);
     if (rename(tmp, final) != 0) {
         snprintf(msg, msglen, "cannot name the saved file: %s",
@@ -137,16 +151,11 @@ static int save_measures(const struct images *im, const vw_annots *annots,
         goto out;
     struct dcx_measure_sr_desc d = {used, n_used, m, n, creator};
     char tmp[1200], uid[65];
-    snprintf(tmp, sizeof tmp, "%s/.measure-%ld.part", dir, (long)getpid());
+    tmp_name(dir, "measure", tmp, sizeof tmp);
     struct dcx_error e;
-    if (dcx_measure_sr_write(&d, tmp, uid, &e) < 0) {
-        snprintf(msg, msglen, "measurement report not saved: %s", e.msg);
-        unlink(tmp);
-        rc = -1;
-        goto out;
-    }
-    rc = place(dir, tmp, uid, node, COMPREHENSIVE_SR_CLASS,
-               "measurement report", msg, msglen);
+    rc = place(dcx_measure_sr_write(&d, tmp, uid, &e), &e, dir, tmp, uid,
+               node, COMPREHENSIVE_SR_CLASS, "measurement report", msg,
+               msglen);
     *n_out = n;
 out:
     free(m);
@@ -218,16 +227,10 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
         .n_marks = marks.n,
     };
     char tmp[1200], uid[65];
-    snprintf(tmp, sizeof tmp, "%s/.gsps-%ld.part", dir, (long)getpid());
+    tmp_name(dir, "gsps", tmp, sizeof tmp);
     struct dcx_error e;
-    if (dcx_gsps_write(&d, tmp, uid, &e) < 0) {
-        snprintf(msg, msglen, "cannot write the presentation state: %s",
-                 e.msg);
-        unlink(tmp);
-        goto out;
-    }
-    int pr = place(dir, tmp, uid, node, GSPS_CLASS, "presentation state",
-                   msg, msglen);
+    int pr = place(dcx_gsps_write(&d, tmp, uid, &e), &e, dir, tmp, uid, node,
+                   GSPS_CLASS, "presentation state", msg, msglen);
     if (pr < 0)
         goto out;
     if (pr == 0)
@@ -282,14 +285,10 @@ int vw_present_save_keys(const struct vw_vp *vp, char (*keys)[65],
     struct dcx_ko_desc d = {teaching ? DCX_KO_TEACHING : DCX_KO_OF_INTEREST,
                             paths, n, NULL};
     char tmp[1200], uid[65];
-    snprintf(tmp, sizeof tmp, "%s/.ko-%ld.part", dir, (long)getpid());
+    tmp_name(dir, "ko", tmp, sizeof tmp);
     struct dcx_error e;
-    if (dcx_ko_write(&d, tmp, uid, &e) < 0) {
-        snprintf(msg, msglen, "cannot write the key images: %s", e.msg);
-        unlink(tmp);
-        goto out;
-    }
-    int pr = place(dir, tmp, uid, node, KO_CLASS, "key images", msg, msglen);
+    int pr = place(dcx_ko_write(&d, tmp, uid, &e), &e, dir, tmp, uid, node,
+                   KO_CLASS, "key images", msg, msglen);
     if (pr != 0) {
         rc = pr > 0 ? 0 : -1;
         goto out;
@@ -323,14 +322,10 @@ int vw_present_save_report(const struct vw_vp *vp, const char *findings,
     struct dcx_report_desc d = {im.paths, im.n, findings, impression, author,
                                 1};
     char tmp[1200], uid[65];
-    snprintf(tmp, sizeof tmp, "%s/.report-%ld.part", dir, (long)getpid());
+    tmp_name(dir, "report", tmp, sizeof tmp);
     struct dcx_error e;
-    if (dcx_report_write(&d, tmp, uid, &e) < 0) {
-        snprintf(msg, msglen, "cannot write the report: %s", e.msg);
-        unlink(tmp);
-        goto out;
-    }
-    int pr = place(dir, tmp, uid, node, TEXT_SR_CLASS, "report", msg, msglen);
+    int pr = place(dcx_report_write(&d, tmp, uid, &e), &e, dir, tmp, uid,
+                   node, TEXT_SR_CLASS, "report", msg, msglen);
     if (pr != 0) {
         rc = pr > 0 ? 0 : -1;
         goto out;
