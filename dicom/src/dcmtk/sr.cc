@@ -257,6 +257,15 @@ OFCondition add(DSRDocumentTree &tree, DSRTypes::E_RelationshipType rel,
     return tree.getCurrentContentItem().setConceptName(name);
 }
 
+// A CODE item (name = value) after or below the cursor, cursor on it.
+OFCondition add_code(DSRDocumentTree &tree, DSRTypes::E_RelationshipType rel,
+                     DSRTypes::E_AddMode mode, const code &name,
+                     const code &value)
+{
+    OFCondition c = add(tree, rel, DSRTypes::VT_Code, mode, name);
+    return c.good() ? tree.getCurrentContentItem().setCodeValue(value) : c;
+}
+
 // NUM with value and unit after the cursor (mode) and the cursor on it.
 // DS holds 16 characters: %.9g keeps the viewer's precision and fits.
 OFCondition add_num(DSRDocumentTree &tree, DSRTypes::E_AddMode mode,
@@ -461,20 +470,16 @@ int write_measure_sr(const struct dcx_measure_sr_desc *d, const char *path,
                                                                    "DCMR");
     // TID 1204 language, TID 1001/1002 observer, the procedure (CID 100)
     if (c.good())
-        c = add(tree, DSRTypes::RT_hasConceptMod, DSRTypes::VT_Code,
-                DSRTypes::AM_belowCurrent,
-                code("121049", "DCM",
-                     "Language of Content Item and Descendants"));
-    if (c.good())
-        c = tree.getCurrentContentItem().setCodeValue(
-            code("en-US", "RFC5646", "English (US)"));
+        c = add_code(tree, DSRTypes::RT_hasConceptMod,
+                     DSRTypes::AM_belowCurrent,
+                     code("121049", "DCM",
+                          "Language of Content Item and Descendants"),
+                     code("en-US", "RFC5646", "English (US)"));
     if (c.good() && d->observer && *d->observer) {
-        c = add(tree, DSRTypes::RT_hasObsContext, DSRTypes::VT_Code,
-                DSRTypes::AM_afterCurrent,
-                code("121005", "DCM", "Observer Type"));
-        if (c.good())
-            c = tree.getCurrentContentItem().setCodeValue(
-                code("121006", "DCM", "Person"));
+        c = add_code(tree, DSRTypes::RT_hasObsContext,
+                     DSRTypes::AM_afterCurrent,
+                     code("121005", "DCM", "Observer Type"),
+                     code("121006", "DCM", "Person"));
         if (c.good())
             c = add(tree, DSRTypes::RT_hasObsContext, DSRTypes::VT_PName,
                     DSRTypes::AM_afterCurrent,
@@ -483,12 +488,10 @@ int write_measure_sr(const struct dcx_measure_sr_desc *d, const char *path,
             c = tree.getCurrentContentItem().setStringValue(d->observer);
     }
     if (c.good())
-        c = add(tree, DSRTypes::RT_hasConceptMod, DSRTypes::VT_Code,
-                DSRTypes::AM_afterCurrent,
-                code("121058", "DCM", "Procedure reported"));
-    if (c.good())
-        c = tree.getCurrentContentItem().setCodeValue(
-            code("363679005", "SCT", "Imaging procedure"));
+        c = add_code(tree, DSRTypes::RT_hasConceptMod,
+                     DSRTypes::AM_afterCurrent,
+                     code("121058", "DCM", "Procedure reported"),
+                     code("363679005", "SCT", "Imaging procedure"));
     // TID 1600: one group holding every image
     if (c.good())
         c = add(tree, DSRTypes::RT_contains, DSRTypes::VT_Container,
