@@ -19,6 +19,8 @@ enum kind {
     KT_TIME = 'M', /* single or range */
     KT_LIST = 'L', /* any of several code values (Modalities in Study) */
     KT_NUM = 'N',  /* single */
+    KT_RET = 'R',  /* returned, never matched (counts, image size, SOP
+                      Classes in Study: optional keys, PS3.4 C.6.1) */
 };
 
 static const struct {
@@ -46,16 +48,16 @@ static const struct {
     {DCX_TAG(0x0008, 0x0018), NK_SOP_UID, KT_UID},
     {DCX_TAG(0x0008, 0x0016), NK_SOP_CLASS, KT_UID},
     {DCX_TAG(0x0020, 0x0013), NK_INSTANCE_NUMBER, KT_NUM},
-    {DCX_TAG(0x0028, 0x0010), NK_ROWS, KT_NUM},
-    {DCX_TAG(0x0028, 0x0011), NK_COLUMNS, KT_NUM},
-    {DCX_TAG(0x0028, 0x0008), NK_FRAMES, KT_NUM},
-    {DCX_TAG(0x0020, 0x1200), NK_PAT_STUDIES, KT_NUM},
-    {DCX_TAG(0x0020, 0x1202), NK_PAT_SERIES, KT_NUM},
-    {DCX_TAG(0x0020, 0x1204), NK_PAT_INSTANCES, KT_NUM},
-    {DCX_TAG(0x0020, 0x1206), NK_STUDY_SERIES, KT_NUM},
-    {DCX_TAG(0x0020, 0x1208), NK_STUDY_INSTANCES, KT_NUM},
-    {DCX_TAG(0x0020, 0x1209), NK_SERIES_INSTANCES, KT_NUM},
-    {DCX_TAG(0x0008, 0x0062), NK_SOP_CLASSES_IN_STUDY, KT_UID},
+    {DCX_TAG(0x0028, 0x0010), NK_ROWS, KT_RET},
+    {DCX_TAG(0x0028, 0x0011), NK_COLUMNS, KT_RET},
+    {DCX_TAG(0x0028, 0x0008), NK_FRAMES, KT_RET},
+    {DCX_TAG(0x0020, 0x1200), NK_PAT_STUDIES, KT_RET},
+    {DCX_TAG(0x0020, 0x1202), NK_PAT_SERIES, KT_RET},
+    {DCX_TAG(0x0020, 0x1204), NK_PAT_INSTANCES, KT_RET},
+    {DCX_TAG(0x0020, 0x1206), NK_STUDY_SERIES, KT_RET},
+    {DCX_TAG(0x0020, 0x1208), NK_STUDY_INSTANCES, KT_RET},
+    {DCX_TAG(0x0020, 0x1209), NK_SERIES_INSTANCES, KT_RET},
+    {DCX_TAG(0x0008, 0x0062), NK_SOP_CLASSES_IN_STUDY, KT_RET},
 };
 
 #define TAG_QR_LEVEL DCX_TAG(0x0008, 0x0052)
@@ -194,6 +196,8 @@ int nd_query_parse(dcx_ds *ds, int patient_root, struct nd_query *q,
             continue; /* returned empty */
         enum nd_key key = tagmap[m].key;
         q->want[key] = 1;
+        if (tagmap[m].kind == KT_RET)
+            continue; /* a key only returned: its value is not read */
         /* whole value, however long (a UID list can be kilobytes) */
         char small[256];
         int rc = dcx_item_get_str(root, tag, -1, small, sizeof small);
@@ -212,8 +216,6 @@ int nd_query_parse(dcx_ds *ds, int patient_root, struct nd_query *q,
         }
         if (!v[0] || strcmp(v, "*") == 0)
             continue; /* universal matching */
-        if (key == NK_SOP_CLASSES_IN_STUDY)
-            continue; /* returned, not matched (optional, PS3.4 C.6.1) */
         struct nd_cond c = {.key = key, .match = NM_SINGLE, .value = v};
         switch (tagmap[m].kind) {
         case KT_PN:
@@ -252,9 +254,7 @@ int nd_query_parse(dcx_ds *ds, int patient_root, struct nd_query *q,
             break;
         }
         case KT_NUM:
-            if (key >= NK_PAT_STUDIES || key == NK_ROWS ||
-                key == NK_COLUMNS || key == NK_FRAMES)
-                continue; /* returned, not matched */
+        case KT_RET:
             break;
         }
         if (add_cond(q, &c) < 0)
