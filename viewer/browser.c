@@ -454,9 +454,10 @@ struct media_walk {
     struct vw_study *cur; /* the study whose records follow */
     int cur_i;
     /* vw_media_files */
-    const char *want, *root;
+    const char *want, *root; /* want NULL: every study */
     int in_study;
-    char **files;
+    char study[68];
+    char **files, **study_of;
     int n, cap;
 };
 
@@ -520,22 +521,29 @@ int vw_browse_media(const char *dicomdir, struct vw_study **out,
 static int media_file(void *user, const struct dcx_dir_record *r)
 {
     struct media_walk *m = user;
-    if (strcmp(r->type, "PATIENT") == 0)
+    if (strcmp(r->type, "PATIENT") == 0) {
         m->in_study = 0;
-    else if (strcmp(r->type, "STUDY") == 0)
-        m->in_study = strcmp(r->study_uid, m->want) == 0;
-    else if (m->in_study && r->file[0]) {
+    } else if (strcmp(r->type, "STUDY") == 0) {
+        m->in_study = !m->want || strcmp(r->study_uid, m->want) == 0;
+        snprintf(m->study, sizeof m->study, "%s", r->study_uid);
+    } else if (m->in_study && r->file[0]) {
         if (m->n == m->cap) {
             int nc = m->cap ? m->cap * 2 : 64;
             char **nv = realloc(m->files, (size_t)nc * sizeof *nv);
-            if (!nv)
+            char **ns = nv ? realloc(m->study_of, (size_t)nc * sizeof *ns)
+                           : NULL;
+            if (nv)
+                m->files = nv;
+            if (!ns)
                 return -1;
-            m->files = nv;
+            m->study_of = ns;
             m->cap = nc;
         }
-        char *p;
-        if (asprintf(&p, "%s/%s", m->root, r->file) < 0)
+        char *p, *st = strdup(m->study);
+        if (!st || asprintf(&p, "%s/%s", m->root, r->file) < 0) {
+            free(st);
             return -1;
+        }
         /* media written in upper case and read from a file system that
          * shows lower case */
         if (access(p, R_OK) != 0) {
@@ -543,15 +551,18 @@ static int media_file(void *user, const struct dcx_dir_record *r)
             for (char *q = p + k; *q; q++)
                 *q = (char)tolower((unsigned char)*q);
         }
-        m->files[m->n++] = p;
+        m->files[m->n] = p;
+        m->study_of[m->n++] = st;
     }
     return 0;
 }
 
 int vw_media_files(const char *dicomdir, const char *study_uid, char ***out,
-                   int *n, char *err, size_t errlen)
+                   char ***out_study, int *n, char *err, size_t errlen)
 {
     *out = NULL;
+    if (out_study)
+        *out_study = NULL;
     *n = 0;
     char root[1024];
     snprintf(root, sizeof root, "%s", dicomdir);
@@ -568,12 +579,22 @@ int vw_media_files(const char *dicomdir, const char *study_uid, char ***out,
                  rc == -1  ? "out of memory"
                  : rc != 0 ? e.msg
                            : "the DICOMDIR names no file of that study");
-        for (int i = 0; i < m.n; i++)
+        for (int i = 0; i < m.n; i++) {
             free(m.files[i]);
+            free(m.study_of[i]);
+        }
         free(m.files);
+        free(m.study_of);
         return -1;
     }
     *out = m.files;
+    if (out_study) {
+        *out_study = m.study_of;
+    } else {
+        for (int i = 0; i < m.n; i++)
+            free(m.study_of[i]);
+        free(m.study_of);
+    }
     *n = m.n;
     return 0;
 }

@@ -59,11 +59,13 @@ int vw_media_dicomdir(const char *path, char *out, size_t len);
 int vw_browse_media(const char *dicomdir, struct vw_study **out,
                     int *count, char *err, size_t errlen);
 
-/* The files of one of its studies (absolute or relative to the working
- * folder as the DICOMDIR path was; free each and the array). 0 and *n, or
- * -1 with err. */
+/* The files of one of its studies, or (study_uid NULL) of all of them in
+ * one reading of the DICOMDIR, with each file's Study Instance UID in
+ * *out_study (may be NULL). Paths are absolute or relative to the working
+ * folder as the DICOMDIR path was; free each string and the arrays. 0 and
+ * *n, or -1 with err. */
 int vw_media_files(const char *dicomdir, const char *study_uid, char ***out,
-                   int *n, char *err, size_t errlen);
+                   char ***out_study, int *n, char *err, size_t errlen);
 
 /* 1 if the study matches the filter typed (case-insensitive substring of
  * name, ID, description, modality or date; "" matches all). */

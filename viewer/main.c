@@ -1460,7 +1460,7 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
         if (a->o.archive || a->media[0]) { /* the files where they are */
             char **files = NULL;
             int nf = 0;
-            bad = (a->media[0] ? vw_media_files(a->media, st->uid, &files,
+            bad = (a->media[0] ? vw_media_files(a->media, st->uid, &files, NULL,
                                                 &nf, err, sizeof err)
                                : vw_archive_files(a->o.archive, st->uid,
                                                   &files, &nf, err,
@@ -1893,7 +1893,7 @@ int main(int argc, char **argv)
         }
         if (nms > 1 && !a.o.screenshot && !a.o.decode_only) {
             a.browsing = 1;
-        } else if (vw_media_files(a.media, ms[0].uid, &media_files, &n_media,
+        } else if (vw_media_files(a.media, ms[0].uid, &media_files, NULL, &n_media,
                                   err, sizeof err) < 0) {
             fprintf(stderr, "consort-view: %s\n", err);
             free(ms);

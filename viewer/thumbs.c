@@ -121,8 +121,17 @@ static int study_files(const struct vw_thumbs *t, int i, char ***out, int *n)
     if (t->archive)
         return vw_archive_files(t->archive, t->uid[i], out, n, err,
                                 sizeof err);
-    if (t->media)
-        return vw_media_files(t->media, t->uid[i], out, n, err, sizeof err);
+    if (t->media) { /* the DICOMDIR's files, read once for all studies */
+        int k = 0;
+        if (!(*out = malloc((size_t)(t->mn ? t->mn : 1) * sizeof **out)))
+            return -1;
+        for (int f = 0; f < t->mn; f++)
+            if (strcmp(t->mstudy[f], t->uid[i]) == 0 &&
+                ((*out)[k] = strdup(t->mfile[f])))
+                k++;
+        *n = k;
+        return k ? 0 : (free(*out), -1);
+    }
     char dir[1200];
     char *one = vw_cache_dir(t->uid[i], dir, sizeof dir) == 0
                     ? middle_file(dir)
@@ -139,6 +148,11 @@ static int study_files(const struct vw_thumbs *t, int i, char ***out, int *n)
 static void *worker(void *arg)
 {
     struct vw_thumbs *t = arg;
+    char err[256];
+    if (t->media &&
+        vw_media_files(t->media, NULL, &t->mfile, &t->mstudy, &t->mn, err,
+                       sizeof err) < 0)
+        t->mn = 0;
     for (int i = 0; i < t->n && !atomic_load(&t->stop); i++) {
         struct vw_thumb *x = &t->t[i];
         char **files = NULL;
@@ -188,6 +202,12 @@ void vw_thumbs_stop(struct vw_thumbs *t)
         pthread_join(t->th, NULL);
     for (int i = 0; t->uid && i < t->n; i++)
         free(t->uid[i]);
+    for (int i = 0; i < t->mn; i++) {
+        free(t->mfile[i]);
+        free(t->mstudy[i]);
+    }
+    free(t->mfile);
+    free(t->mstudy);
     free(t->uid);
     free(t->archive);
     free(t->media);

@@ -27,6 +27,9 @@ struct vw_thumbs {
     char **uid;       /* per study: its Study Instance UID */
     char *archive;    /* a local archive folder, or NULL */
     char *media;      /* a DICOMDIR, or NULL */
+    char **mfile, **mstudy; /* its files and their studies, read once by
+                               the thread */
+    int mn;
     pthread_t th;
     int started;
     atomic_int stop;
