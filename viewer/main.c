@@ -859,11 +859,6 @@ static void push_motion(int x, int y, int dx, int dy)
 /* Executes one script line; 1 to quit, 2 + ms to sleep, -1 on a bad
  * line. */
 /* s as a JSON string on stdout (UTF-8 passes through) */
-static void json_str(const char *s)
-{
-    dcx_json_print(stdout, s);
-}
-
 static int script_line(struct app *a, char *line, int w, int h)
 {
     char cmd[32] = "", arg[1024] = "", mod[16] = "";
@@ -1014,7 +1009,7 @@ static int script_line(struct app *a, char *line, int w, int h)
                a->tools.tool >= 0 ? vw_tool_layer(a->tools.tool) : "",
                a->tools.selected, a->n_presents, a->present_idx, a->n_keys,
                a->teaching, a->report_open);
-        json_str(a->note);
+        dcx_json_print(stdout, a->note);
         printf(",\"annotations\":[");
         struct vw_cal mcal;
         vw_overlay_cal(&vp->im, &mcal);
@@ -1029,7 +1024,7 @@ static int script_line(struct app *a, char *line, int w, int h)
             for (int k = 0; k < 2 * an->n; k++)
                 printf("%s%.2f", k ? "," : "", an->pt[k]);
             printf("],\"label\":");
-            json_str(lab);
+            dcx_json_print(stdout, lab);
             printf("}");
         }
         printf("]}\n");

@@ -19,9 +19,6 @@ int nd_cmd_audit(int argc, char **argv);
 int nd_cmd_delete(int argc, char **argv);
 int nd_cmd_export(int argc, char **argv);
 
-/* Writes s to stdout as a JSON string (quoted, escaped). */
-void nd_json_str(const char *s);
-
 /* "AE@host:port" into its parts; 0 or -1 if malformed. */
 int nd_parse_dest(const char *s, char *ae, size_t aelen, char *host,
                   size_t hostlen, int *port);

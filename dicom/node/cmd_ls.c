@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dcx/dcx.h"
+
 struct ls_state {
     int json;
     int n;
@@ -21,22 +23,22 @@ static int row(void *user, const struct nd_ls_row *r)
     struct ls_state *st = user;
     if (st->json) {
         printf("%s{\"patient_id\":", st->n++ ? ",\n " : "[");
-        nd_json_str(r->patient_id);
+        dcx_json_print(stdout, r->patient_id);
         printf(",\"patient_name\":");
-        nd_json_str(r->patient_name);
+        dcx_json_print(stdout, r->patient_name);
         printf(",\"study_uid\":");
-        nd_json_str(r->study_uid);
+        dcx_json_print(stdout, r->study_uid);
         printf(",\"study_date\":");
-        nd_json_str(r->study_date);
+        dcx_json_print(stdout, r->study_date);
         printf(",\"study_description\":");
-        nd_json_str(r->study_desc);
+        dcx_json_print(stdout, r->study_desc);
         printf(",\"series_uid\":");
-        nd_json_str(r->series_uid);
+        dcx_json_print(stdout, r->series_uid);
         printf(",\"modality\":");
-        nd_json_str(r->modality);
+        dcx_json_print(stdout, r->modality);
         printf(",\"series_number\":%d,\"series_description\":",
                r->series_number);
-        nd_json_str(r->series_desc);
+        dcx_json_print(stdout, r->series_desc);
         printf(",\"instances\":%lld,\"bytes\":%lld}", (long long)r->instances,
                (long long)r->bytes);
         return 0;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "dcx/dataset.h"
+#include "dcx/dcx.h"
 #include "dcx/net.h"
 #include "dcx/tags.h"
 #include "dcx/uids.h"
@@ -187,9 +188,9 @@ static int on_match(void *user, dcx_ds *m)
             v[0] = '\0';
         if (a->json) {
             printf("%s", i > 1 ? "," : "");
-            nd_json_str(dcx_tag_name(a->keys[i].tag, name, sizeof name));
+            dcx_json_print(stdout, dcx_tag_name(a->keys[i].tag, name, sizeof name));
             putchar(':');
-            nd_json_str(v);
+            dcx_json_print(stdout, v);
         } else {
             printf("%s%s", i > 1 ? " | " : "", v[0] ? v : "-");
         }

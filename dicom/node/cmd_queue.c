@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dcx/dcx.h"
+
 static void usage(FILE *to)
 {
     fputs("usage: consort-node queue [--storage DIR | --config FILE] [--json]\n"
@@ -54,7 +56,7 @@ static int stat_row(void *user, const struct nd_qstat *st)
     int64_t oldest = st->oldest ? o->now - st->oldest : 0;
     if (o->json) {
         printf("%s{\"dest\":", o->n++ ? ",\n " : "[");
-        nd_json_str(st->dest);
+        dcx_json_print(stdout, st->dest);
         printf(",\"pending\":%lld,\"ready\":%lld,\"in_flight\":%lld,"
                "\"dead\":%lld,\"oldest_s\":%lld,\"sent\":%lld,\"bytes\":%lld,"
                "\"stored_bytes\":%lld,\"busy_ms\":%lld,\"rate_mb_s\":%.3f,"
@@ -64,7 +66,7 @@ static int stat_row(void *user, const struct nd_qstat *st)
                (long long)st->sent, (long long)st->bytes,
                (long long)st->raw_bytes, (long long)st->busy_ms, rate,
                (long long)st->last_ok, (long long)st->last_error_at);
-        nd_json_str(st->last_error);
+        dcx_json_print(stdout, st->last_error);
         printf("}");
         return 0;
     }
@@ -102,16 +104,16 @@ static int list_row(void *user, const struct nd_qentry *e)
     if (o->json) {
         printf("%s{\"id\":%lld,\"dest\":", o->n++ ? ",\n " : "[",
                (long long)e->id);
-        nd_json_str(e->dest);
+        dcx_json_print(stdout, e->dest);
         printf(",\"state\":\"%s\",\"attempts\":%d,\"next_try\":%lld,"
                "\"created\":%lld,\"sop_uid\":",
                state, e->attempts, (long long)e->next_try,
                (long long)e->created);
-        nd_json_str(e->sop_uid);
+        dcx_json_print(stdout, e->sop_uid);
         printf(",\"study_uid\":");
-        nd_json_str(e->study_uid);
+        dcx_json_print(stdout, e->study_uid);
         printf(",\"last_error\":");
-        nd_json_str(e->last_error);
+        dcx_json_print(stdout, e->last_error);
         printf("}");
         return 0;
     }

@@ -88,11 +88,6 @@ nd_index *nd_cmd_open_index(const char *cmd, const char *cfg_path,
     return ix;
 }
 
-void nd_json_str(const char *s)
-{
-    dcx_json_print(stdout, s);
-}
-
 void nd_fail_line(const char *file, const char *msg)
 {
     fprintf(stderr, "consort-node: %s: %s\n", file, msg);
