@@ -372,23 +372,10 @@ void nd_index_close(nd_index *ix)
     free(ix);
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
-}
-
-static void bind_opt_int(sqlite3_stmt *s, int i, int64_t v)
-{
-    if (v < 0)
-        sqlite3_bind_null(s, i);
-    else
-        sqlite3_bind_int64(s, i, v);
-}
-
 /* SELECT id ... WHERE key = ?1: 1 and *out if found, 0 if not. */
 static int lookup(sqlite3_stmt *s, const char *key, int64_t *out)
 {
-    bind_text(s, 1, key);
+    nd_sql_bind(s, "t", key);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *out = sqlite3_column_int64(s, 0);
@@ -402,14 +389,13 @@ static int lookup_more(sqlite3_stmt *s, const char *key, int64_t *out,
                        int from, int64_t *out_int, char *out_text,
                        size_t text_len)
 {
-    bind_text(s, 1, key);
+    nd_sql_bind(s, "t", key);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         *out = sqlite3_column_int64(s, 0);
         if (out_int)
             *out_int = sqlite3_column_int64(s, from++);
-        const unsigned char *t = sqlite3_column_text(s, from);
-        snprintf(out_text, text_len, "%s", t ? (const char *)t : "");
+        nd_sql_col_copy(s, from, out_text, text_len);
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -451,33 +437,25 @@ static int series_of(nd_index *ix, const struct nd_instance_rec *r,
     if (f < 0)
         return -f;
     if (f == 0) {
+        /* ?2 first: lookup() binds the key, ?1 */
         sqlite3_stmt *g = ix->st[S_PATIENT_GET];
-        bind_text(g, 2, r->issuer);
+        sqlite3_bind_text(g, 2, r->issuer ? r->issuer : "", -1,
+                          SQLITE_STATIC);
         f = lookup(g, r->patient_id, &pat);
         if (f < 0)
             return -f;
         if (f == 0) {
             sqlite3_stmt *s = ix->st[S_PATIENT_INS];
-            bind_text(s, 1, r->patient_id);
-            bind_text(s, 2, r->patient_name);
-            bind_text(s, 3, r->birth_date);
-            bind_text(s, 4, r->sex);
-            bind_text(s, 5, r->issuer);
+            nd_sql_bind(s, "ttttt", r->patient_id, r->patient_name,
+                        r->birth_date, r->sex, r->issuer);
             int rc = insert(ix, s, &pat);
             if (rc != SQLITE_OK)
                 return rc;
         }
         sqlite3_stmt *s = ix->st[S_STUDY_INS];
-        sqlite3_bind_int64(s, 1, pat);
-        bind_text(s, 2, r->study_uid);
-        bind_text(s, 3, r->study_date);
-        bind_text(s, 4, r->study_time);
-        bind_text(s, 5, r->accession);
-        bind_text(s, 6, r->study_id);
-        bind_text(s, 7, r->study_desc);
-        bind_text(s, 8, r->referring);
-        bind_text(s, 9, now);
-        bind_text(s, 10, r->origin);
+        nd_sql_bind(s, "Ittttttttt", pat, r->study_uid, r->study_date,
+                    r->study_time, r->accession, r->study_id, r->study_desc,
+                    r->referring, now, r->origin);
         int rc = insert(ix, s, &study);
         if (rc != SQLITE_OK)
             return rc;
@@ -485,12 +463,8 @@ static int series_of(nd_index *ix, const struct nd_instance_rec *r,
     }
     *out_study = study;
     sqlite3_stmt *s = ix->st[S_SERIES_INS];
-    sqlite3_bind_int64(s, 1, study);
-    bind_text(s, 2, r->series_uid);
-    bind_text(s, 3, r->modality);
-    bind_opt_int(s, 4, r->series_number);
-    bind_text(s, 5, r->series_desc);
-    bind_text(s, 6, r->body_part);
+    nd_sql_bind(s, "Ittott", study, r->series_uid, r->modality,
+                (int64_t)r->series_number, r->series_desc, r->body_part);
     return insert(ix, s, out);
 }
 
@@ -504,11 +478,8 @@ static int enqueue(nd_index *ix, const struct nd_instance_rec *r,
     int64_t now = (int64_t)time(NULL);
     sqlite3_stmt *s = ix->st[S_QUEUE_INS];
     for (int i = 0; i < n; i++) {
-        sqlite3_bind_int64(s, 1, instance);
-        sqlite3_bind_int64(s, 2, study);
-        bind_text(s, 3, d[i].ae);
-        sqlite3_bind_int64(s, 4, now);
-        sqlite3_bind_int64(s, 5, now + d[i].delay);
+        nd_sql_bind(s, "IItII", instance, study, d[i].ae, now,
+                    now + d[i].delay);
         int rc = sqlite3_step(s);
         sqlite3_reset(s);
         sqlite3_clear_bindings(s);
@@ -555,19 +526,11 @@ int nd_index_add(nd_index *ix, const struct nd_instance_rec *r)
     int existed = 0;
     if (rc == SQLITE_OK) {
         sqlite3_stmt *s = ix->st[S_INSTANCE];
-        sqlite3_bind_int64(s, 1, series);
-        bind_text(s, 2, r->sop_uid);
-        bind_text(s, 3, r->sop_class);
-        bind_opt_int(s, 4, r->instance_number);
-        bind_text(s, 5, r->transfer_syntax);
-        bind_opt_int(s, 6, r->rows);
-        bind_opt_int(s, 7, r->columns);
-        bind_opt_int(s, 8, r->frames);
-        bind_text(s, 9, r->path);
-        sqlite3_bind_int64(s, 10, r->size);
-        bind_text(s, 11, now);
-        bind_text(s, 12, r->calling_ae);
-        bind_text(s, 13, r->charset);
+        nd_sql_bind(s, "IttotoootIttt", series, r->sop_uid, r->sop_class,
+                    (int64_t)r->instance_number, r->transfer_syntax,
+                    (int64_t)r->rows, (int64_t)r->columns, (int64_t)r->frames,
+                    r->path, (int64_t)r->size, now, r->calling_ae,
+                    r->charset);
         rc = sqlite3_step(s);
         existed = rc == SQLITE_DONE && sqlite3_changes(ix->db) == 0;
         int64_t instance = sqlite3_last_insert_rowid(ix->db);
@@ -578,9 +541,8 @@ int nd_index_add(nd_index *ix, const struct nd_instance_rec *r)
             rc = enqueue(ix, r, instance, study, origin);
         if (rc == SQLITE_OK && r->teaching) {
             s = ix->st[S_TEACHING_INS];
-            bind_text(s, 1, r->study_uid);
-            sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
-            bind_text(s, 3, r->calling_ae);
+            nd_sql_bind(s, "tIt", r->study_uid, (int64_t)time(NULL),
+                        r->calling_ae);
             rc = sqlite3_step(s);
             rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
             sqlite3_reset(s);
@@ -614,33 +576,24 @@ int nd_index_add(nd_index *ix, const struct nd_instance_rec *r)
 
 int nd_index_meta_get(nd_index *ix, const char *key, char *out, size_t len)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(ix->db, "SELECT value FROM meta WHERE key = ?1",
-                           -1, &s, NULL) != SQLITE_OK)
+    sqlite3_stmt *s =
+        nd_sql(ix, "SELECT value FROM meta WHERE key = ?1", "t", key);
+    if (!s)
         return ND_EINDEX;
-    bind_text(s, 1, key);
     int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        const unsigned char *v = sqlite3_column_text(s, 0);
-        snprintf(out, len, "%s", v ? (const char *)v : "");
-    }
+    if (rc == SQLITE_ROW)
+        nd_sql_col_copy(s, 0, out, len);
     sqlite3_finalize(s);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : ND_EINDEX;
 }
 
 int nd_index_meta_set(nd_index *ix, const char *key, const char *value)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(ix->db,
-                           "INSERT INTO meta(key, value) VALUES(?1, ?2)"
-                           " ON CONFLICT(key) DO UPDATE SET value = ?2",
-                           -1, &s, NULL) != SQLITE_OK)
-        return ND_EINDEX;
-    bind_text(s, 1, key);
-    bind_text(s, 2, value);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : rc_of(rc);
+    int rc = nd_sql_run(ix, NULL,
+                        "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+                        " ON CONFLICT(key) DO UPDATE SET value = ?2",
+                        "tt", key, value);
+    return rc == SQLITE_OK ? 0 : rc_of(rc);
 }
 
 int nd_index_checkpoint(nd_index *ix)
@@ -655,12 +608,6 @@ int nd_index_checkpoint_passive(nd_index *ix)
     int rc = sqlite3_wal_checkpoint_v2(ix->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
                                        NULL, NULL);
     return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : rc_of(rc);
-}
-
-static const char *col(sqlite3_stmt *s, int i)
-{
-    const unsigned char *v = sqlite3_column_text(s, i);
-    return v ? (const char *)v : "";
 }
 
 int nd_index_ls(nd_index *ix, int (*fn)(void *, const struct nd_ls_row *),
@@ -684,8 +631,8 @@ int nd_index_ls(nd_index *ix, int (*fn)(void *, const struct nd_ls_row *),
     int rc, out = 0;
     while (out == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct nd_ls_row r = {
-            col(s, 0), col(s, 1), col(s, 2), col(s, 3), col(s, 4),
-            col(s, 5), col(s, 6), col(s, 7), sqlite3_column_int(s, 8),
+            nd_sql_col(s, 0), nd_sql_col(s, 1), nd_sql_col(s, 2), nd_sql_col(s, 3), nd_sql_col(s, 4),
+            nd_sql_col(s, 5), nd_sql_col(s, 6), nd_sql_col(s, 7), sqlite3_column_int(s, 8),
             sqlite3_column_int64(s, 9), sqlite3_column_int64(s, 10)};
         out = fn(user, &r);
     }
@@ -727,37 +674,34 @@ int nd_index_delete_study(nd_index *ix, const char *study_uid,
     memset(out, 0, sizeof *out);
     int64_t study = -1, patient = -1;
     size_t cap = 0;
-    sqlite3_stmt *s = NULL;
-    if (exec(ix, "BEGIN IMMEDIATE") != SQLITE_OK)
+    if (nd_sql_begin(ix) != SQLITE_OK)
         return ND_EINDEX;
-    int rc = sqlite3_prepare_v2(ix->db,
-                                "SELECT st.id, p.id, p.patient_id,"
-                                " (SELECT count(*) FROM series"
-                                "  WHERE study = st.id)"
-                                " FROM studies st JOIN patients p"
-                                " ON p.id = st.patient WHERE st.study_uid = ?1",
-                                -1, &s, NULL);
-    if (rc == SQLITE_OK) {
-        bind_text(s, 1, study_uid);
+    sqlite3_stmt *s = nd_sql(ix,
+               "SELECT st.id, p.id, p.patient_id,"
+               " (SELECT count(*) FROM series WHERE study = st.id)"
+               " FROM studies st JOIN patients p"
+               " ON p.id = st.patient WHERE st.study_uid = ?1",
+               "t", study_uid);
+    int rc = SQLITE_ERROR;
+    if (s) {
         if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
             study = sqlite3_column_int64(s, 0);
             patient = sqlite3_column_int64(s, 1);
-            snprintf(out->patient_id, sizeof out->patient_id, "%s", col(s, 2));
+            nd_sql_col_copy(s, 2, out->patient_id, sizeof out->patient_id);
             out->series = sqlite3_column_int64(s, 3);
         }
     }
     sqlite3_finalize(s);
-    s = NULL;
     if (study < 0) {
         exec(ix, "ROLLBACK");
         return rc == SQLITE_DONE ? ND_ENOTFOUND : ND_EINDEX;
     }
-    rc = sqlite3_prepare_v2(ix->db,
-                            "SELECT i.path FROM instances i JOIN series se"
-                            " ON i.series = se.id WHERE se.study = ?1",
-                            -1, &s, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(s, 1, study);
+    s = nd_sql(ix,
+               "SELECT i.path FROM instances i JOIN series se"
+               " ON i.series = se.id WHERE se.study = ?1",
+               "I", study);
+    rc = SQLITE_ERROR;
+    if (s) {
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
             if ((size_t)out->instances == cap) {
                 cap = cap ? 2 * cap : 64;
@@ -768,7 +712,7 @@ int nd_index_delete_study(nd_index *ix, const char *study_uid,
                 }
                 out->paths = v;
             }
-            if (!(out->paths[out->instances] = strdup(col(s, 0)))) {
+            if (!(out->paths[out->instances] = strdup(nd_sql_col(s, 0)))) {
                 rc = SQLITE_NOMEM;
                 break;
             }
@@ -778,31 +722,20 @@ int nd_index_delete_study(nd_index *ix, const char *study_uid,
     sqlite3_finalize(s);
     static const char *const del[] = {
         "DELETE FROM queue WHERE study = ?1",
-        "DELETE FROM instances WHERE series IN"
-        " (SELECT id FROM series WHERE study = ?1)",
+        ("DELETE FROM instances WHERE series IN"
+         " (SELECT id FROM series WHERE study = ?1)"),
         "DELETE FROM series WHERE study = ?1",
         "DELETE FROM studies WHERE id = ?1",
     };
-    for (size_t i = 0; rc == SQLITE_DONE && i < sizeof del / sizeof del[0];
-         i++) {
-        if (sqlite3_prepare_v2(ix->db, del[i], -1, &s, NULL) != SQLITE_OK) {
-            rc = SQLITE_ERROR;
-            break;
-        }
-        sqlite3_bind_int64(s, 1, study);
-        rc = sqlite3_step(s);
-        sqlite3_finalize(s);
-    }
-    if (rc == SQLITE_DONE &&
-        sqlite3_prepare_v2(ix->db,
-                           "DELETE FROM patients WHERE id = ?1 AND NOT EXISTS"
-                           " (SELECT 1 FROM studies WHERE patient = ?1)",
-                           -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(s, 1, patient);
-        rc = sqlite3_step(s);
-        sqlite3_finalize(s);
-    }
-    if (rc != SQLITE_DONE || exec(ix, "COMMIT") != SQLITE_OK) {
+    rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof del / sizeof del[0]; i++)
+        rc = nd_sql_run(ix, NULL, del[i], "I", study);
+    if (rc == SQLITE_OK)
+        rc = nd_sql_run(ix, NULL,
+                        "DELETE FROM patients WHERE id = ?1 AND NOT EXISTS"
+                        " (SELECT 1 FROM studies WHERE patient = ?1)",
+                        "I", patient);
+    if (rc != SQLITE_OK || nd_sql_commit(ix) != SQLITE_OK) {
         exec(ix, "ROLLBACK");
         nd_deleted_free(out);
         out->instances = 0;
@@ -1092,14 +1025,14 @@ int nd_index_find(nd_index *ix, enum nd_level level,
     int rc = ND_EINDEX;
     sqlite3_stmt *s = NULL;
     if (!q.oom && sqlite3_prepare_v2(ix->db, q.s, -1, &s, NULL) == SQLITE_OK) {
-        for (int i = 0; i < q.n_params; i++)
-            bind_text(s, i + 1, q.params[i]);
+        for (int i = 0; i < q.n_params; i++) /* texts, never NULL */
+            sqlite3_bind_text(s, i + 1, q.params[i], -1, SQLITE_STATIC);
         const char *vals[NK_COUNT];
         int st;
         rc = 0;
         while (rc == 0 && (st = sqlite3_step(s)) == SQLITE_ROW) {
             for (int k = 0; k < NK_COUNT; k++)
-                vals[k] = cols[k] >= 0 ? col(s, cols[k]) : "";
+                vals[k] = cols[k] >= 0 ? nd_sql_col(s, cols[k]) : "";
             rc = fn(user, vals);
         }
         if (rc == 0 && st != SQLITE_DONE)

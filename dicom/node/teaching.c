@@ -13,83 +13,64 @@
 #include <sys/random.h>
 #include <time.h>
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
-}
-
-static int fail(nd_index *ix, sqlite3_stmt *s, int began)
-{
-    nd_index_set_err(ix, sqlite3_errmsg(nd_index_db(ix)));
-    sqlite3_finalize(s);
-    if (began && !sqlite3_get_autocommit(nd_index_db(ix)))
-        sqlite3_exec(nd_index_db(ix), "ROLLBACK", NULL, NULL, NULL);
-    return ND_EINDEX;
-}
-
 static int random_bytes(void *buf, size_t n)
 {
     return getrandom(buf, n, 0) == (ssize_t)n ? 0 : -1;
 }
 
-int nd_teach_patient(nd_index *ix, const char *patient_id,
-                     const char *issuer, struct nd_teach_patient *out)
+/* The pseudonym and date shift in the row of s (column 0, 1). */
+static void patient_row(sqlite3_stmt *s, struct nd_teach_patient *out)
 {
-    sqlite3 *db = nd_index_db(ix);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return fail(ix, NULL, 0);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT pseudonym, date_shift FROM deid_patients"
-                           " WHERE patient_id = ?1 AND issuer = ?2",
-                           -1, &s, NULL) != SQLITE_OK)
-        return fail(ix, s, 1);
-    bind_text(s, 1, patient_id);
-    bind_text(s, 2, issuer);
+    nd_sql_col_copy(s, 0, out->pseudonym, sizeof out->pseudonym);
+    out->date_shift = sqlite3_column_int(s, 1);
+}
+
+int nd_teach_patient(nd_index *ix, const char *patient_id, const char *issuer,
+                     struct nd_teach_patient *out)
+{
+    if (nd_sql_begin(ix) != SQLITE_OK)
+        return nd_sql_fail(ix);
+    sqlite3_stmt *s = nd_sql(ix,
+                             "SELECT pseudonym, date_shift FROM deid_patients"
+                             " WHERE patient_id = ?1 AND issuer = ?2",
+                             "tt", patient_id, issuer);
+    if (!s)
+        return nd_sql_fail(ix);
     int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        snprintf(out->pseudonym, sizeof out->pseudonym, "%s",
-                 (const char *)sqlite3_column_text(s, 0));
-        out->date_shift = sqlite3_column_int(s, 1);
-        sqlite3_finalize(s);
-        return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK
-                   ? 0
-                   : fail(ix, NULL, 1);
-    }
-    if (rc != SQLITE_DONE)
-        return fail(ix, s, 1);
+    if (rc == SQLITE_ROW)
+        patient_row(s, out);
     sqlite3_finalize(s);
-    s = NULL;
+    if (rc == SQLITE_ROW)
+        return nd_sql_commit(ix) == SQLITE_OK ? 0 : nd_sql_fail(ix);
+    if (rc != SQLITE_DONE)
+        return nd_sql_fail(ix);
     uint32_t r;
     if (random_bytes(&r, sizeof r) < 0) {
+        sqlite3_exec(nd_index_db(ix), "ROLLBACK", NULL, NULL, NULL);
         nd_index_set_err(ix, "no random numbers");
-        return fail(ix, NULL, 1);
+        return ND_EINDEX;
     }
     /* sequential pseudonyms: one more than there are (under the write
      * lock, so two exports cannot take the same) */
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO deid_patients(patient_id, issuer,"
-                           " pseudonym, date_shift, created)"
-                           " SELECT ?1, ?2, printf('TF%06d', count(*) + 1),"
-                           " ?3, ?4 FROM deid_patients"
-                           " RETURNING pseudonym, date_shift",
-                           -1, &s, NULL) != SQLITE_OK)
-        return fail(ix, s, 1);
-    bind_text(s, 1, patient_id);
-    bind_text(s, 2, issuer);
-    sqlite3_bind_int(s, 3, -(3650 + (int)(r % 3651)));
-    sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
-    if (sqlite3_step(s) != SQLITE_ROW)
-        return fail(ix, s, 1);
-    snprintf(out->pseudonym, sizeof out->pseudonym, "%s",
-             (const char *)sqlite3_column_text(s, 0));
-    out->date_shift = sqlite3_column_int(s, 1);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        return fail(ix, s, 1);
+    s = nd_sql(ix,
+               "INSERT INTO deid_patients(patient_id, issuer,"
+               " pseudonym, date_shift, created)"
+               " SELECT ?1, ?2, printf('TF%06d', count(*) + 1),"
+               " ?3, ?4 FROM deid_patients"
+               " RETURNING pseudonym, date_shift",
+               "ttiI", patient_id, issuer, -(3650 + (int)(r % 3651)),
+               (int64_t)time(NULL));
+    if (!s)
+        return nd_sql_fail(ix);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        patient_row(s, out);
+        rc = sqlite3_step(s);
+    }
     sqlite3_finalize(s);
-    return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK
-               ? 0
-               : fail(ix, NULL, 1);
+    if (rc != SQLITE_DONE || nd_sql_commit(ix) != SQLITE_OK)
+        return nd_sql_fail(ix);
+    return 0;
 }
 
 /* 2.25. and a random 128-bit number in decimal (PS3.5 B.2: a UUID
@@ -120,106 +101,93 @@ static int new_uid(char out[65])
 
 int nd_teach_uid(nd_index *ix, const char *original, char out[65])
 {
-    sqlite3 *db = nd_index_db(ix);
-    sqlite3_stmt *s = NULL;
     /* the common case, a UID already mapped, needs no write lock */
-    if (sqlite3_prepare_v2(db,
-                           "SELECT replacement FROM deid_uids"
-                           " WHERE original = ?1",
-                           -1, &s, NULL) != SQLITE_OK)
-        return fail(ix, s, 0);
-    bind_text(s, 1, original);
+    sqlite3_stmt *s =
+        nd_sql(ix, "SELECT replacement FROM deid_uids WHERE original = ?1", "t",
+               original);
+    if (!s)
+        return nd_sql_err(ix);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
-        snprintf(out, 65, "%s", (const char *)sqlite3_column_text(s, 0));
+        nd_sql_col_copy(s, 0, out, 65);
     sqlite3_finalize(s);
-    s = NULL;
     if (rc == SQLITE_ROW)
         return 0;
     if (rc != SQLITE_DONE)
-        return fail(ix, NULL, 0);
+        return nd_sql_err(ix);
     char uid[65];
     if (new_uid(uid) < 0) {
         nd_index_set_err(ix, "no random numbers");
         return ND_EINDEX;
     }
     /* another export may have mapped it meanwhile: keep the first */
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO deid_uids(original, replacement)"
-                           " VALUES(?1, ?2) ON CONFLICT(original) DO UPDATE"
-                           " SET original = original RETURNING replacement",
-                           -1, &s, NULL) != SQLITE_OK)
-        return fail(ix, s, 0);
-    bind_text(s, 1, original);
-    bind_text(s, 2, uid);
-    if (sqlite3_step(s) != SQLITE_ROW)
-        return fail(ix, s, 0);
-    snprintf(out, 65, "%s", (const char *)sqlite3_column_text(s, 0));
-    sqlite3_step(s);
+    s = nd_sql(ix,
+               "INSERT INTO deid_uids(original, replacement)"
+               " VALUES(?1, ?2) ON CONFLICT(original) DO UPDATE"
+               " SET original = original RETURNING replacement",
+               "tt", original, uid);
+    if (!s)
+        return nd_sql_err(ix);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        nd_sql_col_copy(s, 0, out, 65);
+        rc = sqlite3_step(s);
+    }
     sqlite3_finalize(s);
-    return 0;
+    return rc == SQLITE_DONE ? 0 : nd_sql_err(ix);
 }
 
 int nd_teach_list(nd_index *ix, enum nd_teach_which which, int min_age,
                   int (*fn)(void *user, const struct nd_teach_row *r),
                   void *user)
 {
-    sqlite3_stmt *s = NULL;
     /* instances.received is ISO 8601 UTC text, so it compares as text */
     char cutoff[32];
     time_t t = time(NULL) - min_age;
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(cutoff, sizeof cutoff, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (sqlite3_prepare_v2(nd_index_db(ix),
-                           "SELECT t.study_uid, t.marked, t.marked_by,"
-                           " t.exported, t.export_dir FROM teaching t"
-                           " WHERE ?1 = 0 OR ((t.exported = 0 OR"
-                           "  (?1 = 2 AND t.exported < 0)) AND"
-                           "  (SELECT max(i.received) FROM instances i"
-                           "   JOIN series se ON i.series = se.id"
-                           "   JOIN studies st ON se.study = st.id"
-                           "   WHERE st.study_uid = t.study_uid) <= ?2)"
-                           " ORDER BY t.marked",
-                           -1, &s, NULL) != SQLITE_OK)
-        return fail(ix, s, 0);
-    sqlite3_bind_int(s, 1, (int)which);
-    bind_text(s, 2, cutoff);
+    sqlite3_stmt *s = nd_sql(ix,
+                             "SELECT t.study_uid, t.marked, t.marked_by,"
+                             " t.exported, t.export_dir FROM teaching t"
+                             " WHERE ?1 = 0 OR ((t.exported = 0 OR"
+                             "  (?1 = 2 AND t.exported < 0)) AND"
+                             "  (SELECT max(i.received) FROM instances i"
+                             "   JOIN series se ON i.series = se.id"
+                             "   JOIN studies st ON se.study = st.id"
+                             "   WHERE st.study_uid = t.study_uid) <= ?2)"
+                             " ORDER BY t.marked",
+                             "it", (int)which, cutoff);
+    if (!s)
+        return nd_sql_err(ix);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct nd_teach_row r = {
-            (const char *)sqlite3_column_text(s, 0),
-            (const char *)sqlite3_column_text(s, 2),
-            (const char *)sqlite3_column_text(s, 4),
-            sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 3)};
+        struct nd_teach_row r = {(const char *)sqlite3_column_text(s, 0),
+                                 (const char *)sqlite3_column_text(s, 2),
+                                 (const char *)sqlite3_column_text(s, 4),
+                                 sqlite3_column_int64(s, 1),
+                                 sqlite3_column_int64(s, 3)};
         int u = fn(user, &r);
         if (u) {
             sqlite3_finalize(s);
             return u;
         }
     }
-    if (rc != SQLITE_DONE)
-        return fail(ix, s, 0);
     sqlite3_finalize(s);
-    return 0;
+    return rc == SQLITE_DONE ? 0 : nd_sql_err(ix);
 }
 
 int nd_teach_done(nd_index *ix, const char *study_uid, const char *dir,
                   int refused)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(nd_index_db(ix),
-                           "INSERT INTO teaching(study_uid, marked, exported,"
-                           " export_dir) VALUES(?1, ?2, ?2, ?3)"
-                           " ON CONFLICT(study_uid) DO UPDATE SET"
-                           " exported = ?2, export_dir = ?3",
-                           -1, &s, NULL) != SQLITE_OK)
-        return fail(ix, s, 0);
-    bind_text(s, 1, study_uid);
-    sqlite3_bind_int64(s, 2, (refused ? -1 : 1) * (int64_t)time(NULL));
-    bind_text(s, 3, dir);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        return fail(ix, s, 0);
-    sqlite3_finalize(s);
-    return 0;
+    return nd_sql_run(ix, NULL,
+                      "INSERT INTO teaching(study_uid, marked, exported,"
+                      " export_dir) VALUES(?1, ?2, ?2, ?3)"
+                      " ON CONFLICT(study_uid) DO UPDATE SET"
+                      " exported = ?2, export_dir = ?3",
+                      "tIt", study_uid,
+                      (refused ? -1 : 1) * (int64_t)time(NULL),
+                      dir) == SQLITE_OK
+               ? 0
+               : nd_sql_err(ix);
 }
