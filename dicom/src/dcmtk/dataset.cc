@@ -764,6 +764,22 @@ extern "C" int dcx_item_get_str(const dcx_item *it, uint32_t tag, int idx,
     }
 }
 
+/* One binary integer value of el through its typed getter (getUint16 for
+ * US...), widened to int64_t. */
+template <typename T>
+using getter = OFCondition (DcmElement::*)(T &, const unsigned long);
+
+template <typename T>
+static OFCondition get_as(DcmElement *el, getter<T> get, unsigned idx,
+                          int64_t *out)
+{
+    T v;
+    OFCondition c = (el->*get)(v, idx);
+    if (c.good())
+        *out = static_cast<int64_t>(v);
+    return c;
+}
+
 extern "C" int dcx_item_get_int(const dcx_item *it, uint32_t tag,
                                 unsigned idx, int64_t *out_val)
 {
@@ -775,48 +791,24 @@ extern "C" int dcx_item_get_int(const dcx_item *it, uint32_t tag,
             return DCX_ERANGE;
         OFCondition c;
         switch (el->ident()) {
-        case EVR_US: {
-            Uint16 v;
-            c = el->getUint16(v, idx);
-            if (c.good())
-                *out_val = v;
+        case EVR_US:
+            c = get_as<Uint16>(el, &DcmElement::getUint16, idx, out_val);
             break;
-        }
-        case EVR_SS: {
-            Sint16 v;
-            c = el->getSint16(v, idx);
-            if (c.good())
-                *out_val = v;
+        case EVR_SS:
+            c = get_as<Sint16>(el, &DcmElement::getSint16, idx, out_val);
             break;
-        }
-        case EVR_UL: {
-            Uint32 v;
-            c = el->getUint32(v, idx);
-            if (c.good())
-                *out_val = v;
+        case EVR_UL:
+            c = get_as<Uint32>(el, &DcmElement::getUint32, idx, out_val);
             break;
-        }
-        case EVR_SL: {
-            Sint32 v;
-            c = el->getSint32(v, idx);
-            if (c.good())
-                *out_val = v;
+        case EVR_SL:
+            c = get_as<Sint32>(el, &DcmElement::getSint32, idx, out_val);
             break;
-        }
-        case EVR_UV: {
-            Uint64 v;
-            c = el->getUint64(v, idx);
-            if (c.good())
-                *out_val = static_cast<int64_t>(v);
+        case EVR_UV: /* above 2^63 wraps: no real attribute goes there */
+            c = get_as<Uint64>(el, &DcmElement::getUint64, idx, out_val);
             break;
-        }
-        case EVR_SV: {
-            Sint64 v;
-            c = el->getSint64(v, idx);
-            if (c.good())
-                *out_val = v;
+        case EVR_SV:
+            c = get_as<Sint64>(el, &DcmElement::getSint64, idx, out_val);
             break;
-        }
         case EVR_IS:
         case EVR_DS: {
             OFString s;
