@@ -737,8 +737,16 @@ static void refit(struct app *a, int w, int h)
     }
 }
 
-static SDL_Window *gl_window(int w, int h, int hidden, SDL_GLContext *ctx)
+/* SDL's video and a w x h window with an OpenGL 3.3 core context; NULL
+ * (said on stderr, SDL shut) when there is none. hint follows the SDL
+ * error when video itself fails. */
+static SDL_Window *gl_open(int w, int h, int hidden, const char *hint,
+                           SDL_GLContext *ctx)
 {
+    if (SDL_Init(SDL_INIT_VIDEO) != 0) {
+        fprintf(stderr, "consort-view: SDL: %s%s\n", SDL_GetError(), hint);
+        return NULL;
+    }
     SDL_GL_SetAttribute(SDL_GL_CONTEXT_MAJOR_VERSION, 3);
     SDL_GL_SetAttribute(SDL_GL_CONTEXT_MINOR_VERSION, 3);
     SDL_GL_SetAttribute(SDL_GL_CONTEXT_PROFILE_MASK,
@@ -747,14 +755,33 @@ static SDL_Window *gl_window(int w, int h, int hidden, SDL_GLContext *ctx)
     SDL_Window *win = SDL_CreateWindow(
         "consort-view", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, w, h,
         SDL_WINDOW_OPENGL | (hidden ? SDL_WINDOW_HIDDEN : SDL_WINDOW_RESIZABLE));
-    if (!win)
-        return NULL;
-    *ctx = SDL_GL_CreateContext(win);
+    *ctx = win ? SDL_GL_CreateContext(win) : NULL;
     if (!*ctx) {
-        SDL_DestroyWindow(win);
+        fprintf(stderr, "consort-view: no OpenGL 3.3 core context: %s\n",
+                SDL_GetError());
+        if (win)
+            SDL_DestroyWindow(win);
+        SDL_Quit();
         return NULL;
     }
     return win;
+}
+
+/* Undoes gl_open and what was made in its context (textures, font,
+ * renderer). */
+static void gl_close(struct app *a, SDL_Window *win, SDL_GLContext ctx)
+{
+    rnd_font_close(a->font);
+    a->font = NULL;
+    for (int i = 0; i < a->n_vp; i++) {
+        rnd_image_destroy(a->vp[i].tex);
+        a->vp[i].tex = NULL;
+    }
+    rnd_ctx_destroy(a->rc);
+    a->rc = NULL;
+    SDL_GL_DeleteContext(ctx);
+    SDL_DestroyWindow(win);
+    SDL_Quit();
 }
 
 static int write_png(int w, int h, const char *path, char *err,
@@ -776,18 +803,10 @@ static int screenshot(struct app *a)
     char err[512];
     /* no window system needed: EGL on Mesa through SDL's offscreen driver */
     SDL_SetHint(SDL_HINT_VIDEODRIVER, "offscreen");
-    if (SDL_Init(SDL_INIT_VIDEO) != 0) {
-        fprintf(stderr, "consort-view: SDL: %s\n", SDL_GetError());
-        return 1;
-    }
     SDL_GLContext ctx = NULL;
-    SDL_Window *win = gl_window(64, 64, 1, &ctx);
-    if (!win) {
-        fprintf(stderr, "consort-view: no OpenGL 3.3 core context: %s\n",
-                SDL_GetError());
-        SDL_Quit();
+    SDL_Window *win = gl_open(64, 64, 1, "", &ctx);
+    if (!win)
         return 1;
-    }
     int rc = 1;
     rnd_target *t = NULL;
     const struct vw_stack *st = &a->vp[0].st;
@@ -816,16 +835,8 @@ static int screenshot(struct app *a)
            v0->view.width, v0->view.invert ? ", inverted" : "", a->layout);
     rc = 0;
 out:
-    rnd_font_close(a->font);
     rnd_target_destroy(t);
-    for (int i = 0; i < a->n_vp; i++) {
-        rnd_image_destroy(a->vp[i].tex);
-        a->vp[i].tex = NULL;
-    }
-    rnd_ctx_destroy(a->rc);
-    SDL_GL_DeleteContext(ctx);
-    SDL_DestroyWindow(win);
-    SDL_Quit();
+    gl_close(a, win, ctx);
     return rc;
 }
 
@@ -1507,21 +1518,12 @@ static int image_point(const struct app *a, int w, int h, int mx, int my,
 static int interactive(struct app *a)
 {
     char err[512];
-    if (SDL_Init(SDL_INIT_VIDEO) != 0) {
-        fprintf(stderr, "consort-view: SDL: %s (no display? use "
-                        "--screenshot)\n",
-                SDL_GetError());
-        return 1;
-    }
     SDL_GLContext ctx = NULL;
-    SDL_Window *win = gl_window(a->o.size_w ? a->o.size_w : 1024,
-                                a->o.size_h ? a->o.size_h : 768, 0, &ctx);
-    if (!win) {
-        fprintf(stderr, "consort-view: no OpenGL 3.3 core context: %s\n",
-                SDL_GetError());
-        SDL_Quit();
+    SDL_Window *win = gl_open(a->o.size_w ? a->o.size_w : 1024,
+                              a->o.size_h ? a->o.size_h : 768, 0,
+                              " (no display? use --screenshot)", &ctx);
+    if (!win)
         return 1;
-    }
     SDL_GL_SetSwapInterval(a->o.script ? 0 : 1);
     FILE *script = NULL;
     if (a->o.script) {
@@ -1529,9 +1531,7 @@ static int interactive(struct app *a)
                                                : fopen(a->o.script, "r");
         if (!script) {
             fprintf(stderr, "consort-view: cannot read %s\n", a->o.script);
-            SDL_GL_DeleteContext(ctx);
-            SDL_DestroyWindow(win);
-            SDL_Quit();
+            gl_close(a, win, ctx);
             return 1;
         }
     }
@@ -1824,15 +1824,7 @@ out:
     if (script && script != stdin)
         fclose(script);
     thumbs_reset(a);
-    rnd_font_close(a->font);
-    for (int i = 0; i < a->n_vp; i++) {
-        rnd_image_destroy(a->vp[i].tex);
-        a->vp[i].tex = NULL;
-    }
-    rnd_ctx_destroy(a->rc);
-    SDL_GL_DeleteContext(ctx);
-    SDL_DestroyWindow(win);
-    SDL_Quit();
+    gl_close(a, win, ctx);
     return rc;
 }
 
