@@ -4,6 +4,7 @@
  * and reported, never fatal. */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "opts.h"
 
 #include "config.h"
 
@@ -154,32 +155,23 @@ int nd_cmd_audit(int argc, char **argv)
     const char *cfg_path = NULL, *storage = NULL, *file = NULL;
     const char *since = NULL, *until = NULL, *events = NULL, *ae = NULL,
                *study = NULL, *patient = NULL;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        const char **dst = strcmp(o, "--config") == 0    ? &cfg_path
-                           : strcmp(o, "--storage") == 0 ? &storage
-                           : strcmp(o, "--file") == 0    ? &file
-                           : strcmp(o, "--since") == 0   ? &since
-                           : strcmp(o, "--until") == 0   ? &until
-                           : strcmp(o, "--event") == 0   ? &events
-                           : strcmp(o, "--ae") == 0      ? &ae
-                           : strcmp(o, "--study") == 0   ? &study
-                           : strcmp(o, "--patient") == 0 ? &patient
-                                                         : NULL;
-        if (dst && i + 1 < argc) {
-            *dst = argv[++i];
-        } else if (strcmp(o, "--json") == 0) {
-            json = 1;
-        } else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "consort-node audit: bad option '%s'\n", o);
-            usage(stderr);
-            return 2;
-        }
-    }
+    int json = 0, n_pos;
+    const struct nd_opt opts[] = {
+        ND_STR("--config", &cfg_path),
+        ND_STR("--storage", &storage),
+        ND_STR("--file", &file),
+        ND_STR("--since", &since),
+        ND_STR("--until", &until),
+        ND_STR("--event", &events),
+        ND_STR("--ae", &ae),
+        ND_STR("--study", &study),
+        ND_STR("--patient", &patient),
+        ND_FLAG("--json", &json),
+        ND_OPT_END,
+    };
+    int pr = nd_opts_parse("audit", argc, argv, 1, opts, 0, &n_pos);
+    if (pr != ND_OPTS_OK)
+        return nd_opts_exit(pr, usage);
     char path[1200];
     if (file) {
         snprintf(path, sizeof path, "%s", file);

@@ -2,6 +2,7 @@
  * decoded samples as little-endian raw data plus a JSON line describing
  * them; the interface the reference tests compare against GDCM. */
 #include "cmd.h"
+#include "opts.h"
 #include "dcx/dataset.h"
 #include "dcx/pixel.h"
 
@@ -28,48 +29,33 @@ static int write_le(FILE *f, void *buf, size_t n, unsigned bits)
     return fwrite(buf, 1, n, f) == n ? 0 : -1;
 }
 
+static void usage(FILE *to)
+{
+    fputs("usage: consort-node decode FILE [--frame N] [--rgb] -o OUT.raw\n",
+          to);
+    if (to == stdout)
+        puts("  writes stored values (no rescale), little endian, samples\n"
+             "  interleaved, all frames or frame N (0-based); --rgb expands\n"
+             "  PALETTE COLOR to RGB. Prints the layout as one JSON line.");
+}
+
 int nd_cmd_decode(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL;
-    long frame = -1;
+    int frame = -1, n_pos;
     struct dcx_decode_opts dopts = {0};
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            puts("usage: consort-node decode FILE [--frame N] [--rgb] -o "
-                 "OUT.raw\n"
-                 "  writes stored values (no rescale), little endian, "
-                 "samples\n"
-                 "  interleaved, all frames or frame N (0-based); --rgb "
-                 "expands\n"
-                 "  PALETTE COLOR to RGB. Prints the layout as one JSON "
-                 "line.");
-            return 0;
-        } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
-            out = argv[++i];
-        } else if (strcmp(argv[i], "--frame") == 0 && i + 1 < argc) {
-            char *end;
-            frame = strtol(argv[++i], &end, 10);
-            if (*end || frame < 0) {
-                fputs("consort-node decode: --frame needs a number >= 0\n",
-                      stderr);
-                return 2;
-            }
-        } else if (strcmp(argv[i], "--rgb") == 0) {
-            dopts.palette_to_rgb = 1;
-        } else if (!in && argv[i][0] != '-') {
-            in = argv[i];
-        } else {
-            fprintf(stderr, "consort-node decode: unexpected '%s'\n",
-                    argv[i]);
-            return 2;
-        }
-    }
-    if (!in || !out) {
-        fputs("usage: consort-node decode FILE [--frame N] [--rgb] -o "
-              "OUT.raw\n",
-              stderr);
-        return 2;
-    }
+    const struct nd_opt opts[] = {
+        ND_STR("-o", &out),
+        ND_INT("--frame", &frame, 0, 0x7FFFFFFF),
+        ND_FLAG("--rgb", &dopts.palette_to_rgb),
+        ND_OPT_END,
+    };
+    int pr = nd_opts_parse("decode", argc, argv, 1, opts, 1, &n_pos);
+    if (pr == ND_OPTS_OK && (n_pos != 1 || !out))
+        pr = ND_OPTS_BAD;
+    if (pr != ND_OPTS_OK)
+        return nd_opts_exit(pr, usage);
+    in = argv[0];
     dcx_ds *ds;
     struct dcx_error err;
     if (dcx_ds_open(in, NULL, &ds, &err) < 0) {
@@ -88,7 +74,7 @@ int nd_cmd_decode(int argc, char **argv)
     if (frame >= 0) {
         if ((uint32_t)frame >= pi.frames) {
             char m[96];
-            snprintf(m, sizeof m, "frame %ld out of range (%u frames)",
+            snprintf(m, sizeof m, "frame %d out of range (%u frames)",
                      frame, pi.frames);
             nd_fail_line(in, m);
             goto out;

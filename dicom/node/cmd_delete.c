@@ -4,6 +4,7 @@
  * index, and files are unlinked only after the commit. */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "opts.h"
 
 #include "audit.h"
 #include "config.h"
@@ -47,27 +48,18 @@ static void usage(FILE *to)
 int nd_cmd_delete(int argc, char **argv)
 {
     const char *cfg_path = NULL, *storage = NULL, *study = NULL, *user = NULL;
-    int yes = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        const char **dst = strcmp(o, "--config") == 0    ? &cfg_path
-                           : strcmp(o, "--storage") == 0 ? &storage
-                           : strcmp(o, "--study") == 0   ? &study
-                           : strcmp(o, "--user") == 0    ? &user
-                                                         : NULL;
-        if (dst && i + 1 < argc) {
-            *dst = argv[++i];
-        } else if (strcmp(o, "--yes") == 0) {
-            yes = 1;
-        } else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "consort-node delete: bad option '%s'\n", o);
-            usage(stderr);
-            return 2;
-        }
-    }
+    int yes = 0, n_pos;
+    const struct nd_opt opts[] = {
+        ND_STR("--config", &cfg_path),
+        ND_STR("--storage", &storage),
+        ND_STR("--study", &study),
+        ND_STR("--user", &user),
+        ND_FLAG("--yes", &yes),
+        ND_OPT_END,
+    };
+    int pr = nd_opts_parse("delete", argc, argv, 1, opts, 0, &n_pos);
+    if (pr != ND_OPTS_OK)
+        return nd_opts_exit(pr, usage);
     if (!study) {
         fprintf(stderr, "consort-node delete: --study UID is required\n");
         usage(stderr);

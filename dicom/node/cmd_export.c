@@ -7,6 +7,7 @@
  * read, and written in short transactions. */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "opts.h"
 
 #include "audit.h"
 #include "config.h"
@@ -473,40 +474,24 @@ int nd_cmd_export(int argc, char **argv)
     struct opts o = {0};
     int teaching = 0, list = 0, ready = 0;
     struct strv studies = {0};
-    const char *pos[2048];
-    int n_pos = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **dst = strcmp(a, "--config") == 0    ? &cfg_path
-                           : strcmp(a, "--storage") == 0 ? &storage
-                           : strcmp(a, "--user") == 0    ? &o.user
-                                                         : NULL;
-        if (dst && i + 1 < argc)
-            *dst = argv[++i];
-        else if (strcmp(a, "--anonymize") == 0 ||
-                 strcmp(a, "--anonymise") == 0)
-            o.anonymize = 1;
-        else if (strcmp(a, "--allow-burned-in") == 0)
-            o.allow_burned_in = 1;
-        else if (strcmp(a, "--keep-patient-characteristics") == 0)
-            o.keep_chars = 1;
-        else if (strcmp(a, "--teaching") == 0)
-            teaching = 1;
-        else if (strcmp(a, "--ready") == 0 && i + 1 < argc)
-            ready = atoi(argv[++i]);
-        else if (strcmp(a, "--list") == 0)
-            list = 1;
-        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (a[0] != '-' && n_pos < (int)(sizeof pos / sizeof pos[0]))
-            pos[n_pos++] = a;
-        else {
-            fprintf(stderr, "consort-node export: bad option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    int n_pos;
+    const struct nd_opt opts[] = {
+        ND_STR("--config", &cfg_path),
+        ND_STR("--storage", &storage),
+        ND_STR("--user", &o.user),
+        ND_FLAG("--anonymize", &o.anonymize),
+        ND_FLAG("--anonymise", &o.anonymize),
+        ND_FLAG("--allow-burned-in", &o.allow_burned_in),
+        ND_FLAG("--keep-patient-characteristics", &o.keep_chars),
+        ND_FLAG("--teaching", &teaching),
+        ND_INT("--ready", &ready, 0, 10 * 365 * 86400),
+        ND_FLAG("--list", &list),
+        ND_OPT_END,
+    };
+    int pr = nd_opts_parse("export", argc, argv, 1, opts, argc, &n_pos);
+    if (pr != ND_OPTS_OK)
+        return nd_opts_exit(pr, usage);
+    char **pos = argv;
     if (!list && (n_pos < 1 || (!teaching && n_pos < 2) ||
                   (teaching && n_pos != 1))) {
         usage(stderr);

@@ -1,5 +1,6 @@
 /* cmd_info.c - `consort-node info FILE...`: a readable summary per file. */
 #include "cmd.h"
+#include "opts.h"
 #include "dcx/dataset.h"
 #include "dcx/pixel.h"
 #include "dcx/tags.h"
@@ -79,37 +80,38 @@ static int info_one(const char *path, const struct dcx_open_opts *oo)
     return 0;
 }
 
+static void usage(FILE *to)
+{
+    fputs("usage: consort-node info [--assume-charset CS] "
+          "[--no-charset-guess] FILE...\n",
+          to);
+    if (to == stdout)
+        puts("  --assume-charset CS  decode text of files that declare no "
+             "charset or\n"
+             "                       ISO_IR 100 as CS (e.g. GBK)\n"
+             "  --no-charset-guess   do not guess UTF-8/GB18030 for such "
+             "files");
+}
+
 int nd_cmd_info(int argc, char **argv)
 {
     struct dcx_open_opts oo = {0};
-    oo.no_pixels = 0;
-    int files = 0, failed = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            puts("usage: consort-node info [--assume-charset CS] "
-                 "[--no-charset-guess] FILE...\n"
-                 "  --assume-charset CS  decode text of files that declare "
-                 "no charset or\n"
-                 "                       ISO_IR 100 as CS (e.g. GBK)\n"
-                 "  --no-charset-guess   do not guess UTF-8/GB18030 for such "
-                 "files");
-            return 0;
-        }
-        if (strcmp(argv[i], "--assume-charset") == 0 && i + 1 < argc) {
-            oo.assume_charset = argv[++i];
-            continue;
-        }
-        if (strcmp(argv[i], "--no-charset-guess") == 0) {
-            oo.no_charset_guess = 1;
-            continue;
-        }
-        if (files++)
+    int n_pos;
+    const struct nd_opt opts[] = {
+        ND_STR("--assume-charset", &oo.assume_charset),
+        ND_FLAG("--no-charset-guess", &oo.no_charset_guess),
+        ND_OPT_END,
+    };
+    int pr = nd_opts_parse("info", argc, argv, 1, opts, argc, &n_pos);
+    if (pr == ND_OPTS_OK && n_pos == 0)
+        pr = ND_OPTS_BAD;
+    if (pr != ND_OPTS_OK)
+        return nd_opts_exit(pr, usage);
+    int failed = 0;
+    for (int i = 0; i < n_pos; i++) {
+        if (i)
             putchar('\n');
         failed |= info_one(argv[i], &oo);
-    }
-    if (!files) {
-        fputs("usage: consort-node info FILE...\n", stderr);
-        return 2;
     }
     return failed ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /* cmd_ls.c - `consort-node ls`: the local archive from the index:
  * patients, their studies and series, with instance counts and sizes. */
 #include "cmd.h"
+#include "opts.h"
 
 #include "config.h"
 #include "index.h"
@@ -69,27 +70,29 @@ static int row(void *user, const struct nd_ls_row *r)
     return 0;
 }
 
+static void usage(FILE *to)
+{
+    fputs("usage: consort-node ls [--storage DIR | --config FILE] [--json]\n",
+          to);
+    if (to == stdout)
+        puts("\nLists the archive's patients, studies and series from its "
+             "index\n(default storage ./var).");
+}
+
 int nd_cmd_ls(int argc, char **argv)
 {
     const char *storage = NULL, *cfg_path = NULL;
     struct ls_state st = {0};
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--storage") == 0 && i + 1 < argc)
-            storage = argv[++i];
-        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-            cfg_path = argv[++i];
-        else if (strcmp(argv[i], "--json") == 0)
-            st.json = 1;
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            puts("usage: consort-node ls [--storage DIR | --config FILE] "
-                 "[--json]\n\nLists the archive's patients, studies and "
-                 "series from its index\n(default storage ./var).");
-            return 0;
-        } else {
-            fprintf(stderr, "consort-node ls: bad argument '%s'\n", argv[i]);
-            return 2;
-        }
-    }
+    int n_pos;
+    const struct nd_opt opts[] = {
+        ND_STR("--storage", &storage),
+        ND_STR("--config", &cfg_path),
+        ND_FLAG("--json", &st.json),
+        ND_OPT_END,
+    };
+    int pr = nd_opts_parse("ls", argc, argv, 1, opts, 0, &n_pos);
+    if (pr != ND_OPTS_OK)
+        return nd_opts_exit(pr, usage);
     char dir[1024];
     nd_index *ix = nd_cmd_open_index("ls", cfg_path, storage, dir,
                                      sizeof dir);

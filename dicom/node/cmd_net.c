@@ -4,6 +4,7 @@
  * failed). */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "opts.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -47,35 +48,35 @@ static double now_s(void)
 
 /* ---- echo ---- */
 
+static void echo_usage(FILE *to)
+{
+    fputs("usage: consort-node echo AE@HOST:PORT [--aet OUR_AE] "
+          "[--count N]\n",
+          to);
+    if (to == stdout)
+        puts("\nSends C-ECHO (verification) and prints the round trip; "
+             "exit 1 if it fails.");
+}
+
 int nd_cmd_echo(int argc, char **argv)
 {
-    const char *dest = NULL, *aet = "CONSORT";
-    int count = 1;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--aet") == 0 && i + 1 < argc)
-            aet = argv[++i];
-        else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc)
-            count = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            puts("usage: consort-node echo AE@HOST:PORT [--aet OUR_AE] "
-                 "[--count N]\n\nSends C-ECHO (verification) and prints "
-                 "the round trip; exit 1 if it fails.");
-            return 0;
-        } else if (!dest && argv[i][0] != '-')
-            dest = argv[i];
-        else {
-            fprintf(stderr, "consort-node echo: bad argument '%s'\n", argv[i]);
-            return 2;
-        }
-    }
+    const char *aet = "CONSORT";
+    int count = 1, n_pos;
+    const struct nd_opt opts[] = {
+        ND_STR("--aet", &aet),
+        ND_INT("--count", &count, 1, 100000),
+        ND_OPT_END,
+    };
+    int pr = nd_opts_parse("echo", argc, argv, 1, opts, 1, &n_pos);
     char ae[DCX_AE_LEN + 1], host[256];
     int port;
-    if (!dest || count < 1 ||
-        nd_parse_dest(dest, ae, sizeof ae, host, sizeof host, &port) < 0) {
-        fputs("usage: consort-node echo AE@HOST:PORT [--aet OUR_AE] "
-              "[--count N]\n", stderr);
-        return 2;
-    }
+    if (pr == ND_OPTS_OK &&
+        (n_pos != 1 || nd_parse_dest(argv[0], ae, sizeof ae, host,
+                                     sizeof host, &port) < 0))
+        pr = ND_OPTS_BAD;
+    if (pr != ND_OPTS_OK)
+        return nd_opts_exit(pr, echo_usage);
+    const char *dest = argv[0];
     static const char *const ts[] = {DCX_TS_EXPLICIT_LE, DCX_TS_IMPLICIT_LE};
     struct dcx_scu_context ctx = {"1.2.840.10008.1.1", ts, 2, 0};
     struct dcx_scu_opts o = {.calling_ae = aet, .called_ae = ae,
@@ -303,54 +304,46 @@ static void progress(size_t done, size_t total, double bytes, double t0,
     fflush(stderr);
 }
 
+static void send_usage(FILE *to)
+{
+    fputs("usage: consort-node send PATH... --to AE@HOST:PORT "
+          "[--aet OUR_AE] [--timeout S] [--no-progress]\n",
+          to);
+    if (to == stdout)
+        puts("\nSends DICOM files, and the files in folders (recursively), "
+             "over one\nassociation (C-STORE). Each file is offered in its "
+             "own transfer syntax,\nwith uncompressed as fallback. Prints "
+             "a progress bar on a terminal and\na summary; exit 1 if any "
+             "file failed (files that are not DICOM are\nskipped).");
+}
+
 int nd_cmd_send(int argc, char **argv)
 {
     const char *dest = NULL, *aet = "CONSORT";
-    int timeout = 30, show = isatty(2);
+    int timeout = 30, no_progress = 0, n_pos;
     struct list l = {0};
-    const char **paths = calloc((size_t)argc, sizeof *paths);
-    size_t npaths = 0;
-    if (!paths)
-        return 1;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
-            dest = argv[++i];
-        else if (strcmp(argv[i], "--aet") == 0 && i + 1 < argc)
-            aet = argv[++i];
-        else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
-            timeout = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--no-progress") == 0)
-            show = 0;
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            puts("usage: consort-node send PATH... --to AE@HOST:PORT "
-                 "[--aet OUR_AE] [--timeout S] [--no-progress]\n\n"
-                 "Sends DICOM files, and the files in folders (recursively), "
-                 "over one\nassociation (C-STORE). Each file is offered in its "
-                 "own transfer syntax,\nwith uncompressed as fallback. Prints "
-                 "a progress bar on a terminal and\na summary; exit 1 if any "
-                 "file failed (files that are not DICOM are\nskipped).");
-            free(paths);
-            return 0;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "consort-node send: bad option '%s'\n", argv[i]);
-            free(paths);
-            return 2;
-        } else
-            paths[npaths++] = argv[i];
-    }
+    const struct nd_opt opts[] = {
+        ND_STR("--to", &dest),
+        ND_STR("--aet", &aet),
+        ND_INT("--timeout", &timeout, 1, 86400),
+        ND_FLAG("--no-progress", &no_progress),
+        ND_OPT_END,
+    };
+    int pr = nd_opts_parse("send", argc, argv, 1, opts, argc, &n_pos);
     char ae[DCX_AE_LEN + 1], host[256];
     int port;
-    if (!dest || npaths == 0 ||
-        nd_parse_dest(dest, ae, sizeof ae, host, sizeof host, &port) < 0) {
-        fputs("usage: consort-node send PATH... --to AE@HOST:PORT "
-              "[--aet OUR_AE] [--timeout S] [--no-progress]\n", stderr);
-        free(paths);
-        return 2;
-    }
+    if (pr == ND_OPTS_OK &&
+        (!dest || n_pos == 0 ||
+         nd_parse_dest(dest, ae, sizeof ae, host, sizeof host, &port) < 0))
+        pr = ND_OPTS_BAD;
+    if (pr != ND_OPTS_OK)
+        return nd_opts_exit(pr, send_usage);
+    int show = !no_progress && isatty(2);
+    char **paths = argv;
+    size_t npaths = (size_t)n_pos;
     int rc = 0;
     for (size_t i = 0; i < npaths && rc == 0; i++)
         rc = collect(&l, paths[i], 0);
-    free(paths);
     if (rc < 0)
         return 1;
     size_t sendable = 0;

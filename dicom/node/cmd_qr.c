@@ -3,6 +3,7 @@
  * (C-MOVE to a third AE). */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "opts.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -60,8 +61,11 @@ static int add_key(struct qr_args *a, const char *kv)
     char name[128];
     const char *eq = strchr(kv, '=');
     size_t n = eq ? (size_t)(eq - kv) : strlen(kv);
-    if (n == 0 || n >= sizeof name || a->n_keys >= MAX_KEYS)
+    if (n == 0 || n >= sizeof name || a->n_keys >= MAX_KEYS) {
+        fprintf(stderr, "consort-node: %s '%s'\n",
+                a->n_keys >= MAX_KEYS ? "too many keys at" : "bad key", kv);
         return -1;
+    }
     memcpy(name, kv, n);
     name[n] = '\0';
     uint32_t tag;
@@ -105,42 +109,38 @@ static void usage_qr(FILE *to, const char *cmd)
 }
 
 /* Parses the common arguments; returns 0, 1 (printed help) or 2. */
+static int key_opt(void *a, const char *kv)
+{
+    return add_key(a, kv);
+}
+
 static int parse(struct qr_args *a, const char *cmd, int argc, char **argv)
 {
     memset(a, 0, sizeof *a);
     a->our_ae = "CONSORT";
     a->level = "STUDY";
     a->timeout = 60;
-    const char *dest = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if ((strcmp(o, "-k") == 0 || strcmp(o, "--key") == 0) && i + 1 < argc) {
-            if (add_key(a, argv[++i]) < 0)
-                return 2;
-        } else if (strcmp(o, "--level") == 0 && i + 1 < argc) {
-            a->level = argv[++i];
-        } else if (strcmp(o, "--aet") == 0 && i + 1 < argc) {
-            a->our_ae = argv[++i];
-        } else if (strcmp(o, "--dest") == 0 && i + 1 < argc) {
-            a->dest = argv[++i];
-        } else if (strcmp(o, "-o") == 0 && i + 1 < argc) {
-            a->out_dir = argv[++i];
-        } else if (strcmp(o, "--timeout") == 0 && i + 1 < argc) {
-            a->timeout = atoi(argv[++i]);
-        } else if (strcmp(o, "--patient-root") == 0) {
-            a->patient_root = 1;
-        } else if (strcmp(o, "--json") == 0) {
-            a->json = 1;
-        } else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
-            usage_qr(stdout, cmd);
-            return 1;
-        } else if (!dest && o[0] != '-') {
-            dest = o;
-        } else {
-            fprintf(stderr, "consort-node %s: bad argument '%s'\n", cmd, o);
-            return 2;
-        }
+    const struct nd_opt opts[] = {
+        ND_CALL("-k", a, key_opt),
+        ND_CALL("--key", a, key_opt),
+        ND_STR("--level", &a->level),
+        ND_STR("--aet", &a->our_ae),
+        ND_STR("--dest", &a->dest),
+        ND_STR("-o", &a->out_dir),
+        ND_INT("--timeout", &a->timeout, 1, 86400),
+        ND_FLAG("--patient-root", &a->patient_root),
+        ND_FLAG("--json", &a->json),
+        ND_OPT_END,
+    };
+    int n_pos;
+    int pr = nd_opts_parse(cmd, argc, argv, 1, opts, 1, &n_pos);
+    if (pr == ND_OPTS_HELP) {
+        usage_qr(stdout, cmd);
+        return 1;
     }
+    if (pr != ND_OPTS_OK)
+        return 2;
+    const char *dest = n_pos ? argv[0] : NULL;
     int lv = level_index(a->level);
     if (!dest || lv < 0 || (lv == 0 && !a->patient_root) ||
         nd_parse_dest(dest, a->ae, sizeof a->ae, a->host, sizeof a->host,

@@ -3,6 +3,7 @@
  * the items themselves, and retry / drop of dead ones. Works on a running
  * node's index (SQLite serialises the writes). */
 #include "cmd.h"
+#include "opts.h"
 
 #include "config.h"
 #include "index.h"
@@ -128,51 +129,52 @@ static int list_row(void *user, const struct nd_qentry *e)
     return 0;
 }
 
+struct ids {
+    int64_t v[64];
+    int n;
+};
+
+static int add_id(void *dst, const char *value)
+{
+    struct ids *ids = dst;
+    char *end;
+    long long v = strtoll(value, &end, 10);
+    if (end == value || *end || v <= 0 || ids->n >= 64) {
+        fprintf(stderr, "consort-node queue: %s '%s'\n",
+                ids->n >= 64 ? "more than 64 ids at" : "bad id", value);
+        return -1;
+    }
+    ids->v[ids->n++] = v;
+    return 0;
+}
+
 int nd_cmd_queue(int argc, char **argv)
 {
     const char *storage = NULL, *cfg_path = NULL, *dest = NULL, *sub = NULL;
-    int64_t ids[64];
-    int n_ids = 0, dead = 0;
+    struct ids ids = {.n = 0};
+    int dead = 0, n_pos;
     struct out o = {0, 0, (int64_t)time(NULL)};
-    int i = 1;
-    if (i < argc && argv[i][0] != '-')
-        sub = argv[i++];
+    const struct nd_opt opts[] = {
+        ND_STR("--storage", &storage),
+        ND_STR("--config", &cfg_path),
+        ND_STR("--dest", &dest),
+        ND_CALL("--id", &ids, add_id),
+        ND_FLAG("--dead", &dead),
+        ND_FLAG("--json", &o.json),
+        ND_OPT_END,
+    };
+    int pr = nd_opts_parse("queue", argc, argv, 1, opts, 1, &n_pos);
+    if (pr != ND_OPTS_OK)
+        return nd_opts_exit(pr, usage);
+    if (n_pos)
+        sub = argv[0];
     if (sub && strcmp(sub, "list") && strcmp(sub, "retry") &&
         strcmp(sub, "drop")) {
         fprintf(stderr, "consort-node queue: unknown subcommand '%s'\n", sub);
         usage(stderr);
         return 2;
     }
-    for (; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--storage") == 0 && i + 1 < argc)
-            storage = argv[++i];
-        else if (strcmp(a, "--config") == 0 && i + 1 < argc)
-            cfg_path = argv[++i];
-        else if (strcmp(a, "--dest") == 0 && i + 1 < argc)
-            dest = argv[++i];
-        else if (strcmp(a, "--id") == 0 && i + 1 < argc && n_ids < 64) {
-            char *end;
-            long long v = strtoll(argv[++i], &end, 10);
-            if (*end || v <= 0) {
-                fprintf(stderr, "consort-node queue: bad id '%s'\n", argv[i]);
-                return 2;
-            }
-            ids[n_ids++] = v;
-        } else if (strcmp(a, "--dead") == 0)
-            dead = 1;
-        else if (strcmp(a, "--json") == 0)
-            o.json = 1;
-        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "consort-node queue: bad argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (sub && strcmp(sub, "drop") == 0 && !dead && n_ids == 0) {
+    if (sub && strcmp(sub, "drop") == 0 && !dead && ids.n == 0) {
         fprintf(stderr, "consort-node queue drop: say which: --dead or --id "
                         "N\n");
         return 2;
@@ -198,8 +200,8 @@ int nd_cmd_queue(int argc, char **argv)
     } else {
         int retry = strcmp(sub, "retry") == 0;
         long long total = 0;
-        for (int k = 0; rc >= 0 && k < (n_ids ? n_ids : 1); k++) {
-            int64_t id = n_ids ? ids[k] : 0;
+        for (int k = 0; rc >= 0 && k < (ids.n ? ids.n : 1); k++) {
+            int64_t id = ids.n ? ids.v[k] : 0;
             rc = retry ? nd_queue_retry(ix, dest, id, o.now)
                        : nd_queue_drop(ix, dest, id);
             if (rc >= 0)

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "opts.h"
 
 #include "archive.h"
 #include "audit.h"
@@ -811,27 +812,23 @@ int nd_cmd_serve(int argc, char **argv)
     nd_config_defaults(&sv.cfg);
     const char *cfg_path = NULL;
     const char *aet = NULL, *port = NULL, *storage = NULL, *sync = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        const char **dst = strcmp(o, "--config") == 0    ? &cfg_path
-                           : strcmp(o, "--aet") == 0     ? &aet
-                           : strcmp(o, "--port") == 0    ? &port
-                           : strcmp(o, "--storage") == 0 ? &storage
-                           : strcmp(o, "--sync") == 0    ? &sync
-                                                         : NULL;
-        if (dst && i + 1 < argc) {
-            *dst = argv[++i];
-        } else if (strcmp(o, "--sample-config") == 0) {
-            nd_config_write_sample(stdout);
-            return 0;
-        } else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
-            serve_usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "consort-node serve: bad option '%s'\n", o);
-            serve_usage(stderr);
-            return 2;
-        }
+    int sample = 0, n_pos;
+    /* the values are checked with the config file's rules, below */
+    const struct nd_opt opts[] = {
+        ND_STR("--config", &cfg_path),
+        ND_STR("--aet", &aet),
+        ND_STR("--port", &port),
+        ND_STR("--storage", &storage),
+        ND_STR("--sync", &sync),
+        ND_FLAG("--sample-config", &sample),
+        ND_OPT_END,
+    };
+    int pr = nd_opts_parse("serve", argc, argv, 1, opts, 0, &n_pos);
+    if (pr != ND_OPTS_OK)
+        return nd_opts_exit(pr, serve_usage);
+    if (sample) {
+        nd_config_write_sample(stdout);
+        return 0;
     }
     char err[512];
     if (cfg_path && nd_config_load(&sv.cfg, cfg_path, err, sizeof err) < 0) {
