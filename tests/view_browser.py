@@ -10,9 +10,11 @@ Checks: every study of the node is listed, newest first; typing filters
 study into the viewer's cache and shows its slices; B goes back to the
 list; the cached study is byte-for-byte what the node sent (data sets);
 --archive reads the same list from the node's index and opens the files
-where they are.
+where they are, and another user without write access to the archive can
+list it too while the node is stopped (read-only, nothing written).
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -94,6 +96,26 @@ def main():
              % (s[0]["thumbnails"] if s else "?", s[1]["slices"] if len(s) == 2 else "?"))
     rc = srv.stop()
     nl.check(rc == 0, "node stopped cleanly")
+    # another user's viewer (a desktop session beside the node's service
+    # account) reads the stopped node's archive with no write access to
+    # it: the index opens read-only and nothing is written beside it
+    if os.geteuid() == 0 and shutil.which("runuser"):
+        index = os.path.join(storage, "index.sqlite")
+        before = (sorted(os.listdir(storage)), hashlib.sha256(open(index, "rb").read()).hexdigest())
+        p = subprocess.run(["runuser", "-u", "nobody", "--", view, "--size",
+                            "900x500", "--script", "-", "--archive", storage],
+                           input="wait\nstate\nquit\n", stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=120,
+                           env=dict(os.environ, SDL_VIDEODRIVER="offscreen",
+                                    HOME="/tmp"))
+        s = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+        after = (sorted(os.listdir(storage)), hashlib.sha256(open(index, "rb").read()).hexdigest())
+        nl.check(len(s) == 1 and s[0]["studies"] == 6 and after == before,
+                 "user nobody's --archive lists the 6 studies of the stopped "
+                 "node read-only, and the storage folder is unchanged%s"
+                 % ("" if len(s) == 1 else ": " + p.stdout[-500:]))
+    else:
+        print("skip: the read-only --archive check needs root (runuser)")
     print("view_browser: all checks passed")
     return 0
 

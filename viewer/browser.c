@@ -1,9 +1,11 @@
-/* browser.c - studies of a node by C-FIND, one fetched by C-GET (see
+/* browser.c - studies of a node by C-FIND, one fetched by C-GET; of the
+ * local archive through the node's index interface; of DICOM media (see
  * browser.h). Text arrives as UTF-8 (the dcx library converts from the
  * node's character set). */
 #define _GNU_SOURCE
 #include "browser.h"
 
+#include "index.h"
 #include "load.h"
 
 #include <ctype.h>
@@ -14,8 +16,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <sqlite3.h>
 
 #include "dcx/dataset.h"
 #include "dcx/dcx.h"
@@ -70,19 +70,27 @@ struct collect {
     int n, cap;
 };
 
-static int on_match(void *user, dcx_ds *m)
+/* A new zeroed study at the end of c; NULL when out of memory. */
+static struct vw_study *collect_add(struct collect *c)
 {
-    struct collect *c = user;
     if (c->n == c->cap) {
         int nc = c->cap ? c->cap * 2 : 64;
         struct vw_study *ns = realloc(c->s, (size_t)nc * sizeof *ns);
         if (!ns)
-            return 1; /* cancel: out of memory */
+            return NULL;
         c->s = ns;
         c->cap = nc;
     }
     struct vw_study *s = &c->s[c->n++];
     memset(s, 0, sizeof *s);
+    return s;
+}
+
+static int on_match(void *user, dcx_ds *m)
+{
+    struct vw_study *s = collect_add(user);
+    if (!s)
+        return 1; /* cancel: out of memory */
     dcx_item *r = dcx_ds_root(m);
     vw_item_text(r, DCX_TAG(0x0010, 0x0010), s->name, sizeof s->name);
     vw_item_text(r, DCX_TAG(0x0010, 0x0020), s->id, sizeof s->id);
@@ -273,44 +281,35 @@ int vw_study_matches(const struct vw_study *s, const char *f)
            strcasecmp(vw_study_status(s), f) == 0; /* "unread": a worklist */
 }
 
-/* ---- the local archive: its index, read directly (the schema is the
- * node's, versioned by PRAGMA user_version; see README "Index") ---- */
+/* ---- the local archive: the node's index, through its own interface
+ * (index.h), opened read-only ---- */
 
-static sqlite3 *open_index(const char *storage, char *err, size_t errlen)
+static nd_index *open_index(const char *storage, char *err, size_t errlen)
 {
     char path[1200];
-    snprintf(path, sizeof path, "file:%s/index.sqlite?mode=ro", storage);
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
-                        NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s/index.sqlite: %s", storage,
-                 db ? sqlite3_errmsg(db) : "cannot open");
-        sqlite3_close(db);
+    snprintf(path, sizeof path, "%s/index.sqlite", storage);
+    nd_index *ix;
+    if (nd_index_open_readonly(path, &ix, err, errlen) < 0)
         return NULL;
-    }
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt *s;
-    int v = 0;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) ==
-        SQLITE_OK) {
-        if (sqlite3_step(s) == SQLITE_ROW)
-            v = sqlite3_column_int(s, 0);
-        sqlite3_finalize(s);
-    }
-    if (v < 3) {
-        snprintf(err, errlen, "%s/index.sqlite: not a consort-node index "
-                              "this viewer reads (schema %d)",
-                 storage, v);
-        sqlite3_close(db);
-        return NULL;
-    }
-    return db;
+    return ix;
 }
 
-static void col(sqlite3_stmt *s, int i, char *out, size_t len)
+static int archive_study(void *user, const char *const *v)
 {
-    const unsigned char *t = sqlite3_column_text(s, i);
-    snprintf(out, len, "%s", t ? (const char *)t : "");
+    struct vw_study *x = collect_add(user);
+    if (!x)
+        return 1;
+    snprintf(x->name, sizeof x->name, "%s", v[NK_PATIENT_NAME]);
+    snprintf(x->id, sizeof x->id, "%s", v[NK_PATIENT_ID]);
+    snprintf(x->date, sizeof x->date, "%s", v[NK_STUDY_DATE]);
+    snprintf(x->time, sizeof x->time, "%s", v[NK_STUDY_TIME]);
+    snprintf(x->mods, sizeof x->mods, "%s", v[NK_MODALITIES_IN_STUDY]);
+    snprintf(x->desc, sizeof x->desc, "%s", v[NK_STUDY_DESC]);
+    snprintf(x->uid, sizeof x->uid, "%s", v[NK_STUDY_UID]);
+    snprintf(x->classes, sizeof x->classes, "%s",
+             v[NK_SOP_CLASSES_IN_STUDY]);
+    x->images = atoi(v[NK_STUDY_INSTANCES]);
+    return 0;
 }
 
 int vw_browse_archive(const char *storage, struct vw_study **out,
@@ -318,55 +317,48 @@ int vw_browse_archive(const char *storage, struct vw_study **out,
 {
     *out = NULL;
     *count = 0;
-    sqlite3 *db = open_index(storage, err, errlen);
-    if (!db)
+    nd_index *ix = open_index(storage, err, errlen);
+    if (!ix)
         return -1;
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(
-            db,
-            "SELECT p.name, p.patient_id, st.study_date, st.study_time,"
-            "  (SELECT group_concat(m, '\\') FROM (SELECT DISTINCT"
-            "     se.modality AS m FROM series se WHERE se.study = st.id)),"
-            "  st.description, st.study_uid,"
-            "  (SELECT count(*) FROM instances i JOIN series se"
-            "     ON se.id = i.series WHERE se.study = st.id),"
-            "  (SELECT group_concat(c, '\\') FROM (SELECT DISTINCT"
-            "     i.sop_class AS c FROM instances i JOIN series se"
-            "     ON se.id = i.series WHERE se.study = st.id))"
-            " FROM studies st JOIN patients p ON p.id = st.patient",
-            -1, &s, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "index query: %s", sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return -1;
-    }
+    unsigned char want[NK_COUNT] = {0};
+    want[NK_MODALITIES_IN_STUDY] = want[NK_STUDY_INSTANCES] =
+        want[NK_SOP_CLASSES_IN_STUDY] = 1;
     struct collect c = {0};
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (c.n == c.cap) {
-            int nc = c.cap ? c.cap * 2 : 64;
-            struct vw_study *ns = realloc(c.s, (size_t)nc * sizeof *ns);
-            if (!ns)
-                break;
-            c.s = ns;
-            c.cap = nc;
-        }
-        struct vw_study *x = &c.s[c.n++];
-        memset(x, 0, sizeof *x);
-        col(s, 0, x->name, sizeof x->name);
-        col(s, 1, x->id, sizeof x->id);
-        col(s, 2, x->date, sizeof x->date);
-        col(s, 3, x->time, sizeof x->time);
-        col(s, 4, x->mods, sizeof x->mods);
-        col(s, 5, x->desc, sizeof x->desc);
-        col(s, 6, x->uid, sizeof x->uid);
-        x->images = sqlite3_column_int(s, 7);
-        col(s, 8, x->classes, sizeof x->classes);
+    int rc = nd_index_find(ix, ND_STUDY, NULL, 0, want, archive_study, &c);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", rc == 1 ? "out of memory"
+                                            : nd_index_errmsg(ix));
+        nd_index_close(ix);
+        free(c.s);
+        return -1;
     }
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+    nd_index_close(ix);
     qsort(c.s, (size_t)c.n, sizeof *c.s, newest_first);
     *out = c.s;
     *count = c.n;
+    return 0;
+}
+
+struct paths {
+    const char *storage;
+    char **v;
+    int n, cap;
+};
+
+static int archive_file(void *user, const char *const *v)
+{
+    struct paths *p = user;
+    if (p->n == p->cap) {
+        int cap = p->cap ? p->cap * 2 : 64;
+        char **nv = realloc(p->v, (size_t)cap * sizeof *nv);
+        if (!nv)
+            return 1;
+        p->v = nv;
+        p->cap = cap;
+    }
+    if (asprintf(&p->v[p->n], "%s/%s", p->storage, v[NK_PATH]) < 0)
+        return 1;
+    p->n++;
     return 0;
 }
 
@@ -375,44 +367,31 @@ int vw_archive_files(const char *storage, const char *study_uid,
 {
     *out = NULL;
     *n = 0;
-    sqlite3 *db = open_index(storage, err, errlen);
-    if (!db)
+    nd_index *ix = open_index(storage, err, errlen);
+    if (!ix)
         return -1;
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT i.path FROM instances i"
-                           " JOIN series se ON se.id = i.series"
-                           " JOIN studies st ON st.id = se.study"
-                           " WHERE st.study_uid = ?1 ORDER BY i.id",
-                           -1, &s, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "index query: %s", sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return -1;
-    }
-    sqlite3_bind_text(s, 1, study_uid, -1, SQLITE_STATIC);
-    int cap = 0;
-    char **v = NULL;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nv = realloc(v, (size_t)cap * sizeof *nv);
-            if (!nv)
-                break;
-            v = nv;
-        }
-        const unsigned char *rel = sqlite3_column_text(s, 0);
-        if (asprintf(&v[*n], "%s/%s", storage, rel ? (const char *)rel : "") >= 0)
-            (*n)++;
-    }
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    if (*n == 0) {
-        free(v);
-        snprintf(err, errlen, "study %s has no files in %s", study_uid,
-                 storage);
+    unsigned char want[NK_COUNT] = {0};
+    want[NK_PATH] = 1;
+    struct nd_cond c = {.key = NK_STUDY_UID, .match = NM_SINGLE,
+                        .value = study_uid};
+    struct paths p = {.storage = storage};
+    int rc = nd_index_find(ix, ND_IMAGE, &c, 1, want, archive_file, &p);
+    if (rc != 0 || p.n == 0) {
+        if (rc != 0)
+            snprintf(err, errlen, "%s", rc == 1 ? "out of memory"
+                                                : nd_index_errmsg(ix));
+        else
+            snprintf(err, errlen, "study %s has no files in %s", study_uid,
+                     storage);
+        for (int i = 0; i < p.n; i++)
+            free(p.v[i]);
+        free(p.v);
+        nd_index_close(ix);
         return -1;
     }
-    *out = v;
+    nd_index_close(ix);
+    *out = p.v;
+    *n = p.n;
     return 0;
 }
 
@@ -469,24 +448,16 @@ static int media_study(void *user, const struct dcx_dir_record *r)
         snprintf(m->id, sizeof m->id, "%s", r->patient_id);
         m->cur_i = -1;
     } else if (strcmp(r->type, "STUDY") == 0) {
-        struct collect *c = &m->c;
-        if (c->n == c->cap) {
-            int nc = c->cap ? c->cap * 2 : 16;
-            struct vw_study *ns = realloc(c->s, (size_t)nc * sizeof *ns);
-            if (!ns)
-                return -1;
-            c->s = ns;
-            c->cap = nc;
-        }
-        struct vw_study *x = &c->s[c->n];
-        memset(x, 0, sizeof *x);
+        struct vw_study *x = collect_add(&m->c);
+        if (!x)
+            return -1;
         snprintf(x->name, sizeof x->name, "%s", m->name);
         snprintf(x->id, sizeof x->id, "%s", m->id);
         snprintf(x->date, sizeof x->date, "%s", r->study_date);
         snprintf(x->time, sizeof x->time, "%s", r->study_time);
         snprintf(x->desc, sizeof x->desc, "%s", r->study_desc);
         snprintf(x->uid, sizeof x->uid, "%s", r->study_uid);
-        m->cur_i = c->n++;
+        m->cur_i = m->c.n - 1;
     } else if (m->cur_i >= 0) {
         struct vw_study *x = &m->c.s[m->cur_i];
         if (strcmp(r->type, "SERIES") == 0)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* migrations[i] takes the schema from version i to i + 1; never edit a
  * released step, append one. */
@@ -279,23 +280,74 @@ static int migrate(nd_index *ix, char *err, size_t errlen)
     return 0;
 }
 
-static int open_conn(const char *path, int reader, nd_index **out, char *err,
-                     size_t errlen);
+/* How a connection opens: the node's writer (creates, migrates), a
+ * reader beside it, or read-only (another program: the viewer). */
+enum conn { WRITER, READER, READ_ONLY };
+
+static int open_conn(const char *path, enum conn how, nd_index **out,
+                     char *err, size_t errlen);
 
 int nd_index_open(const char *path, nd_index **out, char *err, size_t errlen)
 {
-    return open_conn(path, 0, out, err, errlen);
+    return open_conn(path, WRITER, out, err, errlen);
 }
 
 int nd_index_open_reader(const char *path, nd_index **out, char *err,
                          size_t errlen)
 {
-    return open_conn(path, 1, out, err, errlen);
+    return open_conn(path, READER, out, err, errlen);
 }
 
-static int open_conn(const char *path, int reader, nd_index **out, char *err,
-                     size_t errlen)
+int nd_index_open_readonly(const char *path, nd_index **out, char *err,
+                           size_t errlen)
 {
+    return open_conn(path, READ_ONLY, out, err, errlen);
+}
+
+/* The "file:" URI of path with immutable=1 ('%', '?' and '#' escaped). */
+static void immutable_uri(const char *path, char *out, size_t len)
+{
+    size_t o = (size_t)snprintf(out, len, "file:");
+    for (const char *p = path; *p && o + 4 < len; p++) {
+        if (*p == '%' || *p == '?' || *p == '#')
+            o += (size_t)snprintf(out + o, len - o, "%%%02X",
+                                  (unsigned char)*p);
+        else
+            out[o++] = *p;
+    }
+    snprintf(out + o, len - o, "?immutable=1");
+}
+
+/* A WAL database can be read without write access only while its -shm
+ * and -wal files exist, that is while the node runs. With the node
+ * stopped (it checkpoints and removes its WAL at exit), the database
+ * file holds everything committed, so a reader that cannot create them
+ * reads the file as immutable instead. */
+static int readonly_fallback(nd_index *ix, const char *path)
+{
+    int v;
+    if (schema_version(ix, &v) == SQLITE_OK)
+        return 0;
+    int code = sqlite3_errcode(ix->db);
+    char wal[1100];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    if ((code != SQLITE_READONLY && code != SQLITE_CANTOPEN) ||
+        access(wal, F_OK) == 0)
+        return 0; /* the error stands, said by the caller's next step */
+    char uri[2200];
+    immutable_uri(path, uri, sizeof uri);
+    sqlite3_close(ix->db);
+    ix->db = NULL;
+    return sqlite3_open_v2(uri, &ix->db,
+                           SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+                               SQLITE_OPEN_NOMUTEX,
+                           NULL);
+}
+
+static int open_conn(const char *path, enum conn how, nd_index **out,
+                     char *err, size_t errlen)
+{
+    int reader = how != WRITER;
     *out = NULL;
     nd_index *ix = calloc(1, sizeof *ix);
     if (!ix) {
@@ -303,9 +355,13 @@ static int open_conn(const char *path, int reader, nd_index **out, char *err,
         return ND_ENOMEM;
     }
     int rc = sqlite3_open_v2(path, &ix->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                             (how == READ_ONLY ? SQLITE_OPEN_READONLY
+                                               : SQLITE_OPEN_READWRITE |
+                                                     SQLITE_OPEN_CREATE) |
                                  SQLITE_OPEN_NOMUTEX,
                              NULL);
+    if (rc == SQLITE_OK && how == READ_ONLY)
+        rc = readonly_fallback(ix, path);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot open index %s: %s", path,
                  ix->db ? sqlite3_errmsg(ix->db) : "out of memory");
@@ -314,7 +370,10 @@ static int open_conn(const char *path, int reader, nd_index **out, char *err,
     /* Several association threads write: wait for the lock rather than
      * fail (a commit takes well under a millisecond). */
     sqlite3_busy_timeout(ix->db, 30000);
-    if (exec(ix, "PRAGMA journal_mode = WAL") != SQLITE_OK ||
+    /* (the journal mode is the file's: a read-only connection finds WAL
+     * set by the node) */
+    if ((how != READ_ONLY &&
+         exec(ix, "PRAGMA journal_mode = WAL") != SQLITE_OK) ||
         exec(ix, "PRAGMA synchronous = NORMAL") != SQLITE_OK ||
         exec(ix, "PRAGMA foreign_keys = ON") != SQLITE_OK) {
         snprintf(err, errlen, "cannot set up index %s: %s", path,

@@ -1,5 +1,7 @@
 /* index.h - the SQLite index (WAL) of patients, studies, series and
- * instances: all of the node's SQL lives in index.c. The files are the
+ * instances: all of the index's SQL lives in index.c (with queue.c and
+ * teaching.c for the node's own tables); consort-view reads an archive
+ * through this interface too (library consort-index). The files are the
  * truth and the index is derived from them (DESIGN.md rule 2), so commits
  * use synchronous=NORMAL. A handle is one connection, used by one thread
  * at a time; each association opens its own. */
@@ -45,6 +47,12 @@ void nd_index_close(nd_index *ix);
  * node's): no migration, so no exclusive lock. */
 int nd_index_open_reader(const char *path, nd_index **out, char *err,
                          size_t errlen);
+
+/* The same opened read-only, for another program reading a node's
+ * archive (the viewer): nothing is written, not even the index's WAL
+ * set-up, so it works without write access to the storage folder. */
+int nd_index_open_readonly(const char *path, nd_index **out, char *err,
+                           size_t errlen);
 
 /* Forwarding: where a new instance goes. The router is called inside the
  * instance's index transaction with the study's origin peer ("" if none)
