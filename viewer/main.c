@@ -607,8 +607,10 @@ static void apply_present(struct app *a, int i)
              p->when);
 }
 
-/* The states beside the active series; the newest applied if asked. */
-static void load_presents(struct app *a, int apply_newest)
+/* The states beside the active series; the newest applied if asked.
+ * cache: the folders read for another viewport already (or NULL). */
+static void load_presents(struct app *a, int apply_newest,
+                          vw_present_cache *cache)
 {
     free(a->presents);
     a->presents = NULL;
@@ -618,7 +620,8 @@ static void load_presents(struct app *a, int apply_newest)
         return;
     char dir[1100];
     study_dir(a, dir, sizeof dir);
-    a->n_presents = vw_present_find(&a->vp[a->active], dir, &a->presents);
+    a->n_presents =
+        vw_present_find(&a->vp[a->active], dir, cache, &a->presents);
     if (apply_newest && a->n_presents > 0)
         apply_present(a, 0);
 }
@@ -630,15 +633,17 @@ static void load_presents(struct app *a, int apply_newest)
 static int load_all_presents(struct app *a)
 {
     int keep = a->active, any = 0;
+    vw_present_cache *cache = vw_present_cache_new(); /* NULL: each reads */
     for (int i = 0; i < a->n_vp && i < a->layout; i++) {
         if (i == keep)
             continue;
         a->active = i;
-        load_presents(a, 1);
+        load_presents(a, 1, cache);
         any |= a->n_presents > 0;
     }
     a->active = keep;
-    load_presents(a, 1);
+    load_presents(a, 1, cache);
+    vw_present_cache_free(cache);
     return any || a->n_presents > 0;
 }
 
@@ -676,7 +681,7 @@ static void save_present(struct app *a)
     snprintf(a->note, sizeof a->note, "%s%s%s", msg, *msg && *kmsg ? "; " : "",
              kmsg);
     int keep = a->present_idx;
-    load_presents(a, 0);
+    load_presents(a, 0, NULL);
     a->present_idx = keep;
 }
 
@@ -1720,7 +1725,7 @@ static int interactive(struct app *a)
             if (c < a->n_vp && c != a->active) {
                 a->active = c;
                 a->playing = 0;
-                load_presents(a, 0); /* P goes through this series' */
+                load_presents(a, 0, NULL); /* P goes through this series' */
                 dirty = 1;
             }
             drag = ev.button.button;

@@ -357,23 +357,72 @@ static int newest_first(const void *a, const void *b)
                   ((const struct vw_present *)a)->when);
 }
 
-struct found {
-    struct vw_present *v;
+/* A presentation state found in a scanned folder, with the images it
+ * references. */
+struct cached {
+    struct vw_present p;
+    char (*uids)[65];
+    size_t n_uids;
+};
+
+struct vw_present_cache {
+    struct cached *v;
     int n, cap;
     char done[32][1024]; /* folders already scanned */
     int n_done;
 };
 
-/* The presentation states in dir that reference images of the series. */
-static void scan_dir(const char *dir, const struct images *im,
-                     struct found *f)
+vw_present_cache *vw_present_cache_new(void)
 {
-    for (int k = 0; k < f->n_done; k++)
-        if (strcmp(f->done[k], dir) == 0)
-            return;
-    if (f->n_done == (int)(sizeof f->done / sizeof f->done[0]))
+    return calloc(1, sizeof(vw_present_cache));
+}
+
+void vw_present_cache_free(vw_present_cache *c)
+{
+    if (!c)
         return;
-    snprintf(f->done[f->n_done++], sizeof f->done[0], "%s", dir);
+    for (int i = 0; i < c->n; i++)
+        free(c->v[i].uids);
+    free(c->v);
+    free(c);
+}
+
+/* Keeps the state at path (already read as ps) in c. */
+static void keep(vw_present_cache *c, const char *path, dcx_gsps *ps)
+{
+    const struct dcx_gsps_info *in = dcx_gsps_get_info(ps);
+    if (c->n == c->cap) {
+        int cap = c->cap ? 2 * c->cap : 4;
+        void *nv = realloc(c->v, (size_t)cap * sizeof *c->v);
+        if (!nv)
+            return;
+        c->v = nv;
+        c->cap = cap;
+    }
+    struct cached *e = &c->v[c->n];
+    e->uids = calloc(in->n_images ? in->n_images : 1, sizeof *e->uids);
+    if (!e->uids)
+        return;
+    for (size_t r = 0; r < in->n_images; r++)
+        snprintf(e->uids[r], sizeof e->uids[r], "%s",
+                 dcx_gsps_image_uid(ps, r));
+    e->n_uids = in->n_images;
+    snprintf(e->p.path, sizeof e->p.path, "%s", path);
+    snprintf(e->p.label, sizeof e->p.label, "%s", in->label);
+    snprintf(e->p.creator, sizeof e->p.creator, "%s", in->creator);
+    snprintf(e->p.when, sizeof e->p.when, "%s%s", in->date, in->time);
+    c->n++;
+}
+
+/* The presentation states in dir, read into c once. */
+static void scan_dir(const char *dir, vw_present_cache *c)
+{
+    for (int k = 0; k < c->n_done; k++)
+        if (strcmp(c->done[k], dir) == 0)
+            return;
+    if (c->n_done == (int)(sizeof c->done / sizeof c->done[0]))
+        return;
+    snprintf(c->done[c->n_done++], sizeof c->done[0], "%s", dir);
     DIR *d = opendir(dir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
@@ -388,26 +437,7 @@ static void scan_dir(const char *dir, const struct images *im,
         dcx_gsps *ps;
         if (dcx_gsps_read(path, &ps, NULL) < 0)
             continue;
-        const struct dcx_gsps_info *in = dcx_gsps_get_info(ps);
-        int ours = 0;
-        for (size_t r = 0; r < in->n_images && !ours; r++)
-            for (size_t k = 0; k < im->n && !ours; k++)
-                ours = strcmp(dcx_gsps_image_uid(ps, r), im->uids[k]) == 0;
-        if (ours && f->n == f->cap) {
-            int cap = f->cap ? 2 * f->cap : 4;
-            void *nv = realloc(f->v, (size_t)cap * sizeof *f->v);
-            if (!nv)
-                ours = 0;
-            else
-                f->v = nv, f->cap = cap;
-        }
-        if (ours) {
-            struct vw_present *p = &f->v[f->n++];
-            snprintf(p->path, sizeof p->path, "%s", path);
-            snprintf(p->label, sizeof p->label, "%s", in->label);
-            snprintf(p->creator, sizeof p->creator, "%s", in->creator);
-            snprintf(p->when, sizeof p->when, "%s%s", in->date, in->time);
-        }
+        keep(c, path, ps);
         dcx_gsps_free(ps);
     }
     if (d)
@@ -429,8 +459,7 @@ static int media_series_dir(const char *dir)
     return 0;
 }
 
-static void scan_siblings(const char *dir, const struct images *im,
-                          struct found *f)
+static void scan_siblings(const char *dir, vw_present_cache *c)
 {
     char parent[1024];
     snprintf(parent, sizeof parent, "%s", dir);
@@ -445,45 +474,69 @@ static void scan_siblings(const char *dir, const struct images *im,
                 sizeof sub ||
             stat(sub, &sb) != 0 || !S_ISDIR(sb.st_mode))
             continue;
-        scan_dir(sub, im, f);
+        scan_dir(sub, c);
     }
     if (d)
         closedir(d);
 }
 
+static int references(const struct cached *e, const struct images *im)
+{
+    for (size_t r = 0; r < e->n_uids; r++)
+        for (size_t k = 0; k < im->n; k++)
+            if (strcmp(e->uids[r], im->uids[k]) == 0)
+                return 1;
+    return 0;
+}
+
 int vw_present_find(const struct vw_vp *vp, const char *extra_dir,
-                    struct vw_present **out)
+                    vw_present_cache *cache, struct vw_present **out)
 {
     *out = NULL;
     struct images im;
     if (series_images(vp, &im) < 0)
         return 0;
-    struct found *f = calloc(1, sizeof *f);
-    if (!f) {
+    vw_present_cache *c = cache ? cache : vw_present_cache_new();
+    if (!c) {
         free_images(&im);
         return 0;
     }
+    char last[1024] = "";
     for (size_t i = 0; i < im.n; i++) {
         char copy[1024];
         snprintf(copy, sizeof copy, "%s", im.paths[i]);
         const char *dir = dirname(copy);
+        if (strcmp(dir, last) == 0)
+            continue; /* (a series' files are mostly in one folder) */
+        snprintf(last, sizeof last, "%s", dir);
         int seen = 0;
-        for (int k = 0; k < f->n_done; k++)
-            seen |= strcmp(f->done[k], dir) == 0;
+        for (int k = 0; k < c->n_done && !seen; k++)
+            seen = strcmp(c->done[k], dir) == 0;
         if (seen)
             continue;
-        scan_dir(dir, &im, f);
+        scan_dir(dir, c);
         if (media_series_dir(dir))
-            scan_siblings(dir, &im, f);
+            scan_siblings(dir, c);
     }
     if (extra_dir)
-        scan_dir(extra_dir, &im, f);
+        scan_dir(extra_dir, c);
+    struct vw_present *v = NULL;
+    int n = 0;
+    for (int i = 0; i < c->n; i++) {
+        if (!references(&c->v[i], &im))
+            continue;
+        void *nv = realloc(v, (size_t)(n + 1) * sizeof *v);
+        if (!nv)
+            break;
+        v = nv;
+        v[n++] = c->v[i].p;
+    }
     free_images(&im);
-    int n = f->n;
+    if (!cache)
+        vw_present_cache_free(c);
     if (n > 1)
-        qsort(f->v, (size_t)n, sizeof *f->v, newest_first);
-    *out = f->v;
-    free(f);
+        qsort(v, (size_t)n, sizeof *v, newest_first);
+    *out = v;
     return n;
 }
 

@@ -40,15 +40,20 @@ int vw_present_save_report(const struct vw_vp *vp, const char *findings,
                            const char *dir, const struct vw_node *node,
                            char *msg, size_t msglen);
 
-/* The presentation states in the folders of vp's images and in
- * extra_dir (may be NULL) that reference one of them, newest first; the
- * count, *out malloc'd. */
+/* The presentation states in the folders of vp's images (and, on DICOM
+ * media, their sibling series folders) and in extra_dir (may be NULL)
+ * that reference one of them, newest first; the count, *out malloc'd.
+ * Folders are read once per cache: pass the same cache for every
+ * viewport of a study (or NULL for a one-off look). */
 struct vw_present {
     char path[1024];
     char label[68], creator[256], when[32];
 };
+typedef struct vw_present_cache vw_present_cache;
+vw_present_cache *vw_present_cache_new(void);
+void vw_present_cache_free(vw_present_cache *c);
 int vw_present_find(const struct vw_vp *vp, const char *extra_dir,
-                    struct vw_present **out);
+                    vw_present_cache *cache, struct vw_present **out);
 
 /* Applies state path to vp: its marks replace the tools' annotations,
  * its window and orientation replace the view's. 0 or -1 and err. */
