@@ -518,14 +518,8 @@ static int on_entry(void *user, const char *section, const char *name,
 {
     struct parse *ps = user;
     struct nd_config *cfg = ps->cfg;
-    if (strcmp(section, "node") == 0) {
-        for (size_t i = 0; i < sizeof node_keys / sizeof node_keys[0]; i++)
-            if (strcmp(name, node_keys[i].name) == 0)
-                return set_key(cfg, &node_keys[i], value, ps->err,
-                               ps->errlen) == 0;
-        snprintf(ps->err, ps->errlen, "[node] has no key '%s'", name);
-        return 0;
-    }
+    if (strcmp(section, "node") == 0)
+        return nd_config_set(cfg, name, value, ps->err, ps->errlen) == 0;
     if (strcmp(section, "access") == 0) {
         static const char *const names[3] = {"store", "query", "retrieve"};
         struct nd_acl *acls[3] = {&cfg->store, &cfg->query, &cfg->retrieve};
