@@ -32,7 +32,10 @@ Checks:
     annotations at the same points as on the original files;
   - a second export (--allow-burned-in) gives the same pseudonym and the
     same new UIDs, and includes the ultrasound image (exit 0); the map is in
-    the node's index only; the audit trail has both exports.
+    the node's index only; the audit trail has both exports;
+  - an export killed half-way (kill -9): the next export to the folder
+    removes what it left and writes the study whole; two exports to one
+    folder at once take turns (one study folder, one DICOMDIR).
 """
 
 import copy
@@ -548,6 +551,70 @@ def main():
           "both from the DICOMDIR (reported / unread, thumbnails), the pseudonym typed and "
           "Enter open the first with its GSPS applied (%s)" %
           ([s.get("mode") for s in st] if st else p.stdout[-300:]))
+
+    # an export killed (kill -9) half-way leaves files no DICOMDIR names;
+    # the next export to that folder removes them and writes the study
+    # whole. Two exports to one folder at once take turns.
+    src6 = os.path.join(work, "src6")
+    os.makedirs(src6)
+    study6, series6 = generate_uid(), generate_uid()
+    base = pydicom.dcmread(os.path.join(DATA, "CT_small.dcm"))
+    for i in range(400):
+        ds = copy.deepcopy(base)
+        identify(ds, study6, series6, generate_uid(), i + 1, "CT")
+        ds.save_as(os.path.join(src6, "ct%03d.dcm" % i), write_like_original=False)
+    nl.run([node, "send", src6, "--to", "CONSORT@127.0.0.1:%d" % port,
+            "--no-progress"], check_rc=0)
+    dest6 = os.path.join(work, "killed")
+    journal = os.path.join(dest6, ".consort-export")
+    interrupted, left = False, []
+    for _ in range(3):  # until the kill lands before the DICOMDIR
+        shutil.rmtree(dest6, ignore_errors=True)
+        p = subprocess.Popen([node, "export", "--anonymize", study6, dest6,
+                              "--storage", storage], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        t0 = time.time()
+        while p.poll() is None and time.time() - t0 < 30:
+            if len(nl.files_under(os.path.join(dest6, "DICOM"))) >= 20:
+                break
+            time.sleep(0.002)
+        p.kill()
+        p.wait()
+        left = nl.files_under(os.path.join(dest6, "DICOM"))
+        interrupted = (os.path.exists(journal) and left and
+                       not os.path.exists(os.path.join(dest6, "DICOMDIR")))
+        if interrupted:
+            break
+    rc, out = nl.run([node, "export", "--anonymize", study6, dest6,
+                      "--storage", storage])
+    files6 = nl.files_under(os.path.join(dest6, "DICOM"))
+    recs6 = []
+    if os.path.exists(os.path.join(dest6, "DICOMDIR")):
+        recs6 = [os.path.normpath(i.path) for i in
+                 pydicom.fileset.FileSet(os.path.join(dest6, "DICOMDIR"))]
+    check(interrupted and rc == 0 and "interrupted" in out and
+          len(files6) == 400 and sorted(recs6) == files6 and
+          not os.path.exists(journal),
+          "an export killed after %d files: the next one removes them (\"%s\") "
+          "and writes all 400 files, each in the DICOMDIR, no journal left" %
+          (len(left), (re.findall(r"removed [^\n]*", out) or [out[-200:]])[0]))
+    dest7 = os.path.join(work, "twice")
+    ps = []
+    for _ in range(2):
+        ps.append(subprocess.Popen([node, "export", "--anonymize", study6, dest7,
+                                    "--storage", storage], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True))
+        time.sleep(0.05)
+    outs = [q.communicate(timeout=120)[0] for q in ps]
+    files7 = nl.files_under(os.path.join(dest7, "DICOM"))
+    recs7 = [os.path.normpath(i.path) for i in
+             pydicom.fileset.FileSet(os.path.join(dest7, "DICOMDIR"))]
+    check([q.returncode for q in ps] == [0, 0] and len(files7) == 400 and
+          sorted(recs7) == files7 and
+          sum("left as it is" in o for o in outs) == 1,
+          "two exports of one study to one folder at once: one writes it "
+          "(400 files, one study folder), the other finds it there%s" %
+          (" (it waited its turn)" if any("waiting" in o for o in outs) else ""))
     srv.stop()
 
     # the node exports by itself: [node] teaching_dir, a new study marked

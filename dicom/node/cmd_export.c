@@ -22,6 +22,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,7 +268,122 @@ struct totals {
     long written, refused, failed;
     int j2k;
     struct strv rel; /* the files written, for the DICOMDIR */
+    int journal;     /* DIR/.consort-export, see below */
 };
+
+/* ---- DIR/.consort-export: the run's lock and journal ----
+ * Locked (flock) for the whole run, so that two exports to one folder
+ * (the node's automatic one and a teacher's) take turns instead of
+ * writing into the same study folder. It names the study folders the run
+ * creates. The DICOMDIR names their files only at the end, so a run
+ * killed before that (kill -9, a power cut) leaves folders no DICOMDIR
+ * refers to; the next run removes those it finds named here. Removed at
+ * the end of a run that left nothing behind. */
+#define JOURNAL ".consort-export"
+
+/* The journal of dir, open and locked (waiting for another export that
+ * holds it); -1 if it cannot be made. */
+static int journal_lock(const char *dir)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/" JOURNAL, dir);
+    for (int tries = 0; tries < 100; tries++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return -1;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            if (errno != EWOULDBLOCK) {
+                close(fd);
+                return -1;
+            }
+            fprintf(stderr, "waiting for the export already writing to "
+                            "%s...\n",
+                    dir);
+            if (flock(fd, LOCK_EX) < 0) {
+                close(fd);
+                return -1;
+            }
+        }
+        /* the one before may have removed the file while we waited: the
+         * lock counts only on the file the path still names */
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+            a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+            return fd;
+        close(fd);
+    }
+    return -1;
+}
+
+/* Appends "DICOM/STnnnnnn" before the folder is made. */
+static void journal_add(int fd, int st_no)
+{
+    char line[32];
+    int n = snprintf(line, sizeof line, "DICOM/ST%06d\n", st_no);
+    if (fd >= 0 && write(fd, line, (size_t)n) == n)
+        fdatasync(fd);
+}
+
+static int referenced(void *user, const struct dcx_dir_record *r)
+{
+    struct strv *files = user;
+    return r->file[0] && strv_push(files, r->file) < 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag,
+                        struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Removes the folders a killed run named and no DICOMDIR refers to. */
+static void journal_recover(int fd, const char *dir)
+{
+    char buf[8192];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    struct strv files = {0};
+    char path[1200];
+    snprintf(path, sizeof path, "%s/DICOMDIR", dir);
+    struct dcx_error e;
+    if (access(path, F_OK) == 0 &&
+        dcx_dicomdir_read(path, referenced, &files, &e) != 0) {
+        fprintf(stderr, "consort-node export: %s: %s; folders of an "
+                        "interrupted export are left as they are\n",
+                path, e.msg);
+        strv_free(&files);
+        return;
+    }
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        int st;
+        char tail;
+        /* only what we name so: never a path of the journal's choosing */
+        if (strlen(line) != 14 ||
+            sscanf(line, "DICOM/ST%6d%c", &st, &tail) != 1)
+            continue;
+        int used = 0;
+        for (size_t i = 0; i < files.n && !used; i++)
+            used = strncmp(files.v[i], line, 14) == 0 && files.v[i][14] == '/';
+        snprintf(path, sizeof path, "%s/%s", dir, line);
+        if (!used && access(path, F_OK) == 0) {
+            if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0)
+                fprintf(stderr, "removed %s, left by an export that was "
+                                "interrupted\n",
+                        line);
+            else
+                fprintf(stderr, "consort-node export: cannot remove %s, "
+                                "left by an interrupted export: %m\n",
+                        path);
+        }
+    }
+    strv_free(&files);
+    if (ftruncate(fd, 0) == 0)
+        fdatasync(fd);
+}
 
 /* Writes one study into its own STnnnnnn folder. 1 if written, 0 if it
  * was there already or every image was refused, -1 when nothing of it
@@ -321,6 +439,7 @@ static int export_study(nd_index *ix, nd_audit *audit,
             .map_uid = map_uid, .user = &mc};
     }
     int st_no = next_study_folder(o->dir), se_no = 0, im_no = 0;
+    journal_add(t->journal, st_no);
     long written = 0, refused = 0, failed = 0, images = 0;
     size_t first_rel = t->rel.n;
     const char *last_series = "";
@@ -365,8 +484,8 @@ static int export_study(nd_index *ix, nd_audit *audit,
             }
         }
         if (rc == DCX_EREFUSED) {
-            fprintf(stderr, "consort-node export: refused %s: %s\n", s.v[i].path,
-                    "the pixels may show identifying text (Burned In "
+            fprintf(stderr, "consort-node export: refused %s: %s\n",
+                    s.v[i].path, "the pixels may show identifying text (Burned In "
                     "Annotation); --allow-burned-in exports it");
             unlink(tmp);
             refused++;
@@ -543,6 +662,7 @@ int nd_cmd_export(int argc, char **argv)
     nd_audit *audit = NULL;
     char out_dir[1100];
     snprintf(out_dir, sizeof out_dir, "%s", o.dir);
+    int journal = -1;
     if (rc < 0) {
         fprintf(stderr, "consort-node export: cannot read the index\n");
         rc = 1;
@@ -560,13 +680,22 @@ int nd_cmd_export(int argc, char **argv)
         rc = 1;
         goto out;
     }
+    journal = journal_lock(o.dir);
+    if (journal < 0) {
+        fprintf(stderr, "consort-node export: cannot lock %s/" JOURNAL
+                        ": %m\n",
+                o.dir);
+        rc = 1;
+        goto out;
+    }
+    journal_recover(journal, o.dir);
     /* no record of it, no export */
     if (nd_audit_open(audit_path, &audit, err, sizeof err) < 0) {
         fprintf(stderr, "consort-node export: %s\n", err);
         rc = 1;
         goto out;
     }
-    struct totals t = {0};
+    struct totals t = {.journal = journal};
     int bad = 0;
     unsigned char *written = calloc(studies.n, 1);
     if (!written) {
@@ -623,7 +752,17 @@ int nd_cmd_export(int argc, char **argv)
     printf("\n");
     strv_free(&t.rel);
     rc = bad || t.failed ? 1 : t.refused ? 3 : 0;
+    /* every folder of the run is in the DICOMDIR (or was removed): no
+     * journal left on the media (unlinked while locked: a waiting export
+     * sees that and makes a new one) */
+    if (dir_ok) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/" JOURNAL, o.dir);
+        unlink(path);
+    }
 out:
+    if (journal >= 0)
+        close(journal);
     strv_free(&studies);
     nd_audit_close(audit);
     nd_index_close(ix);

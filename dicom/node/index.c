@@ -690,8 +690,9 @@ int nd_index_ls(nd_index *ix, int (*fn)(void *, const struct nd_ls_row *),
     int rc, out = 0;
     while (out == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct nd_ls_row r = {
-            nd_sql_col(s, 0), nd_sql_col(s, 1), nd_sql_col(s, 2), nd_sql_col(s, 3), nd_sql_col(s, 4),
-            nd_sql_col(s, 5), nd_sql_col(s, 6), nd_sql_col(s, 7), sqlite3_column_int(s, 8),
+            nd_sql_col(s, 0), nd_sql_col(s, 1), nd_sql_col(s, 2),
+            nd_sql_col(s, 3), nd_sql_col(s, 4), nd_sql_col(s, 5),
+            nd_sql_col(s, 6), nd_sql_col(s, 7), sqlite3_column_int(s, 8),
             sqlite3_column_int64(s, 9), sqlite3_column_int64(s, 10)};
         out = fn(user, &r);
     }
