@@ -131,7 +131,7 @@ int nd_archive_open(const char *root, int sync_full, nd_archive **out,
         }
     }
     int purged = 0;
-    if (purge_tmp(ar->tmp, &purged) != 0) {
+    if (out_purged && purge_tmp(ar->tmp, &purged) != 0) {
         snprintf(err, errlen, "cannot read %s: %s", ar->tmp,
                  strerror(errno));
         goto fail;

@@ -16,8 +16,9 @@
 typedef struct nd_archive nd_archive;
 
 /* Creates root, data/, tmp/, conflicts/ as needed and removes what a crash
- * left in tmp/ (*out_purged: how many). On failure *out = NULL and err
- * says why. */
+ * left in tmp/ (*out_purged: how many). out_purged NULL: tmp/ is left
+ * alone (another process, the running node, may be receiving there). On
+ * failure *out = NULL and err says why. */
 int nd_archive_open(const char *root, int sync_full, nd_archive **out,
                     int *out_purged, char *err, size_t errlen);
 void nd_archive_close(nd_archive *ar);

@@ -29,6 +29,7 @@ static const struct {
     [ND_AUDIT_RETRIEVE] = {"retrieve", "110104", "R"},
     [ND_AUDIT_FORWARD] = {"forward", "110104", "R"},
     [ND_AUDIT_EXPORT] = {"export", "110106", "R"},
+    [ND_AUDIT_IMPORT] = {"import", "110107", "C"},
     [ND_AUDIT_DELETE] = {"delete", "110105", "D"},
     [ND_AUDIT_REFUSED] = {"refused", "110113", "E"},
 };

@@ -24,6 +24,7 @@ enum nd_audit_what {
     ND_AUDIT_FORWARD,  /* 110104 DICOM Instances Transferred, read (sent
                           upstream by the forward queue) */
     ND_AUDIT_EXPORT,   /* 110106 Export (media) */
+    ND_AUDIT_IMPORT,   /* 110107 Import (files, media) */
     ND_AUDIT_DELETE,   /* 110105 DICOM Study Deleted */
     ND_AUDIT_REFUSED,  /* 110113 Security Alert: association refused */
 };

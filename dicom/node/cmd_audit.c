@@ -136,17 +136,17 @@ static void usage(FILE *to)
           "\n"
           "Prints the node's audit trail (STORAGE/audit.log, or [node] "
           "audit_log):\n"
-          "who stored, queried, retrieved, forwarded, exported or deleted "
-          "which\n"
-          "study when, refused associations, starts and stops. TIME is UTC, "
-          "as\n"
-          "2026-11-23 or 2026-11-23T08:30 (--until includes what it names). "
-          "Events:\n"
-          "start stop store query retrieve forward export delete refused. "
-          "--ae\n"
-          "matches the calling AE or the destination. --json prints the "
-          "matching\n"
-          "lines as they are.\n",
+          "who stored, imported, queried, retrieved, forwarded, exported or "
+          "deleted\n"
+          "which study when, refused associations, starts and stops. TIME is "
+          "UTC,\n"
+          "as 2026-11-23 or 2026-11-23T08:30 (--until includes what it "
+          "names).\n"
+          "Events: start stop store import query retrieve forward export "
+          "delete\n"
+          "refused. --ae matches the calling AE or the destination. --json "
+          "prints\n"
+          "the matching lines as they are.\n",
           to);
 }
 

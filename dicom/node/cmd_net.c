@@ -4,6 +4,7 @@
  * failed). */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "files.h"
 #include "opts.h"
 
 #include <dirent.h>
@@ -121,85 +122,24 @@ struct list {
     size_t n, cap;
 };
 
-static int push(struct list *l, const char *path)
+/* The items of the files named. */
+static int collect(struct list *l, char **paths, size_t n)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 256;
-        struct item *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
-    memset(&l->v[l->n], 0, sizeof l->v[0]);
-    l->v[l->n].path = strdup(path);
-    if (!l->v[l->n].path)
-        return -1;
-    l->n++;
-    return 0;
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Adds path, or the regular files under it (sorted, recursively). */
-static int collect(struct list *l, const char *path, int depth)
-{
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        fprintf(stderr, "consort-node send: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    if (S_ISREG(st.st_mode))
-        return push(l, path);
-    if (!S_ISDIR(st.st_mode) || depth > 32)
-        return 0;
-    DIR *d = opendir(path);
-    if (!d) {
-        fprintf(stderr, "consort-node send: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
+    struct nd_files f = {0};
     int rc = 0;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn) {
-                rc = -1;
-                break;
-            }
-            names = nn;
-        }
-        names[n] = strdup(de->d_name);
-        if (!names[n]) {
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = nd_files_add("send", &f, paths[i]);
+    if (rc == 0 && f.n) {
+        l->v = calloc(f.n, sizeof *l->v);
+        if (!l->v)
             rc = -1;
-            break;
+        for (size_t i = 0; l->v && i < f.n; i++) {
+            l->v[i].path = f.v[i]; /* taken over */
+            f.v[i] = NULL;
         }
-        n++;
+        l->n = l->cap = l->v ? f.n : 0;
     }
-    closedir(d);
-    if (names)
-        qsort(names, n, sizeof *names, cmp_name);
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0) {
-            char *p;
-            if (asprintf(&p, "%s/%s", path, names[i]) < 0) {
-                rc = -1;
-            } else {
-                rc = collect(l, p, depth + 1);
-                free(p);
-            }
-        }
-        free(names[i]);
-    }
-    free(names);
+    nd_files_free(&f);
     return rc;
 }
 
@@ -288,22 +228,6 @@ static int build_ctxs(struct ctxs *cx, struct list *l)
     return 0;
 }
 
-static void progress(size_t done, size_t total, double bytes, double t0,
-                     int final)
-{
-    double dt = now_s() - t0;
-    int w = 30, fill = total ? (int)((double)w * (double)done / (double)total)
-                             : w;
-    char bar[40];
-    for (int i = 0; i < w; i++)
-        bar[i] = i < fill ? '#' : '.';
-    bar[w] = '\0';
-    fprintf(stderr, "\r[%s] %zu/%zu  %.1f MB  %.1f MB/s   %s", bar, done,
-            total, bytes / 1e6, dt > 0 ? bytes / 1e6 / dt : 0.0,
-            final ? "\n" : "");
-    fflush(stderr);
-}
-
 static void send_usage(FILE *to)
 {
     fputs("usage: consort-node send PATH... --to AE@HOST:PORT "
@@ -341,9 +265,7 @@ int nd_cmd_send(int argc, char **argv)
     int show = !no_progress && isatty(2);
     char **paths = argv;
     size_t npaths = (size_t)n_pos;
-    int rc = 0;
-    for (size_t i = 0; i < npaths && rc == 0; i++)
-        rc = collect(&l, paths[i], 0);
+    int rc = collect(&l, paths, npaths);
     if (rc < 0)
         return 1;
     size_t sendable = 0;
@@ -408,11 +330,12 @@ int nd_cmd_send(int argc, char **argv)
                 bytes += (double)sb.st_size;
         }
         if (show)
-            progress(sent + failed, sendable, bytes, t0, 0);
+            nd_files_progress(sent + failed, sendable, bytes, now_s() - t0,
+                              0);
     }
     dcx_scu_close(scu);
     if (show && sendable)
-        progress(sent + failed, sendable, bytes, t0, 1);
+        nd_files_progress(sent + failed, sendable, bytes, now_s() - t0, 1);
     double dt = now_s() - t0;
     for (size_t i = 0; i < l.n; i++) {
         if (l.v[i].skip)

@@ -93,11 +93,10 @@ static int is_result(const char *sop_class)
            strncmp(sop_class, "1.2.840.10008.5.1.4.1.1.88.", 27) == 0;
 }
 
-int nd_forward_route(void *user, const struct nd_instance_rec *r,
-                     const char *origin, struct nd_route_dest *out, int max)
+int nd_forward_plan(const struct nd_config *cfg,
+                    const struct nd_instance_rec *r, const char *origin,
+                    struct nd_route_dest *out, int max)
 {
-    nd_forward *f = user;
-    const struct nd_config *cfg = f->cfg;
     int n = 0;
     int from_peer = nd_forward_is_peer(cfg, r->calling_ae);
     if (cfg->upstream[0] && !from_peer)
@@ -119,21 +118,33 @@ int nd_forward_route(void *user, const struct nd_instance_rec *r,
                      strcmp(rt->to[k], "origin") == 0 ? origin : rt->to[k],
                      rt->delay, r->calling_ae);
     }
+    for (int i = 0; i < n; i++) {
+        if (!nd_forward_is_peer(cfg, out[i].ae)) {
+            /* an origin that is no longer a peer */
+            dcx_log(DCX_LOG_WARN, "forward: %s is not a configured peer; "
+                                  "not queued",
+                    out[i].ae);
+            out[i--] = out[--n];
+        }
+    }
+    return n;
+}
+
+int nd_forward_route(void *user, const struct nd_instance_rec *r,
+                     const char *origin, struct nd_route_dest *out, int max)
+{
+    nd_forward *f = user;
+    int n = nd_forward_plan(f->cfg, r, origin, out, max);
     /* Called inside the store's transaction, on the writer connection: a
      * woken forwarder waits for that connection's mutex, so it sees the
      * items only once they are committed. */
     pthread_mutex_lock(&f->lock);
     for (int i = 0; i < n; i++) {
         struct dest *d = dest_of(f, out[i].ae);
-        if (!d) { /* an origin that is no longer a peer */
-            dcx_log(DCX_LOG_WARN, "forward: %s is not a configured peer; "
-                                  "not queued",
-                    out[i].ae);
-            out[i--] = out[--n];
-            continue;
+        if (d) {
+            d->kicks++;
+            pthread_cond_broadcast(&d->cond);
         }
-        d->kicks++;
-        pthread_cond_broadcast(&d->cond);
     }
     pthread_mutex_unlock(&f->lock);
     return n;

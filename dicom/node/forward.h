@@ -14,7 +14,15 @@
 #include "config.h"
 #include "index.h"
 
-/* The index router (nd_router_fn) for cfg's rules; user is the config. */
+/* The peers cfg's rules send r to (study_origin: the peer its study came
+ * from, or ""), at most max into out; their count. Configured peers
+ * only. */
+int nd_forward_plan(const struct nd_config *cfg,
+                    const struct nd_instance_rec *r, const char *study_origin,
+                    struct nd_route_dest *out, int max);
+
+/* The index router (nd_router_fn) of the running node: nd_forward_plan,
+ * and the forwarders of those peers woken; user is the nd_forward. */
 int nd_forward_route(void *user, const struct nd_instance_rec *r,
                      const char *study_origin, struct nd_route_dest *out,
                      int max);

@@ -233,3 +233,46 @@ static int read_record(const char *path, int fd, struct nd_record *o,
     pthread_mutex_unlock(&mu);
     return rc;
 }
+
+static int is_image_class(const char *c)
+{
+    static const char *const img[] = {
+        "1.2.840.10008.5.1.4.1.1.1",     /* CR */
+        "1.2.840.10008.5.1.4.1.1.1.1",   /* DX presentation */
+        "1.2.840.10008.5.1.4.1.1.1.1.1", /* DX processing */
+        "1.2.840.10008.5.1.4.1.1.1.2",   /* MG presentation */
+        "1.2.840.10008.5.1.4.1.1.1.2.1", /* MG processing */
+        "1.2.840.10008.5.1.4.1.1.2",     /* CT */
+        "1.2.840.10008.5.1.4.1.1.2.1",   /* enhanced CT */
+        "1.2.840.10008.5.1.4.1.1.3.1",   /* US multi-frame */
+        "1.2.840.10008.5.1.4.1.1.4",     /* MR */
+        "1.2.840.10008.5.1.4.1.1.4.1",   /* enhanced MR */
+        "1.2.840.10008.5.1.4.1.1.6.1",   /* US */
+        "1.2.840.10008.5.1.4.1.1.7",     /* secondary capture */
+        "1.2.840.10008.5.1.4.1.1.12.1",  /* XA */
+        "1.2.840.10008.5.1.4.1.1.20",    /* NM */
+        "1.2.840.10008.5.1.4.1.1.128",   /* PET */
+    };
+    for (size_t i = 0; i < sizeof img / sizeof img[0]; i++)
+        if (strcmp(c, img[i]) == 0)
+            return 1;
+    return 0;
+}
+
+const char *nd_record_problem(const struct nd_record *rec, int *invalid_uid)
+{
+    *invalid_uid = 0;
+    /* UIDs are digits and dots, at most 64 characters (PS3.5 9.1) */
+    if (!dcx_uid_valid(rec->sop_uid) || !dcx_uid_valid(rec->study_uid) ||
+        !dcx_uid_valid(rec->series_uid)) {
+        *invalid_uid = 1;
+        return "a SOP Instance, Study or Series UID is not a valid UID";
+    }
+    if (!rec->study_uid[0] || !rec->series_uid[0])
+        return "no Study or Series Instance UID";
+    /* an image storage class without an image is not that class's IOD */
+    if (is_image_class(rec->sop_class) &&
+        (rec->r.rows <= 0 || rec->r.columns <= 0))
+        return "an image storage SOP class without Rows/Columns";
+    return NULL;
+}

@@ -24,6 +24,12 @@ struct nd_record {
 int nd_record_read(const char *path, int fd, struct nd_record *out,
                    char *why, size_t whylen);
 
+/* Why an instance read by nd_record_read cannot be kept, or NULL:
+ * a SOP Instance, Study or Series UID that is not a UID (*invalid_uid
+ * set; PS3.7 status 0x0117), no Study or Series UID, an image storage
+ * class without Rows/Columns. What C-STORE and import both refuse. */
+const char *nd_record_problem(const struct nd_record *rec, int *invalid_uid);
+
 /* Keeps only the digits of s, in place: dates are indexed as digits
  * ("1997.04.24", a pre-1993 form, reads as "19970424") so that range
  * matching can use the index. Returns s. */

@@ -231,30 +231,6 @@ static void on_end(void *user, const struct dcx_assoc_info *a,
 }
 
 /* Storage classes whose IOD is an image (Rows and Columns required). */
-static int is_image_class(const char *c)
-{
-    static const char *const img[] = {
-        "1.2.840.10008.5.1.4.1.1.1",     /* CR */
-        "1.2.840.10008.5.1.4.1.1.1.1",   /* DX presentation */
-        "1.2.840.10008.5.1.4.1.1.1.1.1", /* DX processing */
-        "1.2.840.10008.5.1.4.1.1.1.2",   /* MG presentation */
-        "1.2.840.10008.5.1.4.1.1.1.2.1", /* MG processing */
-        "1.2.840.10008.5.1.4.1.1.2",     /* CT */
-        "1.2.840.10008.5.1.4.1.1.2.1",   /* enhanced CT */
-        "1.2.840.10008.5.1.4.1.1.3.1",   /* US multi-frame */
-        "1.2.840.10008.5.1.4.1.1.4",     /* MR */
-        "1.2.840.10008.5.1.4.1.1.4.1",   /* enhanced MR */
-        "1.2.840.10008.5.1.4.1.1.6.1",   /* US */
-        "1.2.840.10008.5.1.4.1.1.7",     /* secondary capture */
-        "1.2.840.10008.5.1.4.1.1.12.1",  /* XA */
-        "1.2.840.10008.5.1.4.1.1.20",    /* NM */
-        "1.2.840.10008.5.1.4.1.1.128",   /* PET */
-    };
-    for (size_t i = 0; i < sizeof img / sizeof img[0]; i++)
-        if (strcmp(c, img[i]) == 0)
-            return 1;
-    return 0;
-}
 
 /* Logs the refusal and drops the received file (tmp NULL: already gone). */
 static uint16_t refuse(const struct dcx_assoc_info *a,
@@ -291,15 +267,19 @@ static uint16_t store_one(struct server *sv, const struct dcx_assoc_info *a,
         return refuse(a, rq, tmp, DCX_STATUS_CANNOT_UNDERSTAND, why);
     }
     *parsed = 1;
-    /* UIDs are digits and dots, at most 64 characters (PS3.5 9.1): one
-     * with '/' or ".." is not an instance we can keep (PS3.7 C.4.2 0x0117
-     * invalid object instance) */
-    if (!dcx_uid_valid(rq->sop_instance_uid) || !dcx_uid_valid(rec->sop_uid) ||
-        !dcx_uid_valid(rec->study_uid) || !dcx_uid_valid(rec->series_uid)) {
+    /* (PS3.7 C.4.2 0x0117 invalid object instance: a UID that is not one,
+     * with '/' or "..", say) */
+    int invalid_uid;
+    const char *problem = nd_record_problem(rec, &invalid_uid);
+    if (!problem && !dcx_uid_valid(rq->sop_instance_uid)) {
+        problem = "the SOP Instance UID is not a valid UID";
+        invalid_uid = 1;
+    }
+    if (problem) {
         atomic_fetch_add(&sv->failed, 1);
-        return refuse(a, rq, tmp, 0x0117,
-                      "a SOP Instance, Study or Series UID is not a valid "
-                      "UID");
+        return refuse(a, rq, tmp,
+                      invalid_uid ? 0x0117 : DCX_STATUS_DATA_MISMATCH,
+                      problem);
     }
     /* The data set must be the instance the command announced (PS3.4
      * B.2.3: a mismatch is 0xA900). */
@@ -309,18 +289,6 @@ static uint16_t store_one(struct server *sv, const struct dcx_assoc_info *a,
         return refuse(a, rq, tmp, DCX_STATUS_DATA_MISMATCH,
                       "SOP Class/Instance UID in the data set differ from "
                       "the C-STORE request");
-    }
-    if (!rec->study_uid[0] || !rec->series_uid[0]) {
-        atomic_fetch_add(&sv->failed, 1);
-        return refuse(a, rq, tmp, DCX_STATUS_DATA_MISMATCH,
-                      "no Study or Series Instance UID");
-    }
-    /* an image storage class without an image is not that class's IOD */
-    if (is_image_class(rec->sop_class) &&
-        (rec->r.rows <= 0 || rec->r.columns <= 0)) {
-        atomic_fetch_add(&sv->failed, 1);
-        return refuse(a, rq, tmp, DCX_STATUS_DATA_MISMATCH,
-                      "an image storage SOP class without Rows/Columns");
     }
     char rel[200];
     enum nd_dup dup;
