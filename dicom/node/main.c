@@ -35,6 +35,10 @@ static void usage(FILE *to)
           "  move AE@HOST:PORT -k ... --dest AE\n"
           "                               have a peer send instances to AE "
           "(C-MOVE)\n"
+          "  import PATH...               store files and folders (a CD, a "
+          "USB stick)\n"
+          "                               in the local archive, as C-STORE "
+          "would\n"
           "  ls [--storage DIR]           list the local archive\n"
           "  queue [list|retry|drop]      forwarding: what waits, what went,\n"
           "                               retry or drop dead items\n"
@@ -46,8 +50,9 @@ static void usage(FILE *to)
           "                               DICOMDIR, de-identified for "
           "teaching\n"
           "  audit [--since T] [--event E] [--study UID]\n"
-          "                               who stored, queried, retrieved, "
-          "forwarded\n"
+          "                               who stored, imported, queried, "
+          "retrieved,\n"
+          "                               forwarded, exported, deleted\n"
           "                               which study when (audit trail)\n"
           "\n"
           "  --help, -h                   this help; `consort-node CMD "
@@ -149,6 +154,8 @@ int main(int argc, char **argv)
         return nd_cmd_delete(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)
         return nd_cmd_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "import") == 0)
+        return nd_cmd_import(argc - 1, argv + 1);
     if (strcmp(cmd, "find") == 0)
         return nd_cmd_find(argc - 1, argv + 1);
     if (strcmp(cmd, "get") == 0)
