@@ -19,7 +19,10 @@ Checks:
   - a second import of the CD: everything "already there", exit 0, no new
     queue item; a file with a known SOP Instance UID but other content is
     kept aside in conflicts/, never over the first;
-  - the audit trail has an import event per study, with the operator.
+  - the audit trail has an import event per study, with the operator;
+  - `verify --deep` finds the archive and its index in agreement and points
+    at the conflict; after a file is removed, one cut short and a stray one
+    put in data/, `verify` names each and exits 1.
 """
 
 import json
@@ -175,6 +178,30 @@ def main():
           "the audit trail has an import event per study (%d), by tech1"
           % len(ev))
     check(srv.stop() == 0, "node stopped cleanly")
+
+    # verify: the archive against its index, then with damage done to it
+    rc, out = nl.run([node, "verify", "--config", conf, "--deep", "--no-progress"])
+    check(rc == 0 and "the archive and its index agree" in out and
+          "1 file(s) in %s" % os.path.join(storage, "conflicts") in out,
+          "verify --deep: the archive and its index agree, the conflict is "
+          "pointed out (%s)" % out.strip().replace("\n", " | "))
+    uids = [str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID)
+            for f in images[1:3]]
+    gone, cut_short = [nl.rel_path(u) for u in uids]
+    os.remove(os.path.join(storage, gone))
+    with open(os.path.join(storage, cut_short), "r+b") as f:
+        f.truncate(1000)
+    stray = os.path.join(os.path.dirname(os.path.join(storage, gone)),
+                         "0" * 32 + ".dcm")
+    shutil.copy(images[0], stray)
+    rc, out = nl.run([node, "verify", "--config", conf, "--no-progress"])
+    print(out.strip())
+    check(rc == 1 and re.search(r"MISSING\s+%s" % re.escape(gone), out) and
+          re.search(r"WRONG SIZE\s+%s" % re.escape(cut_short), out) and
+          re.search(r"NOT INDEXED\s+\S*%s" % ("0" * 32), out) and
+          "1 missing; 1 of the wrong size; 1 not indexed" in out,
+          "verify names a missing file, one cut short and one not indexed, "
+          "exit 1")
     if failures:
         print("%d check(s) failed" % len(failures))
         sys.exit(1)

@@ -19,6 +19,7 @@ int nd_cmd_audit(int argc, char **argv);
 int nd_cmd_delete(int argc, char **argv);
 int nd_cmd_export(int argc, char **argv);
 int nd_cmd_import(int argc, char **argv);
+int nd_cmd_verify(int argc, char **argv);
 
 /* "AE@host:port" into its parts; 0 or -1 if malformed. */
 int nd_parse_dest(const char *s, char *ae, size_t aelen, char *host,

@@ -702,6 +702,30 @@ int nd_index_ls(nd_index *ix, int (*fn)(void *, const struct nd_ls_row *),
     return out;
 }
 
+int nd_index_files(nd_index *ix,
+                   int (*fn)(void *user, const char *sop_uid,
+                             const char *study_uid, const char *path,
+                             int64_t size),
+                   void *user)
+{
+    sqlite3_stmt *s = nd_sql(ix,
+                             "SELECT i.sop_uid, st.study_uid, i.path, i.size"
+                             " FROM instances i JOIN series se"
+                             " ON se.id = i.series JOIN studies st"
+                             " ON st.id = se.study ORDER BY i.path",
+                             NULL);
+    if (!s)
+        return nd_sql_err(ix);
+    int rc, out = 0;
+    while (out == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        out = fn(user, nd_sql_col(s, 0), nd_sql_col(s, 1), nd_sql_col(s, 2),
+                 sqlite3_column_int64(s, 3));
+    if (out == 0 && rc != SQLITE_DONE)
+        out = nd_sql_err(ix);
+    sqlite3_finalize(s);
+    return out;
+}
+
 int nd_index_totals(nd_index *ix, int64_t out[5])
 {
     sqlite3_stmt *s;

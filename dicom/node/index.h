@@ -99,6 +99,15 @@ struct nd_ls_row {
 int nd_index_ls(nd_index *ix, int (*fn)(void *user, const struct nd_ls_row *),
                 void *user);
 
+/* Calls fn for every instance (SOP Instance UID, study UID, relative
+ * path, size in bytes), in path order. 0, ND_EINDEX, or fn's non-zero
+ * value. */
+int nd_index_files(nd_index *ix,
+                   int (*fn)(void *user, const char *sop_uid,
+                             const char *study_uid, const char *path,
+                             int64_t size),
+                   void *user);
+
 /* Totals: patients, studies, series, instances, bytes. */
 int nd_index_totals(nd_index *ix, int64_t out[5]);
 

@@ -40,6 +40,8 @@ static void usage(FILE *to)
           "                               in the local archive, as C-STORE "
           "would\n"
           "  ls [--storage DIR]           list the local archive\n"
+          "  verify [--deep]              check the archive against its "
+          "index\n"
           "  queue [list|retry|drop]      forwarding: what waits, what went,\n"
           "                               retry or drop dead items\n"
           "  delete --study UID [--yes]   remove a study from the archive "
@@ -156,6 +158,8 @@ int main(int argc, char **argv)
         return nd_cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0)
         return nd_cmd_import(argc - 1, argv + 1);
+    if (strcmp(cmd, "verify") == 0)
+        return nd_cmd_verify(argc - 1, argv + 1);
     if (strcmp(cmd, "find") == 0)
         return nd_cmd_find(argc - 1, argv + 1);
     if (strcmp(cmd, "get") == 0)
