@@ -290,13 +290,6 @@ static int route(void *user, const struct nd_instance_rec *r,
     return nd_forward_plan(user, r, origin, out, max);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int nd_cmd_import(int argc, char **argv)
 {
     const char *cfg_path = NULL, *storage = NULL, *user = NULL;
@@ -358,7 +351,7 @@ int nd_cmd_import(int argc, char **argv)
     }
     int show = !no_progress && isatty(2);
     long count[FAILED + 1] = {0};
-    double t0 = now_s();
+    double t0 = nd_now_s();
     for (size_t i = 0; i < files.n; i++) {
         char why[400] = "";
         enum outcome o = import_one(&rn, files.v[i], why, sizeof why);
@@ -373,7 +366,7 @@ int nd_cmd_import(int argc, char **argv)
                     files.v[i], why);
         }
         if (show && (i % 16 == 15 || i + 1 == files.n))
-            nd_files_progress(i + 1, files.n, rn.bytes, now_s() - t0, 0);
+            nd_files_progress(i + 1, files.n, rn.bytes, nd_now_s() - t0, 0);
     }
     if (show && files.n)
         fputc('\n', stderr);
@@ -395,7 +388,7 @@ int nd_cmd_import(int argc, char **argv)
                            .detail = detail});
     }
     nd_audit_sync(audit);
-    double dt = now_s() - t0;
+    double dt = nd_now_s() - t0;
     size_t n_studies = 0;
     for (size_t i = 0; i < rn.n_studies; i++)
         n_studies += rn.studies[i].imported > 0;

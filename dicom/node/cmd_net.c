@@ -40,13 +40,6 @@ int nd_parse_dest(const char *s, char *ae, size_t aelen, char *host,
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* ---- echo ---- */
 
 static void echo_usage(FILE *to)
@@ -84,18 +77,18 @@ int nd_cmd_echo(int argc, char **argv)
                              .host = host, .port = port};
     struct dcx_error e;
     dcx_scu *scu;
-    double t0 = now_s();
+    double t0 = nd_now_s();
     if (dcx_scu_open(&o, &ctx, 1, &scu, &e) < 0) {
         fprintf(stderr, "consort-node echo: %s\n", e.msg);
         return 1;
     }
-    double t1 = now_s();
+    double t1 = nd_now_s();
     int bad = 0;
     for (int i = 0; i < count; i++) {
         uint16_t st = 0;
-        double a = now_s();
+        double a = nd_now_s();
         int rc = dcx_scu_echo(scu, &st);
-        double b = now_s();
+        double b = nd_now_s();
         if (rc < 0 || st != 0) {
             fprintf(stderr, "consort-node echo: %s\n",
                     rc < 0 ? dcx_scu_errmsg(scu) : dcx_status_str(st));
@@ -281,7 +274,7 @@ int nd_cmd_send(int argc, char **argv)
         return 1;
     }
     size_t sent = 0, failed = 0, skipped = 0;
-    double bytes = 0, t0 = now_s();
+    double bytes = 0, t0 = nd_now_s();
     dcx_scu *scu = NULL;
     struct dcx_scu_opts o = {.calling_ae = aet, .called_ae = ae, .host = host,
                              .port = port, .timeout = timeout};
@@ -330,13 +323,13 @@ int nd_cmd_send(int argc, char **argv)
                 bytes += (double)sb.st_size;
         }
         if (show)
-            nd_files_progress(sent + failed, sendable, bytes, now_s() - t0,
+            nd_files_progress(sent + failed, sendable, bytes, nd_now_s() - t0,
                               0);
     }
     dcx_scu_close(scu);
     if (show && sendable)
-        nd_files_progress(sent + failed, sendable, bytes, now_s() - t0, 1);
-    double dt = now_s() - t0;
+        nd_files_progress(sent + failed, sendable, bytes, nd_now_s() - t0, 1);
+    double dt = nd_now_s() - t0;
     for (size_t i = 0; i < l.n; i++) {
         if (l.v[i].skip)
             printf("skipped  %s: %s\n", l.v[i].path, l.v[i].skip);

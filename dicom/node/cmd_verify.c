@@ -36,13 +36,6 @@ struct check {
     double t0;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void usage(FILE *to)
 {
     fputs("usage: consort-node verify [--storage DIR | --config FILE] "
@@ -67,22 +60,6 @@ static void problem(struct check *c, const char *what, const char *path,
     printf("%-12s %s  (study %s)\n", what, path, study);
 }
 
-static int add_path(struct nd_files *l, const char *path)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 1024;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return ND_ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
-    if (!(l->v[l->n] = strdup(path)))
-        return ND_ENOMEM;
-    l->n++;
-    return 0;
-}
-
 /* The indexed paths alone (the second look for files not indexed). */
 static int path_only(void *user, const char *sop_uid, const char *study_uid,
                      const char *path, int64_t size)
@@ -90,7 +67,7 @@ static int path_only(void *user, const char *sop_uid, const char *study_uid,
     (void)sop_uid;
     (void)study_uid;
     (void)size;
-    return add_path(user, path);
+    return nd_files_push(user, path);
 }
 
 static int one(void *user, const char *sop_uid, const char *study_uid,
@@ -99,7 +76,7 @@ static int one(void *user, const char *sop_uid, const char *study_uid,
     struct check *c = user;
     c->n++;
     c->bytes += (double)size;
-    if (add_path(&c->paths, path) < 0) /* for the files not indexed */
+    if (nd_files_push(&c->paths, path) < 0) /* for the files not indexed */
         return ND_ENOMEM;
     char full[1400];
     snprintf(full, sizeof full, "%s/%s", nd_archive_root(c->ar), path);
@@ -121,7 +98,7 @@ static int one(void *user, const char *sop_uid, const char *study_uid,
     }
     if (c->show && (c->n % 256 == 0 || c->n == c->total))
         nd_files_progress((size_t)c->n, (size_t)c->total, c->bytes,
-                          now_s() - c->t0, 0);
+                          nd_now_s() - c->t0, 0);
     return 0;
 }
 
@@ -147,7 +124,7 @@ struct orphans {
 static int orphan(void *user, const char *rel)
 {
     struct orphans *o = user;
-    return indexed(o->c, rel) ? 0 : add_path(&o->found, rel);
+    return indexed(o->c, rel) ? 0 : nd_files_push(&o->found, rel);
 }
 
 static long count_files(const char *dir)
@@ -188,7 +165,7 @@ int nd_cmd_verify(int argc, char **argv)
     if (!ix)
         return 1;
     struct check c = {.deep = deep, .show = !no_progress && isatty(2),
-                      .t0 = now_s()};
+                      .t0 = nd_now_s()};
     struct orphans o = {.c = &c};
     int rc = 1;
     /* NULL out_purged: read-only, tmp/ is the running node's */
@@ -234,7 +211,7 @@ int nd_cmd_verify(int argc, char **argv)
     nd_queue_stats(ix, (int64_t)time(NULL), dead_items, &dead);
     long bad = c.missing + c.wrong_size + c.unreadable + c.orphans;
     printf("%ld instance(s), %.1f MB, checked%s in %.1f s: ", c.n,
-           c.bytes / 1e6, deep ? " (parsed)" : "", now_s() - c.t0);
+           c.bytes / 1e6, deep ? " (parsed)" : "", nd_now_s() - c.t0);
     if (!bad)
         printf("the archive and its index agree");
     const char *sep = "";

@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
-static int push(struct nd_files *l, const char *path)
+int nd_files_push(struct nd_files *l, const char *path)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 256;
@@ -41,7 +42,7 @@ static int walk(const char *cmd, struct nd_files *l, const char *path,
         return -1;
     }
     if (S_ISREG(st.st_mode))
-        return push(l, path);
+        return nd_files_push(l, path);
     if (!S_ISDIR(st.st_mode) || depth > 32)
         return 0;
     DIR *d = opendir(path);
@@ -118,4 +119,11 @@ void nd_files_progress(size_t done, size_t total, double bytes, double secs,
             total, bytes / 1e6, secs > 0 ? bytes / 1e6 / secs : 0.0,
             final ? "\n" : "");
     fflush(stderr);
+}
+
+double nd_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -16,6 +16,12 @@ struct nd_files {
 int nd_files_add(const char *cmd, struct nd_files *l, const char *path);
 void nd_files_free(struct nd_files *l);
 
+/* Appends a copy of s. 0 or -1 (out of memory). */
+int nd_files_push(struct nd_files *l, const char *s);
+
+/* Seconds on a monotonic clock, for the progress of long runs. */
+double nd_now_s(void);
+
 /* One progress bar line on stderr (for a terminal): done of total files,
  * bytes in secs; final ends the line. */
 void nd_files_progress(size_t done, size_t total, double bytes, double secs,
