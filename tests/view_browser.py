@@ -79,6 +79,51 @@ def main():
     nl.check(len(files) == len(ct) and same == len(ct),
              "the cache holds the study: %d/%d data sets identical to what was "
              "stored" % (same, len(ct)))
+    # a series sent after the study was opened: opening it again fetches
+    # what the cache lacks, and only that
+    extra = os.path.join(work, "extra")
+    os.makedirs(extra)
+    ds = pydicom.dcmread(ct[0])
+    ds.SeriesInstanceUID = pydicom.uid.generate_uid()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = \
+        pydicom.uid.generate_uid()
+    ds.SeriesNumber = 99
+    ds.save_as(os.path.join(extra, "late.dcm"), write_like_original=False)
+    nl.run(["storescu", "-aec", "CONSORT", "127.0.0.1", str(port),
+            os.path.join(extra, "late.dcm")], check_rc=0)
+    before = {f: os.stat(f).st_mtime_ns for f in nl.files_under(got)}
+    view_env = dict(os.environ, SDL_VIDEODRIVER="offscreen", XDG_CACHE_HOME=cache)
+    p = subprocess.run([view, "--size", "900x500", "--script", "-", "--node",
+                        "CONSORT@127.0.0.1:%d" % port, "--aet", "VIEWER"],
+                       input="text 张\nkey Return\nstate\nquit\n",
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=120, env=view_env)
+    s2 = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    after = nl.files_under(got)
+    check_note = s2[-1].get("note", "") if s2 else p.stdout[-300:]
+    nl.check(len(after) == len(ct) + 1 and
+             all(os.stat(f).st_mtime_ns == t for f, t in before.items()) and
+             "1 new instance(s) fetched" in check_note,
+             "the study opened again: the series sent since is fetched (%s), "
+             "the %d cached files are left as they are" % (check_note, len(ct)))
+    # the cache over its limit: the study used longest ago goes, the one
+    # opened stays, and so does one holding a reading the node never got
+    unsent = os.path.join(cache, "consort-view", "1.2.826.0.1.3680043.99.1")
+    os.makedirs(unsent)
+    shutil.copy(ct[0], os.path.join(unsent, "reading.dcm"))
+    open(os.path.join(unsent, ".unsent"), "w").close()
+    p = subprocess.run([view, "--size", "900x500", "--script", "-", "--node",
+                        "CONSORT@127.0.0.1:%d" % port, "--aet", "VIEWER",
+                        "--cache-max", "0.000001"],
+                       input="text wang\nkey Return\nstate\nquit\n",
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=120, env=view_env)
+    left = sorted(os.listdir(os.path.join(cache, "consort-view")))
+    s3 = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    nl.check(s3 and s3[-1]["mode"] == "viewer" and len(left) == 2 and
+             uid not in left and os.path.basename(unsent) in left,
+             "--cache-max: opening another study evicts the CT used before; "
+             "the one opened and one with an unsent reading stay (%s)" % left)
     # the same node's archive read directly (--archive: its index, its
     # files where they are), while the node runs
     p = subprocess.run([view, "--size", "900x500", "--script", "-", "--archive",

@@ -14,7 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dcx/dataset.h"
@@ -174,43 +178,288 @@ int vw_cache_dir(const char *study_uid, char *dir, size_t len)
     return stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) ? 0 : -1;
 }
 
+/* ---- the cache: brought up to date with the node, and bounded ---- */
+
+static double cache_max = 20e9; /* bytes; vw_cache_limit */
+
+void vw_cache_limit(double bytes)
+{
+    cache_max = bytes;
+}
+
+struct uids {
+    uint32_t tag; /* the key each match gives */
+    char (*v)[65];
+    size_t n, cap;
+};
+
+static int on_uid(void *user, dcx_ds *m)
+{
+    struct uids *u = user;
+    if (u->n == u->cap) {
+        size_t cap = u->cap ? 2 * u->cap : 64;
+        void *nv = realloc(u->v, cap * sizeof *u->v);
+        if (!nv)
+            return 1; /* cancel */
+        u->v = nv;
+        u->cap = cap;
+    }
+    vw_item_text(dcx_ds_root(m), u->tag, u->v[u->n], sizeof u->v[0]);
+    if (u->v[u->n][0])
+        u->n++;
+    return 0;
+}
+
+/* The UIDs the node has of the study's series (level SERIES) or of one
+ * series' instances (IMAGE): hierarchical queries name every level
+ * above (PS3.4 C.4.1.2.2). 0 or -1 with err. */
+static int node_uids(dcx_scu *scu, const char *study, const char *series,
+                     struct uids *out, char *err, size_t errlen)
+{
+    out->tag = series ? DCX_TAG(0x0008, 0x0018) : DCX_TAG(0x0020, 0x000E);
+    struct dcx_attr q[4] = {
+        {DCX_TAG(0x0008, 0x0052), series ? "IMAGE" : "SERIES"},
+        {DCX_TAG(0x0020, 0x000D), study},
+        {DCX_TAG(0x0020, 0x000E), series ? series : ""},
+        {DCX_TAG(0x0008, 0x0018), ""}};
+    uint16_t st = 0;
+    int rc = dcx_scu_find(scu, FIND_STUDY, q, series ? 4 : 3, on_uid, out,
+                          &st);
+    if (rc < 0 || (st != 0x0000 && st != 0xFE00)) {
+        snprintf(err, errlen, "C-FIND: %s",
+                 rc < 0 ? dcx_scu_errmsg(scu) : dcx_status_str(st));
+        return -1;
+    }
+    return 0;
+}
+
+/* Fetches into dir what the node has of the study and dir has not (an
+ * instance per <SOP Instance UID>.dcm): series that arrived after the
+ * study was first opened, a report or presentation state made since.
+ * -1 with err when the node cannot be asked. */
+static int update_cached(const struct vw_node *n, const char *study,
+                         const char *dir, unsigned *got, char *err,
+                         size_t errlen)
+{
+    dcx_scu *find = open_scu(n, FIND_STUDY, 0, err, errlen);
+    if (!find)
+        return -1;
+    struct uids series = {0};
+    int rc = node_uids(find, study, NULL, &series, err, errlen);
+    dcx_scu *get = NULL;
+    for (size_t i = 0; rc == 0 && i < series.n; i++) {
+        struct uids inst = {0};
+        rc = node_uids(find, study, series.v[i], &inst, err, errlen);
+        /* the missing ones, as UID lists of at most 100 per C-GET (one
+         * UI value stays far below its 64 KiB) */
+        char *list = NULL;
+        size_t len = 0, in_list = 0;
+        for (size_t k = 0; rc == 0 && k <= inst.n; k++) {
+            char path[1300];
+            if (k < inst.n) {
+                snprintf(path, sizeof path, "%s/%s.dcm", dir, inst.v[k]);
+                if (access(path, F_OK) == 0)
+                    continue;
+                char *nl = realloc(list, len + 66);
+                if (!nl) {
+                    rc = -1;
+                    snprintf(err, errlen, "out of memory");
+                    break;
+                }
+                list = nl;
+                len += (size_t)sprintf(list + len, "%s%s", in_list ? "\\" : "",
+                                       inst.v[k]);
+                in_list++;
+            }
+            if (in_list && (in_list == 100 || k == inst.n)) {
+                if (!get && !(get = open_scu(n, GET_STUDY, 1, err, errlen))) {
+                    rc = -1;
+                    break;
+                }
+                struct dcx_attr q[] = {
+                    {DCX_TAG(0x0008, 0x0052), "IMAGE"},
+                    {DCX_TAG(0x0020, 0x000D), study},
+                    {DCX_TAG(0x0020, 0x000E), series.v[i]},
+                    {DCX_TAG(0x0008, 0x0018), list}};
+                unsigned one = 0;
+                uint16_t st = 0;
+                if (dcx_scu_get(get, GET_STUDY, q, 4, dir, &one, &st) < 0 ||
+                    (st != 0x0000 && st != 0xB000)) {
+                    snprintf(err, errlen, "C-GET: %s",
+                             st ? dcx_status_str(st) : dcx_scu_errmsg(get));
+                    rc = -1;
+                }
+                *got += one;
+                len = in_list = 0;
+            }
+        }
+        free(list);
+        free(inst.v);
+    }
+    free(series.v);
+    dcx_scu_close(get);
+    dcx_scu_close(find);
+    return rc;
+}
+
+static double folder_bytes(const char *dir, int *unsent)
+{
+    DIR *d = opendir(dir);
+    double sum = 0;
+    struct dirent *e;
+    *unsent = 0;
+    while (d && (e = readdir(d))) {
+        char p[1400];
+        struct stat sb;
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= sizeof p)
+            continue;
+        if (strcmp(e->d_name, VW_CACHE_UNSENT) == 0)
+            *unsent = 1;
+        else if (e->d_name[0] != '.' && stat(p, &sb) == 0 &&
+                 S_ISREG(sb.st_mode))
+            sum += (double)sb.st_size;
+    }
+    if (d)
+        closedir(d);
+    return sum;
+}
+
+struct cached {
+    char name[80];
+    double bytes;
+    time_t used;
+};
+
+static int least_recent_first(const void *a, const void *b)
+{
+    const struct cached *x = a, *y = b;
+    return x->used < y->used ? -1 : x->used > y->used;
+}
+
+/* Removes the studies used longest ago while the cache holds more than
+ * its limit: never keep (the study being opened), never one holding a
+ * reading that did not reach the node (VW_CACHE_UNSENT), never a fetch
+ * under way (.part). */
+static void evict(const char *root, const char *keep)
+{
+    DIR *d = opendir(root);
+    if (!d)
+        return;
+    struct cached *v = NULL;
+    size_t n = 0, cap = 0;
+    double total = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char p[1300];
+        struct stat sb;
+        int unsent;
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", root, e->d_name) >=
+                sizeof p ||
+            e->d_name[0] == '.' || strlen(e->d_name) >= sizeof v->name ||
+            stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            continue;
+        double bytes = folder_bytes(p, &unsent);
+        total += bytes;
+        if (unsent || strcmp(e->d_name, keep) == 0 ||
+            strstr(e->d_name, ".part"))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 32;
+            void *nv = realloc(v, cap * sizeof *v);
+            if (!nv)
+                break;
+            v = nv;
+        }
+        snprintf(v[n].name, sizeof v[n].name, "%s", e->d_name);
+        v[n].bytes = bytes;
+        v[n++].used = sb.st_mtime;
+    }
+    closedir(d);
+    qsort(v, n, sizeof *v, least_recent_first);
+    for (size_t i = 0; i < n && total > cache_max; i++) {
+        char p[1300];
+        snprintf(p, sizeof p, "%s/%s", root, v[i].name);
+        DIR *sd = opendir(p);
+        struct dirent *f;
+        while (sd && (f = readdir(sd))) {
+            char fp[1400];
+            if ((size_t)snprintf(fp, sizeof fp, "%s/%s", p, f->d_name) <
+                    sizeof fp &&
+                strcmp(f->d_name, ".") && strcmp(f->d_name, ".."))
+                unlink(fp);
+        }
+        if (sd)
+            closedir(sd);
+        if (rmdir(p) == 0)
+            total -= v[i].bytes;
+    }
+    free(v);
+}
+
 int vw_browse_get(const struct vw_node *n, const char *study_uid,
-                  char *dir, size_t dirlen, unsigned *got, char *err,
-                  size_t errlen)
+                  char *dir, size_t dirlen, unsigned *got, char *note,
+                  size_t notelen, char *err, size_t errlen)
 {
     if (!dcx_uid_valid(study_uid)) {
         snprintf(err, errlen, "not a UID: %s", study_uid);
         return -1;
     }
     *got = 0;
-    if (vw_cache_dir(study_uid, dir, dirlen) == 0)
-        return 0; /* fetched whole before: it was renamed into place */
-    char part[1100];
-    snprintf(part, sizeof part, "%s.part", dir);
-    if (vw_mkdirs(part) != 0) {
-        snprintf(err, errlen, "%s: %s", part, strerror(errno));
-        return -1;
+    note[0] = '\0';
+    int cached = vw_cache_dir(study_uid, dir, dirlen) == 0;
+    if (cached) {
+        char why[300];
+        if (update_cached(n, study_uid, dir, got, why, sizeof why) < 0)
+            snprintf(note, notelen, "the copy fetched before (%s: %.200s)",
+                     n->ae, why);
+        else if (*got)
+            snprintf(note, notelen, "%u new instance(s) fetched", *got);
+    } else {
+        char part[1100];
+        snprintf(part, sizeof part, "%s.part", dir);
+        if (vw_mkdirs(part) != 0) {
+            snprintf(err, errlen, "%s: %s", part, strerror(errno));
+            return -1;
+        }
+        dcx_scu *scu = open_scu(n, GET_STUDY, 1, err, errlen);
+        if (!scu)
+            return -1;
+        struct dcx_attr q[] = {{DCX_TAG(0x0008, 0x0052), "STUDY"},
+                               {DCX_TAG(0x0020, 0x000D), study_uid}};
+        uint16_t st = 0;
+        int rc = dcx_scu_get(scu, GET_STUDY, q, 2, part, got, &st);
+        if (rc < 0)
+            snprintf(err, errlen, "C-GET: %s", dcx_scu_errmsg(scu));
+        else if (st != 0x0000)
+            snprintf(err, errlen, "C-GET: %s (%u received)",
+                     dcx_status_str(st), *got);
+        dcx_scu_close(scu);
+        if (rc < 0 || st != 0x0000)
+            return -1;
+        if (rename(part, dir) != 0) {
+            snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+            return -1;
+        }
     }
-    dcx_scu *scu = open_scu(n, GET_STUDY, 1, err, errlen);
-    if (!scu)
-        return -1;
-    struct dcx_attr q[] = {{DCX_TAG(0x0008, 0x0052), "STUDY"},
-                           {DCX_TAG(0x0020, 0x000D), study_uid}};
-    uint16_t st = 0;
-    int rc = dcx_scu_get(scu, GET_STUDY, q, 2, part, got, &st);
-    if (rc < 0)
-        snprintf(err, errlen, "C-GET: %s", dcx_scu_errmsg(scu));
-    else if (st != 0x0000)
-        snprintf(err, errlen, "C-GET: %s (%u received)", dcx_status_str(st),
-                 *got);
-    dcx_scu_close(scu);
-    if (rc < 0 || st != 0x0000)
-        return -1;
-    if (rename(part, dir) != 0) {
-        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-        return -1;
+    /* used now: the last to go when the cache is over its limit */
+    utimes(dir, NULL);
+    char root[1200];
+    snprintf(root, sizeof root, "%s", dir);
+    char *slash = strrchr(root, '/');
+    if (slash) {
+        *slash = '\0';
+        evict(root, study_uid);
     }
     return 0;
+}
+
+void vw_cache_mark_unsent(const char *dir)
+{
+    char p[1300];
+    snprintf(p, sizeof p, "%s/" VW_CACHE_UNSENT, dir);
+    int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        close(fd);
 }
 
 int vw_node_store(const struct vw_node *n, const char *path,

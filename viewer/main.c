@@ -59,6 +59,8 @@ static void usage(FILE *to)
           "  --node AE@HOST:PORT   study browser of a node (C-FIND; a study\n"
           "                        is fetched by C-GET when opened)\n"
           "  --aet AE              our AE title (default CONSORTVIEW)\n"
+          "  --cache-max GB        fetched studies kept (default 20 GB; the\n"
+          "                        ones used longest ago go first)\n"
           "  --archive DIR         study browser of a local consort-node\n"
           "                        archive (its index.sqlite; no copying)\n"
           "  --screenshot OUT.png  render offscreen (no window, no display\n"
@@ -161,6 +163,16 @@ static int parse(int argc, char **argv, struct opts *o)
             o->archive = v, i++;
         } else if (strcmp(a, "--aet") == 0 && v) {
             o->aet = v, i++;
+        } else if (strcmp(a, "--cache-max") == 0 && v) {
+            char *end;
+            double gb = strtod(v, &end);
+            if (end == v || *end || !(gb > 0)) {
+                fprintf(stderr, "consort-view: --cache-max GB (a number "
+                                "above 0)\n");
+                return -1;
+            }
+            vw_cache_limit(gb * 1e9);
+            i++;
         } else if (strcmp(a, "--layout") == 0 && v) {
             o->layout = strcmp(v, "1x1") == 0   ? 1
                         : strcmp(v, "1x2") == 0 ? 2
@@ -1482,10 +1494,12 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
             free(files);
         } else {
             unsigned got = 0;
-            char *paths[1] = {dir};
-            bad = vw_browse_get(&a->node, st->uid, dir, sizeof dir, &got, err,
-                                sizeof err) < 0 ||
+            char *paths[1] = {dir}, note[300];
+            bad = vw_browse_get(&a->node, st->uid, dir, sizeof dir, &got,
+                                note, sizeof note, err, sizeof err) < 0 ||
                   open_paths(a, paths, 1, w, h, err, sizeof err) < 0;
+            if (!bad && note[0])
+                snprintf(a->note, sizeof a->note, "%s", note);
         }
         if (bad) {
             snprintf(a->status, sizeof a->status, "%.290s", err);

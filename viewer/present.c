@@ -98,7 +98,11 @@ static int place(int wrc, const struct dcx_error *e, const char *dir,
         unlink(tmp);
         return -1;
     }
-    if (node && vw_node_store(node, final, sop_class, err, sizeof err) < 0) {
+    int stored =
+        node && vw_node_store(node, final, sop_class, err, sizeof err) == 0;
+    if (!stored) /* only here: the cache keeps this study whatever its size */
+        vw_cache_mark_unsent(dir);
+    if (node && !stored) {
         /* kept locally: the reader can store it again */
         snprintf(msg, msglen, "%s saved; not stored to %s: %s", what,
                  node->ae, err);
