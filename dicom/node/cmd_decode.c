@@ -31,12 +31,11 @@ static int write_le(FILE *f, void *buf, size_t n, unsigned bits)
 
 static void usage(FILE *to)
 {
-    fputs("usage: consort-node decode FILE [--frame N] [--rgb] -o OUT.raw\n",
-          to);
-    if (to == stdout)
-        puts("  writes stored values (no rescale), little endian, samples\n"
-             "  interleaved, all frames or frame N (0-based); --rgb expands\n"
-             "  PALETTE COLOR to RGB. Prints the layout as one JSON line.");
+    nd_opts_usage(
+        to, "usage: consort-node decode FILE [--frame N] [--rgb] -o OUT.raw\n",
+        "  writes stored values (no rescale), little endian, samples\n"
+        "  interleaved, all frames or frame N (0-based); --rgb expands\n"
+        "  PALETTE COLOR to RGB. Prints the layout as one JSON line.");
 }
 
 int nd_cmd_decode(int argc, char **argv)

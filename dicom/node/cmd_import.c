@@ -53,20 +53,20 @@ struct run {
 
 static void usage(FILE *to)
 {
-    fputs("usage: consort-node import PATH... [--storage DIR | --config "
-          "FILE]\n"
-          "                          [--user NAME] [--no-progress]\n",
-          to);
-    if (to == stdout)
-        puts("\nStores DICOM files, and the files in folders (recursively: "
-             "a CD or USB\nstick with or without a DICOMDIR), in the archive "
-             "as a C-STORE would:\nchecked, written safely, indexed, and "
-             "queued for the peers the forwarding\nrules name (the running "
-             "node sends them). Files that are not DICOM are\nskipped; a "
-             "file already in the archive is left as it is; one with the "
-             "same\nSOP Instance UID but other content is kept aside in "
-             "conflicts/. Safe while\nthe node runs. Progress on a terminal, "
-             "a summary; exit 1 if a DICOM file\ncould not be imported.");
+    nd_opts_usage(
+        to,
+        "usage: consort-node import PATH... [--storage DIR | --config "
+        "FILE]\n"
+        "                          [--user NAME] [--no-progress]\n",
+        "\nStores DICOM files, and the files in folders (recursively: "
+        "a CD or USB\nstick with or without a DICOMDIR), in the archive "
+        "as a C-STORE would:\nchecked, written safely, indexed, and "
+        "queued for the peers the forwarding\nrules name (the running "
+        "node sends them). Files that are not DICOM are\nskipped; a "
+        "file already in the archive is left as it is; one with the "
+        "same\nSOP Instance UID but other content is kept aside in "
+        "conflicts/. Safe while\nthe node runs. Progress on a terminal, "
+        "a summary; exit 1 if a DICOM file\ncould not be imported.");
 }
 
 /* 1 if path is a Part-10 file (preamble and "DICM"); its Media Storage

@@ -82,15 +82,14 @@ static int info_one(const char *path, const struct dcx_open_opts *oo)
 
 static void usage(FILE *to)
 {
-    fputs("usage: consort-node info [--assume-charset CS] "
-          "[--no-charset-guess] FILE...\n",
-          to);
-    if (to == stdout)
-        puts("  --assume-charset CS  decode text of files that declare no "
-             "charset or\n"
-             "                       ISO_IR 100 as CS (e.g. GBK)\n"
-             "  --no-charset-guess   do not guess UTF-8/GB18030 for such "
-             "files");
+    nd_opts_usage(to,
+                  "usage: consort-node info [--assume-charset CS] "
+                  "[--no-charset-guess] FILE...\n",
+                  "  --assume-charset CS  decode text of files that declare no "
+                  "charset or\n"
+                  "                       ISO_IR 100 as CS (e.g. GBK)\n"
+                  "  --no-charset-guess   do not guess UTF-8/GB18030 for such "
+                  "files");
 }
 
 int nd_cmd_info(int argc, char **argv)

@@ -72,11 +72,10 @@ static int row(void *user, const struct nd_ls_row *r)
 
 static void usage(FILE *to)
 {
-    fputs("usage: consort-node ls [--storage DIR | --config FILE] [--json]\n",
-          to);
-    if (to == stdout)
-        puts("\nLists the archive's patients, studies and series from its "
-             "index\n(default storage ./var).");
+    nd_opts_usage(
+        to, "usage: consort-node ls [--storage DIR | --config FILE] [--json]\n",
+        "\nLists the archive's patients, studies and series from its "
+        "index\n(default storage ./var).");
 }
 
 int nd_cmd_ls(int argc, char **argv)

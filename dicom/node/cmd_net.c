@@ -44,12 +44,11 @@ int nd_parse_dest(const char *s, char *ae, size_t aelen, char *host,
 
 static void echo_usage(FILE *to)
 {
-    fputs("usage: consort-node echo AE@HOST:PORT [--aet OUR_AE] "
-          "[--count N]\n",
-          to);
-    if (to == stdout)
-        puts("\nSends C-ECHO (verification) and prints the round trip; "
-             "exit 1 if it fails.");
+    nd_opts_usage(to,
+                  "usage: consort-node echo AE@HOST:PORT [--aet OUR_AE] "
+                  "[--count N]\n",
+                  "\nSends C-ECHO (verification) and prints the round trip; "
+                  "exit 1 if it fails.");
 }
 
 int nd_cmd_echo(int argc, char **argv)
@@ -223,15 +222,15 @@ static int build_ctxs(struct ctxs *cx, struct list *l)
 
 static void send_usage(FILE *to)
 {
-    fputs("usage: consort-node send PATH... --to AE@HOST:PORT "
-          "[--aet OUR_AE] [--timeout S] [--no-progress]\n",
-          to);
-    if (to == stdout)
-        puts("\nSends DICOM files, and the files in folders (recursively), "
-             "over one\nassociation (C-STORE). Each file is offered in its "
-             "own transfer syntax,\nwith uncompressed as fallback. Prints "
-             "a progress bar on a terminal and\na summary; exit 1 if any "
-             "file failed (files that are not DICOM are\nskipped).");
+    nd_opts_usage(
+        to,
+        "usage: consort-node send PATH... --to AE@HOST:PORT "
+        "[--aet OUR_AE] [--timeout S] [--no-progress]\n",
+        "\nSends DICOM files, and the files in folders (recursively), "
+        "over one\nassociation (C-STORE). Each file is offered in its "
+        "own transfer syntax,\nwith uncompressed as fallback. Prints "
+        "a progress bar on a terminal and\na summary; exit 1 if any "
+        "file failed (files that are not DICOM are\nskipped).");
 }
 
 int nd_cmd_send(int argc, char **argv)

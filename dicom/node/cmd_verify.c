@@ -38,18 +38,18 @@ struct check {
 
 static void usage(FILE *to)
 {
-    fputs("usage: consort-node verify [--storage DIR | --config FILE] "
-          "[--deep]\n"
-          "                           [--no-progress]\n",
-          to);
-    if (to == stdout)
-        puts("\nChecks the archive against its index, read-only (the node "
-             "may run):\nevery indexed instance's file is there with its "
-             "size; every file in\ndata/ is indexed. --deep also parses each "
-             "file and compares its SOP\nInstance UID with the index. Says "
-             "what waits for an operator (files in\nconflicts/, dead "
-             "forwarding items). One line per problem and a summary;\nexit 1 "
-             "if the archive and its index disagree.");
+    nd_opts_usage(
+        to,
+        "usage: consort-node verify [--storage DIR | --config FILE] "
+        "[--deep]\n"
+        "                           [--no-progress]\n",
+        "\nChecks the archive against its index, read-only (the node "
+        "may run):\nevery indexed instance's file is there with its "
+        "size; every file in\ndata/ is indexed. --deep also parses each "
+        "file and compares its SOP\nInstance UID with the index. Says "
+        "what waits for an operator (files in\nconflicts/, dead "
+        "forwarding items). One line per problem and a summary;\nexit 1 "
+        "if the archive and its index disagree.");
 }
 
 static void problem(struct check *c, const char *what, const char *path,

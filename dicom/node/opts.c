@@ -103,3 +103,10 @@ int nd_opts_exit(int rc, void (*usage)(FILE *out))
     usage(rc == ND_OPTS_HELP ? stdout : stderr);
     return rc == ND_OPTS_HELP ? 0 : 2;
 }
+
+void nd_opts_usage(FILE *to, const char *synopsis, const char *details)
+{
+    fputs(synopsis, to);
+    if (to == stdout && details)
+        puts(details);
+}

@@ -42,6 +42,10 @@ enum { ND_OPTS_OK = 0, ND_OPTS_HELP = 1, ND_OPTS_BAD = 2 };
 int nd_opts_parse(const char *cmd, int argc, char **argv, int first,
                   const struct nd_opt *opts, int max_pos, int *n_pos);
 
+/* A command's usage on to: the synopsis always; the details too on
+ * stdout (--help asked for them; after a mistake the synopsis is enough). */
+void nd_opts_usage(FILE *to, const char *synopsis, const char *details);
+
 /* After nd_opts_parse returned rc (not ND_OPTS_OK): usage printed on
  * stdout for help, on stderr after a mistake; the exit status, 0 or 2. */
 int nd_opts_exit(int rc, void (*usage)(FILE *out));
