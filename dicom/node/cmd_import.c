@@ -147,9 +147,10 @@ static int place(struct run *rn, const char *path, int is_part10,
         int fd = nd_archive_open_tmp(rn->ar, sop_uid);
         if (fd >= 0) {
             if (copy_into(fd, path, sb->st_size) < 0) {
-                snprintf(why, whylen, "cannot copy: %s", strerror(errno));
+                int e = errno;
+                snprintf(why, whylen, "cannot copy: %s", strerror(e));
                 close(fd);
-                return errno == ENOSPC ? ND_EFULL : ND_EIO;
+                return e == ENOSPC ? ND_EFULL : ND_EIO;
             }
             return nd_archive_commit_fd(rn->ar, fd, sop_uid, rel, rel_len,
                                         dup);
@@ -159,13 +160,15 @@ static int place(struct run *rn, const char *path, int is_part10,
     snprintf(tmp, sizeof tmp, "%s/import-XXXXXX", nd_archive_tmp_dir(rn->ar));
     int fd = mkstemp(tmp);
     if (fd < 0) {
+        int e = errno;
         snprintf(why, whylen, "cannot write in %s: %s",
-                 nd_archive_tmp_dir(rn->ar), strerror(errno));
-        return errno == ENOSPC ? ND_EFULL : ND_EIO;
+                 nd_archive_tmp_dir(rn->ar), strerror(e));
+        return e == ENOSPC ? ND_EFULL : ND_EIO;
     }
-    int rc = 0;
+    int rc = 0, full = 0;
     if (is_part10) {
         rc = copy_into(fd, path, sb->st_size) < 0 ? -1 : 0;
+        full = rc < 0 && errno == ENOSPC;
         if (rc < 0)
             snprintf(why, whylen, "cannot copy: %s", strerror(errno));
     } else {
@@ -183,7 +186,7 @@ static int place(struct run *rn, const char *path, int is_part10,
     close(fd);
     if (rc < 0) {
         unlink(tmp);
-        return ND_EIO;
+        return full ? ND_EFULL : ND_EIO;
     }
     return nd_archive_commit(rn->ar, tmp, sop_uid, rel, rel_len, dup);
 }
