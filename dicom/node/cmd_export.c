@@ -484,9 +484,11 @@ static int export_study(nd_index *ix, nd_audit *audit,
             }
         }
         if (rc == DCX_EREFUSED) {
-            fprintf(stderr, "consort-node export: refused %s: %s\n",
-                    s.v[i].path, "the pixels may show identifying text (Burned In "
-                    "Annotation); --allow-burned-in exports it");
+            fprintf(stderr,
+                    "consort-node export: refused %s: the pixels may show "
+                    "identifying text (Burned In Annotation); "
+                    "--allow-burned-in exports it\n",
+                    s.v[i].path);
             unlink(tmp);
             refused++;
             im_no--;
