@@ -446,7 +446,7 @@ int vw_browse_get(const struct vw_node *n, const char *study_uid,
     char root[1200];
     snprintf(root, sizeof root, "%s", dir);
     char *slash = strrchr(root, '/');
-    if (slash) {
+    if (slash && *got) { /* only a fetch makes the cache grow */
         *slash = '\0';
         evict(root, study_uid);
     }
