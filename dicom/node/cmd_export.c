@@ -91,7 +91,7 @@ struct instance {
 };
 
 struct study {
-    char uid[68], patient_id[130];
+    char uid[68], patient_id[130], issuer[130];
     struct instance *v;
     size_t n, cap;
 };
@@ -121,6 +121,7 @@ static int collect(void *user, const char *const *v)
     }
     s->n++;
     snprintf(s->patient_id, sizeof s->patient_id, "%s", v[NK_PATIENT_ID]);
+    snprintf(s->issuer, sizeof s->issuer, "%s", v[NK_ISSUER]);
     return 0;
 }
 
@@ -190,19 +191,6 @@ static int map_uid(void *user, const char *uid, char out[65])
 
 /* The Issuer of Patient ID of a file (the index keys patients by ID and
  * issuer; sites number patients independently). */
-static void issuer_of(const char *path, char *out, size_t len)
-{
-    out[0] = '\0';
-    struct dcx_open_opts o = {.no_pixels = 1};
-    dcx_ds *ds;
-    if (dcx_ds_open(path, &o, &ds, NULL) < 0)
-        return;
-    if (dcx_item_get_str(dcx_ds_root(ds), DCX_TAG(0x0010, 0x0021), -1, out,
-                         len) < 0)
-        out[0] = '\0';
-    dcx_ds_close(ds);
-}
-
 /* 1 if dir's DICOMDIR already has a STUDY record for uid: exporting it
  * again would put its instances in the file-set twice. */
 static int dicomdir_has_study(const char *dir, const char *uid)
@@ -417,15 +405,11 @@ static int export_study(nd_index *ix, nd_audit *audit,
         return 0;
     }
     qsort(s.v, s.n, sizeof *s.v, by_series);
-    char first[1400];
-    snprintf(first, sizeof first, "%s/%s", o->storage_dir, s.v[0].path);
     struct nd_teach_patient tp = {0};
     struct map_ctx mc = {ix};
     struct dcx_deid_opts d = {0};
     if (o->anonymize) {
-        char issuer[130];
-        issuer_of(first, issuer, sizeof issuer);
-        if (nd_teach_patient(ix, s.patient_id, issuer, &tp) < 0) {
+        if (nd_teach_patient(ix, s.patient_id, s.issuer, &tp) < 0) {
             fprintf(stderr, "consort-node export: %s\n",
                     nd_index_errmsg(ix));
             study_free(&s);

@@ -854,6 +854,7 @@ static const struct {
     [NK_PATIENT_NAME] = {ND_PATIENT, "p.name", "p.name"},
     [NK_BIRTH_DATE] = {ND_PATIENT, "p.birth_date", "p.birth_date"},
     [NK_SEX] = {ND_PATIENT, "p.sex", "p.sex"},
+    [NK_ISSUER] = {ND_PATIENT, "p.issuer", "p.issuer"},
     [NK_STUDY_UID] = {ND_STUDY, "st.study_uid", "st.study_uid"},
     [NK_STUDY_DATE] = {ND_STUDY, "st.study_date", "st.study_date"},
     [NK_STUDY_TIME] = {ND_STUDY, "st.study_time",

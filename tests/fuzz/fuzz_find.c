@@ -120,6 +120,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         f->v[NK_PATIENT_NAME] = r->patient_name;
         f->v[NK_BIRTH_DATE] = r->birth_date;
         f->v[NK_SEX] = r->sex;
+        f->v[NK_ISSUER] = r->issuer;
         f->v[NK_STUDY_UID] = r->study_uid;
         f->v[NK_STUDY_DATE] = r->study_date;
         /* the index matches times as hhmmss without colons */
