@@ -10,6 +10,10 @@ Checks: the stores that do not fit get failure statuses (0xA7xx, out of
 resources) instead of success; every instance acknowledged with success is
 indexed and intact; no temp file is left; the index passes integrity_check;
 the node keeps answering; once space is freed the failed instances store.
+Then `consort-node import` onto another full tmpfs: it stops at the first
+file that does not fit (exit 1), the archive and its index agree
+(`verify`), nothing is left in tmp/; with space the same import brings in
+the rest.
 Exit 77 (skipped) only if no way to mount a tmpfs exists here.
 """
 
@@ -103,6 +107,27 @@ def main():
     rc = srv.stop()
     nl.check(rc == 0, "clean stop")
     subprocess.run(["umount", disk])
+    # consort-node import onto a full disk: it stops at the first file that
+    # does not fit, the archive and its index still agree, nothing is left
+    # in tmp/; with space the same import brings in the rest
+    disk2 = os.path.join(work, "disk2")
+    os.makedirs(disk2)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", disk2],
+                   check=True)
+    st2 = os.path.join(disk2, "var")
+    rc, out = nl.run([node, "import", data, "--storage", st2, "--no-progress"])
+    vrc, vout = nl.run([node, "verify", "--storage", st2, "--no-progress"])
+    m = re.search(r"^(\d+) instance\(s\)", out, re.M)
+    nl.check(rc == 1 and "disk is full: stopped" in out and "not tried (disk full)"
+             in out and vrc == 0 and not os.listdir(os.path.join(st2, "tmp")),
+             "import onto a full disk stops, says so, exit 1; verify: the archive "
+             "and its index agree (%s)" % (m.group(0) if m else out[-200:]))
+    subprocess.run(["mount", "-o", "remount,size=64m", disk2], check=True)
+    rc, out = nl.run([node, "import", data, "--storage", st2, "--no-progress"])
+    n2 = nl.index_rows(st2, "SELECT count(*) FROM instances")[0][0]
+    nl.check(rc == 0 and n2 == len(files),
+             "with space, the same import brings in the rest: %d indexed" % n2)
+    subprocess.run(["umount", disk2])
     print("node_fulldisk: all checks passed")
     return 0
 

@@ -49,6 +49,7 @@ struct run {
     struct study_count *studies;
     size_t n_studies, cap;
     double bytes;
+    int disk_full; /* the archive's disk: the run stops */
 };
 
 static void usage(FILE *to)
@@ -248,6 +249,7 @@ static enum outcome import_one(struct run *rn, const char *path, char *why,
     int rc = place(rn, path, is_part10, &sb, rec.sop_uid, rel, sizeof rel,
                    &dup, why, whylen);
     if (rc < 0) {
+        rn->disk_full = rc == ND_EFULL;
         if (rc == ND_EFULL)
             snprintf(why, whylen, "disk full");
         else if (!why[0])
@@ -272,6 +274,7 @@ static enum outcome import_one(struct run *rn, const char *path, char *why,
     rec.r.origin = "";
     rc = nd_index_add(rn->ix, &rec.r);
     if (rc < 0) {
+        rn->disk_full = rc == ND_EFULL;
         snprintf(why, whylen, "index: %s", nd_index_errmsg(rn->ix));
         if (dup == ND_NEW)
             nd_archive_remove(rn->ar, rel);
@@ -354,6 +357,7 @@ int nd_cmd_import(int argc, char **argv)
     }
     int show = !no_progress && isatty(2);
     long count[FAILED + 1] = {0};
+    size_t not_tried = 0;
     double t0 = nd_now_s();
     for (size_t i = 0; i < files.n; i++) {
         char why[400] = "";
@@ -370,6 +374,13 @@ int nd_cmd_import(int argc, char **argv)
         }
         if (show && (i % 16 == 15 || i + 1 == files.n))
             nd_files_progress(i + 1, files.n, rn.bytes, nd_now_s() - t0, 0);
+        if (rn.disk_full) { /* every next file would fail the same way */
+            not_tried = files.n - i - 1;
+            fprintf(stderr, "consort-node import: the archive's disk is "
+                            "full: stopped, %zu file(s) not tried\n",
+                    not_tried);
+            break;
+        }
     }
     if (show && files.n)
         fputc('\n', stderr);
@@ -406,8 +417,10 @@ int nd_cmd_import(int argc, char **argv)
         printf("; %ld skipped (not DICOM, DICOMDIR)", count[SKIPPED]);
     if (count[FAILED])
         printf("; %ld FAILED", count[FAILED]);
+    if (not_tried)
+        printf("; %zu not tried (disk full)", not_tried);
     printf("\n");
-    rc = count[FAILED] ? 1 : 0;
+    rc = count[FAILED] || not_tried ? 1 : 0;
 out:
     nd_audit_close(audit);
     nd_index_close(rn.ix);
