@@ -396,9 +396,24 @@ static void evict(const char *root, const char *keep)
     free(v);
 }
 
+/* The instances (<uid>.dcm) in a study folder. */
+static int count_instances(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        n += len > 4 && strcmp(e->d_name + len - 4, ".dcm") == 0;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
 int vw_browse_get(const struct vw_node *n, const char *study_uid,
-                  char *dir, size_t dirlen, unsigned *got, char *note,
-                  size_t notelen, char *err, size_t errlen)
+                  int expected, char *dir, size_t dirlen, unsigned *got,
+                  char *note, size_t notelen, char *err, size_t errlen)
 {
     if (!dcx_uid_valid(study_uid)) {
         snprintf(err, errlen, "not a UID: %s", study_uid);
@@ -407,7 +422,9 @@ int vw_browse_get(const struct vw_node *n, const char *study_uid,
     *got = 0;
     note[0] = '\0';
     int cached = vw_cache_dir(study_uid, dir, dirlen) == 0;
-    if (cached) {
+    /* as many as the node's list counts: nothing new to ask for (each
+     * series' query is a round trip on a county link) */
+    if (cached && (expected <= 0 || count_instances(dir) < expected)) {
         char why[300];
         if (update_cached(n, study_uid, dir, got, why, sizeof why) < 0)
             snprintf(note, notelen, "the copy fetched before (%s: %.200s)",

@@ -1498,8 +1498,9 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
         } else {
             unsigned got = 0;
             char *paths[1] = {dir}, note[300];
-            bad = vw_browse_get(&a->node, st->uid, dir, sizeof dir, &got,
-                                note, sizeof note, err, sizeof err) < 0 ||
+            bad = vw_browse_get(&a->node, st->uid, st->images, dir,
+                                sizeof dir, &got, note, sizeof note, err,
+                                sizeof err) < 0 ||
                   open_paths(a, paths, 1, w, h, err, sizeof err) < 0;
             if (!bad && note[0])
                 snprintf(a->note, sizeof a->note, "%s", note);
