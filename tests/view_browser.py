@@ -70,7 +70,7 @@ def main():
              % s[4]["names"])
     uid = str(pydicom.dcmread(ct[0], stop_before_pixels=True).StudyInstanceUID)
     got = os.path.join(cache, "consort-view", uid)
-    files = nl.files_under(got) if os.path.isdir(got) else []
+    files = [f for f in nl.files_under(got) if not os.path.basename(f).startswith(".")] if os.path.isdir(got) else []
     by_uid = {str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID): f
               for f in ct}
     same = sum(nl.dataset_bytes(f) == nl.dataset_bytes(
@@ -91,7 +91,7 @@ def main():
     ds.save_as(os.path.join(extra, "late.dcm"), write_like_original=False)
     nl.run(["storescu", "-aec", "CONSORT", "127.0.0.1", str(port),
             os.path.join(extra, "late.dcm")], check_rc=0)
-    before = {f: os.stat(f).st_mtime_ns for f in nl.files_under(got)}
+    before = {f: os.stat(f).st_mtime_ns for f in [f for f in nl.files_under(got) if not os.path.basename(f).startswith(".")]}
     view_env = dict(os.environ, SDL_VIDEODRIVER="offscreen", XDG_CACHE_HOME=cache)
     p = subprocess.run([view, "--size", "900x500", "--script", "-", "--node",
                         "CONSORT@127.0.0.1:%d" % port, "--aet", "VIEWER"],
@@ -99,7 +99,7 @@ def main():
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        timeout=120, env=view_env)
     s2 = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
-    after = nl.files_under(got)
+    after = [f for f in nl.files_under(got) if not os.path.basename(f).startswith(".")]
     check_note = s2[-1].get("note", "") if s2 else p.stdout[-300:]
     nl.check(len(after) == len(ct) + 1 and
              all(os.stat(f).st_mtime_ns == t for f, t in before.items()) and
@@ -124,6 +124,18 @@ def main():
              uid not in left and os.path.basename(unsent) in left,
              "--cache-max: opening another study evicts the CT used before; "
              "the one opened and one with an unsent reading stay (%s)" % left)
+    # opened again with nothing new at the node: straight from the cache
+    p = subprocess.run([view, "--size", "900x500", "--script", "-", "--node",
+                        "CONSORT@127.0.0.1:%d" % port, "--aet", "VIEWER"],
+                       input="text wang\nkey Return\nstate\nquit\n",
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=120, env=view_env)
+    s5 = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    parts = [d for d in os.listdir(os.path.join(cache, "consort-view"))
+             if d.endswith(".part")]
+    nl.check(s5 and s5[-1]["mode"] == "viewer" and not s5[-1]["note"] and not parts,
+             "a cached study the node has nothing new for opens from the cache, "
+             "fetching nothing (%s)" % (s5[-1].get("note") if s5 else p.stdout[-200:]))
     # the same node's archive read directly (--archive: its index, its
     # files where they are), while the node runs
     p = subprocess.run([view, "--size", "900x500", "--script", "-", "--archive",
@@ -141,6 +153,22 @@ def main():
              % (s[0]["thumbnails"] if s else "?", s[1]["slices"] if len(s) == 2 else "?"))
     rc = srv.stop()
     nl.check(rc == 0, "node stopped cleanly")
+    # the node out of reach: the browser lists this viewer's cache (the
+    # study kept its row of the node's list; the other, cached without
+    # one, is read from its file) and opens a study from it
+    p = subprocess.run([view, "--size", "900x500", "--script", "-", "--node",
+                        "CONSORT@127.0.0.1:%d" % port, "--aet", "VIEWER"],
+                       input="state\ntext wang\nkey Return\nstate\nquit\n",
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=120, env=view_env)
+    s4 = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    nl.check(len(s4) == 2 and s4[0]["mode"] == "browser" and s4[0]["studies"] == 2 and
+             s4[0]["status"] == "message" and
+             sorted(n.split("=")[0] for n in s4[0]["names"]) == ["WANG^WEI0",
+                                                                 "Zhang^San"] and
+             s4[1]["mode"] == "viewer" and s4[1]["slices"] >= 1,
+             "the node down: the browser lists the 2 studies of the cache (%s) "
+             "and opens one" % (s4[0]["names"] if s4 else p.stdout[-300:]))
     # another user's viewer (a desktop session beside the node's service
     # account) reads the stopped node's archive with no write access to
     # it: the index opens read-only and nothing is written beside it

@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -396,6 +397,7 @@ static void evict(const char *root, const char *keep)
     free(v);
 }
 
+
 /* The instances (<uid>.dcm) in a study folder. */
 static int count_instances(const char *dir)
 {
@@ -411,10 +413,138 @@ static int count_instances(const char *dir)
     return n;
 }
 
-int vw_browse_get(const struct vw_node *n, const char *study_uid,
-                  int expected, char *dir, size_t dirlen, unsigned *got,
-                  char *note, size_t notelen, char *err, size_t errlen)
+/* The study's row of the node's list, kept beside its files (.study,
+ * one "key=value" line per field): the browser lists the cache from them
+ * when the node cannot be reached. */
+static const struct {
+    const char *key;
+    size_t off, len;
+} study_fields[] = {
+#define SF(k, f) {k, offsetof(struct vw_study, f), sizeof(((struct vw_study *)0)->f)}
+    SF("name", name), SF("id", id),     SF("date", date),
+    SF("time", time), SF("mods", mods), SF("desc", desc),
+    SF("classes", classes),
+#undef SF
+};
+
+static void write_study_row(const char *dir, const struct vw_study *st)
 {
+    char path[1300], tmp[1310];
+    snprintf(path, sizeof path, "%s/.study", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    for (size_t i = 0; i < sizeof study_fields / sizeof study_fields[0]; i++)
+        fprintf(f, "%s=%s\n", study_fields[i].key,
+                (const char *)st + study_fields[i].off);
+    fprintf(f, "images=%d\n", st->images);
+    if (fclose(f) == 0)
+        rename(tmp, path);
+    else
+        unlink(tmp);
+}
+
+/* The row of a cached study: its .study, else its first instance's
+ * header (a study cached before .study files were kept). 0 or -1. */
+static int read_study_row(const char *dir, struct vw_study *st)
+{
+    char path[1300], line[1024];
+    FILE *f = (size_t)snprintf(path, sizeof path, "%s/.study", dir) <
+                      sizeof path
+                  ? fopen(path, "r")
+                  : NULL;
+    if (f) {
+        while (fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\n")] = '\0';
+            char *eq = strchr(line, '=');
+            if (!eq)
+                continue;
+            *eq = '\0';
+            for (size_t i = 0;
+                 i < sizeof study_fields / sizeof study_fields[0]; i++)
+                if (strcmp(line, study_fields[i].key) == 0)
+                    snprintf((char *)st + study_fields[i].off,
+                             study_fields[i].len, "%s", eq + 1);
+            if (strcmp(line, "images") == 0)
+                st->images = atoi(eq + 1);
+        }
+        fclose(f);
+        return 0;
+    }
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int rc = -1;
+    while (rc < 0 && d && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".dcm") != 0 ||
+            (size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >=
+                sizeof path)
+            continue;
+        struct dcx_open_opts o = {.no_pixels = 1};
+        dcx_ds *ds;
+        if (dcx_ds_open(path, &o, &ds, NULL) < 0)
+            continue;
+        dcx_item *r = dcx_ds_root(ds);
+        vw_item_text(r, DCX_TAG(0x0010, 0x0010), st->name, sizeof st->name);
+        vw_item_text(r, DCX_TAG(0x0010, 0x0020), st->id, sizeof st->id);
+        vw_item_text(r, DCX_TAG(0x0008, 0x0020), st->date, sizeof st->date);
+        vw_item_text(r, DCX_TAG(0x0008, 0x0030), st->time, sizeof st->time);
+        vw_item_text(r, DCX_TAG(0x0008, 0x0060), st->mods, sizeof st->mods);
+        vw_item_text(r, DCX_TAG(0x0008, 0x1030), st->desc, sizeof st->desc);
+        dcx_ds_close(ds);
+        rc = 0;
+    }
+    if (d)
+        closedir(d);
+    return rc;
+}
+
+int vw_browse_cache(struct vw_study **out, int *count, char *err,
+                    size_t errlen)
+{
+    *out = NULL;
+    *count = 0;
+    char root[1200];
+    vw_cache_dir("", root, sizeof root); /* ".../consort-view/" */
+    DIR *d = opendir(root);
+    if (!d) {
+        snprintf(err, errlen, "no studies in the cache (%s)", root);
+        return -1;
+    }
+    struct collect c = {0};
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char dir[1300];
+        if (e->d_name[0] == '.' || strstr(e->d_name, ".part") ||
+            !dcx_uid_valid(e->d_name) ||
+            (size_t)snprintf(dir, sizeof dir, "%s%s", root, e->d_name) >=
+                sizeof dir)
+            continue;
+        struct vw_study row = {0};
+        if (read_study_row(dir, &row) < 0)
+            continue;
+        struct vw_study *x = collect_add(&c);
+        if (!x)
+            break;
+        *x = row;
+        snprintf(x->uid, sizeof x->uid, "%.64s", e->d_name); /* a UID */
+        if (x->images <= 0)
+            x->images = count_instances(dir);
+    }
+    closedir(d);
+    qsort(c.s, (size_t)c.n, sizeof *c.s, newest_first);
+    *out = c.s;
+    *count = c.n;
+    return 0;
+}
+
+int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
+                  char *dir, size_t dirlen, unsigned *got, char *note,
+                  size_t notelen, char *err, size_t errlen)
+{
+    const char *study_uid = st->uid;
+    int expected = st->images;
     if (!dcx_uid_valid(study_uid)) {
         snprintf(err, errlen, "not a UID: %s", study_uid);
         return -1;
@@ -424,9 +554,11 @@ int vw_browse_get(const struct vw_node *n, const char *study_uid,
     int cached = vw_cache_dir(study_uid, dir, dirlen) == 0;
     /* as many as the node's list counts: nothing new to ask for (each
      * series' query is a round trip on a county link) */
-    if (cached && (expected <= 0 || count_instances(dir) < expected)) {
+    if (cached) {
         char why[300];
-        if (update_cached(n, study_uid, dir, got, why, sizeof why) < 0)
+        if (expected > 0 && count_instances(dir) >= expected)
+            ; /* nothing the node's list does not already count */
+        else if (update_cached(n, study_uid, dir, got, why, sizeof why) < 0)
             snprintf(note, notelen, "the copy fetched before (%s: %.200s)",
                      n->ae, why);
         else if (*got)
@@ -458,6 +590,7 @@ int vw_browse_get(const struct vw_node *n, const char *study_uid,
             return -1;
         }
     }
+    write_study_row(dir, st);
     /* used now: the last to go when the cache is over its limit */
     utimes(dir, NULL);
     char root[1200];

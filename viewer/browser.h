@@ -31,16 +31,22 @@ int vw_browse_find(const struct vw_node *n, struct vw_study **out,
  * DIR is $XDG_CACHE_HOME/consort-view (or ~/.cache/consort-view). A study
  * fetched before is brought up to date instead: what the node has and the
  * folder has not (series sent since, a report, a presentation state) is
- * fetched by SOP Instance UID, unless the folder already holds expected
+ * fetched by SOP Instance UID, unless the folder already holds st->images
  * instances (the node's count in its study list; 0: unknown, ask); when
  * the node cannot be asked, the copy is used as it is and note says so
  * (note also counts new instances). The
  * cache then goes back under its limit (vw_cache_limit), the studies used
  * longest ago first. 0 and the number of instances received, or -1 with
  * err. */
-int vw_browse_get(const struct vw_node *n, const char *study_uid,
-                  int expected, char *dir, size_t dirlen, unsigned *got,
-                  char *note, size_t notelen, char *err, size_t errlen);
+int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
+                  char *dir, size_t dirlen, unsigned *got, char *note,
+                  size_t notelen, char *err, size_t errlen);
+
+/* The studies in the viewer's cache, newest first, from the row each kept
+ * of the node's list (or its first file's header): what the browser lists
+ * when the node cannot be reached. 0 or -1 with err. */
+int vw_browse_cache(struct vw_study **out, int *count, char *err,
+                    size_t errlen);
 
 /* The cache's limit in bytes (default 20 GB). */
 void vw_cache_limit(double bytes);

@@ -1431,6 +1431,16 @@ static void refresh_studies(struct app *a)
         snprintf(a->status, sizeof a->status, "%.290s", err);
     else
         a->status[0] = '\0';
+    /* the node out of reach (a link down): what this viewer fetched before
+     * can still be read */
+    char why[300];
+    if (a->status[0] && !a->media[0] && !a->o.archive &&
+        vw_browse_cache(&a->studies, &a->n_studies, why, sizeof why) == 0 &&
+        a->n_studies > 0)
+        snprintf(a->status, sizeof a->status,
+                 "%s unreachable (%.200s): the %d studies in this viewer's "
+                 "cache",
+                 a->node.ae, err, a->n_studies);
     a->thumb_tex = calloc((size_t)(a->n_studies ? a->n_studies : 1),
                           sizeof *a->thumb_tex);
     vw_thumbs_start(&a->thumbs, a->studies, a->n_studies, a->o.archive,
@@ -1498,9 +1508,8 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
         } else {
             unsigned got = 0;
             char *paths[1] = {dir}, note[300];
-            bad = vw_browse_get(&a->node, st->uid, st->images, dir,
-                                sizeof dir, &got, note, sizeof note, err,
-                                sizeof err) < 0 ||
+            bad = vw_browse_get(&a->node, st, dir, sizeof dir, &got, note,
+                                sizeof note, err, sizeof err) < 0 ||
                   open_paths(a, paths, 1, w, h, err, sizeof err) < 0;
             if (!bad && note[0])
                 snprintf(a->note, sizeof a->note, "%s", note);
