@@ -91,19 +91,26 @@ static struct vw_study *collect_add(struct collect *c)
     return s;
 }
 
+/* The study columns a data set holds; mods from mods_tag (Modalities in
+ * Study of a C-FIND match, the Modality of an instance). */
+static void study_from(dcx_item *r, uint32_t mods_tag, struct vw_study *s)
+{
+    vw_item_text(r, DCX_TAG(0x0010, 0x0010), s->name, sizeof s->name);
+    vw_item_text(r, DCX_TAG(0x0010, 0x0020), s->id, sizeof s->id);
+    vw_item_text(r, DCX_TAG(0x0008, 0x0020), s->date, sizeof s->date);
+    vw_item_text(r, DCX_TAG(0x0008, 0x0030), s->time, sizeof s->time);
+    vw_item_text(r, mods_tag, s->mods, sizeof s->mods);
+    vw_item_text(r, DCX_TAG(0x0008, 0x1030), s->desc, sizeof s->desc);
+}
+
 static int on_match(void *user, dcx_ds *m)
 {
     struct vw_study *s = collect_add(user);
     if (!s)
         return 1; /* cancel: out of memory */
     dcx_item *r = dcx_ds_root(m);
-    vw_item_text(r, DCX_TAG(0x0010, 0x0010), s->name, sizeof s->name);
-    vw_item_text(r, DCX_TAG(0x0010, 0x0020), s->id, sizeof s->id);
-    vw_item_text(r, DCX_TAG(0x0008, 0x0020), s->date, sizeof s->date);
-    vw_item_text(r, DCX_TAG(0x0008, 0x0030), s->time, sizeof s->time);
-    vw_item_text(r, DCX_TAG(0x0008, 0x0061), s->mods, sizeof s->mods);
+    study_from(r, DCX_TAG(0x0008, 0x0061), s);
     vw_item_text(r, DCX_TAG(0x0008, 0x0062), s->classes, sizeof s->classes);
-    vw_item_text(r, DCX_TAG(0x0008, 0x1030), s->desc, sizeof s->desc);
     vw_item_text(r, DCX_TAG(0x0020, 0x000D), s->uid, sizeof s->uid);
     int64_t v = 0;
     if (dcx_item_get_int(r, DCX_TAG(0x0020, 0x1208), 0, &v) == 0)
@@ -485,13 +492,7 @@ static int read_study_row(const char *dir, struct vw_study *st)
         dcx_ds *ds;
         if (dcx_ds_open(path, &o, &ds, NULL) < 0)
             continue;
-        dcx_item *r = dcx_ds_root(ds);
-        vw_item_text(r, DCX_TAG(0x0010, 0x0010), st->name, sizeof st->name);
-        vw_item_text(r, DCX_TAG(0x0010, 0x0020), st->id, sizeof st->id);
-        vw_item_text(r, DCX_TAG(0x0008, 0x0020), st->date, sizeof st->date);
-        vw_item_text(r, DCX_TAG(0x0008, 0x0030), st->time, sizeof st->time);
-        vw_item_text(r, DCX_TAG(0x0008, 0x0060), st->mods, sizeof st->mods);
-        vw_item_text(r, DCX_TAG(0x0008, 0x1030), st->desc, sizeof st->desc);
+        study_from(dcx_ds_root(ds), DCX_TAG(0x0008, 0x0060), st);
         dcx_ds_close(ds);
         rc = 0;
     }
