@@ -56,7 +56,7 @@ void vw_cache_limit(double bytes);
 #define VW_CACHE_UNSENT ".unsent"
 void vw_cache_mark_unsent(const char *dir);
 
-/* The cache folder of a fetched study; 0 if it exists (fetched whole),
+/* The cache folder of a fetched study; 0 if it exists (fetched before),
  * -1 if not. */
 int vw_cache_dir(const char *study_uid, char *dir, size_t len);
 
