@@ -1461,7 +1461,9 @@ bool request_arrived(dcx_scp *s, int fd)
             return drop("poll failed");
         if (r <= 0)
             continue;
-        ssize_t n = recv(fd, &buf[0], need, MSG_PEEK);
+        // all that is there (the whole request, usually, in one segment):
+        // peeking only the header first cost every association a sleep
+        ssize_t n = recv(fd, &buf[0], buf.size(), MSG_PEEK);
         if (n <= 0)
             return drop(n == 0 ? "peer closed" : "receive failed");
         if (need == 6 && n >= 6) {
