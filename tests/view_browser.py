@@ -29,6 +29,21 @@ import pydicom  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def instances(d):
+    """The files of a cached study (not its .study and .unsent notes)."""
+    return [f for f in nl.files_under(d) if not os.path.basename(f).startswith(".")]
+
+
+def run_view(view, args, script, env):
+    """consort-view driven by script lines (SDL offscreen); its state lines
+    and its whole output."""
+    p = subprocess.run([view, "--size", "900x500", "--script", "-"] + args,
+                       input="\n".join(script) + "\n", stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=120,
+                       env=dict(env, SDL_VIDEODRIVER="offscreen"))
+    return [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")], p.stdout
+
+
 def main():
     view, node, work, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     shutil.rmtree(work, ignore_errors=True)
@@ -70,7 +85,7 @@ def main():
              % s[4]["names"])
     uid = str(pydicom.dcmread(ct[0], stop_before_pixels=True).StudyInstanceUID)
     got = os.path.join(cache, "consort-view", uid)
-    files = [f for f in nl.files_under(got) if not os.path.basename(f).startswith(".")] if os.path.isdir(got) else []
+    files = instances(got) if os.path.isdir(got) else []
     by_uid = {str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID): f
               for f in ct}
     same = sum(nl.dataset_bytes(f) == nl.dataset_bytes(
@@ -91,16 +106,13 @@ def main():
     ds.save_as(os.path.join(extra, "late.dcm"), write_like_original=False)
     nl.run(["storescu", "-aec", "CONSORT", "127.0.0.1", str(port),
             os.path.join(extra, "late.dcm")], check_rc=0)
-    before = {f: os.stat(f).st_mtime_ns for f in [f for f in nl.files_under(got) if not os.path.basename(f).startswith(".")]}
-    view_env = dict(os.environ, SDL_VIDEODRIVER="offscreen", XDG_CACHE_HOME=cache)
-    p = subprocess.run([view, "--size", "900x500", "--script", "-", "--node",
-                        "CONSORT@127.0.0.1:%d" % port, "--aet", "VIEWER"],
-                       input="text 张\nkey Return\nstate\nquit\n",
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       timeout=120, env=view_env)
-    s2 = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
-    after = [f for f in nl.files_under(got) if not os.path.basename(f).startswith(".")]
-    check_note = s2[-1].get("note", "") if s2 else p.stdout[-300:]
+    before = {f: os.stat(f).st_mtime_ns for f in instances(got)}
+    view_env = dict(os.environ, XDG_CACHE_HOME=cache)
+    node_args = ["--node", "CONSORT@127.0.0.1:%d" % port, "--aet", "VIEWER"]
+    s2, out = run_view(view, node_args, ["text 张", "key Return", "state", "quit"],
+                       view_env)
+    after = instances(got)
+    check_note = s2[-1].get("note", "") if s2 else out[-300:]
     nl.check(len(after) == len(ct) + 1 and
              all(os.stat(f).st_mtime_ns == t for f, t in before.items()) and
              "1 new instance(s) fetched" in check_note,
@@ -112,30 +124,21 @@ def main():
     os.makedirs(unsent)
     shutil.copy(ct[0], os.path.join(unsent, "reading.dcm"))
     open(os.path.join(unsent, ".unsent"), "w").close()
-    p = subprocess.run([view, "--size", "900x500", "--script", "-", "--node",
-                        "CONSORT@127.0.0.1:%d" % port, "--aet", "VIEWER",
-                        "--cache-max", "0.000001"],
-                       input="text wang\nkey Return\nstate\nquit\n",
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       timeout=120, env=view_env)
+    s3, out = run_view(view, node_args + ["--cache-max", "0.000001"],
+                       ["text wang", "key Return", "state", "quit"], view_env)
     left = sorted(os.listdir(os.path.join(cache, "consort-view")))
-    s3 = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
     nl.check(s3 and s3[-1]["mode"] == "viewer" and len(left) == 2 and
              uid not in left and os.path.basename(unsent) in left,
              "--cache-max: opening another study evicts the CT used before; "
              "the one opened and one with an unsent reading stay (%s)" % left)
     # opened again with nothing new at the node: straight from the cache
-    p = subprocess.run([view, "--size", "900x500", "--script", "-", "--node",
-                        "CONSORT@127.0.0.1:%d" % port, "--aet", "VIEWER"],
-                       input="text wang\nkey Return\nstate\nquit\n",
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       timeout=120, env=view_env)
-    s5 = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    s5, out = run_view(view, node_args, ["text wang", "key Return", "state", "quit"],
+                       view_env)
     parts = [d for d in os.listdir(os.path.join(cache, "consort-view"))
              if d.endswith(".part")]
     nl.check(s5 and s5[-1]["mode"] == "viewer" and not s5[-1]["note"] and not parts,
              "a cached study the node has nothing new for opens from the cache, "
-             "fetching nothing (%s)" % (s5[-1].get("note") if s5 else p.stdout[-200:]))
+             "fetching nothing (%s)" % (s5[-1].get("note") if s5 else out[-200:]))
     # the same node's archive read directly (--archive: its index, its
     # files where they are), while the node runs
     p = subprocess.run([view, "--size", "900x500", "--script", "-", "--archive",
@@ -156,19 +159,16 @@ def main():
     # the node out of reach: the browser lists this viewer's cache (the
     # study kept its row of the node's list; the other, cached without
     # one, is read from its file) and opens a study from it
-    p = subprocess.run([view, "--size", "900x500", "--script", "-", "--node",
-                        "CONSORT@127.0.0.1:%d" % port, "--aet", "VIEWER"],
-                       input="state\ntext wang\nkey Return\nstate\nquit\n",
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       timeout=120, env=view_env)
-    s4 = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    s4, out = run_view(view, node_args,
+                       ["state", "text wang", "key Return", "state", "quit"],
+                       view_env)
     nl.check(len(s4) == 2 and s4[0]["mode"] == "browser" and s4[0]["studies"] == 2 and
              s4[0]["status"] == "message" and
              sorted(n.split("=")[0] for n in s4[0]["names"]) == ["WANG^WEI0",
                                                                  "Zhang^San"] and
              s4[1]["mode"] == "viewer" and s4[1]["slices"] >= 1,
              "the node down: the browser lists the 2 studies of the cache (%s) "
-             "and opens one" % (s4[0]["names"] if s4 else p.stdout[-300:]))
+             "and opens one" % (s4[0]["names"] if s4 else out[-300:]))
     # another user's viewer (a desktop session beside the node's service
     # account) reads the stopped node's archive with no write access to
     # it: the index opens read-only and nothing is written beside it
