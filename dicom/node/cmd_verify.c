@@ -190,8 +190,9 @@ int nd_cmd_verify(int argc, char **argv)
         fprintf(stderr, "consort-node verify: cannot read %s/data\n", dir);
         goto out;
     }
-    /* a running node indexes a file just after it gets its name: a file
-     * caught in between is looked up again before it counts */
+    /* a running node indexes a file just after it gets its name (and
+     * `delete` removes the file just after its rows): a file caught in
+     * between is looked up again before it counts */
     for (size_t i = 0; i < o.found.n; i++) {
         if (i == 0) {
             sleep(1);
@@ -199,7 +200,9 @@ int nd_cmd_verify(int argc, char **argv)
             if (nd_index_files(ix, path_only, &c.paths) == 0)
                 qsort(c.paths.v, c.paths.n, sizeof *c.paths.v, cmp_str);
         }
-        if (!indexed(&c, o.found.v[i])) {
+        char full[1300];
+        snprintf(full, sizeof full, "%s/%s", dir, o.found.v[i]);
+        if (access(full, F_OK) == 0 && !indexed(&c, o.found.v[i])) {
             c.orphans++;
             printf("%-12s %s\n", "NOT INDEXED", o.found.v[i]);
         }
