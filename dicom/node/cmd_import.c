@@ -70,52 +70,29 @@ static void usage(FILE *to)
         "a summary; exit 1 if a DICOM file\ncould not be imported.");
 }
 
-/* 1 if path is a Part-10 file (preamble and "DICM"); its Media Storage
- * SOP Class UID (0002,0002) into cls ("" if not found). The meta group is
- * explicit VR little endian (PS3.10 7.1). */
-static int part10(const char *path, char cls[68])
+/* 1 if path is a Part-10 file (preamble and "DICM", PS3.10 7.1). */
+static int part10(const char *path)
 {
-    unsigned char b[2048];
-    cls[0] = '\0';
+    char b[132];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
     ssize_t n = pread(fd, b, sizeof b, 0);
     close(fd);
-    if (n < 132 || memcmp(b + 128, "DICM", 4) != 0)
+    return n == (ssize_t)sizeof b && memcmp(b + 128, "DICM", 4) == 0;
+}
+
+/* 1 if path is a DICOMDIR: its meta says so (its data set has no SOP
+ * Class UID of its own, so the record reader refuses it). */
+static int is_dicomdir(const char *path)
+{
+    struct dcx_open_opts o = {.no_pixels = 1};
+    dcx_ds *ds;
+    if (dcx_ds_open(path, &o, &ds, NULL) < 0)
         return 0;
-    for (ssize_t at = 132; at + 8 <= n;) {
-        unsigned group = b[at] | b[at + 1] << 8;
-        unsigned elem = b[at + 2] | b[at + 3] << 8;
-        if (group != 0x0002)
-            break;
-        int long_vr = memcmp(b + at + 4, "OB", 2) == 0 ||
-                      memcmp(b + at + 4, "UN", 2) == 0 ||
-                      memcmp(b + at + 4, "SQ", 2) == 0 ||
-                      memcmp(b + at + 4, "UT", 2) == 0;
-        size_t len;
-        if (long_vr) {
-            if (at + 12 > n)
-                break;
-            len = b[at + 8] | b[at + 9] << 8 | (size_t)b[at + 10] << 16 |
-                  (size_t)b[at + 11] << 24;
-            at += 12;
-        } else {
-            len = b[at + 6] | b[at + 7] << 8;
-            at += 8;
-        }
-        if (len > (size_t)(n - at))
-            break;
-        if (elem == 0x0002 && len < 68) {
-            memcpy(cls, b + at, len);
-            cls[len] = '\0';
-            while (len && (cls[len - 1] == '\0' || cls[len - 1] == ' '))
-                cls[--len] = '\0';
-            break;
-        }
-        at += (ssize_t)len;
-    }
-    return 1;
+    int yes = strcmp(dcx_ds_media_class(ds), "1.2.840.10008.1.3.10") == 0;
+    dcx_ds_close(ds);
+    return yes;
 }
 
 /* Copies the file at path into fd; 0 or -1 (errno). */
@@ -221,15 +198,14 @@ static enum outcome import_one(struct run *rn, const char *path, char *why,
         snprintf(why, whylen, "%s", strerror(errno));
         return FAILED;
     }
-    char cls[68];
-    int is_part10 = part10(path, cls);
-    if (strcmp(cls, "1.2.840.10008.1.3.10") == 0) {
-        snprintf(why, whylen, "a DICOMDIR (the media's index, not an "
-                              "instance)");
-        return SKIPPED;
-    }
+    int is_part10 = part10(path);
     struct nd_record rec;
     if (nd_record_read(path, -1, &rec, why, whylen) < 0) {
+        if (is_part10 && is_dicomdir(path)) {
+            snprintf(why, whylen, "a DICOMDIR (the media's index, not an "
+                                  "instance)");
+            return SKIPPED;
+        }
         /* a broken Part-10 file is a failure; anything else (a viewer on
          * the CD, a text file) is simply not DICOM */
         if (is_part10)

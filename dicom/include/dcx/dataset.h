@@ -60,6 +60,11 @@ const char *dcx_ds_errmsg(const dcx_ds *ds);
 /* Transfer syntax UID the dataset was read in ("" if unknown). */
 const char *dcx_ds_transfer_syntax(const dcx_ds *ds);
 
+/* Media Storage SOP Class UID of the file meta (0002,0002): what the file
+ * holds, also for objects with no SOP Class UID in their data set (a
+ * DICOMDIR); "" without a meta header. Borrowed until close. */
+const char *dcx_ds_media_class(dcx_ds *ds);
+
 /* Character set used to decode text: the declared (0008,0005) value, or
  * the override/guess; *out_guessed (may be NULL) is 1 when it is not what
  * the file declared. Borrowed until close. */

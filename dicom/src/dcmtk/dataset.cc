@@ -382,6 +382,20 @@ extern "C" const char *dcx_ds_transfer_syntax(const dcx_ds *ds)
     return ds->ts_uid.c_str();
 }
 
+extern "C" const char *dcx_ds_media_class(dcx_ds *ds)
+{
+    const char *v = nullptr;
+    try {
+        if (ds->ff.getMetaInfo()
+                ->findAndGetString(DCM_MediaStorageSOPClassUID, v)
+                .bad())
+            v = nullptr;
+    } catch (...) {
+        v = nullptr;
+    }
+    return v ? v : "";
+}
+
 extern "C" const char *dcx_ds_charset(const dcx_ds *ds, int *out_guessed)
 {
     if (out_guessed)
