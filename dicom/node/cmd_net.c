@@ -150,8 +150,11 @@ static void describe(struct item *it)
                      sizeof it->sop_class);
     dcx_item_get_str(r, DCX_TAG_SOP_INSTANCE_UID, 0, inst, sizeof inst);
     snprintf(it->ts, sizeof it->ts, "%s", dcx_ds_transfer_syntax(ds));
+    /* a DICOMDIR names its class in the meta only */
+    int dicomdir =
+        strcmp(dcx_ds_media_class(ds), "1.2.840.10008.1.3.10") == 0;
     dcx_ds_close(ds);
-    if (strcmp(it->sop_class, "1.2.840.10008.1.3.10") == 0)
+    if (dicomdir)
         it->skip = "DICOMDIR (a media index, not an instance)";
     else if (!it->sop_class[0] || !inst[0])
         it->skip = "no SOP Class or SOP Instance UID";
@@ -272,7 +275,8 @@ int nd_cmd_send(int argc, char **argv)
                         "one at a time\n");
         return 1;
     }
-    size_t sent = 0, failed = 0, skipped = 0;
+    /* all of them, also those after a failed association */
+    size_t sent = 0, failed = 0, skipped = l.n - sendable;
     double bytes = 0, t0 = nd_now_s();
     dcx_scu *scu = NULL;
     struct dcx_scu_opts o = {.calling_ae = aet, .called_ae = ae, .host = host,
@@ -281,10 +285,8 @@ int nd_cmd_send(int argc, char **argv)
     char **why = calloc(l.n ? l.n : 1, sizeof *why);
     for (size_t i = 0; i < l.n; i++) {
         struct item *it = &l.v[i];
-        if (it->skip) {
-            skipped++;
+        if (it->skip)
             continue;
-        }
         if (!scu) {
             struct dcx_error e;
             if (dcx_scu_open(&o, cx.c, cx.n, &scu, &e) < 0) {
