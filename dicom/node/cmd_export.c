@@ -7,6 +7,7 @@
  * read, and written in short transactions. */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "files.h"
 #include "opts.h"
 
 #include "audit.h"
@@ -225,37 +226,10 @@ struct opts {
     int anonymize, allow_burned_in, keep_chars;
 };
 
-/* A growing list of strings (relative paths, study UIDs). */
-struct strv {
-    char **v;
-    size_t n, cap;
-};
-
-static int strv_push(struct strv *l, const char *str)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return ND_ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
-    return (l->v[l->n] = strdup(str)) ? (l->n++, 0) : ND_ENOMEM;
-}
-
-static void strv_free(struct strv *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
 struct totals {
     long written, refused, failed;
     int j2k;
-    struct strv rel; /* the files written, for the DICOMDIR */
+    struct nd_files rel; /* the files written, for the DICOMDIR */
     int journal;     /* DIR/.consort-export, see below */
 };
 
@@ -314,8 +288,8 @@ static void journal_add(int fd, int st_no)
 
 static int referenced(void *user, const struct dcx_dir_record *r)
 {
-    struct strv *files = user;
-    return r->file[0] && strv_push(files, r->file) < 0;
+    struct nd_files *files = user;
+    return r->file[0] && nd_files_push(files, r->file) < 0;
 }
 
 static int remove_entry(const char *path, const struct stat *sb, int flag,
@@ -334,7 +308,7 @@ static void journal_recover(int fd, const char *dir)
     if (n <= 0)
         return;
     buf[n] = '\0';
-    struct strv files = {0};
+    struct nd_files files = {0};
     char path[1200];
     snprintf(path, sizeof path, "%s/DICOMDIR", dir);
     struct dcx_error e;
@@ -343,7 +317,7 @@ static void journal_recover(int fd, const char *dir)
         fprintf(stderr, "consort-node export: %s: %s; folders of an "
                         "interrupted export are left as they are\n",
                 path, e.msg);
-        strv_free(&files);
+        nd_files_free(&files);
         return;
     }
     for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
@@ -368,7 +342,7 @@ static void journal_recover(int fd, const char *dir)
                         path);
         }
     }
-    strv_free(&files);
+    nd_files_free(&files);
     if (ftruncate(fd, 0) == 0)
         fdatasync(fd);
 }
@@ -488,7 +462,7 @@ static int export_study(nd_index *ix, nd_audit *audit,
         }
         if (strcmp(info.transfer_syntax, DCX_TS_EXPLICIT_LE) != 0)
             t->j2k = 1;
-        if (strv_push(&t->rel, rel) < 0) {
+        if (nd_files_push(&t->rel, rel) < 0) {
             failed++;
             break;
         }
@@ -570,7 +544,7 @@ static int print_row(void *user, const struct nd_teach_row *r)
 
 static int add_pending(void *user, const struct nd_teach_row *r)
 {
-    return strv_push(user, r->study_uid);
+    return nd_files_push(user, r->study_uid);
 }
 
 int nd_cmd_export(int argc, char **argv)
@@ -578,7 +552,7 @@ int nd_cmd_export(int argc, char **argv)
     const char *cfg_path = NULL, *storage = NULL;
     struct opts o = {0};
     int teaching = 0, list = 0, ready = 0;
-    struct strv studies = {0};
+    struct nd_files studies = {0};
     int n_pos;
     const struct nd_opt opts[] = {
         ND_STR("--config", &cfg_path),
@@ -736,7 +710,7 @@ int nd_cmd_export(int argc, char **argv)
     if (t.failed)
         printf("; %ld failed", t.failed);
     printf("\n");
-    strv_free(&t.rel);
+    nd_files_free(&t.rel);
     rc = bad || t.failed ? 1 : t.refused ? 3 : 0;
     /* every folder of the run is in the DICOMDIR (or was removed): no
      * journal left on the media (unlinked while locked: a waiting export
@@ -749,7 +723,7 @@ int nd_cmd_export(int argc, char **argv)
 out:
     if (journal >= 0)
         close(journal);
-    strv_free(&studies);
+    nd_files_free(&studies);
     nd_audit_close(audit);
     nd_index_close(ix);
     return rc;

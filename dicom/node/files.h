@@ -1,13 +1,15 @@
 /* files.h - the files a command line names (send, import): files as they
  * are, folders searched recursively in name order, hidden names ('.')
- * skipped, so that a run over the same folder goes in the same order. */
+ * skipped, so that a run over the same folder goes in the same order. The
+ * list is the node's string list for other paths and UIDs too (export,
+ * verify); and the progress line of long runs. */
 #ifndef ND_FILES_H
 #define ND_FILES_H
 
 #include <stddef.h>
 
 struct nd_files {
-    char **v; /* paths, malloc'd */
+    char **v; /* paths (or other strings), each malloc'd */
     size_t n, cap;
 };
 
