@@ -180,3 +180,44 @@ void nd_audit_sync(nd_audit *a)
     if (a)
         fdatasync(a->fd);
 }
+
+void nd_study_counts_add(struct nd_study_counts *sc, const char *study,
+                         const char *patient, int ok)
+{
+    struct nd_study_count *c = NULL;
+    /* associations carry one or a few studies: the last is the likely one */
+    for (size_t i = sc->n; i-- > 0 && !c;)
+        if (strcmp(sc->v[i].study_uid, study) == 0)
+            c = &sc->v[i];
+    if (!c) {
+        if (sc->n == sc->cap) {
+            size_t cap = sc->cap ? 2 * sc->cap : 4;
+            struct nd_study_count *v = realloc(sc->v, cap * sizeof *v);
+            if (!v)
+                return; /* an audit count lost, not an image */
+            sc->v = v;
+            sc->cap = cap;
+        }
+        c = &sc->v[sc->n++];
+        memset(c, 0, sizeof *c);
+        snprintf(c->study_uid, sizeof c->study_uid, "%s", study);
+        snprintf(c->patient_id, sizeof c->patient_id, "%s", patient);
+    }
+    if (ok)
+        c->done++;
+    else
+        c->failed++;
+}
+
+void nd_study_counts_free(struct nd_study_counts *sc)
+{
+    free(sc->v);
+    memset(sc, 0, sizeof *sc);
+}
+
+enum nd_audit_outcome nd_audit_outcome_of(long done, long failed)
+{
+    return failed == 0 ? ND_AUDIT_OK
+           : done > 0  ? ND_AUDIT_MINOR
+                       : ND_AUDIT_SERIOUS;
+}

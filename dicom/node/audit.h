@@ -67,6 +67,26 @@ void nd_audit_write(nd_audit *a, const struct nd_audit_event *e);
  * tick. */
 void nd_audit_sync(nd_audit *a);
 
+/* Per-study counts of one operation (an association's stores, a
+ * retrieve, an import), for its audit events: one event per study. */
+struct nd_study_count {
+    char study_uid[68], patient_id[130]; /* as struct nd_record */
+    long done, failed;
+};
+struct nd_study_counts {
+    struct nd_study_count *v;
+    size_t n, cap;
+};
+
+/* Counts one instance of study as done (ok) or failed. Out of memory: a
+ * count is lost, never an image. */
+void nd_study_counts_add(struct nd_study_counts *sc, const char *study,
+                         const char *patient, int ok);
+void nd_study_counts_free(struct nd_study_counts *sc);
+
+/* OK when nothing failed, MINOR when some did, SERIOUS when all did. */
+enum nd_audit_outcome nd_audit_outcome_of(long done, long failed);
+
 /* The event's name in the file ("store", "query", ...) and its DICOM
  * audit event ID; NULL for an unknown value. */
 const char *nd_audit_name(enum nd_audit_what w);

@@ -508,9 +508,8 @@ static int export_study(nd_index *ix, nd_audit *audit,
     nd_audit_write(audit,
                    &(struct nd_audit_event){
                        .what = ND_AUDIT_EXPORT,
-                       .outcome = written == 0         ? ND_AUDIT_SERIOUS
-                                  : refused || failed ? ND_AUDIT_MINOR
-                                                      : ND_AUDIT_OK,
+                       .outcome = nd_audit_outcome_of(written,
+                                                      refused + failed),
                        .ae = cfg->ae_title, .dest = o->dir, .user = o->user,
                        .patient_id = s.patient_id, .study_uid = study_uid,
                        .instances = written, .failed = refused + failed,

@@ -36,18 +36,11 @@
 
 enum outcome { IMPORTED, ALREADY, CONFLICT, SKIPPED, FAILED };
 
-/* A study met in this run, for its audit event. */
-struct study_count {
-    char uid[68], patient_id[130];
-    long imported, failed;
-};
-
 struct run {
     const struct nd_config *cfg;
     nd_archive *ar;
     nd_index *ix;
-    struct study_count *studies;
-    size_t n_studies, cap;
+    struct nd_study_counts studies; /* imported / failed, for the audit */
     double bytes;
     int disk_full; /* the archive's disk: the run stops */
 };
@@ -169,27 +162,6 @@ static int place(struct run *rn, const char *path, int is_part10,
     return nd_archive_commit(rn->ar, tmp, sop_uid, rel, rel_len, dup);
 }
 
-static struct study_count *study_of(struct run *rn, const char *uid,
-                                    const char *patient_id)
-{
-    for (size_t i = 0; i < rn->n_studies; i++)
-        if (strcmp(rn->studies[i].uid, uid) == 0)
-            return &rn->studies[i];
-    if (rn->n_studies == rn->cap) {
-        size_t cap = rn->cap ? 2 * rn->cap : 16;
-        struct study_count *v = realloc(rn->studies, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        rn->studies = v;
-        rn->cap = cap;
-    }
-    struct study_count *s = &rn->studies[rn->n_studies++];
-    memset(s, 0, sizeof *s);
-    snprintf(s->uid, sizeof s->uid, "%s", uid);
-    snprintf(s->patient_id, sizeof s->patient_id, "%s", patient_id);
-    return s;
-}
-
 static enum outcome import_one(struct run *rn, const char *path, char *why,
                                size_t whylen)
 {
@@ -219,7 +191,6 @@ static enum outcome import_one(struct run *rn, const char *path, char *why,
         snprintf(why, whylen, "%s", problem);
         return FAILED;
     }
-    struct study_count *sc = study_of(rn, rec.study_uid, rec.r.patient_id);
     char rel[200];
     enum nd_dup dup;
     int rc = place(rn, path, is_part10, &sb, rec.sop_uid, rel, sizeof rel,
@@ -230,8 +201,8 @@ static enum outcome import_one(struct run *rn, const char *path, char *why,
             snprintf(why, whylen, "disk full");
         else if (!why[0])
             snprintf(why, whylen, "cannot write the archive file");
-        if (sc)
-            sc->failed++;
+        nd_study_counts_add(&rn->studies, rec.study_uid, rec.r.patient_id,
+                            0);
         return FAILED;
     }
     if (dup == ND_DUP_CONFLICT) {
@@ -254,14 +225,13 @@ static enum outcome import_one(struct run *rn, const char *path, char *why,
         snprintf(why, whylen, "index: %s", nd_index_errmsg(rn->ix));
         if (dup == ND_NEW)
             nd_archive_remove(rn->ar, rel);
-        if (sc)
-            sc->failed++;
+        nd_study_counts_add(&rn->studies, rec.study_uid, rec.r.patient_id,
+                            0);
         return FAILED;
     }
     if (dup == ND_DUP_SAME && rc == 1)
         return ALREADY;
-    if (sc)
-        sc->imported++;
+    nd_study_counts_add(&rn->studies, rec.study_uid, rec.r.patient_id, 1);
     rn->bytes += (double)rec.r.size;
     return IMPORTED;
 }
@@ -360,28 +330,24 @@ int nd_cmd_import(int argc, char **argv)
     }
     if (show && files.n)
         fputc('\n', stderr);
-    for (size_t i = 0; i < rn.n_studies; i++) {
-        const struct study_count *s = &rn.studies[i];
-        if (s->imported == 0 && s->failed == 0)
-            continue;
+    size_t n_studies = 0;
+    for (size_t i = 0; i < rn.studies.n; i++) {
+        const struct nd_study_count *s = &rn.studies.v[i];
+        n_studies += s->done > 0;
         char detail[1300];
         snprintf(detail, sizeof detail, "from %s", argv[0]);
         nd_audit_write(audit,
                        &(struct nd_audit_event){
                            .what = ND_AUDIT_IMPORT,
-                           .outcome = s->imported == 0 ? ND_AUDIT_SERIOUS
-                                      : s->failed     ? ND_AUDIT_MINOR
-                                                      : ND_AUDIT_OK,
+                           .outcome = nd_audit_outcome_of(s->done, s->failed),
                            .ae = cfg.ae_title, .user = user,
-                           .patient_id = s->patient_id, .study_uid = s->uid,
-                           .instances = s->imported, .failed = s->failed,
+                           .patient_id = s->patient_id,
+                           .study_uid = s->study_uid, .instances = s->done,
+                           .failed = s->failed,
                            .detail = detail});
     }
     nd_audit_sync(audit);
     double dt = nd_now_s() - t0;
-    size_t n_studies = 0;
-    for (size_t i = 0; i < rn.n_studies; i++)
-        n_studies += rn.studies[i].imported > 0;
     printf("%ld instance(s) of %zu study(ies) imported into %s (%.1f MB, "
            "%.1f s)",
            count[IMPORTED], n_studies, cfg.storage, rn.bytes / 1e6, dt);
@@ -401,7 +367,7 @@ out:
     nd_audit_close(audit);
     nd_index_close(rn.ix);
     nd_archive_close(rn.ar);
-    free(rn.studies);
+    nd_study_counts_free(&rn.studies);
     nd_files_free(&files);
     return rc;
 }

@@ -57,57 +57,14 @@ struct server {
 
 /* Instances of one study in one association or retrieve, for the audit
  * trail: one event per study, not per instance. */
-struct study_count {
-    char study_uid[68], patient_id[130]; /* as struct nd_record */
-    long done, failed;
-};
-
-struct study_counts {
-    struct study_count *v;
-    size_t n, cap;
-};
 
 /* per association */
 struct assoc {
     nd_index *ix;
-    struct study_counts stored;    /* C-STOREs received */
-    struct study_counts retrieved; /* the running C-MOVE/C-GET */
+    struct nd_study_counts stored;    /* C-STOREs received */
+    struct nd_study_counts retrieved; /* the running C-MOVE/C-GET */
 };
 
-static void count_study(struct study_counts *sc, const char *study,
-                        const char *patient, int ok)
-{
-    struct study_count *c = NULL;
-    /* associations carry one or a few studies: the last is the likely one */
-    for (size_t i = sc->n; i-- > 0 && !c;)
-        if (strcmp(sc->v[i].study_uid, study) == 0)
-            c = &sc->v[i];
-    if (!c) {
-        if (sc->n == sc->cap) {
-            size_t cap = sc->cap ? 2 * sc->cap : 4;
-            struct study_count *v = realloc(sc->v, cap * sizeof *v);
-            if (!v)
-                return; /* an audit count lost, not an image */
-            sc->v = v;
-            sc->cap = cap;
-        }
-        c = &sc->v[sc->n++];
-        memset(c, 0, sizeof *c);
-        snprintf(c->study_uid, sizeof c->study_uid, "%s", study);
-        snprintf(c->patient_id, sizeof c->patient_id, "%s", patient);
-    }
-    if (ok)
-        c->done++;
-    else
-        c->failed++;
-}
-
-static enum nd_audit_outcome outcome_of(long done, long failed)
-{
-    return failed == 0 ? ND_AUDIT_OK
-           : done > 0  ? ND_AUDIT_MINOR
-                       : ND_AUDIT_SERIOUS;
-}
 
 static dcx_scp *volatile g_scp; /* for the signal handler only */
 
@@ -210,11 +167,12 @@ static void on_end(void *user, const struct dcx_assoc_info *a,
             s->stores_ok, s->stores_failed, s->bytes);
     if (as) {
         for (size_t i = 0; i < as->stored.n; i++) {
-            const struct study_count *c = &as->stored.v[i];
+            const struct nd_study_count *c = &as->stored.v[i];
             nd_audit_write(sv->audit,
                            &(struct nd_audit_event){
                                .what = ND_AUDIT_STORE,
-                               .outcome = outcome_of(c->done, c->failed),
+                               .outcome =
+                                   nd_audit_outcome_of(c->done, c->failed),
                                .ae = a->calling_ae, .host = a->peer_host,
                                .tls = a->tls, .patient_id = c->patient_id,
                                .study_uid = c->study_uid,
@@ -223,8 +181,8 @@ static void on_end(void *user, const struct dcx_assoc_info *a,
                                .detail = s->aborted ? "association aborted"
                                                     : NULL});
         }
-        free(as->stored.v);
-        free(as->retrieved.v);
+        nd_study_counts_free(&as->stored);
+        nd_study_counts_free(&as->retrieved);
         nd_index_close(as->ix);
         free(as);
     }
@@ -354,9 +312,9 @@ static uint16_t on_store(void *user, const struct dcx_assoc_info *a,
     uint16_t st = store_one(sv, a, rq, tmp, &rec, &parsed);
     struct assoc *as = a->user;
     if (as)
-        count_study(&as->stored, parsed ? rec.study_uid : "",
-                    parsed ? rec.r.patient_id : "",
-                    st == DCX_STATUS_SUCCESS);
+        nd_study_counts_add(&as->stored, parsed ? rec.study_uid : "",
+                            parsed ? rec.r.patient_id : "",
+                            st == DCX_STATUS_SUCCESS);
     return st;
 }
 
@@ -456,7 +414,7 @@ struct path_list {
     const char *root;
     struct dcx_file_list *out;
     size_t cap;
-    struct study_counts *studies; /* per study, for the audit trail */
+    struct nd_study_counts *studies; /* per study, for the audit trail */
 };
 
 static int path_row(void *user, const char *const *vals)
@@ -475,7 +433,8 @@ static int path_row(void *user, const char *const *vals)
         return ND_ENOMEM;
     o->n++;
     if (pl->studies)
-        count_study(pl->studies, vals[NK_STUDY_UID], vals[NK_PATIENT_ID], 1);
+        nd_study_counts_add(pl->studies, vals[NK_STUDY_UID],
+                            vals[NK_PATIENT_ID], 1);
     return 0;
 }
 
@@ -548,11 +507,11 @@ static void on_retrieve_end(void *user, const struct dcx_assoc_info *a,
              is_get ? "c-get" : "c-move", done, failed, warning,
              cancelled ? " cancelled" : "");
     for (size_t i = 0; i < as->retrieved.n; i++) {
-        const struct study_count *c = &as->retrieved.v[i];
+        const struct nd_study_count *c = &as->retrieved.v[i];
         nd_audit_write(sv->audit,
                        &(struct nd_audit_event){
                            .what = ND_AUDIT_RETRIEVE,
-                           .outcome = outcome_of(done, failed),
+                           .outcome = nd_audit_outcome_of(done, failed),
                            .ae = a->calling_ae, .host = a->peer_host,
                            .tls = a->tls,
                            .dest = is_get ? a->calling_ae : dest,
