@@ -38,13 +38,6 @@ import nodelib as nl  # noqa: E402
 import pydicom  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-failures = []
-
-
-def check(cond, msg):
-    print("%s: %s" % ("ok" if cond else "FAILED", msg))
-    if not cond:
-        failures.append(msg)
 
 
 def queued(node, conf):
@@ -101,15 +94,15 @@ def main():
     print(out.strip())
     n = len(images) + 1
     summary = out.strip().splitlines()[-1] if out.strip() else ""
-    check(rc == 1 and summary.startswith("%d instance(s)" % n) and
-          "3 skipped" in summary and "1 FAILED" in summary,
-          "import of the CD beside the running node: %d instances, 3 skipped, "
-          "1 failed, exit 1 (%s)" % (n, summary))
-    check(all(re.search(r"skipped\s+%s: " % re.escape(os.path.join(cd, x)), out)
-              for x in ("README.TXT", "autorun.inf", "DICOMDIR")) and
-          re.search(r"FAILED\s+%s: " % re.escape(os.path.join(cut, "IM999999")), out),
-          "the README, autorun.inf and DICOMDIR are named as skipped, the cut "
-          "file as failed with its reason")
+    nl.expect(rc == 1 and summary.startswith("%d instance(s)" % n) and
+              "3 skipped" in summary and "1 FAILED" in summary,
+              "import of the CD beside the running node: %d instances, 3 skipped, "
+              "1 failed, exit 1 (%s)" % (n, summary))
+    nl.expect(all(re.search(r"skipped\s+%s: " % re.escape(os.path.join(cd, x)), out)
+                  for x in ("README.TXT", "autorun.inf", "DICOMDIR")) and
+              re.search(r"FAILED\s+%s: " % re.escape(os.path.join(cut, "IM999999")), out),
+              "the README, autorun.inf and DICOMDIR are named as skipped, the cut "
+              "file as failed with its reason")
     same = 0
     for f in images:
         uid = str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID)
@@ -117,8 +110,8 @@ def main():
         if os.path.exists(stored):
             with open(f, "rb") as a, open(stored, "rb") as b:
                 same += a.read() == b.read()
-    check(same == len(images), "%d/%d files in the archive byte for byte"
-          % (same, len(images)))
+    nl.expect(same == len(images), "%d/%d files in the archive byte for byte"
+              % (same, len(images)))
     stored = os.path.join(storage, nl.rel_path(bare_uid))
     ok = False
     if os.path.exists(stored):
@@ -128,8 +121,8 @@ def main():
         ok = (head[128:132] == b"DICM" and
               str(sds.file_meta.MediaStorageSOPInstanceUID) == bare_uid and
               sds.PixelData == ds.PixelData and sds.PatientName == ds.PatientName)
-    check(ok, "the data set without a Part-10 header is stored with one, "
-          "its data set unchanged")
+    nl.expect(ok, "the data set without a Part-10 header is stored with one, "
+              "its data set unchanged")
     study = str(pydicom.dcmread(images[0], stop_before_pixels=True).StudyInstanceUID)
     rc, out = nl.run(["findscu", "-S", "-k", "QueryRetrieveLevel=STUDY",
                       "-k", "StudyInstanceUID=%s" % study,
@@ -139,20 +132,20 @@ def main():
     want = sum(1 for f in images
                if str(pydicom.dcmread(f, stop_before_pixels=True).StudyInstanceUID)
                == study)
-    check(rc == 0 and cnt == [str(want)],
-          "the running node finds the imported study at once (%s of %d "
-          "instances)" % (cnt, want))
+    nl.expect(rc == 0 and cnt == [str(want)],
+              "the running node finds the imported study at once (%s of %d "
+              "instances)" % (cnt, want))
     q = queued(node, conf)
-    check(len(q) == n and all(e.get("dest") == "PROV" for e in q),
-          "each imported instance is queued for the upstream peer (%d of %d)"
-          % (len(q), n))
+    nl.expect(len(q) == n and all(e.get("dest") == "PROV" for e in q),
+              "each imported instance is queued for the upstream peer (%d of %d)"
+              % (len(q), n))
 
     rc, out = nl.run([node, "import", cd, "--config", conf, "--no-progress"])
     summary = out.strip().splitlines()[-1] if out.strip() else ""
-    check(rc == 0 and summary.startswith("0 instance(s)") and
-          "%d already there" % n in summary and len(queued(node, conf)) == n,
-          "the CD again: all already there, exit 0, nothing queued twice (%s)"
-          % summary)
+    nl.expect(rc == 0 and summary.startswith("0 instance(s)") and
+              "%d already there" % n in summary and len(queued(node, conf)) == n,
+              "the CD again: all already there, exit 0, nothing queued twice (%s)"
+              % summary)
     other = os.path.join(work, "other")
     os.makedirs(other)
     ds2 = pydicom.dcmread(images[0])
@@ -164,27 +157,27 @@ def main():
                                           "rb") as b:
         first_kept = a.read() == b.read()
     aside = nl.files_under(os.path.join(storage, "conflicts"))
-    check(rc == 0 and "1 conflicting, kept aside" in out and first_kept and
-          len(aside) == 1,
-          "a file with a known SOP Instance UID and other content is kept aside "
-          "in conflicts/, the first stays")
+    nl.expect(rc == 0 and "1 conflicting, kept aside" in out and first_kept and
+              len(aside) == 1,
+              "a file with a known SOP Instance UID and other content is kept aside "
+              "in conflicts/, the first stays")
 
     rc, out = nl.run([node, "audit", "--config", conf, "--event", "import", "--json"])
     ev = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     studies = {str(pydicom.dcmread(f, stop_before_pixels=True).StudyInstanceUID)
                for f in images} | {str(ds.StudyInstanceUID)}
-    check(rc == 0 and {e.get("study_uid") for e in ev} == studies and
-          all(e.get("user") == "tech1" for e in ev if e.get("instances")),
-          "the audit trail has an import event per study (%d), by tech1"
-          % len(ev))
-    check(srv.stop() == 0, "node stopped cleanly")
+    nl.expect(rc == 0 and {e.get("study_uid") for e in ev} == studies and
+              all(e.get("user") == "tech1" for e in ev if e.get("instances")),
+              "the audit trail has an import event per study (%d), by tech1"
+              % len(ev))
+    nl.expect(srv.stop() == 0, "node stopped cleanly")
 
     # verify: the archive against its index, then with damage done to it
     rc, out = nl.run([node, "verify", "--config", conf, "--deep", "--no-progress"])
-    check(rc == 0 and "the archive and its index agree" in out and
-          "1 file(s) in %s" % os.path.join(storage, "conflicts") in out,
-          "verify --deep: the archive and its index agree, the conflict is "
-          "pointed out (%s)" % out.strip().replace("\n", " | "))
+    nl.expect(rc == 0 and "the archive and its index agree" in out and
+              "1 file(s) in %s" % os.path.join(storage, "conflicts") in out,
+              "verify --deep: the archive and its index agree, the conflict is "
+              "pointed out (%s)" % out.strip().replace("\n", " | "))
     uids = [str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID)
             for f in images[1:3]]
     gone, cut_short = [nl.rel_path(u) for u in uids]
@@ -196,16 +189,13 @@ def main():
     shutil.copy(images[0], stray)
     rc, out = nl.run([node, "verify", "--config", conf, "--no-progress"])
     print(out.strip())
-    check(rc == 1 and re.search(r"MISSING\s+%s" % re.escape(gone), out) and
-          re.search(r"WRONG SIZE\s+%s" % re.escape(cut_short), out) and
-          re.search(r"NOT INDEXED\s+\S*%s" % ("0" * 32), out) and
-          "1 missing; 1 of the wrong size; 1 not indexed" in out,
-          "verify names a missing file, one cut short and one not indexed, "
-          "exit 1")
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        sys.exit(1)
-    print("node_import: all checks passed")
+    nl.expect(rc == 1 and re.search(r"MISSING\s+%s" % re.escape(gone), out) and
+              re.search(r"WRONG SIZE\s+%s" % re.escape(cut_short), out) and
+              re.search(r"NOT INDEXED\s+\S*%s" % ("0" * 32), out) and
+              "1 missing; 1 of the wrong size; 1 not indexed" in out,
+              "verify names a missing file, one cut short and one not indexed, "
+              "exit 1")
+    nl.finish("node_import")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,24 @@ def check(cond, msg):
     print("ok: " + msg, flush=True)
 
 
+failures = []
+
+
+def expect(cond, msg):
+    """check() that goes on after a failure (every check of a long test
+    reported); finish() then exits 1 if any failed."""
+    print(("ok: " if cond else "FAILED: ") + msg, flush=True)
+    if not cond:
+        failures.append(msg)
+
+
+def finish(name):
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        sys.exit(1)
+    print("%s: all checks passed" % name)
+
+
 def wait_port(port, timeout=15.0, proc=None):
     t0 = time.time()
     while time.time() - t0 < timeout:
