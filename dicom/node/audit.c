@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "audit.h"
 
+#include "nd.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -190,14 +192,11 @@ void nd_study_counts_add(struct nd_study_counts *sc, const char *study,
         if (strcmp(sc->v[i].study_uid, study) == 0)
             c = &sc->v[i];
     if (!c) {
-        if (sc->n == sc->cap) {
-            size_t cap = sc->cap ? 2 * sc->cap : 4;
-            struct nd_study_count *v = realloc(sc->v, cap * sizeof *v);
-            if (!v)
-                return; /* an audit count lost, not an image */
-            sc->v = v;
-            sc->cap = cap;
-        }
+        struct nd_study_count *v =
+            nd_grow(sc->v, sc->n, &sc->cap, sizeof *v, 4);
+        if (!v)
+            return; /* an audit count lost, not an image */
+        sc->v = v;
         c = &sc->v[sc->n++];
         memset(c, 0, sizeof *c);
         snprintf(c->study_uid, sizeof c->study_uid, "%s", study);

@@ -100,14 +100,10 @@ struct study {
 static int collect(void *user, const char *const *v)
 {
     struct study *s = user;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 64;
-        struct instance *nv = realloc(s->v, cap * sizeof *nv);
-        if (!nv)
-            return ND_ENOMEM;
-        s->v = nv;
-        s->cap = cap;
-    }
+    struct instance *nv = nd_grow(s->v, s->n, &s->cap, sizeof *nv, 64);
+    if (!nv)
+        return ND_ENOMEM;
+    s->v = nv;
     struct instance *in = &s->v[s->n];
     in->path = strdup(v[NK_PATH]);
     in->series = strdup(v[NK_SERIES_UID]);

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "files.h"
 
+#include "nd.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -12,14 +14,10 @@
 
 int nd_files_push(struct nd_files *l, const char *path)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 256;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
+    char **v = nd_grow(l->v, l->n, &l->cap, sizeof *v, 256);
+    if (!v)
+        return -1;
+    l->v = v;
     l->v[l->n] = strdup(path);
     if (!l->v[l->n])
         return -1;
@@ -58,15 +56,12 @@ static int walk(const char *cmd, struct nd_files *l, const char *path,
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn) {
-                rc = -1;
-                break;
-            }
-            names = nn;
+        char **nn = nd_grow(names, n, &cap, sizeof *nn, 64);
+        if (!nn) {
+            rc = -1;
+            break;
         }
+        names = nn;
         names[n] = strdup(de->d_name);
         if (!names[n]) {
             rc = -1;

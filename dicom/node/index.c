@@ -787,15 +787,13 @@ int nd_index_delete_study(nd_index *ix, const char *study_uid,
     rc = SQLITE_ERROR;
     if (s) {
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-            if ((size_t)out->instances == cap) {
-                cap = cap ? 2 * cap : 64;
-                char **v = realloc(out->paths, cap * sizeof *v);
-                if (!v) {
-                    rc = SQLITE_NOMEM;
-                    break;
-                }
-                out->paths = v;
+            char **v = nd_grow(out->paths, (size_t)out->instances, &cap,
+                               sizeof *v, 64);
+            if (!v) {
+                rc = SQLITE_NOMEM;
+                break;
             }
+            out->paths = v;
             if (!(out->paths[out->instances] = strdup(nd_sql_col(s, 0)))) {
                 rc = SQLITE_NOMEM;
                 break;

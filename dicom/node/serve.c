@@ -421,14 +421,10 @@ static int path_row(void *user, const char *const *vals)
 {
     struct path_list *pl = user;
     struct dcx_file_list *o = pl->out;
-    if (o->n == pl->cap) {
-        size_t cap = pl->cap ? 2 * pl->cap : 64;
-        char **v = realloc(o->paths, cap * sizeof *v);
-        if (!v)
-            return ND_ENOMEM;
-        o->paths = v;
-        pl->cap = cap;
-    }
+    char **v = nd_grow(o->paths, o->n, &pl->cap, sizeof *v, 64);
+    if (!v)
+        return ND_ENOMEM;
+    o->paths = v;
     if (asprintf(&o->paths[o->n], "%s/%s", pl->root, vals[NK_PATH]) < 0)
         return ND_ENOMEM;
     o->n++;
