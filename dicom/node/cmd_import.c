@@ -37,7 +37,6 @@
 enum outcome { IMPORTED, ALREADY, CONFLICT, SKIPPED, FAILED };
 
 struct run {
-    const struct nd_config *cfg;
     nd_archive *ar;
     nd_index *ix;
     struct nd_study_counts studies; /* imported / failed, for the audit */
@@ -280,7 +279,7 @@ int nd_cmd_import(int argc, char **argv)
             nd_files_free(&files);
             return 1;
         }
-    struct run rn = {.cfg = &cfg};
+    struct run rn = {0};
     nd_audit *audit = NULL;
     int rc = 1;
     char path[1200], audit_path[1200];
