@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dcx/dcx.h"
+
 enum op_kind { OP_ADD, OP_REMOVE, OP_UPDATE };
 
 struct op {
@@ -69,14 +71,10 @@ void vw_annots_destroy(vw_annots *l)
 
 static int push_op(struct ops *s, const struct op *o)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 16;
-        struct op *v = realloc(s->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        s->v = v;
-        s->cap = cap;
-    }
+    struct op *v = dcx_grow(s->v, s->n, &s->cap, sizeof *v, 16);
+    if (!v)
+        return -1;
+    s->v = v;
     s->v[s->n++] = *o;
     return 0;
 }
@@ -92,14 +90,10 @@ static long index_of(const vw_annots *l, unsigned id)
 /* the raw list changes, without history */
 static int insert(vw_annots *l, const struct vw_annot *a)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        struct vw_annot *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
+    struct vw_annot *v = dcx_grow(l->v, l->n, &l->cap, sizeof *v, 16);
+    if (!v)
+        return -1;
+    l->v = v;
     l->v[l->n++] = *a;
     return 0;
 }

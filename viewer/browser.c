@@ -204,14 +204,10 @@ struct uids {
 static int on_uid(void *user, dcx_ds *m)
 {
     struct uids *u = user;
-    if (u->n == u->cap) {
-        size_t cap = u->cap ? 2 * u->cap : 64;
-        void *nv = realloc(u->v, cap * sizeof *u->v);
-        if (!nv)
-            return 1; /* cancel */
-        u->v = nv;
-        u->cap = cap;
-    }
+    void *nv = dcx_grow(u->v, u->n, &u->cap, sizeof *u->v, 64);
+    if (!nv)
+        return 1; /* cancel */
+    u->v = nv;
     vw_item_text(dcx_ds_root(m), u->tag, u->v[u->n], sizeof u->v[0]);
     if (u->v[u->n][0])
         u->n++;
@@ -371,13 +367,10 @@ static void evict(const char *root, const char *keep)
         if (unsent || strcmp(e->d_name, keep) == 0 ||
             strstr(e->d_name, ".part"))
             continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 32;
-            void *nv = realloc(v, cap * sizeof *v);
-            if (!nv)
-                break;
-            v = nv;
-        }
+        void *nv = dcx_grow(v, n, &cap, sizeof *v, 32);
+        if (!nv)
+            break;
+        v = nv;
         snprintf(v[n].name, sizeof v[n].name, "%s", e->d_name);
         v[n].bytes = bytes;
         v[n++].used = sb.st_mtime;

@@ -193,7 +193,7 @@ void nd_study_counts_add(struct nd_study_counts *sc, const char *study,
             c = &sc->v[i];
     if (!c) {
         struct nd_study_count *v =
-            nd_grow(sc->v, sc->n, &sc->cap, sizeof *v, 4);
+            dcx_grow(sc->v, sc->n, &sc->cap, sizeof *v, 4);
         if (!v)
             return; /* an audit count lost, not an image */
         sc->v = v;

@@ -14,6 +14,8 @@
 #include "config.h"
 #include "index.h"
 #include "nd.h"
+
+#include "dcx/dcx.h"
 #include "teaching.h"
 
 #include "dcx/dataset.h"
@@ -100,7 +102,7 @@ struct study {
 static int collect(void *user, const char *const *v)
 {
     struct study *s = user;
-    struct instance *nv = nd_grow(s->v, s->n, &s->cap, sizeof *nv, 64);
+    struct instance *nv = dcx_grow(s->v, s->n, &s->cap, sizeof *nv, 64);
     if (!nv)
         return ND_ENOMEM;
     s->v = nv;

@@ -4,6 +4,8 @@
 
 #include "nd.h"
 
+#include "dcx/dcx.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +16,7 @@
 
 int nd_files_push(struct nd_files *l, const char *path)
 {
-    char **v = nd_grow(l->v, l->n, &l->cap, sizeof *v, 256);
+    char **v = dcx_grow(l->v, l->n, &l->cap, sizeof *v, 256);
     if (!v)
         return -1;
     l->v = v;
@@ -56,7 +58,7 @@ static int walk(const char *cmd, struct nd_files *l, const char *path,
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
-        char **nn = nd_grow(names, n, &cap, sizeof *nn, 64);
+        char **nn = dcx_grow(names, n, &cap, sizeof *nn, 64);
         if (!nn) {
             rc = -1;
             break;

@@ -6,6 +6,8 @@
 
 #include "nd.h"
 
+#include "dcx/dcx.h"
+
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -787,7 +789,7 @@ int nd_index_delete_study(nd_index *ix, const char *study_uid,
     rc = SQLITE_ERROR;
     if (s) {
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-            char **v = nd_grow(out->paths, (size_t)out->instances, &cap,
+            char **v = dcx_grow(out->paths, (size_t)out->instances, &cap,
                                sizeof *v, 64);
             if (!v) {
                 rc = SQLITE_NOMEM;

@@ -15,6 +15,8 @@
 #include "forward.h"
 #include "index.h"
 #include "nd.h"
+
+#include "dcx/dcx.h"
 #include "query.h"
 #include "queue.h"
 #include "record.h"
@@ -421,7 +423,7 @@ static int path_row(void *user, const char *const *vals)
 {
     struct path_list *pl = user;
     struct dcx_file_list *o = pl->out;
-    char **v = nd_grow(o->paths, o->n, &pl->cap, sizeof *v, 64);
+    char **v = dcx_grow(o->paths, o->n, &pl->cap, sizeof *v, 64);
     if (!v)
         return ND_ENOMEM;
     o->paths = v;

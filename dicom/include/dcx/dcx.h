@@ -8,10 +8,27 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Room for element n of v (elem bytes each, *cap allocated), doubling
+ * from first: v itself, or its reallocation (*cap updated), or NULL when
+ * out of memory (v is then unchanged and still the caller's). The one way
+ * the project grows an array. */
+static inline void *dcx_grow(void *v, size_t n, size_t *cap, size_t elem,
+                             size_t first)
+{
+    if (n < *cap)
+        return v;
+    size_t c = *cap ? 2 * *cap : first;
+    void *nv = realloc(v, c * elem);
+    if (nv)
+        *cap = c;
+    return nv;
+}
 
 /* Error codes: fallible functions return 0 or one of these (negative). */
 enum {
