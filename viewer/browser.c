@@ -72,20 +72,17 @@ static dcx_scu *open_scu(const struct vw_node *n, const char *model,
 
 struct collect {
     struct vw_study *s;
-    int n, cap;
+    int n;
+    size_t cap;
 };
 
 /* A new zeroed study at the end of c; NULL when out of memory. */
 static struct vw_study *collect_add(struct collect *c)
 {
-    if (c->n == c->cap) {
-        int nc = c->cap ? c->cap * 2 : 64;
-        struct vw_study *ns = realloc(c->s, (size_t)nc * sizeof *ns);
-        if (!ns)
-            return NULL;
-        c->s = ns;
-        c->cap = nc;
-    }
+    struct vw_study *ns = dcx_grow(c->s, (size_t)c->n, &c->cap, sizeof *ns, 64);
+    if (!ns)
+        return NULL;
+    c->s = ns;
     struct vw_study *s = &c->s[c->n++];
     memset(s, 0, sizeof *s);
     return s;
@@ -735,20 +732,17 @@ int vw_browse_archive(const char *storage, struct vw_study **out,
 struct paths {
     const char *storage;
     char **v;
-    int n, cap;
+    int n;
+    size_t cap;
 };
 
 static int archive_file(void *user, const char *const *v)
 {
     struct paths *p = user;
-    if (p->n == p->cap) {
-        int cap = p->cap ? p->cap * 2 : 64;
-        char **nv = realloc(p->v, (size_t)cap * sizeof *nv);
-        if (!nv)
-            return 1;
-        p->v = nv;
-        p->cap = cap;
-    }
+    char **nv = dcx_grow(p->v, (size_t)p->n, &p->cap, sizeof *nv, 64);
+    if (!nv)
+        return 1;
+    p->v = nv;
     if (asprintf(&p->v[p->n], "%s/%s", p->storage, v[NK_PATH]) < 0)
         return 1;
     p->n++;
@@ -830,7 +824,8 @@ struct media_walk {
     int in_study;
     char study[68];
     char **files, **study_of;
-    int n, cap;
+    int n;
+    size_t cap_files, cap_study_of;
 };
 
 static int media_study(void *user, const struct dcx_dir_record *r)
@@ -891,18 +886,16 @@ static int media_file(void *user, const struct dcx_dir_record *r)
         m->in_study = !m->want || strcmp(r->study_uid, m->want) == 0;
         snprintf(m->study, sizeof m->study, "%s", r->study_uid);
     } else if (m->in_study && r->file[0]) {
-        if (m->n == m->cap) {
-            int nc = m->cap ? m->cap * 2 : 64;
-            char **nv = realloc(m->files, (size_t)nc * sizeof *nv);
-            char **ns = nv ? realloc(m->study_of, (size_t)nc * sizeof *ns)
-                           : NULL;
-            if (nv)
-                m->files = nv;
-            if (!ns)
-                return -1;
-            m->study_of = ns;
-            m->cap = nc;
-        }
+        char **nv = dcx_grow(m->files, (size_t)m->n, &m->cap_files,
+                             sizeof *nv, 64);
+        if (!nv)
+            return -1;
+        m->files = nv;
+        nv = dcx_grow(m->study_of, (size_t)m->n, &m->cap_study_of, sizeof *nv,
+                      64);
+        if (!nv)
+            return -1;
+        m->study_of = nv;
         char *p, *st = strdup(m->study);
         if (!st || asprintf(&p, "%s/%s", m->root, r->file) < 0) {
             free(st);

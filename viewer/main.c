@@ -246,6 +246,7 @@ struct app {
     int n_presents, present_idx;
     char note[400];     /* the last save/apply, shown at the top */
     char (*keys)[65];   /* key images (SOP Instance UIDs), K toggles */
+    size_t cap_keys;
     int n_keys, teaching; /* Shift+K: the study goes to teaching */
     /* the report being written (Ctrl+R): findings, impression */
     int report_open, report_field;
@@ -1193,8 +1194,8 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
                     (size_t)(a->n_keys - i - 1) * sizeof a->keys[0]);
             a->n_keys--;
         } else {
-            void *v = realloc(a->keys, (size_t)(a->n_keys + 1) *
-                                           sizeof a->keys[0]);
+            void *v = dcx_grow(a->keys, (size_t)a->n_keys, &a->cap_keys,
+                               sizeof a->keys[0], 8);
             if (v) {
                 a->keys = v;
                 snprintf(a->keys[a->n_keys++], sizeof a->keys[0], "%s", uid);

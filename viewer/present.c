@@ -371,7 +371,8 @@ struct cached {
 
 struct vw_present_cache {
     struct cached *v;
-    int n, cap;
+    int n;
+    size_t cap;
     char done[32][1024]; /* folders already scanned */
     int n_done;
 };
@@ -395,14 +396,10 @@ void vw_present_cache_free(vw_present_cache *c)
 static void keep(vw_present_cache *c, const char *path, dcx_gsps *ps)
 {
     const struct dcx_gsps_info *in = dcx_gsps_get_info(ps);
-    if (c->n == c->cap) {
-        int cap = c->cap ? 2 * c->cap : 4;
-        void *nv = realloc(c->v, (size_t)cap * sizeof *c->v);
-        if (!nv)
-            return;
-        c->v = nv;
-        c->cap = cap;
-    }
+    void *nv = dcx_grow(c->v, (size_t)c->n, &c->cap, sizeof *c->v, 4);
+    if (!nv)
+        return;
+    c->v = nv;
     struct cached *e = &c->v[c->n];
     e->uids = calloc(in->n_images ? in->n_images : 1, sizeof *e->uids);
     if (!e->uids)
@@ -526,10 +523,11 @@ int vw_present_find(const struct vw_vp *vp, const char *extra_dir,
         scan_dir(extra_dir, c);
     struct vw_present *v = NULL;
     int n = 0;
+    size_t cap = 0;
     for (int i = 0; i < c->n; i++) {
         if (!references(&c->v[i], &im))
             continue;
-        void *nv = realloc(v, (size_t)(n + 1) * sizeof *v);
+        void *nv = dcx_grow(v, (size_t)n, &cap, sizeof *v, 4);
         if (!nv)
             break;
         v = nv;

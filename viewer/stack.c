@@ -30,7 +30,7 @@ struct hdr {
     double slope, intercept, center, width, location, thickness;
 };
 
-static int add_path(struct hdr **h, int *n, int *cap, const char *p)
+static int add_path(struct hdr **h, int *n, size_t *cap, const char *p)
 {
     struct stat sb;
     if (stat(p, &sb) != 0)
@@ -49,14 +49,10 @@ static int add_path(struct hdr **h, int *n, int *cap, const char *p)
         free(k >= 0 ? list : NULL);
         return 0;
     }
-    if (*n == *cap) {
-        int nc = *cap ? *cap * 2 : 64;
-        struct hdr *nh = realloc(*h, (size_t)nc * sizeof *nh);
-        if (!nh)
-            return -1;
-        *h = nh;
-        *cap = nc;
-    }
+    struct hdr *nh = dcx_grow(*h, (size_t)*n, cap, sizeof *nh, 64);
+    if (!nh)
+        return -1;
+    *h = nh;
     struct hdr *x = &(*h)[*n];
     memset(x, 0, sizeof *x);
     snprintf(x->path, sizeof x->path, "%s", p);
@@ -247,7 +243,7 @@ struct vw_scan {
 vw_scan *vw_scan_paths(char **paths, int n_paths, char *err, size_t errlen)
 {
     vw_scan *sc = calloc(1, sizeof *sc);
-    int cap = 0;
+    size_t cap = 0;
     for (int i = 0; sc && i < n_paths; i++) {
         if (add_path(&sc->h, &sc->n, &cap, paths[i]) < 0) {
             vw_scan_free(sc);
