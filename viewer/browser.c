@@ -45,6 +45,7 @@ int vw_node_parse(const char *s, const char *our_ae, struct vw_node *out)
     out->port = atoi(colon + 1);
     snprintf(out->our_ae, sizeof out->our_ae, "%s",
              our_ae && *our_ae ? our_ae : "CONSORTVIEW");
+    out->cache_max = 20e9;
     return out->port > 0 && out->port < 65536 ? 0 : -1;
 }
 
@@ -184,13 +185,6 @@ int vw_cache_dir(const char *study_uid, char *dir, size_t len)
 }
 
 /* ---- the cache: brought up to date with the node, and bounded ---- */
-
-static double cache_max = 20e9; /* bytes; vw_cache_limit */
-
-void vw_cache_limit(double bytes)
-{
-    cache_max = bytes;
-}
 
 struct uids {
     uint32_t tag; /* the key each match gives */
@@ -341,7 +335,7 @@ static int least_recent_first(const void *a, const void *b)
  * its limit: never keep (the study being opened), never one holding a
  * reading that did not reach the node (VW_CACHE_UNSENT), never a fetch
  * under way (.part). */
-static void evict(const char *root, const char *keep)
+static void evict(const char *root, const char *keep, double cache_max)
 {
     DIR *d = opendir(root);
     if (!d)
@@ -589,7 +583,7 @@ int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
     char *slash = strrchr(root, '/');
     if (slash && *got) { /* only a fetch makes the cache grow */
         *slash = '\0';
-        evict(root, study_uid);
+        evict(root, study_uid, n->cache_max);
     }
     return 0;
 }

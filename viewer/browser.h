@@ -10,6 +10,7 @@ struct vw_node {
     char ae[17], host[256];
     int port;
     char our_ae[17];
+    double cache_max; /* bytes of fetched studies kept (vw_node_parse: 20 GB) */
 };
 
 struct vw_study {
@@ -35,8 +36,8 @@ int vw_browse_find(const struct vw_node *n, struct vw_study **out,
  * instances (the node's count in its study list; 0: unknown, ask); when
  * the node cannot be asked, the copy is used as it is and note says so
  * (note also counts new instances). The
- * cache then goes back under its limit (vw_cache_limit), the studies used
- * longest ago first. 0 and the number of instances received, or -1 with
+ * cache then goes back under n->cache_max, the studies used longest ago
+ * first. 0 and the number of instances received, or -1 with
  * err. */
 int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
                   char *dir, size_t dirlen, unsigned *got, char *note,
@@ -47,9 +48,6 @@ int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
  * when the node cannot be reached. 0 or -1 with err. */
 int vw_browse_cache(struct vw_study **out, int *count, char *err,
                     size_t errlen);
-
-/* The cache's limit in bytes (default 20 GB). */
-void vw_cache_limit(double bytes);
 
 /* A reading saved in the study folder dir did not reach the node: the
  * folder is never evicted (marker file VW_CACHE_UNSENT). */

@@ -40,6 +40,7 @@ struct opts {
     const char *node;   /* AE@HOST:PORT: study browser */
     const char *archive; /* a local consort-node storage folder: browser */
     const char *aet;    /* our AE title towards it */
+    double cache_max;   /* bytes; 0: vw_node_parse's default */
     int threads;
     char **inputs;
     int n_inputs;
@@ -171,7 +172,7 @@ static int parse(int argc, char **argv, struct opts *o)
                                 "above 0)\n");
                 return -1;
             }
-            vw_cache_limit(gb * 1e9);
+            o->cache_max = gb * 1e9;
             i++;
         } else if (strcmp(a, "--layout") == 0 && v) {
             o->layout = strcmp(v, "1x1") == 0   ? 1
@@ -1888,6 +1889,8 @@ int main(int argc, char **argv)
                     a.o.node);
             return 2;
         }
+        if (a.o.cache_max > 0)
+            a.node.cache_max = a.o.cache_max;
     }
     if ((a.o.node || a.o.archive) && !a.o.n_inputs) {
         if (a.o.screenshot) {
