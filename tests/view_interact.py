@@ -290,6 +290,84 @@ def main():
           "overlays change the four corners (%s pixels) and leave the image's "
           "middle alone (%d)" % ([int(c.sum()) for c in corners], int(middle.sum())))
 
+    # damaged slices are said, never silently left out or drawn as another
+    # slice; a file that is not DICOM is skipped
+    def damage(folder, name, keep):
+        path = os.path.join(folder, name)
+        with open(path, "rb") as f:
+            data = f.read()
+        with open(path, "wb") as f:
+            f.write(data[:keep])  # the Part-10 preamble stays
+        return path
+
+    def view_run(folder, lines, extra=()):
+        p = subprocess.run([view, "--size", "400x300", "--script", "-"] +
+                           list(extra) + [folder],
+                           input="\n".join(lines + ["quit"]) + "\n",
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=120,
+                           env=dict(os.environ, SDL_VIDEODRIVER="offscreen"))
+        return p, [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+
+    # a header cut short: the file cannot be read; the others open
+    hdr = os.path.join(work, "broken-header")
+    shutil.copytree(ct, hdr)
+    damage(hdr, slices[3][1], 400)
+    with open(os.path.join(hdr, "README.txt"), "w") as f:
+        f.write("notes of the radiographer\n")
+    p, s = view_run(hdr, ["wait", "state"])
+    check(p.returncode == 0 and len(s) == 1 and s[0]["slices"] == n - 1 and
+          s[0]["note"].startswith("1 DICOM file(s) cannot be read") and
+          slices[3][1] in s[0]["note"] and slices[3][1] in p.stderr and
+          "README" not in p.stderr,
+          "a slice whose header is cut: %s of %d slices open, note %r, stderr %r"
+          % (s[0]["slices"] if s else None, n, s[0]["note"] if s else None,
+             p.stderr.strip()[-300:]))
+    lone = os.path.join(hdr, slices[3][1])
+    p = subprocess.run([view, "--screenshot", os.path.join(work, "x.png"), lone],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=120, env=dict(os.environ, SDL_VIDEODRIVER="offscreen"))
+    check(p.returncode != 0 and "cannot read %s: cannot parse" % lone in p.stdout,
+          "that file alone: exit %d, %r" % (p.returncode, p.stdout.strip()))
+
+    # pixels cut short: the slice keeps its place; on it no image (the
+    # texture still holds the slice before), its name and why instead
+    pix = os.path.join(work, "broken-pixels")
+    shutil.copytree(ct, pix)
+    size = os.path.getsize(os.path.join(pix, slices[2][1]))
+    damage(pix, slices[2][1], size // 2)
+    good, bad = os.path.join(work, "good.png"), os.path.join(work, "bad.png")
+    p, s = view_run(pix, ["wait", "wheel -1", "state", "screenshot " + good,
+                          "wheel -1", "state", "screenshot " + bad,
+                          "wheel -1", "state"])
+    ok = len(s) == 3
+    check(ok and s[0]["slice"] == 1 and s[0].get("shown") == 1 and
+          s[1]["slice"] == 2 and s[1].get("shown") == -1 and
+          s[2]["slice"] == 3 and s[2].get("shown") == 3 and
+          slices[2][1] in p.stderr,
+          "scrolling over a slice with cut pixels: slice/shown %s"
+          % [(x["slice"], x.get("shown")) for x in s])
+    if ok:
+        g = np.asarray(Image.open(good).convert("L")).astype(int)
+        b = np.asarray(Image.open(bad).convert("L")).astype(int)
+        # above the error text's two lines (at the middle), below the
+        # corner text
+        lit = lambda a: (a[70:130, 120:280] > 20).mean()
+        check(lit(g) > 0.3 and lit(b) == 0 and (b[130:170] > 20).sum() > 50,
+              "its screen: no image (%.3f of the upper middle lit, %.3f on the "
+              "slice before), the error text (%d pixels)" % (
+                  lit(b), lit(g), int((b > 20).sum())))
+    # the first slice cut: the series opens at the nearest that decodes
+    first = os.path.join(work, "broken-first")
+    shutil.copytree(ct, first)
+    damage(first, slices[0][1], size // 2)
+    p, s = view_run(first, ["wait", "state"])
+    check(p.returncode == 0 and len(s) == 1 and s[0]["slice"] == 1 and
+          s[0].get("shown") == 1 and "slice 1 cannot be shown" in s[0]["note"] and
+          slices[0][1] in s[0]["note"],
+          "the first slice's pixels cut: opens at slice %s, note %r" % (
+              s[0]["slice"] + 1 if s else None, s[0]["note"] if s else None))
+
     if failures:
         print("view_interact: %d check(s) failed" % len(failures))
         return 1

@@ -441,13 +441,12 @@ static int cell_at(const struct app *a, int px, int py, int w, int h)
 }
 
 /* Every cell, its overlays, the active cell's frame, the help. */
-/* The measurement context of a viewport's current slice: calibration,
- * pixels for statistics (grey slices that are decoded), HU for CT. */
-static void slice_measure(const struct vw_vp *vp, struct vw_cal *cal,
-                          struct vw_px *px, const struct vw_px **pxp,
-                          const char **unit)
+/* The measurement context of slice s of a viewport: calibration, pixels
+ * for statistics (grey slices that are decoded), HU for CT. */
+static void slice_measure(const struct vw_vp *vp, const struct vw_slice *s,
+                          struct vw_cal *cal, struct vw_px *px,
+                          const struct vw_px **pxp, const char **unit)
 {
-    const struct vw_slice *s = vw_vp_slice(vp);
     const struct rnd_frame *f = &vp->st.fmt;
     vw_overlay_cal(&vp->im, cal);
     *pxp = NULL;
@@ -462,15 +461,17 @@ static void slice_measure(const struct vw_vp *vp, struct vw_cal *cal,
     *unit = strcmp(mod, "CT") == 0 ? "HU" : "";
 }
 
-static void draw_marks(struct app *a, const struct vw_vp *vp, int x, int y,
-                       int cw, int ch, int w, int h)
+/* Annotations, measurements and the key-image mark of slice s (the one
+ * on screen). */
+static void draw_marks(struct app *a, const struct vw_vp *vp,
+                       const struct vw_slice *s, int x, int y, int cw, int ch,
+                       int w, int h)
 {
     struct vw_cal cal;
     struct vw_px px;
     const struct vw_px *pxp;
     const char *unit;
-    slice_measure(vp, &cal, &px, &pxp, &unit);
-    const struct vw_slice *s = vw_vp_slice(vp);
+    slice_measure(vp, s, &cal, &px, &pxp, &unit);
     vw_tools_draw(&a->tools, a->rc, a->font, vp->tex, &vp->view, s->sop_uid,
                   s->frame, &cal, pxp, unit, x, y, cw, ch, w, h);
     for (int i = 0; a->font && i < a->n_keys; i++)
@@ -481,6 +482,29 @@ static void draw_marks(struct app *a, const struct vw_vp *vp, int x, int y,
                      x + (cw - rnd_text_width(a->font, mark)) / 2,
                      y + ch - 3 * rnd_font_line_height(a->font), w, h, gold);
         }
+}
+
+/* A slice that cannot be decoded: no image (the texture holds another
+ * slice), which slice it is and why, in the viewport's cell. */
+static void draw_failed(struct app *a, const struct vw_vp *vp, int x, int y,
+                        int cw, int ch, int w, int h)
+{
+    if (!a->font)
+        return;
+    static const float fg[4] = {1, 0.45f, 0.35f, 1};
+    char line[2][600];
+    const struct vw_slice *s = vw_vp_slice(vp);
+    const char *base = strrchr(s->path, '/');
+    snprintf(line[0], sizeof line[0], "Slice %d/%d cannot be shown",
+             vp->cur + 1, vp->st.n);
+    snprintf(line[1], sizeof line[1], "%.120s: %.400s",
+             base ? base + 1 : s->path, s->err[0] ? s->err : vp->why);
+    int lh = rnd_font_line_height(a->font);
+    for (int k = 0; k < 2; k++) {
+        int tw = rnd_text_width(a->font, line[k]);
+        rnd_text(a->rc, a->font, line[k], x + (cw - tw > 0 ? (cw - tw) / 2 : 4),
+                 y + ch / 2 - lh + k * lh, w, h, fg);
+    }
 }
 
 static void draw(struct app *a, int w, int h)
@@ -494,19 +518,28 @@ static void draw(struct app *a, int w, int h)
         int x, y, cw, ch;
         cell(a, i, w, h, &x, &y, &cw, &ch);
         struct vw_vp *vp = &a->vp[i];
-        if (i >= a->n_vp || !vp->tex)
+        if (i >= a->n_vp)
+            continue;
+        if (vp->failed) {
+            draw_failed(a, vp, x, y, cw, ch, w, h);
+            continue;
+        }
+        /* while the slice asked for decodes, the one still in the texture
+         * is drawn with its own labels, never under the new one's */
+        int shown = vw_vp_shown(vp);
+        if (shown < 0)
             continue;
         rnd_draw(a->rc, vp->tex, &vp->view, x, y, cw, ch, h);
         if (a->font)
-            vw_overlay_draw(a->rc, a->font, &vp->im, &vp->st, vp->cur,
+            vw_overlay_draw(a->rc, a->font, &vp->im, &vp->st, shown,
                             &vp->view, vp->tex, x, y, cw, ch, w, h);
-        draw_marks(a, vp, x, y, cw, ch, w, h);
+        draw_marks(a, vp, &vp->st.s[shown], x, y, cw, ch, w, h);
     }
     /* reference lines: where the active viewport's slice cuts the others */
     for (int i = 0; a->font && !a->no_reflines && i < a->layout &&
                     i < a->n_vp && a->n_vp > 1;
          i++) {
-        if (i == a->active || !a->vp[i].tex)
+        if (i == a->active || vw_vp_shown(&a->vp[i]) < 0)
             continue;
         int x, y, cw, ch;
         double l[4];
@@ -717,12 +750,41 @@ static void save_report(struct app *a)
     }
 }
 
+/* The slice to open at cannot be decoded: the nearest one that can is
+ * shown instead, and the note says so (a screenshot of a given frame
+ * fails instead). 0, or -1 if no slice of the series can be shown. */
+static int show_nearest(struct app *a, struct vw_vp *vp)
+{
+    int want = vp->cur;
+    const struct vw_slice *s = vw_vp_slice(vp);
+    const char *base = strrchr(s->path, '/');
+    char why[400], err[512];
+    snprintf(why, sizeof why, "%.120s: %.250s", base ? base + 1 : s->path,
+             s->err[0] ? s->err : vp->why);
+    for (int d = 1; d < vp->st.n; d++)
+        for (int k = want - d; k <= want + d; k += 2 * d) {
+            if (k < 0 || k >= vp->st.n)
+                continue;
+            vp->cur = k;
+            if (vw_vp_show(vp, a->rc, err, sizeof err) == 0) {
+                size_t l = strlen(a->note);
+                snprintf(a->note + l, sizeof a->note - l,
+                         "%sslice %d cannot be shown (%s); showing slice %d",
+                         l ? "; " : "", want + 1, why, k + 1);
+                return 0;
+            }
+        }
+    vp->cur = want;
+    return -1;
+}
+
 static int reset_all(struct app *a, int w, int h, char *err, size_t errlen)
 {
     for (int i = 0; i < a->n_vp; i++) {
         int x, y, cw, ch;
         cell(a, i < a->layout ? i : 0, w, h, &x, &y, &cw, &ch);
-        if (vw_vp_show(&a->vp[i], a->rc, err, errlen) < 0)
+        if (vw_vp_show(&a->vp[i], a->rc, err, errlen) < 0 &&
+            (a->o.screenshot || show_nearest(a, &a->vp[i]) < 0))
             return -1;
         vw_vp_reset(&a->vp[i], &a->vo, cw, ch);
     }
@@ -1007,14 +1069,16 @@ static int script_line(struct app *a, char *line, int w, int h)
         vw_overlay_orientation(&vp->im, v, vp->tex, cw, ch, r, l, u, d);
         double mmpp = 0;
         const char *cal = vw_overlay_calibration(&vp->im, &mmpp);
-        printf("{\"mode\":\"viewer\",\"slice\":%d,\"slices\":%d,\"center\":%.3f,\"width\":%.3f,"
+        printf("{\"mode\":\"viewer\",\"slice\":%d,\"shown\":%d,\"slices\":%d,"
+               "\"center\":%.3f,\"width\":%.3f,"
                "\"zoom\":%.4f,\"pan_x\":%.2f,\"pan_y\":%.2f,\"invert\":%d,"
                "\"rotate\":%d,\"flip_h\":%d,\"linear\":%d,"
                "\"orientation\":[\"%s\",\"%s\",\"%s\",\"%s\"],"
                "\"playing\":%d,\"fps\":%.2f,\"help\":%d,\"layout\":%d,"
                "\"active\":%d,\"sync\":%d,\"calibration\":\"%s\","
                "\"mm_per_pixel\":%.4f,\"viewport_slices\":[",
-               vp->cur, vp->st.n, v->center, v->width, v->zoom, v->pan_x,
+               vp->cur, vw_vp_shown(vp), vp->st.n, v->center, v->width,
+               v->zoom, v->pan_x,
                v->pan_y, v->invert, v->rotate, v->flip_h, v->linear, r, l, u,
                d, a->playing, a->fps, a->help, a->layout, a->active, a->sync,
                cal, mmpp);
@@ -1383,6 +1447,18 @@ static int open_series(struct app *a, char **paths, int n_paths, int first,
     if (!sc)
         return -1;
     int n_series = vw_scan_series(sc), rc = 0;
+    const char *bad, *why;
+    int n_bad = vw_scan_unreadable(sc, &bad, &why);
+    if (n_bad) {
+        /* a slice missing from a series must not pass unnoticed */
+        fprintf(stderr, "consort-view: %d DICOM file(s) cannot be read and "
+                        "are not shown; the first: %s: %s\n",
+                n_bad, bad, why);
+        const char *base = strrchr(bad, '/');
+        snprintf(a->note, sizeof a->note,
+                 "%d DICOM file(s) cannot be read, not shown (%s: %s)", n_bad,
+                 base ? base + 1 : bad, why);
+    }
     for (int i = 0; i < MAX_VP && i < n_series && rc == 0; i++) {
         rc = vw_vp_open(&a->vp[i], sc, i, i == 0 ? first : 0, a->o.threads,
                         err, errlen);
@@ -1537,8 +1613,8 @@ static int image_point(const struct app *a, int w, int h, int mx, int my,
                        float *ix, float *iy)
 {
     const struct vw_vp *vp = &a->vp[a->active];
-    if (a->active >= a->n_vp || !vp->tex)
-        return 0;
+    if (a->active >= a->n_vp || vw_vp_shown(vp) != vp->cur)
+        return 0; /* no marks on a slice that is not the one drawn */
     int x, y, cw, ch;
     cell(a, a->active, w, h, &x, &y, &cw, &ch);
     if (mx < x || my < y || mx >= x + cw || my >= y + ch)

@@ -30,7 +30,16 @@ struct hdr {
     double slope, intercept, center, width, location, thickness;
 };
 
-static int add_path(struct hdr **h, int *n, size_t *cap, const char *p)
+/* Files that claim to be DICOM (a Part-10 preamble) and cannot be read:
+ * counted and the first named, so that a slice missing from a series is
+ * said, not silently skipped. */
+struct unreadable {
+    int n;
+    char path[1024], why[256]; /* the first */
+};
+
+static int add_path(struct hdr **h, int *n, size_t *cap, const char *p,
+                    struct unreadable *bad)
 {
     struct stat sb;
     if (stat(p, &sb) != 0)
@@ -42,7 +51,7 @@ static int add_path(struct hdr **h, int *n, size_t *cap, const char *p)
             if (list[i]->d_name[0] != '.') {
                 char sub[1024];
                 snprintf(sub, sizeof sub, "%s/%s", p, list[i]->d_name);
-                add_path(h, n, cap, sub);
+                add_path(h, n, cap, sub, bad);
             }
             free(list[i]);
         }
@@ -58,8 +67,14 @@ static int add_path(struct hdr **h, int *n, size_t *cap, const char *p)
     snprintf(x->path, sizeof x->path, "%s", p);
     struct dcx_open_opts o = {.no_pixels = 1};
     dcx_ds *ds;
-    if (dcx_ds_open(p, &o, &ds, NULL) < 0)
+    struct dcx_error e;
+    if (dcx_ds_open(p, &o, &ds, &e) < 0) {
+        if (dcx_file_is_part10(p) && bad->n++ == 0) {
+            snprintf(bad->path, sizeof bad->path, "%s", p);
+            snprintf(bad->why, sizeof bad->why, "%s", e.msg);
+        }
         return 0; /* not DICOM: skipped */
+    }
     dcx_item *r = dcx_ds_root(ds);
     int64_t v;
     if (!dcx_item_has(r, DCX_TAG(0x0028, 0x0010))) { /* Rows: an image */
@@ -238,6 +253,7 @@ struct vw_scan {
     struct hdr *h;
     int n;
     int n_series;
+    struct unreadable bad;
 };
 
 vw_scan *vw_scan_paths(char **paths, int n_paths, char *err, size_t errlen)
@@ -245,13 +261,19 @@ vw_scan *vw_scan_paths(char **paths, int n_paths, char *err, size_t errlen)
     vw_scan *sc = calloc(1, sizeof *sc);
     size_t cap = 0;
     for (int i = 0; sc && i < n_paths; i++) {
-        if (add_path(&sc->h, &sc->n, &cap, paths[i]) < 0) {
+        if (add_path(&sc->h, &sc->n, &cap, paths[i], &sc->bad) < 0) {
             vw_scan_free(sc);
             sc = NULL;
         }
     }
     if (!sc) {
         snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (sc->n == 0 && sc->bad.n) {
+        snprintf(err, errlen, "cannot read %s: %s%s", sc->bad.path,
+                 sc->bad.why, sc->bad.n > 1 ? " (and other files)" : "");
+        vw_scan_free(sc);
         return NULL;
     }
     if (sc->n == 0) {
@@ -272,6 +294,14 @@ vw_scan *vw_scan_paths(char **paths, int n_paths, char *err, size_t errlen)
 int vw_scan_series(const vw_scan *sc)
 {
     return sc->n_series;
+}
+
+int vw_scan_unreadable(const vw_scan *sc, const char **path,
+                       const char **why)
+{
+    *path = sc->bad.path;
+    *why = sc->bad.why;
+    return sc->bad.n;
 }
 
 void vw_scan_free(vw_scan *sc)
@@ -339,17 +369,22 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
         }
     }
     qsort(st->s, (size_t)st->n, sizeof *st->s, cmp_slice);
-    /* the layout of the series: slice 0's */
-    dcx_ds *ds;
-    struct dcx_error e;
+    /* the layout of the series: its first slice's that can be read (a
+     * damaged slice is shown as such when scrolled to) */
+    dcx_ds *ds = NULL;
+    struct dcx_error e, e0;
     struct dcx_pixel_info in;
-    if (dcx_ds_open(st->s[0].path, NULL, &ds, &e) < 0) {
-        snprintf(err, errlen, "%s: %s", st->s[0].path, e.msg);
+    int k = 0;
+    for (; k < st->n; k++)
+        if (dcx_ds_open(st->s[k].path, NULL, &ds, k ? &e : &e0) == 0)
+            break;
+    if (!ds) {
+        snprintf(err, errlen, "%s: %s", st->s[0].path, e0.msg);
         return -1;
     }
     if (dcx_pixel_info_get(ds, NULL, &in) < 0 ||
         (in.bits_allocated != 8 && in.bits_allocated != 16)) {
-        snprintf(err, errlen, "%s: %s", st->s[0].path,
+        snprintf(err, errlen, "%s: %s", st->s[k].path,
                  in.bits_allocated != 8 && in.bits_allocated != 16
                      ? "samples of this size are not displayed"
                      : dcx_ds_errmsg(ds));

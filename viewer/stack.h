@@ -50,10 +50,15 @@ struct vw_stack {
 };
 
 /* The image headers of paths (files, folders searched), read once for all
- * the series they hold. NULL and err if there is no image. */
+ * the series they hold. NULL and err if there is no image (err names the
+ * first file that claims to be DICOM and cannot be read, if any). */
 typedef struct vw_scan vw_scan;
 vw_scan *vw_scan_paths(char **paths, int n_paths, char *err, size_t errlen);
 int vw_scan_series(const vw_scan *sc); /* series found */
+/* How many Part-10 files could not be read (they are not shown); the
+ * first one's path and why. */
+int vw_scan_unreadable(const vw_scan *sc, const char **path,
+                       const char **why);
 void vw_scan_free(vw_scan *sc);
 
 /* Collects the slices of series number `series` (in the order the series

@@ -21,8 +21,16 @@ int vw_vp_open(struct vw_vp *vp, const vw_scan *sc, int series, int first,
     }
     vp->cur = first;
     atomic_store(&vp->st.cursor, first);
-    /* LUTs, palette and presets come from the first slice's file */
-    if (vw_image_open(&vp->im, vp->st.s[0].path, err, errlen) < 0) {
+    /* LUTs, palette and presets come from the first slice's file (the
+     * first that can be read: a damaged slice is shown as such, it does
+     * not keep the series closed) */
+    int rc = -1;
+    for (int i = 0; i < vp->st.n && rc < 0; i++) {
+        char e[512];
+        rc = vw_image_open(&vp->im, vp->st.s[i].path, i ? e : err,
+                           i ? sizeof e : errlen);
+    }
+    if (rc < 0) {
         vw_stack_close(&vp->st);
         return -1;
     }
@@ -45,23 +53,35 @@ const struct vw_slice *vw_vp_slice(const struct vw_vp *vp)
     return &vp->st.s[vp->cur];
 }
 
+int vw_vp_shown(const struct vw_vp *vp)
+{
+    return vp->failed || !vp->tex ? -1 : vp->pending ? vp->tex_slice : vp->cur;
+}
+
 int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen)
 {
-    if (vp->tex && vp->tex_slice == vp->cur)
+    if (vp->tex && vp->tex_slice == vp->cur) {
+        vp->failed = 0;
         return 0;
+    }
     const struct vw_slice *s = vw_vp_slice(vp);
+    rnd_image *t = NULL;
     if (vw_stack_wait(&vp->st, vp->cur) < 0) {
-        snprintf(err, errlen, "%.300s frame %u: %.150s", s->path, s->frame,
-                 s->err);
+        snprintf(vp->why, sizeof vp->why, "%.300s frame %u: %.150s", s->path,
+                 s->frame, s->err);
+    } else {
+        struct rnd_frame f = vp->st.fmt;
+        f.data = s->pixels;
+        f.palette = vp->im.palette[0].count ? vp->im.palette : NULL;
+        f.overlay = s->overlay;
+        t = rnd_image_create(rc, &f, vp->why, sizeof vp->why);
+    }
+    if (!t) {
+        vp->failed = 1;
+        snprintf(err, errlen, "%s", vp->why);
         return -1;
     }
-    struct rnd_frame f = vp->st.fmt;
-    f.data = s->pixels;
-    f.palette = vp->im.palette[0].count ? vp->im.palette : NULL;
-    f.overlay = s->overlay;
-    rnd_image *t = rnd_image_create(rc, &f, err, errlen);
-    if (!t)
-        return -1;
+    vp->failed = 0;
     rnd_image_destroy(vp->tex);
     vp->tex = t;
     vp->tex_slice = vp->cur;
@@ -110,6 +130,7 @@ int vw_vp_try_show(struct vw_vp *vp, rnd_ctx *rc)
     int st = atomic_load(&vp->st.s[vp->cur].state);
     if (st == 0 || st == 1) {
         vp->pending = 1;
+        vp->failed = 0; /* a slice failed before: the texture's is shown */
         return 0;
     }
     vp->pending = 0;

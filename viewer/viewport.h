@@ -28,6 +28,8 @@ struct vw_vp {
     struct rnd_view view;
     int fit;            /* zoom follows the viewport size */
     int pending;        /* cur is not decoded yet: tex shows an older one */
+    int failed;         /* cur cannot be decoded: no image, why says why */
+    char why[512];
     int open;
 };
 
@@ -39,8 +41,15 @@ void vw_vp_close(struct vw_vp *vp);
 const struct vw_slice *vw_vp_slice(const struct vw_vp *vp);
 
 /* Puts the current slice into the texture, waiting for its decoder if it
- * is not ready yet. 0 or -1 with err. */
+ * is not ready yet. 0, or -1 with err (vp->failed set, vp->why the same:
+ * the texture still holds an older slice, which must not be drawn as
+ * this one). */
 int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen);
+
+/* The slice whose pixels the texture holds, which overlays and marks
+ * describe: cur, or while cur is pending the one still shown; -1 when
+ * no image is to be drawn (none yet, or cur failed). */
+int vw_vp_shown(const struct vw_vp *vp);
 
 /* The first view: what o asks, else the file's window (else the slice's
  * range), fitted into w x h. Needs the texture (vw_vp_show). */

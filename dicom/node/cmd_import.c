@@ -62,18 +62,6 @@ static void usage(FILE *to)
         "a summary; exit 1 if a DICOM file\ncould not be imported.");
 }
 
-/* 1 if path is a Part-10 file (preamble and "DICM", PS3.10 7.1). */
-static int part10(const char *path)
-{
-    char b[132];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = pread(fd, b, sizeof b, 0);
-    close(fd);
-    return n == (ssize_t)sizeof b && memcmp(b + 128, "DICM", 4) == 0;
-}
-
 /* 1 if path is a DICOMDIR: its meta says so (its data set has no SOP
  * Class UID of its own, so the record reader refuses it). */
 static int is_dicomdir(const char *path)
@@ -169,7 +157,7 @@ static enum outcome import_one(struct run *rn, const char *path, char *why,
         snprintf(why, whylen, "%s", strerror(errno));
         return FAILED;
     }
-    int is_part10 = part10(path);
+    int is_part10 = dcx_file_is_part10(path);
     struct nd_record rec;
     if (nd_record_read(path, -1, &rec, why, whylen) < 0) {
         if (is_part10 && is_dicomdir(path)) {

@@ -46,6 +46,11 @@ int dcx_ds_open_mem(const void *buf, size_t len,
 
 void dcx_ds_close(dcx_ds *ds); /* NULL is a no-op */
 
+/* 1 if path starts with a Part-10 preamble ("DICM" at byte 128): a file
+ * that claims to be DICOM, so failing to open it is a broken instance,
+ * not a stranger (a text file, a viewer program on a CD). 0 otherwise. */
+int dcx_file_is_part10(const char *path);
+
 /* Walks every element header of an open Part-10 file or bare data set
  * (values are skipped, not read): 0 if each element, item and sequence
  * ends within the file and sequences nest at most 64 levels;

@@ -305,6 +305,17 @@ extern "C" int dcx_file_check_structure(int fd, struct dcx_error *e)
     return 0;
 }
 
+extern "C" int dcx_file_is_part10(const char *path)
+{
+    char b[132];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = pread(fd, b, sizeof b, 0);
+    close(fd);
+    return n == (ssize_t)sizeof b && memcmp(b + 128, "DICM", 4) == 0;
+}
+
 extern "C" int dcx_ds_open(const char *path, const struct dcx_open_opts *o,
                            dcx_ds **out_ds, struct dcx_error *e)
 {
