@@ -562,18 +562,31 @@ int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
                                {DCX_TAG(0x0020, 0x000D), study_uid}};
         uint16_t st = 0;
         int rc = dcx_scu_get(scu, GET_STUDY, q, 2, part, got, &st);
+        /* some sub-operations failed (0xB000): what came is shown, the
+         * note says what is missing, and the next opening asks for it */
+        int ok = rc == 0 && (st == 0x0000 || (st == 0xB000 && *got));
         if (rc < 0)
             snprintf(err, errlen, "C-GET: %s", dcx_scu_errmsg(scu));
-        else if (st != 0x0000)
+        else if (!ok)
             snprintf(err, errlen, "C-GET: %s (%u received)",
                      dcx_status_str(st), *got);
         dcx_scu_close(scu);
-        if (rc < 0 || st != 0x0000)
+        if (!ok)
             return -1;
         if (rename(part, dir) != 0) {
             snprintf(err, errlen, "%s: %s", dir, strerror(errno));
             return -1;
         }
+    }
+    /* a study shown incomplete must say so: a radiologist reads what is
+     * there as the whole study otherwise */
+    int have = count_instances(dir);
+    if (expected > 0 && have < expected) {
+        size_t l = strlen(note);
+        snprintf(note + l, notelen - l,
+                 "%sonly %d of the %d instances the node lists are here; "
+                 "opening the study again asks for the rest",
+                 l ? "; " : "", have, expected);
     }
     write_study_row(dir, st);
     /* used now: the last to go when the cache is over its limit */
