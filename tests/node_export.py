@@ -369,6 +369,20 @@ def main():
     nl.expect(marks(c) == marks(a) and c.get("layout") == 2,
               "consort-view opens the whole media folder: MR and CT side by side, "
               "the CT's GSPS applied although the CT is not the first viewport")
+    # a disc whose DICOMDIR names a file that is not there: the rest opens
+    # and the note names the missing one
+    disc = os.path.join(work, "disc")
+    shutil.copytree(dest, disc)
+    gone = sorted(f for f in nl.files_under(disc)
+                  if "/DICOM/" in f and pydicom.dcmread(f).SOPClassUID ==
+                  "1.2.840.10008.5.1.4.1.1.2")[0]
+    os.unlink(gone)
+    d = run_view(view, disc, os.path.join(work, "cache4"))
+    warn = d.get("warning", d["note"])
+    nl.expect(d.get("layout") == 2 and "1 DICOM file(s) cannot be read" in warn
+              and os.path.basename(gone) in warn and "No such file" in warn,
+              "a file the DICOMDIR names is missing: the rest opens, the "
+              "warning says which (%s)" % warn)
 
     # again, with the ultrasound image: the same pseudonym and UIDs
     dest2 = os.path.join(work, "again")

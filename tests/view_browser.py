@@ -153,7 +153,7 @@ def main():
     cache2 = os.path.join(work, "cache2")
     s6, out = run_view(view, node_args, ["text wang", "key Return", "state", "quit"],
                        dict(os.environ, XDG_CACHE_HOME=cache2))
-    note = s6[-1].get("note", "") if s6 else out[-300:]
+    note = s6[-1].get("warning", "") if s6 else out[-300:]
     shown = os.listdir(os.path.join(cache2, "consort-view")) if os.path.isdir(
         os.path.join(cache2, "consort-view")) else []
     nl.check(s6 and s6[-1]["mode"] == "viewer" and "instances the node lists are here" in note

@@ -317,11 +317,11 @@ def main():
         f.write("notes of the radiographer\n")
     p, s = view_run(hdr, ["wait", "state"])
     check(p.returncode == 0 and len(s) == 1 and s[0]["slices"] == n - 1 and
-          s[0]["note"].startswith("1 DICOM file(s) cannot be read") and
-          slices[3][1] in s[0]["note"] and slices[3][1] in p.stderr and
+          s[0].get("warning", "").startswith("1 DICOM file(s) cannot be read") and
+          slices[3][1] in s[0]["warning"] and slices[3][1] in p.stderr and
           "README" not in p.stderr,
-          "a slice whose header is cut: %s of %d slices open, note %r, stderr %r"
-          % (s[0]["slices"] if s else None, n, s[0]["note"] if s else None,
+          "a slice whose header is cut: %s of %d slices open, warning %r, stderr %r"
+          % (s[0]["slices"] if s else None, n, s[0].get("warning") if s else None,
              p.stderr.strip()[-300:]))
     lone = os.path.join(hdr, slices[3][1])
     p = subprocess.run([view, "--screenshot", os.path.join(work, "x.png"), lone],
@@ -363,10 +363,10 @@ def main():
     damage(first, slices[0][1], size // 2)
     p, s = view_run(first, ["wait", "state"])
     check(p.returncode == 0 and len(s) == 1 and s[0]["slice"] == 1 and
-          s[0].get("shown") == 1 and "slice 1 cannot be shown" in s[0]["note"] and
-          slices[0][1] in s[0]["note"],
-          "the first slice's pixels cut: opens at slice %s, note %r" % (
-              s[0]["slice"] + 1 if s else None, s[0]["note"] if s else None))
+          s[0].get("shown") == 1 and "slice 1 cannot be shown" in s[0].get("warning", "")
+          and slices[0][1] in s[0]["warning"],
+          "the first slice's pixels cut: opens at slice %s, warning %r" % (
+              s[0]["slice"] + 1 if s else None, s[0].get("warning") if s else None))
 
     if failures:
         print("view_interact: %d check(s) failed" % len(failures))

@@ -525,8 +525,8 @@ int vw_browse_cache(struct vw_study **out, int *count, char *err,
 }
 
 int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
-                  char *dir, size_t dirlen, unsigned *got, char *note,
-                  size_t notelen, char *err, size_t errlen)
+                  char *dir, size_t dirlen, struct vw_fetch *out, char *err,
+                  size_t errlen)
 {
     const char *study_uid = st->uid;
     int expected = st->images;
@@ -534,8 +534,8 @@ int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
         snprintf(err, errlen, "not a UID: %s", study_uid);
         return -1;
     }
-    *got = 0;
-    note[0] = '\0';
+    memset(out, 0, sizeof *out);
+    unsigned *got = &out->got;
     int cached = vw_cache_dir(study_uid, dir, dirlen) == 0;
     /* as many as the node's list counts: nothing new to ask for (each
      * series' query is a round trip on a county link) */
@@ -544,10 +544,11 @@ int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
         if (expected > 0 && count_instances(dir) >= expected)
             ; /* nothing the node's list does not already count */
         else if (update_cached(n, study_uid, dir, got, why, sizeof why) < 0)
-            snprintf(note, notelen, "the copy fetched before (%s: %.200s)",
-                     n->ae, why);
+            snprintf(out->warn, sizeof out->warn,
+                     "the copy fetched before (%s: %.200s)", n->ae, why);
         else if (*got)
-            snprintf(note, notelen, "%u new instance(s) fetched", *got);
+            snprintf(out->note, sizeof out->note,
+                     "%u new instance(s) fetched", *got);
     } else {
         char part[1100];
         snprintf(part, sizeof part, "%s.part", dir);
@@ -562,8 +563,8 @@ int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
                                {DCX_TAG(0x0020, 0x000D), study_uid}};
         uint16_t st = 0;
         int rc = dcx_scu_get(scu, GET_STUDY, q, 2, part, got, &st);
-        /* some sub-operations failed (0xB000): what came is shown, the
-         * note says what is missing, and the next opening asks for it */
+        /* some sub-operations failed (0xB000): what came is shown, warn
+         * says what is missing, and the next opening asks for it */
         int ok = rc == 0 && (st == 0x0000 || (st == 0xB000 && *got));
         if (rc < 0)
             snprintf(err, errlen, "C-GET: %s", dcx_scu_errmsg(scu));
@@ -582,8 +583,8 @@ int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
      * there as the whole study otherwise */
     int have = count_instances(dir);
     if (expected > 0 && have < expected) {
-        size_t l = strlen(note);
-        snprintf(note + l, notelen - l,
+        size_t l = strlen(out->warn);
+        snprintf(out->warn + l, sizeof out->warn - l,
                  "%sonly %d of the %d instances the node lists are here; "
                  "opening the study again asks for the rest",
                  l ? "; " : "", have, expected);
@@ -909,11 +910,17 @@ static int media_file(void *user, const struct dcx_dir_record *r)
             return -1;
         }
         /* media written in upper case and read from a file system that
-         * shows lower case */
+         * shows lower case (a file in neither keeps its recorded name, for
+         * the viewer to say it is missing) */
         if (access(p, R_OK) != 0) {
-            size_t k = strlen(m->root) + 1;
-            for (char *q = p + k; *q; q++)
-                *q = (char)tolower((unsigned char)*q);
+            char *lower = strdup(p);
+            if (lower) {
+                for (char *q = lower + strlen(m->root) + 1; *q; q++)
+                    *q = (char)tolower((unsigned char)*q);
+                if (access(lower, R_OK) == 0)
+                    strcpy(p, lower);
+                free(lower);
+            }
         }
         m->files[m->n] = p;
         m->study_of[m->n++] = st;

@@ -33,15 +33,19 @@ int vw_browse_find(const struct vw_node *n, struct vw_study **out,
  * fetched before is brought up to date instead: what the node has and the
  * folder has not (series sent since, a report, a presentation state) is
  * fetched by SOP Instance UID, unless the folder already holds st->images
- * instances (the node's count in its study list; 0: unknown, ask); when
- * the node cannot be asked, the copy is used as it is and note says so
- * (note also counts new instances). The
- * cache then goes back under n->cache_max, the studies used longest ago
- * first. 0 and the number of instances received, or -1 with
- * err. */
+ * instances (the node's count in its study list; 0: unknown, ask). When
+ * the node cannot be asked, the copy is used as it is; when it cannot
+ * send every instance, what arrived is kept; either way out->warn says
+ * so. The cache then goes back under n->cache_max, the studies used
+ * longest ago first. 0 and *out, or -1 with err. */
+struct vw_fetch {
+    unsigned got;   /* instances received */
+    char note[160]; /* what was fetched, "" if nothing new */
+    char warn[300]; /* what the folder holds may not be all the node has */
+};
 int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
-                  char *dir, size_t dirlen, unsigned *got, char *note,
-                  size_t notelen, char *err, size_t errlen);
+                  char *dir, size_t dirlen, struct vw_fetch *out, char *err,
+                  size_t errlen);
 
 /* The studies in the viewer's cache, newest first, from the row each kept
  * of the node's list (or its first file's header): what the browser lists

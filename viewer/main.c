@@ -246,6 +246,9 @@ struct app {
     struct vw_present *presents; /* presentation states of the series */
     int n_presents, present_idx;
     char note[400];     /* the last save/apply, shown at the top */
+    char warn[700];     /* what is shown is not the whole study (damaged or
+                           missing files): stays under the note until
+                           another study is opened */
     char (*keys)[65];   /* key images (SOP Instance UIDs), K toggles */
     size_t cap_keys;
     int n_keys, teaching; /* Shift+K: the study goes to teaching */
@@ -590,14 +593,25 @@ static void draw(struct app *a, int w, int h)
             py += lh / 2;
         }
     }
+    int bar_y = 4;
     if (a->font && a->note[0]) {
         static const float bar[4] = {0.05f, 0.05f, 0.1f, 0.8f};
         static const float fg[4] = {1, 0.9f, 0.5f, 1};
         int tw = rnd_text_width(a->font, a->note);
         int lh = rnd_font_line_height(a->font);
-        rnd_rect(a->rc, a->font, (w - tw) / 2 - 8, 4, tw + 16, lh + 6, w, h,
-                 bar);
-        rnd_text(a->rc, a->font, a->note, (w - tw) / 2, 7, w, h, fg);
+        rnd_rect(a->rc, a->font, (w - tw) / 2 - 8, bar_y, tw + 16, lh + 6, w,
+                 h, bar);
+        rnd_text(a->rc, a->font, a->note, (w - tw) / 2, bar_y + 3, w, h, fg);
+        bar_y += lh + 8;
+    }
+    if (a->font && a->warn[0]) {
+        static const float bar[4] = {0.25f, 0.02f, 0.02f, 0.85f};
+        static const float fg[4] = {1, 0.85f, 0.8f, 1};
+        int tw = rnd_text_width(a->font, a->warn);
+        int lh = rnd_font_line_height(a->font);
+        rnd_rect(a->rc, a->font, (w - tw) / 2 - 8, bar_y, tw + 16, lh + 6, w,
+                 h, bar);
+        rnd_text(a->rc, a->font, a->warn, (w - tw) / 2, bar_y + 3, w, h, fg);
     }
     if (a->font && a->help) {
         int lh = rnd_font_line_height(a->font), n = 0, tw = 0;
@@ -751,7 +765,7 @@ static void save_report(struct app *a)
 }
 
 /* The slice to open at cannot be decoded: the nearest one that can is
- * shown instead, and the note says so (a screenshot of a given frame
+ * shown instead, and the warning says so (a screenshot of a given frame
  * fails instead). 0, or -1 if no slice of the series can be shown. */
 static int show_nearest(struct app *a, struct vw_vp *vp)
 {
@@ -767,8 +781,8 @@ static int show_nearest(struct app *a, struct vw_vp *vp)
                 continue;
             vp->cur = k;
             if (vw_vp_show(vp, a->rc, err, sizeof err) == 0) {
-                size_t l = strlen(a->note);
-                snprintf(a->note + l, sizeof a->note - l,
+                size_t l = strlen(a->warn);
+                snprintf(a->warn + l, sizeof a->warn - l,
                          "%sslice %d cannot be shown (%s); showing slice %d",
                          l ? "; " : "", want + 1, why, k + 1);
                 return 0;
@@ -1107,6 +1121,8 @@ static int script_line(struct app *a, char *line, int w, int h)
                a->tools.selected, a->n_presents, a->present_idx, a->n_keys,
                a->teaching, a->report_open);
         dcx_json_print(stdout, a->note);
+        printf(",\"warning\":");
+        dcx_json_print(stdout, a->warn);
         printf(",\"annotations\":[");
         struct vw_cal mcal;
         vw_overlay_cal(&vp->im, &mcal);
@@ -1443,6 +1459,7 @@ static int open_series(struct app *a, char **paths, int n_paths, int first,
     a->n_vp = 0;
     a->active = 0;
     a->playing = 0;
+    a->warn[0] = '\0';
     vw_scan *sc = vw_scan_paths(paths, n_paths, err, errlen);
     if (!sc)
         return -1;
@@ -1455,9 +1472,9 @@ static int open_series(struct app *a, char **paths, int n_paths, int first,
                         "are not shown; the first: %s: %s\n",
                 n_bad, bad, why);
         const char *base = strrchr(bad, '/');
-        snprintf(a->note, sizeof a->note,
-                 "%d DICOM file(s) cannot be read, not shown (%s: %s)", n_bad,
-                 base ? base + 1 : bad, why);
+        snprintf(a->warn, sizeof a->warn,
+                 "%d DICOM file(s) cannot be read, not shown (%.200s: %.200s)",
+                 n_bad, base ? base + 1 : bad, why);
     }
     for (int i = 0; i < MAX_VP && i < n_series && rc == 0; i++) {
         rc = vw_vp_open(&a->vp[i], sc, i, i == 0 ? first : 0, a->o.threads,
@@ -1584,13 +1601,18 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
                 free(files[i]);
             free(files);
         } else {
-            unsigned got = 0;
-            char *paths[1] = {dir}, note[300];
-            bad = vw_browse_get(&a->node, st, dir, sizeof dir, &got, note,
-                                sizeof note, err, sizeof err) < 0 ||
+            char *paths[1] = {dir};
+            struct vw_fetch f;
+            bad = vw_browse_get(&a->node, st, dir, sizeof dir, &f, err,
+                                sizeof err) < 0 ||
                   open_paths(a, paths, 1, w, h, err, sizeof err) < 0;
-            if (!bad && note[0])
-                snprintf(a->note, sizeof a->note, "%s", note);
+            if (!bad && f.note[0])
+                snprintf(a->note, sizeof a->note, "%s", f.note);
+            if (!bad && f.warn[0]) { /* after open_series' own */
+                size_t l = strlen(a->warn);
+                snprintf(a->warn + l, sizeof a->warn - l, "%s%s",
+                         l ? "; " : "", f.warn);
+            }
         }
         if (bad) {
             snprintf(a->status, sizeof a->status, "%.290s", err);

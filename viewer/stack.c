@@ -8,6 +8,7 @@
 #include "load.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,23 +31,36 @@ struct hdr {
     double slope, intercept, center, width, location, thickness;
 };
 
-/* Files that claim to be DICOM (a Part-10 preamble) and cannot be read:
- * counted and the first named, so that a slice missing from a series is
- * said, not silently skipped. */
+/* Files that cannot be read although they should be (a Part-10 preamble,
+ * a path the DICOMDIR or the command line names, a folder or file the
+ * user may not read): counted and the first named, so that a slice
+ * missing from a series is said, not silently skipped. */
 struct unreadable {
     int n;
     char path[1024], why[256]; /* the first */
 };
 
+static void unreadable(struct unreadable *bad, const char *p, const char *why)
+{
+    if (bad->n++ == 0) {
+        snprintf(bad->path, sizeof bad->path, "%s", p);
+        snprintf(bad->why, sizeof bad->why, "%s", why);
+    }
+}
+
 static int add_path(struct hdr **h, int *n, size_t *cap, const char *p,
                     struct unreadable *bad)
 {
     struct stat sb;
-    if (stat(p, &sb) != 0)
+    if (stat(p, &sb) != 0) {
+        unreadable(bad, p, strerror(errno));
         return 0;
+    }
     if (S_ISDIR(sb.st_mode)) {
         struct dirent **list;
         int k = scandir(p, &list, NULL, alphasort);
+        if (k < 0)
+            unreadable(bad, p, strerror(errno));
         for (int i = 0; i < k; i++) {
             if (list[i]->d_name[0] != '.') {
                 char sub[1024];
@@ -68,12 +82,11 @@ static int add_path(struct hdr **h, int *n, size_t *cap, const char *p,
     struct dcx_open_opts o = {.no_pixels = 1};
     dcx_ds *ds;
     struct dcx_error e;
-    if (dcx_ds_open(p, &o, &ds, &e) < 0) {
-        if (dcx_file_is_part10(p) && bad->n++ == 0) {
-            snprintf(bad->path, sizeof bad->path, "%s", p);
-            snprintf(bad->why, sizeof bad->why, "%s", e.msg);
-        }
-        return 0; /* not DICOM: skipped */
+    int rc = dcx_ds_open(p, &o, &ds, &e);
+    if (rc < 0) {
+        if (rc == DCX_EIO || dcx_file_is_part10(p))
+            unreadable(bad, p, e.msg);
+        return 0; /* else not DICOM: skipped */
     }
     dcx_item *r = dcx_ds_root(ds);
     int64_t v;
