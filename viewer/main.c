@@ -510,6 +510,20 @@ static void draw_failed(struct app *a, const struct vw_vp *vp, int x, int y,
     }
 }
 
+/* One line of text centred at the top on a bar, at y; where the next bar
+ * goes (y itself when there is no text). */
+static int text_bar(struct app *a, const char *text, int y,
+                    const float bg[4], const float fg[4], int w, int h)
+{
+    if (!a->font || !text[0])
+        return y;
+    int tw = rnd_text_width(a->font, text);
+    int lh = rnd_font_line_height(a->font);
+    rnd_rect(a->rc, a->font, (w - tw) / 2 - 8, y, tw + 16, lh + 6, w, h, bg);
+    rnd_text(a->rc, a->font, text, (w - tw) / 2, y + 3, w, h, fg);
+    return y + lh + 8;
+}
+
 static void draw(struct app *a, int w, int h)
 {
     if (a->browsing) {
@@ -593,26 +607,12 @@ static void draw(struct app *a, int w, int h)
             py += lh / 2;
         }
     }
-    int bar_y = 4;
-    if (a->font && a->note[0]) {
-        static const float bar[4] = {0.05f, 0.05f, 0.1f, 0.8f};
-        static const float fg[4] = {1, 0.9f, 0.5f, 1};
-        int tw = rnd_text_width(a->font, a->note);
-        int lh = rnd_font_line_height(a->font);
-        rnd_rect(a->rc, a->font, (w - tw) / 2 - 8, bar_y, tw + 16, lh + 6, w,
-                 h, bar);
-        rnd_text(a->rc, a->font, a->note, (w - tw) / 2, bar_y + 3, w, h, fg);
-        bar_y += lh + 8;
-    }
-    if (a->font && a->warn[0]) {
-        static const float bar[4] = {0.25f, 0.02f, 0.02f, 0.85f};
-        static const float fg[4] = {1, 0.85f, 0.8f, 1};
-        int tw = rnd_text_width(a->font, a->warn);
-        int lh = rnd_font_line_height(a->font);
-        rnd_rect(a->rc, a->font, (w - tw) / 2 - 8, bar_y, tw + 16, lh + 6, w,
-                 h, bar);
-        rnd_text(a->rc, a->font, a->warn, (w - tw) / 2, bar_y + 3, w, h, fg);
-    }
+    static const float note_bg[4] = {0.05f, 0.05f, 0.1f, 0.8f},
+                       note_fg[4] = {1, 0.9f, 0.5f, 1},
+                       warn_bg[4] = {0.25f, 0.02f, 0.02f, 0.85f},
+                       warn_fg[4] = {1, 0.85f, 0.8f, 1};
+    int bar_y = text_bar(a, a->note, 4, note_bg, note_fg, w, h);
+    text_bar(a, a->warn, bar_y, warn_bg, warn_fg, w, h);
     if (a->font && a->help) {
         int lh = rnd_font_line_height(a->font), n = 0, tw = 0;
         for (; n < (int)(sizeof help_lines / sizeof help_lines[0]); n++) {
