@@ -17,8 +17,10 @@ import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nodelib as nl  # noqa: E402
@@ -223,6 +225,27 @@ def main():
         sent.get(os.path.basename(f)[:-4], f)))
     nl.check(rc == 0 and same == len(sent) == len(got),
              "consort-node get: %d/%d byte-identical" % (same, len(sent)))
+    # Ctrl+C during a get over a slow link: the peer is asked to stop
+    # (C-CANCEL) and what arrived is whole, named by its UID
+    relay, slow = nl.slow_link(port, 20000)
+    sdir = os.path.join(work, "cget-slow")
+    before = srv.log_text().count("c-get completed")
+    p = subprocess.Popen([node, "get", "CONSORT@127.0.0.1:%d" % slow, "-k",
+                          "StudyInstanceUID=%s" % s0, "-o", sdir],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(2)
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=60)
+    relay.close()
+    got = nl.files_under(sdir)
+    whole = all(nl.dataset_bytes(f) == nl.dataset_bytes(sent.get(os.path.basename(f)[:-4], f))
+                for f in got)
+    ends = [l for l in srv.log_text().splitlines() if "c-get completed" in l][before:]
+    nl.check(p.returncode == 1 and "interrupted" in out and 0 < len(got) < len(sent)
+             and whole and ends and ends[-1].endswith(" cancelled"),
+             "consort-node get interrupted (SIGINT) over a 20 kB/s link: exit %d, "
+             "%d of %d instances, each whole; the node: %r" % (
+                 p.returncode, len(got), len(sent), ends[-1][-45:] if ends else None))
 
     # ---- gdcmscu: an independent SCU ----
     # Debian's gdcmscu 3.0.21 aborts while closing every association

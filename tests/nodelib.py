@@ -14,6 +14,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 PEER_ENV = dict(os.environ, TCP_NODELAY="1")  # DESIGN.md rule 6: DCMTK peers
@@ -206,3 +207,41 @@ def files_under(d):
         for n in sorted(names):
             out.append(os.path.join(root, n))
     return sorted(out)
+
+
+def slow_link(target_port, rate):
+    """A TCP relay on 127.0.0.1 (an ephemeral port, returned with its
+    socket) that passes the node's bytes on at `rate` bytes/s, like a
+    county link; the other direction is not slowed."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+
+    def pump(src, dst, limit):
+        try:
+            while True:
+                b = src.recv(max(1024, limit // 20) if limit else 65536)
+                if not b:
+                    break
+                dst.sendall(b)
+                if limit:
+                    time.sleep(len(b) / limit)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def accept():
+        while True:
+            try:
+                c, _ = srv.accept()
+                u = socket.create_connection(("127.0.0.1", target_port))
+            except OSError:
+                return
+            threading.Thread(target=pump, args=(u, c, rate), daemon=True).start()
+            threading.Thread(target=pump, args=(c, u, 0), daemon=True).start()
+    threading.Thread(target=accept, daemon=True).start()
+    return srv, srv.getsockname()[1]

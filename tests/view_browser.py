@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nodelib as nl  # noqa: E402
@@ -59,7 +60,7 @@ def main():
     nl.run(["storescu", "+sd", "+r", "-aec", "CONSORT", "127.0.0.1", str(port), syn,
             many], check_rc=0)
     cache = os.path.join(work, "cache")
-    script = ["state", "text 张", "state", "key Return", "state", "key b", "state",
+    script = ["state", "text 张", "state", "key Return", "wait", "state", "key b", "state",
               "key BackSpace", "text wang", "state", "quit"]
     p = subprocess.run([view, "--size", "900x500", "--script", "-", "--node",
                         "CONSORT@127.0.0.1:%d" % port, "--aet", "VIEWER"],
@@ -109,7 +110,7 @@ def main():
     before = {f: os.stat(f).st_mtime_ns for f in instances(got)}
     view_env = dict(os.environ, XDG_CACHE_HOME=cache)
     node_args = ["--node", "CONSORT@127.0.0.1:%d" % port, "--aet", "VIEWER"]
-    s2, out = run_view(view, node_args, ["text 张", "key Return", "state", "quit"],
+    s2, out = run_view(view, node_args, ["text 张", "key Return", "wait", "state", "quit"],
                        view_env)
     after = instances(got)
     check_note = s2[-1].get("note", "") if s2 else out[-300:]
@@ -125,14 +126,14 @@ def main():
     shutil.copy(ct[0], os.path.join(unsent, "reading.dcm"))
     open(os.path.join(unsent, ".unsent"), "w").close()
     s3, out = run_view(view, node_args + ["--cache-max", "0.000001"],
-                       ["text wang", "key Return", "state", "quit"], view_env)
+                       ["text wang", "key Return", "wait", "state", "quit"], view_env)
     left = sorted(os.listdir(os.path.join(cache, "consort-view")))
     nl.check(s3 and s3[-1]["mode"] == "viewer" and len(left) == 2 and
              uid not in left and os.path.basename(unsent) in left,
              "--cache-max: opening another study evicts the CT used before; "
              "the one opened and one with an unsent reading stay (%s)" % left)
     # opened again with nothing new at the node: straight from the cache
-    s5, out = run_view(view, node_args, ["text wang", "key Return", "state", "quit"],
+    s5, out = run_view(view, node_args, ["text wang", "key Return", "wait", "state", "quit"],
                        view_env)
     parts = [d for d in os.listdir(os.path.join(cache, "consort-view"))
              if d.endswith(".part")]
@@ -151,7 +152,7 @@ def main():
                 lost.append(str(d.StudyInstanceUID))
                 os.rename(f, f + ".lost")
     cache2 = os.path.join(work, "cache2")
-    s6, out = run_view(view, node_args, ["text wang", "key Return", "state", "quit"],
+    s6, out = run_view(view, node_args, ["text wang", "key Return", "wait", "state", "quit"],
                        dict(os.environ, XDG_CACHE_HOME=cache2))
     note = s6[-1].get("warning", "") if s6 else out[-300:]
     shown = os.listdir(os.path.join(cache2, "consort-view")) if os.path.isdir(
@@ -163,6 +164,46 @@ def main():
     for f in nl.files_under(storage):
         if f.endswith(".lost"):
             os.rename(f, f[:-len(".lost")])
+    # over a slow link (1 MB/s) the window stays alive while the study
+    # comes: the browser shows how many instances arrived and takes keys;
+    # Esc stops the fetch and keeps nothing of it; left alone, it opens
+    relay, slow = nl.slow_link(port, 1000000)
+    slow_args = ["--node", "CONSORT@127.0.0.1:%d" % slow, "--aet", "VIEWER"]
+    cache3 = os.path.join(work, "cache3")
+    t0 = time.time()
+    s7, out = run_view(view, slow_args, ["text 张", "key Return", "sleep 2000",
+                                         "state", "wait", "state", "quit"],
+                       dict(os.environ, XDG_CACHE_HOME=cache3))
+    took = time.time() - t0
+    ok = len(s7) == 2
+    n_study = len(ct) + 1  # and the series sent late
+    nl.check(ok and s7[0]["mode"] == "browser" and s7[0]["fetching"] == 1 and
+             0 < s7[0]["received"] < n_study and
+             ("of %d instances" % n_study) in s7[0]["status_text"] and
+             s7[1]["mode"] == "viewer" and s7[1]["slices"] == len(ct),
+             "a fetch over a 1 MB/s link (%.1f s): after 2 s the browser "
+             "answers, fetching, %s; then the study opens with %s slices" % (
+                 took, repr(s7[0]["status_text"]) if ok else out[-300:],
+                 s7[1]["slices"] if ok else "?"))
+    shutil.rmtree(cache3)
+
+    def gets():
+        return [l for l in srv.log_text().splitlines() if "c-get completed" in l]
+    cancels = len(gets())
+    s8, out = run_view(view, slow_args, ["text 张", "key Return", "sleep 1200",
+                                         "key Escape", "state", "sleep 1500",
+                                         "quit"],
+                       dict(os.environ, XDG_CACHE_HOME=cache3))
+    left = os.listdir(os.path.join(cache3, "consort-view")) if os.path.isdir(
+        os.path.join(cache3, "consort-view")) else []
+    nl.check(len(s8) == 1 and s8[0]["mode"] == "browser" and s8[0]["fetching"] == 0
+             and "cancelled" in s8[0]["status_text"] and not left and
+             cancels < len(gets()) and gets()[-1].endswith(" cancelled"),
+             "Esc during the fetch: back to the list (%s); the node was asked "
+             "to stop (C-CANCEL: %r) and nothing is left in the cache (%s)"
+             % (s8[0]["status_text"] if s8 else out[-300:],
+                gets()[-1][-50:] if gets() else None, left))
+    relay.close()
     # the same node's archive read directly (--archive: its index, its
     # files where they are), while the node runs
     p = subprocess.run([view, "--size", "900x500", "--script", "-", "--archive",
@@ -184,7 +225,7 @@ def main():
     # study kept its row of the node's list; the other, cached without
     # one, is read from its file) and opens a study from it
     s4, out = run_view(view, node_args,
-                       ["state", "text wang", "key Return", "state", "quit"],
+                       ["state", "text wang", "key Return", "wait", "state", "quit"],
                        view_env)
     nl.check(len(s4) == 2 and s4[0]["mode"] == "browser" and s4[0]["studies"] == 2 and
              s4[0]["status"] == "message" and

@@ -232,10 +232,26 @@ static int node_uids(dcx_scu *scu, const char *study, const char *series,
  * instance per <SOP Instance UID>.dcm): series that arrived after the
  * study was first opened, a report or presentation state made since.
  * -1 with err when the node cannot be asked. */
+/* C-GET progress into a vw_fetch: base instances came before this C-GET
+ * (a study is brought up to date by several). */
+struct get_cb {
+    struct vw_fetch *f;
+    unsigned base;
+};
+
+static int on_get(void *user, unsigned received, int remaining)
+{
+    (void)remaining; /* the node's list count is the total shown */
+    struct get_cb *g = user;
+    atomic_store(&g->f->received, g->base + received);
+    return atomic_load(&g->f->cancel);
+}
+
 static int update_cached(const struct vw_node *n, const char *study,
-                         const char *dir, unsigned *got, char *err,
+                         const char *dir, struct vw_fetch *f, char *err,
                          size_t errlen)
 {
+    unsigned *got = &f->got;
     dcx_scu *find = open_scu(n, FIND_STUDY, 0, err, errlen);
     if (!find)
         return -1;
@@ -278,7 +294,9 @@ static int update_cached(const struct vw_node *n, const char *study,
                     {DCX_TAG(0x0008, 0x0018), list}};
                 unsigned one = 0;
                 uint16_t st = 0;
-                if (dcx_scu_get(get, GET_STUDY, q, 4, dir, &one, &st) < 0 ||
+                struct get_cb cb = {f, *got};
+                if (dcx_scu_get(get, GET_STUDY, q, 4, dir, on_get, &cb, &one,
+                                &st) < 0 ||
                     (st != 0x0000 && st != 0xB000)) {
                     snprintf(err, errlen, "C-GET: %s",
                              st ? dcx_status_str(st) : dcx_scu_errmsg(get));
@@ -331,10 +349,27 @@ static int least_recent_first(const void *a, const void *b)
     return x->used < y->used ? -1 : x->used > y->used;
 }
 
+/* Removes a cache folder and the files in it. 0 or -1. */
+static int remove_folder(const char *p)
+{
+    DIR *d = opendir(p);
+    struct dirent *f;
+    while (d && (f = readdir(d))) {
+        char fp[1400];
+        if ((size_t)snprintf(fp, sizeof fp, "%s/%s", p, f->d_name) <
+                sizeof fp &&
+            strcmp(f->d_name, ".") && strcmp(f->d_name, ".."))
+            unlink(fp);
+    }
+    if (d)
+        closedir(d);
+    return rmdir(p);
+}
+
 /* Removes the studies used longest ago while the cache holds more than
  * its limit: never keep (the study being opened), never one holding a
  * reading that did not reach the node (VW_CACHE_UNSENT), never a fetch
- * under way (.part). */
+ * under way (.part; one a killed viewer left a day ago goes). */
 static void evict(const char *root, const char *keep, double cache_max)
 {
     DIR *d = opendir(root);
@@ -353,10 +388,14 @@ static void evict(const char *root, const char *keep, double cache_max)
             e->d_name[0] == '.' || strlen(e->d_name) >= sizeof v->name ||
             stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))
             continue;
+        if (strstr(e->d_name, ".part")) {
+            if (sb.st_mtime < time(NULL) - 86400)
+                remove_folder(p);
+            continue;
+        }
         double bytes = folder_bytes(p, &unsent);
         total += bytes;
-        if (unsent || strcmp(e->d_name, keep) == 0 ||
-            strstr(e->d_name, ".part"))
+        if (unsent || strcmp(e->d_name, keep) == 0)
             continue;
         void *nv = dcx_grow(v, n, &cap, sizeof *v, 32);
         if (!nv)
@@ -371,18 +410,7 @@ static void evict(const char *root, const char *keep, double cache_max)
     for (size_t i = 0; i < n && total > cache_max; i++) {
         char p[1300];
         snprintf(p, sizeof p, "%s/%s", root, v[i].name);
-        DIR *sd = opendir(p);
-        struct dirent *f;
-        while (sd && (f = readdir(sd))) {
-            char fp[1400];
-            if ((size_t)snprintf(fp, sizeof fp, "%s/%s", p, f->d_name) <
-                    sizeof fp &&
-                strcmp(f->d_name, ".") && strcmp(f->d_name, ".."))
-                unlink(fp);
-        }
-        if (sd)
-            closedir(sd);
-        if (rmdir(p) == 0)
+        if (remove_folder(p) == 0)
             total -= v[i].bytes;
     }
     free(v);
@@ -534,7 +562,8 @@ int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
         snprintf(err, errlen, "not a UID: %s", study_uid);
         return -1;
     }
-    memset(out, 0, sizeof *out);
+    out->got = 0;
+    out->note[0] = out->warn[0] = '\0';
     unsigned *got = &out->got;
     int cached = vw_cache_dir(study_uid, dir, dirlen) == 0;
     /* as many as the node's list counts: nothing new to ask for (each
@@ -543,41 +572,54 @@ int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
         char why[300];
         if (expected > 0 && count_instances(dir) >= expected)
             ; /* nothing the node's list does not already count */
-        else if (update_cached(n, study_uid, dir, got, why, sizeof why) < 0)
+        else if (update_cached(n, study_uid, dir, out, why, sizeof why) < 0)
             snprintf(out->warn, sizeof out->warn,
                      "the copy fetched before (%s: %.200s)", n->ae, why);
         else if (*got)
             snprintf(out->note, sizeof out->note,
                      "%u new instance(s) fetched", *got);
     } else {
-        char part[1100];
-        snprintf(part, sizeof part, "%s.part", dir);
+        /* a folder of this fetch's own: a cancelled fetch still waiting
+         * on a silent node must not share it with the next one */
+        static atomic_uint seq;
+        char part[1200];
+        snprintf(part, sizeof part, "%s.part-%d-%u", dir, (int)getpid(),
+                 atomic_fetch_add(&seq, 1));
         if (vw_mkdirs(part) != 0) {
             snprintf(err, errlen, "%s: %s", part, strerror(errno));
             return -1;
         }
         dcx_scu *scu = open_scu(n, GET_STUDY, 1, err, errlen);
-        if (!scu)
-            return -1;
-        struct dcx_attr q[] = {{DCX_TAG(0x0008, 0x0052), "STUDY"},
-                               {DCX_TAG(0x0020, 0x000D), study_uid}};
         uint16_t st = 0;
-        int rc = dcx_scu_get(scu, GET_STUDY, q, 2, part, got, &st);
+        int rc = -1;
+        if (scu) {
+            struct dcx_attr q[] = {{DCX_TAG(0x0008, 0x0052), "STUDY"},
+                                   {DCX_TAG(0x0020, 0x000D), study_uid}};
+            struct get_cb cb = {out, 0};
+            rc = dcx_scu_get(scu, GET_STUDY, q, 2, part, on_get, &cb, got,
+                             &st);
+            if (rc < 0)
+                snprintf(err, errlen, "C-GET: %s", dcx_scu_errmsg(scu));
+            dcx_scu_close(scu);
+        }
         /* some sub-operations failed (0xB000): what came is shown, warn
          * says what is missing, and the next opening asks for it */
-        int ok = rc == 0 && (st == 0x0000 || (st == 0xB000 && *got));
-        if (rc < 0)
-            snprintf(err, errlen, "C-GET: %s", dcx_scu_errmsg(scu));
-        else if (!ok)
+        int ok = rc == 0 && (st == 0x0000 || (st == 0xB000 && *got)) &&
+                 !atomic_load(&out->cancel);
+        if (rc == 0 && !ok && atomic_load(&out->cancel))
+            snprintf(err, errlen, "cancelled");
+        else if (rc == 0 && !ok)
             snprintf(err, errlen, "C-GET: %s (%u received)",
                      dcx_status_str(st), *got);
-        dcx_scu_close(scu);
+        /* another fetch of the study got there first: its copy serves */
+        if (ok && rename(part, dir) != 0 &&
+            vw_cache_dir(study_uid, dir, dirlen) != 0) {
+            snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+            ok = 0;
+        }
+        remove_folder(part); /* what is left of it, if anything */
         if (!ok)
             return -1;
-        if (rename(part, dir) != 0) {
-            snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-            return -1;
-        }
     }
     /* a study shown incomplete must say so: a radiologist reads what is
      * there as the whole study otherwise */

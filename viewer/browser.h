@@ -4,6 +4,7 @@
 #ifndef VW_BROWSER_H
 #define VW_BROWSER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 struct vw_node {
@@ -37,11 +38,18 @@ int vw_browse_find(const struct vw_node *n, struct vw_study **out,
  * the node cannot be asked, the copy is used as it is; when it cannot
  * send every instance, what arrived is kept; either way out->warn says
  * so. The cache then goes back under n->cache_max, the studies used
- * longest ago first. 0 and *out, or -1 with err. */
+ * longest ago first. 0 and *out, or -1 with err.
+ *
+ * It may run on a thread of its own: out->received counts the instances
+ * as they arrive, and out->cancel (set by another thread) stops the fetch
+ * (C-CANCEL): a new study is then not kept (-1, "cancelled"), a cached
+ * one opens as it is. The caller zeroes *out before. */
 struct vw_fetch {
     unsigned got;   /* instances received */
     char note[160]; /* what was fetched, "" if nothing new */
     char warn[300]; /* what the folder holds may not be all the node has */
+    atomic_uint received; /* so far, while it runs */
+    atomic_int cancel;
 };
 int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
                   char *dir, size_t dirlen, struct vw_fetch *out, char *err,

@@ -14,6 +14,7 @@
 #include "dcx/dcx.h"
 #include "dcx/tags.h"
 #include "browser.h"
+#include "fetch.h"
 #include "load.h"
 #include "overlay.h"
 #include "stack.h"
@@ -246,6 +247,9 @@ struct app {
     struct vw_present *presents; /* presentation states of the series */
     int n_presents, present_idx;
     char note[400];     /* the last save/apply, shown at the top */
+    vw_job *job;        /* the study being fetched from the node, or NULL */
+    char job_name[128];
+    int job_total;      /* the node's count of its instances; 0 unknown */
     char warn[700];     /* what is shown is not the whole study (damaged or
                            missing files): stays under the note until
                            another study is opened */
@@ -941,6 +945,8 @@ out:
 /* ---- scripted input (tests): each line becomes SDL events, pushed into
  * the same queue the mouse and keyboard fill ---- */
 
+static void job_finish(struct app *a, int w, int h);
+
 static void push_button(int type, int button, int x, int y)
 {
     SDL_Event e;
@@ -977,6 +983,10 @@ static int script_line(struct app *a, char *line, int w, int h)
     if (strcmp(cmd, "quit") == 0)
         return 1;
     if (strcmp(cmd, "wait") == 0) {
+        if (a->job) { /* the study being fetched, opened */
+            vw_job_wait(a->job);
+            job_finish(a, w, h);
+        }
         if (a->browsing && a->thumbs.started) { /* thumbnails made */
             pthread_join(a->thumbs.th, NULL);
             a->thumbs.started = 0;
@@ -1048,8 +1058,14 @@ static int script_line(struct app *a, char *line, int w, int h)
         int ready = 0;
         for (int i = 0; i < a->thumbs.n; i++)
             ready += atomic_load(&a->thumbs.t[i].state) == 2;
-        printf("],\"thumbnails\":%d,\"status\":\"%s\"}\n", ready,
-               a->status[0] ? "message" : "");
+        unsigned got = 0;
+        if (a->job)
+            vw_job_poll(a->job, &got);
+        printf("],\"thumbnails\":%d,\"status\":\"%s\",\"fetching\":%d,"
+               "\"received\":%u,\"status_text\":",
+               ready, a->status[0] ? "message" : "", a->job != NULL, got);
+        dcx_json_print(stdout, a->status);
+        printf("}\n");
         fflush(stdout);
         return 0;
     }
@@ -1542,6 +1558,44 @@ static void refresh_studies(struct app *a)
                     a->media[0] ? a->media : NULL);
 }
 
+/* The browser's status line while a study is fetched. */
+static void job_status(struct app *a, unsigned received)
+{
+    if (a->job_total > 0)
+        snprintf(a->status, sizeof a->status,
+                 "Fetching %s: %u of %d instances (Esc cancels)", a->job_name,
+                 received, a->job_total);
+    else
+        snprintf(a->status, sizeof a->status,
+                 "Fetching %s: %u instances (Esc cancels)", a->job_name,
+                 received);
+}
+
+/* A finished fetch: its study opened, or why not in the status line. */
+static void job_finish(struct app *a, int w, int h)
+{
+    char dir[1200], err[512];
+    struct vw_fetch f;
+    char *paths[1] = {dir};
+    int bad = vw_job_finish(a->job, dir, sizeof dir, &f, err, sizeof err) < 0;
+    a->job = NULL;
+    bad = bad || open_paths(a, paths, 1, w, h, err, sizeof err) < 0;
+    if (bad) {
+        snprintf(a->status, sizeof a->status, "%.290s", err);
+        return;
+    }
+    if (f.note[0])
+        snprintf(a->note, sizeof a->note, "%s", f.note);
+    if (f.warn[0]) { /* after open_series' own */
+        size_t l = strlen(a->warn);
+        snprintf(a->warn + l, sizeof a->warn - l, "%s%s", l ? "; " : "",
+                 f.warn);
+    }
+    a->status[0] = '\0';
+    a->browsing = 0;
+    SDL_StopTextInput();
+}
+
 /* A key in the browser; 1 to quit. */
 static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
                        int h)
@@ -1550,7 +1604,13 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
     int n = filtered(a, rows, 4096);
     switch (k) {
     case SDLK_ESCAPE:
-        return 1;
+        if (!a->job)
+            return 1;
+        vw_job_cancel(a->job);
+        a->job = NULL;
+        snprintf(a->status, sizeof a->status,
+                 "fetch of %.200s cancelled", a->job_name);
+        break;
     case SDLK_BACKSPACE: {
         size_t l = strlen(a->filter);
         while (l && (a->filter[l - 1] & 0xC0) == 0x80) /* whole UTF-8 char */
@@ -1577,18 +1637,30 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
         break;
     case SDLK_RETURN:
     case SDLK_KP_ENTER: {
-        if (!n)
+        if (!n || a->job)
             break;
         const struct vw_study *st = &a->studies[rows[a->sel]];
-        snprintf(a->status, sizeof a->status, "Fetching %.200s ...",
-                 st->uid);
+        if (!a->o.archive && !a->media[0]) {
+            /* from the node: on a thread, the window stays alive */
+            a->job = vw_job_start(&a->node, st);
+            snprintf(a->job_name, sizeof a->job_name, "%.120s",
+                     st->name[0] ? st->name : st->uid);
+            a->job_total = st->images;
+            if (!a->job)
+                snprintf(a->status, sizeof a->status,
+                         "cannot start the fetch");
+            else
+                job_status(a, 0);
+            break;
+        }
+        snprintf(a->status, sizeof a->status, "Opening %.200s ...", st->uid);
         rnd_target_bind(NULL);
         draw(a, w, h);
         if (!a->o.script)
             SDL_GL_SwapWindow(win);
-        char dir[1200], err[512];
+        char err[512];
         int bad;
-        if (a->o.archive || a->media[0]) { /* the files where they are */
+        {
             char **files = NULL;
             int nf = 0;
             bad = (a->media[0] ? vw_media_files(a->media, st->uid, &files, NULL,
@@ -1600,19 +1672,6 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
             for (int i = 0; i < nf; i++)
                 free(files[i]);
             free(files);
-        } else {
-            char *paths[1] = {dir};
-            struct vw_fetch f;
-            bad = vw_browse_get(&a->node, st, dir, sizeof dir, &f, err,
-                                sizeof err) < 0 ||
-                  open_paths(a, paths, 1, w, h, err, sizeof err) < 0;
-            if (!bad && f.note[0])
-                snprintf(a->note, sizeof a->note, "%s", f.note);
-            if (!bad && f.warn[0]) { /* after open_series' own */
-                size_t l = strlen(a->warn);
-                snprintf(a->warn + l, sizeof a->warn - l, "%s%s",
-                         l ? "; " : "", f.warn);
-            }
         }
         if (bad) {
             snprintf(a->status, sizeof a->status, "%.290s", err);
@@ -1794,6 +1853,22 @@ static int interactive(struct app *a)
             int until = (int)(script_resume - now_ms());
             timeout = until < timeout ? until : timeout;
         }
+        if (a->job) { /* a fetch: its progress, then its study */
+            unsigned got;
+            if (vw_job_poll(a->job, &got)) {
+                job_finish(a, w, h);
+                dirty = 1;
+                continue;
+            }
+            char before[sizeof a->status];
+            memcpy(before, a->status, sizeof before);
+            job_status(a, got);
+            if (strcmp(before, a->status) != 0) {
+                dirty = 1;
+                continue;
+            }
+            timeout = timeout > 100 ? 100 : timeout;
+        }
         int thumbs_pending = 0;
         for (int i = 0; a->browsing && i < a->thumbs.n; i++)
             thumbs_pending |= atomic_load(&a->thumbs.t[i].state) < 2 &&
@@ -1953,6 +2028,8 @@ static int interactive(struct app *a)
         }
     }
 out:
+    if (a->job) /* its thread ends on its own */
+        vw_job_cancel(a->job);
     if (script && script != stdin)
         fclose(script);
     thumbs_reset(a);

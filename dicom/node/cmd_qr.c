@@ -6,16 +6,19 @@
 #include "opts.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "dcx/dataset.h"
 #include "dcx/dcx.h"
 #include "dcx/net.h"
 #include "dcx/tags.h"
 #include "dcx/uids.h"
+#include "files.h"
 
 #define FIND_STUDY "1.2.840.10008.5.1.4.1.2.2.1"
 #define FIND_PATIENT "1.2.840.10008.5.1.4.1.2.1.1"
@@ -256,6 +259,41 @@ int nd_cmd_find(int argc, char **argv)
 
 /* ---- get ---- */
 
+/* Ctrl+C during a C-GET: C-CANCEL, so that the peer stops and what
+ * arrived is left whole (each instance is renamed into place once
+ * received), instead of a killed transfer. */
+static volatile sig_atomic_t get_interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    get_interrupted = 1;
+}
+
+struct get_progress {
+    double t0, last;
+    int tty, shown;
+};
+
+/* The received count on a terminal, five times a second at most. */
+static int get_progress(void *user, unsigned received, int remaining)
+{
+    struct get_progress *g = user;
+    double now = nd_now_s();
+    if (g->tty && now - g->last >= 0.2) {
+        g->last = now;
+        g->shown = 1;
+        if (remaining >= 0)
+            fprintf(stderr, "\rreceived %u of %u instance(s)  %.0f s   ",
+                    received, received + (unsigned)remaining, now - g->t0);
+        else
+            fprintf(stderr, "\rreceived %u instance(s)  %.0f s   ", received,
+                    now - g->t0);
+        fflush(stderr);
+    }
+    return get_interrupted;
+}
+
 /* Storage classes a C-GET accepts, each in the usual syntaxes so that
  * instances arrive as stored (one context per syntax: the peer picks one
  * per context). */
@@ -282,7 +320,21 @@ int nd_cmd_get(int argc, char **argv)
         return 1;
     unsigned got = 0;
     uint16_t st = 0;
-    rc = dcx_scu_get(scu, model, a.keys, a.n_keys, a.out_dir, &got, &st);
+    struct get_progress g = {.t0 = nd_now_s(), .tty = isatty(2)};
+    /* a second Ctrl+C ends the process (a peer that no longer answers) */
+    struct sigaction sa = {.sa_handler = on_sigint,
+                           .sa_flags = SA_RESTART | SA_RESETHAND},
+                     old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old);
+    rc = dcx_scu_get(scu, model, a.keys, a.n_keys, a.out_dir, get_progress,
+                     &g, &got, &st);
+    sigaction(SIGINT, &old, NULL);
+    if (g.shown)
+        fputc('\n', stderr);
+    if (get_interrupted)
+        fprintf(stderr, "consort-node get: interrupted: the peer was asked "
+                        "to stop (C-CANCEL)\n");
     if (rc < 0)
         fprintf(stderr, "consort-node get: %s\n", dcx_scu_errmsg(scu));
     else

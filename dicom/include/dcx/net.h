@@ -239,13 +239,22 @@ int dcx_scu_find(dcx_scu *scu, const char *model_uid,
                  int (*fn)(void *user, dcx_ds *match), void *user,
                  uint16_t *out_status);
 
+/* Progress of a C-GET, after each instance received and each pending
+ * response: the instances received so far, and the sub-operations the
+ * peer still has to do as its last pending response said (-1: not said).
+ * Non-zero asks the peer to stop (C-CANCEL, sent once); the final status
+ * is then Cancel (0xFE00) unless the peer had finished. */
+typedef int (*dcx_get_progress_fn)(void *user, unsigned received,
+                                   int remaining);
+
 /* C-GET at the given model: the peer sends the matching instances back on
  * this association (propose their storage classes with the SCP role in
  * dcx_scu_open: DCX_SCU_ROLE_SCP); each is written to out_dir as
- * <SOP Instance UID>.dcm, bit for bit. 0 and the final status and counts,
- * or a negative DCX_E* code. */
+ * <SOP Instance UID>.dcm, bit for bit. progress may be NULL. 0 and the
+ * final status and counts, or a negative DCX_E* code. */
 int dcx_scu_get(dcx_scu *scu, const char *model_uid,
                 const struct dcx_attr *query, size_t n, const char *out_dir,
+                dcx_get_progress_fn progress, void *user,
                 unsigned *out_received, uint16_t *out_status);
 
 /* The contexts a C-GET needs: the model (query/retrieve UID), and the

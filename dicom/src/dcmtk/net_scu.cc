@@ -382,7 +382,8 @@ extern "C" int dcx_scu_move(dcx_scu *scu, const char *model,
 
 extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
                            const struct dcx_attr *query, size_t n,
-                           const char *out_dir, unsigned *out_received,
+                           const char *out_dir, dcx_get_progress_fn progress,
+                           void *user, unsigned *out_received,
                            uint16_t *out_status)
 {
     try {
@@ -400,6 +401,16 @@ extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
         if (c.bad())
             return fail(scu, DCX_ENET, "C-GET not sent: %s", c.text());
         unsigned received = 0, seq = 0;
+        int remaining = -1;
+        bool cancel_sent = false;
+        // the caller's progress; C-CANCEL once if it asks to stop
+        auto report = [&]() -> OFCondition {
+            if (!progress || cancel_sent ||
+                !progress(user, received, remaining))
+                return EC_Normal;
+            cancel_sent = true;
+            return DIMSE_sendCancelRequest(scu->assoc, pcid, rq.MessageID);
+        };
         for (;;) {
             T_ASC_PresentationContextID got = 0;
             T_DIMSE_Message in;
@@ -411,9 +422,15 @@ extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
             if (c.bad())
                 return fail(scu, DCX_ENET, "C-GET failed: %s", c.text());
             if (in.CommandField == DIMSE_C_GET_RSP) {
-                uint16_t st = in.msg.CGetRSP.DimseStatus;
-                if (st == DCX_STATUS_PENDING || st == 0xFF01)
+                const T_DIMSE_C_GetRSP &rsp = in.msg.CGetRSP;
+                uint16_t st = rsp.DimseStatus;
+                if (st == DCX_STATUS_PENDING || st == 0xFF01) {
+                    if (rsp.opts & O_GET_NUMBEROFREMAININGSUBOPERATIONS)
+                        remaining = rsp.NumberOfRemainingSubOperations;
+                    if (report().bad())
+                        return fail(scu, DCX_ENET, "C-CANCEL not sent");
                     continue;
+                }
                 *out_received = received;
                 *out_status = st;
                 return 0;
@@ -468,6 +485,8 @@ extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
             if (c.bad())
                 return fail(scu, DCX_ENET, "C-GET: response not sent: %s",
                             c.text());
+            if (report().bad())
+                return fail(scu, DCX_ENET, "C-CANCEL not sent");
         }
     } catch (...) {
         return fail(scu, DCX_EINTERNAL, "internal error");

@@ -1,0 +1,34 @@
+/* fetch.h - a study fetched from the node (vw_browse_get) on a thread of
+ * its own, so that the window stays responsive over a slow county link:
+ * the instances received so far to show, a cancel at any time. A
+ * cancelled job is abandoned, not waited for: a node gone silent may hold
+ * its thread for long; the thread then frees the job itself. */
+#ifndef VW_FETCH_H
+#define VW_FETCH_H
+
+#include <stddef.h>
+
+#include "browser.h"
+
+typedef struct vw_job vw_job;
+
+/* Starts fetching st from n (both copied). SDL_USEREVENT is pushed when
+ * it is done, to wake the event loop. NULL if no thread could start. */
+vw_job *vw_job_start(const struct vw_node *n, const struct vw_study *st);
+
+/* 1 once finished, else 0; *received: instances so far. */
+int vw_job_poll(vw_job *j, unsigned *received);
+
+/* Waits until it is finished (scripted runs). */
+void vw_job_wait(vw_job *j);
+
+/* The result of a finished job, as vw_browse_get gives it (0 or -1 with
+ * err; dir, *out); frees the job. */
+int vw_job_finish(vw_job *j, char *dir, size_t dirlen, struct vw_fetch *out,
+                  char *err, size_t errlen);
+
+/* Asks the node to stop (C-CANCEL) and lets go of the job: nothing of it
+ * is kept. */
+void vw_job_cancel(vw_job *j);
+
+#endif
