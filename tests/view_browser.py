@@ -203,6 +203,23 @@ def main():
              "to stop (C-CANCEL: %r) and nothing is left in the cache (%s)"
              % (s8[0]["status_text"] if s8 else out[-300:],
                 gets()[-1][-50:] if gets() else None, left))
+    # quit right after Esc: the process ends at once (exit 0) although the
+    # cancelled fetch still waits on the link; the next fetch clears what
+    # that fetch left behind
+    p = subprocess.run([view, "--size", "900x500", "--script", "-"] + slow_args,
+                       input="text 张\nkey Return\nsleep 800\nkey Escape\nquit\n",
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=60, env=dict(os.environ, SDL_VIDEODRIVER="offscreen",
+                                            XDG_CACHE_HOME=cache3))
+    cv = os.path.join(cache3, "consort-view")
+    parts = [d for d in os.listdir(cv) if ".part" in d] if os.path.isdir(cv) else []
+    s9, out9 = run_view(view, node_args, ["text wang", "key Return", "wait", "state",
+                                          "quit"], dict(os.environ, XDG_CACHE_HOME=cache3))
+    left = os.listdir(os.path.join(cache3, "consort-view"))
+    nl.check(p.returncode == 0 and parts and s9 and s9[-1]["mode"] == "viewer" and
+             not [d for d in left if ".part" in d],
+             "quit during a cancelled fetch: exit %d, its folder left (%d); the "
+             "next fetch clears it (%s)" % (p.returncode, len(parts), left))
     relay.close()
     # the same node's archive read directly (--archive: its index, its
     # files where they are), while the node runs

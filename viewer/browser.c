@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -369,7 +370,7 @@ static int remove_folder(const char *p)
 /* Removes the studies used longest ago while the cache holds more than
  * its limit: never keep (the study being opened), never one holding a
  * reading that did not reach the node (VW_CACHE_UNSENT), never a fetch
- * under way (.part; one a killed viewer left a day ago goes). */
+ * under way (.part-PID-N: one whose viewer is gone is removed). */
 static void evict(const char *root, const char *keep, double cache_max)
 {
     DIR *d = opendir(root);
@@ -388,8 +389,14 @@ static void evict(const char *root, const char *keep, double cache_max)
             e->d_name[0] == '.' || strlen(e->d_name) >= sizeof v->name ||
             stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))
             continue;
-        if (strstr(e->d_name, ".part")) {
-            if (sb.st_mtime < time(NULL) - 86400)
+        const char *part = strstr(e->d_name, ".part-");
+        if (part) {
+            /* the fetch of a viewer that is gone (killed, or it quit
+             * during a cancelled fetch) */
+            int pid = atoi(part + 6);
+            if ((pid > 0 && pid != (int)getpid() && kill(pid, 0) != 0 &&
+                 errno == ESRCH) ||
+                sb.st_mtime < time(NULL) - 86400)
                 remove_folder(p);
             continue;
         }

@@ -10,6 +10,8 @@
 
 enum { RUNNING, DONE, ABANDONED };
 
+static atomic_int live; /* threads started and not yet at their end */
+
 struct vw_job {
     struct vw_node node;
     struct vw_study st;
@@ -46,7 +48,13 @@ static void *run(void *arg)
         e.type = SDL_USEREVENT;
         SDL_PushEvent(&e);
     }
+    atomic_fetch_sub(&live, 1);
     return NULL;
+}
+
+int vw_jobs_live(void)
+{
+    return atomic_load(&live);
 }
 
 vw_job *vw_job_start(const struct vw_node *n, const struct vw_study *st)
@@ -62,9 +70,11 @@ vw_job *vw_job_start(const struct vw_node *n, const struct vw_study *st)
     pthread_t th;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    atomic_fetch_add(&live, 1);
     int rc = pthread_create(&th, &at, run, j);
     pthread_attr_destroy(&at);
     if (rc != 0) {
+        atomic_fetch_sub(&live, 1);
         job_free(j);
         return NULL;
     }

@@ -31,4 +31,9 @@ int vw_job_finish(vw_job *j, char *dir, size_t dirlen, struct vw_fetch *out,
  * is kept. */
 void vw_job_cancel(vw_job *j);
 
+/* Fetch threads still running (cancelled ones waiting on a silent node):
+ * the process must then end without running the DICOM library's static
+ * destructors under them (_Exit). */
+int vw_jobs_live(void);
+
 #endif

@@ -2139,5 +2139,9 @@ out:
     free(a.keys);
     free(a.studies);
     free(a.o.inputs);
+    if (vw_jobs_live()) { /* a cancelled fetch still waits on the node */
+        fflush(NULL);
+        _Exit(rc);
+    }
     return rc;
 }
