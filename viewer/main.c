@@ -1658,21 +1658,18 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
         draw(a, w, h);
         if (!a->o.script)
             SDL_GL_SwapWindow(win);
-        char err[512];
-        int bad;
-        {
-            char **files = NULL;
-            int nf = 0;
-            bad = (a->media[0] ? vw_media_files(a->media, st->uid, &files, NULL,
-                                                &nf, err, sizeof err)
+        /* the archive's or the disc's files, where they are */
+        char err[512], **files = NULL;
+        int nf = 0;
+        int bad = (a->media[0] ? vw_media_files(a->media, st->uid, &files,
+                                                NULL, &nf, err, sizeof err)
                                : vw_archive_files(a->o.archive, st->uid,
                                                   &files, &nf, err,
                                                   sizeof err)) < 0 ||
                   open_paths(a, files, nf, w, h, err, sizeof err) < 0;
-            for (int i = 0; i < nf; i++)
-                free(files[i]);
-            free(files);
-        }
+        for (int i = 0; i < nf; i++)
+            free(files[i]);
+        free(files);
         if (bad) {
             snprintf(a->status, sizeof a->status, "%.290s", err);
             break;
