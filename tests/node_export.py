@@ -232,11 +232,15 @@ def main():
     os.makedirs(made)
     gsps, ko = os.path.join(made, "ps.dcm"), os.path.join(made, "ko.dcm")
     report, mrep = os.path.join(made, "report.dcm"), os.path.join(made, "mr.dcm")
+    gsps_us = os.path.join(made, "ps-us.dcm")
     nl.run([make, gsps, "40", "400"] + cts[:2], check_rc=0)
-    nl.run([make, "--ko", ko, "teaching", cts[1]], check_rc=0)
-    nl.run([make, "--report", report] + cts, check_rc=0)
+    nl.run([make, gsps_us, "40", "400", paths["us"]], check_rc=0)
+    # the key object and the report name the ultrasound image too, which
+    # the export refuses: references to it must go from what is written
+    nl.run([make, "--ko", ko, "teaching", cts[1], paths["us"]], check_rc=0)
+    nl.run([make, "--report", report] + cts + [paths["us"]], check_rc=0)
     nl.run([make, "--measure", mrep, cts[0]], check_rc=0)
-    sources = list(paths.values()) + [gsps, ko, report, mrep]
+    sources = list(paths.values()) + [gsps, gsps_us, ko, report, mrep]
     dates, uids = originals(sources)
 
     storage = os.path.join(work, "var")
@@ -257,6 +261,10 @@ def main():
     nl.expect(rc == 3 and "1 refused" in out and "burned-in" in out.lower(),
               "export --anonymize --teaching beside the running node: the "
               "ultrasound image (no Burned In Annotation stated) refused, exit 3")
+    nl.expect("1 left out" in out and out.count("reference(s) to refused images "
+                                                "taken out") == 2,
+              "the GSPS drawn on that image alone left out; its references taken "
+              "out of the key object and the report")
     files = [f for f in nl.files_under(os.path.join(dest, "DICOM"))]
     nl.expect(len(files) == 10 and os.path.exists(os.path.join(dest, "DICOMDIR")),
               "10 files (4 CT, 2 MR, GSPS, KO, 2 SR) and a DICOMDIR written")
@@ -330,9 +338,15 @@ def main():
         ev = [(str(st.StudyInstanceUID), str(r.ReferencedSOPInstanceUID))
               for st in (doc.CurrentRequestedProcedureEvidenceSequence if doc else [])
               for se in st.ReferencedSeriesSequence for r in se.ReferencedSOPSequence]
+        anywhere = []  # the content tree's IMAGE items too
+        if doc is not None:
+            doc.walk(lambda d, el: anywhere.append(str(el.value))
+                     if el.tag == 0x00081155 else None)
         nl.expect(doc is not None and ev and str(doc.StudyInstanceUID) == str(img[0].StudyInstanceUID) and
-                  all(st == str(doc.StudyInstanceUID) and u in sop_of for st, u in ev),
-                  "the %s's evidence resolves to exported images (%d)" % (what, len(ev)))
+                  all(st == str(doc.StudyInstanceUID) and u in sop_of for st, u in ev) and
+                  anywhere and all(u in sop_of for u in anywhere),
+                  "the %s's evidence resolves to exported images (%d), and so does "
+                  "every reference in it (%d)" % (what, len(ev), len(anywhere)))
     ct_uids = {str(ds.SOPInstanceUID) for ds in img}
     inner = [str(r.ReferencedSOPInstanceUID) for ds in img
              for r in ds.get("ReferencedImageSequence", [])]
@@ -390,7 +404,7 @@ def main():
                       dest2, "--storage", storage, "--user", "teacher"])
     files2 = nl.files_under(os.path.join(dest2, "DICOM"))
     ds2 = [pydicom.dcmread(f) for f in files2]
-    nl.expect(rc == 0 and len(files2) == 11 and
+    nl.expect(rc == 0 and len(files2) == 12 and
               {str(d.SOPInstanceUID) for d in ds2} >= set(sop_of) and
               {str(d.PatientID) for d in ds2} == {str(img[0].PatientID)},
               "a second export: the ultrasound image too (--allow-burned-in), the "
@@ -398,7 +412,7 @@ def main():
     rc, out = nl.run([node, "export", "--anonymize", study, dest2,
                       "--storage", storage])
     nl.expect(rc == 0 and "already in" in out and
-              len(nl.files_under(os.path.join(dest2, "DICOM"))) == 11,
+              len(nl.files_under(os.path.join(dest2, "DICOM"))) == 12,
               "exporting it to the same folder again adds nothing: %s" %
               out.strip().splitlines()[:1])
     n_map = nl.index_rows(storage, "SELECT count(*) FROM deid_uids")[0][0]
@@ -410,8 +424,9 @@ def main():
                       "--json"])
     ev = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     nl.expect(len(ev) == 2 and all(e.get("user") == "teacher" for e in ev) and
-              ev[0].get("failed") == 1,
-              "the audit trail has both exports (user, destination, 1 refused)")
+              ev[0].get("failed") == 2,
+              "the audit trail has both exports (user, destination, 1 refused "
+              "and 1 left out)")
 
     # real files from elsewhere: every study pydicom's test files make in
     # the archive, exported de-identified. Each file is written or left out

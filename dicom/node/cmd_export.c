@@ -71,7 +71,10 @@ static void usage(FILE *to)
         "pixels\n"
         "             (Burned In Annotation YES, or not stated on "
         "ultrasound,\n"
-        "             secondary capture, photographs); refused otherwise\n"
+        "             secondary capture, photographs); refused otherwise,\n"
+        "             and references to them are taken out of the study's\n"
+        "             presentation states, key objects and reports (one\n"
+        "             left with nothing to reference is left out)\n"
         "--keep-patient-characteristics\n"
         "             keep sex, age, size, weight (Retain Patient "
         "Characteristics)\n"
@@ -89,7 +92,7 @@ static void usage(FILE *to)
 }
 
 struct instance {
-    char *path, *series;
+    char *path, *series, *sop;
     int document; /* a GSPS, SR or KO: after the images */
 };
 
@@ -109,13 +112,15 @@ static int collect(void *user, const char *const *v)
     struct instance *in = &s->v[s->n];
     in->path = strdup(v[NK_PATH]);
     in->series = strdup(v[NK_SERIES_UID]);
+    in->sop = strdup(v[NK_SOP_UID]);
     in->document = strncmp(v[NK_SOP_CLASS], "1.2.840.10008.5.1.4.1.1.11.",
                            27) == 0 ||
                    strncmp(v[NK_SOP_CLASS], "1.2.840.10008.5.1.4.1.1.88.",
                            27) == 0;
-    if (!in->path || !in->series) {
+    if (!in->path || !in->series || !in->sop) {
         free(in->path);
         free(in->series);
+        free(in->sop);
         return ND_ENOMEM;
     }
     s->n++;
@@ -129,6 +134,7 @@ static void study_free(struct study *s)
     for (size_t i = 0; i < s->n; i++) {
         free(s->v[i].path);
         free(s->v[i].series);
+        free(s->v[i].sop);
     }
     free(s->v);
     memset(s, 0, sizeof *s);
@@ -180,12 +186,24 @@ static int mkdir_p(char *path)
 
 struct map_ctx {
     nd_index *ix;
+    struct nd_files refused; /* SOP Instance UIDs of the images refused */
 };
 
 static int map_uid(void *user, const char *uid, char out[65])
 {
     struct map_ctx *m = user;
     return nd_teach_uid(m->ix, uid, out) < 0 ? DCX_EIO : 0;
+}
+
+/* The images come first (by_series): a GSPS, key object or report then
+ * references only what the export holds. */
+static int left_out(void *user, const char *sop_uid)
+{
+    const struct map_ctx *m = user;
+    for (size_t i = 0; i < m->refused.n; i++)
+        if (strcmp(m->refused.v[i], sop_uid) == 0)
+            return 1;
+    return 0;
 }
 
 /* The Issuer of Patient ID of a file (the index keys patients by ID and
@@ -225,7 +243,7 @@ struct opts {
 };
 
 struct totals {
-    long written, refused, failed;
+    long written, refused, left, failed;
     int j2k;
     struct nd_files rel; /* the files written, for the DICOMDIR */
     int journal;     /* DIR/.consort-export, see below */
@@ -378,7 +396,7 @@ static int export_study(nd_index *ix, nd_audit *audit,
     }
     qsort(s.v, s.n, sizeof *s.v, by_series);
     struct nd_teach_patient tp = {0};
-    struct map_ctx mc = {ix};
+    struct map_ctx mc = {.ix = ix};
     struct dcx_deid_opts d = {0};
     if (o->anonymize) {
         if (nd_teach_patient(ix, s.patient_id, s.issuer, &tp) < 0) {
@@ -392,11 +410,11 @@ static int export_study(nd_index *ix, nd_audit *audit,
             .date_shift_days = tp.date_shift,
             .keep_characteristics = o->keep_chars,
             .allow_burned_in = o->allow_burned_in,
-            .map_uid = map_uid, .user = &mc};
+            .map_uid = map_uid, .user = &mc, .left_out = left_out};
     }
     int st_no = next_study_folder(o->dir), se_no = 0, im_no = 0;
     journal_add(t->journal, st_no);
-    long written = 0, refused = 0, failed = 0, images = 0;
+    long written = 0, refused = 0, failed = 0, images = 0, left = 0;
     size_t first_rel = t->rel.n;
     const char *last_series = "";
     for (size_t i = 0; i < s.n; i++) {
@@ -439,6 +457,14 @@ static int export_study(nd_index *ix, nd_audit *audit,
                 dcx_ds_close(ds);
             }
         }
+        if (rc == DCX_EREFUSED && s.v[i].document) {
+            fprintf(stderr, "consort-node export: left out %s: %s\n",
+                    s.v[i].path, e.msg);
+            unlink(tmp);
+            left++;
+            im_no--;
+            continue;
+        }
         if (rc == DCX_EREFUSED) {
             fprintf(stderr,
                     "consort-node export: refused %s: the pixels may show "
@@ -448,8 +474,16 @@ static int export_study(nd_index *ix, nd_audit *audit,
             unlink(tmp);
             refused++;
             im_no--;
+            if (nd_files_push(&mc.refused, s.v[i].sop) < 0) {
+                failed++;
+                break;
+            }
             continue;
         }
+        if (rc == 0 && info.references_removed)
+            fprintf(stderr, "consort-node export: %s: %d reference(s) to "
+                            "refused images taken out\n",
+                    s.v[i].path, info.references_removed);
         if (rc < 0 || rename(tmp, out) != 0) {
             fprintf(stderr, "consort-node export: %s: %s\n", s.v[i].path,
                     rc < 0 ? e.msg : strerror(errno));
@@ -486,6 +520,8 @@ static int export_study(nd_index *ix, nd_audit *audit,
         printf("study %s (ST%06d): %ld written", study_uid, st_no, written);
     if (refused)
         printf(", %ld refused (burned-in annotation)", refused);
+    if (left)
+        printf(", %ld left out (they reference only refused images)", left);
     if (failed)
         printf(", %ld failed", failed);
     printf("\n");
@@ -500,22 +536,25 @@ static int export_study(nd_index *ix, nd_audit *audit,
     snprintf(st_folder, sizeof st_folder, "%s/DICOM/ST%06d", o->dir, st_no);
     rmdir(st_folder);
     char detail[200];
-    snprintf(detail, sizeof detail, "anonymized=%s%s refused=%ld",
+    snprintf(detail, sizeof detail, "anonymized=%s%s refused=%ld left_out=%ld",
              o->anonymize ? "yes pseudonym=" : "no",
-             o->anonymize ? tp.pseudonym : "", refused);
+             o->anonymize ? tp.pseudonym : "", refused, left);
     nd_audit_write(audit,
                    &(struct nd_audit_event){
                        .what = ND_AUDIT_EXPORT,
                        .outcome = nd_audit_outcome_of(written,
-                                                      refused + failed),
+                                                      refused + left + failed),
                        .ae = cfg->ae_title, .dest = o->dir, .user = o->user,
                        .patient_id = s.patient_id, .study_uid = study_uid,
-                       .instances = written, .failed = refused + failed,
+                       .instances = written,
+                       .failed = refused + left + failed,
                        .detail = detail});
     t->written += written;
     t->refused += refused;
+    t->left += left;
     t->failed += failed;
     study_free(&s);
+    nd_files_free(&mc.refused);
     if (written == 0 && failed == 0) { /* every image refused */
         nd_teach_done(ix, study_uid, o->dir, 1);
         return 0;
@@ -704,6 +743,9 @@ int nd_cmd_export(int argc, char **argv)
            o.anonymize ? ", de-identified" : "");
     if (t.refused)
         printf("; %ld refused (burned-in annotation)", t.refused);
+    if (t.left)
+        printf("; %ld left out (they reference only refused images)",
+               t.left);
     if (t.failed)
         printf("; %ld failed", t.failed);
     printf("\n");

@@ -36,6 +36,13 @@ struct dcx_deid_opts {
                                   secondary capture and photographs) */
     dcx_uid_map_fn map_uid;
     void *user;
+    /* Non-zero for an original SOP Instance UID the export leaves out
+     * (an image refused for burned-in text); NULL: none. References to
+     * such instances are taken out of presentation states, key objects
+     * and SR: the sequence item that references one goes, and so does an
+     * item whose sequence that empties, upwards; a document left with
+     * nothing to reference is refused (DCX_EREFUSED). Same user. */
+    int (*left_out)(void *user, const char *sop_uid);
 };
 
 /* What dcx_deid_file wrote. */
@@ -45,6 +52,7 @@ struct dcx_deid_info {
                                  compression when DCMTK cannot decode it
                                  (JPEG 2000) */
     int elements_removed, elements_changed;
+    int references_removed;   /* items naming instances left out */
     int has_pixels;           /* an image, not a document (GSPS, SR, KO) */
 };
 
@@ -57,8 +65,9 @@ struct dcx_deid_info {
  * options: descriptions, GSPS graphics and SR content are kept with the
  * patient's names and IDs struck out of their text. Adds Patient Identity
  * Removed and the De-identification Method (Code Sequence).
- * 0, DCX_EREFUSED (burned-in annotation and !allow_burned_in; out not
- * written), DCX_EIO, DCX_EBADDATA, or the map's error, with out_err. */
+ * 0, DCX_EREFUSED (burned-in annotation and !allow_burned_in, or a
+ * document that references only instances left out; out not written),
+ * DCX_EIO, DCX_EBADDATA, or the map's error, with out_err. */
 int dcx_deid_file(const char *in, const char *out,
                   const struct dcx_deid_opts *o, struct dcx_deid_info *info,
                   struct dcx_error *out_err);

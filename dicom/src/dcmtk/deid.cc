@@ -370,7 +370,7 @@ size_t code_points(const std::string &s)
 struct ctx {
     const dcx_deid_opts *o;
     std::vector<std::string> idents; // struck out of kept text
-    int removed = 0, changed = 0;
+    int removed = 0, changed = 0, pruned = 0;
     int err = 0;
     dcx_error *e;
 };
@@ -603,6 +603,43 @@ void clean_item(ctx &c, DcmItem *item)
     }
 }
 
+// True when item must go because of instances left out of the export: it
+// references one itself (Referenced SOP Instance UID), or, in a document
+// (GSPS, KO, SR), one of its sequences had items and pruning emptied it
+// (an IMAGE content item whose only reference went, a series item with
+// no image left), so that what remains still has what it needs; at the
+// top that means the document has nothing left to reference. In an image
+// nothing cascades (an item there may be a frame's functional groups): a
+// sequence that empties goes alone. Run on the original UIDs, before they
+// are mapped.
+bool prune(ctx &c, DcmItem *item, bool image, bool top)
+{
+    const char *u = nullptr;
+    if (!top &&
+        item->findAndGetString(DCM_ReferencedSOPInstanceUID, u, OFFalse)
+            .good() &&
+        u && c.o->left_out(c.o->user, u))
+        return true;
+    for (unsigned long i = item->card(); i-- > 0;) {
+        DcmElement *el = item->getElement(i);
+        if (!el || el->ident() != EVR_SQ)
+            continue;
+        auto *sq = static_cast<DcmSequenceOfItems *>(el);
+        unsigned long had = sq->card();
+        for (unsigned long k = had; k-- > 0;)
+            if (prune(c, sq->getItem(k), image, false)) {
+                delete sq->remove(k);
+                c.pruned++;
+            }
+        if (had && sq->card() == 0) {
+            if (!image)
+                return true;
+            delete item->remove(i);
+        }
+    }
+    return false;
+}
+
 // 1 if the pixels may show who the patient is.
 bool burned_in(DcmDataset *ds)
 {
@@ -714,6 +751,11 @@ int deid(const char *in, const char *out, const dcx_deid_opts *o,
     ctx c;
     c.o = o;
     c.e = e;
+    if (o->left_out && prune(c, ds, ds->tagExists(DCM_PixelData), true)) {
+        dcx_err_set(e, "%s: it references only instances left out of the "
+                       "export", in);
+        return DCX_EREFUSED;
+    }
     collect_idents(c, ds);
     clean_item(c, ds);
     if (c.err)
@@ -739,6 +781,7 @@ int deid(const char *in, const char *out, const dcx_deid_opts *o,
         info->has_pixels = ds->tagExists(DCM_PixelData);
         info->elements_removed = c.removed;
         info->elements_changed = c.changed;
+        info->references_removed = c.pruned;
     }
     return 0;
 }
