@@ -64,8 +64,11 @@ def main():
         ds = pydicom.dcmread(f, stop_before_pixels=True)
         studies.setdefault(ds.StudyInstanceUID, ds)
 
-    move_port, orth_port = port + 1, port + 2
-    conf = ("[peer MOVESCU]\nhost = 127.0.0.1\nport = %d\n" % move_port)
+    move_port, orth_port, slow_port = port + 1, port + 2, port + 3
+    # SLOWDEST: a storescp behind a 20 kB/s relay, for a C-MOVE interrupted
+    move_relay, move_relay_port = nl.slow_link(slow_port, 20000, to_target=True)
+    conf = ("[peer MOVESCU]\nhost = 127.0.0.1\nport = %d\n" % move_port +
+            "[peer SLOWDEST]\nhost = 127.0.0.1\nport = %d\n" % move_relay_port)
     srv = nl.node_server(node, storage, port, os.path.join(work, "node.log"),
                          conf, sync="normal").start()
     nl.run(["storescu", "-aec", "CONSORT", "+sd", "127.0.0.1", str(port), data],
@@ -246,6 +249,28 @@ def main():
              "consort-node get interrupted (SIGINT) over a 20 kB/s link: exit %d, "
              "%d of %d instances, each whole; the node: %r" % (
                  p.returncode, len(got), len(sent), ends[-1][-45:] if ends else None))
+    # the same for a C-MOVE to a destination behind a slow link
+    mdir2 = os.path.join(work, "slowdest")
+    os.makedirs(mdir2)
+    dest = nl.Server(["storescp", "-aet", "SLOWDEST", "-od", mdir2, str(slow_port)],
+                     slow_port, os.path.join(work, "slowdest.log")).start()
+    before = srv.log_text().count("c-move ")
+    p = subprocess.Popen([node, "move", "CONSORT@127.0.0.1:%d" % port, "-k",
+                          "StudyInstanceUID=%s" % s0, "--dest", "SLOWDEST"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(2)
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=60)
+    moved = nl.files_under(mdir2)
+    ends = [l for l in srv.log_text().splitlines() if "c-move " in l][before:]
+    dest.stop()
+    move_relay.close()
+    nl.check(p.returncode == 1 and "interrupted" in out and
+             0 < len(moved) < len(sent) and
+             any(l.endswith(" cancelled") for l in ends),
+             "consort-node move interrupted (SIGINT), the destination behind a "
+             "20 kB/s link: exit %d, %d of %d instances moved; the node: %r" % (
+                 p.returncode, len(moved), len(sent), ends[-1][-45:] if ends else None))
 
     # ---- gdcmscu: an independent SCU ----
     # Debian's gdcmscu 3.0.21 aborts while closing every association

@@ -209,10 +209,11 @@ def files_under(d):
     return sorted(out)
 
 
-def slow_link(target_port, rate):
+def slow_link(target_port, rate, to_target=False):
     """A TCP relay on 127.0.0.1 (an ephemeral port, returned with its
-    socket) that passes the node's bytes on at `rate` bytes/s, like a
-    county link; the other direction is not slowed."""
+    socket) to target_port that passes the target's bytes on at `rate`
+    bytes/s, like a county link (to_target: the bytes sent to the target
+    instead); the other direction is not slowed."""
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(8)
@@ -241,7 +242,8 @@ def slow_link(target_port, rate):
                 u = socket.create_connection(("127.0.0.1", target_port))
             except OSError:
                 return
-            threading.Thread(target=pump, args=(u, c, rate), daemon=True).start()
-            threading.Thread(target=pump, args=(c, u, 0), daemon=True).start()
+            down, up = (0, rate) if to_target else (rate, 0)
+            threading.Thread(target=pump, args=(u, c, down), daemon=True).start()
+            threading.Thread(target=pump, args=(c, u, up), daemon=True).start()
     threading.Thread(target=accept, daemon=True).start()
     return srv, srv.getsockname()[1]

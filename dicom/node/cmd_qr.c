@@ -257,42 +257,67 @@ int nd_cmd_find(int argc, char **argv)
     return 0;
 }
 
-/* ---- get ---- */
+/* ---- get and move: progress, Ctrl+C ---- */
 
-/* Ctrl+C during a C-GET: C-CANCEL, so that the peer stops and what
- * arrived is left whole (each instance is renamed into place once
- * received), instead of a killed transfer. */
-static volatile sig_atomic_t get_interrupted;
+/* Ctrl+C during a C-GET or C-MOVE: C-CANCEL, so that the peer stops and
+ * what arrived is left whole (a C-GET renames each instance into place
+ * once received), instead of a killed transfer. A second Ctrl+C ends the
+ * process (a peer that no longer answers). */
+static volatile sig_atomic_t interrupted;
 
 static void on_sigint(int sig)
 {
     (void)sig;
-    get_interrupted = 1;
+    interrupted = 1;
 }
 
-struct get_progress {
+struct progress {
+    const char *verb; /* "received", "moved" */
     double t0, last;
     int tty, shown;
+    struct sigaction old;
 };
 
-/* The received count on a terminal, five times a second at most. */
-static int get_progress(void *user, unsigned received, int remaining)
+static void progress_begin(struct progress *p, const char *verb)
 {
-    struct get_progress *g = user;
+    *p = (struct progress){.verb = verb, .t0 = nd_now_s(), .tty = isatty(2)};
+    struct sigaction sa = {.sa_handler = on_sigint,
+                           .sa_flags = SA_RESTART | SA_RESETHAND};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &p->old);
+}
+
+static void progress_end(struct progress *p, const char *cmd)
+{
+    sigaction(SIGINT, &p->old, NULL);
+    if (p->shown)
+        fputc('\n', stderr);
+    if (interrupted)
+        fprintf(stderr, "consort-node %s: interrupted: the peer was asked "
+                        "to stop (C-CANCEL)\n",
+                cmd);
+}
+
+/* The count on a terminal, five times a second at most. */
+static int on_progress(void *user, unsigned done, int remaining)
+{
+    struct progress *p = user;
     double now = nd_now_s();
-    if (g->tty && now - g->last >= 0.2) {
-        g->last = now;
-        g->shown = 1;
+    if (p->tty && now - p->last >= 0.2) {
+        p->last = now;
+        p->shown = 1;
         if (remaining >= 0)
-            fprintf(stderr, "\rreceived %u of %u instance(s)  %.0f s   ",
-                    received, received + (unsigned)remaining, now - g->t0);
+            fprintf(stderr, "\r%s %u of %u instance(s)  %.0f s   ", p->verb,
+                    done, done + (unsigned)remaining, now - p->t0);
         else
-            fprintf(stderr, "\rreceived %u instance(s)  %.0f s   ", received,
-                    now - g->t0);
+            fprintf(stderr, "\r%s %u instance(s)  %.0f s   ", p->verb, done,
+                    now - p->t0);
         fflush(stderr);
     }
-    return get_interrupted;
+    return interrupted;
 }
+
+/* ---- get ---- */
 
 /* Storage classes a C-GET accepts, each in the usual syntaxes so that
  * instances arrive as stored (one context per syntax: the peer picks one
@@ -320,21 +345,11 @@ int nd_cmd_get(int argc, char **argv)
         return 1;
     unsigned got = 0;
     uint16_t st = 0;
-    struct get_progress g = {.t0 = nd_now_s(), .tty = isatty(2)};
-    /* a second Ctrl+C ends the process (a peer that no longer answers) */
-    struct sigaction sa = {.sa_handler = on_sigint,
-                           .sa_flags = SA_RESTART | SA_RESETHAND},
-                     old;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old);
-    rc = dcx_scu_get(scu, model, a.keys, a.n_keys, a.out_dir, get_progress,
-                     &g, &got, &st);
-    sigaction(SIGINT, &old, NULL);
-    if (g.shown)
-        fputc('\n', stderr);
-    if (get_interrupted)
-        fprintf(stderr, "consort-node get: interrupted: the peer was asked "
-                        "to stop (C-CANCEL)\n");
+    struct progress p;
+    progress_begin(&p, "received");
+    rc = dcx_scu_get(scu, model, a.keys, a.n_keys, a.out_dir, on_progress, &p,
+                     &got, &st);
+    progress_end(&p, "get");
     if (rc < 0)
         fprintf(stderr, "consort-node get: %s\n", dcx_scu_errmsg(scu));
     else
@@ -363,8 +378,11 @@ int nd_cmd_move(int argc, char **argv)
         return 1;
     unsigned done = 0, failed = 0;
     uint16_t st = 0;
-    rc = dcx_scu_move(scu, model, a.dest, a.keys, a.n_keys, &done, &failed,
-                      &st);
+    struct progress p;
+    progress_begin(&p, "moved");
+    rc = dcx_scu_move(scu, model, a.dest, a.keys, a.n_keys, on_progress, &p,
+                      &done, &failed, &st);
+    progress_end(&p, "move");
     if (rc < 0)
         fprintf(stderr, "consort-node move: %s\n", dcx_scu_errmsg(scu));
     else

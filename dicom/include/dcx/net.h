@@ -239,13 +239,14 @@ int dcx_scu_find(dcx_scu *scu, const char *model_uid,
                  int (*fn)(void *user, dcx_ds *match), void *user,
                  uint16_t *out_status);
 
-/* Progress of a C-GET, after each instance received and each pending
- * response: the instances received so far, and the sub-operations the
- * peer still has to do as its last pending response said (-1: not said).
- * Non-zero asks the peer to stop (C-CANCEL, sent once); the final status
- * is then Cancel (0xFE00) unless the peer had finished. */
-typedef int (*dcx_get_progress_fn)(void *user, unsigned received,
-                                   int remaining);
+/* Progress of a C-GET or C-MOVE, after each instance received (C-GET)
+ * and each pending response: the sub-operations done so far (instances
+ * received; for a C-MOVE, completed ones), and those the peer still has
+ * to do as its last pending response said (-1: not said). Non-zero asks
+ * the peer to stop (C-CANCEL, sent once); the final status is then Cancel
+ * (0xFE00) unless the peer had finished. */
+typedef int (*dcx_retrieve_progress_fn)(void *user, unsigned done,
+                                        int remaining);
 
 /* C-GET at the given model: the peer sends the matching instances back on
  * this association (propose their storage classes with the SCP role in
@@ -254,7 +255,7 @@ typedef int (*dcx_get_progress_fn)(void *user, unsigned received,
  * final status and counts, or a negative DCX_E* code. */
 int dcx_scu_get(dcx_scu *scu, const char *model_uid,
                 const struct dcx_attr *query, size_t n, const char *out_dir,
-                dcx_get_progress_fn progress, void *user,
+                dcx_retrieve_progress_fn progress, void *user,
                 unsigned *out_received, uint16_t *out_status);
 
 /* The contexts a C-GET needs: the model (query/retrieve UID), and the
@@ -265,10 +266,12 @@ int dcx_scu_get(dcx_scu *scu, const char *model_uid,
 size_t dcx_scu_get_contexts(const char *model, struct dcx_scu_context *out,
                             size_t max);
 
-/* C-MOVE at the given model to dest_ae. 0 and the final status with
- * completed/failed sub-operation counts, or a negative DCX_E* code. */
+/* C-MOVE at the given model to dest_ae; progress may be NULL. 0 and the
+ * final status with completed/failed sub-operation counts, or a negative
+ * DCX_E* code. */
 int dcx_scu_move(dcx_scu *scu, const char *model_uid, const char *dest_ae,
                  const struct dcx_attr *query, size_t n,
+                 dcx_retrieve_progress_fn progress, void *user,
                  unsigned *out_completed, unsigned *out_failed,
                  uint16_t *out_status);
 

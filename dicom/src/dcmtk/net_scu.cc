@@ -345,9 +345,40 @@ extern "C" int dcx_scu_find(dcx_scu *scu, const char *model,
     }
 }
 
+namespace {
+
+// DIMSE_moveUser's callback at each pending response: the caller's
+// progress, and C-CANCEL once if it asks to stop.
+struct move_cb {
+    dcx_scu *scu;
+    T_ASC_PresentationContextID pcid;
+    dcx_retrieve_progress_fn progress;
+    void *user;
+    bool cancel_sent;
+};
+
+void on_move_rsp(void *data, T_DIMSE_C_MoveRQ *rq, int,
+                 T_DIMSE_C_MoveRSP *rsp)
+{
+    auto *m = static_cast<move_cb *>(data);
+    if (!m->progress || m->cancel_sent)
+        return;
+    int remaining = rsp->opts & O_MOVE_NUMBEROFREMAININGSUBOPERATIONS
+                        ? rsp->NumberOfRemainingSubOperations
+                        : -1;
+    if (m->progress(m->user, rsp->NumberOfCompletedSubOperations,
+                    remaining)) {
+        m->cancel_sent = true;
+        DIMSE_sendCancelRequest(m->scu->assoc, m->pcid, rq->MessageID);
+    }
+}
+
+} // namespace
+
 extern "C" int dcx_scu_move(dcx_scu *scu, const char *model,
                             const char *dest_ae, const struct dcx_attr *query,
-                            size_t n, unsigned *out_completed,
+                            size_t n, dcx_retrieve_progress_fn progress,
+                            void *user, unsigned *out_completed,
                             unsigned *out_failed, uint16_t *out_status)
 {
     try {
@@ -362,9 +393,10 @@ extern "C" int dcx_scu_move(dcx_scu *scu, const char *model,
         T_DIMSE_C_MoveRSP rsp;
         memset(&rsp, 0, sizeof rsp);
         DcmDataset *detail = nullptr, *ids = nullptr;
+        move_cb cb{scu, pcid, progress, user, false};
         // a long move answers only when it is done: no response timeout
         OFCondition c = DIMSE_moveUser(scu->assoc, pcid, &rq, q.get(),
-                                       nullptr, nullptr, DIMSE_BLOCKING, 0,
+                                       on_move_rsp, &cb, DIMSE_BLOCKING, 0,
                                        nullptr, nullptr, nullptr, &rsp,
                                        &detail, &ids);
         delete detail;
@@ -382,7 +414,8 @@ extern "C" int dcx_scu_move(dcx_scu *scu, const char *model,
 
 extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
                            const struct dcx_attr *query, size_t n,
-                           const char *out_dir, dcx_get_progress_fn progress,
+                           const char *out_dir,
+                           dcx_retrieve_progress_fn progress,
                            void *user, unsigned *out_received,
                            uint16_t *out_status)
 {
