@@ -229,10 +229,6 @@ static int node_uids(dcx_scu *scu, const char *study, const char *series,
     return 0;
 }
 
-/* Fetches into dir what the node has of the study and dir has not (an
- * instance per <SOP Instance UID>.dcm): series that arrived after the
- * study was first opened, a report or presentation state made since.
- * -1 with err when the node cannot be asked. */
 /* C-GET progress into a vw_fetch: base instances came before this C-GET
  * (a study is brought up to date by several). */
 struct get_cb {
@@ -248,6 +244,10 @@ static int on_get(void *user, unsigned received, int remaining)
     return atomic_load(&g->f->cancel);
 }
 
+/* Fetches into dir what the node has of the study and dir has not (an
+ * instance per <SOP Instance UID>.dcm): series that arrived after the
+ * study was first opened, a report or presentation state made since.
+ * -1 with err when the node cannot be asked. */
 static int update_cached(const struct vw_node *n, const char *study,
                          const char *dir, struct vw_fetch *f, char *err,
                          size_t errlen)
@@ -386,8 +386,7 @@ static void evict(const char *root, const char *keep, double cache_max)
         int unsent;
         if ((size_t)snprintf(p, sizeof p, "%s/%s", root, e->d_name) >=
                 sizeof p ||
-            e->d_name[0] == '.' || strlen(e->d_name) >= sizeof v->name ||
-            stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            e->d_name[0] == '.' || stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))
             continue;
         const char *part = strstr(e->d_name, ".part-");
         if (part) {
@@ -400,6 +399,8 @@ static void evict(const char *root, const char *keep, double cache_max)
                 remove_folder(p);
             continue;
         }
+        if (strlen(e->d_name) >= sizeof v->name)
+            continue; /* not a study's folder */
         double bytes = folder_bytes(p, &unsent);
         total += bytes;
         if (unsent || strcmp(e->d_name, keep) == 0)
