@@ -1645,7 +1645,12 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
             a->job = vw_job_start(&a->node, st);
             snprintf(a->job_name, sizeof a->job_name, "%.120s",
                      st->name[0] ? st->name : st->uid);
-            a->job_total = st->images;
+            /* a study fetched before is only brought up to date: its
+             * count of the node's instances is not what comes */
+            char cached[1200];
+            a->job_total = vw_cache_dir(st->uid, cached, sizeof cached) == 0
+                               ? 0
+                               : st->images;
             if (!a->job)
                 snprintf(a->status, sizeof a->status,
                          "cannot start the fetch");
