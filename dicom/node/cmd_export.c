@@ -93,7 +93,7 @@ static void usage(FILE *to)
 
 struct instance {
     char *path, *series, *sop;
-    int document; /* a GSPS, SR or KO: after the images */
+    int document; /* not an image (GSPS, SR, KO, PDF): after the images */
 };
 
 struct study {
@@ -113,10 +113,7 @@ static int collect(void *user, const char *const *v)
     in->path = strdup(v[NK_PATH]);
     in->series = strdup(v[NK_SERIES_UID]);
     in->sop = strdup(v[NK_SOP_UID]);
-    in->document = strncmp(v[NK_SOP_CLASS], "1.2.840.10008.5.1.4.1.1.11.",
-                           27) == 0 ||
-                   strncmp(v[NK_SOP_CLASS], "1.2.840.10008.5.1.4.1.1.88.",
-                           27) == 0;
+    in->document = v[NK_ROWS][0] == '\0'; /* no Rows: no pixels */
     if (!in->path || !in->series || !in->sop) {
         free(in->path);
         free(in->series);
