@@ -204,23 +204,54 @@ def main():
              "to stop (C-CANCEL: %r) and nothing is left in the cache (%s)"
              % (s8[0]["status_text"] if s8 else out[-300:],
                 gets()[-1][-50:] if gets() else None, left))
-    # quit right after Esc: the process ends at once (exit 0) although the
-    # cancelled fetch still waits on the link; the next fetch clears what
-    # that fetch left behind
+    # quit during a fetch: the process ends at once (exit 0) although the
+    # fetch still waits on the link; what came stays in the cache, and
+    # opening the study again fetches the rest
     p = subprocess.run([view, "--size", "900x500", "--script", "-"] + slow_args,
-                       input="text 张\nkey Return\nsleep 800\nkey Escape\nquit\n",
+                       input="text 张\nkey Return\nsleep 1500\nquit\n",
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        timeout=60, env=dict(os.environ, SDL_VIDEODRIVER="offscreen",
                                             XDG_CACHE_HOME=cache3))
-    cv = os.path.join(cache3, "consort-view")
-    parts = [d for d in os.listdir(cv) if ".part" in d] if os.path.isdir(cv) else []
-    s9, out9 = run_view(view, node_args, ["text wang", "key Return", "wait", "state",
+    sdir = os.path.join(cache3, "consort-view", uid)
+    part = len(instances(sdir)) if os.path.isdir(sdir) else -1
+    s9, out9 = run_view(view, node_args, ["text 张", "key Return", "wait", "state",
                                           "quit"], dict(os.environ, XDG_CACHE_HOME=cache3))
-    left = os.listdir(os.path.join(cache3, "consort-view"))
-    nl.check(p.returncode == 0 and parts and s9 and s9[-1]["mode"] == "viewer" and
-             not [d for d in left if ".part" in d],
-             "quit during a cancelled fetch: exit %d, its folder left (%d); the "
-             "next fetch clears it (%s)" % (p.returncode, len(parts), left))
+    nl.check(p.returncode == 0 and 0 <= part < n_study and s9 and
+             s9[-1]["mode"] == "viewer" and len(instances(sdir)) == n_study and
+             "new instance(s) fetched" in s9[-1]["note"],
+             "quit during a fetch: exit %d, %d of %d instances kept; opening the "
+             "study again fetches the rest (%s)" % (
+                 p.returncode, part, n_study, s9[-1]["note"] if s9 else out9[-200:]))
+    # a study opens with its first series while the rest comes: one image
+    # in a series of its own stored first, then eight slices
+    prog = os.path.join(work, "prog")
+    os.makedirs(prog)
+    puid, pser = pydicom.uid.generate_uid(), [pydicom.uid.generate_uid() for _ in range(2)]
+    for k, f in enumerate([ct[0]] + ct):
+        ds = pydicom.dcmread(f)
+        ds.StudyInstanceUID, ds.PatientName, ds.PatientID = puid, "Progressive^Case", "PROG1"
+        ds.SeriesInstanceUID = pser[0] if k == 0 else pser[1]
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = \
+            pydicom.uid.generate_uid()
+        ds.save_as(os.path.join(prog, "%02d.dcm" % k), write_like_original=False)
+    for batch in ([os.path.join(prog, "00.dcm")],
+                  [os.path.join(prog, "%02d.dcm" % k) for k in range(1, len(ct) + 1)]):
+        nl.run(["storescu", "-aec", "CONSORT", "127.0.0.1", str(port)] + batch,
+               check_rc=0)
+    s10, out10 = run_view(view, slow_args, ["text progressive", "key Return",
+                                            "sleep 2000", "state", "wait", "state",
+                                            "quit"],
+                          dict(os.environ, XDG_CACHE_HOME=os.path.join(work, "cache5")))
+    ok = len(s10) == 2
+    nl.check(ok and s10[0]["mode"] == "viewer" and s10[0]["slices"] == 1 and
+             "the rest of the study is coming" in s10[0]["fetch_line"] and
+             len(s10[1]["viewport_slices"]) == 2 and s10[1]["layout"] == 2 and
+             not s10[1]["fetch_line"],
+             "over 1 MB/s a study opens with its first series (%s slice) while "
+             "the rest comes (%r), which then gets a viewport of its own (%s)" % (
+                 s10[0]["slices"] if ok else "?", s10[0]["fetch_line"] if ok else out10[-300:],
+                 s10[1]["viewport_slices"] if ok else "?"))
+    nl.run([node, "delete", "--study", puid, "--yes", "--storage", storage], check_rc=0)
     relay.close()
     # the same node's archive read directly (--archive: its index, its
     # files where they are), while the node runs

@@ -16,7 +16,6 @@
 #include <strings.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -191,7 +190,16 @@ struct uids {
     uint32_t tag; /* the key each match gives */
     char (*v)[65];
     size_t n, cap;
+    /* series only: 1 for a series of documents (PR, SR, KO: no pixels) */
+    unsigned char *doc;
+    size_t cap_doc;
 };
+
+static void uids_free(struct uids *u)
+{
+    free(u->v);
+    free(u->doc);
+}
 
 static int on_uid(void *user, dcx_ds *m)
 {
@@ -200,6 +208,14 @@ static int on_uid(void *user, dcx_ds *m)
     if (!nv)
         return 1; /* cancel */
     u->v = nv;
+    unsigned char *nd = dcx_grow(u->doc, u->n, &u->cap_doc, 1, 64);
+    if (!nd)
+        return 1;
+    u->doc = nd;
+    char mod[17] = "";
+    vw_item_text(dcx_ds_root(m), DCX_TAG(0x0008, 0x0060), mod, sizeof mod);
+    u->doc[u->n] = strcmp(mod, "PR") == 0 || strcmp(mod, "SR") == 0 ||
+                   strcmp(mod, "KO") == 0;
     vw_item_text(dcx_ds_root(m), u->tag, u->v[u->n], sizeof u->v[0]);
     if (u->v[u->n][0])
         u->n++;
@@ -217,10 +233,9 @@ static int node_uids(dcx_scu *scu, const char *study, const char *series,
         {DCX_TAG(0x0008, 0x0052), series ? "IMAGE" : "SERIES"},
         {DCX_TAG(0x0020, 0x000D), study},
         {DCX_TAG(0x0020, 0x000E), series ? series : ""},
-        {DCX_TAG(0x0008, 0x0018), ""}};
+        {series ? DCX_TAG(0x0008, 0x0018) : DCX_TAG(0x0008, 0x0060), ""}};
     uint16_t st = 0;
-    int rc = dcx_scu_find(scu, FIND_STUDY, q, series ? 4 : 3, on_uid, out,
-                          &st);
+    int rc = dcx_scu_find(scu, FIND_STUDY, q, 4, on_uid, out, &st);
     if (rc < 0 || (st != 0x0000 && st != 0xFE00)) {
         snprintf(err, errlen, "C-FIND: %s",
                  rc < 0 ? dcx_scu_errmsg(scu) : dcx_status_str(st));
@@ -308,9 +323,9 @@ static int update_cached(const struct vw_node *n, const char *study,
             }
         }
         free(list);
-        free(inst.v);
+        uids_free(&inst);
     }
-    free(series.v);
+    uids_free(&series);
     dcx_scu_close(get);
     dcx_scu_close(find);
     return rc;
@@ -369,8 +384,7 @@ static int remove_folder(const char *p)
 
 /* Removes the studies used longest ago while the cache holds more than
  * its limit: never keep (the study being opened), never one holding a
- * reading that did not reach the node (VW_CACHE_UNSENT), never a fetch
- * under way (.part-PID-N: one whose viewer is gone is removed). */
+ * reading that did not reach the node (VW_CACHE_UNSENT). */
 static void evict(const char *root, const char *keep, double cache_max)
 {
     DIR *d = opendir(root);
@@ -388,17 +402,6 @@ static void evict(const char *root, const char *keep, double cache_max)
                 sizeof p ||
             e->d_name[0] == '.' || stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))
             continue;
-        const char *part = strstr(e->d_name, ".part-");
-        if (part) {
-            /* the fetch of a viewer that is gone (killed, or it quit
-             * during a cancelled fetch) */
-            int pid = atoi(part + 6);
-            if ((pid > 0 && pid != (int)getpid() && kill(pid, 0) != 0 &&
-                 errno == ESRCH) ||
-                sb.st_mtime < time(NULL) - 86400)
-                remove_folder(p);
-            continue;
-        }
         if (strlen(e->d_name) >= sizeof v->name)
             continue; /* not a study's folder */
         double bytes = folder_bytes(p, &unsent);
@@ -560,6 +563,60 @@ int vw_browse_cache(struct vw_study **out, int *count, char *err,
     return 0;
 }
 
+/* A study not in the cache, one C-GET per series in the node's order
+ * (SERIES level), into dir; out->ready counts the series done. A node
+ * that cannot list the series gets one study-level C-GET. Warnings
+ * (0xB000: some instances not sent) are taken: what came is kept. 0, or
+ * -1 with err when the node cannot be asked or fails. */
+static int fetch_series(const struct vw_node *n, const char *study,
+                        const char *dir, struct vw_fetch *out, char *err,
+                        size_t errlen)
+{
+    struct uids series = {0};
+    dcx_scu *find = open_scu(n, FIND_STUDY, 0, err, errlen);
+    if (find && node_uids(find, study, NULL, &series, err, errlen) < 0)
+        series.n = 0;
+    dcx_scu_close(find);
+    dcx_scu *get = open_scu(n, GET_STUDY, 1, err, errlen);
+    if (!get) {
+        uids_free(&series);
+        return -1;
+    }
+    int rc = 0;
+    /* presentation states, key objects and reports first: they are
+     * small, and the first image series then opens with its reading */
+    for (size_t k = 0; rc == 0 && k < (series.n ? 2 * series.n : 1); k++) {
+        size_t i = k % (series.n ? series.n : 1);
+        if (series.n && series.doc[i] != (k < series.n))
+            continue;
+        struct dcx_attr q[] = {
+            {DCX_TAG(0x0008, 0x0052), series.n ? "SERIES" : "STUDY"},
+            {DCX_TAG(0x0020, 0x000D), study},
+            {DCX_TAG(0x0020, 0x000E), series.n ? series.v[i] : ""}};
+        unsigned one = 0;
+        uint16_t st = 0;
+        struct get_cb cb = {out, out->got};
+        if (dcx_scu_get(get, GET_STUDY, q, series.n ? 3 : 2, dir, on_get, &cb,
+                        &one, &st) < 0) {
+            snprintf(err, errlen, "C-GET: %s", dcx_scu_errmsg(get));
+            rc = -1;
+        } else if (st != 0x0000 && st != 0xB000) {
+            if (st != 0xFE00) /* a cancel is said by the caller */
+                snprintf(err, errlen, "C-GET: %s (%u received)",
+                         dcx_status_str(st), out->got + one);
+            rc = -1;
+        }
+        out->got += one;
+        if (rc == 0)
+            atomic_fetch_add(&out->ready, 1);
+        if (atomic_load(&out->cancel))
+            break;
+    }
+    dcx_scu_close(get);
+    uids_free(&series);
+    return rc;
+}
+
 int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
                   char *dir, size_t dirlen, struct vw_fetch *out, char *err,
                   size_t errlen)
@@ -587,47 +644,28 @@ int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
             snprintf(out->note, sizeof out->note,
                      "%u new instance(s) fetched", *got);
     } else {
-        /* a folder of this fetch's own: a cancelled fetch still waiting
-         * on a silent node must not share it with the next one */
-        static atomic_uint seq;
-        char part[1200];
-        snprintf(part, sizeof part, "%s.part-%d-%u", dir, (int)getpid(),
-                 atomic_fetch_add(&seq, 1));
-        if (vw_mkdirs(part) != 0) {
-            snprintf(err, errlen, "%s: %s", part, strerror(errno));
-            return -1;
-        }
-        dcx_scu *scu = open_scu(n, GET_STUDY, 1, err, errlen);
-        uint16_t st = 0;
-        int rc = -1;
-        if (scu) {
-            struct dcx_attr q[] = {{DCX_TAG(0x0008, 0x0052), "STUDY"},
-                                   {DCX_TAG(0x0020, 0x000D), study_uid}};
-            struct get_cb cb = {out, 0};
-            rc = dcx_scu_get(scu, GET_STUDY, q, 2, part, on_get, &cb, got,
-                             &st);
-            if (rc < 0)
-                snprintf(err, errlen, "C-GET: %s", dcx_scu_errmsg(scu));
-            dcx_scu_close(scu);
-        }
-        /* some sub-operations failed (0xB000): what came is shown, warn
-         * says what is missing, and the next opening asks for it */
-        int ok = rc == 0 && (st == 0x0000 || (st == 0xB000 && *got)) &&
-                 !atomic_load(&out->cancel);
-        if (rc == 0 && !ok && atomic_load(&out->cancel))
-            snprintf(err, errlen, "cancelled");
-        else if (rc == 0 && !ok)
-            snprintf(err, errlen, "C-GET: %s (%u received)",
-                     dcx_status_str(st), *got);
-        /* another fetch of the study got there first: its copy serves */
-        if (ok && rename(part, dir) != 0 &&
-            vw_cache_dir(study_uid, dir, dirlen) != 0) {
+        /* series by series straight into the study's folder: the first
+         * can be read while the others come (out->ready). A fetch cut
+         * short leaves fewer instances than the node lists, and the next
+         * opening asks for the rest (above). */
+        if (vw_mkdirs(dir) != 0) {
             snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-            ok = 0;
-        }
-        remove_folder(part); /* what is left of it, if anything */
-        if (!ok)
             return -1;
+        }
+        int rc = fetch_series(n, study_uid, dir, out, err, errlen);
+        if (atomic_load(&out->keep) && *got) {
+            if (rc < 0 && !atomic_load(&out->cancel))
+                snprintf(out->warn, sizeof out->warn,
+                         "the fetch stopped: %.200s", err);
+        } else if (rc < 0 || *got == 0 || atomic_load(&out->cancel)) {
+            if (atomic_load(&out->cancel))
+                snprintf(err, errlen, "cancelled");
+            else if (rc == 0)
+                snprintf(err, errlen, "the node sent no instance of the "
+                                      "study");
+            remove_folder(dir); /* nothing of it is kept */
+            return -1;
+        }
     }
     /* a study shown incomplete must say so: a radiologist reads what is
      * there as the whole study otherwise */

@@ -41,15 +41,20 @@ int vw_browse_find(const struct vw_node *n, struct vw_study **out,
  * longest ago first. 0 and *out, or -1 with err.
  *
  * It may run on a thread of its own: out->received counts the instances
- * as they arrive, and out->cancel (set by another thread) stops the fetch
- * (C-CANCEL): a new study is then not kept (-1, "cancelled"), a cached
- * one opens as it is. The caller zeroes *out before. */
+ * as they arrive, out->ready the series of a new study fetched whole so
+ * far (dir can be opened once it is non-zero, while the others come),
+ * and out->cancel (set by another thread) stops the fetch (C-CANCEL): a
+ * new study is then not kept (-1, "cancelled"), a cached one opens as it
+ * is. The caller zeroes *out before. */
 struct vw_fetch {
     unsigned got;   /* instances received */
     char note[160]; /* what was fetched, "" if nothing new */
     char warn[300]; /* what the folder holds may not be all the node has */
     atomic_uint received; /* so far, while it runs */
+    atomic_int ready;     /* series of a new study fetched so far */
     atomic_int cancel;
+    atomic_int keep;      /* set by the caller once it shows dir: a
+                             cancel then keeps what came */
 };
 int vw_browse_get(const struct vw_node *n, const struct vw_study *st,
                   char *dir, size_t dirlen, struct vw_fetch *out, char *err,

@@ -90,6 +90,19 @@ int vw_job_poll(vw_job *j, unsigned *received)
     return done;
 }
 
+int vw_job_ready(vw_job *j, char *dir, size_t dirlen)
+{
+    int n = atomic_load(&j->f.ready);
+    if (n > 0) /* written before the first series was counted */
+        snprintf(dir, dirlen, "%s", j->dir);
+    return n;
+}
+
+void vw_job_keep(vw_job *j)
+{
+    atomic_store(&j->f.keep, 1);
+}
+
 void vw_job_wait(vw_job *j)
 {
     pthread_mutex_lock(&j->mu);

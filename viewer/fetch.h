@@ -19,6 +19,12 @@ vw_job *vw_job_start(const struct vw_node *n, const struct vw_study *st);
 /* 1 once finished, else 0; *received: instances so far. */
 int vw_job_poll(vw_job *j, unsigned *received);
 
+/* Series of a new study fetched whole so far, and the study's folder
+ * (dirlen bytes): it can be opened while the others come. Once it is
+ * shown, vw_job_keep: a cancel then keeps what came. */
+int vw_job_ready(vw_job *j, char *dir, size_t dirlen);
+void vw_job_keep(vw_job *j);
+
 /* Waits until it is finished (scripted runs). */
 void vw_job_wait(vw_job *j);
 

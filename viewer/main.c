@@ -250,6 +250,9 @@ struct app {
     vw_job *job;        /* the study being fetched from the node, or NULL */
     char job_name[128];
     int job_total;      /* the node's count of its instances; 0 unknown */
+    int job_ready;      /* its series fetched when the last open was tried */
+    int job_shown;      /* its first series is on screen, the rest comes */
+    char fetch_line[200]; /* the viewer's line while the rest comes */
     char warn[700];     /* what is shown is not the whole study (damaged or
                            missing files): stays under the note until
                            another study is opened */
@@ -616,6 +619,7 @@ static void draw(struct app *a, int w, int h)
                        warn_bg[4] = {0.25f, 0.02f, 0.02f, 0.85f},
                        warn_fg[4] = {1, 0.85f, 0.8f, 1};
     int bar_y = text_bar(a, a->note, 4, note_bg, note_fg, w, h);
+    bar_y = text_bar(a, a->fetch_line, bar_y, note_bg, note_fg, w, h);
     text_bar(a, a->warn, bar_y, warn_bg, warn_fg, w, h);
     if (a->font && a->help) {
         int lh = rnd_font_line_height(a->font), n = 0, tw = 0;
@@ -1139,6 +1143,8 @@ static int script_line(struct app *a, char *line, int w, int h)
         dcx_json_print(stdout, a->note);
         printf(",\"warning\":");
         dcx_json_print(stdout, a->warn);
+        printf(",\"fetch_line\":");
+        dcx_json_print(stdout, a->fetch_line);
         printf(",\"annotations\":[");
         struct vw_cal mcal;
         vw_overlay_cal(&vp->im, &mcal);
@@ -1558,10 +1564,15 @@ static void refresh_studies(struct app *a)
                     a->media[0] ? a->media : NULL);
 }
 
-/* The browser's status line while a study is fetched. */
+/* The browser's status line while a study is fetched; once its first
+ * series is on screen, the viewer's line for the rest. */
 static void job_status(struct app *a, unsigned received)
 {
-    if (a->job_total > 0)
+    if (a->job_shown)
+        snprintf(a->fetch_line, sizeof a->fetch_line,
+                 "the rest of the study is coming: %u of %d instances",
+                 received, a->job_total);
+    else if (a->job_total > 0)
         snprintf(a->status, sizeof a->status,
                  "Fetching %s: %u of %d instances (Esc cancels)", a->job_name,
                  received, a->job_total);
@@ -1571,7 +1582,53 @@ static void job_status(struct app *a, unsigned received)
                  received);
 }
 
-/* A finished fetch: its study opened, or why not in the status line. */
+/* The fetched study's series that are not on screen yet get viewports
+ * (up to four), each with its newest presentation state; the ones on
+ * screen are left as the reader has them. */
+static void add_series(struct app *a, const char *dir, int w, int h)
+{
+    char err[512], *paths[1] = {(char *)dir};
+    vw_scan *sc = vw_scan_paths(paths, 1, err, sizeof err);
+    if (!sc)
+        return;
+    int first = a->n_vp;
+    for (int s = 0; s < vw_scan_series(sc) && a->n_vp < MAX_VP; s++) {
+        const char *uid = vw_scan_series_uid(sc, s);
+        int open = 0;
+        for (int i = 0; i < a->n_vp && !open; i++)
+            open = strcmp(a->vp[i].st.series_uid, uid) == 0;
+        if (!open && vw_vp_open(&a->vp[a->n_vp], sc, s, 0, a->o.threads, err,
+                                sizeof err) == 0)
+            a->n_vp++;
+    }
+    vw_scan_free(sc);
+    if (a->n_vp == first)
+        return;
+    if (!a->o.layout)
+        a->layout = a->n_vp == 2 ? 2 : 4;
+    int keep = a->active;
+    vw_present_cache *cache = vw_present_cache_new();
+    for (int i = first; i < a->n_vp; i++) {
+        int x, y, cw, ch;
+        cell(a, i < a->layout ? i : 0, w, h, &x, &y, &cw, &ch);
+        if (vw_vp_show(&a->vp[i], a->rc, err, sizeof err) < 0 &&
+            show_nearest(a, &a->vp[i]) < 0) {
+            vw_vp_close(&a->vp[i]); /* the last opened: nothing to show */
+            a->n_vp = i;
+            break;
+        }
+        vw_vp_reset(&a->vp[i], &a->vo, cw, ch);
+        a->active = i;
+        load_presents(a, 1, cache);
+    }
+    a->active = keep;
+    load_presents(a, 0, cache); /* the list P goes through */
+    vw_present_cache_free(cache);
+    refit(a, w, h);
+}
+
+/* A finished fetch: its study opened (or the series that were not on
+ * screen yet added), or why not in the status line. */
 static void job_finish(struct app *a, int w, int h)
 {
     char dir[1200], err[512];
@@ -1579,6 +1636,19 @@ static void job_finish(struct app *a, int w, int h)
     char *paths[1] = {dir};
     int bad = vw_job_finish(a->job, dir, sizeof dir, &f, err, sizeof err) < 0;
     a->job = NULL;
+    if (a->job_shown) {
+        a->job_shown = 0;
+        a->fetch_line[0] = '\0';
+        if (!bad)
+            add_series(a, dir, w, h);
+        const char *more = bad ? err : f.warn;
+        if (*more) {
+            size_t l = strlen(a->warn);
+            snprintf(a->warn + l, sizeof a->warn - l, "%s%s", l ? "; " : "",
+                     more);
+        }
+        return;
+    }
     bad = bad || open_paths(a, paths, 1, w, h, err, sizeof err) < 0;
     if (bad) {
         snprintf(a->status, sizeof a->status, "%.290s", err);
@@ -1594,6 +1664,26 @@ static void job_finish(struct app *a, int w, int h)
     a->status[0] = '\0';
     a->browsing = 0;
     SDL_StopTextInput();
+}
+
+/* A new study's first series fetched whole, while the browser waits:
+ * it opens now and the rest follows (a series of reports alone has no
+ * image to open: the next one is waited for). 1 if it opened. */
+static int job_open_ready(struct app *a, int w, int h)
+{
+    char dir[1200], err[512], *paths[1] = {dir};
+    int ready = vw_job_ready(a->job, dir, sizeof dir);
+    if (a->job_shown || !a->browsing || ready <= a->job_ready)
+        return 0;
+    a->job_ready = ready;
+    if (open_paths(a, paths, 1, w, h, err, sizeof err) < 0)
+        return 0;
+    vw_job_keep(a->job);
+    a->job_shown = 1;
+    a->status[0] = '\0';
+    a->browsing = 0;
+    SDL_StopTextInput();
+    return 1;
 }
 
 /* A key in the browser; 1 to quit. */
@@ -1643,6 +1733,8 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
         if (!a->o.archive && !a->media[0]) {
             /* from the node: on a thread, the window stays alive */
             a->job = vw_job_start(&a->node, st);
+            a->job_ready = 0;
+            a->job_shown = 0;
             snprintf(a->job_name, sizeof a->job_name, "%.120s",
                      st->name[0] ? st->name : st->uid);
             /* a study fetched before is only brought up to date: its
@@ -1862,10 +1954,16 @@ static int interactive(struct app *a)
                 dirty = 1;
                 continue;
             }
-            char before[sizeof a->status];
+            if (job_open_ready(a, w, h)) {
+                dirty = 1;
+                continue;
+            }
+            char before[sizeof a->status], before2[sizeof a->fetch_line];
             memcpy(before, a->status, sizeof before);
+            memcpy(before2, a->fetch_line, sizeof before2);
             job_status(a, got);
-            if (strcmp(before, a->status) != 0) {
+            if (strcmp(before, a->status) != 0 ||
+                strcmp(before2, a->fetch_line) != 0) {
                 dirty = 1;
                 continue;
             }

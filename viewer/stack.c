@@ -309,6 +309,19 @@ int vw_scan_series(const vw_scan *sc)
     return sc->n_series;
 }
 
+const char *vw_scan_series_uid(const vw_scan *sc, int series)
+{
+    int k = -1;
+    for (int i = 0; i < sc->n; i++) {
+        int first = 1;
+        for (int j = 0; j < i && first; j++)
+            first = strcmp(sc->h[j].series, sc->h[i].series) != 0;
+        if (first && ++k == series)
+            return sc->h[i].series;
+    }
+    return NULL;
+}
+
 int vw_scan_unreadable(const vw_scan *sc, const char **path,
                        const char **why)
 {
@@ -332,23 +345,14 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
     pthread_cond_init(&st->ready, NULL);
     const struct hdr *h = sc->h;
     int n = sc->n;
-    /* the series in order of first appearance; the one asked for */
-    char seen[64][65];
-    int n_seen = 0;
-    for (int i = 0; i < n; i++) {
-        int known = 0;
-        for (int k = 0; k < n_seen && !known; k++)
-            known = strcmp(seen[k], h[i].series) == 0;
-        if (!known && n_seen < 64)
-            snprintf(seen[n_seen++], sizeof seen[0], "%s", h[i].series);
-    }
-    st->n_series = n_seen;
-    if (series < 0 || series >= n_seen) {
-        snprintf(err, errlen, "there are %d series, not %d", n_seen,
+    st->n_series = sc->n_series;
+    const char *uid = vw_scan_series_uid(sc, series);
+    if (!uid) {
+        snprintf(err, errlen, "there are %d series, not %d", sc->n_series,
                  series + 1);
         return -1;
     }
-    snprintf(st->series_uid, sizeof st->series_uid, "%s", seen[series]);
+    snprintf(st->series_uid, sizeof st->series_uid, "%s", uid);
     int total = 0;
     for (int i = 0; i < n; i++)
         if (strcmp(h[i].series, st->series_uid) == 0)

@@ -55,6 +55,9 @@ struct vw_stack {
 typedef struct vw_scan vw_scan;
 vw_scan *vw_scan_paths(char **paths, int n_paths, char *err, size_t errlen);
 int vw_scan_series(const vw_scan *sc); /* series found */
+/* Series Instance UID of series number `series` (in the order the series
+ * first appear), or NULL. Borrowed from sc. */
+const char *vw_scan_series_uid(const vw_scan *sc, int series);
 /* How many Part-10 files could not be read (they are not shown); the
  * first one's path and why. */
 int vw_scan_unreadable(const vw_scan *sc, const char **path,
