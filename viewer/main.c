@@ -1727,7 +1727,12 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
         break;
     case SDLK_RETURN:
     case SDLK_KP_ENTER: {
-        if (!n || a->job)
+        if (a->job) { /* one fetch at a time */
+            snprintf(a->status, sizeof a->status,
+                     "%s is still being fetched", a->job_name);
+            break;
+        }
+        if (!n)
             break;
         const struct vw_study *st = &a->studies[rows[a->sel]];
         if (!a->o.archive && !a->media[0]) {
