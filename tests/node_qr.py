@@ -2,7 +2,7 @@
 """consort-node serve as a Query/Retrieve SCP, tested with DCMTK findscu,
 movescu, getscu and GDCM gdcmscu, plus consort-node's own find/get/move.
 
-usage: node_qr.py CONSORT_NODE WORKDIR PORT      (uses PORT..PORT+2)
+usage: node_qr.py CONSORT_NODE WORKDIR PORT GET_CANCEL  (uses PORT..PORT+3)
 
 Loads 200 synthetic instances (20 studies of 20 patients) and a GB18030
 study, then checks hit counts against the generated metadata for each
@@ -44,6 +44,7 @@ def findscu(port, keys, model="-S", extra=(), cwd=None):
 
 def main():
     node, work, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    get_cancel = sys.argv[4]
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     storage = os.path.join(work, "var")
@@ -249,6 +250,19 @@ def main():
              "consort-node get interrupted (SIGINT) over a 20 kB/s link: exit %d, "
              "%d of %d instances, each whole; the node: %r" % (
                  p.returncode, len(got), len(sent), ends[-1][-45:] if ends else None))
+    # a requester that cancels at a pending response, when the node is
+    # already into its next sub-operation and waits for that C-STORE-RSP:
+    # the cancel is taken (not read as a broken answer), the C-GET ends
+    # Cancel and the association still answers a C-ECHO
+    cdir2 = os.path.join(work, "cget-cancel")
+    os.makedirs(cdir2)
+    before = srv.log_text().count("c-get completed")
+    rc, out = nl.run([get_cancel, str(port), s0, cdir2])
+    ends = [l for l in srv.log_text().splitlines() if "c-get completed" in l][before:]
+    nl.check(rc == 0 and ends and ends[-1].endswith(" cancelled") and
+             "failed=0" in ends[-1],
+             "C-CANCEL at a pending response, during the next sub-operation: %s; "
+             "the node: %r" % (out.strip(), ends[-1][-50:] if ends else None))
     # the same for a C-MOVE to a destination behind a slow link
     mdir2 = os.path.join(work, "slowdest")
     os.makedirs(mdir2)

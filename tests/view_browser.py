@@ -191,8 +191,10 @@ def main():
     def gets():
         return [l for l in srv.log_text().splitlines() if "c-get completed" in l]
     cancels = len(gets())
+    # the cancel lands after the instance in flight (0.5 s each at 1 MB/s):
+    # 4 s leave room on a loaded machine before the quit
     s8, out = run_view(view, slow_args, ["text 张", "key Return", "sleep 1200",
-                                         "key Escape", "state", "sleep 1500",
+                                         "key Escape", "state", "sleep 4000",
                                          "quit"],
                        dict(os.environ, XDG_CACHE_HOME=cache3))
     left = os.listdir(os.path.join(cache3, "consort-view")) if os.path.isdir(

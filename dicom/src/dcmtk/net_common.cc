@@ -304,16 +304,17 @@ T_ASC_PresentationContextID choose_lossless(T_ASC_Association *assoc,
 
 int dcx_net_store(T_ASC_Association *assoc, int timeout, const char *path,
                   const char *move_ae, uint16_t move_id, bool scp_role,
-                  uint16_t *out_status, std::string &err)
+                  uint16_t *out_status, std::string &err, bool *out_cancelled)
 {
     return dcx_net_store_ex(assoc, timeout, path, move_ae, move_id, scp_role,
-                            false, out_status, nullptr, err);
+                            false, out_status, nullptr, err, out_cancelled);
 }
 
 int dcx_net_store_ex(T_ASC_Association *assoc, int timeout, const char *path,
                      const char *move_ae, uint16_t move_id, bool scp_role,
                      bool compress, uint16_t *out_status,
-                     struct dcx_store_result *out, std::string &err)
+                     struct dcx_store_result *out, std::string &err,
+                     bool *out_cancelled)
 {
     try {
         std::string cls, inst, ts;
@@ -403,11 +404,17 @@ int dcx_net_store_ex(T_ASC_Association *assoc, int timeout, const char *path,
         struct stat st;
         if (from_file && stat(path, &st) == 0)
             size = static_cast<long>(st.st_size);
+        // a C-GET's requester may cancel while its sub-operation's response
+        // is awaited: DCMTK takes the C-CANCEL-RQ aside and waits on
+        T_DIMSE_DetectedCancelParameters cancel;
+        memset(&cancel, 0, sizeof cancel);
         OFCondition c = DIMSE_storeUser(
             assoc, pcid, &rq, from_file ? path : nullptr,
             from_file ? nullptr : ds, nullptr, nullptr, DIMSE_NONBLOCKING,
-            timeout, &rsp, &detail, nullptr, size);
+            timeout, &rsp, &detail, scp_role ? &cancel : nullptr, size);
         delete detail;
+        if (out_cancelled)
+            *out_cancelled = cancel.cancelEncountered;
         if (c.bad())
             return fail_msg(err, DCX_ENET, "C-STORE of %s failed: %s", path,
                         c.text());

@@ -45,9 +45,13 @@ bool dcx_net_read_head(const char *path, std::string &cls, std::string &inst,
 // peer's status, or DCX_E* with err set (DCX_ENET: the link is gone).
 // scp_role: a C-GET sub-operation, only on contexts where the requester
 // accepted us as SCP.
+// A C-GET sub-operation (scp_role) may meet the requester's C-CANCEL-RQ
+// while it waits for the C-STORE-RSP: *out_cancelled (may be NULL) then
+// says so, and the response is still waited for.
 int dcx_net_store(T_ASC_Association *assoc, int timeout, const char *path,
                   const char *move_ae, uint16_t move_id, bool scp_role,
-                  uint16_t *out_status, std::string &err);
+                  uint16_t *out_status, std::string &err,
+                  bool *out_cancelled = nullptr);
 
 // An accepted context for SOP class cls, preferring transfer syntax ts
 // (may be NULL); 0 if none.
@@ -56,7 +60,8 @@ int dcx_net_store(T_ASC_Association *assoc, int timeout, const char *path,
 int dcx_net_store_ex(T_ASC_Association *assoc, int timeout, const char *path,
                      const char *move_ae, uint16_t move_id, bool scp_role,
                      bool compress, uint16_t *out_status,
-                     struct dcx_store_result *out, std::string &err);
+                     struct dcx_store_result *out, std::string &err,
+                     bool *out_cancelled = nullptr);
 
 T_ASC_PresentationContextID dcx_net_find_pc(T_ASC_Association *assoc,
                                             const char *cls, const char *ts,

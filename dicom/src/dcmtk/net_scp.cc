@@ -892,9 +892,10 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
         }
         uint16_t st = 0;
         std::string err;
+        bool cancel_seen = false; // while the sub-operation's answer was due
         int rc = is_get ? dcx_net_store(assoc_, scp_->dimse_timeout,
                                         files.paths[i], nullptr, 0, true,
-                                        &st, err)
+                                        &st, err, &cancel_seen)
                         : dcx_scu_store_for_move(sub, files.paths[i],
                                                  info_.calling_ae, msg_id,
                                                  &st);
@@ -921,6 +922,10 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
         unsigned remaining = n - i - 1;
         if (remaining == 0)
             break;
+        if (cancel_seen) {
+            cancelled = true;
+            break;
+        }
         // pending response with the counts so far
         sub_counts k{remaining, done, failed, warning, true, true};
         OFCondition c = send_retrieve_rsp(assoc_, pcid, grq, mrq, cls, msg_id,
