@@ -607,8 +607,13 @@ static int fetch_series(const struct vw_node *n, const char *study,
             rc = -1;
         }
         out->got += one;
-        if (rc == 0)
-            atomic_fetch_add(&out->ready, 1);
+        if (rc == 0) {
+            int k = atomic_load(&out->ready);
+            if (k < 64)
+                snprintf(out->done[k], sizeof out->done[k], "%s",
+                         series.n ? series.v[i] : "");
+            atomic_store(&out->ready, k + 1); /* after done[k]: the UI reads */
+        }
         if (atomic_load(&out->cancel))
             break;
     }

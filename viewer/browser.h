@@ -42,7 +42,8 @@ int vw_browse_find(const struct vw_node *n, struct vw_study **out,
  *
  * It may run on a thread of its own: out->received counts the instances
  * as they arrive, out->ready the series of a new study fetched whole so
- * far (dir can be opened once it is non-zero, while the others come),
+ * far, out->done[] their UIDs (dir can be opened once it is non-zero,
+ * while the others come),
  * and out->cancel (set by another thread) stops the fetch (C-CANCEL): a
  * new study is then not kept (-1, "cancelled"), a cached one opens as it
  * is. The caller zeroes *out before. */
@@ -51,7 +52,9 @@ struct vw_fetch {
     char note[160]; /* what was fetched, "" if nothing new */
     char warn[300]; /* what the folder holds may not be all the node has */
     atomic_uint received; /* so far, while it runs */
-    atomic_int ready;     /* series of a new study fetched so far */
+    atomic_int ready;     /* series of a new study fetched so far: the
+                             first (up to 64) are named in done */
+    char done[64][65];
     atomic_int cancel;
     atomic_int keep;      /* set by the caller once it shows dir: a
                              cancel then keeps what came */

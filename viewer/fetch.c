@@ -98,6 +98,12 @@ int vw_job_ready(vw_job *j, char *dir, size_t dirlen)
     return n;
 }
 
+const char *vw_job_series(vw_job *j, int i)
+{
+    return i >= 0 && i < 64 && i < atomic_load(&j->f.ready) ? j->f.done[i]
+                                                            : "";
+}
+
 void vw_job_keep(vw_job *j)
 {
     atomic_store(&j->f.keep, 1);

@@ -23,6 +23,9 @@ int vw_job_poll(vw_job *j, unsigned *received);
  * (dirlen bytes): it can be opened while the others come. Once it is
  * shown, vw_job_keep: a cancel then keeps what came. */
 int vw_job_ready(vw_job *j, char *dir, size_t dirlen);
+/* The UID of the i-th series fetched whole (i < vw_job_ready, < 64); ""
+ * when the node could not list the series. */
+const char *vw_job_series(vw_job *j, int i);
 void vw_job_keep(vw_job *j);
 
 /* Waits until it is finished (scripted runs). */

@@ -1584,8 +1584,10 @@ static void job_status(struct app *a, unsigned received)
 
 /* The fetched study's series that are not on screen yet get viewports
  * (up to four), each with its newest presentation state; the ones on
- * screen are left as the reader has them. */
-static void add_series(struct app *a, const char *dir, int w, int h)
+ * screen are left as the reader has them. only (may be NULL: all): the
+ * series known to be whole, while the others still come. */
+static void add_series(struct app *a, const char *dir, vw_job *only, int w,
+                       int h)
 {
     char err[512], *paths[1] = {(char *)dir};
     vw_scan *sc = vw_scan_paths(paths, 1, err, sizeof err);
@@ -1597,6 +1599,11 @@ static void add_series(struct app *a, const char *dir, int w, int h)
         int open = 0;
         for (int i = 0; i < a->n_vp && !open; i++)
             open = strcmp(a->vp[i].st.series_uid, uid) == 0;
+        int whole = !only;
+        for (int i = 0; only && i < vw_job_ready(only, NULL, 0) && !whole; i++)
+            whole = strcmp(vw_job_series(only, i), uid) == 0;
+        if (!whole)
+            continue;
         if (!open && vw_vp_open(&a->vp[a->n_vp], sc, s, 0, a->o.threads, err,
                                 sizeof err) == 0)
             a->n_vp++;
@@ -1640,7 +1647,7 @@ static void job_finish(struct app *a, int w, int h)
         a->job_shown = 0;
         a->fetch_line[0] = '\0';
         if (!bad)
-            add_series(a, dir, w, h);
+            add_series(a, dir, NULL, w, h);
         const char *more = bad ? err : f.warn;
         if (*more) {
             size_t l = strlen(a->warn);
@@ -1673,9 +1680,16 @@ static int job_open_ready(struct app *a, int w, int h)
 {
     char dir[1200], err[512], *paths[1] = {dir};
     int ready = vw_job_ready(a->job, dir, sizeof dir);
-    if (a->job_shown || !a->browsing || ready <= a->job_ready)
+    if (ready <= a->job_ready)
         return 0;
     a->job_ready = ready;
+    if (a->job_shown) { /* another series whole: a viewport of its own */
+        int before = a->n_vp;
+        add_series(a, dir, a->job, w, h);
+        return a->n_vp != before;
+    }
+    if (!a->browsing)
+        return 0;
     if (open_paths(a, paths, 1, w, h, err, sizeof err) < 0)
         return 0;
     vw_job_keep(a->job);
