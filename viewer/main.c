@@ -1620,7 +1620,11 @@ static void add_series(struct app *a, const char *dir, vw_job *only, int w,
         cell(a, i < a->layout ? i : 0, w, h, &x, &y, &cw, &ch);
         if (vw_vp_show(&a->vp[i], a->rc, err, sizeof err) < 0 &&
             show_nearest(a, &a->vp[i]) < 0) {
-            vw_vp_close(&a->vp[i]); /* the last opened: nothing to show */
+            /* nothing of it can be shown: it goes, and the ones opened
+             * after it (their threads hold their place), tried again by
+             * the next call */
+            for (int k = i; k < a->n_vp; k++)
+                vw_vp_close(&a->vp[k]);
             a->n_vp = i;
             break;
         }
