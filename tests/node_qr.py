@@ -10,7 +10,10 @@ level and matching kind (single value, PN wildcard, ? wildcard, date
 range, UID list, universal, Modalities in Study), a GB18030 C-FIND with
 the same name (answered in GB18030), C-CANCEL, C-MOVE and C-GET with the
 retrieved data sets byte-identical to what was sent, an unknown move
-destination (0xA801), and gdcmscu as an independent SCU.
+destination (0xA801), consort-node get and move interrupted by SIGINT over
+a 20 kB/s relay, a C-GET cancelled at a pending response while the node
+is into the next sub-operation (GET_CANCEL, tests/get_cancel.c), and
+gdcmscu as an independent SCU.
 """
 
 import glob

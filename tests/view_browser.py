@@ -11,7 +11,14 @@ study into the viewer's cache and shows its slices; B goes back to the
 list; the cached study is byte-for-byte what the node sent (data sets);
 --archive reads the same list from the node's index and opens the files
 where they are, and another user without write access to the archive can
-list it too while the node is stopped (read-only, nothing written).
+list it too while the node is stopped (read-only, nothing written). The
+cache: a study opened again gets only what is new, --cache-max evicts,
+an instance the node cannot send leaves the study shown and flagged
+incomplete. Through a 1 MB/s relay (nodelib.slow_link): the browser
+answers and counts during a fetch, Esc sends C-CANCEL and keeps nothing,
+a quit mid-fetch keeps what came for the next opening, and a study opens
+with its first series while the others come, each getting a viewport
+when it is whole.
 """
 
 import hashlib
