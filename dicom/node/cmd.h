@@ -34,6 +34,11 @@ struct nd_index *nd_cmd_open_index(const char *cmd, const char *cfg_path,
                                    const char *storage, char *storage_out,
                                    size_t len);
 
+/* Who runs a command, for the audit trail: given (--user), else
+ * $SUDO_USER (the person behind sudo), else $USER, else "uid N". Never
+ * NULL; the fallback is static. */
+const char *nd_cmd_user(const char *given);
+
 /* Prints "consort-node: <file>: <msg>" as one line on stderr. */
 void nd_fail_line(const char *file, const char *msg);
 

@@ -65,15 +65,7 @@ int nd_cmd_delete(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!user)
-        user = getenv("SUDO_USER");
-    if (!user)
-        user = getenv("USER");
-    char uid_user[32];
-    if (!user) {
-        snprintf(uid_user, sizeof uid_user, "uid %u", (unsigned)getuid());
-        user = uid_user;
-    }
+    user = nd_cmd_user(user);
     struct nd_config cfg;
     nd_config_defaults(&cfg);
     char err[512], dir[1024];

@@ -632,12 +632,7 @@ int nd_cmd_export(int argc, char **argv)
     }
     o.storage_dir = dir;
     o.dir = pos[n_pos - 1];
-    if (!o.user)
-        o.user = getenv("SUDO_USER");
-    if (!o.user)
-        o.user = getenv("USER");
-    if (!o.user)
-        o.user = "unknown";
+    o.user = nd_cmd_user(o.user);
     int rc = 0;
     if (teaching) {
         rc = nd_teach_list(ix,

@@ -245,10 +245,7 @@ int nd_cmd_import(int argc, char **argv)
         pr = ND_OPTS_BAD;
     if (pr != ND_OPTS_OK)
         return nd_opts_exit(pr, usage);
-    if (!user)
-        user = getenv("SUDO_USER");
-    if (!user)
-        user = getenv("USER");
+    user = nd_cmd_user(user);
     struct nd_config cfg;
     nd_config_defaults(&cfg);
     char err[512];

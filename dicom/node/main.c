@@ -95,6 +95,19 @@ nd_index *nd_cmd_open_index(const char *cmd, const char *cfg_path,
     return ix;
 }
 
+const char *nd_cmd_user(const char *given)
+{
+    static char uid_user[32];
+    const char *u = given && *given ? given : getenv("SUDO_USER");
+    if (!u || !*u)
+        u = getenv("USER");
+    if (!u || !*u) {
+        snprintf(uid_user, sizeof uid_user, "uid %u", (unsigned)getuid());
+        u = uid_user;
+    }
+    return u;
+}
+
 void nd_fail_line(const char *file, const char *msg)
 {
     fprintf(stderr, "consort-node: %s: %s\n", file, msg);
