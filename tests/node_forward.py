@@ -31,8 +31,6 @@ the modality (calling AE CT1) and the viewer (VIEWER).
 import json
 import os
 import shutil
-import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -125,8 +123,7 @@ def main():
     os.makedirs(work)
     p_county, p_prov, p_county2 = port, port + 1, port + 2
     syn = os.path.join(work, "syn")
-    nl.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_synthetic.py"),
-            syn, "--small"], check_rc=0)
+    nl.gen_synthetic(syn, "--small")
     many = os.path.join(work, "many")
     nl.gen_many(many, "--count", "120", "--studies", "12", "--seed", "21")
     syn_files = nl.files_under(syn)

@@ -29,7 +29,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,7 +36,6 @@ import nodelib as nl  # noqa: E402
 
 import pydicom  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def queued(node, conf):
@@ -50,8 +48,7 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     syn = os.path.join(work, "syn")
-    nl.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_synthetic.py"), syn,
-            "--small", "--only", "ct,dr,us"], check_rc=0)
+    nl.gen_synthetic(syn, "--small", "--only", "ct,dr,us")
     # the CD: PS3.10 names, a DICOMDIR by DCMTK, things that are not DICOM
     cd = os.path.join(work, "cd")
     os.makedirs(os.path.join(cd, "DICOM"))

@@ -128,8 +128,7 @@ def main():
 
     # ---- data ----
     syn = os.path.join(work, "syn")
-    nl.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_synthetic.py"), syn,
-            "--small"], check_rc=0)
+    nl.gen_synthetic(syn, "--small")
     nl.run(["bash", os.path.join(HERE, "gen", "encode_variants.sh"), syn], check_rc=0)
     many = os.path.join(work, "many")
     nl.gen_many(many, "--count", "320", "--studies", "32")

@@ -160,11 +160,19 @@ def run(argv, env=None, timeout=300, check_rc=None, cwd=None):
 
 GEN_MANY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen",
                         "gen_many.py")
+GEN_SYNTHETIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen",
+                             "gen_synthetic.py")
 
 
 def gen_many(outdir, *args):
     """Synthetic instances (tests/gen/gen_many.py OUTDIR ARGS...)."""
     run(["/usr/bin/python3", GEN_MANY, outdir] + [str(a) for a in args],
+        check_rc=0)
+
+
+def gen_synthetic(outdir, *args):
+    """Synthetic series (tests/gen/gen_synthetic.py OUTDIR ARGS...)."""
+    run(["/usr/bin/python3", GEN_SYNTHETIC, outdir] + [str(a) for a in args],
         check_rc=0)
 
 

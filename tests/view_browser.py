@@ -34,7 +34,6 @@ import nodelib as nl  # noqa: E402
 
 import pydicom  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def instances(d):
@@ -57,8 +56,7 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     syn = os.path.join(work, "syn")
-    nl.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_synthetic.py"), syn,
-            "--small", "--only", "ct,dr"], check_rc=0)
+    nl.gen_synthetic(syn, "--small", "--only", "ct,dr")
     many = os.path.join(work, "many")
     nl.gen_many(many, "--count", "12", "--studies", "4", "--seed", "41")
     storage = os.path.join(work, "var")

@@ -110,8 +110,7 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     data = os.path.join(work, "data")
-    nl.run(["/usr/bin/python3", os.path.join(HERE, "gen", "gen_synthetic.py"), data,
-            "--ct-slices", str(slices), "--only", "ct,us"], check_rc=0)
+    nl.gen_synthetic(data, "--ct-slices", slices, "--only", "ct,us")
     ct = nl.files_under(os.path.join(data, "ct"))
     us = nl.files_under(os.path.join(data, "us"))
     uid_of = {str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID): f
