@@ -2,8 +2,9 @@
 // One DICOM frame from stored values to display grey/colour (PS3.3 C.11):
 // stored value -> modality LUT or rescale -> VOI window or LUT ->
 // MONOCHROME1 / user inversion; palette and YBR_FULL to RGB. The texture
-// holds the stored values themselves (unsigned integers; signed data with
-// an offset), so every step is exact and happens here.
+// holds the stored values themselves (unsigned integers; 8- and 16-bit
+// signed data with an offset, 32-bit signed data as its bit pattern), so
+// every step is exact (32-bit values up to 2^24) and happens here.
 //
 // The renderer compiles one variant per kind of image and view, defining
 // PHOTOMETRIC (0 MONO2, 1 MONO1, 2 RGB, 3 YBR_FULL, 4 PALETTE), LINEAR
@@ -24,12 +25,14 @@ uniform vec2 viewport_origin; // window coordinates of the viewport
 uniform float viewport_height;
 uniform ivec2 size;           // image columns, rows
 uniform float offset;         // added at upload (signed data), taken off here
-uniform float colour_max;     // 255 or 65535 (RGB, YBR_FULL)
+uniform float signed32;       // 1: 32-bit two's complement texels (no offset)
+uniform float colour_max;     // 2^bits - 1 (RGB, YBR_FULL)
 
 uniform float slope, intercept;
 uniform int mlut_first, mlut_count;
 
 uniform float center, width;
+uniform float step;           // LINEAR's unit: 1, or a slope below 1
 uniform int vlut_first, vlut_count;
 uniform float vlut_max;       // 2^bits - 1 of the VOI LUT entries
 
@@ -57,7 +60,9 @@ float lut(usampler2D t, int first, int count, float x)
 // the modality value of one texel
 float modality(ivec2 p)
 {
-    float s = float(texelFetch(img, p, 0).r) - offset;
+    uint u = texelFetch(img, p, 0).r;
+    // both readings, then the right one: cheaper on llvmpipe than a branch
+    float s = mix(float(u), float(int(u)), signed32) - offset;
 #if USE_MLUT
     return lut(mlut, mlut_first, mlut_count, s);
 #else
@@ -75,8 +80,11 @@ float window(float x)
 #elif VOI == 1
     return clamp((x - center) / width + 0.5, 0.0, 1.0);
 #else
-    float w1 = max(width - 1.0, 1.0);
-    return clamp((x - (center - 0.5)) / w1 + 0.5, 0.0, 1.0);
+    // LINEAR in steps of the values (1 for integers; see rnd_value_step)
+    // needs a width of at least one step; a narrower one is LINEAR_EXACT
+    float lin = (x - (center - 0.5 * step)) / max(width - step, 1e-9) + 0.5;
+    float exact = (x - center) / width + 0.5;
+    return clamp(width >= step ? lin : exact, 0.0, 1.0);
 #endif
 }
 #endif

@@ -78,6 +78,15 @@ static void test_getters(void)
           m.intercept == -1024.0);
     dcx_ds_close(ds);
 
+    /* RT Dose: no rescale, Dose Grid Scaling gives the dose */
+    ds = open_file("test_files/rtdose.dcm");
+    if (!ds)
+        return;
+    CHECK(dcx_pixel_modality_lut(ds, &m) == 0 && m.slope == 1e-6 &&
+          m.intercept == 0.0);
+    CHECK_STR(m.rescale_type, "RELATIVE");
+    dcx_ds_close(ds);
+
     /* sequences: an RT plan holds nested items */
     ds = open_file("test_files/rtplan.dcm");
     if (!ds)

@@ -15,9 +15,10 @@ Files: pydicom's CT_small (signed, rescaled) and MR_small (also with an
 overlay plane the test adds, drawn white), an RGB file
 (SC_rgb_jpeg_dcmd, implicit VR), the uncompressed YBR_FULL_422 one, plus
 files the test makes: MR_small as MONOCHROME1, and an 8-bit image with
-pydicom's "hotiron" palette. Then geometry on a synthetic image with
-coloured corner markers: zoom, pan, rotation and flips put each marker
-where the transform says.
+pydicom's "hotiron" palette. 32-bit samples: pydicom's RT Dose (Dose Grid
+Scaling), its 32-bit RGB, and MR_small made signed 32-bit. Then geometry
+on a synthetic image with coloured corner markers: zoom, pan, rotation
+and flips put each marker where the transform says.
 """
 
 import os
@@ -58,11 +59,16 @@ def shot(view, path, out, *opts):
     return np.asarray(Image.open(out).convert("RGB")).astype(int)
 
 
-def window_linear(x, c, w):
-    """PS3.3 C.11.2.1.2.1, output range 0..1."""
-    y = ((x - (c - 0.5)) / (w - 1) + 0.5)
-    y = np.where(x <= c - 0.5 - (w - 1) / 2, 0.0, y)
-    y = np.where(x > c - 0.5 + (w - 1) / 2, 1.0, y)
+def window_linear(x, c, w, q=1.0):
+    """PS3.3 C.11.2.1.2.1, output range 0..1. Its 0.5 and 1 are one step
+    of integer values; for values with fractions (dose in Gy) the viewer
+    takes the step q as the slope, and a window narrower than a step as
+    LINEAR_EXACT (C.11.2.1.3.2)."""
+    if w < q:
+        return np.clip((x - c) / w + 0.5, 0.0, 1.0)
+    y = ((x - (c - 0.5 * q)) / (w - q) + 0.5)
+    y = np.where(x <= c - 0.5 * q - (w - q) / 2, 0.0, y)
+    y = np.where(x > c - 0.5 * q + (w - q) / 2, 1.0, y)
     return y
 
 
@@ -224,6 +230,41 @@ def main():
     compare("PALETTE COLOR (hotiron, %d-bit entries)" % bits,
             shot(view, pf, os.path.join(work, "palette.png")),
             to8(lut / (2 ** bits - 1)))
+
+    # 32-bit samples: pydicom's RT Dose (unsigned; Dose Grid Scaling, not
+    # a rescale, gives the dose), a signed 32-bit image made here from
+    # MR_small with values beyond 16 bits either side of zero, and
+    # pydicom's 32-bit RGB (RLE)
+    rd = os.path.join(TF, "rtdose.dcm")
+    rds = pydicom.dcmread(rd)
+    dgs = float(rds.DoseGridScaling)
+    dose = rds.pixel_array[0].astype(float) * dgs
+    compare("RT Dose, unsigned 32-bit with Dose Grid Scaling (window 1/0.4 Gy)",
+            shot(view, rd, os.path.join(work, "rtdose.png"), "--window", "1,0.4"),
+            to8(window_linear(dose, 1.0, 0.4, dgs)))
+    # with no window in the file: its range, min to max (not all white, as
+    # a LINEAR window in whole units would make it)
+    lo, hi = dose.min(), dose.max()
+    compare("RT Dose, default window %.4g/%.4g Gy" % ((lo + hi) / 2, hi - lo + dgs),
+            shot(view, rd, os.path.join(work, "rtdose-default.png")),
+            to8(window_linear(dose, (lo + hi) / 2, hi - lo + dgs, dgs)))
+    s32 = os.path.join(work, "mr_signed32.dcm")
+    ds = pydicom.dcmread(os.path.join(TF, "MR_small.dcm"))
+    big = (ds.pixel_array.astype(np.int64) - 600) * 9000  # about -5.4e6..+1.8e7
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 32, 32, 31
+    ds.PixelRepresentation = 1
+    ds.RescaleSlope, ds.RescaleIntercept = "0.001", "100"
+    ds.PixelData = big.astype("<i4").tobytes()
+    ds.SOPInstanceUID = generate_uid()
+    save(ds, s32)
+    mod = big.astype(float) * 0.001 + 100
+    compare("signed 32-bit, rescaled (window 100/9000)",
+            shot(view, s32, os.path.join(work, "signed32.png"), "--window", "100,9000"),
+            to8(window_linear(mod, 100, 9000)))
+    r32 = os.path.join(TF, "SC_rgb_rle_32bit.dcm")
+    compare("RGB, 32-bit samples (SC_rgb_rle_32bit)",
+            shot(view, r32, os.path.join(work, "rgb32.png")),
+            to8(pydicom.dcmread(r32).pixel_array.astype(float) / 4294967295.0))
 
     # ---- geometry on markers: top-left bright (1000), top-right mid (500)
     mk = os.path.join(work, "markers.dcm")

@@ -42,6 +42,9 @@ static uint16_t *copy_lut(const uint16_t *d, uint32_t n)
 
 double vw_sample(const struct rnd_frame *f, const void *px, size_t i)
 {
+    if (f->bits == 32)
+        return f->is_signed ? (double)((const int32_t *)px)[i]
+                            : (double)((const uint32_t *)px)[i];
     if (f->bits == 16)
         return f->is_signed ? ((const int16_t *)px)[i]
                             : ((const uint16_t *)px)[i];

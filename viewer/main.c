@@ -1894,12 +1894,12 @@ static int interactive(struct app *a)
                          a->o.archive ? a->o.archive : a->node.ae);
             } else {
                 int loaded = atomic_load(&av->st.loaded);
+                char wl[80];
+                vw_overlay_wl(wl, sizeof wl, &av->view, " ");
                 snprintf(title, sizeof title,
-                         "consort-view - %s - %d/%d%s - W %.0f L %.0f - "
-                         "zoom %.0f%%",
+                         "consort-view - %s - %d/%d%s - %s - zoom %.0f%%",
                          vw_vp_slice(av)->path, av->cur + 1, av->st.n,
-                         loaded < av->st.n ? " (loading)" : "",
-                         av->view.width, av->view.center,
+                         loaded < av->st.n ? " (loading)" : "", wl,
                          av->view.zoom * 100);
             }
             SDL_SetWindowTitle(win, title);
@@ -2094,7 +2094,10 @@ static int interactive(struct app *a)
                 break;
             int dx = ev.motion.xrel, dy = ev.motion.yrel;
             const struct vw_slice *s = vw_vp_slice(av);
-            double range = s->max - s->min + 1;
+            /* one step more than the span: a window of the whole range;
+             * the narrowest window a fraction of it, so dose in Gy or SUV
+             * can be windowed below 1 */
+            double range = s->max - s->min + rnd_value_step(s->slope);
             if (drag == SDL_BUTTON_LEFT && (SDL_GetModState() & KMOD_SHIFT)) {
                 /* a slice per 4 pixels of vertical drag, down = next */
                 a->drag_acc += dy;
@@ -2104,7 +2107,8 @@ static int interactive(struct app *a)
                     follow(a);
             } else if (drag == SDL_BUTTON_LEFT) { /* right = wider, down = higher */
                 double k = range / 512.0;
-                av->view.width = fmax(1.0, av->view.width + dx * k);
+                av->view.width = fmax(fmin(1.0, range / 256),
+                                      av->view.width + dx * k);
                 av->view.center += dy * k;
             } else if (drag == SDL_BUTTON_RIGHT) {
                 av->view.zoom *= exp(-dy / 200.0);

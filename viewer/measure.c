@@ -63,15 +63,18 @@ double vw_cobb_deg(const struct vw_cal *c, double a1x, double a1y,
 
 static double value_at(const struct vw_px *px, long i)
 {
-    int v;
+    int64_t v;
     if (px->bytes == 1)
         v = px->is_signed ? ((const int8_t *)px->data)[i]
                           : ((const uint8_t *)px->data)[i];
-    else
+    else if (px->bytes == 2)
         v = px->is_signed ? ((const int16_t *)px->data)[i]
                           : ((const uint16_t *)px->data)[i];
+    else
+        v = px->is_signed ? (int64_t)((const int32_t *)px->data)[i]
+                          : (int64_t)((const uint32_t *)px->data)[i];
     if (px->lut && px->lut_n > 0) {
-        int k = v - px->lut_first;
+        int64_t k = v - px->lut_first;
         k = k < 0 ? 0 : k >= px->lut_n ? px->lut_n - 1 : k;
         return px->lut[k];
     }

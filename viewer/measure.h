@@ -50,7 +50,7 @@ double vw_cobb_deg(const struct vw_cal *c, double a1x, double a1y,
 struct vw_px {
     const void *data;
     int width, height;
-    int bytes;          /* 1 or 2 per sample */
+    int bytes;          /* 1, 2 or 4 per sample */
     int is_signed;
     double slope, intercept;     /* Modality Rescale */
     const uint16_t *lut;         /* Modality LUT (NULL: rescale) */

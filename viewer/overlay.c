@@ -160,6 +160,16 @@ const char *vw_overlay_calibration(const struct vw_image *im, double *mm_x)
 static const float white[4] = {1, 1, 1, 1};
 static const float yellow[4] = {1, 0.85f, 0.3f, 1};
 
+void vw_overlay_wl(char *out, size_t len, const struct rnd_view *v,
+                   const char *sep)
+{
+    int d = 0;
+    if (!v->modality_lut && rnd_value_step(v->slope) < 1 && v->width > 0)
+        d = (int)ceil(-log10(v->width)) + 2;
+    d = d < 0 ? 0 : d > 6 ? 6 : d;
+    snprintf(out, len, "W %.*f%sL %.*f", d, v->width, sep, d, v->center);
+}
+
 void vw_overlay_draw(rnd_ctx *c, rnd_font *f, const struct vw_image *im,
                      const struct vw_stack *st, int cur,
                      const struct rnd_view *v, const rnd_image *tex, int x,
@@ -224,7 +234,7 @@ void vw_overlay_draw(rnd_ctx *c, rnd_font *f, const struct vw_image *im,
     /* bottom right: display */
     char br0[100], br1[100], br2[100] = "";
     if (st->fmt.samples == 1 && st->fmt.photometric != RND_PALETTE)
-        snprintf(br0, sizeof br0, "W %.0f  L %.0f", v->width, v->center);
+        vw_overlay_wl(br0, sizeof br0, v, "  ");
     else
         br0[0] = '\0';
     snprintf(br1, sizeof br1, "Zoom %.0f%%%s", v->zoom * 100,

@@ -33,6 +33,11 @@ void vw_overlay_cal(const struct vw_image *im, struct vw_cal *out);
  * spaces in the alphabetic form. */
 void vw_person_name(const char *pn, char *out, size_t len);
 
+/* "W 400  L 40": whole numbers, or as many decimals as values with
+ * fractions (dose in Gy, SUV) need to be told apart. sep goes between. */
+void vw_overlay_wl(char *out, size_t len, const struct rnd_view *v,
+                   const char *sep);
+
 /* Patient-direction letters (PS3.3 C.7.6.1.1.1) at the viewport's right,
  * left, top and bottom edges for view v; -1 without Image Orientation. */
 int vw_overlay_orientation(const struct vw_image *im,

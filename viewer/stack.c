@@ -117,9 +117,10 @@ static int add_path(struct hdr **h, int *n, size_t *cap, const char *p,
                                         &x->spacing[0]) == 0 &&
                      dcx_item_get_float(r, DCX_TAG_PIXEL_SPACING, 1,
                                         &x->spacing[1]) == 0;
-    x->slope = 1;
-    dcx_item_get_float(r, DCX_TAG_RESCALE_SLOPE, 0, &x->slope);
-    dcx_item_get_float(r, DCX_TAG_RESCALE_INTERCEPT, 0, &x->intercept);
+    struct dcx_modality_lut m; /* rescale, or RT Dose's scaling */
+    dcx_pixel_modality_lut(ds, &m);
+    x->slope = m.slope;
+    x->intercept = m.intercept;
     if (dcx_item_get_float(r, DCX_TAG_WINDOW_CENTER, 0, &x->center) != 0 ||
         dcx_item_get_float(r, DCX_TAG(0x0028, 0x1051), 0, &x->width) != 0)
         x->width = 0;
@@ -399,12 +400,8 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
         snprintf(err, errlen, "%s: %s", st->s[0].path, e0.msg);
         return -1;
     }
-    if (dcx_pixel_info_get(ds, NULL, &in) < 0 ||
-        (in.bits_allocated != 8 && in.bits_allocated != 16)) {
-        snprintf(err, errlen, "%s: %s", st->s[k].path,
-                 in.bits_allocated != 8 && in.bits_allocated != 16
-                     ? "samples of this size are not displayed"
-                     : dcx_ds_errmsg(ds));
+    if (dcx_pixel_info_get(ds, NULL, &in) < 0) {
+        snprintf(err, errlen, "%s: %s", st->s[k].path, dcx_ds_errmsg(ds));
         dcx_ds_close(ds);
         return -1;
     }

@@ -45,7 +45,6 @@ static int make(struct vw_thumb *t, const char *path)
     void *buf = NULL;
     int rc = -1;
     if (dcx_pixel_info_get(ds, &o, &in) < 0 ||
-        (in.bits_allocated != 8 && in.bits_allocated != 16) ||
         !(buf = malloc(in.frame_bytes)) ||
         dcx_pixel_decode(ds, in.frames / 2, &o, buf, in.frame_bytes) < 0)
         goto out;
@@ -84,7 +83,12 @@ static int make(struct vw_thumb *t, const char *path)
             uint8_t *o3 = &t->rgb[(y * t->w + x) * 3];
             if (spp == 1) {
                 double px = vw_sample(&fmt, buf, k) * m.slope + m.intercept;
-                double g = (px - (c - 0.5)) / fmax(w - 1, 1) + 0.5;
+                /* as the shader: LINEAR in steps of the values, or
+                 * LINEAR_EXACT below one step */
+                double q = m.lut_data ? 1 : rnd_value_step(m.slope);
+                double g = w >= q
+                               ? (px - (c - 0.5 * q)) / fmax(w - q, 1e-9) + 0.5
+                               : (px - c) / w + 0.5;
                 g = g < 0 ? 0 : g > 1 ? 1 : g;
                 if (mono1)
                     g = 1 - g;
@@ -92,7 +96,9 @@ static int make(struct vw_thumb *t, const char *path)
             } else {
                 double rgb[3];
                 for (int ch = 0; ch < 3; ch++)
-                    rgb[ch] = in.bits_allocated == 16
+                    rgb[ch] = in.bits_allocated == 32
+                                  ? ((uint32_t *)buf)[k * 3 + ch] / 16843009.0
+                              : in.bits_allocated == 16
                                   ? ((uint16_t *)buf)[k * 3 + ch] / 257.0
                                   : ((uint8_t *)buf)[k * 3 + ch];
                 if (ybr) {

@@ -111,7 +111,7 @@ void vw_vp_reset(struct vw_vp *vp, const struct vw_view_opts *o, int w,
         v->center = s->center, v->width = s->width;
     } else {
         v->center = (s->min + s->max) / 2.0;
-        v->width = s->max - s->min + 1.0;
+        v->width = s->max - s->min + rnd_value_step(s->slope);
     }
     v->invert = o->invert;
     v->rotate = o->rotate;
@@ -174,7 +174,8 @@ void vw_vp_auto_window(const struct vw_vp *vp, double *c, double *w)
     const struct vw_slice *s = vw_vp_slice(vp);
     const struct rnd_frame *f = &vp->st.fmt;
     if (f->samples != 1 || !s->pixels || s->max <= s->min) {
-        *c = (s->min + s->max) / 2, *w = s->max - s->min + 1;
+        *c = (s->min + s->max) / 2;
+        *w = s->max - s->min + rnd_value_step(s->slope);
         return;
     }
     enum { BINS = 4096 };
@@ -203,7 +204,8 @@ void vw_vp_auto_window(const struct vw_vp *vp, double *c, double *w)
     double v1 = lo + span * (b1 < 0 ? 0 : b1) / (BINS - 1);
     double v99 = lo + span * (b99 + 1) / (BINS - 1);
     *c = (v1 + v99) / 2;
-    *w = v99 - v1 > 1 ? v99 - v1 : 1;
+    double q = rnd_value_step(s->slope);
+    *w = v99 - v1 > q ? v99 - v1 : q;
 }
 
 static double dot(const double *a, const double *b)

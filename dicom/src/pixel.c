@@ -699,6 +699,17 @@ int dcx_pixel_modality_lut(dcx_ds *ds, struct dcx_modality_lut *out)
         m.intercept = 0.0;
     dcx_item_get_str(r, DCX_TAG_RESCALE_TYPE, 0, m.rescale_type,
                      sizeof m.rescale_type);
+    /* RT Dose has no rescale: its stored values times Dose Grid Scaling
+     * are the dose (PS3.3 C.8.8.3.4.4), in Dose Units */
+    double dgs;
+    if (!dcx_item_has(r, DCX_TAG_RESCALE_SLOPE) &&
+        dcx_item_get_float(r, DCX_TAG_DOSE_GRID_SCALING, 0, &dgs) == 0 &&
+        dgs > 0) {
+        m.slope = dgs;
+        if (!m.rescale_type[0])
+            dcx_item_get_str(r, DCX_TAG_DOSE_UNITS, 0, m.rescale_type,
+                             sizeof m.rescale_type);
+    }
     dcx_item *lut;
     if (dcx_item_seq_get(r, DCX_TAG_MODALITY_LUT_SEQUENCE, 0, &lut) == 0)
         read_lut(lut, &m.lut_first, &m.lut_count, &m.lut_bits, &m.lut_data);

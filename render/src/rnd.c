@@ -21,8 +21,8 @@
 struct prog {
     GLuint id;
     GLint u_img, u_mlut, u_vlut, u_pal, u_s2i, u_vp_origin, u_vp_h, u_size,
-        u_offset, u_colour_max, u_slope, u_intercept, u_mlut_first,
-        u_mlut_count, u_center, u_width, u_vlut_first, u_vlut_count,
+        u_offset, u_signed32, u_colour_max, u_slope, u_intercept, u_mlut_first,
+        u_mlut_count, u_center, u_width, u_step, u_vlut_first, u_vlut_count,
         u_vlut_max, u_pal_first, u_pal_count, u_pal_rows, u_pal_max,
         u_invert, u_ovl;
 };
@@ -43,6 +43,7 @@ struct rnd_image {
     int samples;
     enum rnd_photometric photometric;
     float offset, colour_max;
+    int signed32; /* 32-bit two's complement texels, read as int */
     int pal_first, pal_count, pal_rows;
     float pal_max;
 };
@@ -136,6 +137,7 @@ static struct prog *variant(rnd_ctx *c, int photometric, int linear,
     U(u_vp_h, "viewport_height");
     U(u_size, "size");
     U(u_offset, "offset");
+    U(u_signed32, "signed32");
     U(u_colour_max, "colour_max");
     U(u_slope, "slope");
     U(u_intercept, "intercept");
@@ -143,6 +145,7 @@ static struct prog *variant(rnd_ctx *c, int photometric, int linear,
     U(u_mlut_count, "mlut_count");
     U(u_center, "center");
     U(u_width, "width");
+    U(u_step, "step");
     U(u_vlut_first, "vlut_first");
     U(u_vlut_count, "vlut_count");
     U(u_vlut_max, "vlut_max");
@@ -238,7 +241,8 @@ rnd_image *rnd_image_create(rnd_ctx *c, const struct rnd_frame *f, char *err,
 {
     (void)c;
     if ((f->samples != 1 && f->samples != 3) ||
-        (f->bits != 8 && f->bits != 16) || !f->width || !f->height) {
+        (f->bits != 8 && f->bits != 16 && f->bits != 32) || !f->width ||
+        !f->height || (f->bits == 32 && f->photometric == RND_PALETTE)) {
         snprintf(err, errlen, "unsupported frame: %d samples of %d bits",
                  f->samples, f->bits);
         return NULL;
@@ -260,11 +264,17 @@ rnd_image *rnd_image_create(rnd_ctx *c, const struct rnd_frame *f, char *err,
     im->h = f->height;
     im->samples = f->samples;
     im->photometric = f->photometric;
-    im->colour_max = f->bits == 8 ? 255.0f : 65535.0f;
+    im->colour_max = f->bits == 8    ? 255.0f
+                     : f->bits == 16 ? 65535.0f
+                                     : 4294967295.0f;
     size_t n = (size_t)f->width * f->height * (size_t)f->samples;
     const void *px = f->data;
     void *tmp = NULL;
-    if (f->is_signed && f->samples == 1) {
+    /* 32-bit signed values go up as they are and the shader reads the
+     * texel as int: an offset of 2^31 would cost them their precision as
+     * floats */
+    im->signed32 = f->is_signed && f->samples == 1 && f->bits == 32;
+    if (f->is_signed && f->samples == 1 && f->bits != 32) {
         /* signed values go up by half the range into an unsigned texture;
          * the shader takes the offset off again */
         tmp = malloc(n * (f->bits / 8));
@@ -288,10 +298,14 @@ rnd_image *rnd_image_create(rnd_ctx *c, const struct rnd_frame *f, char *err,
         }
         px = tmp;
     }
-    GLenum ifmt = f->samples == 3 ? (f->bits == 8 ? GL_RGB8UI : GL_RGB16UI)
-                                  : (f->bits == 8 ? GL_R8UI : GL_R16UI);
+    static const GLenum grey[] = {GL_R8UI, GL_R16UI, 0, GL_R32UI},
+                        rgb[] = {GL_RGB8UI, GL_RGB16UI, 0, GL_RGB32UI},
+                        types[] = {GL_UNSIGNED_BYTE, GL_UNSIGNED_SHORT, 0,
+                                   GL_UNSIGNED_INT};
+    int b = f->bits / 8 - 1;
+    GLenum ifmt = f->samples == 3 ? rgb[b] : grey[b];
     GLenum fmt = f->samples == 3 ? GL_RGB_INTEGER : GL_RED_INTEGER;
-    GLenum type = f->bits == 8 ? GL_UNSIGNED_BYTE : GL_UNSIGNED_SHORT;
+    GLenum type = types[b];
     while (glGetError() != GL_NO_ERROR)
         ;
     glGenTextures(1, &im->tex);
@@ -347,6 +361,12 @@ void rnd_image_size(const rnd_image *im, uint32_t *w, uint32_t *h)
 {
     *w = im->w;
     *h = im->h;
+}
+
+double rnd_value_step(double slope)
+{
+    double s = fabs(slope);
+    return s > 0 && s < 1 ? s : 1;
 }
 
 double rnd_fit_zoom(const rnd_image *im, int rotate, int w, int h)
@@ -452,12 +472,15 @@ void rnd_draw(rnd_ctx *c, const rnd_image *im, const struct rnd_view *v,
     glUniform1f(p->u_vp_h, (GLfloat)h);
     glUniform2i(p->u_size, (GLint)im->w, (GLint)im->h);
     glUniform1f(p->u_offset, im->offset);
+    glUniform1f(p->u_signed32, im->signed32 ? 1.0f : 0.0f);
     glUniform1f(p->u_colour_max, im->colour_max);
     glUniform1f(p->u_slope, (GLfloat)v->slope);
     glUniform1f(p->u_intercept, (GLfloat)v->intercept);
     glUniform1i(p->u_invert, v->invert ? 1 : 0);
     glUniform1f(p->u_center, (GLfloat)v->center);
     glUniform1f(p->u_width, (GLfloat)(v->width > 0 ? v->width : 1));
+    glUniform1f(p->u_step,
+                (GLfloat)(v->modality_lut ? 1 : rnd_value_step(v->slope)));
 
     glActiveTexture(GL_TEXTURE0);
     glBindTexture(GL_TEXTURE_2D, im->tex);

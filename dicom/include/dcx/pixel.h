@@ -56,8 +56,10 @@ int dcx_pixel_decode(dcx_ds *ds, uint32_t frame,
 
 /* Modality LUT (PS3.3 C.11.1): either a linear rescale or a LUT. */
 struct dcx_modality_lut {
-    double slope, intercept;   /* 1, 0 when absent */
-    char rescale_type[20];     /* "HU", "US", ... ("" if absent) */
+    double slope, intercept;   /* 1, 0 when absent; RT Dose: Dose Grid
+                                  Scaling, 0 */
+    char rescale_type[20];     /* "HU", "US", ... ("" if absent); RT Dose:
+                                  Dose Units ("GY", "RELATIVE") */
     /* LUT from Modality LUT Sequence: first_mapped input value, entries,
      * bits per entry; data borrowed from the ds (n entries), or NULL. */
     int32_t lut_first;

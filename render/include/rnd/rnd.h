@@ -32,7 +32,7 @@ struct rnd_lut {
 struct rnd_frame {
     uint32_t width, height;
     int samples;            /* 1 or 3 */
-    int bits;               /* container: 8 or 16 */
+    int bits;               /* container: 8, 16 or 32 */
     int is_signed;          /* two's complement stored values */
     enum rnd_photometric photometric;
     const void *data;
@@ -75,6 +75,12 @@ rnd_image *rnd_image_create(rnd_ctx *c, const struct rnd_frame *f, char *err,
                             size_t errlen);
 void rnd_image_destroy(rnd_image *im);
 void rnd_image_size(const rnd_image *im, uint32_t *w, uint32_t *h);
+
+/* The LINEAR window's unit (PS3.3 C.11.2.1.2.1): its -0.5 and -1 are one
+ * step of integer values. Modality values with fractions (dose in Gy, SUV:
+ * a slope below 1) step by the slope, and the window is taken in those
+ * steps, or it could not be narrower than 1. */
+double rnd_value_step(double slope);
 
 /* The zoom that fits the image (after rotation) into w x h. */
 double rnd_fit_zoom(const rnd_image *im, int rotate, int w, int h);
