@@ -384,11 +384,15 @@ def main():
             if r[2]]
     tables = {r[0] for r in nl.index_rows(storage4, "SELECT name FROM sqlite_master"
                                            " WHERE type = 'table'")}
-    nl.check(rc == 0 and before == after and ver == 5 and len(uniq) == 1 and
-             {"queue", "forward_stats", "teaching", "deid_uids"} <= tables,
-             "schema 2 index migrated to 5: %d instances kept, unique indexes "
-             "left on instances: %s, forwarding and teaching tables made" %
-             (after[0], uniq))
+    # schema 6: a patient is its ID, issuer and demographics
+    pkey = [[c[2] for c in nl.index_rows(storage4, "PRAGMA index_info('%s')" % r[1])]
+            for r in nl.index_rows(storage4, "PRAGMA index_list(patients)") if r[2]]
+    nl.check(rc == 0 and before == after and ver == 6 and len(uniq) == 1 and
+             {"queue", "forward_stats", "teaching", "deid_uids"} <= tables and
+             pkey == [["patient_id", "issuer", "name", "birth_date", "sex"]],
+             "schema 2 index migrated to 6: %d instances kept, unique indexes "
+             "left on instances: %s, forwarding and teaching tables made, "
+             "patients keyed by %s" % (after[0], uniq, pkey))
 
     agree, full = text.count("fast path agrees"), text.count("full parse needed")
     nl.check("fast path differs" not in text and agree > 300,

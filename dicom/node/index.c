@@ -5,6 +5,7 @@
 #include "index_int.h"
 
 #include "nd.h"
+#include "record.h"
 
 #include "dcx/dcx.h"
 
@@ -138,6 +139,25 @@ static const char *const migrations[] = {
     "CREATE TABLE deid_uids("
     "  original TEXT PRIMARY KEY,"
     "  replacement TEXT NOT NULL UNIQUE) WITHOUT ROWID;",
+    /* 5 -> 6: a patient is its ID and issuer *and* its demographics. Keyed
+     * by ID and issuer alone, the first study's name answered for every
+     * later study with that ID: county sites number patients on their
+     * own and seldom send an issuer, so two people shared one name, and
+     * every patient without an ID shared one. Studies indexed before are
+     * given back their own patient from their files (split_patients). */
+    "CREATE TABLE patients_v6("
+    "  id INTEGER PRIMARY KEY,"
+    "  patient_id TEXT NOT NULL,"
+    "  issuer TEXT NOT NULL DEFAULT '',"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  birth_date TEXT NOT NULL DEFAULT '',"
+    "  sex TEXT NOT NULL DEFAULT '',"
+    "  UNIQUE(patient_id, issuer, name, birth_date, sex));"
+    "INSERT INTO patients_v6 SELECT id, patient_id, issuer, name, birth_date,"
+    "  sex FROM patients;"
+    "DROP TABLE patients;"
+    "ALTER TABLE patients_v6 RENAME TO patients;"
+    "CREATE INDEX patients_name ON patients(name COLLATE NOCASE);",
 };
 
 enum {
@@ -162,7 +182,8 @@ enum {
  * the WAL, so an instance costs its own row and index entries only. */
 static const char *const stmt_sql[S_COUNT] = {
     [S_PATIENT_GET] =
-        "SELECT id FROM patients WHERE patient_id = ?1 AND issuer = ?2",
+        "SELECT id FROM patients WHERE patient_id = ?1 AND issuer = ?2"
+        " AND name = ?3 AND birth_date = ?4 AND sex = ?5",
     [S_PATIENT_INS] =
         "INSERT INTO patients(patient_id, issuer, name, birth_date, sex)"
         " VALUES(?1, ?5, ?2, ?3, ?4)",
@@ -237,12 +258,133 @@ static int schema_version(nd_index *ix, int *out)
     return rc;
 }
 
-static int migrate(nd_index *ix, char *err, size_t errlen)
+static int patient_of(nd_index *ix, const char *id, const char *issuer,
+                      const char *name, const char *birth, const char *sex,
+                      int64_t *out);
+
+/* After 5 -> 6: each study's patient from one of its files. A study none
+ * of whose files can be read keeps the row it had. */
+static int split_patients(nd_index *ix, const char *index_path)
 {
-    int v = 0, rc = exec(ix, "BEGIN EXCLUSIVE");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", index_path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    struct study { int64_t id; char *path; } *v = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *q;
+    int rc = sqlite3_prepare_v2(
+        ix->db,
+        "SELECT st.id, (SELECT i.path FROM series se JOIN instances i"
+        "  ON i.series = se.id WHERE se.study = st.id LIMIT 1)"
+        " FROM studies st",
+        -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    /* the list first: the loop below updates the table */
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *p = (const char *)sqlite3_column_text(q, 1);
+        if (!p)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            struct study *g = realloc(v, cap * sizeof *v);
+            if (!g) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            v = g;
+        }
+        v[n].id = sqlite3_column_int64(q, 0);
+        if (!(v[n].path = strdup(p))) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        n++;
+    }
+    sqlite3_finalize(q);
+    rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    sqlite3_stmt *get = NULL, *ins = NULL, *upd = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(ix->db, stmt_sql[S_PATIENT_GET], -1, &get,
+                                NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(ix->db, stmt_sql[S_PATIENT_INS], -1, &ins,
+                                NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(
+            ix->db, "UPDATE studies SET patient = ?1 WHERE id = ?2", -1,
+            &upd, NULL);
+    /* patient_of() with these statements */
+    sqlite3_stmt *keep_get = ix->st[S_PATIENT_GET],
+                 *keep_ins = ix->st[S_PATIENT_INS];
+    ix->st[S_PATIENT_GET] = get;
+    ix->st[S_PATIENT_INS] = ins;
+    struct nd_record *rec = malloc(sizeof *rec);
+    if (!rec)
+        rc = SQLITE_NOMEM;
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        char path[2200], why[256];
+        snprintf(path, sizeof path, "%s/%s", dir, v[i].path);
+        int64_t pat;
+        if (nd_record_read(path, -1, rec, why, sizeof why) != 0)
+            continue;
+        rc = patient_of(ix, rec->r.patient_id, rec->r.issuer,
+                        rec->r.patient_name, rec->r.birth_date, rec->r.sex,
+                        &pat);
+        if (rc == SQLITE_OK) {
+            nd_sql_bind(upd, "II", pat, v[i].id);
+            rc = sqlite3_step(upd);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            sqlite3_reset(upd);
+        }
+    }
+    ix->st[S_PATIENT_GET] = keep_get;
+    ix->st[S_PATIENT_INS] = keep_ins;
+    free(rec);
+    sqlite3_finalize(get);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(upd);
+    for (size_t i = 0; i < n; i++)
+        free(v[i].path);
+    free(v);
+    if (rc == SQLITE_OK)
+        rc = exec(ix, "DELETE FROM patients WHERE NOT EXISTS (SELECT 1"
+                      " FROM studies st WHERE st.patient = patients.id)");
+    return rc;
+}
+
+/* 1 if PRAGMA foreign_key_check finds a broken reference (or cannot
+ * run), else 0. */
+static int foreign_keys_broken(nd_index *ix)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(ix->db, "PRAGMA foreign_key_check", -1, &s,
+                           NULL) != SQLITE_OK)
+        return 1;
+    int broken = sqlite3_step(s) != SQLITE_DONE;
+    sqlite3_finalize(s);
+    return broken;
+}
+
+static int migrate(nd_index *ix, const char *path, char *err, size_t errlen)
+{
+    int target = (int)(sizeof migrations / sizeof migrations[0]);
+    int v = 0;
+    /* an index that is up to date is not written to: a user who may only
+     * read it can list and verify */
+    if (schema_version(ix, &v) == SQLITE_OK && v == target)
+        return 0;
+    /* a step may rebuild a table others reference (SQLite's way to change
+     * a constraint), which needs the references unchecked until the end;
+     * the switch is a no-op inside a transaction */
+    exec(ix, "PRAGMA foreign_keys = OFF");
+    int rc = exec(ix, "BEGIN EXCLUSIVE");
     if (rc == SQLITE_OK)
         rc = schema_version(ix, &v);
-    int target = (int)(sizeof migrations / sizeof migrations[0]);
     if (rc == SQLITE_OK && v > target) {
         exec(ix, "ROLLBACK");
         snprintf(err, errlen, "index schema %d is newer than this program "
@@ -251,6 +393,8 @@ static int migrate(nd_index *ix, char *err, size_t errlen)
     }
     for (; rc == SQLITE_OK && v < target; v++) {
         rc = exec(ix, migrations[v]);
+        if (rc == SQLITE_OK && v == 5)
+            rc = split_patients(ix, path);
         if (rc == SQLITE_OK) {
             char sql[64];
             snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
@@ -271,14 +415,19 @@ static int migrate(nd_index *ix, char *err, size_t errlen)
                  target);
         rc = exec(ix, sql);
     }
+    if (rc == SQLITE_OK && foreign_keys_broken(ix))
+        rc = SQLITE_CONSTRAINT;
     if (rc == SQLITE_OK)
         rc = exec(ix, "COMMIT");
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "index schema migration to %d failed: %s", v,
-                 sqlite3_errmsg(ix->db));
+                 rc == SQLITE_CONSTRAINT ? "a reference would break"
+                                         : sqlite3_errmsg(ix->db));
         exec(ix, "ROLLBACK");
+        exec(ix, "PRAGMA foreign_keys = ON");
         return ND_EINDEX;
     }
+    exec(ix, "PRAGMA foreign_keys = ON");
     return 0;
 }
 
@@ -404,7 +553,7 @@ static int open_conn(const char *path, enum conn how, nd_index **out,
                      (int)(sizeof migrations / sizeof migrations[0]));
             goto fail;
         }
-    } else if (migrate(ix, err, errlen) != 0) {
+    } else if (migrate(ix, path, err, errlen) != 0) {
         goto fail;
     }
     for (int i = 0; i < S_COUNT; i++) {
@@ -482,6 +631,25 @@ static void now_iso(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The patient row of these demographics, created if new: SQLITE_OK and
+ * *out, or an SQLite error. */
+static int patient_of(nd_index *ix, const char *id, const char *issuer,
+                      const char *name, const char *birth, const char *sex,
+                      int64_t *out)
+{
+    /* ?2.. first: lookup() binds the key, ?1 */
+    sqlite3_stmt *g = ix->st[S_PATIENT_GET];
+    const char *v[] = {issuer, name, birth, sex};
+    for (int i = 0; i < 4; i++)
+        sqlite3_bind_text(g, i + 2, v[i] ? v[i] : "", -1, SQLITE_STATIC);
+    int f = lookup(g, id ? id : "", out);
+    if (f != 0)
+        return f > 0 ? SQLITE_OK : -f;
+    sqlite3_stmt *s = ix->st[S_PATIENT_INS];
+    nd_sql_bind(s, "ttttt", id ? id : "", name, birth, sex, issuer);
+    return insert(ix, s, out);
+}
+
 /* The series row of r (and its study with the study's origin), creating
  * patient, study and series as needed. */
 static int series_of(nd_index *ix, const struct nd_instance_rec *r,
@@ -498,26 +666,15 @@ static int series_of(nd_index *ix, const struct nd_instance_rec *r,
     if (f < 0)
         return -f;
     if (f == 0) {
-        /* ?2 first: lookup() binds the key, ?1 */
-        sqlite3_stmt *g = ix->st[S_PATIENT_GET];
-        sqlite3_bind_text(g, 2, r->issuer ? r->issuer : "", -1,
-                          SQLITE_STATIC);
-        f = lookup(g, r->patient_id, &pat);
-        if (f < 0)
-            return -f;
-        if (f == 0) {
-            sqlite3_stmt *s = ix->st[S_PATIENT_INS];
-            nd_sql_bind(s, "ttttt", r->patient_id, r->patient_name,
-                        r->birth_date, r->sex, r->issuer);
-            int rc = insert(ix, s, &pat);
-            if (rc != SQLITE_OK)
-                return rc;
-        }
+        int rc = patient_of(ix, r->patient_id, r->issuer, r->patient_name,
+                            r->birth_date, r->sex, &pat);
+        if (rc != SQLITE_OK)
+            return rc;
         sqlite3_stmt *s = ix->st[S_STUDY_INS];
         nd_sql_bind(s, "Ittttttttt", pat, r->study_uid, r->study_date,
                     r->study_time, r->accession, r->study_id, r->study_desc,
                     r->referring, now, r->origin);
-        int rc = insert(ix, s, &study);
+        rc = insert(ix, s, &study);
         if (rc != SQLITE_OK)
             return rc;
         snprintf(origin, 17, "%s", r->origin ? r->origin : "");

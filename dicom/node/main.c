@@ -87,8 +87,14 @@ nd_index *nd_cmd_open_index(const char *cmd, const char *cfg_path,
                 path);
         return NULL;
     }
+    /* a user who may only read the archive (a monitoring account running
+     * ls or verify) reads it as it is; a command that then writes is told
+     * so by SQLite ("readonly database") */
     nd_index *ix;
-    if (nd_index_open(path, &ix, err, sizeof err) < 0) {
+    int rc = access(path, W_OK) == 0 && access(cfg.storage, W_OK) == 0
+                 ? nd_index_open(path, &ix, err, sizeof err)
+                 : nd_index_open_readonly(path, &ix, err, sizeof err);
+    if (rc < 0) {
         fprintf(stderr, "consort-node %s: %s\n", cmd, err);
         return NULL;
     }
