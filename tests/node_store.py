@@ -6,7 +6,7 @@ usage: node_store.py CONSORT_NODE WORKDIR PORT
 
 Checks, on loopback (ports PORT..PORT+2):
   - C-ECHO with echoscu and `consort-node echo`; a wrong called AE title is
-    rejected;
+    rejected; a second serve on the same storage folder is refused;
   - storescu: pydicom's test files and the synthetic CT/DR/US series in
     several transfer syntaxes (dcmcjpeg, dcmcjpls, dcmcrle, gdcmconv J2K):
     each stored instance equals what was sent (pydicom comparison) and keeps
@@ -148,6 +148,18 @@ def main():
     nl.check(rc == 0 and "ok" in out, "consort-node echo succeeds")
     rc, out = nl.run(["echoscu", "-aec", "NOTCONSORT", "127.0.0.1", str(port)])
     nl.check(rc != 0, "a wrong called AE title is rejected (echoscu exit %d)" % rc)
+
+    # ---- a second node on the same storage folder is refused ----
+    # (before its crash recovery: that would take the running node's
+    # in-flight work back and mark the index cleanly shut down)
+    rc, out = nl.run([node, "serve", "--storage", storage, "--port",
+                      str(port + 2)], timeout=30)
+    nl.check(rc == 1 and ("in use by another consort-node serve (pid %d)"
+                          % srv.proc.pid) in out and "did not stop" not in out,
+             "a second serve on the same storage exits 1 at once: %s"
+             % out.strip()[-200:])
+    rc, out = nl.run(["echoscu", "-aec", "CONSORT", "127.0.0.1", str(port)])
+    nl.check(rc == 0, "the first node still answers")
 
     # ---- storescu: synthetic series in several transfer syntaxes ----
     enc = nl.files_under(os.path.join(syn, "enc"))

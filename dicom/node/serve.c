@@ -23,6 +23,7 @@
 #include "teaching.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -729,6 +731,41 @@ static void teach_tick(struct server *sv, nd_index *ix, const char *cfg_path,
             (int)pid, ready, sv->cfg.teaching_dir);
 }
 
+/* One node per storage folder. A second serve on it would run crash
+ * recovery on a live archive: purge the first one's partial files, queue
+ * its in-flight items again, re-index, and mark the index cleanly shut
+ * down when it stops. Held (fd left open, not inherited) until exit; the
+ * file names the holder's PID for the message. */
+static int lock_storage(const char *dir, char *err, size_t errlen)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/serve.lock", dir);
+    mkdir(dir, 0755); /* a new archive: nd_archive_open makes the rest */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %.400s: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[24] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        snprintf(err, errlen,
+                 "%.400s is in use by another consort-node serve (pid %s): one "
+                 "node per storage folder",
+                 dir, pid[0] ? pid : "unknown");
+        close(fd);
+        return -1;
+    }
+    char pid[24];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+        dcx_log(DCX_LOG_WARN, "cannot write the PID into %s", path);
+    return fd;
+}
+
 int nd_cmd_serve(int argc, char **argv)
 {
     struct server sv;
@@ -775,6 +812,10 @@ int nd_cmd_serve(int argc, char **argv)
 
     dcx_log_set(log_sink, NULL, level_of(sv.cfg.log_level));
     if (nd_config_bind_peers(&sv.cfg, err, sizeof err) < 0) {
+        dcx_log(DCX_LOG_ERROR, "%s", err);
+        return 1;
+    }
+    if (lock_storage(sv.cfg.storage, err, sizeof err) < 0) {
         dcx_log(DCX_LOG_ERROR, "%s", err);
         return 1;
     }
