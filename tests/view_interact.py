@@ -87,6 +87,24 @@ def main():
           "wheel down 3, up 1, End, Home, Page Down: slices %s"
           % [x["slice"] for x in s[1:]])
 
+    # numbered head first (Instance 1 the top slice, as most CT scans
+    # are): still in order along the normal, but opening at Instance 1 and
+    # going on with 2 (RadiAnt/Horos; a report's "image 1" is the PACS's)
+    hf = os.path.join(work, "ct-head-first")
+    os.makedirs(hf)
+    for i, (z, name, ds) in enumerate(slices):
+        ds.InstanceNumber = n - i
+        ds.save_as(os.path.join(hf, name))
+    s = run(view, hf, ["wait", "state", "wheel -1", "state", "key End", "state"])
+    check(len(s) == 3 and [x["instance"] for x in s] == [1, 2, n] and
+          s[0]["slice"] == 0,
+          "head-first numbering: opens at Instance 1 (the top), then 2, End "
+          "%d: %s" % (n, [x["instance"] for x in s]))
+    s = run(view, hf, ["wait", "key End", "state"])
+    check(len(s) == 1 and abs(s[0]["viewport_positions"][0] - slices[0][0]) < 1e-6,
+          "head-first: the last image is the lowest slice (z %s)" %
+          (s[0]["viewport_positions"][0] if s else None))
+
     # window/level: left-drag right widens, down raises the level; the
     # step is the slice's modality range / 512 per pixel
     mod = [sl[2].pixel_array.astype(float) * float(sl[2].RescaleSlope) +
@@ -250,10 +268,11 @@ def main():
     zoom = 400 / 512.0
     # the axial slice cuts the sagittal image along the row at z0
     want_y = 200 + zoom * ((z_top - z0) / sp[0] + 0.5 - 256)
-    # the sagittal viewport opens at its first slice along its normal
-    # (row x column = -x), so the one with the largest x; it cuts the axial
-    # image along a column
-    x_shown = max(x_first + 20.0 * i for i in range(4))
+    # the sagittal viewport opens at Instance 1 (x_first): its normal (row
+    # x column = -x) orders the slices from the largest x, but they are
+    # numbered the other way, and the numbering decides the direction; it
+    # cuts the axial image along a column
+    x_shown = x_first
     col = (x_shown - float(ax.ImagePositionPatient[0])) / sp[1]
     # the left cell is 399 px wide (a 1-px gap between cells)
     want_x = 399 / 2.0 + (399 / 512.0) * (col + 0.5 - 256)
@@ -268,6 +287,33 @@ def main():
               abs(r0[2] - want_x) < 0.05,
               "and of the sagittal slice on the axial one: x %.2f (expected %.2f)"
               % (r0[0] if r0 else -1, want_x))
+
+    # synchronised scrolling moves only parallel series: the sagittal one
+    # stays when the axial one goes to its end
+    s = run(view, [ct, sag], ["wait", "state", "key s", "key End", "state"],
+            size="800x400")
+    check(len(s) == 2 and s[1]["viewport_slices"] == [n - 1, s[0]["viewport_slices"][1]],
+          "sync: the axial series to its end leaves the sagittal one where it "
+          "was: %s -> %s" % (s[0]["viewport_slices"] if s else None,
+                             s[1]["viewport_slices"] if len(s) > 1 else None))
+    # a parallel series whose rows run the other way (normal -z): its own
+    # positions along its normal have the other sign, the slice matched is
+    # still the one at the same z
+    anti = os.path.join(work, "ct-anti")
+    os.makedirs(anti)
+    auid = pydicom.uid.generate_uid()
+    for i, (z, name, ds) in enumerate(slices):
+        d = pydicom.dcmread(os.path.join(ct, name))
+        d.SeriesInstanceUID = auid
+        d.SOPInstanceUID = pydicom.uid.generate_uid()
+        d.ImageOrientationPatient = [-1, 0, 0, 0, 1, 0]
+        d.save_as(os.path.join(anti, name))
+    s = run(view, [ct, anti], ["wait", "key s", "wheel -2", "state"], size="800x400")
+    if len(s) == 1:
+        zs = s[0]["viewport_positions"]
+        check(s[0]["viewport_slices"][0] == 2 and abs(zs[0] + zs[1]) < 1e-6,
+              "sync with a series whose normal is reversed: the same z (positions "
+              "along each normal %s)" % zs)
 
     # orientation letters (right, left, top, bottom) follow rotation and flip
     s = run(view, ct, ["state", "key r shift", "state", "key f", "state"])

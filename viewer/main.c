@@ -5,6 +5,7 @@
  * with the mouse and keyboard conventions of established viewers. */
 #include <SDL2/SDL.h>
 #include <epoxy/gl.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,18 @@ static void usage(FILE *to)
           to);
 }
 
+/* 1 and *out if s is a whole number in [lo, hi], else 0 */
+static int whole(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (end == s || *end || errno || n < lo || n > hi)
+        return 0;
+    *out = n;
+    return 1;
+}
+
 static int parse(int argc, char **argv, struct opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -130,7 +143,14 @@ static int parse(int argc, char **argv, struct opts *o)
             }
             o->has_window = 1, i++;
         } else if (strcmp(a, "--frame") == 0 && v) {
-            o->frame = (uint32_t)strtoul(v, NULL, 10), i++;
+            long n;
+            if (!whole(v, 0, 1000000, &n)) {
+                fprintf(stderr, "consort-view: --frame N (0, 1, ...), not "
+                                "'%s'\n",
+                        v);
+                return -1;
+            }
+            o->frame = (uint32_t)n, i++;
         } else if (strcmp(a, "--zoom") == 0 && v) {
             o->zoom = atof(v), i++;
             if (o->zoom <= 0) {
@@ -144,8 +164,20 @@ static int parse(int argc, char **argv, struct opts *o)
             }
             i++;
         } else if (strcmp(a, "--rotate") == 0 && v) {
-            o->rotate = atoi(v), i++;
+            /* quarter turns: "--rotate 90" would be 90 of them */
+            long n;
+            if (!whole(v, -3, 3, &n)) {
+                fprintf(stderr, "consort-view: --rotate N quarter turns "
+                                "clockwise (-3 to 3), not '%s'\n",
+                        v);
+                return -1;
+            }
+            o->rotate = (int)n, i++;
         } else if (strcmp(a, "--flip") == 0 && v) {
+            if (strspn(v, "hv") != strlen(v) || !*v) {
+                fprintf(stderr, "consort-view: --flip h|v|hv, not '%s'\n", v);
+                return -1;
+            }
             o->flip_h = strchr(v, 'h') != NULL;
             o->flip_v = strchr(v, 'v') != NULL;
             i++;
@@ -186,7 +218,14 @@ static int parse(int argc, char **argv, struct opts *o)
             }
             i++;
         } else if (strcmp(a, "--threads") == 0 && v) {
-            o->threads = atoi(v), i++;
+            long n;
+            if (!whole(v, 1, 64, &n)) {
+                fprintf(stderr, "consort-view: --threads N (1 to 64), not "
+                                "'%s'\n",
+                        v);
+                return -1;
+            }
+            o->threads = (int)n, i++;
         } else if (strcmp(a, "--invert") == 0) {
             o->invert = 1;
         } else if (strcmp(a, "--interp") == 0 && v) {
@@ -823,10 +862,10 @@ static void follow(struct app *a)
 {
     if (!a->sync)
         return;
-    double key = vw_vp_slice(&a->vp[a->active])->key;
+    const struct vw_slice *s = vw_vp_slice(&a->vp[a->active]);
     for (int i = 0; i < a->n_vp && i < a->layout; i++)
         if (i != a->active)
-            vw_vp_goto_position(&a->vp[i], a->rc, key);
+            vw_vp_sync_to(&a->vp[i], a->rc, s);
 }
 
 static void refit(struct app *a, int w, int h)
@@ -1104,14 +1143,15 @@ static int script_line(struct app *a, char *line, int w, int h)
         double mmpp = 0;
         const char *cal = vw_overlay_calibration(&vp->im, &mmpp);
         printf("{\"mode\":\"viewer\",\"slice\":%d,\"shown\":%d,\"slices\":%d,"
-               "\"center\":%.3f,\"width\":%.3f,"
+               "\"instance\":%d,\"center\":%.3f,\"width\":%.3f,"
                "\"zoom\":%.4f,\"pan_x\":%.2f,\"pan_y\":%.2f,\"invert\":%d,"
                "\"rotate\":%d,\"flip_h\":%d,\"linear\":%d,"
                "\"orientation\":[\"%s\",\"%s\",\"%s\",\"%s\"],"
                "\"playing\":%d,\"fps\":%.2f,\"help\":%d,\"layout\":%d,"
                "\"active\":%d,\"sync\":%d,\"calibration\":\"%s\","
                "\"mm_per_pixel\":%.4f,\"viewport_slices\":[",
-               vp->cur, vw_vp_shown(vp), vp->st.n, v->center, v->width,
+               vp->cur, vw_vp_shown(vp), vp->st.n, vw_vp_slice(vp)->instance,
+               v->center, v->width,
                v->zoom, v->pan_x,
                v->pan_y, v->invert, v->rotate, v->flip_h, v->linear, r, l, u,
                d, a->playing, a->fps, a->help, a->layout, a->active, a->sync,

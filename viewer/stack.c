@@ -387,6 +387,17 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
         }
     }
     qsort(st->s, (size_t)st->n, sizeof *st->s, cmp_slice);
+    /* along the normal, but in the direction the scanner numbered them: a
+     * head-first CT opens at its first image, the top, and "Im 1" is
+     * Instance 1 as in the report and at the PACS */
+    if (st->n > 1 && st->s[0].has_geom && st->s[st->n - 1].has_geom &&
+        st->s[0].instance > st->s[st->n - 1].instance) {
+        for (int i = 0, j = st->n - 1; i < j; i++, j--) {
+            struct vw_slice t = st->s[i];
+            st->s[i] = st->s[j];
+            st->s[j] = t;
+        }
+    }
     /* the layout of the series: its first slice's that can be read (a
      * damaged slice is shown as such when scrolled to) */
     dcx_ds *ds = NULL;

@@ -157,13 +157,35 @@ int vw_vp_step(struct vw_vp *vp, rnd_ctx *rc, int step)
     return go(vp, rc, vp->cur + step);
 }
 
-int vw_vp_goto_position(struct vw_vp *vp, rnd_ctx *rc, double key)
+/* the unit normal (row x column) of a slice with geometry; 0 if none */
+static int unit_normal(const struct vw_slice *s, double n[3])
 {
+    const double *d = s->dir;
+    n[0] = d[1] * d[5] - d[2] * d[4];
+    n[1] = d[2] * d[3] - d[0] * d[5];
+    n[2] = d[0] * d[4] - d[1] * d[3];
+    double nn = sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+    if (!s->has_geom || nn <= 0)
+        return 0;
+    for (int k = 0; k < 3; k++)
+        n[k] /= nn;
+    return 1;
+}
+
+int vw_vp_sync_to(struct vw_vp *vp, rnd_ctx *rc, const struct vw_slice *o)
+{
+    double n[3], m[3];
+    if (!unit_normal(vw_vp_slice(vp), n) || !unit_normal(o, m) ||
+        fabs(n[0] * m[0] + n[1] * m[1] + n[2] * m[2]) < 0.99)
+        return 0;
+    /* o's position along this series' normal: the same measure as the
+     * keys, whichever way o's own normal points */
+    double key = o->pos[0] * n[0] + o->pos[1] * n[1] + o->pos[2] * n[2];
     int best = vp->cur;
     double bd = INFINITY;
     for (int i = 0; i < vp->st.n; i++) {
         double d = fabs(vp->st.s[i].key - key);
-        if (d < bd)
+        if (vp->st.s[i].has_geom && d < bd)
             bd = d, best = i;
     }
     return go(vp, rc, best);

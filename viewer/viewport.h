@@ -64,9 +64,11 @@ int vw_vp_try_show(struct vw_vp *vp, rnd_ctx *rc);
 /* Moves by step slices (clamped); 1 if the slice changed. */
 int vw_vp_step(struct vw_vp *vp, rnd_ctx *rc, int step);
 
-/* Goes to the slice whose position along the slice normal is nearest
- * key (synchronised scrolling); 1 if the slice changed. */
-int vw_vp_goto_position(struct vw_vp *vp, rnd_ctx *rc, double key);
+/* Synchronised scrolling: goes to the slice nearest the plane of slice o
+ * (another series'), measured along vp's normal. Only between parallel
+ * planes (within about 8 degrees) with Image Position/Orientation: an
+ * orthogonal series, or one without geometry, stays. 1 if it moved. */
+int vw_vp_sync_to(struct vw_vp *vp, rnd_ctx *rc, const struct vw_slice *o);
 
 /* Reference line: where the plane of slice `other` cuts vp's current
  * slice, in vp's viewport coordinates (w x h). 0 and the two end points,
