@@ -15,12 +15,15 @@ Files: pydicom's CT_small (signed, rescaled) and MR_small (also with an
 overlay plane the test adds, drawn white), an RGB file
 (SC_rgb_jpeg_dcmd, implicit VR), the uncompressed YBR_FULL_422 one, plus
 files the test makes: MR_small as MONOCHROME1, and an 8-bit image with
-pydicom's "hotiron" palette. 32-bit samples: pydicom's RT Dose (Dose Grid
+pydicom's "hotiron" palette; a VOI LUT Sequence made here (pydicom's
+apply_voi_lut), then a left drag that must replace it with a window.
+32-bit samples: pydicom's RT Dose (Dose Grid
 Scaling), its 32-bit RGB, and MR_small made signed 32-bit. Then geometry
 on a synthetic image with coloured corner markers: zoom, pan, rotation
 and flips put each marker where the transform says.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -32,6 +35,7 @@ from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixel_data_handlers.util import (apply_color_lut,
                                               apply_modality_lut,
+                                              apply_voi_lut,
                                               convert_color_space)
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -230,6 +234,61 @@ def main():
     compare("PALETTE COLOR (hotiron, %d-bit entries)" % bits,
             shot(view, pf, os.path.join(work, "palette.png")),
             to8(lut / (2 ** bits - 1)))
+
+    # a VOI LUT Sequence (a square-root curve over MR_small's range, made
+    # here) against pydicom's apply_voi_lut; then a window dragged with the
+    # left button replaces it (the LUT used to go on deciding the image
+    # while the corner showed the dragged window)
+    vl = os.path.join(work, "mr_voilut.dcm")
+    ds = pydicom.dcmread(os.path.join(TF, "MR_small.dcm"))
+    lo, hi = int(ds.pixel_array.min()), int(ds.pixel_array.max())
+    n = hi - lo + 1
+    item = Dataset()
+    item.LUTDescriptor = [n, lo, 16]
+    curve = np.round((np.arange(n) / (n - 1)) ** 0.5 * 65535).astype("<u2")
+    item.add_new(0x00283006, "OW", curve.tobytes())
+    ds.VOILUTSequence = [item]
+    ds.SOPInstanceUID = generate_uid()
+    save(ds, vl)
+    vds = pydicom.dcmread(vl)
+    want = to8(apply_voi_lut(vds.pixel_array, vds).astype(float) / 65535.0)
+    compare("VOI LUT Sequence (square root, 16-bit entries)",
+            shot(view, vl, os.path.join(work, "voilut.png")), want)
+    p = subprocess.run([view, "--script", "-", "--interp", "nearest", "--overlay",
+                        "none", "--size", "64x64", vl],
+                       input="wait\nstate\ndrag left 20 20 50 10\nstate\n"
+                             "screenshot %s\nquit\n" % os.path.join(work, "voidrag.png"),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=120,
+                       env=dict(os.environ, SDL_VIDEODRIVER="offscreen"))
+    st = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    if p.returncode == 0 and len(st) == 2:
+        c, w = st[1]["center"], st[1]["width"]
+        check(st[0]["voi_lut"] == 1 and st[1]["voi_lut"] == 0,
+              "a left drag leaves the VOI LUT for the window: voi_lut %d -> %d"
+              % (st[0]["voi_lut"], st[1]["voi_lut"]))
+        mod = apply_modality_lut(vds.pixel_array, vds).astype(float)
+        compare("after the drag: window %.1f/%.1f" % (c, w),
+                np.asarray(Image.open(os.path.join(work, "voidrag.png"))
+                           .convert("RGB")).astype(int),
+                to8(window_linear(mod, c, w)))
+    else:
+        check(False, "consort-view --script on the VOI LUT file: %s" % p.stdout[-500:])
+
+    # options out of range are named, not taken: --frame -1 used to wrap
+    # to 4294967295 and wait for that slice for ever
+    for opt in (["--frame", "-1"], ["--rotate", "90"], ["--flip", "x"]):
+        try:
+            p = subprocess.run([view, "--screenshot", os.path.join(work, "x.png")] +
+                               opt + [os.path.join(TF, "CT_small.dcm")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, timeout=30,
+                               env=dict(os.environ, SDL_VIDEODRIVER="offscreen"))
+            check(p.returncode == 2 and opt[0] in p.stdout,
+                  "%s %s: exit %d, %s" % (opt[0], opt[1], p.returncode,
+                                          p.stdout.strip()))
+        except subprocess.TimeoutExpired:
+            check(False, "%s %s: still running after 30 s" % tuple(opt))
 
     # 32-bit samples: pydicom's RT Dose (unsigned; Dose Grid Scaling, not
     # a rescale, gives the dose), a signed 32-bit image made here from

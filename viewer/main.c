@@ -1143,7 +1143,7 @@ static int script_line(struct app *a, char *line, int w, int h)
         double mmpp = 0;
         const char *cal = vw_overlay_calibration(&vp->im, &mmpp);
         printf("{\"mode\":\"viewer\",\"slice\":%d,\"shown\":%d,\"slices\":%d,"
-               "\"instance\":%d,\"center\":%.3f,\"width\":%.3f,"
+               "\"instance\":%d,\"voi_lut\":%d,\"center\":%.3f,\"width\":%.3f,"
                "\"zoom\":%.4f,\"pan_x\":%.2f,\"pan_y\":%.2f,\"invert\":%d,"
                "\"rotate\":%d,\"flip_h\":%d,\"linear\":%d,"
                "\"orientation\":[\"%s\",\"%s\",\"%s\",\"%s\"],"
@@ -1151,7 +1151,7 @@ static int script_line(struct app *a, char *line, int w, int h)
                "\"active\":%d,\"sync\":%d,\"calibration\":\"%s\","
                "\"mm_per_pixel\":%.4f,\"viewport_slices\":[",
                vp->cur, vw_vp_shown(vp), vp->st.n, vw_vp_slice(vp)->instance,
-               v->center, v->width,
+               v->voi == RND_VOI_LUT, v->center, v->width,
                v->zoom, v->pan_x,
                v->pan_y, v->invert, v->rotate, v->flip_h, v->linear, r, l, u,
                d, a->playing, a->fps, a->help, a->layout, a->active, a->sync,
@@ -2150,6 +2150,10 @@ static int interactive(struct app *a)
                 av->view.width = fmax(fmin(1.0, range / 256),
                                       av->view.width + dx * k);
                 av->view.center += dy * k;
+                /* a window dragged replaces the file's VOI LUT, which
+                 * would otherwise go on deciding the image */
+                if (av->view.voi == RND_VOI_LUT)
+                    av->view.voi = av->im.voi_function;
             } else if (drag == SDL_BUTTON_RIGHT) {
                 av->view.zoom *= exp(-dy / 200.0);
                 av->fit = 0;

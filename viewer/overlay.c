@@ -163,8 +163,12 @@ static const float yellow[4] = {1, 0.85f, 0.3f, 1};
 void vw_overlay_wl(char *out, size_t len, const struct rnd_view *v,
                    const char *sep)
 {
+    /* decimals only for a narrow window that is not in whole numbers
+     * (dose in Gy, SUV, a window typed with fractions); a CT window
+     * dragged to 1718.3 still reads 1718 */
     int d = 0;
-    if (!v->modality_lut && rnd_value_step(v->slope) < 1 && v->width > 0)
+    if ((v->width != floor(v->width) || v->center != floor(v->center)) &&
+        v->width > 0)
         d = (int)ceil(-log10(v->width)) + 2;
     d = d < 0 ? 0 : d > 6 ? 6 : d;
     snprintf(out, len, "W %.*f%sL %.*f", d, v->width, sep, d, v->center);
@@ -233,7 +237,11 @@ void vw_overlay_draw(rnd_ctx *c, rnd_font *f, const struct vw_image *im,
 
     /* bottom right: display */
     char br0[100], br1[100], br2[100] = "";
-    if (st->fmt.samples == 1 && st->fmt.photometric != RND_PALETTE)
+    if (st->fmt.samples == 1 && st->fmt.photometric == RND_PALETTE)
+        br0[0] = '\0';
+    else if (st->fmt.samples == 1 && v->voi == RND_VOI_LUT)
+        snprintf(br0, sizeof br0, "VOI LUT"); /* no window is in use */
+    else if (st->fmt.samples == 1)
         vw_overlay_wl(br0, sizeof br0, v, "  ");
     else
         br0[0] = '\0';

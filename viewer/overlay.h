@@ -33,8 +33,8 @@ void vw_overlay_cal(const struct vw_image *im, struct vw_cal *out);
  * spaces in the alphabetic form. */
 void vw_person_name(const char *pn, char *out, size_t len);
 
-/* "W 400  L 40": whole numbers, or as many decimals as values with
- * fractions (dose in Gy, SUV) need to be told apart. sep goes between. */
+/* "W 400  L 40": whole numbers, or, for a narrow window with fractions
+ * (dose in Gy, SUV), the decimals it needs. sep goes between. */
 void vw_overlay_wl(char *out, size_t len, const struct rnd_view *v,
                    const char *sep);
 

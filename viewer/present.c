@@ -574,6 +574,7 @@ int vw_present_apply(struct vw_vp *vp, struct vw_tools *t, const char *path,
             w > 0) {
             vp->view.center = c;
             vp->view.width = w;
+            vp->view.voi = RND_VOI_LINEAR; /* the state's, not a VOI LUT */
         }
         free_images(&im);
     }
