@@ -16,7 +16,8 @@ overlay plane the test adds, drawn white), an RGB file
 (SC_rgb_jpeg_dcmd, implicit VR), the uncompressed YBR_FULL_422 one, plus
 files the test makes: MR_small as MONOCHROME1, and an 8-bit image with
 pydicom's "hotiron" palette; a VOI LUT Sequence made here (pydicom's
-apply_voi_lut), then a left drag that must replace it with a window.
+apply_voi_lut), then a left drag that must replace it with a window; one
+series of three sizes (64x48, 48x64, 40x40), each slice at its own.
 32-bit samples: pydicom's RT Dose (Dose Grid
 Scaling), its 32-bit RGB, and MR_small made signed 32-bit. Then geometry
 on a synthetic image with coloured corner markers: zoom, pan, rotation
@@ -274,6 +275,33 @@ def main():
                 to8(window_linear(mod, c, w)))
     else:
         check(False, "consort-view --script on the VOI LUT file: %s" % p.stdout[-500:])
+
+    # one series, three sizes (a DR study's views): 64x48 and 48x64 have
+    # the same byte count (the second was drawn sheared with the first's
+    # layout), 40x40 another (it was refused); each slice is its own size
+    mixed = os.path.join(work, "mixed")
+    os.makedirs(mixed)
+    src = pydicom.dcmread(os.path.join(TF, "MR_small.dcm"))
+    suid = generate_uid()
+    crops = [(48, 64), (64, 48), (40, 40)]  # rows, columns
+    for i, (r, c) in enumerate(crops):
+        d = pydicom.dcmread(os.path.join(TF, "MR_small.dcm"))
+        a = src.pixel_array[:r, :c].copy()
+        d.Rows, d.Columns = r, c
+        d.PixelData = a.astype(src.pixel_array.dtype).tobytes()
+        d.SeriesInstanceUID, d.SOPInstanceUID = suid, generate_uid()
+        d.InstanceNumber = i + 1
+        for k in ("ImagePositionPatient", "ImageOrientationPatient"):
+            if k in d:
+                del d[k]
+        save(d, os.path.join(mixed, "v%d.dcm" % i))
+    mod = apply_modality_lut(src.pixel_array, src).astype(float)
+    for i, (r, c) in enumerate(crops):
+        compare("series of mixed sizes, view %d (%dx%d)" % (i + 1, c, r),
+                shot(view, mixed, os.path.join(work, "mixed%d.png" % i),
+                     "--frame", str(i), "--size", "%dx%d" % (c, r),
+                     "--window", "600,1200"),
+                to8(window_linear(mod[:r, :c], 600, 1200)))
 
     # options out of range are named, not taken: --frame -1 used to wrap
     # to 4294967295 and wait for that slice for ever

@@ -500,7 +500,7 @@ static void slice_measure(const struct vw_vp *vp, const struct vw_slice *s,
     vw_overlay_cal(&vp->im, cal);
     *pxp = NULL;
     if (s->pixels && f->samples == 1 && atomic_load(&s->state) == 2) {
-        *px = (struct vw_px){s->pixels, (int)f->width, (int)f->height,
+        *px = (struct vw_px){s->pixels, (int)s->w, (int)s->h,
                              f->bits / 8, f->is_signed, s->slope,
                              s->intercept, NULL, 0, 0};
         *pxp = px;
@@ -592,6 +592,9 @@ static void draw(struct app *a, int w, int h)
         int shown = vw_vp_shown(vp);
         if (shown < 0)
             continue;
+        /* slices may differ in size (a DR series' views) */
+        if (vp->fit)
+            vp->view.zoom = rnd_fit_zoom(vp->tex, vp->view.rotate, cw, ch);
         rnd_draw(a->rc, vp->tex, &vp->view, x, y, cw, ch, h);
         if (a->font)
             vw_overlay_draw(a->rc, a->font, &vp->im, &vp->st, shown,
@@ -1138,6 +1141,9 @@ static int script_line(struct app *a, char *line, int w, int h)
         const struct rnd_view *v = &vp->view;
         int x, y, cw, ch;
         cell(a, a->active, w, h, &x, &y, &cw, &ch);
+        if (vp->fit && vp->tex) /* as drawn: the slice's own size */
+            a->vp[a->active].view.zoom =
+                rnd_fit_zoom(vp->tex, v->rotate, cw, ch);
         char r[4] = "", l[4] = "", u[4] = "", d[4] = "";
         vw_overlay_orientation(&vp->im, v, vp->tex, cw, ch, r, l, u, d);
         double mmpp = 0;

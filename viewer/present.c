@@ -200,7 +200,7 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
         units[i] = strcmp(mod, "CT") == 0 ? "HU" : "";
         const struct vw_slice *s = im.slice[i];
         if (s->pixels && f->samples == 1 && atomic_load(&s->state) == 2) {
-            pxs[i] = (struct vw_px){s->pixels, (int)f->width, (int)f->height,
+            pxs[i] = (struct vw_px){s->pixels, (int)s->w, (int)s->h,
                                     f->bits / 8, f->is_signed, s->slope,
                                     s->intercept, NULL, 0, 0};
             pxp[i] = &pxs[i];

@@ -165,7 +165,7 @@ static void range(struct vw_stack *st, struct vw_slice *s)
         s->max = 255;
         return;
     }
-    size_t n = (size_t)f->width * f->height;
+    size_t n = (size_t)s->w * s->h;
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < n; i++) {
         double v = vw_sample(f, s->pixels, i);
@@ -227,21 +227,27 @@ static void *decoder(void *arg)
             }
             snprintf(open_path, sizeof open_path, "%s", s->path);
         }
+        /* the size may differ from slice to slice (the views of a DR
+         * study); what the texture and shader are made for may not */
         struct dcx_pixel_info in;
-        if (dcx_pixel_info_get(ds, NULL, &in) < 0 ||
-            in.frame_bytes != st->frame_bytes ||
-            in.samples_per_pixel != (uint16_t)st->fmt.samples) {
+        int info = dcx_pixel_info_get(ds, NULL, &in);
+        if (info < 0 || in.samples_per_pixel != (uint16_t)st->fmt.samples ||
+            in.bits_allocated != st->fmt.bits ||
+            (in.pixel_representation == 1) != st->fmt.is_signed ||
+            vw_photometric(in.photometric) != st->fmt.photometric) {
             snprintf(s->err, sizeof s->err, "%s",
-                     in.frame_bytes != st->frame_bytes
-                         ? "its size or layout differs from the series'"
-                         : dcx_ds_errmsg(ds));
+                     info < 0 ? dcx_ds_errmsg(ds)
+                              : "its samples differ from the series' (bits, "
+                                "sign or colour)");
             finish(st, s, -1);
             continue;
         }
-        s->pixels = malloc(st->frame_bytes);
+        s->w = in.columns;
+        s->h = in.rows;
+        s->pixels = malloc(in.frame_bytes);
         if (!s->pixels ||
             dcx_pixel_decode(ds, s->frame, NULL, s->pixels,
-                             st->frame_bytes) < 0) {
+                             in.frame_bytes) < 0) {
             snprintf(s->err, sizeof s->err, "%s",
                      s->pixels ? dcx_ds_errmsg(ds) : "out of memory");
             free(s->pixels);
@@ -251,9 +257,9 @@ static void *decoder(void *arg)
         }
         range(st, s);
         /* overlay planes travel with their image */
-        size_t px = (size_t)st->fmt.width * st->fmt.height;
+        size_t px = (size_t)s->w * s->h;
         uint8_t *ov = malloc(px);
-        if (ov && dcx_pixel_overlays(ds, st->fmt.width, st->fmt.height, ov) > 0)
+        if (ov && dcx_pixel_overlays(ds, s->w, s->h, ov) > 0)
             s->overlay = ov;
         else
             free(ov);

@@ -27,6 +27,8 @@ struct vw_slice {
     double center, width; /* the file's first window; width 0: none */
     double min, max;      /* modality range (when decoded) */
     double location, thickness; /* mm; NAN if unknown */
+    uint32_t w, h;        /* columns, rows (when decoded): a DR series may
+                             hold a portrait and a landscape view */
     void *pixels;
     uint8_t *overlay;     /* overlay planes (60xx), columns x rows; NULL */
     atomic_int state;     /* 0 waiting, 1 decoding, 2 ready, -1 failed */
@@ -36,8 +38,11 @@ struct vw_slice {
 struct vw_stack {
     int n;
     struct vw_slice *s;
-    struct rnd_frame fmt;    /* layout shared by all slices (slice 0's) */
-    size_t frame_bytes;
+    struct rnd_frame fmt;    /* layout shared by all slices (the first
+                                readable one's): samples, bits, sign,
+                                photometric; width and height are each
+                                slice's own (w, h) */
+    size_t frame_bytes;      /* of that slice */
     char series_uid[65];
     int n_series;            /* series found in the input */
     atomic_int cursor;       /* the slice on screen: decode near it first */

@@ -71,6 +71,8 @@ int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen)
                  s->frame, s->err);
     } else {
         struct rnd_frame f = vp->st.fmt;
+        f.width = s->w;
+        f.height = s->h;
         f.data = s->pixels;
         f.palette = vp->im.palette[0].count ? vp->im.palette : NULL;
         f.overlay = s->overlay;
@@ -203,7 +205,7 @@ void vw_vp_auto_window(const struct vw_vp *vp, double *c, double *w)
     enum { BINS = 4096 };
     static unsigned hist[BINS]; /* main thread only */
     memset(hist, 0, sizeof hist);
-    size_t n = (size_t)f->width * f->height;
+    size_t n = (size_t)s->w * s->h;
     double lo = s->min, span = s->max - s->min;
     for (size_t i = 0; i < n; i++) {
         double v = vw_sample(f, s->pixels, i) * s->slope + s->intercept;
@@ -262,7 +264,7 @@ int vw_vp_reference_line(const struct vw_vp *vp, const struct vw_slice *o,
            dy = dot(c, n) * s->spacing[0];
     /* where it is 0 on the image's four edges (in pixel-centre units, then
      * shifted to the continuous coordinates the renderer uses) */
-    double cols = vp->st.fmt.width, rows = vp->st.fmt.height;
+    double cols = s->w, rows = s->h;
     double pts[4][2];
     int np = 0;
     double ex[4][4] = {{-0.5, -0.5, cols - 0.5, -0.5},
