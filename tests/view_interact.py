@@ -322,6 +322,41 @@ def main():
           "orientation letters (right, left, top, bottom): %s, after a quarter "
           "turn %s, then a flip %s" % tuple(o) if len(o) == 3 else "orientation: %s" % o)
 
+    # each slice its own letters: a localizer series of three planes
+    # (axial, coronal, sagittal) had the first file's on all three
+    loc = os.path.join(work, "loc")
+    os.makedirs(loc)
+    luid = pydicom.uid.generate_uid()
+    planes = [([1, 0, 0, 0, 1, 0], ["L", "R", "A", "P"]),
+              ([1, 0, 0, 0, 0, -1], ["L", "R", "H", "F"]),
+              ([0, 1, 0, 0, 0, -1], ["P", "A", "H", "F"])]
+    for i, (iop, _) in enumerate(planes):
+        d = pydicom.dcmread(os.path.join(ct, slices[0][1]))
+        d.SeriesInstanceUID, d.SOPInstanceUID = luid, pydicom.uid.generate_uid()
+        d.ImageOrientationPatient = iop
+        d.InstanceNumber = i + 1
+        d.save_as(os.path.join(loc, "l%d.dcm" % i))
+    s = run(view, loc, ["wait", "state", "key Down", "state", "key Down", "state"])
+    want = sorted(p[1] for p in planes)
+    check(sorted(x["orientation"] for x in s) == want and
+          len({tuple(x["orientation"]) for x in s}) == 3,
+          "a three-plane localizer: each image its own letters %s"
+          % [x["orientation"] for x in s])
+    # a projection image (DR) has no Image Orientation; Patient Orientation
+    # "L\F" says rows run to the patient's left, columns to the feet
+    dr = os.path.join(work, "dr")
+    os.makedirs(dr)
+    d = pydicom.dcmread(os.path.join(ct, slices[0][1]))
+    for k in ("ImageOrientationPatient", "ImagePositionPatient"):
+        del d[k]
+    d.Modality, d.PatientOrientation = "DX", ["L", "F"]
+    d.save_as(os.path.join(dr, "dr.dcm"))
+    s = run(view, dr, ["wait", "state", "key r shift", "state"])
+    o = [x["orientation"] for x in s]
+    check(o == [["L", "R", "H", "F"], ["H", "F", "R", "L"]],
+          "DR letters from Patient Orientation L\\F: %s, after a quarter turn %s"
+          % tuple(o) if len(o) == 2 else "DR orientation: %s" % o)
+
     # overlays: text in the four corners and the scale bar, nothing over the
     # middle of the image
     plain, over = os.path.join(work, "plain.png"), os.path.join(work, "over.png")

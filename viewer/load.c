@@ -40,6 +40,29 @@ static uint16_t *copy_lut(const uint16_t *d, uint32_t n)
     return c;
 }
 
+int vw_orientation_letters(const char *s, double out[3])
+{
+    out[0] = out[1] = out[2] = 0;
+    for (; *s; s++) {
+        const char *axes = "LPH", *opp = "RAF", *a = strchr(axes, *s),
+                   *o = strchr(opp, *s);
+        if (*s == ' ')
+            continue;
+        if (!a && !o)
+            return -1;
+        if (a)
+            out[a - axes] += 1;
+        else
+            out[o - opp] -= 1;
+    }
+    double n = sqrt(out[0] * out[0] + out[1] * out[1] + out[2] * out[2]);
+    if (n <= 0)
+        return -1;
+    for (int k = 0; k < 3; k++)
+        out[k] /= n;
+    return 0;
+}
+
 double vw_sample(const struct rnd_frame *f, const void *px, size_t i)
 {
     if (f->bits == 32)

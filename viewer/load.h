@@ -36,6 +36,11 @@ void vw_image_close(struct vw_image *im);
 /* The renderer's photometric for a decoded photometric interpretation. */
 enum rnd_photometric vw_photometric(const char *p);
 
+/* One value of Patient Orientation (PS3.3 C.7.6.1.1.1: "L", "FP", ...)
+ * as a unit direction in patient coordinates (L +x, P +y, H +z); -1 if it
+ * is empty or holds another letter. */
+int vw_orientation_letters(const char *s, double out[3]);
+
 /* Sample i of a decoded frame laid out as f says (one sample, 8 or 16
  * bits, signed or not), as a number. */
 double vw_sample(const struct rnd_frame *f, const void *px, size_t i);

@@ -1145,7 +1145,9 @@ static int script_line(struct app *a, char *line, int w, int h)
             a->vp[a->active].view.zoom =
                 rnd_fit_zoom(vp->tex, v->rotate, cw, ch);
         char r[4] = "", l[4] = "", u[4] = "", d[4] = "";
-        vw_overlay_orientation(&vp->im, v, vp->tex, cw, ch, r, l, u, d);
+        if (vw_vp_shown(vp) >= 0)
+            vw_overlay_orientation(&vp->st.s[vw_vp_shown(vp)], v, vp->tex,
+                                   cw, ch, r, l, u, d);
         double mmpp = 0;
         const char *cal = vw_overlay_calibration(&vp->im, &mmpp);
         printf("{\"mode\":\"viewer\",\"slice\":%d,\"shown\":%d,\"slices\":%d,"

@@ -93,14 +93,14 @@ static void letters(const double v[3], char *out)
     out[n] = '\0';
 }
 
-int vw_overlay_orientation(const struct vw_image *im,
-                           const struct rnd_view *v, const rnd_image *tex,
-                           int w, int h, char right[4], char left[4],
-                           char up[4], char down[4])
+int vw_overlay_orientation(const struct vw_slice *s, const struct rnd_view *v,
+                           const rnd_image *tex, int w, int h,
+                           char right[4], char left[4], char up[4],
+                           char down[4])
 {
-    double iop[6];
-    if (vw_image_numbers(im, DCX_TAG_IMAGE_ORIENTATION_PATIENT, iop, 6) != 6)
+    if (!s->has_dir)
         return -1;
+    const double *iop = s->dir;
     /* image steps of one screen pixel right and one down, through the
      * view's rotation and flips */
     double x0, y0, x1, y1, x2, y2;
@@ -260,7 +260,7 @@ void vw_overlay_draw(rnd_ctx *c, rnd_font *f, const struct vw_image *im,
     }
 
     char R[4], L[4], U[4], D[4];
-    if (vw_overlay_orientation(im, v, tex, w, h, R, L, U, D) == 0) {
+    if (vw_overlay_orientation(s, v, tex, w, h, R, L, U, D) == 0) {
         rnd_text(c, f, R, x + w - m - rnd_text_width(f, R), y + h / 2 - lh / 2,
                  fb_w, fb_h, yellow);
         rnd_text(c, f, L, x + m, y + h / 2 - lh / 2, fb_w, fb_h, yellow);

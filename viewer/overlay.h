@@ -39,10 +39,12 @@ void vw_overlay_wl(char *out, size_t len, const struct rnd_view *v,
                    const char *sep);
 
 /* Patient-direction letters (PS3.3 C.7.6.1.1.1) at the viewport's right,
- * left, top and bottom edges for view v; -1 without Image Orientation. */
-int vw_overlay_orientation(const struct vw_image *im,
-                           const struct rnd_view *v, const rnd_image *tex,
-                           int w, int h, char right[4], char left[4],
-                           char up[4], char down[4]);
+ * left, top and bottom edges for view v of slice s: its own Image
+ * Orientation (a localizer series holds three planes), or Patient
+ * Orientation's letters (DX, CR); -1 when neither is known. */
+int vw_overlay_orientation(const struct vw_slice *s, const struct rnd_view *v,
+                           const rnd_image *tex, int w, int h,
+                           char right[4], char left[4], char up[4],
+                           char down[4]);
 
 #endif

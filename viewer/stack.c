@@ -28,6 +28,8 @@ struct hdr {
     uint32_t frames;
     double pos[3], dir[6], spacing[2];
     int has_pos, has_dir, has_spacing;
+    double po[6]; /* Patient Orientation as directions (has_po) */
+    int has_po;
     double slope, intercept, center, width, location, thickness;
 };
 
@@ -113,6 +115,16 @@ static int add_path(struct hdr **h, int *n, size_t *cap, const char *p,
     for (unsigned k = 0; k < 6; k++)
         x->has_dir &= dcx_item_get_float(r, DCX_TAG_IMAGE_ORIENTATION_PATIENT,
                                          k, &x->dir[k]) == 0;
+    /* projection images (DX, CR, MG) say which way rows and columns run
+     * by letters instead: "L\\F" */
+    char po[2][16];
+    x->has_po = !x->has_dir &&
+                dcx_item_get_str(r, DCX_TAG_PATIENT_ORIENTATION, 0, po[0],
+                                 sizeof po[0]) > 0 &&
+                dcx_item_get_str(r, DCX_TAG_PATIENT_ORIENTATION, 1, po[1],
+                                 sizeof po[1]) > 0 &&
+                vw_orientation_letters(po[0], x->po) == 0 &&
+                vw_orientation_letters(po[1], x->po + 3) == 0;
     x->has_spacing = dcx_item_get_float(r, DCX_TAG_PIXEL_SPACING, 0,
                                         &x->spacing[0]) == 0 &&
                      dcx_item_get_float(r, DCX_TAG_PIXEL_SPACING, 1,
@@ -381,7 +393,8 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
             s->has_geom = h[i].frames == 1 && h[i].has_pos && h[i].has_dir &&
                           h[i].has_spacing;
             memcpy(s->pos, h[i].pos, sizeof s->pos);
-            memcpy(s->dir, h[i].dir, sizeof s->dir);
+            memcpy(s->dir, h[i].has_dir ? h[i].dir : h[i].po, sizeof s->dir);
+            s->has_dir = h[i].has_dir || h[i].has_po;
             memcpy(s->spacing, h[i].spacing, sizeof s->spacing);
             s->instance = h[i].instance;
             s->slope = h[i].slope;

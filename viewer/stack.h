@@ -20,6 +20,9 @@ struct vw_slice {
     uint32_t frame;
     double key;           /* sort position */
     int has_geom;         /* position, orientation and spacing known */
+    int has_dir;          /* dir known: from Image Orientation, or from
+                             Patient Orientation's letters (projection
+                             images: no geometry then) */
     double pos[3], dir[6], spacing[2]; /* IPP, IOP, Pixel Spacing (row,
                                           column) */
     int instance;
