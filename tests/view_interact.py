@@ -212,6 +212,15 @@ def main():
         check(s[0]["calibration"] == "us_region" and abs(s[0]["mm_per_pixel"] - 0.2) < 1e-6,
               "ultrasound scale from the region calibration: %s, %.3f mm/pixel"
               % (s[0]["calibration"], s[0]["mm_per_pixel"]))
+    # each viewport its own rate: the cine beside the CT (it was the first
+    # viewport's 10/s for all)
+    s = run(view, [ct, usf], ["wait", "state", "click 600 200", "state"],
+            size="800x400")
+    check(len(s) == 2 and abs(s[0]["fps"] - 10) < 0.01 and
+          abs(s[1]["fps"] - 1000 / ft) < 0.01,
+          "the CT stack plays at %s/s, the cine beside it at %s/s (Frame Time "
+          "%.1f ms)" % (s[0]["fps"] if s else None,
+                        s[1]["fps"] if len(s) > 1 else None, ft))
 
     # two series side by side; S scrolls the other to the nearest position
     ct2 = os.path.join(work, "ct2")

@@ -266,7 +266,6 @@ struct app {
     int drag_acc;       /* pixels of a scrolling drag not yet a slice */
     int no_reflines;    /* X: reference lines off */
     int playing;        /* cine, of the active viewport */
-    double fps;
     uint64_t next_frame_ms;
     /* study browser */
     int browsing;
@@ -1162,7 +1161,7 @@ static int script_line(struct app *a, char *line, int w, int h)
                v->voi == RND_VOI_LUT, v->center, v->width,
                v->zoom, v->pan_x,
                v->pan_y, v->invert, v->rotate, v->flip_h, v->linear, r, l, u,
-               d, a->playing, a->fps, a->help, a->layout, a->active, a->sync,
+               d, a->playing, vp->fps, a->help, a->layout, a->active, a->sync,
                cal, mmpp);
         for (int i = 0; i < a->n_vp; i++)
             printf("%s%d", i ? "," : "", a->vp[i].cur);
@@ -1450,16 +1449,16 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         break;
     case SDLK_SPACE:
         a->playing = !a->playing && vp->st.n > 1;
-        a->next_frame_ms = now_ms() + (uint64_t)(1000 / a->fps);
+        a->next_frame_ms = now_ms() + (uint64_t)(1000 / vp->fps);
         break;
     case SDLK_PLUS:
     case SDLK_EQUALS:
     case SDLK_KP_PLUS:
-        a->fps = fmin(a->fps * 1.25, 120);
+        vp->fps = fmin(vp->fps * 1.25, 120);
         break;
     case SDLK_MINUS:
     case SDLK_KP_MINUS:
-        a->fps = fmax(a->fps / 1.25, 1);
+        vp->fps = fmax(vp->fps / 1.25, 1);
         break;
     case SDLK_0:
         vw_vp_auto_window(vp, &v->center, &v->width);
@@ -1906,22 +1905,6 @@ static int interactive(struct app *a)
         refresh_studies(a);
         SDL_StartTextInput();
     }
-    /* cine rate: Frame Time, else Cine Rate, else Recommended Display
-     * Frame Rate, else 10 images/s for a stack */
-    const struct vw_image *im0 = &a->vp[0].im;
-    double rate = 0;
-    if (!a->n_vp)
-        a->fps = 10;
-    else if (im0->frame_time_ms > 0)
-        a->fps = 1000.0 / im0->frame_time_ms;
-    else if (vw_image_numbers(im0, DCX_TAG(0x0018, 0x0040), &rate, 1) == 1 &&
-             rate > 0)
-        a->fps = rate;
-    else if (vw_image_numbers(im0, DCX_TAG(0x0008, 0x2144), &rate, 1) == 1 &&
-             rate > 0)
-        a->fps = rate;
-    else
-        a->fps = 10;
     int drag = 0, dirty = 1, loading = 1;
     uint64_t script_resume = 0;
     for (;;) {
@@ -1930,9 +1913,9 @@ static int interactive(struct app *a)
             /* a late frame is dropped rather than run behind */
             vw_vp_step(av, a->rc, av->cur + 1 >= av->st.n ? -av->st.n : 1);
             follow(a);
-            a->next_frame_ms += (uint64_t)(1000 / a->fps);
+            a->next_frame_ms += (uint64_t)(1000 / av->fps);
             if (a->next_frame_ms < now_ms())
-                a->next_frame_ms = now_ms() + (uint64_t)(1000 / a->fps);
+                a->next_frame_ms = now_ms() + (uint64_t)(1000 / av->fps);
             dirty = 1;
         }
         if (dirty) {

@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "dcx/tags.h"
+
 int vw_vp_open(struct vw_vp *vp, const vw_scan *sc, int series, int first,
                int threads, char *err, size_t errlen)
 {
@@ -34,6 +36,21 @@ int vw_vp_open(struct vw_vp *vp, const vw_scan *sc, int series, int first,
         vw_stack_close(&vp->st);
         return -1;
     }
+    /* cine rate: Frame Time, else Cine Rate, else Recommended Display
+     * Frame Rate, else 10 images/s for a stack */
+    double rate = 0;
+    if (vp->im.frame_time_ms > 0)
+        vp->fps = 1000.0 / vp->im.frame_time_ms;
+    else if (vw_image_numbers(&vp->im, DCX_TAG(0x0018, 0x0040), &rate, 1) ==
+                 1 &&
+             rate > 0)
+        vp->fps = rate;
+    else if (vw_image_numbers(&vp->im, DCX_TAG(0x0008, 0x2144), &rate, 1) ==
+                 1 &&
+             rate > 0)
+        vp->fps = rate;
+    else
+        vp->fps = 10;
     vp->open = 1;
     return 0;
 }

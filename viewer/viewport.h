@@ -27,6 +27,7 @@ struct vw_vp {
     int tex_slice;      /* the slice in tex; -1 none */
     struct rnd_view view;
     int fit;            /* zoom follows the viewport size */
+    double fps;         /* cine rate: the file's, or 10; + and - change it */
     int pending;        /* cur is not decoded yet: tex shows an older one */
     int failed;         /* cur cannot be decoded: no image, why says why */
     char why[512];
