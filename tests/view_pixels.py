@@ -17,7 +17,9 @@ overlay plane the test adds, drawn white), an RGB file
 files the test makes: MR_small as MONOCHROME1, and an 8-bit image with
 pydicom's "hotiron" palette; a VOI LUT Sequence made here (pydicom's
 apply_voi_lut), then a left drag that must replace it with a window; one
-series of three sizes (64x48, 48x64, 40x40), each slice at its own.
+series of three sizes (64x48, 48x64, 40x40), each slice at its own; a
+Modality LUT Sequence made here (apply_modality_lut), windowed and with
+the default window.
 32-bit samples: pydicom's RT Dose (Dose Grid
 Scaling), its 32-bit RGB, and MR_small made signed 32-bit. Then geometry
 on a synthetic image with coloured corner markers: zoom, pan, rotation
@@ -275,6 +277,36 @@ def main():
                 to8(window_linear(mod, c, w)))
     else:
         check(False, "consort-view --script on the VOI LUT file: %s" % p.stdout[-500:])
+
+    # a Modality LUT Sequence (a curve made here, values 20000 and up) and no
+    # window in the file: the shader's LUT against pydicom's
+    # apply_modality_lut, with a window given and with the default one,
+    # which must span the LUT's values, not the stored ones (it was white)
+    ml = os.path.join(work, "mr_mlut.dcm")
+    ds = pydicom.dcmread(os.path.join(TF, "MR_small.dcm"))
+    lo, hi = int(ds.pixel_array.min()), int(ds.pixel_array.max())
+    n = hi - lo + 1
+    item = Dataset()
+    item.LUTDescriptor = [n, lo, 16]
+    item.ModalityLUTType = "US"
+    curve = (20000 + 16000 * (np.arange(n) / (n - 1)) ** 1.5).astype("<u2")
+    item.add_new(0x00283006, "OW", curve.tobytes())
+    ds.ModalityLUTSequence = [item]
+    for k in ("WindowCenter", "WindowWidth", "RescaleSlope", "RescaleIntercept"):
+        if k in ds:
+            del ds[k]
+    ds.SOPInstanceUID = generate_uid()
+    save(ds, ml)
+    mds = pydicom.dcmread(ml)
+    mod = apply_modality_lut(mds.pixel_array, mds).astype(float)
+    compare("Modality LUT Sequence (window 28000/8000)",
+            shot(view, ml, os.path.join(work, "mlut.png"), "--window", "28000,8000"),
+            to8(window_linear(mod, 28000, 8000)))
+    mlo, mhi = mod.min(), mod.max()
+    compare("Modality LUT Sequence, default window %g/%g (its values' range)"
+            % ((mlo + mhi) / 2, mhi - mlo + 1),
+            shot(view, ml, os.path.join(work, "mlut-default.png")),
+            to8(window_linear(mod, (mlo + mhi) / 2, mhi - mlo + 1)))
 
     # one series, three sizes (a DR study's views): 64x48 and 48x64 have
     # the same byte count (the second was drawn sheared with the first's

@@ -499,9 +499,12 @@ static void slice_measure(const struct vw_vp *vp, const struct vw_slice *s,
     vw_overlay_cal(&vp->im, cal);
     *pxp = NULL;
     if (s->pixels && f->samples == 1 && atomic_load(&s->state) == 2) {
-        *px = (struct vw_px){s->pixels, (int)s->w, (int)s->h,
-                             f->bits / 8, f->is_signed, s->slope,
-                             s->intercept, NULL, 0, 0};
+        const struct rnd_lut *m = &vp->im.modality_lut;
+        *px = (struct vw_px){s->pixels,      (int)s->w,
+                             (int)s->h,      f->bits / 8,
+                             f->is_signed,   s->slope,
+                             s->intercept,   m->count ? m->data : NULL,
+                             (int)m->count, m->first};
         *pxp = px;
     }
     char mod[16] = "";
@@ -2128,7 +2131,9 @@ static int interactive(struct app *a)
             /* one step more than the span: a window of the whole range;
              * the narrowest window a fraction of it, so dose in Gy or SUV
              * can be windowed below 1 */
-            double range = s->max - s->min + rnd_value_step(s->slope);
+            double lo, hi;
+            vw_vp_range(av, s, &lo, &hi);
+            double range = hi - lo + rnd_value_step(s->slope);
             if (drag == SDL_BUTTON_LEFT && (SDL_GetModState() & KMOD_SHIFT)) {
                 /* a slice per 4 pixels of vertical drag, down = next */
                 a->drag_acc += dy;

@@ -200,9 +200,12 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
         units[i] = strcmp(mod, "CT") == 0 ? "HU" : "";
         const struct vw_slice *s = im.slice[i];
         if (s->pixels && f->samples == 1 && atomic_load(&s->state) == 2) {
-            pxs[i] = (struct vw_px){s->pixels, (int)s->w, (int)s->h,
-                                    f->bits / 8, f->is_signed, s->slope,
-                                    s->intercept, NULL, 0, 0};
+            const struct rnd_lut *m = &vp->im.modality_lut;
+            pxs[i] = (struct vw_px){s->pixels,      (int)s->w,
+                                    (int)s->h,      f->bits / 8,
+                                    f->is_signed,   s->slope,
+                                    s->intercept,   m->count ? m->data : NULL,
+                                    (int)m->count, m->first};
             pxp[i] = &pxs[i];
         }
     }

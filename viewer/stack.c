@@ -173,8 +173,8 @@ static void range(struct vw_stack *st, struct vw_slice *s)
 {
     const struct rnd_frame *f = &st->fmt;
     if (f->samples != 1 || f->photometric == RND_PALETTE) {
-        s->min = 0;
-        s->max = 255;
+        s->min = s->smin = 0;
+        s->max = s->smax = 255;
         return;
     }
     size_t n = (size_t)s->w * s->h;
@@ -184,6 +184,8 @@ static void range(struct vw_stack *st, struct vw_slice *s)
         lo = v < lo ? v : lo;
         hi = v > hi ? v : hi;
     }
+    s->smin = lo;
+    s->smax = hi;
     double a = lo * s->slope + s->intercept, b = hi * s->slope + s->intercept;
     s->min = a < b ? a : b;
     s->max = a < b ? b : a;

@@ -28,7 +28,9 @@ struct vw_slice {
     int instance;
     double slope, intercept;
     double center, width; /* the file's first window; width 0: none */
-    double min, max;      /* modality range (when decoded) */
+    double min, max;      /* modality range by the rescale (when decoded);
+                             with a Modality LUT see vw_vp_range */
+    double smin, smax;    /* stored value range (when decoded) */
     double location, thickness; /* mm; NAN if unknown */
     uint32_t w, h;        /* columns, rows (when decoded): a DR series may
                              hold a portrait and a landscape view */

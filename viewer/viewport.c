@@ -110,6 +110,38 @@ int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen)
     return 0;
 }
 
+double vw_vp_modality(const struct vw_vp *vp, const struct vw_slice *s,
+                      double v)
+{
+    const struct rnd_lut *m = &vp->im.modality_lut;
+    if (!m->count)
+        return v * s->slope + s->intercept;
+    /* below the first entry the first, above the last the last
+     * (PS3.3 C.11.1.1) */
+    double k = v - m->first;
+    k = k < 0 ? 0 : k > m->count - 1 ? m->count - 1 : k;
+    return m->data[(size_t)k];
+}
+
+void vw_vp_range(const struct vw_vp *vp, const struct vw_slice *s,
+                 double *lo, double *hi)
+{
+    const struct rnd_lut *m = &vp->im.modality_lut;
+    if (!m->count) {
+        *lo = s->min, *hi = s->max;
+        return;
+    }
+    /* the entries the stored range reaches, clamped to the table */
+    double a = s->smin - m->first, b = s->smax - m->first;
+    long i0 = a < 0 ? 0 : a > m->count - 1 ? (long)m->count - 1 : (long)a;
+    long i1 = b < 0 ? 0 : b > m->count - 1 ? (long)m->count - 1 : (long)b;
+    *lo = INFINITY, *hi = -INFINITY;
+    for (long i = i0; i <= i1; i++) {
+        *lo = fmin(*lo, m->data[i]);
+        *hi = fmax(*hi, m->data[i]);
+    }
+}
+
 void vw_vp_reset(struct vw_vp *vp, const struct vw_view_opts *o, int w,
                  int h)
 {
@@ -129,8 +161,10 @@ void vw_vp_reset(struct vw_vp *vp, const struct vw_view_opts *o, int w,
     } else if (s->width > 0) {
         v->center = s->center, v->width = s->width;
     } else {
-        v->center = (s->min + s->max) / 2.0;
-        v->width = s->max - s->min + rnd_value_step(s->slope);
+        double lo, hi;
+        vw_vp_range(vp, s, &lo, &hi);
+        v->center = (lo + hi) / 2.0;
+        v->width = hi - lo + rnd_value_step(s->slope);
     }
     v->invert = o->invert;
     v->rotate = o->rotate;
@@ -214,18 +248,20 @@ void vw_vp_auto_window(const struct vw_vp *vp, double *c, double *w)
 {
     const struct vw_slice *s = vw_vp_slice(vp);
     const struct rnd_frame *f = &vp->st.fmt;
-    if (f->samples != 1 || !s->pixels || s->max <= s->min) {
-        *c = (s->min + s->max) / 2;
-        *w = s->max - s->min + rnd_value_step(s->slope);
+    double lo, hi;
+    vw_vp_range(vp, s, &lo, &hi);
+    if (f->samples != 1 || !s->pixels || hi <= lo) {
+        *c = (lo + hi) / 2;
+        *w = hi - lo + rnd_value_step(s->slope);
         return;
     }
     enum { BINS = 4096 };
     static unsigned hist[BINS]; /* main thread only */
     memset(hist, 0, sizeof hist);
     size_t n = (size_t)s->w * s->h;
-    double lo = s->min, span = s->max - s->min;
+    double span = hi - lo;
     for (size_t i = 0; i < n; i++) {
-        double v = vw_sample(f, s->pixels, i) * s->slope + s->intercept;
+        double v = vw_vp_modality(vp, s, vw_sample(f, s->pixels, i));
         int b = (int)((v - lo) / span * (BINS - 1));
         hist[b < 0 ? 0 : b >= BINS ? BINS - 1 : b]++;
     }

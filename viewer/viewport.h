@@ -62,6 +62,16 @@ void vw_vp_reset(struct vw_vp *vp, const struct vw_view_opts *o, int w,
  * 0 pending, -1 failed. */
 int vw_vp_try_show(struct vw_vp *vp, rnd_ctx *rc);
 
+/* The modality value of stored value v of slice s: the series' Modality
+ * LUT (first file's) if it has one, else the slice's rescale. */
+double vw_vp_modality(const struct vw_vp *vp, const struct vw_slice *s,
+                      double v);
+
+/* The range of modality values of decoded slice s (through the LUT: the
+ * entries its stored values reach). */
+void vw_vp_range(const struct vw_vp *vp, const struct vw_slice *s,
+                 double *lo, double *hi);
+
 /* Moves by step slices (clamped); 1 if the slice changed. */
 int vw_vp_step(struct vw_vp *vp, rnd_ctx *rc, int step);
 
