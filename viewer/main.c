@@ -1804,18 +1804,19 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
             break;
         const struct vw_study *st = &a->studies[rows[a->sel]];
         if (!a->o.archive && !a->media[0]) {
+            /* a study fetched before is only brought up to date: its
+             * count of the node's instances is not what comes (asked
+             * before the fetch starts, which makes the folder) */
+            char cached[1200];
+            a->job_total = vw_cache_dir(st->uid, cached, sizeof cached) == 0
+                               ? 0
+                               : st->images;
             /* from the node: on a thread, the window stays alive */
             a->job = vw_job_start(&a->node, st);
             a->job_ready = 0;
             a->job_shown = 0;
             snprintf(a->job_name, sizeof a->job_name, "%.120s",
                      st->name[0] ? st->name : st->uid);
-            /* a study fetched before is only brought up to date: its
-             * count of the node's instances is not what comes */
-            char cached[1200];
-            a->job_total = vw_cache_dir(st->uid, cached, sizeof cached) == 0
-                               ? 0
-                               : st->images;
             if (!a->job)
                 snprintf(a->status, sizeof a->status,
                          "cannot start the fetch");
