@@ -19,7 +19,8 @@ pydicom's "hotiron" palette; a VOI LUT Sequence made here (pydicom's
 apply_voi_lut), then a left drag that must replace it with a window; one
 series of three sizes (64x48, 48x64, 40x40), each slice at its own; a
 Modality LUT Sequence made here (apply_modality_lut), windowed and with
-the default window.
+the default window; pixels 2 mm tall and 1 mm wide, drawn two screen rows
+per image row, and turned a quarter.
 32-bit samples: pydicom's RT Dose (Dose Grid
 Scaling), its 32-bit RGB, and MR_small made signed 32-bit. Then geometry
 on a synthetic image with coloured corner markers: zoom, pan, rotation
@@ -307,6 +308,25 @@ def main():
             % ((mlo + mhi) / 2, mhi - mlo + 1),
             shot(view, ml, os.path.join(work, "mlut-default.png")),
             to8(window_linear(mod, (mlo + mhi) / 2, mhi - mlo + 1)))
+
+    # pixels twice as tall as wide (Pixel Spacing 2\\1 mm, a reformat's
+    # kind): drawn so, each image row two screen rows, and turned a quarter
+    # each image row two screen columns (they were drawn square)
+    tall = os.path.join(work, "mr_tall.dcm")
+    ds = pydicom.dcmread(os.path.join(TF, "MR_small.dcm"))
+    ds.PixelSpacing = [2.0, 1.0]
+    ds.SOPInstanceUID = generate_uid()
+    save(ds, tall)
+    want = to8(window_linear(apply_modality_lut(ds.pixel_array, ds).astype(float),
+                             600, 1200))
+    compare("pixels 2 mm tall, 1 mm wide, fitted into 64x128",
+            shot(view, tall, os.path.join(work, "tall.png"), "--size", "64x128",
+                 "--window", "600,1200"),
+            np.repeat(want, 2, axis=0))
+    compare("the same turned a quarter clockwise, into 128x64",
+            shot(view, tall, os.path.join(work, "tall-r1.png"), "--size", "128x64",
+                 "--window", "600,1200", "--rotate", "1"),
+            np.rot90(np.repeat(want, 2, axis=0), k=-1))
 
     # one series, three sizes (a DR study's views): 64x48 and 48x64 have
     # the same byte count (the second was drawn sheared with the first's

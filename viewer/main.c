@@ -411,7 +411,7 @@ static void draw_browser(struct app *a, int w, int h)
             struct vw_thumb *t = &a->thumbs.t[idx];
             if (!a->thumb_tex[idx]) {
                 struct rnd_frame f = {(uint32_t)t->w, (uint32_t)t->h, 3, 8, 0,
-                                      RND_RGB, t->rgb, NULL, NULL};
+                                      RND_RGB, t->rgb, NULL, NULL, 0};
                 char err[200];
                 a->thumb_tex[idx] = rnd_image_create(a->rc, &f, err, sizeof err);
             }

@@ -46,6 +46,7 @@ struct rnd_image {
     int signed32; /* 32-bit two's complement texels, read as int */
     int pal_first, pal_count, pal_rows;
     float pal_max;
+    double aspect; /* a pixel's height / width */
 };
 
 struct rnd_target {
@@ -262,6 +263,7 @@ rnd_image *rnd_image_create(rnd_ctx *c, const struct rnd_frame *f, char *err,
     }
     im->w = f->width;
     im->h = f->height;
+    im->aspect = f->aspect > 0 ? f->aspect : 1;
     im->samples = f->samples;
     im->photometric = f->photometric;
     im->colour_max = f->bits == 8    ? 255.0f
@@ -371,7 +373,7 @@ double rnd_value_step(double slope)
 
 double rnd_fit_zoom(const rnd_image *im, int rotate, int w, int h)
 {
-    double iw = im->w, ih = im->h;
+    double iw = im->w, ih = im->h * im->aspect;
     if (rotate & 1) {
         double t = iw;
         iw = ih;
@@ -397,6 +399,8 @@ static void forward(const rnd_image *im, const struct rnd_view *v, int vw,
     if (v->flip_v)
         c = -c, d = -d;
     double z = v->zoom > 0 ? v->zoom : 1.0;
+    /* non-square pixels: image y stretched by the aspect before turning */
+    b *= im->aspect, d *= im->aspect;
     double cx = im->w / 2.0, cy = im->h / 2.0;
     double tx = vw / 2.0 + v->pan_x, ty = vh / 2.0 + v->pan_y;
     m[0][0] = z * a, m[0][1] = z * b, m[0][2] = tx - z * (a * cx + b * cy);

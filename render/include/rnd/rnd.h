@@ -39,6 +39,10 @@ struct rnd_frame {
     const struct rnd_lut *palette; /* [3] red, green, blue (PALETTE) */
     const uint8_t *overlay; /* overlay planes, width x height, non-zero =
                                set; NULL: none */
+    double aspect;          /* a pixel's height / width (row spacing over
+                               column spacing); 0: square. Drawn so, and
+                               fitted so: a 0.7 x 2.5 mm reformat is not
+                               squashed */
 };
 
 enum rnd_voi { RND_VOI_LINEAR, RND_VOI_LINEAR_EXACT, RND_VOI_SIGMOID,
@@ -52,7 +56,8 @@ struct rnd_view {
     double center, width;              /* VOI window, modality units */
     const struct rnd_lut *voi_lut;     /* for RND_VOI_LUT */
     int invert;                        /* on top of MONOCHROME1 */
-    double zoom;                       /* screen px per image px */
+    double zoom;                       /* screen px per image px (along
+                                          a row: see rnd_frame.aspect) */
     double pan_x, pan_y;               /* screen px the image centre moves */
     int rotate;                        /* quarter turns clockwise */
     int flip_h, flip_v;                /* after the rotation, on screen */
