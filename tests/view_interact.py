@@ -380,6 +380,66 @@ def main():
           "overlays change the four corners (%s pixels) and leave the image's "
           "middle alone (%d)" % ([int(c.sum()) for c in corners], int(middle.sum())))
 
+    # an Enhanced CT (one file, its frames in shuffled order): plane
+    # position per frame, spacing, orientation, rescale and window shared
+    # in functional groups, none at the top level. It opened uncalibrated,
+    # without letters, at a window from stored values, without the rescale
+    # (HU off by 1024) and in file order
+    order = list(range(n))
+    random.Random(9).shuffle(order)
+    e = pydicom.dcmread(os.path.join(ct, slices[0][1]))
+    e.SOPClassUID = e.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2.1"
+    e.SOPInstanceUID = e.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    e.SeriesInstanceUID = pydicom.uid.generate_uid()
+    e.NumberOfFrames = n
+    e.PixelData = b"".join(slices[k][2].pixel_array.tobytes() for k in order)
+    sh, pm, po, pv, fv = (pydicom.dataset.Dataset() for _ in range(5))
+    pm.PixelSpacing, pm.SliceThickness = e.PixelSpacing, e.SliceThickness
+    po.ImageOrientationPatient = e.ImageOrientationPatient
+    pv.RescaleSlope, pv.RescaleIntercept = e.RescaleSlope, e.RescaleIntercept
+    pv.RescaleType = "HU"
+    fv.WindowCenter, fv.WindowWidth = "40", "400"
+    sh.PixelMeasuresSequence, sh.PlaneOrientationSequence = [pm], [po]
+    sh.PixelValueTransformationSequence, sh.FrameVOILUTSequence = [pv], [fv]
+    e.SharedFunctionalGroupsSequence = [sh]
+    per = []
+    for k in order:
+        pp, g = pydicom.dataset.Dataset(), pydicom.dataset.Dataset()
+        pp.ImagePositionPatient = slices[k][2].ImagePositionPatient
+        g.PlanePositionSequence = [pp]
+        per.append(g)
+    e.PerFrameFunctionalGroupsSequence = per
+    for k in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
+              "SliceThickness", "RescaleSlope", "RescaleIntercept", "RescaleType",
+              "WindowCenter", "WindowWidth", "SliceLocation"):
+        if k in e:
+            del e[k]
+    enh_dir = os.path.join(work, "enhanced")
+    os.makedirs(enh_dir)
+    e.save_as(os.path.join(enh_dir, "enh.dcm"))
+    shot_e = os.path.join(work, "enh5.png")
+    s = run(view, enh_dir, ["wait", "state", "wheel -5", "key n", "screenshot " + shot_e,
+                            "key End", "state"], size="512x512")
+    if len(s) == 2:
+        check(abs(s[0]["center"] - 40) < 1e-6 and abs(s[0]["width"] - 400) < 1e-6 and
+              s[0]["calibration"] == "pixel_spacing" and
+              s[0]["orientation"] == ["L", "R", "A", "P"] and
+              abs(s[0]["viewport_positions"][0] - slices[0][0]) < 1e-6 and
+              abs(s[1]["viewport_positions"][0] - slices[-1][0]) < 1e-6,
+              "Enhanced CT: window %g/%g, %s, letters %s, frames in z order "
+              "(%s .. %s)" % (s[0]["center"], s[0]["width"], s[0]["calibration"],
+                              s[0]["orientation"], s[0]["viewport_positions"],
+                              s[1]["viewport_positions"]))
+        img = np.asarray(Image.open(shot_e).convert("L")).astype(int)
+        x = mod[5]
+        y = np.clip((x - 39.5) / 399 + 0.5, 0, 1)
+        y = np.where(x <= 39.5 - 199.5, 0, np.where(x > 39.5 + 199.5, 1, y))
+        d = np.abs(img - np.floor(y * 255 + 0.5))
+        check(d.max() <= 1, "Enhanced CT, 6th frame along z at 40/400 in HU: max "
+              "difference %d grey levels" % d.max())
+    else:
+        check(False, "Enhanced CT: %d states" % len(s))
+
     # damaged slices are said, never silently left out or drawn as another
     # slice; a file that is not DICOM is skipped
     def damage(folder, name, keep):

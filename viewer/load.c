@@ -187,9 +187,13 @@ int vw_image_numbers(const struct vw_image *im, uint32_t tag, double *out,
 {
     if (!im->f)
         return 0;
-    dcx_item *r = dcx_ds_root(im->f->ds);
+    /* an enhanced object's spacing, orientation, rescale and window are
+     * in its functional groups: the first frame's */
+    dcx_item *r = dcx_ds_root(im->f->ds), *it = dcx_frame_item(r, 0, tag);
+    if (!it)
+        it = r;
     int n = 0;
-    while (n < max && dcx_item_get_float(r, tag, (unsigned)n, &out[n]) == 0)
+    while (n < max && dcx_item_get_float(it, tag, (unsigned)n, &out[n]) == 0)
         n++;
     return n;
 }

@@ -21,7 +21,17 @@
 #include "dcx/pixel.h"
 #include "dcx/tags.h"
 
+/* What may differ from frame to frame of an enhanced multi-frame object
+ * (its functional groups); a classic image's own. */
+struct geo {
+    double pos[3], dir[6], spacing[2];
+    int has_pos, has_dir, has_spacing;
+    double slope, intercept, center, width, thickness;
+};
+
 struct hdr {
+    struct geo *fr; /* per frame, when the file has Per-frame Functional
+                       Groups for all; NULL: the values below for all */
     char path[1024];
     char series[65], sop[65];
     int series_number, instance;
@@ -48,6 +58,40 @@ static void unreadable(struct unreadable *bad, const char *p, const char *why)
         snprintf(bad->path, sizeof bad->path, "%s", p);
         snprintf(bad->why, sizeof bad->why, "%s", why);
     }
+}
+
+/* value k of tag for frame f: the root's, or the frame's functional
+ * group's, or the shared one's */
+static int frame_float(const dcx_item *r, unsigned f, uint32_t tag,
+                       unsigned k, double *out)
+{
+    dcx_item *it = dcx_frame_item(r, f, tag);
+    return it ? dcx_item_get_float(it, tag, k, out) : -1;
+}
+
+static void read_geo(const dcx_item *r, unsigned f, struct geo *g)
+{
+    memset(g, 0, sizeof *g);
+    g->has_pos = g->has_dir = g->has_spacing = 1;
+    for (unsigned k = 0; k < 3; k++)
+        g->has_pos &= frame_float(r, f, DCX_TAG_IMAGE_POSITION_PATIENT, k,
+                                  &g->pos[k]) == 0;
+    for (unsigned k = 0; k < 6; k++)
+        g->has_dir &= frame_float(r, f, DCX_TAG_IMAGE_ORIENTATION_PATIENT, k,
+                                  &g->dir[k]) == 0;
+    for (unsigned k = 0; k < 2; k++)
+        g->has_spacing &= frame_float(r, f, DCX_TAG_PIXEL_SPACING, k,
+                                      &g->spacing[k]) == 0;
+    g->slope = 1;
+    if (frame_float(r, f, DCX_TAG_RESCALE_SLOPE, 0, &g->slope) != 0 ||
+        g->slope == 0)
+        g->slope = 1;
+    frame_float(r, f, DCX_TAG_RESCALE_INTERCEPT, 0, &g->intercept);
+    if (frame_float(r, f, DCX_TAG_WINDOW_CENTER, 0, &g->center) != 0 ||
+        frame_float(r, f, DCX_TAG_WINDOW_WIDTH, 0, &g->width) != 0)
+        g->width = 0;
+    g->thickness = NAN;
+    frame_float(r, f, DCX_TAG_SLICE_THICKNESS, 0, &g->thickness);
 }
 
 static int add_path(struct hdr **h, int *n, size_t *cap, const char *p,
@@ -107,14 +151,12 @@ static int add_path(struct hdr **h, int *n, size_t *cap, const char *p,
                         v > 0
                     ? (uint32_t)v
                     : 1;
-    x->has_pos = 1;
-    for (unsigned k = 0; k < 3; k++)
-        x->has_pos &= dcx_item_get_float(r, DCX_TAG_IMAGE_POSITION_PATIENT, k,
-                                         &x->pos[k]) == 0;
-    x->has_dir = 1;
-    for (unsigned k = 0; k < 6; k++)
-        x->has_dir &= dcx_item_get_float(r, DCX_TAG_IMAGE_ORIENTATION_PATIENT,
-                                         k, &x->dir[k]) == 0;
+    struct geo g;
+    read_geo(r, 0, &g);
+    memcpy(x->pos, g.pos, sizeof x->pos);
+    memcpy(x->dir, g.dir, sizeof x->dir);
+    x->has_pos = g.has_pos;
+    x->has_dir = g.has_dir;
     /* projection images (DX, CR, MG) say which way rows and columns run
      * by letters instead: "L\\F" */
     char po[2][16];
@@ -125,36 +167,44 @@ static int add_path(struct hdr **h, int *n, size_t *cap, const char *p,
                                  sizeof po[1]) > 0 &&
                 vw_orientation_letters(po[0], x->po) == 0 &&
                 vw_orientation_letters(po[1], x->po + 3) == 0;
-    x->has_spacing = dcx_item_get_float(r, DCX_TAG_PIXEL_SPACING, 0,
-                                        &x->spacing[0]) == 0 &&
-                     dcx_item_get_float(r, DCX_TAG_PIXEL_SPACING, 1,
-                                        &x->spacing[1]) == 0;
+    memcpy(x->spacing, g.spacing, sizeof x->spacing);
+    x->has_spacing = g.has_spacing;
     struct dcx_modality_lut m; /* rescale, or RT Dose's scaling */
     dcx_pixel_modality_lut(ds, &m);
     x->slope = m.slope;
     x->intercept = m.intercept;
-    if (dcx_item_get_float(r, DCX_TAG_WINDOW_CENTER, 0, &x->center) != 0 ||
-        dcx_item_get_float(r, DCX_TAG(0x0028, 0x1051), 0, &x->width) != 0)
-        x->width = 0;
-    x->location = x->thickness = NAN;
+    x->center = g.center;
+    x->width = g.width;
+    x->location = NAN;
+    x->thickness = g.thickness;
     dcx_item_get_float(r, DCX_TAG_SLICE_LOCATION, 0, &x->location);
-    dcx_item_get_float(r, DCX_TAG_SLICE_THICKNESS, 0, &x->thickness);
+    /* an enhanced CT/MR: each frame its own plane, rescale and window */
+    if (x->frames > 1 &&
+        dcx_item_seq_count(r, DCX_TAG(0x5200, 0x9230)) >= (int)x->frames &&
+        (x->fr = calloc(x->frames, sizeof *x->fr)) != NULL) {
+        for (uint32_t f = 0; f < x->frames; f++) {
+            read_geo(r, f, &x->fr[f]);
+            if (!dcx_frame_item(r, f, DCX_TAG_RESCALE_SLOPE))
+                x->fr[f].slope = m.slope, x->fr[f].intercept = m.intercept;
+        }
+    }
     dcx_ds_close(ds);
     (*n)++;
     return 0;
 }
 
+/* distance of a plane along its normal */
+static double plane_key(const double pos[3], const double d[6])
+{
+    double nx = d[1] * d[5] - d[2] * d[4];
+    double ny = d[2] * d[3] - d[0] * d[5];
+    double nz = d[0] * d[4] - d[1] * d[3];
+    return pos[0] * nx + pos[1] * ny + pos[2] * nz;
+}
+
 static double slice_key(const struct hdr *h)
 {
-    if (h->has_pos && h->has_dir) {
-        /* distance along the normal of the image plane */
-        const double *d = h->dir;
-        double nx = d[1] * d[5] - d[2] * d[4];
-        double ny = d[2] * d[3] - d[0] * d[5];
-        double nz = d[0] * d[4] - d[1] * d[3];
-        return h->pos[0] * nx + h->pos[1] * ny + h->pos[2] * nz;
-    }
-    return h->instance;
+    return h->has_pos && h->has_dir ? plane_key(h->pos, h->dir) : h->instance;
 }
 
 static int cmp_slice(const void *a, const void *b)
@@ -353,8 +403,11 @@ int vw_scan_unreadable(const vw_scan *sc, const char **path,
 
 void vw_scan_free(vw_scan *sc)
 {
-    if (sc)
+    if (sc) {
+        for (int i = 0; i < sc->n; i++)
+            free(sc->h[i].fr);
         free(sc->h);
+    }
     free(sc);
 }
 
@@ -405,6 +458,23 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
             s->width = h[i].width;
             s->location = h[i].location;
             s->thickness = h[i].thickness;
+            if (h[i].fr) { /* an enhanced object: the frame's own */
+                const struct geo *g = &h[i].fr[f];
+                s->has_geom = g->has_pos && g->has_dir && g->has_spacing;
+                if (s->has_geom)
+                    s->key = plane_key(g->pos, g->dir);
+                memcpy(s->pos, g->pos, sizeof s->pos);
+                if (g->has_dir) {
+                    memcpy(s->dir, g->dir, sizeof s->dir);
+                    s->has_dir = 1;
+                }
+                memcpy(s->spacing, g->spacing, sizeof s->spacing);
+                s->slope = g->slope;
+                s->intercept = g->intercept;
+                s->center = g->center;
+                s->width = g->width;
+                s->thickness = g->thickness;
+            }
         }
     }
     qsort(st->s, (size_t)st->n, sizeof *st->s, cmp_slice);

@@ -692,17 +692,24 @@ int dcx_pixel_modality_lut(dcx_ds *ds, struct dcx_modality_lut *out)
     struct dcx_modality_lut m;
     memset(&m, 0, sizeof m);
     m.slope = 1.0;
-    if (dcx_item_get_float(r, DCX_TAG_RESCALE_SLOPE, 0, &m.slope) < 0 ||
+    /* an enhanced multi-frame object keeps the rescale in its functional
+     * groups: frame 1's (per-frame values: dcx_frame_item) */
+    dcx_item *rs = dcx_frame_item(r, 0, DCX_TAG_RESCALE_SLOPE);
+    dcx_item *ri = dcx_frame_item(r, 0, DCX_TAG_RESCALE_INTERCEPT);
+    dcx_item *rt = dcx_frame_item(r, 0, DCX_TAG_RESCALE_TYPE);
+    if (!rs || dcx_item_get_float(rs, DCX_TAG_RESCALE_SLOPE, 0, &m.slope) < 0 ||
         m.slope == 0.0)
         m.slope = 1.0;
-    if (dcx_item_get_float(r, DCX_TAG_RESCALE_INTERCEPT, 0, &m.intercept) < 0)
+    if (!ri ||
+        dcx_item_get_float(ri, DCX_TAG_RESCALE_INTERCEPT, 0, &m.intercept) < 0)
         m.intercept = 0.0;
-    dcx_item_get_str(r, DCX_TAG_RESCALE_TYPE, 0, m.rescale_type,
-                     sizeof m.rescale_type);
+    if (rt)
+        dcx_item_get_str(rt, DCX_TAG_RESCALE_TYPE, 0, m.rescale_type,
+                         sizeof m.rescale_type);
     /* RT Dose has no rescale: its stored values times Dose Grid Scaling
      * are the dose (PS3.3 C.8.8.3.4.4), in Dose Units */
     double dgs;
-    if (!dcx_item_has(r, DCX_TAG_RESCALE_SLOPE) &&
+    if (!rs &&
         dcx_item_get_float(r, DCX_TAG_DOSE_GRID_SCALING, 0, &dgs) == 0 &&
         dgs > 0) {
         m.slope = dgs;
@@ -725,25 +732,29 @@ int dcx_pixel_voi(dcx_ds *ds, struct dcx_voi *out)
     dcx_item *r = dcx_ds_root(ds);
     struct dcx_voi v;
     memset(&v, 0, sizeof v);
-    int nc = dcx_item_vm(r, DCX_TAG_WINDOW_CENTER);
-    int nw = dcx_item_vm(r, DCX_TAG_WINDOW_WIDTH);
+    /* windows of an enhanced object: frame 1's Frame VOI LUT macro */
+    dcx_item *wr = dcx_frame_item(r, 0, DCX_TAG_WINDOW_CENTER);
+    if (!wr)
+        wr = r;
+    int nc = dcx_item_vm(wr, DCX_TAG_WINDOW_CENTER);
+    int nw = dcx_item_vm(wr, DCX_TAG_WINDOW_WIDTH);
     int n = nc < nw ? nc : nw;
     for (int i = 0; i < n && v.n_windows < DCX_MAX_WINDOWS; i++) {
         double c, w;
-        if (dcx_item_get_float(r, DCX_TAG_WINDOW_CENTER, (unsigned)i, &c) <
+        if (dcx_item_get_float(wr, DCX_TAG_WINDOW_CENTER, (unsigned)i, &c) <
                 0 ||
-            dcx_item_get_float(r, DCX_TAG_WINDOW_WIDTH, (unsigned)i, &w) < 0 ||
+            dcx_item_get_float(wr, DCX_TAG_WINDOW_WIDTH, (unsigned)i, &w) < 0 ||
             w <= 0)
             continue;
         v.center[v.n_windows] = c;
         v.width[v.n_windows] = w;
-        dcx_item_get_str(r, DCX_TAG_WINDOW_EXPLANATION, i,
+        dcx_item_get_str(wr, DCX_TAG_WINDOW_EXPLANATION, i,
                          v.explanation[v.n_windows],
                          sizeof v.explanation[0]);
         v.n_windows++;
     }
     snprintf(v.function, sizeof v.function, "LINEAR");
-    dcx_item_get_str(r, DCX_TAG_VOI_LUT_FUNCTION, 0, v.function,
+    dcx_item_get_str(wr, DCX_TAG_VOI_LUT_FUNCTION, 0, v.function,
                      sizeof v.function);
     int nl = dcx_item_seq_count(r, DCX_TAG_VOI_LUT_SEQUENCE);
     if (nl > 0) {

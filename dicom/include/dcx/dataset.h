@@ -144,6 +144,13 @@ int dcx_item_seq_count(const dcx_item *it, uint32_t tag);
 int dcx_item_seq_get(const dcx_item *it, uint32_t tag, unsigned idx,
                      dcx_item **out_item);
 
+/* The item that holds tag for frame (0-based) of the dataset whose root
+ * is root: root itself if it has tag (a classic image), else the frame's
+ * functional group macro, else the shared one (enhanced multi-frame,
+ * PS3.3 C.7.6.16), for Pixel Spacing, Slice Thickness, Image Position and
+ * Orientation (Patient), the rescale and the window. NULL if none. */
+dcx_item *dcx_frame_item(const dcx_item *root, unsigned frame, uint32_t tag);
+
 #ifdef __cplusplus
 }
 #endif
