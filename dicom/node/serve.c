@@ -287,8 +287,8 @@ static uint16_t store_one(struct server *sv, const struct dcx_assoc_info *a,
     pthread_mutex_lock(&sv->index_write);
     rc = nd_index_add(sv->writer, &rec->r);
     if (rc < 0)
-        dcx_log(DCX_LOG_ERROR, "assoc=%lu index commit failed: %s", a->id,
-                nd_index_errmsg(sv->writer));
+        dcx_log(DCX_LOG_ERROR, "assoc=%lu index commit failed sop=%s: %s",
+                a->id, rec->sop_uid, nd_index_errmsg(sv->writer));
     pthread_mutex_unlock(&sv->index_write);
     if (rc < 0) {
         /* file first, then index; undo the file (Orthanc's order) unless
