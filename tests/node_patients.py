@@ -12,7 +12,8 @@ from pydicom's CT_small, stored with DCMTK storescu, queried with findscu:
 - two patients without a Patient ID stay two patients;
 - an index of schema 5, where such studies had been merged under the first
   name (rebuilt here as version 5 kept patients), is given each study's own
-  patient back from its files when the node opens it;
+  patient back from its files when the node opens it, and migrated on to
+  schema 7 (Person Name component groups, indexed) finds names as before;
 - and that index, up to date, is listed and verified by a user who may
   only read it (nobody, when the test runs as root): nothing is written.
 """
@@ -121,7 +122,8 @@ def main():
           issuer TEXT NOT NULL DEFAULT '', name TEXT NOT NULL DEFAULT '',
           birth_date TEXT NOT NULL DEFAULT '', sex TEXT NOT NULL DEFAULT '',
           UNIQUE(patient_id, issuer));
-        INSERT INTO p5 SELECT * FROM patients p WHERE p.id = (SELECT min(q.id)
+        INSERT INTO p5 SELECT id, patient_id, issuer, name, birth_date, sex
+          FROM patients p WHERE p.id = (SELECT min(q.id)
           FROM patients q WHERE q.patient_id = p.patient_id
           AND q.issuer = p.issuer);
         UPDATE studies SET patient = (SELECT p5.id FROM p5 JOIN patients p
@@ -138,8 +140,21 @@ def main():
     srv = nl.node_server(node, storage, port, os.path.join(work, "node2.log"))
     srv.start()
     check_own_names(port, uids, "after the migration from schema 5")
+    # schema 7: Person Name component groups, indexed for the rows that
+    # were there before (generated columns)
+    rs = findscu(port, ["QueryRetrieveLevel=STUDY", "PatientName=qian*",
+                        "StudyInstanceUID"])
+    nl.check([str(r.StudyInstanceUID) for r in rs] == [uids[1]],
+             "after the migration, PatientName=qian* finds the second "
+             "person's study (%d hits)" % len(rs))
     version = nl.index_rows(storage, "PRAGMA user_version")[0][0]
-    nl.check(version == 6, "schema after opening: %d" % version)
+    nl.check(version == 7, "schema after opening: %d" % version)
+    idx = sorted(r[1] for r in nl.index_rows(storage,
+                                             "PRAGMA index_list(patients)")
+                 if r[1].startswith("patients_name"))
+    nl.check(idx == ["patients_name_alpha", "patients_name_ideo",
+                     "patients_name_phon"],
+             "name indexes after the migration: %s" % idx)
     srv.stop()
 
     # read-only: a copy under /tmp that nobody may read but not write

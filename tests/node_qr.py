@@ -7,7 +7,9 @@ usage: node_qr.py CONSORT_NODE WORKDIR PORT GET_CANCEL  (uses PORT..PORT+3)
 Loads 200 synthetic instances (20 studies of 20 patients) and a GB18030
 study, then checks hit counts against the generated metadata for each
 level and matching kind (single value, PN wildcard, ? wildcard, date
-range, UID list, universal, Modalities in Study), a GB18030 C-FIND with
+range, UID list, universal, Modalities in Study), Person Names matched by
+component group ("Zhang^San=张^三" found by "张*", "Zhang^San", "=张*" and
+both groups, not by the groups of two people), a GB18030 C-FIND with
 the same name (answered in GB18030), C-CANCEL, C-MOVE and C-GET with the
 retrieved data sets byte-identical to what was sent, an unknown move
 destination (0xA801), consort-node get and move interrupted by SIGINT over
@@ -29,7 +31,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nodelib as nl  # noqa: E402
 
 import pydicom  # noqa: E402
-from pydicom.dataset import Dataset  # noqa: E402
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset  # noqa: E402
+from pydicom.uid import ExplicitVRLittleEndian  # noqa: E402
+
+CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -43,6 +48,69 @@ def findscu(port, keys, model="-S", extra=(), cwd=None):
                        env=nl.PEER_ENV, cwd=cwd, timeout=120)
     out = p.stdout.decode("utf-8", "replace")
     return p.returncode, out, len(re.findall(r"Find Response: \d+ \(Pending\)", out))
+
+
+def write_instance(path, patient_id, name, study, series, sop, cls=CT_IMAGE,
+                   modality="CT", date="20240101", time="101010",
+                   charset=None):
+    """A small Part-10 instance with the keys these checks match on."""
+    ds = Dataset()
+    if charset:
+        ds.SpecificCharacterSet = charset
+    ds.PatientName, ds.PatientID = name, patient_id
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+    ds.SOPInstanceUID, ds.SOPClassUID = sop, cls
+    ds.StudyDate, ds.StudyTime, ds.Modality = date, time, modality
+    ds.SeriesNumber, ds.InstanceNumber = 1, int(sop.rsplit(".", 1)[1])
+    if cls == CT_IMAGE:
+        ds.Rows = ds.Columns = 2
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
+        ds.PixelRepresentation, ds.PixelData = 0, b"\0" * 8
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = cls
+    ds.file_meta.MediaStorageSOPInstanceUID = sop
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    fd = FileDataset(path, ds, file_meta=ds.file_meta, preamble=b"\0" * 128)
+    fd.is_little_endian, fd.is_implicit_VR = True, False
+    fd.save_as(path, write_like_original=False)
+
+
+def pn_groups(port, work):
+    """Person Name component groups: "Zhang^San=张^三" is found by either
+    group or both (a query without '=' matches any group, one with '='
+    group by group)."""
+    d = os.path.join(work, "pn")
+    os.makedirs(d)
+    names = {"PN0001": "Zhang^San=张^三", "PN0002": "Li^Si=李^四",
+             "PN0003": "=张^伟"}  # ideographic only
+    for k, (pid, name) in enumerate(sorted(names.items())):
+        base = "1.2.826.0.1.3680043.8.498.7701.%d" % (k + 1)
+        write_instance(os.path.join(d, "%d.dcm" % k), pid, name, base,
+                       base + ".1", base + ".1.1", charset="GB18030")
+    nl.run(["storescu", "-aec", "CONSORT", "+sd", "127.0.0.1", str(port), d],
+           check_rc=0)
+    for value, level, want in [
+            ("张*", "STUDY", ["PN0001", "PN0003"]),  # ideographic prefix
+            ("张^三", "STUDY", ["PN0001"]),           # ideographic, exact
+            ("Zhang^San", "STUDY", ["PN0001"]),      # alphabetic, exact
+            ("zhang^san", "STUDY", ["PN0001"]),      # ... any case
+            ("*San", "STUDY", ["PN0001"]),           # alphabetic suffix
+            ("Zhang^San=张^三", "STUDY", ["PN0001"]),  # both groups
+            ("Zh*=张*", "STUDY", ["PN0001"]),
+            ("=张*", "STUDY", ["PN0001", "PN0003"]),   # ideographic group only
+            ("Li*=张*", "STUDY", []),                # groups of two people
+            ("Zhang^San=李^四", "STUDY", []),
+            ("李^四", "PATIENT", ["PN0002"]),
+            ("Zhang*", "PATIENT", ["PN0001"])]:
+        rc, out, n = findscu(port, ["QueryRetrieveLevel=" + level,
+                                    "SpecificCharacterSet=ISO_IR 192",
+                                    "PatientName=" + value, "PatientID=PN*"],
+                             model="-P" if level == "PATIENT" else "-S")
+        got = sorted(re.findall(r"\(0010,0020\) LO \[(PN\d+)", out))
+        nl.check(rc == 0 and got == want,
+                 "C-FIND %s PatientName=%s: %s (expected %s)" % (
+                     level, value, got, want))
 
 
 def main():
@@ -144,6 +212,8 @@ def main():
     rc, out, n = findscu(port, ["QueryRetrieveLevel=PATIENT", "PatientID"])
     nl.check("DataSetDoesNotMatchSOPClass" in out and n == 0,
              "PATIENT level in the Study Root model is refused (0xA900)")
+
+    pn_groups(port, work)
 
     # ---- GB18030 name ----
     q = Dataset()

@@ -158,6 +158,29 @@ static const char *const migrations[] = {
     "DROP TABLE patients;"
     "ALTER TABLE patients_v6 RENAME TO patients;"
     "CREATE INDEX patients_name ON patients(name COLLATE NOCASE);",
+    /* 6 -> 7: a Person Name query matches component groups (pn_sql), not
+     * the whole "Zhang^San=张^三", so "张*" needs the ideographic group
+     * indexed. The groups are virtual generated columns: computed from
+     * name, stored only in their indexes, so no insert writes them (nor
+     * split_patients, which runs at 5 -> 6 before they exist) and the rows
+     * of an older index need no update. The alphabetic group's index
+     * replaces the whole name's: "WANG*" ranges over it. A later step that
+     * rebuilds patients must name its columns: a generated column takes no
+     * value. */
+    "ALTER TABLE patients ADD COLUMN name_alpha TEXT GENERATED ALWAYS AS"
+    "  (substr(name, 1, instr(name || '=', '=') - 1)) VIRTUAL;"
+    "ALTER TABLE patients ADD COLUMN name_ideo TEXT GENERATED ALWAYS AS"
+    "  (substr(substr(name, instr(name || '=', '=') + 1), 1,"
+    "   instr(substr(name, instr(name || '=', '=') + 1) || '=', '=') - 1))"
+    "  VIRTUAL;"
+    "ALTER TABLE patients ADD COLUMN name_phon TEXT GENERATED ALWAYS AS"
+    "  (substr(substr(name, instr(name || '=', '=') + 1),"
+    "   instr(substr(name, instr(name || '=', '=') + 1) || '=', '=') + 1))"
+    "  VIRTUAL;"
+    "CREATE INDEX patients_name_alpha ON patients(name_alpha COLLATE NOCASE);"
+    "CREATE INDEX patients_name_ideo ON patients(name_ideo COLLATE NOCASE);"
+    "CREATE INDEX patients_name_phon ON patients(name_phon COLLATE NOCASE);"
+    "DROP INDEX patients_name;",
 };
 
 enum {
@@ -1140,6 +1163,96 @@ static char *pattern(const char *v, int like)
     return out;
 }
 
+static char *own(struct sql *q, char *s)
+{
+    if (!s || q->n_owned >= q->max_owned) {
+        free(s);
+        q->oom = 1;
+        return NULL;
+    }
+    return q->owned[q->n_owned++] = s;
+}
+
+/* col equal to v, or matching it as a wildcard pattern (wild); fold:
+ * ASCII case-insensitive (PN). */
+static void text_sql(struct sql *q, const char *col, const char *v, int fold,
+                     int wild)
+{
+    if (!wild) {
+        put(q, col);
+        put(q, " = ");
+        param(q, v);
+        if (fold)
+            put(q, " COLLATE NOCASE");
+        return;
+    }
+    char *pat = own(q, pattern(v, fold));
+    if (!pat)
+        return;
+    put(q, col);
+    put(q, fold ? " LIKE " : " GLOB ");
+    param(q, pat);
+    /* only when needed: an ESCAPE clause turns off SQLite's LIKE
+     * optimisation (the index range for a prefix) */
+    if (fold && strchr(pat, '\\'))
+        put(q, " ESCAPE '\\'");
+}
+
+/* The component groups of a Person Name "alphabetic=ideographic=phonetic"
+ * (PS3.5 6.2.1) as SQL over a text x, the expressions of the generated
+ * columns of step 6 -> 7: PN_FIRST(x) is what precedes the first '=' (all
+ * of x without one), PN_REST(x) what follows it ('' without one). */
+#define PN_FIRST(x) "substr(" x ", 1, instr(" x " || '=', '=') - 1)"
+#define PN_REST(x) "substr(" x ", instr(" x " || '=', '=') + 1)"
+#define PN_ALPHA(x) PN_FIRST(x)
+#define PN_IDEO(x) PN_FIRST(PN_REST(x))
+#define PN_PHON(x) PN_REST(PN_REST(x))
+
+/* A Person Name is "alphabetic=ideographic=phonetic" (PS3.5 6.2.1), e.g.
+ * "Zhang^San=张^三"; PS3.4 C.2.2.2.1 leaves matching across groups to the
+ * SCP. Ours, as dcm4chee's: a query value without '=' matches a name any
+ * of whose groups it matches ("张*", "zhang^san"); one with '=' matches
+ * group by group, an empty or "*" group matching anything ("=张^三",
+ * "Zhang^San=张^三"). Each group is a column of its own (schema 7): for
+ * PatientName indexed, so a prefix stays an index range per group. */
+static void pn_sql(struct sql *q, enum nd_key key, const char *v)
+{
+    static const char *const patient[3] = {"p.name_alpha", "p.name_ideo",
+                                           "p.name_phon"};
+    /* not indexed (neither is the whole value): computed per row */
+    static const char *const referring[3] = {PN_ALPHA("st.referring"),
+                                             PN_IDEO("st.referring"),
+                                             PN_PHON("st.referring")};
+    const char *const *g = key == NK_REFERRING ? referring : patient;
+    if (!strchr(v, '=')) {
+        put(q, "(");
+        for (int i = 0; i < 3; i++) {
+            if (i)
+                put(q, " OR ");
+            text_sql(q, g[i], v, 1, strpbrk(v, "*?") != NULL);
+        }
+        put(q, ")");
+        return;
+    }
+    char *copy = own(q, strdup(v));
+    if (!copy)
+        return;
+    put(q, "(1");
+    char *part = copy;
+    for (int i = 0; i < 3 && part; i++) {
+        /* the phonetic group is the rest, '=' and all */
+        char *next = i < 2 ? strchr(part, '=') : NULL;
+        if (next)
+            *next++ = '\0';
+        if (*part && strcmp(part, "*") != 0) {
+            put(q, " AND ");
+            text_sql(q, g[i], part, 1, strpbrk(part, "*?") != NULL);
+        }
+        part = next;
+    }
+    put(q, ")");
+}
+
 static void cond_sql(struct sql *q, const struct nd_cond *c)
 {
     const char *col = keys[c->key].match;
@@ -1149,29 +1262,13 @@ static void cond_sql(struct sql *q, const struct nd_cond *c)
         put(q, "EXISTS (SELECT 1 FROM series m WHERE m.study = st.id AND ");
     switch (c->match) {
     case NM_SINGLE:
-        put(q, col);
-        put(q, c->fold_case ? " = " : " = ");
-        param(q, c->value);
+    case NM_WILDCARD:
         if (c->fold_case)
-            put(q, " COLLATE NOCASE");
+            pn_sql(q, c->key, c->value);
+        else
+            /* as query.c decided: a number key takes "2*" literally */
+            text_sql(q, col, c->value, 0, c->match == NM_WILDCARD);
         break;
-    case NM_WILDCARD: {
-        char *pat = pattern(c->value, c->fold_case);
-        if (!pat || q->n_owned >= q->max_owned) {
-            free(pat);
-            q->oom = 1;
-            break;
-        }
-        q->owned[q->n_owned++] = pat;
-        put(q, col);
-        put(q, c->fold_case ? " LIKE " : " GLOB ");
-        param(q, pat);
-        /* only when needed: an ESCAPE clause turns off SQLite's LIKE
-         * optimisation (the index range for a prefix) */
-        if (c->fold_case && strchr(pat, '\\'))
-            put(q, " ESCAPE '\\'");
-        break;
-    }
     case NM_RANGE:
         put(q, "(1");
         if (c->lo && *c->lo) {
@@ -1227,16 +1324,18 @@ int nd_index_find(nd_index *ix, enum nd_level level,
         [ND_IMAGE] = " ORDER BY se.id, i.instance_number, i.id",
     };
     struct sql q = {0};
-    /* UID lists of a C-MOVE can be long: one parameter per UID */
+    /* UID lists of a C-MOVE can be long: one parameter per UID; a Person
+     * Name takes one per component group, and owns its split copy and a
+     * pattern per group */
     size_t np = 8;
     for (size_t i = 0; i < n_conds; i++)
-        np += 2 + conds[i].n_values;
+        np += 3 + conds[i].n_values;
     if (np > 32000) /* SQLite's limit on parameters is 32766 */
         return ND_EINDEX;
     q.params = calloc(np, sizeof *q.params);
-    q.owned = calloc(n_conds + 1, sizeof *q.owned);
+    q.owned = calloc(4 * n_conds + 1, sizeof *q.owned);
     q.max_params = (int)np;
-    q.max_owned = (int)n_conds + 1;
+    q.max_owned = 4 * (int)n_conds + 1;
     if (!q.params || !q.owned) {
         free(q.params);
         free(q.owned);

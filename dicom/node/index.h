@@ -155,7 +155,7 @@ enum nd_key {
 /* Matching per PS3.4 C.2.2.2. Values are UTF-8, already split where the
  * query had several (UID lists). */
 enum nd_match {
-    NM_SINGLE,   /* value equal (PN: ASCII case-insensitive) */
+    NM_SINGLE,   /* value equal (PN: see fold_case) */
     NM_WILDCARD, /* value with * and ? */
     NM_RANGE,    /* lo-hi on normalised dates/times; "" = open */
     NM_LIST,     /* any of values[] */
@@ -168,7 +168,9 @@ struct nd_cond {
     const char *lo, *hi;         /* NM_RANGE */
     const char *const *values;   /* NM_LIST */
     size_t n_values;
-    int fold_case;               /* PN */
+    /* PN: ASCII case-insensitive, per component group (a value without
+     * '=' matches any group, one with '=' group by group) */
+    int fold_case;
 };
 
 /* The level's natural key, first of its own keys: a key at level L is

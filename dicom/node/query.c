@@ -13,7 +13,8 @@
 
 enum kind {
     KT_TEXT = 'T', /* single value or wildcard, case-sensitive */
-    KT_PN = 'P',   /* single or wildcard, ASCII case-insensitive */
+    KT_PN = 'P',   /* single or wildcard, ASCII case-insensitive, per
+                      component group (index.c, pn_sql) */
     KT_UID = 'U',  /* single or list */
     KT_DATE = 'D', /* single or range */
     KT_TIME = 'M', /* single or range */

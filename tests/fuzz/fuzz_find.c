@@ -9,7 +9,8 @@
  * Besides the sanitizers, a differential check: the entities the index
  * returns must be exactly those a plain reference matcher over the same
  * records finds (PS3.4 C.2.2.2: single value, wildcard with '?' one
- * character, ASCII case folding for PN, ranges, UID lists), else abort
+ * character, ASCII case folding and component groups for PN, ranges, UID
+ * lists), else abort
  * with "fuzz_find: differential: ...". Modalities in Study is left to the
  * sanitizers. The first input byte steers the model (bit 0: Patient Root).
  */
@@ -211,23 +212,71 @@ static int wild(const unsigned char *p, const unsigned char *s, int fold)
     return *s == '\0';
 }
 
+/* equal (ASCII case-insensitive), or matching where p has wildcards */
+static int fold_match(const char *p, const char *s)
+{
+    if (strpbrk(p, "*?"))
+        return wild((const unsigned char *)p, (const unsigned char *)s, 1);
+    for (; *p && *s; p++, s++)
+        if (lower((unsigned char)*p) != lower((unsigned char)*s))
+            return 0;
+    return *p == *s;
+}
+
+/* Cuts a Person Name copy into its groups: alphabetic, ideographic,
+ * phonetic (the rest, '=' and all). */
+static void pn_cut(char *v, char *g[3])
+{
+    for (int i = 0; i < 3; i++) {
+        g[i] = v;
+        char *e = i < 2 ? strchr(v, '=') : NULL;
+        if (e) {
+            *e = '\0';
+            v = e + 1;
+        } else {
+            v += strlen(v);
+        }
+    }
+}
+
+/* A PN query value without '=' matches any group of the name; with '='
+ * group by group, an empty or "*" group matching anything. */
+static int ref_pn(const char *query, const char *name)
+{
+    char *qc = strdup(query), *nc = strdup(name), *qg[3], *ng[3];
+    if (!qc || !nc)
+        abort();
+    pn_cut(nc, ng);
+    int ok;
+    if (!strchr(query, '=')) {
+        ok = fold_match(query, ng[0]) || fold_match(query, ng[1]) ||
+             fold_match(query, ng[2]);
+    } else {
+        pn_cut(qc, qg);
+        ok = 1;
+        for (int i = 0; ok && i < 3; i++)
+            if (*qg[i] && strcmp(qg[i], "*") != 0)
+                ok = fold_match(qg[i], ng[i]);
+    }
+    free(qc);
+    free(nc);
+    return ok;
+}
+
 static int ref_match(const struct nd_cond *c, const char *v)
 {
     if (!v) /* an absent number: NULL in SQL matches nothing */
         return 0;
     switch (c->match) {
     case NM_SINGLE:
-        if (c->fold_case) {
-            const char *a = c->value, *b = v;
-            for (; *a && *b; a++, b++)
-                if (lower((unsigned char)*a) != lower((unsigned char)*b))
-                    return 0;
-            return *a == *b;
-        }
+        if (c->fold_case)
+            return ref_pn(c->value, v);
         return strcmp(c->value, v) == 0;
     case NM_WILDCARD:
-        return wild((const unsigned char *)c->value,
-                    (const unsigned char *)v, c->fold_case);
+        if (c->fold_case)
+            return ref_pn(c->value, v);
+        return wild((const unsigned char *)c->value, (const unsigned char *)v,
+                    0);
     case NM_RANGE:
         if (c->lo && *c->lo && strcmp(v, c->lo) < 0)
             return 0;

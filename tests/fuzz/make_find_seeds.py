@@ -62,7 +62,8 @@ def main():
             n += 1
     # Chinese names in the character sets county systems send
     for cs, name in (("GB18030", "王*"), ("ISO_IR 192", "Wang^Wei=王^伟"),
-                     ("\\ISO 2022 IR 58", "Wang^Wei=王^伟"), ("ISO_IR 100", "M?LLER")):
+                     ("\\ISO 2022 IR 58", "Wang^Wei=王^伟"), ("ISO_IR 100", "M?LLER"),
+                     ("ISO_IR 192", "=王*"), ("GB18030", "wang*=王^伟")):
         ds_keys = {"PatientName": name, "StudyInstanceUID": ""}
         with open(os.path.join(out, "cs-%d.bin" % n), "wb") as f:
             f.write(encode(0, "STUDY", ds_keys, False, cs))
