@@ -9,9 +9,11 @@ study, then checks hit counts against the generated metadata for each
 level and matching kind (single value, PN wildcard, ? wildcard, date
 range, UID list, universal, Modalities in Study), Person Names matched by
 component group ("Zhang^San=张^三" found by "张*", "Zhang^San", "=张*" and
-both groups, not by the groups of two people), a GB18030 C-FIND with
-the same name (answered in GB18030), C-CANCEL, C-MOVE and C-GET with the
-retrieved data sets byte-identical to what was sent, an unknown move
+both groups, not by the groups of two people), date and time ranges,
+open or closed, that leave out a study without a date or time, a GB18030
+C-FIND with the same name (answered in GB18030), C-CANCEL, C-MOVE and
+C-GET with the retrieved data sets byte-identical to what was sent, an
+unknown move
 destination (0xA801), consort-node get and move interrupted by SIGINT over
 a 20 kB/s relay, a C-GET cancelled at a pending response while the node
 is into the next sub-operation (GET_CANCEL, tests/get_cancel.c), and
@@ -52,7 +54,7 @@ def findscu(port, keys, model="-S", extra=(), cwd=None):
 
 def write_instance(path, patient_id, name, study, series, sop, cls=CT_IMAGE,
                    modality="CT", date="20240101", time="101010",
-                   charset=None):
+                   birth=None, charset=None):
     """A small Part-10 instance with the keys these checks match on."""
     ds = Dataset()
     if charset:
@@ -61,6 +63,8 @@ def write_instance(path, patient_id, name, study, series, sop, cls=CT_IMAGE,
     ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
     ds.SOPInstanceUID, ds.SOPClassUID = sop, cls
     ds.StudyDate, ds.StudyTime, ds.Modality = date, time, modality
+    if birth is not None:
+        ds.PatientBirthDate = birth
     ds.SeriesNumber, ds.InstanceNumber = 1, int(sop.rsplit(".", 1)[1])
     if cls == CT_IMAGE:
         ds.Rows = ds.Columns = 2
@@ -111,6 +115,35 @@ def pn_groups(port, work):
         nl.check(rc == 0 and got == want,
                  "C-FIND %s PatientName=%s: %s (expected %s)" % (
                      level, value, got, want))
+
+
+def empty_dates(port, work):
+    """A study without a date (or time, or birth date) is in no range:
+    "-20301231" leaves it out as "19000101-20301231" does."""
+    d = os.path.join(work, "nodate")
+    os.makedirs(d)
+    for k, (pid, date, time_, birth) in enumerate([
+            ("ND0001", "", "", ""), ("ND0002", "20200101", "101010", "19800101")]):
+        base = "1.2.826.0.1.3680043.8.498.7702.%d" % (k + 1)
+        write_instance(os.path.join(d, "%d.dcm" % k), pid, "NODATE^%d" % k,
+                       base, base + ".1", base + ".1.1", date=date,
+                       time=time_, birth=birth)
+    nl.run(["storescu", "-aec", "CONSORT", "+sd", "127.0.0.1", str(port), d],
+           check_rc=0)
+    for key in ["StudyDate=-20301231", "StudyDate=19000101-20301231",
+                "StudyDate=19000101-", "StudyTime=-235959",
+                "StudyTime=000000-235959", "StudyTime=0000-",
+                "PatientBirthDate=-20301231"]:
+        rc, out, n = findscu(port, ["QueryRetrieveLevel=STUDY", key,
+                                    "PatientID=ND*"])
+        got = sorted(re.findall(r"\(0010,0020\) LO \[(ND\d+)", out))
+        nl.check(rc == 0 and got == ["ND0002"],
+                 "C-FIND %s: %s (the study without one is in no range)" % (
+                     key, got))
+    # without a range, the study without a date is still found
+    rc, out, n = findscu(port, ["QueryRetrieveLevel=STUDY", "StudyDate",
+                                "PatientID=ND*"])
+    nl.check(rc == 0 and n == 2, "C-FIND StudyDate universal: %d of 2" % n)
 
 
 def main():
@@ -214,6 +247,7 @@ def main():
              "PATIENT level in the Study Root model is refused (0xA900)")
 
     pn_groups(port, work)
+    empty_dates(port, work)
 
     # ---- GB18030 name ----
     q = Dataset()

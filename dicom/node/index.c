@@ -1270,7 +1270,16 @@ static void cond_sql(struct sql *q, const struct nd_cond *c)
             text_sql(q, col, c->value, 0, c->match == NM_WILDCARD);
         break;
     case NM_RANGE:
-        put(q, "(1");
+        /* PS3.4 C.2.2.2.5: "-<date1>" matches "all occurrences of dates
+         * prior to and including <date1>", and so on; an empty value is no
+         * date (or time), so it matches no range, open or closed. Compared
+         * as text, '' came before every date: "-19000101" matched every
+         * study without a date while "19000101-20300101" did not. The
+         * stored value (expr, not the normalised time) is tested, with
+         * "> ''" so that an upper bound alone stays an index range. */
+        put(q, "(");
+        put(q, keys[c->key].expr);
+        put(q, " > ''");
         if (c->lo && *c->lo) {
             put(q, " AND ");
             put(q, col);
