@@ -12,9 +12,10 @@ component group ("Zhang^San=张^三" found by "张*", "Zhang^San", "=张*" and
 both groups, not by the groups of two people), date and time ranges,
 open or closed, that leave out a study without a date or time, a GB18030
 C-FIND with the same name (answered in GB18030), C-CANCEL, C-MOVE and
-C-GET with the retrieved data sets byte-identical to what was sent, an
-unknown move
-destination (0xA801), consort-node get and move interrupted by SIGINT over
+C-GET with the retrieved data sets byte-identical to what was sent, the
+Failed SOP Instance UID List of final C-MOVE/C-GET responses (a storescp
+that takes only CT, one that refuses the association, getscu offering no
+Extensible SR context), an unknown move destination (0xA801), consort-node get and move interrupted by SIGINT over
 a 20 kB/s relay, a C-GET cancelled at a pending response while the node
 is into the next sub-operation (GET_CANCEL, tests/get_cancel.c), and
 gdcmscu as an independent SCU.
@@ -37,6 +38,7 @@ from pydicom.dataset import Dataset, FileDataset, FileMetaDataset  # noqa: E402
 from pydicom.uid import ExplicitVRLittleEndian  # noqa: E402
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
+EXTENSIBLE_SR = "1.2.840.10008.5.1.4.1.1.88.35"  # getscu offers no context
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -146,6 +148,81 @@ def empty_dates(port, work):
     nl.check(rc == 0 and n == 2, "C-FIND StudyDate universal: %d of 2" % n)
 
 
+def failed_lists(node_port, dest_port, work):
+    """C-MOVE and C-GET final responses name the failed instances: a study
+    of 2 CT and 1 SR moved to a storescp that takes only CT (0xB000), to
+    one that refuses the association (0xA702), fetched with getscu, which
+    offers no Extensible SR context (0xB000)."""
+    d = os.path.join(work, "ct-sr")
+    os.makedirs(d)
+    base = "1.2.826.0.1.3680043.8.498.7703.1"
+    sr = base + ".2.3"
+    for k, (sop, cls, mod) in enumerate([(base + ".1.1", CT_IMAGE, "CT"),
+                                         (base + ".1.2", CT_IMAGE, "CT"),
+                                         (sr, EXTENSIBLE_SR, "SR")]):
+        write_instance(os.path.join(d, "%d.dcm" % k), "RT0001", "FAILED^LIST",
+                       base, sop.rsplit(".", 1)[0], sop, cls=cls, modality=mod)
+    nl.run(["storescu", "-R", "-aec", "CONSORT", "+sd", "127.0.0.1",
+            str(node_port), d], check_rc=0)
+    every = sorted([base + ".1.1", base + ".1.2", sr])
+
+    def final(out, what):
+        """status, completed, failed, whether a data set came and the
+        Failed SOP Instance UID List of the final response in
+        movescu/getscu -d output"""
+        tail = out[out.rfind(what):] if what in out else ""
+        st = re.search(r"DIMSE Status\s*:\s*(0x[0-9a-fA-F]{4})", tail)
+        done = re.search(r"Completed Suboperations\s*:\s*(\d+)", tail)
+        bad = re.search(r"Failed Suboperations\s*:\s*(\d+)", tail)
+        ds = re.search(r"Data Set\s*:\s*(\w+)", tail)
+        lst = re.search(r"\(0008,0058\) UI \[([^\]]*)\]", tail)
+        return (st.group(1).lower() if st else None,
+                int(done.group(1)) if done else None,
+                int(bad.group(1)) if bad else None,
+                ds.group(1) if ds else None,
+                sorted(lst.group(1).split("\\")) if lst else None)
+
+    cfg = os.path.join(work, "ct-only.cfg")
+    with open(cfg, "w") as f:
+        f.write("[[TransferSyntaxes]]\n[Plain]\n"
+                "TransferSyntax1 = LittleEndianExplicit\n"
+                "TransferSyntax2 = LittleEndianImplicit\n"
+                "[[PresentationContexts]]\n[CTContexts]\n"
+                "PresentationContext1 = CTImageStorage\\Plain\n"
+                "[[Profiles]]\n[CTOnly]\nPresentationContexts = CTContexts\n")
+    for dest, argv, want in [
+            ("CTONLY", ["-xf", cfg, "CTOnly"],
+             ("0xb000", 2, 1, "present", [sr])),
+            ("REFUSER", ["--refuse"], ("0xa702", 0, 3, "present", every))]:
+        rdir = os.path.join(work, "dest-" + dest)
+        os.makedirs(rdir)
+        srv = nl.Server(["storescp", "-aet", dest, "-od", rdir] + argv +
+                        [str(dest_port)], dest_port,
+                        os.path.join(work, dest + ".log")).start()
+        rc, out = nl.run(["movescu", "-d", "-S", "-aec", "CONSORT", "-aet",
+                          "MOVESCU", "--move", dest, "127.0.0.1",
+                          str(node_port), "-k", "QueryRetrieveLevel=STUDY",
+                          "-k", "StudyInstanceUID=" + base])
+        srv.stop()
+        got = final(out, "Received Final Move Response")
+        nl.check(got == want, "movescu to %s: final status, completed, "
+                 "failed, Failed SOP Instance UID List %s (expected %s)" % (
+                     dest, got, want))
+    gdir = os.path.join(work, "got-ct-sr")
+    os.makedirs(gdir)
+    rc, out = nl.run(["getscu", "-d", "-S", "-aec", "CONSORT", "-od", gdir,
+                      "127.0.0.1", str(node_port), "-k",
+                      "QueryRetrieveLevel=STUDY", "-k",
+                      "StudyInstanceUID=" + base])
+    # DCMTK 3.6.7's getscu (DcmSCU) neither prints nor reads a C-GET
+    # response identifier (it then fails to release and aborts): the list
+    # itself is checked with movescu above, the same code in the node
+    got = final(out, "Received C-GET Response")[:4]
+    nl.check(got == ("0xb000", 2, 1, "present"),
+             "getscu (no Extensible SR context): final status, completed, "
+             "failed, identifier %s" % (got,))
+
+
 def main():
     node, work, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     get_cancel = sys.argv[4]
@@ -173,6 +250,8 @@ def main():
     # SLOWDEST: a storescp behind a 20 kB/s relay, for a C-MOVE interrupted
     move_relay, move_relay_port = nl.slow_link(slow_port, 20000, to_target=True)
     conf = ("[peer MOVESCU]\nhost = 127.0.0.1\nport = %d\n" % move_port +
+            "[peer CTONLY]\nhost = 127.0.0.1\nport = %d\n" % orth_port +
+            "[peer REFUSER]\nhost = 127.0.0.1\nport = %d\n" % orth_port +
             "[peer SLOWDEST]\nhost = 127.0.0.1\nport = %d\n" % move_relay_port)
     srv = nl.node_server(node, storage, port, os.path.join(work, "node.log"),
                          conf, sync="normal").start()
@@ -305,6 +384,8 @@ def main():
                       "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=%s" % s0])
     nl.check("MoveDestinationUnknown" in out,
              "C-MOVE to an unknown AE is refused with 0xA801")
+
+    failed_lists(port, orth_port, work)
 
     # ---- C-GET with getscu ----
     gdir = os.path.join(work, "got")

@@ -417,7 +417,7 @@ static uint16_t on_find(void *user, const struct dcx_assoc_info *a,
 struct path_list {
     const char *root;
     struct dcx_file_list *out;
-    size_t cap;
+    size_t cap, uid_cap;
     struct nd_study_counts *studies; /* per study, for the audit trail */
 };
 
@@ -429,8 +429,18 @@ static int path_row(void *user, const char *const *vals)
     if (!v)
         return ND_ENOMEM;
     o->paths = v;
+    /* the UID from the index: a sub-operation that fails because the
+     * file is gone or unreadable is still named in the final response */
+    v = dcx_grow(o->uids, o->n, &pl->uid_cap, sizeof *v, 64);
+    if (!v)
+        return ND_ENOMEM;
+    o->uids = v;
     if (asprintf(&o->paths[o->n], "%s/%s", pl->root, vals[NK_PATH]) < 0)
         return ND_ENOMEM;
+    if (!(o->uids[o->n] = strdup(vals[NK_SOP_UID]))) {
+        free(o->paths[o->n]);
+        return ND_ENOMEM;
+    }
     o->n++;
     if (pl->studies)
         nd_study_counts_add(pl->studies, vals[NK_STUDY_UID],
@@ -453,7 +463,7 @@ static uint16_t on_retrieve(void *user, const struct dcx_assoc_info *a,
     struct assoc *as = a->user;
     if (as)
         as->retrieved.n = 0;
-    struct path_list pl = {nd_archive_root(sv->ar), out, 0,
+    struct path_list pl = {nd_archive_root(sv->ar), out, 0, 0,
                            as ? &as->retrieved : NULL};
     /* every instance under the matching entities */
     int rc = nd_index_find(ix, ND_IMAGE, q.conds, q.n_conds, want,
@@ -462,10 +472,13 @@ static uint16_t on_retrieve(void *user, const struct dcx_assoc_info *a,
             a->id, a->calling_ae, level_names[q.level], out->n);
     nd_query_free(&q);
     if (rc < 0) {
-        for (size_t i = 0; i < out->n; i++)
+        for (size_t i = 0; i < out->n; i++) {
             free(out->paths[i]);
+            free(out->uids[i]);
+        }
         free(out->paths);
-        out->paths = NULL;
+        free(out->uids);
+        out->paths = out->uids = NULL;
         out->n = 0;
         return 0xA701; /* out of resources: unable to calculate matches */
     }

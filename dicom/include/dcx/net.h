@@ -97,11 +97,15 @@ int dcx_find_reply(dcx_find_ctx *ctx, const struct dcx_attr *attrs,
                    size_t n);
 
 /* What a C-MOVE or C-GET retrieves: Part-10 files, in sending order. The
- * hook fills it with malloc'd strings in a malloc'd array; the library
- * frees them. */
+ * hook fills it with malloc'd strings in malloc'd arrays; the library
+ * frees them. uids (optional, NULL or n entries) are the files' SOP
+ * Instance UIDs, named in the final response's Failed SOP Instance UID
+ * List when a sub-operation fails; without them the library reads the
+ * UID from the file, so a file it cannot read goes unnamed. */
 struct dcx_file_list {
     char **paths;
     size_t n;
+    char **uids;
 };
 
 struct dcx_scp_hooks {

@@ -768,12 +768,13 @@ void fill_rsp(RSP &rsp, DIC_US msg_id, const char *cls, uint16_t status,
     }
 }
 
-// One C-GET or C-MOVE response, pending or final (PS3.4 C.4.2.1.4).
+// One C-GET or C-MOVE response, pending or final (PS3.4 C.4.2.1.4); ids:
+// the identifier of a final response, or null.
 OFCondition send_retrieve_rsp(T_ASC_Association *assoc,
                               T_ASC_PresentationContextID pcid,
                               T_DIMSE_C_GetRQ *grq, T_DIMSE_C_MoveRQ *mrq,
                               const char *cls, DIC_US msg_id, uint16_t status,
-                              const sub_counts &k)
+                              const sub_counts &k, DcmDataset *ids = nullptr)
 {
     if (grq) {
         T_DIMSE_C_GetRSP rsp;
@@ -782,8 +783,9 @@ OFCondition send_retrieve_rsp(T_ASC_Association *assoc,
                  O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS |
                      O_GET_NUMBEROFFAILEDSUBOPERATIONS |
                      O_GET_NUMBEROFWARNINGSUBOPERATIONS);
-        return DIMSE_sendGetResponse(assoc, pcid, grq, &rsp, nullptr,
-                                     nullptr);
+        if (ids)
+            rsp.DataSetType = DIMSE_DATASET_PRESENT;
+        return DIMSE_sendGetResponse(assoc, pcid, grq, &rsp, ids, nullptr);
     }
     T_DIMSE_C_MoveRSP rsp;
     fill_rsp(rsp, msg_id, cls, status, k, O_MOVE_AFFECTEDSOPCLASSUID,
@@ -791,7 +793,28 @@ OFCondition send_retrieve_rsp(T_ASC_Association *assoc,
              O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS |
                  O_MOVE_NUMBEROFFAILEDSUBOPERATIONS |
                  O_MOVE_NUMBEROFWARNINGSUBOPERATIONS);
-    return DIMSE_sendMoveResponse(assoc, pcid, mrq, &rsp, nullptr, nullptr);
+    if (ids)
+        rsp.DataSetType = DIMSE_DATASET_PRESENT;
+    return DIMSE_sendMoveResponse(assoc, pcid, mrq, &rsp, ids, nullptr);
+}
+
+// The Failed SOP Instance UID List (0008,0058) as one value. A UI element
+// of explicit VR holds at most 65534 bytes (16-bit length): past some
+// thousand UIDs the list is cut at a whole UID (the counts stay exact).
+std::string failed_list(const std::vector<std::string> &uids, bool &cut)
+{
+    std::string v;
+    cut = false;
+    for (const std::string &u : uids) {
+        if (v.size() + u.size() + 1 > 65534) {
+            cut = true;
+            break;
+        }
+        if (!v.empty())
+            v += '\\';
+        v += u;
+    }
+    return v;
 }
 
 } // namespace
@@ -828,7 +851,7 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
             dest.c_str());
         status = 0xA801;
     }
-    dcx_file_list files{nullptr, 0};
+    dcx_file_list files{nullptr, 0, nullptr};
     if (status == 0) {
         dcx_ds *qd = nullptr;
         dcx_error e;
@@ -847,6 +870,16 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
              warning = 0;
     bool cancelled = false, link_ok = true;
     dcx_scu *sub = nullptr;
+    // the SOP Instance UIDs of failed sub-operations, for the final
+    // response (PS3.4 C.4.2.3.1 / C.4.3.3.1)
+    std::vector<std::string> failed_uids;
+    auto note_failed = [&](size_t i) {
+        std::string c, inst, ts;
+        if (files.uids && files.uids[i])
+            failed_uids.push_back(files.uids[i]);
+        else if (dcx_net_read_head(files.paths[i], c, inst, ts))
+            failed_uids.push_back(inst);
+    };
     if (status == 0 && n > 0 && !is_get) {
         // one sub-association proposing each file's class and syntax,
         // with uncompressed as fallback
@@ -883,6 +916,8 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
                 ctx.empty() ? "no readable files" : e.msg);
             status = 0xA702; // unable to perform sub-operations
             failed = n;
+            for (size_t i = 0; i < files.n; i++)
+                note_failed(i);
         }
     }
     for (unsigned i = 0; status == 0 && i < n; i++) {
@@ -901,6 +936,7 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
                                                  &st);
         if (rc < 0) {
             failed++;
+            note_failed(i);
             log(DCX_LOG_WARN, "%s sub-operation failed: %s",
                 is_get ? "c-get" : "c-move",
                 is_get ? err.c_str() : dcx_scu_errmsg(sub));
@@ -910,6 +946,8 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
                     break;
                 }
                 failed += n - i - 1; // the sub-association is gone
+                for (unsigned j = i + 1; j < n; j++)
+                    note_failed(j);
                 break;
             }
         } else if (st == 0) {
@@ -918,6 +956,7 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
             warning++;
         } else {
             failed++;
+            note_failed(i);
         }
         unsigned remaining = n - i - 1;
         if (remaining == 0)
@@ -936,9 +975,13 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
         }
     }
     dcx_scu_close(sub);
-    for (size_t i = 0; i < files.n; i++)
+    for (size_t i = 0; i < files.n; i++) {
         free(files.paths[i]);
+        if (files.uids)
+            free(files.uids[i]);
+    }
     free(files.paths);
+    free(files.uids);
     if (scp_->hooks.on_retrieve_end)
         scp_->hooks.on_retrieve_end(scp_->hooks.user, &info_, is_get,
                                     dest.c_str(), done, failed, warning,
@@ -954,8 +997,27 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
                                                : 0xB000;
     sub_counts k{cancelled ? n - done - failed - warning : 0, done, failed,
                  warning, cancelled, n > 0 || status == 0};
+    // A final Warning, Failure or Cancel after matching carries the Failed
+    // SOP Instance UID List (PS3.4 C.4.2.1.4, C.4.3.1.4; empty when none
+    // failed): the requester learns which instances to ask for again.
+    // Refusals before matching (unknown destination, bad identifier) have
+    // no sub-operations to list.
+    DcmDataset ids;
+    bool with_ids = status != DCX_STATUS_SUCCESS && n > 0;
+    if (with_ids) {
+        bool cut = false;
+        std::string v = failed_list(failed_uids, cut);
+        if (cut)
+            log(DCX_LOG_WARN,
+                "%s failed=%u: Failed SOP Instance UID List "
+                "cut to what one element holds",
+                is_get ? "c-get" : "c-move", failed);
+        with_ids =
+            ids.putAndInsertString(DCM_FailedSOPInstanceUIDList, v.c_str())
+                .good();
+    }
     OFCondition c = send_retrieve_rsp(assoc_, pcid, grq, mrq, cls, msg_id,
-                                      status, k);
+                                      status, k, with_ids ? &ids : nullptr);
     if (c.bad()) {
         stats_.aborted = 1;
         return false;

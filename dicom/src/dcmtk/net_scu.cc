@@ -464,6 +464,21 @@ extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
                         return fail(scu, DCX_ENET, "C-CANCEL not sent");
                     continue;
                 }
+                // a final Warning/Failure/Cancel carries an identifier
+                // (Failed SOP Instance UID List): read it, or its PDVs
+                // would still be waiting when the association is released
+                if (rsp.DataSetType != DIMSE_DATASET_NULL) {
+                    T_ASC_PresentationContextID p2 = 0;
+                    DcmDataset *ids = nullptr;
+                    c = DIMSE_receiveDataSetInMemory(scu->assoc, DIMSE_BLOCKING,
+                                                     0, &p2, &ids, nullptr,
+                                                     nullptr);
+                    delete ids;
+                    if (c.bad())
+                        return fail(scu, DCX_ENET,
+                                    "C-GET identifier not received: %s",
+                                    c.text());
+                }
                 *out_received = received;
                 *out_status = st;
                 return 0;
