@@ -312,15 +312,12 @@ static int split_patients(nd_index *ix, const char *index_path)
         const char *p = (const char *)sqlite3_column_text(q, 1);
         if (!p)
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            struct study *g = realloc(v, cap * sizeof *v);
-            if (!g) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            v = g;
+        struct study *g = dcx_grow(v, n, &cap, sizeof *v, 256);
+        if (!g) {
+            rc = SQLITE_NOMEM;
+            break;
         }
+        v = g;
         v[n].id = sqlite3_column_int64(q, 0);
         if (!(v[n].path = strdup(p))) {
             rc = SQLITE_NOMEM;
