@@ -16,9 +16,11 @@ the modality (calling AE CT1) and the viewer (VIEWER).
     is back;
   - kill -9 of the county node while it forwards: after a restart the rest
     arrives, nothing twice, nothing set aside as a conflict;
-  - a province refusing the county (access list): items go dead after
-    max_attempts; `queue retry` sends them once it accepts again; `queue
-    drop` removes a dead item but not the instance;
+  - a peer refusing every instance (0xC000, tests/hardening/fakepeer.py
+    in the province's place): items go dead after max_attempts; `queue
+    retry` sends them once the province is back; `queue drop` removes a
+    dead item but not the instance (a peer that cannot be reached or
+    rejects the association makes no item dead: node_forward_backoff);
   - back to origin: a GSPS (DCMTK dcmpsmk) and a report (Basic Text SR)
     stored at the province about a forwarded study reach COUNTY and nowhere
     else, and are not sent back;
@@ -48,6 +50,7 @@ JLS, DEFLATE = "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.1.99"
 EXPLICIT, JPEG_BASE = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.50"
 GSPS = "1.2.840.10008.5.1.4.1.1.11.1"
 FAST_RETRY = "retry_min = 1\nretry_max = 2\nmax_attempts = 2\n"
+FAKEPEER = os.path.join(HERE, "hardening", "fakepeer.py")
 
 
 def storescu(port, aec, paths, aet="CT1"):
@@ -244,9 +247,13 @@ def main():
              "kill -9 with %d/600 forwarded: after restart all %d at the "
              "province once each, no conflicts" % (at_kill, total[0]))
 
-    # ---- a province that refuses: dead items, retry, drop ----
+    # ---- a peer that refuses the instances: dead items, retry, drop ----
+    # (each C-STORE refused counts against its item; an association
+    # rejected would count against the destination only)
     psrv.stop()
-    psrv = prov("[access]\nstore = COUNTY2 VIEWER\n")
+    fake = nl.Server(["/usr/bin/python3", FAKEPEER, str(p_prov), "status:0xC000",
+                      os.path.join(work, "fakepeer.log")], p_prov,
+                     os.path.join(work, "fakepeer.out")).start()
     refused = os.path.join(work, "refused")
     nl.gen_many(refused, "--count", "5", "--studies", "1", "--seed", "24")
     storescu(p_county, "COUNTY", [refused])
@@ -262,7 +269,7 @@ def main():
     nl.check("1 item(s) dropped" in out and kept == 1,
              "queue drop --id %s: %s; the instance stays in the archive"
              % (drop_id, out.strip()))
-    psrv.stop()
+    fake.stop()
     psrv = prov()
     out = queue(node, c_store, "retry")
     refused_uids = set(files_by_uid(nl.files_under(refused))) - {dead[0]["sop_uid"]}

@@ -83,13 +83,15 @@ static const struct key node_keys[] = {
      "presentation states, SR and key object selections made here about a "
      "study that came from a peer go back to that peer"},
     {"retry_min", K_INT, "5", 1, 3600, F(retry_min),
-     "seconds before the first retry of a failed forward; doubles (with "
-     "jitter) per attempt"},
+     "seconds before a peer that could not be reached, or an instance it "
+     "refused, is tried again; doubles (with jitter) per failure in a row"},
     {"retry_max", K_INT, "300", 1, 86400, F(retry_max),
      "longest wait between retries, seconds"},
     {"max_attempts", K_INT, "5", 1, 1000, F(max_attempts),
      "times a peer may refuse an instance before it is dead (an operator "
-     "retries or drops it); a link that is down is retried forever"},
+     "retries or drops it); a peer that cannot be reached or rejects the "
+     "association is retried forever, as a whole, one association attempt "
+     "per wait"},
     {"forward_timeout", K_INT, "60", 5, 3600, F(forward_timeout),
      "seconds to wait for a peer's connect and each answer when "
      "forwarding"},

@@ -24,11 +24,24 @@
 #define BATCH 256      /* items of one study per association */
 #define MAX_CONTEXTS 128
 
+/* A peer that cannot be reached is the peer's or the link's state, not
+ * its items': the destination backs off as a whole (one association
+ * attempt per backoff period, by one worker), and its items keep their
+ * attempts for refusals of their own. Without this every study in the
+ * queue made its own attempt (some twenty connections a second to a
+ * province that is down, with a few hundred items waiting) and collected
+ * a backoff of its own that outlived the outage. */
 struct dest {
     char ae[ND_AE_LEN + 1];
     const struct nd_peer *peer;
-    pthread_cond_t cond; /* kicked when items for it were queued */
+    pthread_cond_t cond; /* kicked when items for it were queued, and when
+                            its reachability changed */
     unsigned long kicks;
+    /* under nd_forward.lock */
+    int fails;          /* association attempts failed in a row; 0: up */
+    int probing;        /* a worker is trying it while it is down */
+    int64_t retry_at;   /* ms: no new association before this */
+    int64_t down_since; /* ms: the first failure of the run */
 };
 
 struct worker {
@@ -161,7 +174,8 @@ static int64_t now_ms(void)
 
 /* Seconds until attempt number `attempt` (1-based) may run: doubling from
  * retry_min up to retry_max, +-25 % jitter so that sites cut off together
- * do not all come back in the same second. */
+ * do not all come back in the same second, and still within
+ * [retry_min, retry_max], the bounds the configuration promises. */
 static int64_t backoff(const struct nd_config *cfg, int attempt,
                        unsigned *seed)
 {
@@ -171,7 +185,10 @@ static int64_t backoff(const struct nd_config *cfg, int attempt,
     if (s > cfg->retry_max)
         s = cfg->retry_max;
     s *= 0.75 + 0.5 * (rand_r(seed) / (double)RAND_MAX);
-    return (int64_t)(s + 0.5) < 1 ? 1 : (int64_t)(s + 0.5);
+    int64_t r = (int64_t)(s + 0.5);
+    if (r > cfg->retry_max)
+        r = cfg->retry_max;
+    return r < cfg->retry_min ? cfg->retry_min : r < 1 ? 1 : r;
 }
 
 static int uncompressed(const char *ts)
@@ -240,15 +257,79 @@ static int stopping(nd_forward *f)
     return s;
 }
 
-/* Items the node did not get to send go back as they were. */
-static void put_back(struct worker *w, const struct nd_qitem *items, int n)
+/* Items the node did not get to send go back as they were (why, when
+ * not NULL, is shown as their last error). */
+static void put_back(struct worker *w, const struct nd_qitem *items, int n,
+                     const char *why)
 {
     nd_forward *f = w->f;
+    if (n <= 0)
+        return;
     pthread_mutex_lock(f->ix_mu);
-    for (int i = 0; i < n; i++)
-        nd_queue_fail(f->ix, w->d->ae, items[i].id, 0, 0, time(NULL),
-                      "not sent yet (node stopping)", time(NULL));
+    if (nd_queue_release(f->ix, w->d->ae, items, n, why, time(NULL)) < 0)
+        dcx_log(DCX_LOG_ERROR, "forward dest=%s queue update failed: %s",
+                w->d->ae, nd_index_errmsg(f->ix));
     pthread_mutex_unlock(f->ix_mu);
+}
+
+/* An association could not be made (what: "cannot associate") or broke
+ * (what: "link lost"): the destination waits out its backoff before any
+ * worker tries again. One line per failed attempt. */
+static void dest_down(struct worker *w, const char *what, const char *why)
+{
+    nd_forward *f = w->f;
+    struct dest *d = w->d;
+    int64_t now = now_ms();
+    pthread_mutex_lock(&f->lock);
+    if (d->fails > 0 && now < d->retry_at) {
+        /* another association, begun before the destination was known to
+         * be down, found it down first: the same outage, no new attempt */
+        pthread_mutex_unlock(&f->lock);
+        dcx_log(DCX_LOG_DEBUG, "forward dest=%s %s: %s", d->ae, what, why);
+        return;
+    }
+    if (d->fails++ == 0)
+        d->down_since = now;
+    int64_t s = backoff(f->cfg, d->fails, &w->seed);
+    d->retry_at = now + s * 1000;
+    d->probing = 0;
+    int fails = d->fails;
+    pthread_cond_broadcast(&d->cond);
+    pthread_mutex_unlock(&f->lock);
+    dcx_log(DCX_LOG_WARN,
+            "forward dest=%s %s: %s; unreachable, %d failed "
+            "attempt(s) in a row, next attempt in %lld s",
+            d->ae, what, why, fails, (long long)s);
+}
+
+/* An association was made: the destination is up, every worker goes. */
+static void dest_up(struct worker *w)
+{
+    nd_forward *f = w->f;
+    struct dest *d = w->d;
+    pthread_mutex_lock(&f->lock);
+    int fails = d->fails;
+    int64_t down_ms = now_ms() - d->down_since;
+    d->fails = 0;
+    d->probing = 0;
+    d->retry_at = 0;
+    if (fails)
+        pthread_cond_broadcast(&d->cond);
+    pthread_mutex_unlock(&f->lock);
+    if (fails)
+        dcx_log(DCX_LOG_INFO,
+                "forward dest=%s reachable again after %d "
+                "failed attempt(s), %lld s",
+                d->ae, fails, (long long)(down_ms / 1000));
+}
+
+/* A probe that found nothing to send: another worker may try. */
+static void dest_unprobe(struct worker *w)
+{
+    pthread_mutex_lock(&w->f->lock);
+    w->d->probing = 0;
+    pthread_cond_broadcast(&w->d->cond);
+    pthread_mutex_unlock(&w->f->lock);
 }
 
 /* A failed attempt for items: retried after the backoff, or dead when the
@@ -295,7 +376,7 @@ static void send_batch(struct worker *w, struct nd_qitem *items, int n)
     while (use < n && item_contexts(cx, &items[use], p->compress))
         use++;
     if (use < n) { /* more SOP classes than one association carries */
-        put_back(w, items + use, n - use);
+        put_back(w, items + use, n - use, NULL);
         n = use;
     }
     int64_t t0 = now_ms();
@@ -313,16 +394,26 @@ static void send_batch(struct worker *w, struct nd_qitem *items, int n)
     dcx_scu *scu = NULL;
     struct dcx_error e;
     int orc = dcx_scu_open(&o, cx->c, (size_t)cx->n, &scu, &e);
-    if (orc < 0) {
-        /* a permanent rejection (not authorised, unknown AE title) counts
-         * towards dead items; a link down or a busy peer does not */
-        dcx_log(DCX_LOG_WARN, "forward dest=%s cannot associate: %s; %d "
-                              "item(s) wait",
-                p->ae, e.msg, n);
-        failed(w, items, n, orc == DCX_EREFUSED, e.msg);
+    if (orc == DCX_EUNSUPPORTED) {
+        /* the peer is there but takes none of these SOP classes: the
+         * items' own refusal, counted towards dead items */
+        dest_up(w);
+        dcx_log(DCX_LOG_WARN, "forward dest=%s refused %d item(s): %s", p->ae,
+                n, e.msg);
+        failed(w, items, n, 1, e.msg);
         free(cx);
         return;
     }
+    if (orc < 0) {
+        /* no connection, a timeout, a rejected association (busy, or not
+         * authorised / unknown AE title until someone fixes the peer's
+         * configuration): the destination's state, retried forever */
+        put_back(w, items, n, e.msg);
+        dest_down(w, "cannot associate", e.msg);
+        free(cx);
+        return;
+    }
+    dest_up(w);
     int sent = 0, refused = 0;
     uint64_t bytes = 0, raw = 0;
     int i = 0;
@@ -366,16 +457,19 @@ static void send_batch(struct worker *w, struct nd_qitem *items, int n)
             refused++;
             continue;
         }
-        /* the association broke: the rest waits for the link */
-        dcx_log(DCX_LOG_WARN, "forward dest=%s link lost: %s; %d item(s) "
-                              "wait",
-                p->ae, dcx_scu_errmsg(scu), n - i);
-        failed(w, items + i, n - i, 0, dcx_scu_errmsg(scu));
+        /* the association broke: this item counts an attempt (never
+         * dead), so that one the peer cannot take does not hold up the
+         * rest for ever; the rest waits for the link untouched */
+        char why[300];
+        snprintf(why, sizeof why, "%s", dcx_scu_errmsg(scu));
+        failed(w, &items[i], 1, 0, why);
+        put_back(w, items + i + 1, n - i - 1, why);
+        dest_down(w, "link lost", why);
         i = n;
         break;
     }
     if (i < n)
-        put_back(w, items + i, n - i);
+        put_back(w, items + i, n - i, "not sent yet (node stopping)");
     dcx_scu_close(scu);
     int64_t ms = now_ms() - t0;
     pthread_mutex_lock(f->ix_mu);
@@ -417,11 +511,30 @@ static void *worker_main(void *arg)
     }
     for (;;) {
         pthread_mutex_lock(&f->lock);
-        unsigned long kicks = w->d->kicks;
-        int stop = f->stop;
+        struct dest *d = w->d;
+        unsigned long kicks = d->kicks;
+        int stop = f->stop, probe = 0;
+        int64_t now = now_ms(), wait_until = 0;
+        if (!stop && d->fails > 0) {
+            /* down: one worker tries once the backoff ran out, the others
+             * wait for what it finds */
+            if (now < d->retry_at)
+                wait_until = d->retry_at;
+            else if (d->probing)
+                wait_until = now + 1000;
+            else
+                d->probing = probe = 1;
+        }
+        if (wait_until) {
+            struct timespec ts = {(time_t)(wait_until / 1000),
+                                  (long)(wait_until % 1000) * 1000000};
+            pthread_cond_timedwait(&d->cond, &f->lock, &ts);
+        }
         pthread_mutex_unlock(&f->lock);
         if (stop)
             break;
+        if (wait_until)
+            continue;
         pthread_mutex_lock(f->ix_mu);
         int n = nd_queue_claim(f->ix, w->d->ae, time(NULL), items, BATCH);
         if (n < 0)
@@ -429,10 +542,12 @@ static void *worker_main(void *arg)
                                    "%s",
                     w->d->ae, nd_index_errmsg(f->ix));
         pthread_mutex_unlock(f->ix_mu);
-        if (n > 0) {
+        if (n > 0)
             send_batch(w, items, n);
+        if (probe) /* answered by send_batch, or nothing to try it with */
+            dest_unprobe(w);
+        if (n > 0)
             continue;
-        }
         /* nothing ready: sleep until kicked, or a second (backoff and
          * stability delays run out on their own) */
         struct timespec ts;
@@ -536,19 +651,30 @@ void nd_forward_kick(nd_forward *f)
 
 static int status_line(void *user, const struct nd_qstat *st)
 {
-    (void)user;
+    nd_forward *f = user;
     if (!st->pending && !st->inflight && !st->dead)
         return 0;
     int64_t now = time(NULL);
+    /* items that look ready may wait for their destination's backoff */
+    char down[96] = "";
+    pthread_mutex_lock(&f->lock);
+    struct dest *d = dest_of(f, st->dest);
+    if (d && d->fails > 0) {
+        int64_t in = (d->retry_at - now_ms() + 999) / 1000;
+        snprintf(down, sizeof down,
+                 " unreachable_attempts=%d next_attempt_s=%lld", d->fails,
+                 (long long)(in > 0 ? in : 0));
+    }
+    pthread_mutex_unlock(&f->lock);
     double rate = st->busy_ms > 0 ? st->bytes / 1e3 / (double)st->busy_ms
                                   : 0.0; /* MB/s */
     dcx_log(DCX_LOG_INFO,
             "forward status dest=%s pending=%lld ready=%lld inflight=%lld "
-            "dead=%lld oldest_s=%lld sent=%lld bytes=%lld rate_mbs=%.2f%s%s",
+            "dead=%lld oldest_s=%lld sent=%lld bytes=%lld rate_mbs=%.2f%s%s%s",
             st->dest, (long long)st->pending, (long long)st->ready,
             (long long)st->inflight, (long long)st->dead,
-            (long long)(st->oldest ? now - st->oldest : 0),
-            (long long)st->sent, (long long)st->bytes, rate,
+            (long long)(st->oldest ? now - st->oldest : 0), (long long)st->sent,
+            (long long)st->bytes, rate, down,
             st->last_error[0] ? " last_error=" : "", st->last_error);
     return 0;
 }
@@ -558,7 +684,7 @@ void nd_forward_status(nd_forward *f)
     if (!f)
         return;
     pthread_mutex_lock(f->ix_mu);
-    nd_queue_stats(f->ix, time(NULL), status_line, NULL);
+    nd_queue_stats(f->ix, time(NULL), status_line, f);
     pthread_mutex_unlock(f->ix_mu);
 }
 

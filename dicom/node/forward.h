@@ -3,8 +3,9 @@
  * (nd_forward_route, the index's router), and the forwarder threads that
  * drain the queue (queue.h): per destination, a configurable number of
  * associations, each sending one study at a time in arrival order,
- * losslessly compressed where the peer accepts it, with retries and
- * backoff. */
+ * losslessly compressed where the peer accepts it, with retries: a peer
+ * that cannot be reached backs off as a whole, an instance it refuses
+ * backs off (and goes dead) on its own. */
 #ifndef ND_FORWARD_H
 #define ND_FORWARD_H
 

@@ -108,6 +108,32 @@ int nd_queue_fail(nd_index *ix, const char *dest, int64_t id, int dead,
     return 0;
 }
 
+int nd_queue_release(nd_index *ix, const char *dest,
+                     const struct nd_qitem *items, int n, const char *err,
+                     int64_t now)
+{
+    if (nd_sql_begin(ix) != SQLITE_OK)
+        return nd_sql_fail(ix);
+    for (int i = 0; i < n; i++)
+        if (nd_sql_run(ix, NULL,
+                       "UPDATE queue SET state = 0,"
+                       " last_error = CASE ?1 WHEN '' THEN last_error"
+                       "  ELSE ?1 END WHERE id = ?2",
+                       "tI", err, items[i].id) != SQLITE_OK)
+            return nd_sql_fail(ix);
+    if (err && *err &&
+        nd_sql_run(ix, NULL,
+                   "INSERT INTO forward_stats(dest, last_error,"
+                   " last_error_at) VALUES(?1, ?2, ?3)"
+                   " ON CONFLICT(dest) DO UPDATE SET"
+                   " last_error = ?2, last_error_at = ?3",
+                   "ttI", dest, err, now) != SQLITE_OK)
+        return nd_sql_fail(ix);
+    if (nd_sql_commit(ix) != SQLITE_OK)
+        return nd_sql_fail(ix);
+    return 0;
+}
+
 int nd_queue_busy(nd_index *ix, const char *dest, int64_t ms)
 {
     return nd_sql_run(ix, NULL,

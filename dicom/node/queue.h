@@ -38,6 +38,14 @@ int nd_queue_done(nd_index *ix, const char *dest, int64_t id, int64_t bytes,
 int nd_queue_fail(nd_index *ix, const char *dest, int64_t id, int dead,
                   int count, int64_t next_try, const char *err, int64_t now);
 
+/* Claimed items not attempted (the destination could not be reached, or
+ * the node is stopping) go back to pending as they were: no attempt
+ * counted, next_try unchanged. err, when not NULL, becomes their last
+ * error and dest's. */
+int nd_queue_release(nd_index *ix, const char *dest,
+                     const struct nd_qitem *items, int n, const char *err,
+                     int64_t now);
+
 /* Adds association time to dest's totals (for its effective rate). */
 int nd_queue_busy(nd_index *ix, const char *dest, int64_t ms);
 

@@ -228,7 +228,8 @@ typedef struct dcx_scu dcx_scu;
 /* Connects and negotiates the given contexts (at most 128). On failure
  * *out_scu = NULL: DCX_EREFUSED (association
  * rejected permanently; out_err says why), DCX_EBUSY (rejected for now),
- * DCX_ENET (no connection), DCX_EINVAL. */
+ * DCX_EUNSUPPORTED (associated, but the peer accepted none of the
+ * contexts), DCX_ENET (no connection), DCX_EINVAL. */
 int dcx_scu_open(const struct dcx_scu_opts *opts,
                  const struct dcx_scu_context *ctx, size_t n_ctx,
                  dcx_scu **out_scu, struct dcx_error *out_err);

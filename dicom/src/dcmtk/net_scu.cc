@@ -173,7 +173,8 @@ extern "C" int dcx_scu_open(const struct dcx_scu_opts *o,
             ASC_releaseAssociation(scu->assoc);
             close_net(scu);
             delete scu;
-            return DCX_EREFUSED;
+            // the peer is there: it is what we proposed that it refused
+            return DCX_EUNSUPPORTED;
         }
         *out = scu;
         return 0;
