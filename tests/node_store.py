@@ -7,11 +7,15 @@ usage: node_store.py CONSORT_NODE WORKDIR PORT
 Checks, on loopback (ports PORT..PORT+2):
   - C-ECHO with echoscu and `consort-node echo`; a wrong called AE title is
     rejected; a second serve on the same storage folder is refused;
+  - usage mistakes of echo, find, get, move and send (a port out of range
+    or missing, no AE title, a bad --level, a missing peer, -o, --dest or
+    --to) are named on one line before the synopsis, exit 2;
   - storescu: pydicom's test files and the synthetic CT/DR/US series in
     several transfer syntaxes (dcmcjpeg, dcmcjpls, dcmcrle, gdcmconv J2K):
     each stored instance equals what was sent (pydicom comparison) and keeps
     its transfer syntax and encapsulated pixel data byte for byte (never
-    transcoded); `consort-node send` stores byte-identical data sets;
+    transcoded); `consort-node send` stores byte-identical data sets, and
+    sends a file whose UIDs have VR UN under its real UIDs;
   - the index matches the files; `ls` lists them; a GB18030 name is UTF-8;
   - access control: a calling AE not in [access] store stores nothing;
   - bad input: a truncated file cut off mid-transfer and hostile bytes leave
@@ -149,6 +153,36 @@ def main():
     rc, out = nl.run(["echoscu", "-aec", "NOTCONSORT", "127.0.0.1", str(port)])
     nl.check(rc != 0, "a wrong called AE title is rejected (echoscu exit %d)" % rc)
 
+    # ---- a mistake on the command line is named on one line ----
+    # (these printed only the usage text)
+    named = []
+    for args, want in (
+            (["echo", "COUNTY@localhost:99999"],
+             "echo: 'COUNTY@localhost:99999': port must be 1-65535"),
+            (["echo", "COUNTY@localhost"], "echo: 'COUNTY@localhost': no port"),
+            (["echo", "localhost:104"], "'localhost:104': no AE title"),
+            (["echo", "ABCDEFGHIJKLMNOPQ@h:104"], "longer than 16 characters"),
+            (["echo"], "echo: which peer?"),
+            (["find", "AE@127.0.0.1:%d" % port, "--level", "FOO"],
+             "find: --level 'FOO': must be PATIENT, STUDY, SERIES or IMAGE"),
+            (["find", "AE@127.0.0.1:0"], "find: 'AE@127.0.0.1:0': port must be"),
+            (["find"], "find: which peer?"),
+            (["get", "AE@h:104", "-k", "StudyInstanceUID=1"], "get: into which "
+             "folder? (-o DIR)"),
+            (["move", "AE@h:104", "-k", "StudyInstanceUID=1"], "move: to which AE?"),
+            (["move", "AE@h", "--dest", "X"], "move: 'AE@h': no port"),
+            (["send", "x"], "send: where to? (--to AE@HOST:PORT)"),
+            (["send", "x", "--to", "A@h:70000"], "send: 'A@h:70000': port must")):
+        rc, out = nl.run([node] + args)
+        lines = out.strip().splitlines()
+        if not (rc == 2 and lines and want in lines[0] and
+                lines[0].startswith("consort-node ") and len(lines) == 2 and
+                lines[1].startswith("usage: ")):
+            named.append("%s -> exit %d: %r" % (" ".join(args), rc, out[:300]))
+    nl.check(not named, "13 usage mistakes (bad port, no port, no AE, long AE, "
+             "bad level, missing peer/-o/--dest/--to) named on one line, then "
+             "the synopsis, exit 2; wrong: %s" % named)
+
     # ---- a second node on the same storage folder is refused ----
     # (before its crash recovery: that would take the running node's
     # in-flight work back and mark the index cleanly shut down)
@@ -272,6 +306,22 @@ def main():
     nl.check(stored_ok >= 0.85 * len(set(u for u, _ in cu.values())),
              "pydicom corpus: %d distinct instances stored of %d readable files" % (
                  stored_ok, len(cu)))
+    # SOP Class and Instance UID stored with VR UN: send proposed the hex
+    # DCMTK shows for UN bytes ("31\2e\32...") and failed the file with
+    # "the peer accepted no context for SOP class 31"; now the C-STORE
+    # names the real UIDs (this node then refuses the data set: its own
+    # reading of UN-encoded UIDs is another matter)
+    rtdose = os.path.join(nl.PYDICOM_DATA, "test_files", "rtdose_rle.dcm")
+    at = os.path.getsize(log)
+    rc, out = nl.run([node, "send", "--no-progress", "--to",
+                      "CONSORT@127.0.0.1:%d" % port, rtdose])
+    with open(log, "rb") as f:
+        f.seek(at)
+        seen = f.read().decode("utf-8", "replace")
+    nl.check("SOP class 31" not in out and "sop=1.9.999.999.99.9.9999.9999."
+             "20030818153516" in seen and "association rejected" not in seen,
+             "rtdose_rle.dcm (UIDs with VR UN) goes as a C-STORE naming its "
+             "real SOP Instance UID: %s" % out.strip().splitlines()[0][-80:])
     rows = nl.index_rows(storage3, "SELECT path FROM instances")
     missing = [r[0] for r in rows if not os.path.exists(os.path.join(storage3, r[0]))]
     nl.check(not missing, "every indexed path exists (%d rows)" % len(rows))

@@ -21,9 +21,15 @@ int nd_cmd_export(int argc, char **argv);
 int nd_cmd_import(int argc, char **argv);
 int nd_cmd_verify(int argc, char **argv);
 
-/* "AE@host:port" into its parts; 0 or -1 if malformed. */
+/* "AE@host:port" into its parts; 0, or -1 if malformed with *out_why a
+ * static phrase naming what is wrong ("port must be 1-65535"). */
 int nd_parse_dest(const char *s, char *ae, size_t aelen, char *host,
-                  size_t hostlen, int *port);
+                  size_t hostlen, int *port, const char **out_why);
+
+/* Says on stderr what is wrong with peer address s for cmd, as
+ * "consort-node CMD: 'S': WHY"; -1 if it is wrong, 0 if not. */
+int nd_check_dest(const char *cmd, const char *s, char *ae, size_t aelen,
+                  char *host, size_t hostlen, int *port);
 
 /* The archive index for `ls` and `queue`: the storage folder of
  * cfg_path (may be NULL) or storage (overrides it), opened for writing

@@ -22,22 +22,55 @@
 #include "dcx/uids.h"
 
 int nd_parse_dest(const char *s, char *ae, size_t aelen, char *host,
-                  size_t hostlen, int *port)
+                  size_t hostlen, int *port, const char **out_why)
 {
-    const char *at = strchr(s, '@');
-    const char *colon = strrchr(s, ':');
-    if (!at || !colon || colon < at || at == s ||
-        (size_t)(at - s) > DCX_AE_LEN || (size_t)(at - s) >= aelen ||
-        colon == at + 1 || (size_t)(colon - at - 1) >= hostlen)
+    /* the last '@' and the ':' after it: neither may be in a host name */
+    const char *at = strrchr(s, '@');
+    const char *colon = at ? strrchr(at, ':') : NULL;
+    size_t ae_n = at ? (size_t)(at - s) : 0;
+    const char *why = NULL;
+    if (!at)
+        why = "no AE title (expected AE@HOST:PORT)";
+    else if (ae_n == 0)
+        why = "the AE title before '@' is empty";
+    else if (ae_n > DCX_AE_LEN || ae_n >= aelen)
+        why = "the AE title is longer than 16 characters";
+    else if (!colon)
+        why = "no port (expected AE@HOST:PORT)";
+    else if (colon == at + 1)
+        why = "the host is empty";
+    else if ((size_t)(colon - at - 1) >= hostlen)
+        why = "the host name is too long";
+    for (const char *c = s; !why && c < at; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7E ||
+            *c == '\\') /* PS3.5 6.2: AE is printable, no backslash */
+            why = "the AE title must be printable ASCII without '\\'";
+    long p = 0;
+    if (!why) {
+        char *end;
+        errno = 0;
+        p = strtol(colon + 1, &end, 10);
+        if (errno || end == colon + 1 || *end || p < 1 || p > 65535)
+            why = "port must be 1-65535";
+    }
+    if (why) {
+        *out_why = why;
         return -1;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end || p < 1 || p > 65535)
-        return -1;
-    snprintf(ae, aelen, "%.*s", (int)(at - s), s);
+    }
+    snprintf(ae, aelen, "%.*s", (int)ae_n, s);
     snprintf(host, hostlen, "%.*s", (int)(colon - at - 1), at + 1);
     *port = (int)p;
     return 0;
+}
+
+int nd_check_dest(const char *cmd, const char *s, char *ae, size_t aelen,
+                  char *host, size_t hostlen, int *port)
+{
+    const char *why;
+    if (nd_parse_dest(s, ae, aelen, host, hostlen, port, &why) == 0)
+        return 0;
+    fprintf(stderr, "consort-node %s: '%s': %s\n", cmd, s, why);
+    return -1;
 }
 
 /* ---- echo ---- */
@@ -63,9 +96,12 @@ int nd_cmd_echo(int argc, char **argv)
     int pr = nd_opts_parse("echo", argc, argv, 1, opts, 1, &n_pos);
     char ae[DCX_AE_LEN + 1], host[256];
     int port;
-    if (pr == ND_OPTS_OK &&
-        (n_pos != 1 || nd_parse_dest(argv[0], ae, sizeof ae, host,
-                                     sizeof host, &port) < 0))
+    if (pr == ND_OPTS_OK && n_pos != 1) {
+        fprintf(stderr, "consort-node echo: which peer? (AE@HOST:PORT)\n");
+        pr = ND_OPTS_BAD;
+    }
+    if (pr == ND_OPTS_OK && nd_check_dest("echo", argv[0], ae, sizeof ae, host,
+                                          sizeof host, &port) < 0)
         pr = ND_OPTS_BAD;
     if (pr != ND_OPTS_OK)
         return nd_opts_exit(pr, echo_usage);
@@ -107,6 +143,7 @@ struct item {
     char *path;
     char sop_class[68], ts[68];
     const char *skip; /* reason, or NULL if sendable */
+    char why[256];    /* a skip reason made for this file */
 };
 
 struct list {
@@ -144,22 +181,24 @@ static void describe(struct item *it)
         it->skip = "not a readable DICOM file";
         return;
     }
-    dcx_item *r = dcx_ds_root(ds);
-    char inst[68] = "";
-    dcx_item_get_str(r, DCX_TAG_SOP_CLASS_UID, 0, it->sop_class,
-                     sizeof it->sop_class);
-    dcx_item_get_str(r, DCX_TAG_SOP_INSTANCE_UID, 0, inst, sizeof inst);
-    snprintf(it->ts, sizeof it->ts, "%s", dcx_ds_transfer_syntax(ds));
     /* a DICOMDIR names its class in the meta only */
     int dicomdir =
         strcmp(dcx_ds_media_class(ds), "1.2.840.10008.1.3.10") == 0;
     dcx_ds_close(ds);
-    if (dicomdir)
+    if (dicomdir) {
         it->skip = "DICOMDIR (a media index, not an instance)";
-    else if (!it->sop_class[0] || !inst[0])
-        it->skip = "no SOP Class or SOP Instance UID";
-    else if (!it->ts[0])
-        it->skip = "unknown transfer syntax";
+        return;
+    }
+    /* the UIDs as the C-STORE will name them: proposing anything else
+     * (the hex a UID stored with VR UN reads as) made the peer refuse a
+     * context no file needed, and the file fail with a bogus class */
+    char inst[68];
+    int rc = dcx_store_head(it->path, it->sop_class, sizeof it->sop_class, inst,
+                            sizeof inst, it->ts, sizeof it->ts, &e);
+    if (rc < 0) {
+        snprintf(it->why, sizeof it->why, "%s", e.msg);
+        it->skip = it->why;
+    }
 }
 
 static int is_plain(const char *ts)
@@ -251,9 +290,14 @@ int nd_cmd_send(int argc, char **argv)
     int pr = nd_opts_parse("send", argc, argv, 1, opts, argc, &n_pos);
     char ae[DCX_AE_LEN + 1], host[256];
     int port;
-    if (pr == ND_OPTS_OK &&
-        (!dest || n_pos == 0 ||
-         nd_parse_dest(dest, ae, sizeof ae, host, sizeof host, &port) < 0))
+    if (pr == ND_OPTS_OK && (!dest || n_pos == 0)) {
+        fprintf(stderr, "consort-node send: %s\n",
+                !dest ? "where to? (--to AE@HOST:PORT)"
+                      : "no file or folder to send");
+        pr = ND_OPTS_BAD;
+    }
+    if (pr == ND_OPTS_OK && nd_check_dest("send", dest, ae, sizeof ae, host,
+                                          sizeof host, &port) < 0)
         pr = ND_OPTS_BAD;
     if (pr != ND_OPTS_OK)
         return nd_opts_exit(pr, send_usage);

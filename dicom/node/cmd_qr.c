@@ -29,11 +29,12 @@
 #define MAX_KEYS 64
 
 struct qr_args {
+    const char *cmd; /* "find", "get", "move": for messages */
     char ae[DCX_AE_LEN + 1], host[256];
     int port;
     const char *our_ae, *level, *dest, *out_dir;
     int patient_root, json, timeout;
-    struct dcx_attr keys[MAX_KEYS];
+    struct dcx_attr keys[MAX_KEYS + 1]; /* and the level, put first */
     size_t n_keys;
 };
 
@@ -64,16 +65,19 @@ static int add_key(struct qr_args *a, const char *kv)
     char name[128];
     const char *eq = strchr(kv, '=');
     size_t n = eq ? (size_t)(eq - kv) : strlen(kv);
-    if (n == 0 || n >= sizeof name || a->n_keys >= MAX_KEYS) {
-        fprintf(stderr, "consort-node: %s '%s'\n",
-                a->n_keys >= MAX_KEYS ? "too many keys at" : "bad key", kv);
+    if (n == 0 || n >= sizeof name) {
+        fprintf(stderr, "consort-node %s: -k '%s': %s\n", a->cmd, kv,
+                n == 0 ? "no attribute before '='" : "attribute name too long");
         return -1;
     }
     memcpy(name, kv, n);
     name[n] = '\0';
     uint32_t tag;
     if (dcx_tag_parse(name, &tag) < 0) {
-        fprintf(stderr, "consort-node: unknown attribute '%s'\n", name);
+        fprintf(stderr,
+                "consort-node %s: -k '%s': unknown attribute '%s' (a "
+                "keyword such as PatientName, or gggg,eeee)\n",
+                a->cmd, kv, name);
         return -1;
     }
     for (size_t i = 0; i < a->n_keys; i++) {
@@ -83,6 +87,13 @@ static int add_key(struct qr_args *a, const char *kv)
             return 0;
         }
     }
+    if (a->n_keys >= MAX_KEYS) {
+        fprintf(stderr,
+                "consort-node %s: -k '%s': too many keys (at most "
+                "%d)\n",
+                a->cmd, kv, MAX_KEYS);
+        return -1;
+    }
     a->keys[a->n_keys].tag = tag;
     a->keys[a->n_keys++].value = eq ? eq + 1 : "";
     return 0;
@@ -90,6 +101,16 @@ static int add_key(struct qr_args *a, const char *kv)
 
 static void usage_qr(FILE *to, const char *cmd)
 {
+    if (to == stderr) { /* after a mistake: the synopsis is the hint */
+        fprintf(to,
+                "usage: consort-node %s AE@HOST:PORT [-k KEY[=VALUE]]... "
+                "[--level L]%s ... (--help: all options)\n",
+                cmd,
+                strcmp(cmd, "find") == 0  ? " [--json]"
+                : strcmp(cmd, "get") == 0 ? " -o DIR"
+                                          : " --dest AE");
+        return;
+    }
     fprintf(to,
             "usage: consort-node %s AE@HOST:PORT [-k KEY[=VALUE]]... "
             "[--level L]%s\n"
@@ -120,6 +141,7 @@ static int key_opt(void *a, const char *kv)
 static int parse(struct qr_args *a, const char *cmd, int argc, char **argv)
 {
     memset(a, 0, sizeof *a);
+    a->cmd = cmd;
     a->our_ae = "CONSORT";
     a->level = "STUDY";
     a->timeout = 60;
@@ -141,29 +163,40 @@ static int parse(struct qr_args *a, const char *cmd, int argc, char **argv)
         usage_qr(stdout, cmd);
         return 1;
     }
-    if (pr != ND_OPTS_OK)
+    if (pr != ND_OPTS_OK) {
+        usage_qr(stderr, cmd);
         return 2;
+    }
     const char *dest = n_pos ? argv[0] : NULL;
     int lv = level_index(a->level);
-    if (!dest || lv < 0 || (lv == 0 && !a->patient_root) ||
-        nd_parse_dest(dest, a->ae, sizeof a->ae, a->host, sizeof a->host,
-                      &a->port) < 0) {
-        if (lv == 0 && !a->patient_root)
-            fprintf(stderr, "consort-node %s: the PATIENT level needs "
-                            "--patient-root\n", cmd);
+    int bad = 1;
+    if (!dest)
+        fprintf(stderr, "consort-node %s: which peer? (AE@HOST:PORT)\n", cmd);
+    else if (lv < 0)
+        fprintf(stderr,
+                "consort-node %s: --level '%s': must be PATIENT, "
+                "STUDY, SERIES or IMAGE\n",
+                cmd, a->level);
+    else if (lv == 0 && !a->patient_root)
+        fprintf(stderr,
+                "consort-node %s: the PATIENT level needs "
+                "--patient-root\n",
+                cmd);
+    else if (nd_check_dest(cmd, dest, a->ae, sizeof a->ae, a->host,
+                           sizeof a->host, &a->port) == 0)
+        bad = 0;
+    if (bad) {
         usage_qr(stderr, cmd);
         return 2;
     }
     /* the level first, then the usual return keys of the level (keys
      * given with -k keep their values) */
-    if (a->n_keys >= MAX_KEYS)
-        return 2;
     memmove(a->keys + 1, a->keys, a->n_keys * sizeof a->keys[0]);
     a->keys[0].tag = DCX_TAG(0x0008, 0x0052);
     a->keys[0].value = a->level;
     a->n_keys++;
     if (strcmp(cmd, "find") == 0)
-        for (int i = 0; default_keys[lv][i]; i++)
+        for (int i = 0; default_keys[lv][i] && a->n_keys < MAX_KEYS; i++)
             add_key(a, default_keys[lv][i]);
     return 0;
 }
@@ -329,6 +362,7 @@ int nd_cmd_get(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : rc;
     if (!a.out_dir) {
+        fprintf(stderr, "consort-node get: into which folder? (-o DIR)\n");
         usage_qr(stderr, "get");
         return 2;
     }
@@ -368,6 +402,13 @@ int nd_cmd_move(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : rc;
     if (!a.dest || !*a.dest || strlen(a.dest) > DCX_AE_LEN) {
+        if (!a.dest || !*a.dest)
+            fprintf(stderr, "consort-node move: to which AE? (--dest AE)\n");
+        else
+            fprintf(stderr,
+                    "consort-node move: --dest '%s': the AE title is "
+                    "longer than 16 characters\n",
+                    a.dest);
         usage_qr(stderr, "move");
         return 2;
     }

@@ -234,6 +234,16 @@ int dcx_scu_open(const struct dcx_scu_opts *opts,
                  const struct dcx_scu_context *ctx, size_t n_ctx,
                  dcx_scu **out_scu, struct dcx_error *out_err);
 
+/* What a C-STORE of the DICOM file at path names (dcx_scu_store reads
+ * it the same way): SOP Class and SOP Instance UID, and its transfer
+ * syntax. A UID stored with VR UN (PS3.5 6.2.2) is read as the text it
+ * holds. 0; DCX_EBADDATA when a UID is missing or not a valid UID
+ * (out_err says which), DCX_EIO when the file cannot be read. The out
+ * strings are written only on success. */
+int dcx_store_head(const char *path, char *out_class, size_t class_len,
+                   char *out_inst, size_t inst_len, char *out_ts, size_t ts_len,
+                   struct dcx_error *out_err);
+
 /* C-FIND at the given model (e.g. Study Root FIND UID): query holds the
  * keys as (tag, UTF-8 value) pairs, including (0008,0052) the level. fn is
  * called per match with the response data set (borrowed, text UTF-8);

@@ -125,10 +125,38 @@ int fail_msg(std::string &err, int rc, const char *fmt, ...)
 
 } // namespace
 
+// The value of a UID element of it: "" if absent, empty or unreadable.
+// A UID that came with VR UN (PS3.5 6.2.2: a sender that did not know the
+// VR; pydicom's rtdose_rle.dcm has SOP Class and Instance UID so) is kept
+// by DCMTK as bytes, whose string form is hex, one value per byte:
+// "31\2e\32..." for "1.2...", so (0008,0016) read as the SOP class "31".
+// Its bytes are the UID as UI encodes it (a NUL pads it to even length).
+std::string dcx_net_get_uid(DcmItem *it, const DcmTagKey &key)
+{
+    DcmElement *el = nullptr;
+    if (it->findAndGetElement(key, el).bad() || !el)
+        return "";
+    std::string v;
+    if (el->ident() == EVR_UN) {
+        Uint8 *b = nullptr;
+        if (el->getUint8Array(b).bad() || !b)
+            return "";
+        v.assign(reinterpret_cast<const char *>(b), el->getLength());
+    } else {
+        OFString s;
+        if (el->getOFString(s, 0).bad())
+            return "";
+        v.assign(s.c_str(), s.size());
+    }
+    while (!v.empty() && (v.back() == '\0' || v.back() == ' '))
+        v.pop_back();
+    return v;
+}
+
 // SOP class and instance from the data set (what the receiver checks; some
 // meta headers disagree with it) and the transfer syntax from the meta
 // header, parsing no further than (0008,0018). False if the file has no
-// usable meta header.
+// usable meta header or its UIDs are not valid UIDs.
 bool dcx_net_read_head(const char *path, std::string &cls, std::string &inst,
                std::string &ts)
 {
@@ -139,18 +167,60 @@ bool dcx_net_read_head(const char *path, std::string &cls, std::string &inst,
         return false;
     DcmMetaInfo *m = ff.getMetaInfo();
     DcmDataset *d = ff.getDataset();
-    OFString a, b, c;
+    OFString c;
+    std::string a = dcx_net_get_uid(d, DCM_SOPClassUID),
+                b = dcx_net_get_uid(d, DCM_SOPInstanceUID);
     if (!m || m->findAndGetOFString(DCM_TransferSyntaxUID, c).bad() ||
-        d->findAndGetOFString(DCM_SOPClassUID, a).bad() ||
-        d->findAndGetOFString(DCM_SOPInstanceUID, b).bad() || a.empty() ||
-        b.empty() || c.empty())
+        !dcx_uid_valid(a.c_str()) || !dcx_uid_valid(b.c_str()) || c.empty())
         return false;
-    cls = a.c_str();
-    inst = b.c_str();
+    cls = a;
+    inst = b;
     ts = c.c_str();
     return true;
 }
 
+extern "C" int dcx_store_head(const char *path, char *out_class,
+                              size_t class_len, char *out_inst, size_t inst_len,
+                              char *out_ts, size_t ts_len,
+                              struct dcx_error *out_err)
+{
+    try {
+        DcmFileFormat ff;
+        OFCondition c =
+            ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, 256,
+                                ERM_autoDetect, DcmTagKey(0x0008, 0x0019));
+        if (c.bad()) {
+            dcx_err_set(out_err, "cannot read %s: %s", path, c.text());
+            return DCX_EIO;
+        }
+        DcmDataset *d = ff.getDataset();
+        std::string a = dcx_net_get_uid(d, DCM_SOPClassUID),
+                    b = dcx_net_get_uid(d, DCM_SOPInstanceUID);
+        OFString t;
+        ff.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, t);
+        if (t.empty()) // no meta: the syntax DCMTK found the data set in
+            t = DcmXfer(d->getOriginalXfer()).getXferID();
+        bool class_ok = dcx_uid_valid(a.c_str()) != 0;
+        if (!class_ok || !dcx_uid_valid(b.c_str())) {
+            const std::string &v = class_ok ? b : a;
+            dcx_err_set(
+                out_err, "SOP %s UID %s", class_ok ? "Instance" : "Class",
+                v.empty() ? "missing" : "cannot be read (not a valid UID)");
+            return DCX_EBADDATA;
+        }
+        if (t.empty()) {
+            dcx_err_set(out_err, "unknown transfer syntax");
+            return DCX_EBADDATA;
+        }
+        snprintf(out_class, class_len, "%s", a.c_str());
+        snprintf(out_inst, inst_len, "%s", b.c_str());
+        snprintf(out_ts, ts_len, "%s", t.c_str());
+        return 0;
+    } catch (...) {
+        dcx_err_set(out_err, "internal error");
+        return DCX_EINTERNAL;
+    }
+}
 
 T_ASC_PresentationContextID dcx_net_find_pc(T_ASC_Association *assoc,
                                             const char *cls, const char *ts,
@@ -355,14 +425,17 @@ int dcx_net_store_ex(T_ASC_Association *assoc, int timeout, const char *path,
                 return fail_msg(err, DCX_EBADDATA, "cannot read %s: %s", path,
                             c.text());
             ds = ff.getDataset();
-            OFString a, b;
-            if (ds->findAndGetOFString(DCM_SOPClassUID, a).bad() ||
-                ds->findAndGetOFString(DCM_SOPInstanceUID, b).bad() ||
-                a.empty() || b.empty())
+            cls = dcx_net_get_uid(ds, DCM_SOPClassUID);
+            inst = dcx_net_get_uid(ds, DCM_SOPInstanceUID);
+            if (cls.empty() || inst.empty())
                 return fail_msg(err, DCX_EBADDATA,
                             "%s has no SOP Class/Instance UID", path);
-            cls = a.c_str();
-            inst = b.c_str();
+            if (!dcx_uid_valid(cls.c_str()) || !dcx_uid_valid(inst.c_str()))
+                return fail_msg(
+                    err, DCX_EBADDATA,
+                    "%s: its SOP %s UID cannot be read (not a "
+                    "valid UID)",
+                    path, dcx_uid_valid(cls.c_str()) ? "Instance" : "Class");
             pcid = dcx_net_find_pc(assoc, cls.c_str(), nullptr, scp_role);
             if (pcid == 0)
                 return fail_msg(err, DCX_EUNSUPPORTED,

@@ -34,8 +34,15 @@ extern thread_local unsigned long dcx_net_current_assoc;
 // DCMTK has taken the socket (createConnection), before any handshake.
 extern thread_local std::unique_lock<std::mutex> *dcx_net_handoff;
 
+// A UID element's value, read as text also when it came with VR UN; "" if
+// absent or unreadable (the caller checks it with dcx_uid_valid).
+class DcmItem;
+class DcmTagKey;
+std::string dcx_net_get_uid(DcmItem *it, const DcmTagKey &key);
+
 // SOP class/instance (from the data set) and transfer syntax (meta) of a
-// Part-10 file, parsing no further than (0008,0018).
+// Part-10 file, parsing no further than (0008,0018); false unless both
+// UIDs are valid.
 bool dcx_net_read_head(const char *path, std::string &cls, std::string &inst,
                        std::string &ts);
 
