@@ -322,6 +322,13 @@ def main():
              "20030818153516" in seen and "association rejected" not in seen,
              "rtdose_rle.dcm (UIDs with VR UN) goes as a C-STORE naming its "
              "real SOP Instance UID: %s" % out.strip().splitlines()[0][-80:])
+    # and is kept: the node reads a known tag sent as UN with the
+    # dictionary's VR (it refused it with 0x0117, its UIDs read as hex)
+    got = nl.index_rows(storage3, "SELECT sop_class FROM instances WHERE sop_uid"
+                        " = '1.9.999.999.99.9.9999.9999.20030818153516'")
+    nl.check(rc == 0 and got == [("1.2.840.10008.5.1.4.1.1.481.2",)],
+             "rtdose_rle.dcm is stored and indexed as RT Dose (send exit %d, "
+             "index %s)" % (rc, got))
     rows = nl.index_rows(storage3, "SELECT path FROM instances")
     missing = [r[0] for r in rows if not os.path.exists(os.path.join(storage3, r[0]))]
     nl.check(not missing, "every indexed path exists (%d rows)" % len(rows))

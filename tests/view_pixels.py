@@ -387,6 +387,12 @@ def main():
     compare("RT Dose, default window %.4g/%.4g Gy" % ((lo + hi) / 2, hi - lo + dgs),
             shot(view, rd, os.path.join(work, "rtdose-default.png")),
             to8(window_linear(dose, (lo + hi) / 2, hi - lo + dgs, dgs)))
+    # the same dose as RLE with its attributes written as UN (a sender that
+    # did not know their VR): Dose Grid Scaling is read all the same
+    compare("RT Dose as RLE, attributes with VR UN, the same window",
+            shot(view, os.path.join(TF, "rtdose_rle.dcm"),
+                 os.path.join(work, "rtdose-un.png"), "--window", "1,0.4"),
+            to8(window_linear(dose, 1.0, 0.4, dgs)))
     s32 = os.path.join(work, "mr_signed32.dcm")
     ds = pydicom.dcmread(os.path.join(TF, "MR_small.dcm"))
     big = (ds.pixel_array.astype(np.int64) - 600) * 9000  # about -5.4e6..+1.8e7

@@ -73,6 +73,13 @@ extern "C" int dcx_shim_init(int max_level)
         // header (pydicom's SC_rgb_jpeg.dcm); DCMTK then detects the real
         // one. Applies to uncompressed datasets only.
         dcmAutoDetectDatasetXfer.set(OFTrue);
+        // A defined-length element a sender wrote as UN although the
+        // dictionary knows its VR (PS3.5 6.2.2: it did not know it; pydicom's
+        // rtdose_rle.dcm has its UIDs and Dose Grid Scaling so) is read with
+        // the dictionary's VR, as the standard expects of a receiver that
+        // knows it: otherwise its UIDs read as hex bytes and the instance was
+        // refused as having no valid UID. Files are stored as received.
+        dcmEnableUnknownVRConversion.set(OFTrue);
         dcx_dict_load_builtin();
         // dcmnet disables Nagle on its sockets only when asked through the
         // environment (DESIGN.md rule 6); we also set it per socket.
