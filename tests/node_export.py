@@ -671,6 +671,34 @@ def main():
               "itself, de-identified, another patient another pseudonym (%s, "
               "%.0f s)" % (ids3, time.time() - t0))
     srv.stop()
+
+    # one Patient ID, two people (county sites number patients on their
+    # own): another person under 7700123 is another teaching patient
+    src3 = os.path.join(work, "src-same-id")
+    os.makedirs(src3)
+    study3 = generate_uid()
+    ds = pydicom.dcmread(os.path.join(DATA, "CT_small.dcm"))
+    identify(ds, study3, generate_uid(), generate_uid(), 1, "CT chest")
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate = "Zhao^Lei", "7700123", "19400101"
+    ds.save_as(os.path.join(src3, "ct.dcm"), write_like_original=False)
+    nl.run([node, "import", "--storage", storage, "--no-progress", src3], check_rc=0)
+
+    def pseudonym_of(uid, out):
+        nl.run([node, "export", "--anonymize", uid, out, "--storage", storage],
+               check_rc=0)
+        return {str(pydicom.dcmread(f).PatientID)
+                for f in nl.files_under(os.path.join(out, "DICOM"))}
+    other = pseudonym_of(study3, os.path.join(work, "same-id-other"))
+    nl.check(len(other) == 1 and other != ids3,
+             "another person with Li Ming's Patient ID gets a pseudonym of "
+             "their own: %s, Li Ming %s" % (other, ids3))
+    # a mapping made before people were told apart (person '') is taken
+    # over by the first export of its ID: earlier exports still agree
+    nl.index_exec(storage, "UPDATE deid_patients SET person = '' WHERE"
+                  " pseudonym = ?", (sorted(ids3)[0],))
+    again = pseudonym_of(study2, os.path.join(work, "same-id-again"))
+    nl.check(again == ids3, "a mapping from schema 7 is kept for its patient: "
+             "%s, before %s" % (again, ids3))
     nl.finish("node_export")
 
 

@@ -148,7 +148,7 @@ def main():
              "after the migration, PatientName=qian* finds the second "
              "person's study (%d hits)" % len(rs))
     version = nl.index_rows(storage, "PRAGMA user_version")[0][0]
-    nl.check(version == 7, "schema after opening: %d" % version)
+    nl.check(version == 8, "schema after opening: %d" % version)
     idx = sorted(r[1] for r in nl.index_rows(storage,
                                              "PRAGMA index_list(patients)")
                  if r[1].startswith("patients_name"))

@@ -456,10 +456,10 @@ def main():
     # schema 6: a patient is its ID, issuer and demographics
     pkey = [[c[2] for c in nl.index_rows(storage4, "PRAGMA index_info('%s')" % r[1])]
             for r in nl.index_rows(storage4, "PRAGMA index_list(patients)") if r[2]]
-    nl.check(rc == 0 and before == after and ver == 7 and len(uniq) == 1 and
+    nl.check(rc == 0 and before == after and ver == 8 and len(uniq) == 1 and
              {"queue", "forward_stats", "teaching", "deid_uids"} <= tables and
              pkey == [["patient_id", "issuer", "name", "birth_date", "sex"]],
-             "schema 2 index migrated to 7: %d instances kept, unique indexes "
+             "schema 2 index migrated to 8: %d instances kept, unique indexes "
              "left on instances: %s, forwarding and teaching tables made, "
              "patients keyed by %s" % (after[0], uniq, pkey))
 

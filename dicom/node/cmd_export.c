@@ -98,6 +98,7 @@ struct instance {
 
 struct study {
     char uid[68], patient_id[130], issuer[130];
+    char person[600]; /* nd_teach_person: one ID can be two people */
     struct instance *v;
     size_t n, cap;
 };
@@ -123,6 +124,8 @@ static int collect(void *user, const char *const *v)
     s->n++;
     snprintf(s->patient_id, sizeof s->patient_id, "%s", v[NK_PATIENT_ID]);
     snprintf(s->issuer, sizeof s->issuer, "%s", v[NK_ISSUER]);
+    nd_teach_person(v[NK_PATIENT_NAME], v[NK_BIRTH_DATE], v[NK_SEX],
+                    s->person, sizeof s->person);
     return 0;
 }
 
@@ -203,8 +206,6 @@ static int left_out(void *user, const char *sop_uid)
     return 0;
 }
 
-/* The Issuer of Patient ID of a file (the index keys patients by ID and
- * issuer; sites number patients independently). */
 /* 1 if dir's DICOMDIR already has a STUDY record for uid: exporting it
  * again would put its instances in the file-set twice. */
 static int dicomdir_has_study(const char *dir, const char *uid)
@@ -396,7 +397,7 @@ static int export_study(nd_index *ix, nd_audit *audit,
     struct map_ctx mc = {.ix = ix};
     struct dcx_deid_opts d = {0};
     if (o->anonymize) {
-        if (nd_teach_patient(ix, s.patient_id, s.issuer, &tp) < 0) {
+        if (nd_teach_patient(ix, s.patient_id, s.issuer, s.person, &tp) < 0) {
             fprintf(stderr, "consort-node export: %s\n",
                     nd_index_errmsg(ix));
             study_free(&s);

@@ -181,6 +181,24 @@ static const char *const migrations[] = {
     "CREATE INDEX patients_name_ideo ON patients(name_ideo COLLATE NOCASE);"
     "CREATE INDEX patients_name_phon ON patients(name_phon COLLATE NOCASE);"
     "DROP INDEX patients_name;",
+    /* 7 -> 8: a pseudonym per person, not per Patient ID: two people
+     * under one ID (schema 6) were one teaching patient. person is the
+     * patient's name, birth date and sex as the patients table has them;
+     * a row from before ('') is claimed by the first export of its ID
+     * (nd_teach_patient), so earlier exports still agree with later ones. */
+    "CREATE TABLE deid_patients_v8("
+    "  patient_id TEXT NOT NULL,"
+    "  issuer TEXT NOT NULL,"
+    "  person TEXT NOT NULL DEFAULT '',"
+    "  pseudonym TEXT NOT NULL UNIQUE,"
+    "  date_shift INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY(patient_id, issuer, person));"
+    "INSERT INTO deid_patients_v8(patient_id, issuer, pseudonym, date_shift,"
+    "  created) SELECT patient_id, issuer, pseudonym, date_shift, created"
+    "  FROM deid_patients;"
+    "DROP TABLE deid_patients;"
+    "ALTER TABLE deid_patients_v8 RENAME TO deid_patients;",
 };
 
 enum {

@@ -25,21 +25,37 @@ static void patient_row(sqlite3_stmt *s, struct nd_teach_patient *out)
     out->date_shift = sqlite3_column_int(s, 1);
 }
 
+void nd_teach_person(const char *name, const char *birth, const char *sex,
+                     char *out, size_t len)
+{
+    snprintf(out, len, "%s|%s|%s", name ? name : "", birth ? birth : "",
+             sex ? sex : "");
+}
+
 int nd_teach_patient(nd_index *ix, const char *patient_id, const char *issuer,
-                     struct nd_teach_patient *out)
+                     const char *person, struct nd_teach_patient *out)
 {
     if (nd_sql_begin(ix) != SQLITE_OK)
         return nd_sql_fail(ix);
-    sqlite3_stmt *s = nd_sql(ix,
-                             "SELECT pseudonym, date_shift FROM deid_patients"
-                             " WHERE patient_id = ?1 AND issuer = ?2",
-                             "tt", patient_id, issuer);
-    if (!s)
-        return nd_sql_fail(ix);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        patient_row(s, out);
-    sqlite3_finalize(s);
+    /* this person's row; else a row from before persons were told apart
+     * (schema 7), which the first of them takes over */
+    static const char *const find[] = {
+        "SELECT pseudonym, date_shift FROM deid_patients"
+        " WHERE patient_id = ?1 AND issuer = ?2 AND person = ?3",
+        "UPDATE deid_patients SET person = ?3"
+        " WHERE patient_id = ?1 AND issuer = ?2 AND person = ''"
+        " RETURNING pseudonym, date_shift"};
+    int rc = SQLITE_DONE;
+    for (int k = 0; k < 2 && rc == SQLITE_DONE; k++) {
+        sqlite3_stmt *s = nd_sql(ix, find[k], "ttt", patient_id, issuer,
+                                 person);
+        if (!s)
+            return nd_sql_fail(ix);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            patient_row(s, out);
+        sqlite3_finalize(s);
+    }
     if (rc == SQLITE_ROW)
         return nd_sql_commit(ix) == SQLITE_OK ? 0 : nd_sql_fail(ix);
     if (rc != SQLITE_DONE)
@@ -52,14 +68,15 @@ int nd_teach_patient(nd_index *ix, const char *patient_id, const char *issuer,
     }
     /* sequential pseudonyms: one more than there are (under the write
      * lock, so two exports cannot take the same) */
-    s = nd_sql(ix,
-               "INSERT INTO deid_patients(patient_id, issuer,"
-               " pseudonym, date_shift, created)"
-               " SELECT ?1, ?2, printf('TF%06d', count(*) + 1),"
-               " ?3, ?4 FROM deid_patients"
-               " RETURNING pseudonym, date_shift",
-               "ttiI", patient_id, issuer, -(3650 + (int)(r % 3651)),
-               (int64_t)time(NULL));
+    sqlite3_stmt *s = nd_sql(
+        ix,
+        "INSERT INTO deid_patients(patient_id, issuer, person,"
+        " pseudonym, date_shift, created)"
+        " SELECT ?1, ?2, ?3, printf('TF%06d', count(*) + 1),"
+        " ?4, ?5 FROM deid_patients"
+        " RETURNING pseudonym, date_shift",
+        "tttiI", patient_id, issuer, person, -(3650 + (int)(r % 3651)),
+        (int64_t)time(NULL));
     if (!s)
         return nd_sql_fail(ix);
     rc = sqlite3_step(s);

@@ -16,10 +16,17 @@ struct nd_teach_patient {
     int date_shift;     /* days added to every date: 10 to 20 years back */
 };
 
-/* The patient's pseudonym and date shift, made on first use (the same
- * for every later export). 0 or ND_EINDEX. */
+/* The pseudonym and date shift of the patient with this ID and issuer who
+ * is person (name, birth date and sex, as nd_teach_person writes them:
+ * one ID can be two people), made on first use (the same for every later
+ * export). 0 or ND_EINDEX. */
 int nd_teach_patient(nd_index *ix, const char *patient_id,
-                     const char *issuer, struct nd_teach_patient *out);
+                     const char *issuer, const char *person,
+                     struct nd_teach_patient *out);
+
+/* person for nd_teach_patient: "name|birth date|sex". */
+void nd_teach_person(const char *name, const char *birth, const char *sex,
+                     char *out, size_t len);
 
 /* The new UID (2.25.<random 128-bit number>, PS3.5 B.2) of an original,
  * made on first use. 0 or ND_EINDEX. */
