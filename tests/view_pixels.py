@@ -123,6 +123,27 @@ def save(ds, path):
     ds.save_as(path, write_like_original=False)
 
 
+def mr_with_lut(path, seq, curve):
+    """MR_small with a LUT sequence (VOILUTSequence or ModalityLUTSequence)
+    of 16-bit entries over its stored range, curve(0..1) giving them, and
+    no window or rescale of its own."""
+    ds = pydicom.dcmread(os.path.join(TF, "MR_small.dcm"))
+    lo, hi = int(ds.pixel_array.min()), int(ds.pixel_array.max())
+    n = hi - lo + 1
+    item = Dataset()
+    item.LUTDescriptor = [n, lo, 16]
+    if seq == "ModalityLUTSequence":
+        item.ModalityLUTType = "US"
+        for k in ("WindowCenter", "WindowWidth", "RescaleSlope", "RescaleIntercept"):
+            if k in ds:
+                del ds[k]
+    entries = curve(np.arange(n) / (n - 1)).astype("<u2")
+    item.add_new(0x00283006, "OW", entries.tobytes())
+    setattr(ds, seq, [item])
+    ds.SOPInstanceUID = generate_uid()
+    save(ds, path)
+
+
 def palette_file(path):
     """8-bit indices (a gradient with shapes) under pydicom's hotiron LUT."""
     pal = pydicom.dcmread(os.path.join(DATA, "palettes", "hotiron.dcm"))
@@ -244,16 +265,7 @@ def main():
     # left button replaces it (the LUT used to go on deciding the image
     # while the corner showed the dragged window)
     vl = os.path.join(work, "mr_voilut.dcm")
-    ds = pydicom.dcmread(os.path.join(TF, "MR_small.dcm"))
-    lo, hi = int(ds.pixel_array.min()), int(ds.pixel_array.max())
-    n = hi - lo + 1
-    item = Dataset()
-    item.LUTDescriptor = [n, lo, 16]
-    curve = np.round((np.arange(n) / (n - 1)) ** 0.5 * 65535).astype("<u2")
-    item.add_new(0x00283006, "OW", curve.tobytes())
-    ds.VOILUTSequence = [item]
-    ds.SOPInstanceUID = generate_uid()
-    save(ds, vl)
+    mr_with_lut(vl, "VOILUTSequence", lambda t: np.round(t ** 0.5 * 65535))
     vds = pydicom.dcmread(vl)
     want = to8(apply_voi_lut(vds.pixel_array, vds).astype(float) / 65535.0)
     compare("VOI LUT Sequence (square root, 16-bit entries)",
@@ -284,20 +296,7 @@ def main():
     # apply_modality_lut, with a window given and with the default one,
     # which must span the LUT's values, not the stored ones (it was white)
     ml = os.path.join(work, "mr_mlut.dcm")
-    ds = pydicom.dcmread(os.path.join(TF, "MR_small.dcm"))
-    lo, hi = int(ds.pixel_array.min()), int(ds.pixel_array.max())
-    n = hi - lo + 1
-    item = Dataset()
-    item.LUTDescriptor = [n, lo, 16]
-    item.ModalityLUTType = "US"
-    curve = (20000 + 16000 * (np.arange(n) / (n - 1)) ** 1.5).astype("<u2")
-    item.add_new(0x00283006, "OW", curve.tobytes())
-    ds.ModalityLUTSequence = [item]
-    for k in ("WindowCenter", "WindowWidth", "RescaleSlope", "RescaleIntercept"):
-        if k in ds:
-            del ds[k]
-    ds.SOPInstanceUID = generate_uid()
-    save(ds, ml)
+    mr_with_lut(ml, "ModalityLUTSequence", lambda t: 20000 + 16000 * t ** 1.5)
     mds = pydicom.dcmread(ml)
     mod = apply_modality_lut(mds.pixel_array, mds).astype(float)
     compare("Modality LUT Sequence (window 28000/8000)",
