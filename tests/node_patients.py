@@ -15,7 +15,8 @@ from pydicom's CT_small, stored with DCMTK storescu, queried with findscu:
   patient back from its files when the node opens it, and migrated on to
   schema 7 (Person Name component groups, indexed) finds names as before;
 - and that index, up to date, is listed and verified by a user who may
-  only read it (nobody, when the test runs as root): nothing is written.
+  only read it (nobody, when the test runs as root): nothing is written;
+  queue retry and delete tell that user they may not change it.
 """
 
 import os
@@ -175,6 +176,15 @@ def main():
                                  ["--storage", os.path.join(ro, "var")])
                 nl.check(rc == 0, "%s as a user who may only read: exit %d %s"
                          % (cmd[0], rc, out.strip()[-200:]))
+            # and one that would change it is told whose it is
+            for cmd in (["queue", "retry", "--dead"],
+                        ["delete", "--study", uids[0], "--yes"]):
+                rc, out = nl.run(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                                  "--clear-groups", node] + cmd +
+                                 ["--storage", os.path.join(ro, "var")])
+                nl.check(rc == 1 and "may not be changed by this user" in out,
+                         "%s as a user who may only read: exit %d, %s"
+                         % (" ".join(cmd[:2]), rc, out.strip()[-160:]))
             after = os.stat(os.path.join(ro, "var", "index.sqlite")).st_mtime_ns
             nl.check(before == after, "the read-only user's commands left the "
                      "index as it was")

@@ -31,14 +31,15 @@ int nd_parse_dest(const char *s, char *ae, size_t aelen, char *host,
 int nd_check_dest(const char *cmd, const char *s, char *ae, size_t aelen,
                   char *host, size_t hostlen, int *port);
 
-/* The archive index for `ls` and `queue`: the storage folder of
+/* The archive index of a storage command: the storage folder of
  * cfg_path (may be NULL) or storage (overrides it), opened for writing
- * (migrated if needed). NULL after saying why on stderr as
- * "consort-node <cmd>: ...". The folder goes to storage_out. */
+ * (migrated if needed), or read-only for a user who may not write the
+ * archive when the command only reads (write 0). NULL after saying why on
+ * stderr as "consort-node <cmd>: ...". The folder goes to storage_out. */
 struct nd_index;
 struct nd_index *nd_cmd_open_index(const char *cmd, const char *cfg_path,
-                                   const char *storage, char *storage_out,
-                                   size_t len);
+                                   const char *storage, int write,
+                                   char *storage_out, size_t len);
 
 /* Who runs a command, for the audit trail: given (--user), else
  * $SUDO_USER (the person behind sudo), else $USER, else "uid N". Never

@@ -73,7 +73,7 @@ int nd_cmd_delete(int argc, char **argv)
         fprintf(stderr, "consort-node delete: %s\n", err);
         return 1;
     }
-    nd_index *ix = nd_cmd_open_index("delete", cfg_path, storage, dir,
+    nd_index *ix = nd_cmd_open_index("delete", cfg_path, storage, 1, dir,
                                      sizeof dir);
     if (!ix)
         return 1;

@@ -618,7 +618,7 @@ int nd_cmd_export(int argc, char **argv)
         return 1;
     }
     nd_index *ix =
-        nd_cmd_open_index("export", cfg_path, storage, dir, sizeof dir);
+        nd_cmd_open_index("export", cfg_path, storage, 1, dir, sizeof dir);
     if (!ix)
         return 1;
     if (list) {

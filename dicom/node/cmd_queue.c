@@ -180,7 +180,8 @@ int nd_cmd_queue(int argc, char **argv)
         return 2;
     }
     char dir[1024];
-    nd_index *ix = nd_cmd_open_index("queue", cfg_path, storage, dir,
+    nd_index *ix = nd_cmd_open_index("queue", cfg_path, storage,
+                                     sub && strcmp(sub, "list") != 0, dir,
                                      sizeof dir);
     if (!ix)
         return 1;

@@ -160,7 +160,7 @@ int nd_cmd_verify(int argc, char **argv)
     if (pr != ND_OPTS_OK)
         return nd_opts_exit(pr, usage);
     char dir[1024], err[512];
-    nd_index *ix = nd_cmd_open_index("verify", cfg_path, storage, dir,
+    nd_index *ix = nd_cmd_open_index("verify", cfg_path, storage, 0, dir,
                                      sizeof dir);
     if (!ix)
         return 1;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage(FILE *to)
@@ -67,7 +68,7 @@ static void usage(FILE *to)
 }
 
 nd_index *nd_cmd_open_index(const char *cmd, const char *cfg_path,
-                            const char *storage, char *storage_out,
+                            const char *storage, int write, char *storage_out,
                             size_t len)
 {
     struct nd_config cfg;
@@ -88,12 +89,21 @@ nd_index *nd_cmd_open_index(const char *cmd, const char *cfg_path,
         return NULL;
     }
     /* a user who may only read the archive (a monitoring account running
-     * ls or verify) reads it as it is; a command that then writes is told
-     * so by SQLite ("readonly database") */
+     * ls or verify) reads it as it is; one who would change it is told
+     * whose it is */
+    int writable = access(path, W_OK) == 0 && access(cfg.storage, W_OK) == 0;
+    if (write && !writable) {
+        struct stat sb;
+        fprintf(stderr,
+                "consort-node %s: %s may not be changed by this user; run "
+                "it as the user the node runs as (uid %ld)\n",
+                cmd, cfg.storage,
+                stat(path, &sb) == 0 ? (long)sb.st_uid : -1L);
+        return NULL;
+    }
     nd_index *ix;
-    int rc = access(path, W_OK) == 0 && access(cfg.storage, W_OK) == 0
-                 ? nd_index_open(path, &ix, err, sizeof err)
-                 : nd_index_open_readonly(path, &ix, err, sizeof err);
+    int rc = writable ? nd_index_open(path, &ix, err, sizeof err)
+                      : nd_index_open_readonly(path, &ix, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "consort-node %s: %s\n", cmd, err);
         return NULL;
