@@ -125,58 +125,59 @@ int fail_msg(std::string &err, int rc, const char *fmt, ...)
 
 } // namespace
 
-// The value of a UID element of it: "" if absent, empty or unreadable.
-// A UID that came with VR UN (PS3.5 6.2.2: a sender that did not know the
-// VR; pydicom's rtdose_rle.dcm has SOP Class and Instance UID so) is kept
-// by DCMTK as bytes, whose string form is hex, one value per byte:
-// "31\2e\32..." for "1.2...", so (0008,0016) read as the SOP class "31".
-// Its bytes are the UID as UI encodes it (a NUL pads it to even length).
+// The value of a UID element of it: "" if absent, empty or unreadable. (A
+// UID a sender wrote as UN reads as its text: dcx_shim_init has DCMTK read
+// UN elements of known tags with the dictionary's VR.)
 std::string dcx_net_get_uid(DcmItem *it, const DcmTagKey &key)
 {
-    DcmElement *el = nullptr;
-    if (it->findAndGetElement(key, el).bad() || !el)
+    OFString s;
+    if (it->findAndGetOFString(key, s).bad())
         return "";
-    std::string v;
-    if (el->ident() == EVR_UN) {
-        Uint8 *b = nullptr;
-        if (el->getUint8Array(b).bad() || !b)
-            return "";
-        v.assign(reinterpret_cast<const char *>(b), el->getLength());
-    } else {
-        OFString s;
-        if (el->getOFString(s, 0).bad())
-            return "";
-        v.assign(s.c_str(), s.size());
-    }
+    std::string v(s.c_str(), s.size());
     while (!v.empty() && (v.back() == '\0' || v.back() == ' '))
         v.pop_back();
     return v;
 }
 
-// SOP class and instance from the data set (what the receiver checks; some
-// meta headers disagree with it) and the transfer syntax from the meta
-// header, parsing no further than (0008,0018). False if the file has no
-// usable meta header or its UIDs are not valid UIDs.
-bool dcx_net_read_head(const char *path, std::string &cls, std::string &inst,
-               std::string &ts)
+int dcx_net_read_head(const char *path, std::string &cls, std::string &inst,
+                      std::string &ts, bool bare, std::string *why)
 {
     DcmFileFormat ff;
-    if (ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, 256,
-                            ERM_autoDetect, DcmTagKey(0x0008, 0x0019))
-            .bad())
-        return false;
-    DcmMetaInfo *m = ff.getMetaInfo();
+    OFCondition c =
+        ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, 256,
+                            ERM_autoDetect, DcmTagKey(0x0008, 0x0019));
+    if (c.bad()) {
+        if (why)
+            *why = std::string("cannot read ") + path + ": " + c.text();
+        return DCX_EIO;
+    }
     DcmDataset *d = ff.getDataset();
-    OFString c;
     std::string a = dcx_net_get_uid(d, DCM_SOPClassUID),
                 b = dcx_net_get_uid(d, DCM_SOPInstanceUID);
-    if (!m || m->findAndGetOFString(DCM_TransferSyntaxUID, c).bad() ||
-        !dcx_uid_valid(a.c_str()) || !dcx_uid_valid(b.c_str()) || c.empty())
-        return false;
+    OFString t;
+    DcmMetaInfo *m = ff.getMetaInfo();
+    if (m)
+        m->findAndGetOFString(DCM_TransferSyntaxUID, t);
+    if (t.empty() && bare) // no meta: the syntax DCMTK found the data set in
+        t = DcmXfer(d->getOriginalXfer()).getXferID();
+    bool class_ok = dcx_uid_valid(a.c_str()) != 0;
+    if (!class_ok || !dcx_uid_valid(b.c_str())) {
+        const std::string &v = class_ok ? b : a;
+        if (why)
+            *why = std::string("SOP ") + (class_ok ? "Instance" : "Class") +
+                   " UID " +
+                   (v.empty() ? "missing" : "cannot be read (not a valid UID)");
+        return DCX_EBADDATA;
+    }
+    if (t.empty()) {
+        if (why)
+            *why = bare ? "unknown transfer syntax" : "no meta header";
+        return DCX_EBADDATA;
+    }
     cls = a;
     inst = b;
-    ts = c.c_str();
-    return true;
+    ts = t.c_str();
+    return 0;
 }
 
 extern "C" int dcx_store_head(const char *path, char *out_class,
@@ -185,36 +186,15 @@ extern "C" int dcx_store_head(const char *path, char *out_class,
                               struct dcx_error *out_err)
 {
     try {
-        DcmFileFormat ff;
-        OFCondition c =
-            ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, 256,
-                                ERM_autoDetect, DcmTagKey(0x0008, 0x0019));
-        if (c.bad()) {
-            dcx_err_set(out_err, "cannot read %s: %s", path, c.text());
-            return DCX_EIO;
+        std::string cls, inst, ts, why;
+        int rc = dcx_net_read_head(path, cls, inst, ts, true, &why);
+        if (rc < 0) {
+            dcx_err_set(out_err, "%s", why.c_str());
+            return rc;
         }
-        DcmDataset *d = ff.getDataset();
-        std::string a = dcx_net_get_uid(d, DCM_SOPClassUID),
-                    b = dcx_net_get_uid(d, DCM_SOPInstanceUID);
-        OFString t;
-        ff.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, t);
-        if (t.empty()) // no meta: the syntax DCMTK found the data set in
-            t = DcmXfer(d->getOriginalXfer()).getXferID();
-        bool class_ok = dcx_uid_valid(a.c_str()) != 0;
-        if (!class_ok || !dcx_uid_valid(b.c_str())) {
-            const std::string &v = class_ok ? b : a;
-            dcx_err_set(
-                out_err, "SOP %s UID %s", class_ok ? "Instance" : "Class",
-                v.empty() ? "missing" : "cannot be read (not a valid UID)");
-            return DCX_EBADDATA;
-        }
-        if (t.empty()) {
-            dcx_err_set(out_err, "unknown transfer syntax");
-            return DCX_EBADDATA;
-        }
-        snprintf(out_class, class_len, "%s", a.c_str());
-        snprintf(out_inst, inst_len, "%s", b.c_str());
-        snprintf(out_ts, ts_len, "%s", t.c_str());
+        snprintf(out_class, class_len, "%s", cls.c_str());
+        snprintf(out_inst, inst_len, "%s", inst.c_str());
+        snprintf(out_ts, ts_len, "%s", ts.c_str());
         return 0;
     } catch (...) {
         dcx_err_set(out_err, "internal error");
@@ -390,7 +370,7 @@ int dcx_net_store_ex(T_ASC_Association *assoc, int timeout, const char *path,
         std::string cls, inst, ts;
         DcmFileFormat ff;
         DcmDataset *ds = nullptr;
-        bool from_file = dcx_net_read_head(path, cls, inst, ts);
+        bool from_file = dcx_net_read_head(path, cls, inst, ts) == 0;
         T_ASC_PresentationContextID pcid = 0;
         uint64_t sent_len = 0;
         if (from_file && compress && !scp_role &&

@@ -34,17 +34,21 @@ extern thread_local unsigned long dcx_net_current_assoc;
 // DCMTK has taken the socket (createConnection), before any handshake.
 extern thread_local std::unique_lock<std::mutex> *dcx_net_handoff;
 
-// A UID element's value, read as text also when it came with VR UN; "" if
-// absent or unreadable (the caller checks it with dcx_uid_valid).
+// A UID element's value, trailing padding off; "" if absent or unreadable
+// (the caller checks it with dcx_uid_valid).
 class DcmItem;
 class DcmTagKey;
 std::string dcx_net_get_uid(DcmItem *it, const DcmTagKey &key);
 
-// SOP class/instance (from the data set) and transfer syntax (meta) of a
-// Part-10 file, parsing no further than (0008,0018); false unless both
-// UIDs are valid.
-bool dcx_net_read_head(const char *path, std::string &cls, std::string &inst,
-                       std::string &ts);
+// SOP class/instance (from the data set: what the receiver checks; some
+// meta headers disagree with it) and transfer syntax (meta; bare: else the
+// one DCMTK found a file without meta in) of a file, parsing no further
+// than (0008,0018). 0; DCX_EIO if unreadable; DCX_EBADDATA if a UID is
+// missing or not valid or there is no syntax (why, if not null, says
+// which). The out strings are written only on success.
+int dcx_net_read_head(const char *path, std::string &cls, std::string &inst,
+                      std::string &ts, bool bare = false,
+                      std::string *why = nullptr);
 
 // C-STORE of the file at path on assoc: as stored when an accepted context
 // has its transfer syntax, else converted to what was accepted for its SOP

@@ -877,7 +877,7 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
         std::string c, inst, ts;
         if (files.uids && files.uids[i])
             failed_uids.push_back(files.uids[i]);
-        else if (dcx_net_read_head(files.paths[i], c, inst, ts))
+        else if (dcx_net_read_head(files.paths[i], c, inst, ts) == 0)
             failed_uids.push_back(inst);
     };
     if (status == 0 && n > 0 && !is_get) {
@@ -887,7 +887,7 @@ bool Assoc::handle_retrieve(T_DIMSE_Message &msg,
         std::set<std::pair<std::string, std::string>> seen;
         for (size_t i = 0; i < files.n; i++) {
             std::string c, inst, ts;
-            if (dcx_net_read_head(files.paths[i], c, inst, ts) &&
+            if (dcx_net_read_head(files.paths[i], c, inst, ts) == 0 &&
                 seen.insert({c, ts}).second)
                 pairs.push_back({c, ts});
         }
