@@ -1029,12 +1029,7 @@ int vw_media_files(const char *dicomdir, const char *study_uid, char ***out,
         *out_study = NULL;
     *n = 0;
     char root[1024];
-    snprintf(root, sizeof root, "%s", dicomdir);
-    char *slash = strrchr(root, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(root, sizeof root, ".");
+    dcx_dir_of(dicomdir, root, sizeof root);
     struct media_walk m = {.cur_i = -1, .want = study_uid, .root = root};
     struct dcx_error e;
     int rc = dcx_dicomdir_read(dicomdir, media_file, &m, &e);

@@ -308,12 +308,7 @@ static int patient_of(nd_index *ix, const char *id, const char *issuer,
 static int split_patients(nd_index *ix, const char *index_path)
 {
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s", index_path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
+    dcx_dir_of(index_path, dir, sizeof dir);
     struct study { int64_t id; char *path; } *v = NULL;
     size_t n = 0, cap = 0;
     sqlite3_stmt *q;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,6 +29,17 @@ static inline void *dcx_grow(void *v, size_t n, size_t *cap, size_t elem,
     if (nv)
         *cap = c;
     return nv;
+}
+
+/* The folder that path is in ("." for a bare name), into out. */
+static inline void dcx_dir_of(const char *path, char *out, size_t len)
+{
+    snprintf(out, len, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(out, len, ".");
 }
 
 /* Error codes: fallible functions return 0 or one of these (negative). */
