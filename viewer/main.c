@@ -98,14 +98,18 @@ static void usage(FILE *to)
           to);
 }
 
-/* 1 and *out if s is a whole number in [lo, hi], else 0 */
-static int whole(const char *s, long lo, long hi, long *out)
+/* 1 and *out if option opt's value s is a whole number in [lo, hi];
+ * else 0 after "consort-view: OPT FORM, not 'S'" */
+static int whole(const char *opt, const char *form, const char *s, long lo,
+                 long hi, long *out)
 {
     char *end;
     errno = 0;
     long n = strtol(s, &end, 10);
-    if (end == s || *end || errno || n < lo || n > hi)
+    if (end == s || *end || errno || n < lo || n > hi) {
+        fprintf(stderr, "consort-view: %s %s, not '%s'\n", opt, form, s);
         return 0;
+    }
     *out = n;
     return 1;
 }
@@ -144,12 +148,8 @@ static int parse(int argc, char **argv, struct opts *o)
             o->has_window = 1, i++;
         } else if (strcmp(a, "--frame") == 0 && v) {
             long n;
-            if (!whole(v, 0, 1000000, &n)) {
-                fprintf(stderr, "consort-view: --frame N (0, 1, ...), not "
-                                "'%s'\n",
-                        v);
+            if (!whole(a, "N (0, 1, ...)", v, 0, 1000000, &n))
                 return -1;
-            }
             o->frame = (uint32_t)n, i++;
         } else if (strcmp(a, "--zoom") == 0 && v) {
             o->zoom = atof(v), i++;
@@ -166,12 +166,8 @@ static int parse(int argc, char **argv, struct opts *o)
         } else if (strcmp(a, "--rotate") == 0 && v) {
             /* quarter turns: "--rotate 90" would be 90 of them */
             long n;
-            if (!whole(v, -3, 3, &n)) {
-                fprintf(stderr, "consort-view: --rotate N quarter turns "
-                                "clockwise (-3 to 3), not '%s'\n",
-                        v);
+            if (!whole(a, "N quarter turns clockwise (-3 to 3)", v, -3, 3, &n))
                 return -1;
-            }
             o->rotate = (int)n, i++;
         } else if (strcmp(a, "--flip") == 0 && v) {
             if (strspn(v, "hv") != strlen(v) || !*v) {
@@ -219,12 +215,8 @@ static int parse(int argc, char **argv, struct opts *o)
             i++;
         } else if (strcmp(a, "--threads") == 0 && v) {
             long n;
-            if (!whole(v, 1, 64, &n)) {
-                fprintf(stderr, "consort-view: --threads N (1 to 64), not "
-                                "'%s'\n",
-                        v);
+            if (!whole(a, "N (1 to 64)", v, 1, 64, &n))
                 return -1;
-            }
             o->threads = (int)n, i++;
         } else if (strcmp(a, "--invert") == 0) {
             o->invert = 1;
