@@ -564,6 +564,18 @@ static int text_bar(struct app *a, const char *text, int y,
     return y + lh + 8;
 }
 
+/* The zoom of each fitted viewport, for its slice's size in its cell. */
+static void refit(struct app *a, int w, int h)
+{
+    for (int i = 0; i < a->n_vp && i < a->layout; i++) {
+        int x, y, cw, ch;
+        cell(a, i, w, h, &x, &y, &cw, &ch);
+        if (a->vp[i].fit && a->vp[i].tex)
+            a->vp[i].view.zoom =
+                rnd_fit_zoom(a->vp[i].tex, a->vp[i].view.rotate, cw, ch);
+    }
+}
+
 static void draw(struct app *a, int w, int h)
 {
     if (a->browsing) {
@@ -571,6 +583,7 @@ static void draw(struct app *a, int w, int h)
         return;
     }
     rnd_clear(w, h);
+    refit(a, w, h); /* slices may differ in size (a DR series' views) */
     for (int i = 0; i < a->layout; i++) {
         int x, y, cw, ch;
         cell(a, i, w, h, &x, &y, &cw, &ch);
@@ -586,9 +599,6 @@ static void draw(struct app *a, int w, int h)
         int shown = vw_vp_shown(vp);
         if (shown < 0)
             continue;
-        /* slices may differ in size (a DR series' views) */
-        if (vp->fit)
-            vp->view.zoom = rnd_fit_zoom(vp->tex, vp->view.rotate, cw, ch);
         rnd_draw(a->rc, vp->tex, &vp->view, x, y, cw, ch, h);
         if (a->font)
             vw_overlay_draw(a->rc, a->font, &vp->im, &vp->st, shown,
@@ -865,17 +875,6 @@ static void follow(struct app *a)
             vw_vp_sync_to(&a->vp[i], a->rc, s);
 }
 
-static void refit(struct app *a, int w, int h)
-{
-    for (int i = 0; i < a->n_vp && i < a->layout; i++) {
-        int x, y, cw, ch;
-        cell(a, i, w, h, &x, &y, &cw, &ch);
-        if (a->vp[i].fit && a->vp[i].tex)
-            a->vp[i].view.zoom =
-                rnd_fit_zoom(a->vp[i].tex, a->vp[i].view.rotate, cw, ch);
-    }
-}
-
 /* SDL's video and a w x h window with an OpenGL 3.3 core context; NULL
  * (said on stderr, SDL shut) when there is none. hint follows the SDL
  * error when video itself fails. */
@@ -1135,9 +1134,7 @@ static int script_line(struct app *a, char *line, int w, int h)
         const struct rnd_view *v = &vp->view;
         int x, y, cw, ch;
         cell(a, a->active, w, h, &x, &y, &cw, &ch);
-        if (vp->fit && vp->tex) /* as drawn: the slice's own size */
-            a->vp[a->active].view.zoom =
-                rnd_fit_zoom(vp->tex, v->rotate, cw, ch);
+        refit(a, w, h); /* as drawn: each slice its own size */
         char r[4] = "", l[4] = "", u[4] = "", d[4] = "";
         if (vw_vp_shown(vp) >= 0)
             vw_overlay_orientation(&vp->st.s[vw_vp_shown(vp)], v, vp->tex,
