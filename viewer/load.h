@@ -45,6 +45,11 @@ int vw_orientation_letters(const char *s, double out[3]);
  * bits, signed or not), as a number. */
 double vw_sample(const struct rnd_frame *f, const void *px, size_t i);
 
+/* The modality value of stored value v: through lut if it has entries
+ * (clamped to its first and last, PS3.3 C.11.1.1), else the rescale. */
+double vw_modality_value(const struct rnd_lut *lut, double slope,
+                         double intercept, double v);
+
 /* A data set attribute as UTF-8 text, values joined by '\\'; "" if
  * absent. */
 void vw_item_text(dcx_item *it, uint32_t tag, char *out, size_t len);

@@ -35,16 +35,6 @@ static char *middle_file(const char *dir)
     return out;
 }
 
-/* stored value v through the modality LUT, else the rescale */
-static double modality(const struct dcx_modality_lut *m, double v)
-{
-    if (!m->lut_data || !m->lut_count)
-        return v * m->slope + m->intercept;
-    double k = v - m->lut_first;
-    k = k < 0 ? 0 : k > m->lut_count - 1 ? m->lut_count - 1 : k;
-    return m->lut_data[(size_t)k];
-}
-
 static int make(struct vw_thumb *t, const char *path)
 {
     dcx_ds *ds;
@@ -60,6 +50,8 @@ static int make(struct vw_thumb *t, const char *path)
         goto out;
     struct dcx_modality_lut m = {1, 0, "", 0, 0, 0, NULL};
     dcx_pixel_modality_lut(ds, &m);
+    struct rnd_lut ml = {m.lut_first, m.lut_data ? m.lut_count : 0,
+                         m.lut_bits, m.lut_data};
     struct dcx_voi v;
     memset(&v, 0, sizeof v);
     dcx_pixel_voi(ds, &v);
@@ -74,7 +66,8 @@ static int make(struct vw_thumb *t, const char *path)
         } else {
             double lo = INFINITY, hi = -INFINITY;
             for (size_t i = 0; i < npx; i++) {
-                double x = modality(&m, vw_sample(&fmt, buf, i));
+                double x = vw_modality_value(&ml, m.slope, m.intercept,
+                                             vw_sample(&fmt, buf, i));
                 lo = x < lo ? x : lo;
                 hi = x > hi ? x : hi;
             }
@@ -92,7 +85,8 @@ static int make(struct vw_thumb *t, const char *path)
             size_t k = sy * in.columns + sx;
             uint8_t *o3 = &t->rgb[(y * t->w + x) * 3];
             if (spp == 1) {
-                double px = modality(&m, vw_sample(&fmt, buf, k));
+                double px = vw_modality_value(&ml, m.slope, m.intercept,
+                                              vw_sample(&fmt, buf, k));
                 /* as the shader: LINEAR in steps of the values, or
                  * LINEAR_EXACT below one step */
                 double q = m.lut_data ? 1 : rnd_value_step(m.slope);

@@ -131,14 +131,7 @@ int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen)
 double vw_vp_modality(const struct vw_vp *vp, const struct vw_slice *s,
                       double v)
 {
-    const struct rnd_lut *m = &vp->im.modality_lut;
-    if (!m->count)
-        return v * s->slope + s->intercept;
-    /* below the first entry the first, above the last the last
-     * (PS3.3 C.11.1.1) */
-    double k = v - m->first;
-    k = k < 0 ? 0 : k > m->count - 1 ? m->count - 1 : k;
-    return m->data[(size_t)k];
+    return vw_modality_value(&vp->im.modality_lut, s->slope, s->intercept, v);
 }
 
 void vw_vp_range(const struct vw_vp *vp, const struct vw_slice *s,
