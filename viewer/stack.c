@@ -30,17 +30,17 @@ struct geo {
 };
 
 struct hdr {
+    struct geo g;   /* the file's (an enhanced object's first frame's); its
+                       rescale the modality LUT's: RT Dose's scaling too */
     struct geo *fr; /* per frame, when the file has Per-frame Functional
-                       Groups for all; NULL: the values below for all */
+                       Groups for all; NULL: g for all */
     char path[1024];
     char series[65], sop[65];
     int series_number, instance;
     uint32_t frames;
-    double pos[3], dir[6], spacing[2];
-    int has_pos, has_dir, has_spacing;
     double po[6]; /* Patient Orientation as directions (has_po) */
     int has_po;
-    double slope, intercept, center, width, location, thickness;
+    double location;
 };
 
 /* Files that cannot be read although they should be (a Part-10 preamble,
@@ -151,32 +151,22 @@ static int add_path(struct hdr **h, int *n, size_t *cap, const char *p,
                         v > 0
                     ? (uint32_t)v
                     : 1;
-    struct geo g;
-    read_geo(r, 0, &g);
-    memcpy(x->pos, g.pos, sizeof x->pos);
-    memcpy(x->dir, g.dir, sizeof x->dir);
-    x->has_pos = g.has_pos;
-    x->has_dir = g.has_dir;
+    read_geo(r, 0, &x->g);
     /* projection images (DX, CR, MG) say which way rows and columns run
      * by letters instead: "L\\F" */
     char po[2][16];
-    x->has_po = !x->has_dir &&
+    x->has_po = !x->g.has_dir &&
                 dcx_item_get_str(r, DCX_TAG_PATIENT_ORIENTATION, 0, po[0],
                                  sizeof po[0]) > 0 &&
                 dcx_item_get_str(r, DCX_TAG_PATIENT_ORIENTATION, 1, po[1],
                                  sizeof po[1]) > 0 &&
                 vw_orientation_letters(po[0], x->po) == 0 &&
                 vw_orientation_letters(po[1], x->po + 3) == 0;
-    memcpy(x->spacing, g.spacing, sizeof x->spacing);
-    x->has_spacing = g.has_spacing;
     struct dcx_modality_lut m; /* rescale, or RT Dose's scaling */
     dcx_pixel_modality_lut(ds, &m);
-    x->slope = m.slope;
-    x->intercept = m.intercept;
-    x->center = g.center;
-    x->width = g.width;
+    x->g.slope = m.slope;
+    x->g.intercept = m.intercept;
     x->location = NAN;
-    x->thickness = g.thickness;
     dcx_item_get_float(r, DCX_TAG_SLICE_LOCATION, 0, &x->location);
     /* an enhanced CT/MR: each frame its own plane, rescale and window */
     if (x->frames > 1 &&
@@ -204,7 +194,8 @@ static double plane_key(const double pos[3], const double d[6])
 
 static double slice_key(const struct hdr *h)
 {
-    return h->has_pos && h->has_dir ? plane_key(h->pos, h->dir) : h->instance;
+    return h->g.has_pos && h->g.has_dir ? plane_key(h->g.pos, h->g.dir)
+                                        : h->instance;
 }
 
 static int cmp_slice(const void *a, const void *b)
@@ -444,37 +435,25 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
             snprintf(s->path, sizeof s->path, "%s", h[i].path);
             memcpy(s->sop_uid, h[i].sop, sizeof s->sop_uid);
             s->frame = f;
-            s->key = h[i].frames > 1 ? f : slice_key(&h[i]);
-            s->has_geom = h[i].frames == 1 && h[i].has_pos && h[i].has_dir &&
-                          h[i].has_spacing;
-            memcpy(s->pos, h[i].pos, sizeof s->pos);
-            memcpy(s->dir, h[i].has_dir ? h[i].dir : h[i].po, sizeof s->dir);
-            s->has_dir = h[i].has_dir || h[i].has_po;
-            memcpy(s->spacing, h[i].spacing, sizeof s->spacing);
+            /* a plane of its own: a single-frame image's, or an enhanced
+             * object's frame's; the frames of a cine are in file order */
+            const struct geo *g = h[i].fr ? &h[i].fr[f] : &h[i].g;
+            s->has_geom = (h[i].frames == 1 || h[i].fr) && g->has_pos &&
+                          g->has_dir && g->has_spacing;
+            s->key = s->has_geom           ? plane_key(g->pos, g->dir)
+                     : h[i].frames > 1     ? f
+                                           : slice_key(&h[i]);
+            memcpy(s->pos, g->pos, sizeof s->pos);
+            memcpy(s->dir, g->has_dir ? g->dir : h[i].po, sizeof s->dir);
+            s->has_dir = g->has_dir || h[i].has_po;
+            memcpy(s->spacing, g->spacing, sizeof s->spacing);
             s->instance = h[i].instance;
-            s->slope = h[i].slope;
-            s->intercept = h[i].intercept;
-            s->center = h[i].center;
-            s->width = h[i].width;
+            s->slope = g->slope;
+            s->intercept = g->intercept;
+            s->center = g->center;
+            s->width = g->width;
             s->location = h[i].location;
-            s->thickness = h[i].thickness;
-            if (h[i].fr) { /* an enhanced object: the frame's own */
-                const struct geo *g = &h[i].fr[f];
-                s->has_geom = g->has_pos && g->has_dir && g->has_spacing;
-                if (s->has_geom)
-                    s->key = plane_key(g->pos, g->dir);
-                memcpy(s->pos, g->pos, sizeof s->pos);
-                if (g->has_dir) {
-                    memcpy(s->dir, g->dir, sizeof s->dir);
-                    s->has_dir = 1;
-                }
-                memcpy(s->spacing, g->spacing, sizeof s->spacing);
-                s->slope = g->slope;
-                s->intercept = g->intercept;
-                s->center = g->center;
-                s->width = g->width;
-                s->thickness = g->thickness;
-            }
+            s->thickness = g->thickness;
         }
     }
     qsort(st->s, (size_t)st->n, sizeof *st->s, cmp_slice);
