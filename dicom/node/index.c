@@ -299,9 +299,9 @@ static int schema_version(nd_index *ix, int *out)
     return rc;
 }
 
-static int patient_of(nd_index *ix, const char *id, const char *issuer,
-                      const char *name, const char *birth, const char *sex,
-                      int64_t *out);
+static int patient_of(nd_index *ix, sqlite3_stmt *get, sqlite3_stmt *ins,
+                      const char *id, const char *issuer, const char *name,
+                      const char *birth, const char *sex, int64_t *out);
 
 /* After 5 -> 6: each study's patient from one of its files. A study none
  * of whose files can be read keeps the row it had. */
@@ -351,11 +351,6 @@ static int split_patients(nd_index *ix, const char *index_path)
         rc = sqlite3_prepare_v2(
             ix->db, "UPDATE studies SET patient = ?1 WHERE id = ?2", -1,
             &upd, NULL);
-    /* patient_of() with these statements */
-    sqlite3_stmt *keep_get = ix->st[S_PATIENT_GET],
-                 *keep_ins = ix->st[S_PATIENT_INS];
-    ix->st[S_PATIENT_GET] = get;
-    ix->st[S_PATIENT_INS] = ins;
     struct nd_record *rec = malloc(sizeof *rec);
     if (!rec)
         rc = SQLITE_NOMEM;
@@ -365,7 +360,7 @@ static int split_patients(nd_index *ix, const char *index_path)
         int64_t pat;
         if (nd_record_read(path, -1, rec, why, sizeof why) != 0)
             continue;
-        rc = patient_of(ix, rec->r.patient_id, rec->r.issuer,
+        rc = patient_of(ix, get, ins, rec->r.patient_id, rec->r.issuer,
                         rec->r.patient_name, rec->r.birth_date, rec->r.sex,
                         &pat);
         if (rc == SQLITE_OK) {
@@ -375,8 +370,6 @@ static int split_patients(nd_index *ix, const char *index_path)
             sqlite3_reset(upd);
         }
     }
-    ix->st[S_PATIENT_GET] = keep_get;
-    ix->st[S_PATIENT_INS] = keep_ins;
     free(rec);
     sqlite3_finalize(get);
     sqlite3_finalize(ins);
@@ -664,23 +657,22 @@ static void now_iso(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The patient row of these demographics, created if new: SQLITE_OK and
- * *out, or an SQLite error. */
-static int patient_of(nd_index *ix, const char *id, const char *issuer,
-                      const char *name, const char *birth, const char *sex,
-                      int64_t *out)
+/* The patient row of these demographics, created if new, through get and
+ * ins (S_PATIENT_GET/INS's SQL: the migration prepares its own before the
+ * connection's are): SQLITE_OK and *out, or an SQLite error. */
+static int patient_of(nd_index *ix, sqlite3_stmt *get, sqlite3_stmt *ins,
+                      const char *id, const char *issuer, const char *name,
+                      const char *birth, const char *sex, int64_t *out)
 {
     /* ?2.. first: lookup() binds the key, ?1 */
-    sqlite3_stmt *g = ix->st[S_PATIENT_GET];
     const char *v[] = {issuer, name, birth, sex};
     for (int i = 0; i < 4; i++)
-        sqlite3_bind_text(g, i + 2, v[i] ? v[i] : "", -1, SQLITE_STATIC);
-    int f = lookup(g, id ? id : "", out);
+        sqlite3_bind_text(get, i + 2, v[i] ? v[i] : "", -1, SQLITE_STATIC);
+    int f = lookup(get, id ? id : "", out);
     if (f != 0)
         return f > 0 ? SQLITE_OK : -f;
-    sqlite3_stmt *s = ix->st[S_PATIENT_INS];
-    nd_sql_bind(s, "ttttt", id ? id : "", name, birth, sex, issuer);
-    return insert(ix, s, out);
+    nd_sql_bind(ins, "ttttt", id ? id : "", name, birth, sex, issuer);
+    return insert(ix, ins, out);
 }
 
 /* The series row of r (and its study with the study's origin), creating
@@ -699,7 +691,8 @@ static int series_of(nd_index *ix, const struct nd_instance_rec *r,
     if (f < 0)
         return -f;
     if (f == 0) {
-        int rc = patient_of(ix, r->patient_id, r->issuer, r->patient_name,
+        int rc = patient_of(ix, ix->st[S_PATIENT_GET], ix->st[S_PATIENT_INS],
+                            r->patient_id, r->issuer, r->patient_name,
                             r->birth_date, r->sex, &pat);
         if (rc != SQLITE_OK)
             return rc;
