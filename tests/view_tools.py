@@ -247,8 +247,84 @@ def main():
           "browser: with a report the study is reported, and not on the unread "
           "worklist: %s" % ([x.get("reading") for x in st]))
     srv.stop()
+    per_image_calibration(view)
     print("view_tools: %d failed" % len(failures))
     return 1 if failures else 0
+
+
+def small_image(path, sop_class, series, number, extra):
+    """A 128 x 128 8-bit grey image of series `series`, a square in it."""
+    ds = pydicom.Dataset()
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = sop_class
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.SOPClassUID = sop_class
+    ds.StudyInstanceUID = series[:-2] + ".9"
+    ds.SeriesInstanceUID = series
+    ds.PatientName, ds.PatientID = "Calib^Test", "CAL1"
+    ds.InstanceNumber = number
+    ds.Rows = ds.Columns = 128
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    px = bytearray(128 * 128)
+    for y in range(32, 96):
+        px[y * 128 + 32:y * 128 + 96] = b"\xc8" * 64
+    ds.PixelData = bytes(px)
+    for k, v in extra.items():
+        setattr(ds, k, v)
+    ds.is_little_endian, ds.is_implicit_VR = True, False
+    ds.save_as(path, write_like_original=False)
+    return ds.SOPInstanceUID
+
+
+def per_image_calibration(view):
+    """Each image of a series measures by its own calibration: an
+    ultrasound series whose two images were taken at different depths (0.2
+    and 0.5 mm per pixel), a DR series whose two views have different
+    detector spacings. The first image's was used for all."""
+    us_dir = os.path.join(SHOT_DIR, "us-depths")
+    os.makedirs(us_dir)
+    series = pydicom.uid.generate_uid()
+    mm = {}
+    for n, delta in ((1, 0.02), (2, 0.05)):
+        region = pydicom.Dataset()
+        region.RegionSpatialFormat, region.RegionDataType = 1, 1
+        region.RegionLocationMinX0, region.RegionLocationMinY0 = 0, 0
+        region.RegionLocationMaxX1, region.RegionLocationMaxY1 = 127, 127
+        region.PhysicalUnitsXDirection = region.PhysicalUnitsYDirection = 3
+        region.PhysicalDeltaX = region.PhysicalDeltaY = delta
+        uid = small_image(os.path.join(us_dir, "us%d.dcm" % n),
+                          "1.2.840.10008.5.1.4.1.1.6.1", series, n,
+                          {"Modality": "US",
+                           "SequenceOfUltrasoundRegions": pydicom.Sequence([region])})
+        mm[uid] = delta * 10
+    st = run(view, ["key d", "drag left 40 40 440 40", "state", "wheel -1",
+                    "drag left 40 80 440 80", "state"], image=us_dir)
+    if len(st) != 2:
+        check(False, "two states expected, got %d" % len(st))
+        return
+    a = st[1]["annotations"]
+    want = ["%.1f mm (US region)" % (100 * mm[x["sop"]]) for x in a]
+    check(st[0]["slice"] != st[1]["slice"] and len(a) == 2 and
+          a[0]["sop"] != a[1]["sop"] and [x["label"] for x in a] == want and
+          abs(st[1]["mm_per_pixel"] - mm[a[1]["sop"]]) < 1e-9,
+          "ultrasound at two depths: 100 pixels measure %s, each by its own "
+          "region (want %s); scale %s mm/pixel"
+          % ([x["label"] for x in a], want, st[1]["mm_per_pixel"]))
+    dx_dir = os.path.join(SHOT_DIR, "dr-views")
+    os.makedirs(dx_dir)
+    series = pydicom.uid.generate_uid()
+    for n, (sp, po) in enumerate(((0.1, ["L", "F"]), (0.15, ["P", "F"])), 1):
+        small_image(os.path.join(dx_dir, "dx%d.dcm" % n), "1.2.840.10008.5.1.4.1.1.1.1",
+                    series, n, {"Modality": "DX", "ImagerPixelSpacing": [sp, sp],
+                                "PatientOrientation": po})
+    st = run(view, ["state", "wheel -1", "state"], image=dx_dir)
+    got = sorted(round(x["mm_per_pixel"], 4) for x in st)
+    check(len(st) == 2 and got == [0.1, 0.15] and
+          all(x["calibration"] == "detector" for x in st),
+          "DR views with their own detector spacing: %s" % got)
 
 
 if __name__ == "__main__":

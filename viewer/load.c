@@ -208,24 +208,27 @@ int vw_image_numbers(const struct vw_image *im, uint32_t tag, double *out,
     return n;
 }
 
-int vw_image_us_mm_per_pixel(const struct vw_image *im, double *mm)
+int vw_us_region_mm(const dcx_item *r, double mm[2])
 {
-    if (!im->f)
-        return -1;
-    dcx_item *r = dcx_ds_root(im->f->ds);
     int n = dcx_item_seq_count(r, DCX_TAG(0x0018, 0x6011));
     for (int i = 0; i < n; i++) {
         dcx_item *it;
-        int64_t units = 0;
-        double dx = 0;
-        if (dcx_item_seq_get(r, DCX_TAG(0x0018, 0x6011), (unsigned)i, &it) < 0)
+        int64_t ux = 0, uy = 0;
+        double dx = 0, dy = 0;
+        if (dcx_item_seq_get(r, DCX_TAG(0x0018, 0x6011), (unsigned)i, &it) <
+            0)
             continue;
-        /* Physical Units X Direction 3 = cm; Physical Delta X per pixel */
-        if (dcx_item_get_int(it, DCX_TAG(0x0018, 0x6024), 0, &units) == 0 &&
-            units == 3 &&
+        /* Physical Units X/Y Direction 3 = cm; Physical Delta X/Y */
+        if (dcx_item_get_int(it, DCX_TAG(0x0018, 0x6024), 0, &ux) == 0 &&
+            ux == 3 &&
             dcx_item_get_float(it, DCX_TAG(0x0018, 0x602C), 0, &dx) == 0 &&
             dx > 0) {
-            *mm = dx * 10.0;
+            mm[0] = mm[1] = dx * 10.0;
+            if (dcx_item_get_int(it, DCX_TAG(0x0018, 0x6026), 0, &uy) == 0 &&
+                uy == 3 &&
+                dcx_item_get_float(it, DCX_TAG(0x0018, 0x602E), 0, &dy) == 0 &&
+                dy > 0)
+                mm[1] = dy * 10.0;
             return 0;
         }
     }

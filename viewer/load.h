@@ -63,10 +63,11 @@ void vw_image_text(const struct vw_image *im, uint32_t tag, char *out,
 int vw_image_numbers(const struct vw_image *im, uint32_t tag, double *out,
                      int max);
 
-/* Ultrasound calibration (Sequence of Ultrasound Regions, PS3.3
- * C.8.5.5): mm per pixel in x of the first region measured in cm. 0 and
- * *mm, or -1 if there is none. */
-int vw_image_us_mm_per_pixel(const struct vw_image *im, double *mm);
+/* Ultrasound calibration of data set r (Sequence of Ultrasound Regions,
+ * PS3.3 C.8.5.5): mm per pixel in x and y of the first region measured in
+ * cm (y takes x's when the region gives no y in cm). 0, or -1 if there is
+ * none. */
+int vw_us_region_mm(const dcx_item *r, double mm[2]);
 
 /* The window a radiologist expects first: the file's first, else the
  * frame's range (grey images). */

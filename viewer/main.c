@@ -480,7 +480,20 @@ static int cell_at(const struct app *a, int px, int py, int w, int h)
     return a->active;
 }
 
-/* Every cell, its overlays, the active cell's frame, the help. */
+/* The calibration of the image an annotation is on (each image its own:
+ * the views of a DR series, the depths of an ultrasound series); none if
+ * no viewport holds it. */
+static struct vw_cal annot_cal(const struct app *a, const struct vw_annot *an)
+{
+    for (int i = 0; i < a->n_vp; i++)
+        for (int k = 0; k < a->vp[i].st.n; k++) {
+            const struct vw_slice *s = &a->vp[i].st.s[k];
+            if (s->frame == an->frame && strcmp(s->sop_uid, an->sop_uid) == 0)
+                return s->cal;
+        }
+    return (struct vw_cal){VW_CAL_NONE, 0, 0};
+}
+
 /* The measurement context of slice s of a viewport: calibration, pixels
  * for statistics (grey slices that are decoded), HU for CT. */
 static void slice_measure(const struct vw_vp *vp, const struct vw_slice *s,
@@ -488,7 +501,7 @@ static void slice_measure(const struct vw_vp *vp, const struct vw_slice *s,
                           const struct vw_px **pxp, const char **unit)
 {
     const struct rnd_frame *f = &vp->st.fmt;
-    vw_overlay_cal(&vp->im, cal);
+    *cal = s->cal;
     *pxp = NULL;
     if (s->pixels && f->samples == 1 && atomic_load(&s->state) == 2) {
         const struct rnd_lut *m = &vp->im.modality_lut;
@@ -576,6 +589,7 @@ static void refit(struct app *a, int w, int h)
     }
 }
 
+/* Every cell, its overlays, the active cell's frame, the help. */
 static void draw(struct app *a, int w, int h)
 {
     if (a->browsing) {
@@ -1139,8 +1153,7 @@ static int script_line(struct app *a, char *line, int w, int h)
         if (vw_vp_shown(vp) >= 0)
             vw_overlay_orientation(&vp->st.s[vw_vp_shown(vp)], v, vp->tex,
                                    cw, ch, r, l, u, d);
-        double mmpp = 0;
-        const char *cal = vw_overlay_calibration(&vp->im, &mmpp);
+        const struct vw_cal *cal = &vw_vp_slice(vp)->cal;
         printf("{\"mode\":\"viewer\",\"slice\":%d,\"shown\":%d,\"slices\":%d,"
                "\"instance\":%d,\"voi_lut\":%d,\"center\":%.3f,\"width\":%.3f,"
                "\"zoom\":%.4f,\"pan_x\":%.2f,\"pan_y\":%.2f,\"invert\":%d,"
@@ -1154,7 +1167,7 @@ static int script_line(struct app *a, char *line, int w, int h)
                v->zoom, v->pan_x,
                v->pan_y, v->invert, v->rotate, v->flip_h, v->linear, r, l, u,
                d, a->playing, vp->fps, a->help, a->layout, a->active, a->sync,
-               cal, mmpp);
+               vw_cal_name(cal), cal->kind != VW_CAL_NONE ? cal->mm_x : 0.0);
         for (int i = 0; i < a->n_vp; i++)
             printf("%s%d", i ? "," : "", a->vp[i].cur);
         printf("],\"reference\":[");
@@ -1185,11 +1198,10 @@ static int script_line(struct app *a, char *line, int w, int h)
         printf(",\"fetch_line\":");
         dcx_json_print(stdout, a->fetch_line);
         printf(",\"annotations\":[");
-        struct vw_cal mcal;
-        vw_overlay_cal(&vp->im, &mcal);
         for (size_t i = 0; i < vw_annots_count(a->tools.annots); i++) {
             const struct vw_annot *an = vw_annots_at(a->tools.annots, i);
             char lab[512];
+            struct vw_cal mcal = annot_cal(a, an);
             vw_annot_label(an, &mcal, NULL, NULL, lab, sizeof lab);
             printf("%s{\"id\":%u,\"tool\":\"%s\",\"sop\":\"%s\",\"frame\":%u,"
                    "\"points\":[",

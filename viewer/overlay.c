@@ -130,31 +130,12 @@ int vw_overlay_orientation(const struct vw_slice *s, const struct rnd_view *v,
     return 0;
 }
 
-void vw_overlay_cal(const struct vw_image *im, struct vw_cal *out)
-{
-    double ps[2], mm;
-    *out = (struct vw_cal){VW_CAL_NONE, 0, 0};
-    /* (row spacing = y) \ (column spacing = x); a missing y takes x */
-    if (vw_image_numbers(im, DCX_TAG_PIXEL_SPACING, ps, 2) == 2 && ps[1] > 0)
-        *out = (struct vw_cal){VW_CAL_PIXEL, ps[1], ps[0] > 0 ? ps[0] : ps[1]};
-    else if (vw_image_numbers(im, DCX_TAG_IMAGER_PIXEL_SPACING, ps, 2) == 2 &&
-             ps[1] > 0)
-        *out = (struct vw_cal){VW_CAL_DETECTOR, ps[1],
-                               ps[0] > 0 ? ps[0] : ps[1]};
-    else if (vw_image_us_mm_per_pixel(im, &mm) == 0)
-        *out = (struct vw_cal){VW_CAL_US, mm, mm};
-}
-
-const char *vw_overlay_calibration(const struct vw_image *im, double *mm_x)
+const char *vw_cal_name(const struct vw_cal *c)
 {
     static const char *const names[] = {
         [VW_CAL_NONE] = "none", [VW_CAL_PIXEL] = "pixel_spacing",
         [VW_CAL_DETECTOR] = "detector", [VW_CAL_US] = "us_region"};
-    struct vw_cal c;
-    vw_overlay_cal(im, &c);
-    if (c.kind != VW_CAL_NONE)
-        *mm_x = c.mm_x;
-    return names[c.kind];
+    return names[c->kind];
 }
 
 static const float white[4] = {1, 1, 1, 1};
@@ -271,13 +252,10 @@ void vw_overlay_draw(rnd_ctx *c, rnd_font *f, const struct vw_image *im,
     }
 
     /* scale bar: a round length no longer than a quarter of the width */
-    double ps[2];
-    const char *cal = vw_overlay_calibration(im, &ps[1]);
-    int nps = strcmp(cal, "none") ? 2 : 0;
-    int detector = strcmp(cal, "detector") == 0;
-    int us = strcmp(cal, "us_region") == 0;
-    if (nps == 2 && ps[1] > 0 && v->zoom > 0) {
-        double px_per_mm = v->zoom / ps[1];
+    const struct vw_cal *cal = &st->s[cur].cal;
+    int detector = cal->kind == VW_CAL_DETECTOR, us = cal->kind == VW_CAL_US;
+    if (cal->kind != VW_CAL_NONE && cal->mm_x > 0 && v->zoom > 0) {
+        double px_per_mm = v->zoom / cal->mm_x;
         static const double steps[] = {1, 2, 5, 10, 20, 50, 100, 200, 500};
         double mm = 0;
         for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)

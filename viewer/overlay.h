@@ -20,13 +20,10 @@ void vw_overlay_draw(rnd_ctx *c, rnd_font *f, const struct vw_image *im,
                      const struct rnd_view *v, const rnd_image *tex, int x,
                      int y, int w, int h, int fb_w, int fb_h);
 
-/* Where the scale bar's mm come from: "pixel_spacing", "detector" (Imager
- * Pixel Spacing only), "us_region" (ultrasound calibration) or "none". */
-const char *vw_overlay_calibration(const struct vw_image *im, double *mm_x);
-
-/* The same as a measurement calibration (both directions). */
-struct vw_cal;
-void vw_overlay_cal(const struct vw_image *im, struct vw_cal *out);
+/* Where a slice's mm come from, as the state reports it: "pixel_spacing",
+ * "detector" (Imager Pixel Spacing only), "us_region" (ultrasound
+ * calibration) or "none". */
+const char *vw_cal_name(const struct vw_cal *c);
 
 /* A Person Name as shown: the ideographic group first (no spaces, as
  * Chinese is written), the alphabetic one after it in brackets; '^' as

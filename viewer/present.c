@@ -196,9 +196,9 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
     vw_image_text(&vp->im, DCX_TAG_MODALITY, mod, sizeof mod);
     const struct rnd_frame *f = &vp->st.fmt;
     for (size_t i = 0; i < im.n; i++) {
-        vw_overlay_cal(&vp->im, &cals[i]);
-        units[i] = strcmp(mod, "CT") == 0 ? "HU" : "";
         const struct vw_slice *s = im.slice[i];
+        cals[i] = s->cal;
+        units[i] = strcmp(mod, "CT") == 0 ? "HU" : "";
         if (s->pixels && f->samples == 1 && atomic_load(&s->state) == 2) {
             const struct rnd_lut *m = &vp->im.modality_lut;
             pxs[i] = (struct vw_px){s->pixels,      (int)s->w,

@@ -41,6 +41,9 @@ struct hdr {
     double po[6]; /* Patient Orientation as directions (has_po) */
     int has_po;
     double location;
+    struct vw_cal cal; /* a frame without Pixel Spacing takes this: the
+                          detector's or the ultrasound region's */
+    double par;        /* Pixel Aspect Ratio, vertical / horizontal; 0 */
 };
 
 /* Files that cannot be read although they should be (a Part-10 preamble,
@@ -162,6 +165,21 @@ static int add_path(struct hdr **h, int *n, size_t *cap, const char *p,
                                  sizeof po[1]) > 0 &&
                 vw_orientation_letters(po[0], x->po) == 0 &&
                 vw_orientation_letters(po[1], x->po + 3) == 0;
+    double ps[2], mm[2];
+    if (frame_float(r, 0, DCX_TAG_IMAGER_PIXEL_SPACING, 1, &ps[1]) == 0 &&
+        ps[1] > 0) {
+        if (frame_float(r, 0, DCX_TAG_IMAGER_PIXEL_SPACING, 0, &ps[0]) != 0 ||
+            ps[0] <= 0)
+            ps[0] = ps[1];
+        x->cal = (struct vw_cal){VW_CAL_DETECTOR, ps[1], ps[0]};
+    } else if (vw_us_region_mm(r, mm) == 0) {
+        x->cal = (struct vw_cal){VW_CAL_US, mm[0], mm[1]};
+    }
+    double par[2];
+    if (dcx_item_get_float(r, DCX_TAG(0x0028, 0x0034), 0, &par[0]) == 0 &&
+        dcx_item_get_float(r, DCX_TAG(0x0028, 0x0034), 1, &par[1]) == 0 &&
+        par[0] > 0 && par[1] > 0)
+        x->par = par[0] / par[1];
     struct dcx_modality_lut m; /* rescale, or RT Dose's scaling */
     dcx_pixel_modality_lut(ds, &m);
     x->g.slope = m.slope;
@@ -181,6 +199,27 @@ static int add_path(struct hdr **h, int *n, size_t *cap, const char *p,
     dcx_ds_close(ds);
     (*n)++;
     return 0;
+}
+
+/* Where a slice's millimetres come from: its own Pixel Spacing (an
+ * enhanced object's frame's), else the file's detector or ultrasound
+ * region. Per slice: the views of a DR series, the depths of an
+ * ultrasound series, each have their own. Its pixels' shape likewise. */
+static void slice_cal(struct vw_slice *s, const struct geo *g,
+                      const struct hdr *h)
+{
+    /* (row spacing = y) \ (column spacing = x) */
+    if (g->has_spacing && g->spacing[1] > 0)
+        s->cal = (struct vw_cal){VW_CAL_PIXEL, g->spacing[1],
+                                 g->spacing[0] > 0 ? g->spacing[0]
+                                                   : g->spacing[1]};
+    else
+        s->cal = h->cal;
+    s->aspect = s->cal.kind != VW_CAL_NONE ? s->cal.mm_y / s->cal.mm_x
+                : h->par > 0               ? h->par
+                                           : 1;
+    if (!(s->aspect >= 0.1 && s->aspect <= 10))
+        s->aspect = 1; /* nonsense: square */
 }
 
 /* distance of a plane along its normal */
@@ -454,6 +493,7 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
             s->width = g->width;
             s->location = h[i].location;
             s->thickness = g->thickness;
+            slice_cal(s, g, &h[i]);
         }
     }
     qsort(st->s, (size_t)st->n, sizeof *st->s, cmp_slice);

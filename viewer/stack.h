@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "measure.h"
 #include "rnd/rnd.h"
 
 struct vw_slice {
@@ -32,6 +33,8 @@ struct vw_slice {
                              with a Modality LUT see vw_vp_range */
     double smin, smax;    /* stored value range (when decoded) */
     double location, thickness; /* mm; NAN if unknown */
+    struct vw_cal cal;    /* its own calibration (measurements, scale bar) */
+    double aspect;        /* a pixel's height / width */
     uint32_t w, h;        /* columns, rows (when decoded): a DR series may
                              hold a portrait and a landscape view */
     void *pixels;

@@ -54,20 +54,6 @@ int vw_vp_open(struct vw_vp *vp, const vw_scan *sc, int series, int first,
         vp->fps = rate;
     else
         vp->fps = 10;
-    /* pixels that are not square (a reformat, some ultrasound): from the
-     * calibration's two spacings, else Pixel Aspect Ratio */
-    struct vw_cal cal;
-    double par[2];
-    vw_overlay_cal(&vp->im, &cal);
-    vp->aspect = 1;
-    if (cal.kind != VW_CAL_NONE && cal.mm_x > 0 && cal.mm_y > 0)
-        vp->aspect = cal.mm_y / cal.mm_x;
-    else if (vw_image_numbers(&vp->im, DCX_TAG(0x0028, 0x0034), par, 2) ==
-                 2 &&
-             par[0] > 0 && par[1] > 0)
-        vp->aspect = par[0] / par[1]; /* vertical \ horizontal */
-    if (!(vp->aspect >= 0.1 && vp->aspect <= 10))
-        vp->aspect = 1; /* nonsense: square */
     vp->open = 1;
     return 0;
 }
@@ -107,7 +93,7 @@ int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen)
         struct rnd_frame f = vp->st.fmt;
         f.width = s->w;
         f.height = s->h;
-        f.aspect = vp->aspect;
+        f.aspect = s->aspect;
         f.data = s->pixels;
         f.palette = vp->im.palette[0].count ? vp->im.palette : NULL;
         f.overlay = s->overlay;

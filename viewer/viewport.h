@@ -28,8 +28,6 @@ struct vw_vp {
     struct rnd_view view;
     int fit;            /* zoom follows the viewport size */
     double fps;         /* cine rate: the file's, or 10; + and - change it */
-    double aspect;      /* a pixel's height / width (the series' calibration
-                           or Pixel Aspect Ratio); 1 square */
     int pending;        /* cur is not decoded yet: tex shows an older one */
     int failed;         /* cur cannot be decoded: no image, why says why */
     char why[512];
