@@ -461,6 +461,40 @@ int nd_archive_set_aside(nd_archive *ar, const char *rel, const char *why,
     return rename_noreplace(path, dst) == 0 ? 0 : ND_EIO;
 }
 
+int nd_archive_swap(nd_archive *ar, const char *conflict_rel,
+                    const char *rel)
+{
+    char a[1200], b[1200], da[1200], db[1200];
+    snprintf(a, sizeof a, "%s/%s", ar->root, conflict_rel);
+    snprintf(b, sizeof b, "%s/%s", ar->root, rel);
+    if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0) {
+        int e = errno;
+        dcx_log(DCX_LOG_ERROR, "archive cannot swap %s and %s: %s",
+                conflict_rel, rel, strerror(e));
+        return err_of(e);
+    }
+    if (ar->sync_full) {
+        dcx_dir_of(a, da, sizeof da);
+        dcx_dir_of(b, db, sizeof db);
+        if (fsync_path(da, 1) != 0 || fsync_path(db, 1) != 0)
+            return err_of(errno);
+    }
+    return 0;
+}
+
+int nd_archive_name_replaced(nd_archive *ar, const char *conflict_rel,
+                             const char *rel, char *out_rel, size_t len)
+{
+    char path[1200], dst[1300], cdir[1100];
+    snprintf(path, sizeof path, "%s/%s", ar->root, conflict_rel);
+    aside_name(ar, "replaced-", rel, out_rel, len, dst, sizeof dst);
+    snprintf(cdir, sizeof cdir, "%s/conflicts", ar->root);
+    if (rename_noreplace(path, dst) != 0 ||
+        (ar->sync_full && fsync_path(cdir, 1) != 0))
+        return err_of(errno);
+    return 0;
+}
+
 int nd_archive_remove(nd_archive *ar, const char *rel)
 {
     char path[1200];

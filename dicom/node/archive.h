@@ -57,6 +57,19 @@ int nd_archive_complete(nd_archive *ar, const char *rel);
 int nd_archive_set_aside(nd_archive *ar, const char *rel, const char *why,
                          char *out_rel, size_t rel_len);
 
+/* Swaps the file at conflict_rel (in conflicts/) with the archived file
+ * at rel, atomically: a reader sees one or the other, never neither (an
+ * operator accepting a corrected copy). Swapping again undoes it. 0, or
+ * ND_EIO / ND_EFULL. */
+int nd_archive_swap(nd_archive *ar, const char *conflict_rel,
+                    const char *rel);
+
+/* After nd_archive_swap: the file now at conflict_rel (the copy that was
+ * archived) renamed conflicts/replaced-<hash>-<time>.dcm for rel's
+ * instance; the new relative path into out_rel. */
+int nd_archive_name_replaced(nd_archive *ar, const char *conflict_rel,
+                             const char *rel, char *out_rel, size_t len);
+
 /* Removes an instance file again (its index commit failed). */
 int nd_archive_remove(nd_archive *ar, const char *rel);
 

@@ -34,6 +34,7 @@ static const struct {
     [ND_AUDIT_IMPORT] = {"import", "110107", "C"},
     [ND_AUDIT_DELETE] = {"delete", "110105", "D"},
     [ND_AUDIT_REFUSED] = {"refused", "110113", "E"},
+    [ND_AUDIT_UPDATE] = {"update", "110103", "U"},
 };
 
 #define N_WHAT (sizeof what_info / sizeof what_info[0])

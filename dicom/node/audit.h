@@ -27,6 +27,8 @@ enum nd_audit_what {
     ND_AUDIT_IMPORT,   /* 110107 Import (files, media) */
     ND_AUDIT_DELETE,   /* 110105 DICOM Study Deleted */
     ND_AUDIT_REFUSED,  /* 110113 Security Alert: association refused */
+    ND_AUDIT_UPDATE,   /* 110103 DICOM Instances Accessed, update (an
+                          operator accepted a corrected copy) */
 };
 
 /* ATNA EventOutcomeIndicator */

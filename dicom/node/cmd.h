@@ -20,6 +20,7 @@ int nd_cmd_delete(int argc, char **argv);
 int nd_cmd_export(int argc, char **argv);
 int nd_cmd_import(int argc, char **argv);
 int nd_cmd_verify(int argc, char **argv);
+int nd_cmd_conflicts(int argc, char **argv);
 
 /* "AE@host:port" into its parts; 0, or -1 if malformed with *out_why a
  * static phrase naming what is wrong ("port must be 1-65535"). */
@@ -40,6 +41,14 @@ struct nd_index;
 struct nd_index *nd_cmd_open_index(const char *cmd, const char *cfg_path,
                                    const char *storage, int write,
                                    char *storage_out, size_t len);
+
+/* The configuration of a command that changes the archive: cfg_path's
+ * (may be NULL) or the defaults, the storage folder storage if given
+ * (then, without a configuration file, its own audit log there). 0, or
+ * -1 after saying why on stderr as "consort-node <cmd>: ...". */
+struct nd_config;
+int nd_cmd_config(const char *cmd, const char *cfg_path, const char *storage,
+                  struct nd_config *cfg);
 
 /* Who runs a command, for the audit trail: given (--user), else
  * $SUDO_USER (the person behind sudo), else $USER, else "uid N". Never

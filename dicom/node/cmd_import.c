@@ -247,17 +247,9 @@ int nd_cmd_import(int argc, char **argv)
         return nd_opts_exit(pr, usage);
     user = nd_cmd_user(user);
     struct nd_config cfg;
-    nd_config_defaults(&cfg);
-    char err[512];
-    if (cfg_path && nd_config_load(&cfg, cfg_path, err, sizeof err) < 0) {
-        fprintf(stderr, "consort-node import: %s\n", err);
+    if (nd_cmd_config("import", cfg_path, storage, &cfg) < 0)
         return 1;
-    }
-    if (storage) { /* the folder named here, with its own audit log */
-        snprintf(cfg.storage, sizeof cfg.storage, "%s", storage);
-        if (!cfg_path)
-            cfg.audit_log[0] = '\0';
-    }
+    char err[512];
     struct nd_files files = {0};
     for (int i = 0; i < n_pos; i++)
         if (nd_files_add("import", &files, argv[i]) < 0) {

@@ -236,7 +236,7 @@ int nd_cmd_verify(int argc, char **argv)
     printf("\n");
     if (conflicts)
         printf("%ld file(s) in %s wait for an operator (an instance sent "
-               "again with other content)\n",
+               "again with other content): `consort-node conflicts`\n",
                conflicts, sub);
     if (dead)
         printf("%lld forwarding item(s) are dead: `consort-node queue list "

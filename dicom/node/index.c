@@ -1011,6 +1011,109 @@ int nd_index_delete_study(nd_index *ix, const char *study_uid,
     return 0;
 }
 
+int nd_index_replace(nd_index *ix, const struct nd_instance_rec *r,
+                     int (*place)(void *user), void *user, int *placed)
+{
+    *placed = 0;
+    ix->last_series_id = 0; /* rows change under it */
+    ix->queued = 0;
+    if (nd_sql_begin(ix) != SQLITE_OK)
+        return nd_sql_fail(ix);
+    sqlite3_stmt *s =
+        nd_sql(ix,
+               "SELECT i.id, se.id, st.id, st.patient, se.series_uid,"
+               " st.study_uid, st.origin_ae FROM instances i"
+               " JOIN series se ON se.id = i.series"
+               " JOIN studies st ON st.id = se.study WHERE i.sop_uid = ?1",
+               "t", r->sop_uid);
+    int64_t id[4] = {-1, -1, -1, -1}; /* instance, series, study, patient */
+    char series_uid[68] = "", study_uid[68] = "", origin[17] = "";
+    int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
+    if (rc == SQLITE_ROW) {
+        for (int k = 0; k < 4; k++)
+            id[k] = sqlite3_column_int64(s, k);
+        nd_sql_col_copy(s, 4, series_uid, sizeof series_uid);
+        nd_sql_col_copy(s, 5, study_uid, sizeof study_uid);
+        nd_sql_col_copy(s, 6, origin, sizeof origin);
+    }
+    sqlite3_finalize(s);
+    if (id[0] < 0) {
+        int code = rc == SQLITE_DONE ? ND_ENOTFOUND : nd_sql_err(ix);
+        exec(ix, "ROLLBACK");
+        return code;
+    }
+    if (strcmp(series_uid, r->series_uid) != 0 ||
+        strcmp(study_uid, r->study_uid) != 0) {
+        exec(ix, "ROLLBACK");
+        snprintf(ix->err, sizeof ix->err,
+                 "it belongs to %s %s, the archived copy to %s",
+                 strcmp(study_uid, r->study_uid) ? "study" : "series",
+                 strcmp(study_uid, r->study_uid) ? r->study_uid
+                                                 : r->series_uid,
+                 strcmp(study_uid, r->study_uid) ? study_uid : series_uid);
+        return ND_EBADDATA;
+    }
+    char now[32];
+    now_iso(now, sizeof now);
+    int64_t pat = 0;
+    rc = nd_sql_run(ix, NULL,
+                    "UPDATE instances SET sop_class = ?2,"
+                    " instance_number = ?3, transfer_syntax = ?4, rows = ?5,"
+                    " columns = ?6, frames = ?7, size = ?8, charset = ?9"
+                    " WHERE id = ?1",
+                    "ItotoooIt", id[0], r->sop_class,
+                    (int64_t)r->instance_number, r->transfer_syntax,
+                    (int64_t)r->rows, (int64_t)r->columns, (int64_t)r->frames,
+                    r->size, r->charset);
+    if (rc == SQLITE_OK)
+        rc = nd_sql_run(ix, NULL,
+                        "UPDATE series SET modality = ?2, series_number = ?3,"
+                        " description = ?4, body_part = ?5 WHERE id = ?1",
+                        "Itott", id[1], r->modality,
+                        (int64_t)r->series_number, r->series_desc,
+                        r->body_part);
+    if (rc == SQLITE_OK)
+        rc = patient_of(ix, ix->st[S_PATIENT_GET], ix->st[S_PATIENT_INS],
+                        r->patient_id, r->issuer, r->patient_name,
+                        r->birth_date, r->sex, &pat);
+    if (rc == SQLITE_OK)
+        rc = nd_sql_run(ix, NULL,
+                        "UPDATE studies SET patient = ?2, study_date = ?3,"
+                        " study_time = ?4, accession = ?5, study_id = ?6,"
+                        " description = ?7, referring = ?8, updated = ?9"
+                        " WHERE id = ?1",
+                        "IIttttttt", id[2], pat, r->study_date, r->study_time,
+                        r->accession, r->study_id, r->study_desc,
+                        r->referring, now);
+    if (rc == SQLITE_OK && pat != id[3])
+        rc = nd_sql_run(ix, NULL,
+                        "DELETE FROM patients WHERE id = ?1 AND NOT EXISTS"
+                        " (SELECT 1 FROM studies WHERE patient = ?1)",
+                        "I", id[3]);
+    if (rc == SQLITE_OK && ix->route)
+        rc = enqueue(ix, r, id[0], id[2], origin);
+    if (rc != SQLITE_OK) {
+        int code = nd_sql_err(ix);
+        exec(ix, "ROLLBACK");
+        return code;
+    }
+    int prc = place(user);
+    if (prc != 0) {
+        exec(ix, "ROLLBACK");
+        ix->queued = 0;
+        return prc;
+    }
+    *placed = 1;
+    if (nd_sql_commit(ix) != SQLITE_OK) {
+        int code = nd_sql_err(ix);
+        if (!sqlite3_get_autocommit(ix->db))
+            exec(ix, "ROLLBACK");
+        ix->queued = 0;
+        return code;
+    }
+    return 0;
+}
+
 sqlite3 *nd_index_db(nd_index *ix)
 {
     return ix->db;

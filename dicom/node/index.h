@@ -134,6 +134,21 @@ int nd_index_delete_study(nd_index *ix, const char *study_uid,
                           struct nd_deleted *out);
 void nd_deleted_free(struct nd_deleted *d);
 
+/* Takes r, another copy of an instance the index holds (a corrected one
+ * an operator accepted), as the truth about its instance, series, study
+ * and patient: the rows are updated in place (their ids stay: a running
+ * node caches them), the study goes to r's patient (a patient left with
+ * no study goes), and the instance is queued for the peers the router
+ * names, as a new arrival is. place(user) runs inside the transaction
+ * just before it commits (the caller swaps the files there); when it
+ * fails nothing changes and its value is returned. *placed is 1 when
+ * place ran but the commit then failed: the caller puts the files back.
+ * 0; ND_ENOTFOUND when the index has no such instance; ND_EBADDATA (the
+ * reason in nd_index_errmsg) when r names another study or series than
+ * the indexed copy; ND_EINDEX or ND_EFULL. */
+int nd_index_replace(nd_index *ix, const struct nd_instance_rec *r,
+                     int (*place)(void *user), void *user, int *placed);
+
 enum nd_level { ND_PATIENT = 0, ND_STUDY, ND_SERIES, ND_IMAGE };
 
 /* What the index can match and return. */

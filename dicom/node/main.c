@@ -43,6 +43,10 @@ static void usage(FILE *to)
           "  ls [--storage DIR]           list the local archive\n"
           "  verify [--deep]              check the archive against its "
           "index\n"
+          "  conflicts [list|accept]      copies kept aside (other content "
+          "under a\n"
+          "                               known UID); accept a corrected "
+          "one\n"
           "  queue [list|retry|drop]      forwarding: what waits, what went,\n"
           "                               retry or drop dead items\n"
           "  delete --study UID [--yes]   remove a study from the archive "
@@ -109,6 +113,23 @@ nd_index *nd_cmd_open_index(const char *cmd, const char *cfg_path,
         return NULL;
     }
     return ix;
+}
+
+int nd_cmd_config(const char *cmd, const char *cfg_path, const char *storage,
+                  struct nd_config *cfg)
+{
+    char err[512];
+    nd_config_defaults(cfg);
+    if (cfg_path && nd_config_load(cfg, cfg_path, err, sizeof err) < 0) {
+        fprintf(stderr, "consort-node %s: %s\n", cmd, err);
+        return -1;
+    }
+    if (storage) {
+        snprintf(cfg->storage, sizeof cfg->storage, "%s", storage);
+        if (!cfg_path)
+            cfg->audit_log[0] = '\0';
+    }
+    return 0;
 }
 
 const char *nd_cmd_user(const char *given)
@@ -189,6 +210,8 @@ int main(int argc, char **argv)
         return nd_cmd_import(argc - 1, argv + 1);
     if (strcmp(cmd, "verify") == 0)
         return nd_cmd_verify(argc - 1, argv + 1);
+    if (strcmp(cmd, "conflicts") == 0)
+        return nd_cmd_conflicts(argc - 1, argv + 1);
     if (strcmp(cmd, "find") == 0)
         return nd_cmd_find(argc - 1, argv + 1);
     if (strcmp(cmd, "get") == 0)

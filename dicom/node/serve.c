@@ -267,7 +267,9 @@ static uint16_t store_one(struct server *sv, const struct dcx_assoc_info *a,
         /* Kept aside, never overwritten; the sender's data is safe, so the
          * store itself succeeded. An operator resolves it. */
         dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s c-store duplicate with "
-                              "different content kept aside sop=%s path=%s",
+                              "different content kept aside sop=%s path=%s "
+                              "(`consort-node conflicts` to see or accept "
+                              "it)",
                 a->id, a->calling_ae, rec->sop_uid, rel);
         atomic_fetch_add(&sv->stored, 1);
         return DCX_STATUS_SUCCESS;

@@ -1,0 +1,234 @@
+#!/usr/bin/python3
+"""A study corrected at the modality and sent again with the same UIDs:
+kept aside, listed with what differs, accepted by an operator.
+
+usage: node_conflicts.py CONSORT_NODE WORKDIR PORT
+
+Ports PORT..PORT+1. A county node (forwarding to PROV, another
+consort-node) receives a four-image study from DCMTK's storescu; PROV gets
+it. The technician corrects the patient's name (Chinese, UTF-8) and ID and
+sends the study again: storescu is told success, the county's archive
+keeps the first copies and sets the new ones aside. Then, beside the
+running node:
+  - `conflicts` lists the four copies, each with the attributes that
+    differ (the name, the ID, the character set) and the pixel values the
+    same;
+  - `conflicts accept --study UID` without --yes changes nothing;
+  - with --yes the archive holds the corrected copies: DCMTK's findscu
+    finds the study under the new name and ID and nothing under the old
+    ID, getscu retrieves the corrected files, `verify --deep` agrees, the
+    audit trail names the operator, the copies replaced are listed as
+    such, and PROV receives the corrected copies (and keeps them aside,
+    as its archive already had the first ones);
+  - accepting a replaced copy undoes one instance's change, byte for byte;
+  - a copy that names another study, and an incomplete copy (a power cut's
+    prefix), are refused with a reason and change nothing.
+"""
+
+import os
+import re
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nodelib as nl  # noqa: E402
+
+import pydicom  # noqa: E402
+
+NEW_NAME = "王^伟=WANG^WEI"
+
+
+def conflicts(node, *args):
+    return nl.run([node, "conflicts"] + list(args))
+
+
+def find_study(port, level_keys):
+    """(rc, output) of findscu at STUDY level with keys."""
+    argv = ["findscu", "-S", "-aec", "COUNTY", "-aet", "READER", "127.0.0.1",
+            str(port), "-k", "QueryRetrieveLevel=STUDY",
+            "-k", "SpecificCharacterSet=ISO_IR 192"]
+    for k in level_keys:
+        argv += ["-k", k]
+    return nl.run(argv)
+
+
+def responses(out):
+    return out.count("Find Response:") - out.count("(Success)")
+
+
+def main():
+    node, work, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    p_county, p_prov = port, port + 1
+    c_store, p_store = os.path.join(work, "county"), os.path.join(work, "prov")
+    c_log, p_log = os.path.join(work, "county.log"), os.path.join(work, "prov.log")
+    prov = nl.node_server(node, p_store, p_prov, p_log,
+                          "[peer COUNTY]\nhost = 127.0.0.1\nport = %d\n" % p_county,
+                          aet="PROV", sync="normal").start()
+    c_conf = "upstream = PROV\n[peer PROV]\nhost = 127.0.0.1\nport = %d\n" % p_prov
+    county = nl.node_server(node, c_store, p_county, c_log, c_conf,
+                            aet="COUNTY").start()
+    conf = c_log + ".conf"
+    data = os.path.join(work, "first")
+    nl.gen_many(data, "--count", "4", "--studies", "1", "--seed", "7")
+    files = sorted(nl.files_under(data))
+    first = {pydicom.dcmread(f).SOPInstanceUID: f for f in files}
+    ds0 = pydicom.dcmread(files[0])
+    study, old_id = ds0.StudyInstanceUID, ds0.PatientID
+    nl.run(["storescu", "-aec", "COUNTY", "-aet", "CT1", "+sd", "+r",
+            "127.0.0.1", str(p_county), data], check_rc=0)
+
+    def prov_count():
+        return nl.index_rows(p_store, "SELECT count(*) FROM instances")[0][0]
+    t0 = time.time()
+    while prov_count() < 4 and time.time() - t0 < 30:
+        time.sleep(0.2)
+    nl.expect(prov_count() == 4, "PROV received the study (%d of 4)" % prov_count())
+
+    # the technician's correction, sent again under the same UIDs
+    fixed = os.path.join(work, "fixed")
+    os.makedirs(fixed)
+    for uid, f in first.items():
+        d = pydicom.dcmread(f)
+        d.SpecificCharacterSet = "ISO_IR 192"
+        d.PatientName = NEW_NAME
+        d.PatientID = "FIXED-1"
+        d.save_as(os.path.join(fixed, os.path.basename(f)))
+    rc, out = nl.run(["storescu", "-aec", "COUNTY", "-aet", "CT1", "+sd", "+r",
+                      "127.0.0.1", str(p_county), fixed])
+    cdir = os.path.join(c_store, "conflicts")
+    kept = sorted(os.listdir(cdir)) if os.path.isdir(cdir) else []
+    nl.expect(rc == 0 and len(kept) == 4,
+              "the corrected study sent again: storescu told success (rc %d), "
+              "4 copies set aside (%d)" % (rc, len(kept)))
+    nl.expect(all(nl.dataset_bytes(os.path.join(c_store, nl.rel_path(u))) ==
+                  nl.dataset_bytes(f) for u, f in first.items()),
+              "the archive still holds the first copies")
+
+    # ---- the list ----
+    rc, out = conflicts(node, "--storage", c_store)
+    nl.expect(rc == 0 and out.count("a copy with other content") == 4 and
+              out.count('PatientName (0010,0010): "%s" here' % NEW_NAME) == 4 and
+              out.count('PatientID (0010,0020): "FIXED-1" here, "%s" archived'
+                        % old_id) == 4 and
+              out.count("pixel data: the same values") == 4 and
+              "4 copy(ies) with other content, 0 incomplete" in out,
+              "conflicts lists the four copies, each with the name and ID "
+              "that differ and the same pixel values:\n%s" % out[:900])
+
+    # ---- accept: first without --yes ----
+    before = nl.index_rows(c_store, "SELECT p.patient_id, p.name FROM studies st"
+                                    " JOIN patients p ON p.id = st.patient")
+    rc, out = conflicts(node, "accept", "--study", study, "--config", conf)
+    nl.expect(rc == 0 and "run again with --yes" in out and
+              sorted(os.listdir(cdir)) == kept and
+              nl.index_rows(c_store, "SELECT p.patient_id, p.name FROM studies st"
+                                     " JOIN patients p ON p.id = st.patient") == before,
+              "accept without --yes shows what would change and changes nothing")
+
+    # ---- accept with --yes, beside the running node ----
+    rc, out = conflicts(node, "accept", "--study", study, "--config", conf,
+                        "--yes", "--user", "tech.li")
+    nl.expect(rc == 0 and out.count("accepted conflicts/") == 4 and
+              out.count("queued for the peers again") == 4,
+              "accept --study --yes: four copies accepted, queued again:\n%s"
+              % out[-600:])
+    nl.expect(all(pydicom.dcmread(os.path.join(c_store, nl.rel_path(u))).PatientID
+                  == "FIXED-1" for u in first),
+              "the archive's files are the corrected copies")
+    rc, out = find_study(p_county, ["PatientID=FIXED-1", "PatientName",
+                                    "StudyInstanceUID",
+                                    "NumberOfStudyRelatedInstances"])
+    nl.expect(rc == 0 and responses(out) == 1 and "WANG^WEI" in out and
+              "王" in out and re.search(r"\(0020,1208\) IS \[4 ?\]", out),
+              "findscu finds the study under the new ID and name with its "
+              "4 instances:\n%s" % out[-900:])
+    rc, out = find_study(p_county, ["PatientID=%s" % old_id, "StudyInstanceUID"])
+    nl.expect(rc == 0 and responses(out) == 0,
+              "nothing is found under the old ID any more")
+    got = os.path.join(work, "got")
+    os.makedirs(got)
+    rc, out = nl.run(["getscu", "-aec", "COUNTY", "-aet", "READER", "-S",
+                      "-k", "QueryRetrieveLevel=STUDY", "-k",
+                      "StudyInstanceUID=%s" % study, "-od", got,
+                      "127.0.0.1", str(p_county)])
+    names = [str(pydicom.dcmread(f).PatientName) for f in nl.files_under(got)]
+    nl.expect(rc == 0 and names == [NEW_NAME] * 4,
+              "getscu retrieves the 4 corrected instances: %s" % names)
+    rc, out = nl.run([node, "verify", "--deep", "--storage", c_store])
+    nl.expect(rc == 0 and "the archive and its index agree" in out,
+              "verify --deep: the archive and its index agree:\n%s" % out)
+    rc, out = conflicts(node, "--storage", c_store)
+    nl.expect(out.count("the archived copy an accept replaced") == 4 and
+              "0 copy(ies) with other content, 0 incomplete, 4 replaced" in out,
+              "the copies replaced are listed as such")
+    rc, out = nl.run([node, "audit", "--storage", c_store, "--config", conf,
+                      "--event", "update", "--json"])
+    nl.expect(out.count('"user":"tech.li"') == 4 and out.count("110103") == 4,
+              "the audit trail has four updates (110103) by tech.li")
+    t0 = time.time()
+    pc = os.path.join(p_store, "conflicts")
+    while time.time() - t0 < 30 and len(os.listdir(pc) if os.path.isdir(pc) else []) < 4:
+        time.sleep(0.2)
+    n_prov = len(os.listdir(pc)) if os.path.isdir(pc) else 0
+    nl.expect(n_prov == 4, "PROV received the corrected copies (kept aside "
+                           "for its operator: %d)" % n_prov)
+
+    # ---- undo one: accept the copy it replaced ----
+    uid0 = sorted(first)[0]
+    rc, out = conflicts(node, "--storage", c_store)
+    rep = [ln for ln in out.splitlines() if ln.startswith("conflicts/replaced-") and
+           nl.rel_path(uid0).split("/")[-1][:-4] in ln]
+    rc, out = conflicts(node, "accept", rep[0] if rep else "none", "--storage",
+                        c_store, "--yes")
+    nl.expect(rc == 0 and nl.dataset_bytes(os.path.join(c_store, nl.rel_path(uid0)))
+              == nl.dataset_bytes(first[uid0]),
+              "accepting the replaced copy puts the first one back, byte for "
+              "byte")
+
+    # ---- refused: another study, an incomplete copy ----
+    other = os.path.join(work, "other.dcm")
+    d = pydicom.dcmread(first[uid0])
+    d.StudyInstanceUID = pydicom.uid.generate_uid()
+    d.save_as(other)
+    nl.run([node, "import", "--storage", c_store, other])
+    rc, out = conflicts(node, "--storage", c_store)
+    mine = [ln for ln in out.splitlines() if ln.startswith("conflicts/") and
+            "replaced-" not in ln]
+    state = sorted(os.listdir(cdir)), nl.dataset_bytes(
+        os.path.join(c_store, nl.rel_path(uid0)))
+    rc, out = conflicts(node, "accept", mine[0] if mine else "none",
+                        "--storage", c_store, "--yes")
+    nl.expect(rc == 1 and "belongs to study" in out and
+              (sorted(os.listdir(cdir)), nl.dataset_bytes(
+                  os.path.join(c_store, nl.rel_path(uid0)))) == state,
+              "a copy that names another study is refused and nothing moves: %s"
+              % out.strip()[:300])
+    inc = os.path.join(cdir, "incomplete-%s-1700000000000000000.dcm"
+                       % nl.rel_path(uid0).split("/")[-1][:-4])
+    with open(first[uid0], "rb") as f:
+        head = f.read(700)
+    with open(inc, "wb") as f:
+        f.write(head)
+    rc, out = conflicts(node, "accept", os.path.basename(inc), "--storage",
+                        c_store, "--yes")
+    nl.expect(rc == 1 and "never acknowledged" in out and os.path.exists(inc),
+              "an incomplete copy is refused: %s" % out.strip()[:200])
+    rc, out = conflicts(node, "accept", "--storage", c_store)
+    nl.expect(rc == 2 and "accept needs FILE" in out, "accept without a file: "
+              "usage, exit 2")
+    rc, out = conflicts(node, "accept", "conflicts/nosuch.dcm", "--storage", c_store)
+    nl.expect(rc == 1 and "is not in" in out, "a file that is not kept aside "
+              "is named: %s" % out.strip()[:200])
+
+    for s in (county, prov):
+        if s.stop() != 0:
+            nl.expect(False, "%s stopped cleanly" % s.log_path)
+    nl.finish("node_conflicts")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
