@@ -22,7 +22,9 @@ running node:
     as its archive already had the first ones);
   - accepting a replaced copy undoes one instance's change, byte for byte;
   - a copy that names another study, and an incomplete copy (a power cut's
-    prefix), are refused with a reason and change nothing.
+    prefix), are refused with a reason and change nothing;
+  - `conflicts drop --study` removes the study's kept files (not the
+    archive's), each recorded in the audit trail.
 """
 
 import os
@@ -222,6 +224,26 @@ def main():
     rc, out = conflicts(node, "accept", "conflicts/nosuch.dcm", "--storage", c_store)
     nl.expect(rc == 1 and "is not in" in out, "a file that is not kept aside "
               "is named: %s" % out.strip()[:200])
+
+    # ---- drop: what is no longer needed goes, recorded ----
+    before = sorted(os.listdir(cdir))
+    rc, out = conflicts(node, "drop", "--study", study, "--storage", c_store)
+    nl.expect(rc == 0 and "run again with --yes" in out and
+              sorted(os.listdir(cdir)) == before,
+              "drop without --yes removes nothing")
+    rc, out = conflicts(node, "drop", "--study", study, os.path.basename(inc),
+                        "--storage", c_store, "--yes", "--user", "tech.li")
+    left = os.listdir(cdir)
+    rc2, aud = nl.run([node, "audit", "--storage", c_store, "--event", "delete",
+                       "--json"])
+    nl.expect(rc == 0 and left == [os.path.basename(mine[0])] and
+              out.count("dropped conflicts/") == len(before) - 1 and
+              aud.count("dropped conflicts/") == len(before) - 1,
+              "drop --study (and the incomplete file by name) --yes removes "
+              "the study's %d kept files, each in the audit trail; the other "
+              "study's copy stays: %s" % (len(before) - 1, left))
+    nl.expect(all(os.path.exists(os.path.join(c_store, nl.rel_path(u)))
+                  for u in first), "the archived instances stay")
 
     for s in (county, prov):
         if s.stop() != 0:

@@ -50,7 +50,7 @@ static void usage(FILE *to)
         to,
         "usage: consort-node conflicts [list] [--storage DIR | --config "
         "FILE]\n"
-        "       consort-node conflicts accept FILE... | --study UID\n"
+        "       consort-node conflicts accept|drop FILE... | --study UID\n"
         "                  [--storage DIR | --config FILE] [--user NAME] "
         "[--yes]\n",
         "\n"
@@ -78,9 +78,17 @@ static void usage(FILE *to)
         "conflicts/replaced-*;\n"
         "accepting it undoes the change. FILE as listed (conflicts/NAME), "
         "or --study\n"
-        "for every kept copy of a study. Without --yes it only shows what "
-        "would\n"
-        "change. Safe while the node runs.\n");
+        "for every kept copy of a study.\n"
+        "\n"
+        "drop removes kept files for good (a re-encoded copy of the same "
+        "data set,\n"
+        "a replaced copy no longer needed, a power cut's prefix), recorded "
+        "in the\n"
+        "audit trail; --study drops every file of the study.\n"
+        "\n"
+        "Without --yes accept and drop only show what they would do. Safe "
+        "while the\n"
+        "node runs.\n");
 }
 
 /* ---- what differs ---- */
@@ -522,6 +530,36 @@ static int accept_one(nd_archive *ar, nd_index *ix, nd_audit *audit,
     return 0;
 }
 
+/* 0 removed, 1 not */
+static int drop_one(const char *storage, nd_audit *audit,
+                    const struct nd_config *cfg, const char *user,
+                    const struct kept *x)
+{
+    char path[1500], detail[400];
+    snprintf(path, sizeof path, "%s/conflicts/%s", storage, x->name);
+    if (unlink(path) != 0) {
+        fprintf(stderr, "consort-node conflicts: cannot remove "
+                        "conflicts/%s: %m\n",
+                x->name);
+        return 1;
+    }
+    snprintf(detail, sizeof detail,
+             "dropped conflicts/%s (a copy kept aside; the archived "
+             "instance stays)",
+             x->name);
+    nd_audit_write(audit, &(struct nd_audit_event){
+                              .what = ND_AUDIT_DELETE,
+                              .ae = cfg->ae_title, .user = user,
+                              .patient_id = x->readable ? x->rec.r.patient_id
+                                                        : NULL,
+                              .study_uid = x->readable ? x->rec.r.study_uid
+                                                       : NULL,
+                              .instances = 1, .failed = -1,
+                              .detail = detail});
+    printf("dropped conflicts/%s\n", x->name);
+    return 0;
+}
+
 int nd_cmd_conflicts(int argc, char **argv)
 {
     const char *cfg_path = NULL, *storage = NULL, *user = NULL,
@@ -534,20 +572,20 @@ int nd_cmd_conflicts(int argc, char **argv)
     };
     int pr = nd_opts_parse("conflicts", argc, argv, 1, opts, argc, &n_pos);
     const char *verb = n_pos ? argv[0] : "list";
-    int accept = strcmp(verb, "accept") == 0;
-    if (pr == ND_OPTS_OK && !accept && strcmp(verb, "list") != 0) {
+    int accept = strcmp(verb, "accept") == 0, drop = strcmp(verb, "drop") == 0;
+    if (pr == ND_OPTS_OK && !accept && !drop && strcmp(verb, "list") != 0) {
         fprintf(stderr, "consort-node conflicts: unknown action '%s'\n",
                 verb);
         pr = ND_OPTS_BAD;
     }
-    if (pr == ND_OPTS_OK && !accept && (n_pos > 1 || study || yes)) {
+    if (pr == ND_OPTS_OK && !accept && !drop && (n_pos > 1 || study || yes)) {
         fprintf(stderr, "consort-node conflicts: list takes no files, "
                         "--study or --yes\n");
         pr = ND_OPTS_BAD;
     }
-    if (pr == ND_OPTS_OK && accept && n_pos < 2 && !study) {
-        fprintf(stderr, "consort-node conflicts: accept needs FILE... or "
-                        "--study UID\n");
+    if (pr == ND_OPTS_OK && (accept || drop) && n_pos < 2 && !study) {
+        fprintf(stderr, "consort-node conflicts: %s needs FILE... or "
+                        "--study UID\n", verb);
         pr = ND_OPTS_BAD;
     }
     if (pr != ND_OPTS_OK)
@@ -558,7 +596,8 @@ int nd_cmd_conflicts(int argc, char **argv)
         return 1;
     char err[512], dir[1024];
     nd_index *ix = nd_cmd_open_index("conflicts", cfg_path, storage,
-                                     accept && yes, dir, sizeof dir);
+                                     (accept || drop) && yes, dir,
+                                     sizeof dir);
     if (!ix)
         return 1;
     int n;
@@ -569,7 +608,7 @@ int nd_cmd_conflicts(int argc, char **argv)
         return 1;
     }
     int rc = 0;
-    if (!accept) {
+    if (!accept && !drop) {
         int count[3] = {0};
         for (int i = 0; i < n; i++) {
             show_one(dir, &k[i]);
@@ -606,7 +645,9 @@ int nd_cmd_conflicts(int argc, char **argv)
     }
     int any = 0;
     for (int i = 0; i < n; i++) {
-        if (study && k[i].kind == CONFLICT && k[i].readable &&
+        /* a study's copies to accept are those that arrived; to drop,
+         * any it has */
+        if (study && (drop || k[i].kind == CONFLICT) && k[i].readable &&
             strcmp(k[i].rec.r.study_uid, study) == 0)
             want[i] = 1;
         any |= want[i];
@@ -624,9 +665,9 @@ int nd_cmd_conflicts(int argc, char **argv)
         for (int i = 0; i < n; i++)
             if (want[i])
                 show_one(dir, &k[i]);
-        printf("\nrun again with --yes to accept (the audit trail will name "
+        printf("\nrun again with --yes to %s %s (the audit trail will name "
                "%s)\n",
-               user);
+               verb, drop ? "these files" : "these copies", user);
         free(want);
         goto out;
     }
@@ -647,7 +688,8 @@ int nd_cmd_conflicts(int argc, char **argv)
     nd_index_set_router(ix, route, &cfg);
     for (int i = 0; i < n; i++)
         if (want[i])
-            rc |= accept_one(ar, ix, audit, &cfg, user, &k[i]);
+            rc |= drop ? drop_one(dir, audit, &cfg, user, &k[i])
+                       : accept_one(ar, ix, audit, &cfg, user, &k[i]);
     nd_audit_close(audit);
     nd_archive_close(ar);
     free(want);
