@@ -43,7 +43,7 @@ static void usage(FILE *to)
           "  ls [--storage DIR]           list the local archive\n"
           "  verify [--deep]              check the archive against its "
           "index\n"
-          "  conflicts [list|accept|drop]   copies kept aside (other content "
+          "  conflicts [list|accept|drop] copies kept aside (other content "
           "under a\n"
           "                               known UID); accept a corrected "
           "one\n"
