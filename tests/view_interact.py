@@ -212,6 +212,24 @@ def main():
         check(s[0]["calibration"] == "us_region" and abs(s[0]["mm_per_pixel"] - 0.2) < 1e-6,
               "ultrasound scale from the region calibration: %s, %.3f mm/pixel"
               % (s[0]["calibration"], s[0]["mm_per_pixel"]))
+    # two cine loops in one series (an echo exam's clips, Instance 1 and
+    # 2): each loop's frames together, in their order; they were shown
+    # interleaved (frame 1 of loop 1, frame 1 of loop 2, ...)
+    loops = os.path.join(work, "us-loops")
+    os.makedirs(loops)
+    frames = int(pydicom.dcmread(usf, stop_before_pixels=True).NumberOfFrames)
+    for i in (2, 1):
+        d = pydicom.dcmread(usf)
+        d.SOPInstanceUID = d.file_meta.MediaStorageSOPInstanceUID = \
+            pydicom.uid.generate_uid()
+        d.InstanceNumber = i
+        d.save_as(os.path.join(loops, "loop%d.dcm" % (3 - i)))
+    s = run(view, loops, ["wait"] + ["state", "key Right"] * (2 * frames))
+    seq = [x["instance"] for x in s]
+    check(seq == [1] * frames + [2] * frames,
+          "two loops in one series: loop 1's %d frames, then loop 2's: %s"
+          % (frames, seq))
+
     # each viewport its own rate: the cine beside the CT (it was the first
     # viewport's 10/s for all)
     s = run(view, [ct, usf], ["wait", "state", "click 600 200", "state"],

@@ -244,9 +244,12 @@ static int cmp_slice(const void *a, const void *b)
         return x->key < y->key ? -1 : 1;
     if (x->instance != y->instance)
         return x->instance < y->instance ? -1 : 1;
-    if (x->frame != y->frame)
-        return x->frame < y->frame ? -1 : 1;
-    return strcmp(x->path, y->path);
+    /* the frames of one file together, in their order: two cine loops of
+     * an ultrasound series must not be shown interleaved */
+    int p = strcmp(x->path, y->path);
+    if (p)
+        return p;
+    return x->frame < y->frame ? -1 : x->frame > y->frame;
 }
 
 static void range(struct vw_stack *st, struct vw_slice *s)
@@ -479,8 +482,10 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
             const struct geo *g = h[i].fr ? &h[i].fr[f] : &h[i].g;
             s->has_geom = (h[i].frames == 1 || h[i].fr) && g->has_pos &&
                           g->has_dir && g->has_spacing;
+            /* without a plane of its own a frame sorts with its file
+             * (by Instance Number), and within it by frame number */
             s->key = s->has_geom           ? plane_key(g->pos, g->dir)
-                     : h[i].frames > 1     ? f
+                     : h[i].frames > 1     ? h[i].instance
                                            : slice_key(&h[i]);
             memcpy(s->pos, g->pos, sizeof s->pos);
             memcpy(s->dir, g->has_dir ? g->dir : h[i].po, sizeof s->dir);
