@@ -342,6 +342,24 @@ def main():
               "sync with a series whose normal is reversed: the same z (positions "
               "along each normal %s)" % zs)
 
+    # the corner's location: Slice Location where the file has it, else
+    # the plane's position along its normal (an MR without Slice Location
+    # showed none)
+    noloc = os.path.join(work, "ct-noloc")
+    os.makedirs(noloc)
+    for z, name, ds in slices:
+        d = pydicom.dcmread(os.path.join(ct, name))
+        del d.SliceLocation
+        d.save_as(os.path.join(noloc, name))
+    s = run(view, noloc, ["wait", "state", "key End", "state"])
+    s2 = run(view, ct, ["wait", "state"])
+    check([x.get("location") for x in s] == [slices[0][0], slices[-1][0]] and
+          len(s2) == 1 and s2[0].get("location") == float(slices[0][2].SliceLocation),
+          "location without Slice Location from the plane: %s (want %s); with "
+          "it, the file's: %s" % ([x.get("location") for x in s],
+                                  [slices[0][0], slices[-1][0]],
+                                  s2[0].get("location") if s2 else None))
+
     # orientation letters (right, left, top, bottom) follow rotation and flip
     s = run(view, ct, ["state", "key r shift", "state", "key f", "state"])
     o = [x["orientation"] for x in s]
@@ -432,6 +450,9 @@ def main():
               "WindowCenter", "WindowWidth", "SliceLocation"):
         if k in e:
             del e[k]
+    # a converter may leave the first slice's Slice Location at the top:
+    # it is no frame's (it was shown on every frame)
+    e.SliceLocation = slices[0][2].SliceLocation
     enh_dir = os.path.join(work, "enhanced")
     os.makedirs(enh_dir)
     e.save_as(os.path.join(enh_dir, "enh.dcm"))
@@ -448,6 +469,12 @@ def main():
               "(%s .. %s)" % (s[0]["center"], s[0]["width"], s[0]["calibration"],
                               s[0]["orientation"], s[0]["viewport_positions"],
                               s[1]["viewport_positions"]))
+        check([x.get("location") for x in s] == [slices[0][0], slices[-1][0]] and
+              [x.get("thickness") for x in s] == [2.5, 2.5],
+              "Enhanced CT: each frame's own location in the corner, from its "
+              "plane: %s (want %s), thickness %s" % (
+                  [x.get("location") for x in s], [slices[0][0], slices[-1][0]],
+                  [x.get("thickness") for x in s]))
         img = np.asarray(Image.open(shot_e).convert("L")).astype(int)
         x = mod[5]
         y = np.clip((x - 39.5) / 399 + 0.5, 0, 1)

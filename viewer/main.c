@@ -1024,6 +1024,15 @@ static void push_motion(int x, int y, int dx, int dy)
     SDL_PushEvent(&e);
 }
 
+/* mm as a JSON number, NAN (unknown) as null */
+static void json_mm(double v)
+{
+    if (isnan(v))
+        printf("null");
+    else
+        printf("%.3f", v);
+}
+
 /* Executes one script line; 1 to quit, 2 + ms to sleep, -1 on a bad
  * line. */
 /* s as a JSON string on stdout (UTF-8 passes through) */
@@ -1170,7 +1179,13 @@ static int script_line(struct app *a, char *line, int w, int h)
                vw_cal_name(cal), cal->kind != VW_CAL_NONE ? cal->mm_x : 0.0);
         for (int i = 0; i < a->n_vp; i++)
             printf("%s%d", i ? "," : "", a->vp[i].cur);
-        printf("],\"reference\":[");
+        /* the corner's Loc and Thk of the slice on screen (null: none) */
+        const struct vw_slice *sl = vw_vp_slice(vp);
+        printf("],\"location\":");
+        json_mm(sl->location);
+        printf(",\"thickness\":");
+        json_mm(sl->thickness);
+        printf(",\"reference\":[");
         for (int i = 0; i < a->n_vp; i++) {
             double l[4];
             int x2, y2, cw2, ch2;

@@ -231,6 +231,17 @@ static double plane_key(const double pos[3], const double d[6])
     return pos[0] * nx + pos[1] * ny + pos[2] * nz;
 }
 
+/* the plane's position in mm along its unit normal: the Slice Location
+ * of a slice whose file has none (an enhanced object's frames never do) */
+static double plane_mm(const double pos[3], const double d[6])
+{
+    double nx = d[1] * d[5] - d[2] * d[4];
+    double ny = d[2] * d[3] - d[0] * d[5];
+    double nz = d[0] * d[4] - d[1] * d[3];
+    double n = sqrt(nx * nx + ny * ny + nz * nz);
+    return n > 0 ? (pos[0] * nx + pos[1] * ny + pos[2] * nz) / n : NAN;
+}
+
 static double slice_key(const struct hdr *h)
 {
     return h->g.has_pos && h->g.has_dir ? plane_key(h->g.pos, h->g.dir)
@@ -496,7 +507,12 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
             s->intercept = g->intercept;
             s->center = g->center;
             s->width = g->width;
-            s->location = h[i].location;
+            /* a frame of an enhanced object has its own plane: a Slice
+             * Location at the top of the file (left by a converter) would
+             * be one value for all of them */
+            s->location = h[i].fr ? NAN : h[i].location;
+            if (isnan(s->location) && s->has_geom)
+                s->location = plane_mm(g->pos, g->dir);
             s->thickness = g->thickness;
             slice_cal(s, g, &h[i]);
         }
