@@ -315,6 +315,24 @@ def main():
               "and of the sagittal slice on the axial one: x %.2f (expected %.2f)"
               % (r0[0] if r0 else -1, want_x))
 
+    # the same sagittal series in another Frame of Reference (a prior
+    # study's): its positions are not today's, so no line is drawn (one
+    # was, where the numbers happened to fall)
+    sag_prior = os.path.join(work, "sag-prior")
+    os.makedirs(sag_prior)
+    puid, pfor = pydicom.uid.generate_uid(), pydicom.uid.generate_uid()
+    for i in range(4):
+        d = pydicom.dcmread(os.path.join(sag, "s%d.dcm" % i))
+        d.SeriesInstanceUID, d.FrameOfReferenceUID = puid, pfor
+        d.SOPInstanceUID = pydicom.uid.generate_uid()
+        d.save_as(os.path.join(sag_prior, "s%d.dcm" % i))
+    s = run(view, [ct, sag_prior], ["wait", "state", "click 600 200", "state"],
+            size="800x400")
+    check(len(s) == 2 and s[0]["reference"][1] is None and
+          s[1]["reference"][0] is None,
+          "no reference lines between two Frames of Reference: %s" %
+          [x["reference"] for x in s])
+
     # synchronised scrolling moves only parallel series: the sagittal one
     # stays when the axial one goes to its end
     s = run(view, [ct, sag], ["wait", "state", "key s", "key End", "state"],

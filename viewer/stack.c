@@ -35,7 +35,7 @@ struct hdr {
     struct geo *fr; /* per frame, when the file has Per-frame Functional
                        Groups for all; NULL: g for all */
     char path[1024];
-    char series[65], sop[65];
+    char series[65], sop[65], for_uid[65];
     int series_number, instance;
     uint32_t frames;
     double po[6]; /* Patient Orientation as directions (has_po) */
@@ -146,6 +146,8 @@ static int add_path(struct hdr **h, int *n, size_t *cap, const char *p,
     dcx_item_get_str(r, DCX_TAG_SERIES_INSTANCE_UID, 0, x->series,
                      sizeof x->series);
     dcx_item_get_str(r, DCX_TAG(0x0008, 0x0018), 0, x->sop, sizeof x->sop);
+    dcx_item_get_str(r, DCX_TAG(0x0020, 0x0052), 0, x->for_uid,
+                     sizeof x->for_uid);
     x->series_number = dcx_item_get_int(r, DCX_TAG(0x0020, 0x0011), 0, &v) == 0
                            ? (int)v : 0;
     x->instance = dcx_item_get_int(r, DCX_TAG_INSTANCE_NUMBER, 0, &v) == 0
@@ -487,6 +489,7 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
             struct vw_slice *s = &st->s[st->n++];
             snprintf(s->path, sizeof s->path, "%s", h[i].path);
             memcpy(s->sop_uid, h[i].sop, sizeof s->sop_uid);
+            memcpy(s->for_uid, h[i].for_uid, sizeof s->for_uid);
             s->frame = f;
             /* a plane of its own: a single-frame image's, or an enhanced
              * object's frame's; the frames of a cine are in file order */

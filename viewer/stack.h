@@ -18,6 +18,8 @@
 struct vw_slice {
     char path[1024];
     char sop_uid[65];     /* annotations and presentation states key on it */
+    char for_uid[65];     /* Frame of Reference UID: positions of two slices
+                             compare only within one */
     uint32_t frame;
     double key;           /* sort position */
     int has_geom;         /* position, orientation and spacing known */

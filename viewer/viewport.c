@@ -293,6 +293,10 @@ int vw_vp_reference_line(const struct vw_vp *vp, const struct vw_slice *o,
     const struct vw_slice *s = vw_vp_slice(vp);
     if (!s->has_geom || !o->has_geom || !vp->tex)
         return -1;
+    /* patient coordinates are those of one Frame of Reference (PS3.3
+     * C.7.4.1.1.1): a prior study's slice cuts nothing of today's */
+    if (strcmp(s->for_uid, o->for_uid) != 0)
+        return -1;
     /* the other plane: a point and its normal (row x column) */
     const double *od = o->dir;
     double n[3] = {od[1] * od[5] - od[2] * od[4], od[2] * od[3] - od[0] * od[5],

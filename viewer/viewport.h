@@ -83,8 +83,8 @@ int vw_vp_sync_to(struct vw_vp *vp, rnd_ctx *rc, const struct vw_slice *o);
 
 /* Reference line: where the plane of slice `other` cuts vp's current
  * slice, in vp's viewport coordinates (w x h). 0 and the two end points,
- * -1 if the planes are parallel, do not meet inside the image, or lack
- * geometry. */
+ * -1 if the planes are parallel, do not meet inside the image, lack
+ * geometry or are in different Frames of Reference. */
 int vw_vp_reference_line(const struct vw_vp *vp, const struct vw_slice *other,
                          int w, int h, double out[4]);
 
