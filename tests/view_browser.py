@@ -280,6 +280,24 @@ def main():
              "--archive lists the same 6 studies from the index with %s "
              "thumbnails and opens the CT's %s slices from the archive's files"
              % (s[0]["thumbnails"] if s else "?", s[1]["slices"] if len(s) == 2 else "?"))
+    # a study opened from the browser can be annotated and reported in
+    # words: text input is on while a text mark or the report takes it
+    # (leaving the browser turned it off for good: typed text never came)
+    # and off otherwise (an input method would take the tool letters)
+    p = subprocess.run([view, "--size", "900x500", "--script", "-", "--archive",
+                        storage],
+                       input="wait\ntext 张\nkey Return\nwait\nstate\nkey t\n"
+                       "click 450 250\nstate\ntext 肿块\nkey Return\nstate\n"
+                       "key r ctrl\ntext 未见异常\nstate\nquit\n",
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=120, env=dict(os.environ, SDL_VIDEODRIVER="offscreen"))
+    s = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    texts = [a.get("label") for a in s[2]["annotations"]] if len(s) == 4 else None
+    nl.check(len(s) == 4 and [x.get("text_input") for x in s] == [0, 1, 0, 1] and
+             texts == ["肿块"] and s[3]["report_open"] == 1,
+             "opened from the browser: text input %s (off, on for the text "
+             "mark, off, on for the report), the mark's words %s" % (
+                 [x.get("text_input") for x in s], texts))
     rc = srv.stop()
     nl.check(rc == 0, "node stopped cleanly")
     # the node out of reach: the browser lists this viewer's cache (the

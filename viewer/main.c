@@ -1132,6 +1132,10 @@ static int script_line(struct app *a, char *line, int w, int h)
         return 0;
     }
     if (strcmp(cmd, "text") == 0 && n >= 2) {
+        /* typed text reaches the window only while text input is on
+         * (SDL_SendKeyboardText drops it otherwise): so does this */
+        if (SDL_GetEventState(SDL_TEXTINPUT) != SDL_ENABLE)
+            return 0;
         /* the rest of the line, spaces included, in as many events as
          * SDL's 32-byte text field needs (cut between characters) */
         const char *p = strstr(line, "text") + 4;
@@ -1169,14 +1173,16 @@ static int script_line(struct app *a, char *line, int w, int h)
                "\"rotate\":%d,\"flip_h\":%d,\"linear\":%d,"
                "\"orientation\":[\"%s\",\"%s\",\"%s\",\"%s\"],"
                "\"playing\":%d,\"fps\":%.2f,\"help\":%d,\"layout\":%d,"
-               "\"active\":%d,\"sync\":%d,\"calibration\":\"%s\","
+               "\"active\":%d,\"sync\":%d,\"text_input\":%d,"
+               "\"calibration\":\"%s\","
                "\"mm_per_pixel\":%.4f,\"viewport_slices\":[",
                vp->cur, vw_vp_shown(vp), vp->st.n, vw_vp_slice(vp)->instance,
                v->voi == RND_VOI_LUT, v->center, v->width,
                v->zoom, v->pan_x,
                v->pan_y, v->invert, v->rotate, v->flip_h, v->linear, r, l, u,
                d, a->playing, vp->fps, a->help, a->layout, a->active, a->sync,
-               vw_cal_name(cal), cal->kind != VW_CAL_NONE ? cal->mm_x : 0.0);
+               SDL_IsTextInputActive() ? 1 : 0, vw_cal_name(cal),
+               cal->kind != VW_CAL_NONE ? cal->mm_x : 0.0);
         for (int i = 0; i < a->n_vp; i++)
             printf("%s%d", i ? "," : "", a->vp[i].cur);
         /* the corner's Loc and Thk of the slice on screen (null: none) */
@@ -1453,7 +1459,6 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         if (a->node.port || a->o.archive || a->media[0]) {
             a->browsing = 1;
             a->playing = 0;
-            SDL_StartTextInput();
         }
         break;
     case SDLK_l:
@@ -1740,7 +1745,6 @@ static void job_finish(struct app *a, int w, int h)
     }
     a->status[0] = '\0';
     a->browsing = 0;
-    SDL_StopTextInput();
 }
 
 /* A new study's first series fetched whole, while the browser waits:
@@ -1766,7 +1770,6 @@ static int job_open_ready(struct app *a, int w, int h)
     a->job_shown = 1;
     a->status[0] = '\0';
     a->browsing = 0;
-    SDL_StopTextInput();
     return 1;
 }
 
@@ -1863,7 +1866,6 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
         }
         a->status[0] = '\0';
         a->browsing = 0;
-        SDL_StopTextInput();
         break;
     }
     default:
@@ -1888,6 +1890,20 @@ static int image_point(const struct app *a, int w, int h, int mx, int my,
     rnd_screen_to_image(vp->tex, &vp->view, cw, ch, mx - x, my - y, &dx, &dy);
     *ix = (float)dx, *iy = (float)dy;
     return 1;
+}
+
+/* Text input (and with it the input method) is on only while something
+ * takes text: the browser's filter, a text mark being typed, the report.
+ * Otherwise an input method would take the letter keys (D, A, W/L ...)
+ * for itself; and SDL stops text events altogether once it is off, so a
+ * study opened from the browser could not be annotated or reported. */
+static void text_input(const struct app *a)
+{
+    int want = a->browsing || a->report_open || a->tools.typing;
+    if (want && !SDL_IsTextInputActive())
+        SDL_StartTextInput();
+    else if (!want && SDL_IsTextInputActive())
+        SDL_StopTextInput();
 }
 
 static int interactive(struct app *a)
@@ -1921,14 +1937,13 @@ static int interactive(struct app *a)
     if (a->browsing && a->o.no_overlay)
         a->o.no_overlay = 0; /* the browser is text */
     open_font(a, h);
-    if (a->browsing) {
+    if (a->browsing)
         refresh_studies(a);
-        SDL_StartTextInput();
-    }
     int drag = 0, dirty = 1, loading = 1;
     uint64_t script_resume = 0;
     for (;;) {
         struct vw_vp *av = &a->vp[a->active];
+        text_input(a);
         if (a->playing && !a->browsing && now_ms() >= a->next_frame_ms) {
             /* a late frame is dropped rather than run behind */
             vw_vp_step(av, a->rc, av->cur + 1 >= av->st.n ? -av->st.n : 1);
