@@ -570,6 +570,18 @@ def main():
               "its screen: no image (%.3f of the upper middle lit, %.3f on the "
               "slice before), the error text (%d pixels)" % (
                   lit(b), lit(g), int((b > 20).sum())))
+    # the auto window (key 0) on a slice that shows no image keeps the
+    # window: it took the undecoded slice's "range" and set 0/1, which
+    # then turned every slice black and white
+    p, s = view_run(pix, ["wait", "wheel -2", "state", "key 0", "state",
+                          "wheel 1", "key 0", "state"])
+    check(len(s) == 3 and s[1]["shown"] == -1 and
+          (s[1]["center"], s[1]["width"]) == (s[0]["center"], s[0]["width"]) and
+          s[2]["width"] > 100,
+          "key 0 on the slice that cannot be shown keeps the window %s; on "
+          "the one before it, the auto window %s" % (
+              [(x["center"], x["width"]) for x in s[:2]],
+              (s[2]["center"], s[2]["width"]) if len(s) == 3 else None))
     # the first slice cut: the series opens at the nearest that decodes
     first = os.path.join(work, "broken-first")
     shutil.copytree(ct, first)

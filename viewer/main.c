@@ -1485,8 +1485,8 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         vp->fps = fmax(vp->fps / 1.25, 1);
         break;
     case SDLK_0:
-        vw_vp_auto_window(vp, &v->center, &v->width);
-        v->voi = RND_VOI_LINEAR;
+        if (vw_vp_auto_window(vp, &v->center, &v->width) == 0)
+            v->voi = RND_VOI_LINEAR;
         break;
     case SDLK_1:
     case SDLK_2:
@@ -2159,7 +2159,11 @@ static int interactive(struct app *a)
             if (!drag)
                 break;
             int dx = ev.motion.xrel, dy = ev.motion.yrel;
-            const struct vw_slice *s = vw_vp_slice(av);
+            /* the window moves by the range of the slice on screen (the
+             * one asked for may still be decoding: no range yet) */
+            const struct vw_slice *s = vw_vp_shown(av) >= 0
+                                           ? &av->st.s[vw_vp_shown(av)]
+                                           : vw_vp_slice(av);
             /* one step more than the span: a window of the whole range;
              * the narrowest window a fraction of it, so dose in Gy or SUV
              * can be windowed below 1 */

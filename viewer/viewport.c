@@ -241,16 +241,21 @@ int vw_vp_sync_to(struct vw_vp *vp, rnd_ctx *rc, const struct vw_slice *o)
     return go(vp, rc, best);
 }
 
-void vw_vp_auto_window(const struct vw_vp *vp, double *c, double *w)
+int vw_vp_auto_window(const struct vw_vp *vp, double *c, double *w)
 {
-    const struct vw_slice *s = vw_vp_slice(vp);
+    /* the slice on screen: the one asked for may still be decoding (its
+     * range unknown: the window was 0/1) or be damaged */
+    int shown = vw_vp_shown(vp);
+    if (shown < 0)
+        return -1;
+    const struct vw_slice *s = &vp->st.s[shown];
     const struct rnd_frame *f = &vp->st.fmt;
     double lo, hi;
     vw_vp_range(vp, s, &lo, &hi);
     if (f->samples != 1 || !s->pixels || hi <= lo) {
         *c = (lo + hi) / 2;
         *w = hi - lo + rnd_value_step(s->slope);
-        return;
+        return 0;
     }
     enum { BINS = 4096 };
     static unsigned hist[BINS]; /* main thread only */
@@ -280,6 +285,7 @@ void vw_vp_auto_window(const struct vw_vp *vp, double *c, double *w)
     *c = (v1 + v99) / 2;
     double q = rnd_value_step(s->slope);
     *w = v99 - v1 > q ? v99 - v1 : q;
+    return 0;
 }
 
 static double dot(const double *a, const double *b)

@@ -88,9 +88,10 @@ int vw_vp_sync_to(struct vw_vp *vp, rnd_ctx *rc, const struct vw_slice *o);
 int vw_vp_reference_line(const struct vw_vp *vp, const struct vw_slice *other,
                          int w, int h, double out[4]);
 
-/* A window from the histogram of the current slice: 1st to 99th
- * percentile, padding (a tenth of the pixels or more at the minimum) left
- * out. */
-void vw_vp_auto_window(const struct vw_vp *vp, double *c, double *w);
+/* A window from the histogram of the slice on screen (vw_vp_shown): 1st
+ * to 99th percentile, padding (a tenth of the pixels or more at the
+ * minimum) left out. 0, or -1 (c and w untouched) when no slice is
+ * drawn. */
+int vw_vp_auto_window(const struct vw_vp *vp, double *c, double *w);
 
 #endif
