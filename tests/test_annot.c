@@ -86,7 +86,7 @@ static void test_labels(void)
     /* a 10 x 10 square ROI over a flat 8-bit image of 7 (rescale 2x-3) */
     static uint8_t img[32 * 32];
     memset(img, 7, sizeof img);
-    struct vw_px px = {img, 32, 32, 1, 0, 2, -3, NULL, 0, 0};
+    struct vw_px px = {img, 32, 32, 1, 0, 2, -3, NULL, 0, 0, 0, 0};
     const float r[4] = {4, 4, 14, 14};
     struct vw_annot c = mk(VW_TOOL_RECT, "1", 2, r, NULL);
     vw_annot_label(&c, &ps, &px, "HU", s, sizeof s);

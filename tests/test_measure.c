@@ -80,7 +80,7 @@ static int16_t *phantom(void)
 static void test_regions(void)
 {
     int16_t *img = phantom();
-    struct vw_px px = {img, W, H, 2, 1, 1.0, -1024.0, NULL, 0, 0};
+    struct vw_px px = {img, W, H, 2, 1, 1.0, -1024.0, NULL, 0, 0, 0, 0};
     struct vw_cal ps = {VW_CAL_PIXEL, 0.7, 0.7};
     struct vw_roi_stats st;
     /* an ellipse (circle) of radius 40 inside the disc: 40 HU, SD 0 */
@@ -113,10 +113,25 @@ static void test_regions(void)
     /* dragged backwards: same result */
     CHECK(vw_roi_stats(&px, &ps, VW_ROI_RECT, 100, 100, 40, 40, &st) == 0 &&
           st.n == 3600);
+    /* padding (Pixel Padding Value: outside a CT's field of view) is no
+     * part of the image: a rectangle half on the square, half on padding
+     * measures the square alone (its min was the padding's -3024 HU) */
+    for (int y = 40; y < 100; y++)
+        for (int x = 0; x < 40; x++)
+            img[y * W + x] = -2000;
+    px.has_pad = 1, px.pad = -2000;
+    CHECK(vw_roi_stats(&px, &ps, VW_ROI_RECT, 10, 40, 70, 100, &st) == 0);
+    CHECK(st.n == 1800 && near(st.mean, 300, 1e-9) && st.min == 300 &&
+          near(st.area, 60 * 60 * 0.49, 1e-9));
+    /* all padding: nothing to measure */
+    CHECK(vw_roi_stats(&px, &ps, VW_ROI_RECT, 0, 40, 40, 100, &st) == -1);
+    px.has_pad = 0;
+    CHECK(vw_roi_stats(&px, &ps, VW_ROI_RECT, 10, 40, 70, 100, &st) == 0);
+    CHECK(st.n == 3600 && st.min == -3024);
     /* 8-bit unsigned with a modality LUT */
     uint8_t small[4] = {0, 1, 2, 3};
     uint16_t lut[4] = {10, 20, 30, 40};
-    struct vw_px p8 = {small, 2, 2, 1, 0, 1, 0, lut, 4, 0};
+    struct vw_px p8 = {small, 2, 2, 1, 0, 1, 0, lut, 4, 0, 0, 0};
     struct vw_cal none = {VW_CAL_NONE, 0, 0};
     CHECK(vw_roi_stats(&p8, &none, VW_ROI_RECT, 0, 0, 2, 2, &st) == 0);
     CHECK(st.n == 4 && near(st.mean, 25, 1e-9) && near(st.area, 4, 1e-9));

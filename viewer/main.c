@@ -509,7 +509,8 @@ static void slice_measure(const struct vw_vp *vp, const struct vw_slice *s,
                              (int)s->h,      f->bits / 8,
                              f->is_signed,   s->slope,
                              s->intercept,   m->count ? m->data : NULL,
-                             (int)m->count, m->first};
+                             (int)m->count, m->first,
+                             s->has_pad,     s->pad};
         *pxp = px;
     }
     char mod[16] = "";

@@ -61,7 +61,7 @@ double vw_cobb_deg(const struct vw_cal *c, double a1x, double a1y,
     return a > 90 ? 180 - a : a; /* lines, not rays */
 }
 
-static double value_at(const struct vw_px *px, long i)
+static int64_t stored_at(const struct vw_px *px, long i)
 {
     int64_t v;
     if (px->bytes == 1)
@@ -73,6 +73,11 @@ static double value_at(const struct vw_px *px, long i)
     else
         v = px->is_signed ? (int64_t)((const int32_t *)px->data)[i]
                           : (int64_t)((const uint32_t *)px->data)[i];
+    return v;
+}
+
+static double modality_of(const struct vw_px *px, int64_t v)
+{
     if (px->lut && px->lut_n > 0) {
         int64_t k = v - px->lut_first;
         k = k < 0 ? 0 : k >= px->lut_n ? px->lut_n - 1 : k;
@@ -109,7 +114,10 @@ int vw_roi_stats(const struct vw_px *px, const struct vw_cal *c,
                 if (dx * dx + dy * dy > 1)
                     continue;
             }
-            double v = value_at(px, (long)j * px->width + i);
+            int64_t sv = stored_at(px, (long)j * px->width + i);
+            if (px->has_pad && sv == px->pad)
+                continue; /* no part of the image */
+            double v = modality_of(px, sv);
             n++;
             double d = v - mean;
             mean += d / (double)n;

@@ -55,6 +55,9 @@ struct vw_px {
     double slope, intercept;     /* Modality Rescale */
     const uint16_t *lut;         /* Modality LUT (NULL: rescale) */
     int lut_n, lut_first;
+    int has_pad;                 /* Pixel Padding Value given: */
+    int64_t pad;                 /* stored values equal to it are no part
+                                    of the image (PS3.3 C.7.5.1.1.2) */
 };
 
 enum vw_roi_shape { VW_ROI_RECT, VW_ROI_ELLIPSE };
@@ -66,7 +69,8 @@ struct vw_roi_stats {
 };
 
 /* Statistics of the pixels whose centres lie inside the rectangle from
- * (x0,y0) to (x1,y1), or the ellipse inscribed in it. The area is the
+ * (x0,y0) to (x1,y1), or the ellipse inscribed in it, padding (outside a
+ * CT's field of view) left out. The area is the
  * shape's own (w*h or pi*a*b), scaled by the calibration. 0, or -1 when
  * no pixel centre is inside. */
 int vw_roi_stats(const struct vw_px *px, const struct vw_cal *c,

@@ -205,7 +205,8 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
                                     (int)s->h,      f->bits / 8,
                                     f->is_signed,   s->slope,
                                     s->intercept,   m->count ? m->data : NULL,
-                                    (int)m->count, m->first};
+                                    (int)m->count, m->first,
+                                    s->has_pad,     s->pad};
             pxp[i] = &pxs[i];
         }
     }

@@ -44,6 +44,8 @@ struct hdr {
     struct vw_cal cal; /* a frame without Pixel Spacing takes this: the
                           detector's or the ultrasound region's */
     double par;        /* Pixel Aspect Ratio, vertical / horizontal; 0 */
+    int has_pad;
+    int64_t pad;       /* Pixel Padding Value (as written: US or SS) */
 };
 
 /* Files that cannot be read although they should be (a Part-10 preamble,
@@ -188,6 +190,8 @@ static int add_path(struct hdr **h, int *n, size_t *cap, const char *p,
     x->g.intercept = m.intercept;
     x->location = NAN;
     dcx_item_get_float(r, DCX_TAG_SLICE_LOCATION, 0, &x->location);
+    x->has_pad =
+        dcx_item_get_int(r, DCX_TAG(0x0028, 0x0120), 0, &x->pad) == 0;
     /* an enhanced CT/MR: each frame its own plane, rescale and window */
     if (x->frames > 1 &&
         dcx_item_seq_count(r, DCX_TAG(0x5200, 0x9230)) >= (int)x->frames &&
@@ -517,6 +521,8 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
             if (isnan(s->location) && s->has_geom)
                 s->location = plane_mm(g->pos, g->dir);
             s->thickness = g->thickness;
+            s->has_pad = h[i].has_pad;
+            s->pad = h[i].pad;
             slice_cal(s, g, &h[i]);
         }
     }
@@ -558,6 +564,11 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
     st->fmt.bits = in.bits_allocated;
     st->fmt.is_signed = in.pixel_representation == 1;
     st->fmt.photometric = vw_photometric(in.photometric);
+    /* a padding value written as US for signed samples (it should be SS):
+     * the same bits as the decoded, sign-extended samples */
+    for (int i = 0; st->fmt.is_signed && st->fmt.bits < 32 && i < st->n; i++)
+        if (st->s[i].pad >= (int64_t)1 << (st->fmt.bits - 1))
+            st->s[i].pad -= (int64_t)1 << st->fmt.bits;
     if (n_threads <= 0)
         n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_threads < 1)

@@ -35,6 +35,9 @@ struct vw_slice {
                              with a Modality LUT see vw_vp_range */
     double smin, smax;    /* stored value range (when decoded) */
     double location, thickness; /* mm; NAN if unknown */
+    int has_pad;          /* Pixel Padding Value: stored value pad marks */
+    int64_t pad;          /* pixels outside the image (a CT's field of
+                             view), left out of measurements */
     struct vw_cal cal;    /* its own calibration (measurements, scale bar) */
     double aspect;        /* a pixel's height / width */
     uint32_t w, h;        /* columns, rows (when decoded): a DR series may
