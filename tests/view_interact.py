@@ -378,6 +378,13 @@ def main():
                                   [slices[0][0], slices[-1][0]],
                                   s2[0].get("location") if s2 else None))
 
+    # marks with --overlay none (no corner text): drawn, not a crash (the
+    # lines were drawn with the overlay's font, which was not opened)
+    s = run(view, ct, ["wait", "key d", "drag left 100 100 200 150", "state"])
+    check(len(s) == 1 and len(s[0]["annotations"]) == 1,
+          "--overlay none: a length drawn (%s)" %
+          ([a["label"] for a in s[0]["annotations"]] if s else "no state"))
+
     # orientation letters (right, left, top, bottom) follow rotation and flip
     s = run(view, ct, ["state", "key r shift", "state", "key f", "state"])
     o = [x["orientation"] for x in s]

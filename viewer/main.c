@@ -254,6 +254,9 @@ struct app {
     int sync;           /* scroll the others to the same slice position */
     rnd_ctx *rc;
     rnd_font *font;     /* NULL: no overlays */
+    rnd_font *pen;      /* lines and text of the marks (measurements,
+                           a presentation state's): opened with
+                           --overlay none too; NULL without any font */
     int help;           /* F1: the key bindings over the image */
     int drag_acc;       /* pixels of a scrolling drag not yet a slice */
     int no_reflines;    /* X: reference lines off */
@@ -529,7 +532,9 @@ static void draw_marks(struct app *a, const struct vw_vp *vp,
     const struct vw_px *pxp;
     const char *unit;
     slice_measure(vp, s, &cal, &px, &pxp, &unit);
-    vw_tools_draw(&a->tools, a->rc, a->font, vp->tex, &vp->view, s->sop_uid,
+    if (!a->pen) /* nothing to draw lines with */
+        return;
+    vw_tools_draw(&a->tools, a->rc, a->pen, vp->tex, &vp->view, s->sop_uid,
                   s->frame, &cal, pxp, unit, x, y, cw, ch, w, h);
     for (int i = 0; a->font && i < a->n_keys; i++)
         if (strcmp(a->keys[i], s->sop_uid) == 0) {
@@ -700,12 +705,11 @@ static void draw(struct app *a, int w, int h)
 
 static void open_font(struct app *a, int h)
 {
-    if (a->o.no_overlay)
-        return;
     char err[512];
-    a->font = vw_overlay_font(h, err, sizeof err);
-    if (!a->font)
+    a->pen = vw_overlay_font(h, err, sizeof err);
+    if (!a->pen)
         fprintf(stderr, "consort-view: no overlays: %s\n", err);
+    a->font = a->o.no_overlay ? NULL : a->pen;
 }
 
 /* Shows every viewport's first slice and fits it into its cell. */
@@ -927,8 +931,8 @@ static SDL_Window *gl_open(int w, int h, int hidden, const char *hint,
  * renderer). */
 static void gl_close(struct app *a, SDL_Window *win, SDL_GLContext ctx)
 {
-    rnd_font_close(a->font);
-    a->font = NULL;
+    rnd_font_close(a->pen);
+    a->font = a->pen = NULL;
     for (int i = 0; i < a->n_vp; i++) {
         rnd_image_destroy(a->vp[i].tex);
         a->vp[i].tex = NULL;
