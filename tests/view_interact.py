@@ -230,6 +230,19 @@ def main():
           "two loops in one series: loop 1's %d frames, then loop 2's: %s"
           % (frames, seq))
 
+    # a Frame Time that is a mistake (0.001 ms) plays at the fastest rate +
+    # keeps to, not a million frames a second; one of an hour at the slowest
+    rates = []
+    for ms in ("0.001", "3600000"):
+        d = pydicom.dcmread(usf)
+        d.FrameTime = ms
+        odd = os.path.join(work, "us-ft.dcm")
+        d.save_as(odd)
+        s = run(view, odd, ["wait", "state"])
+        rates.append(s[0]["fps"] if s else None)
+    check(rates == [120, 1], "Frame Time 0.001 ms and 1 h play at 120 and 1 "
+          "frames/s, the range + and - keep to: %s" % rates)
+
     # each viewport its own rate: the cine beside the CT (it was the first
     # viewport's 10/s for all)
     s = run(view, [ct, usf], ["wait", "state", "click 600 200", "state"],

@@ -1483,11 +1483,11 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
     case SDLK_PLUS:
     case SDLK_EQUALS:
     case SDLK_KP_PLUS:
-        vp->fps = fmin(vp->fps * 1.25, 120);
+        vp->fps = fmin(vp->fps * 1.25, VW_FPS_MAX);
         break;
     case SDLK_MINUS:
     case SDLK_KP_MINUS:
-        vp->fps = fmax(vp->fps / 1.25, 1);
+        vp->fps = fmax(vp->fps / 1.25, VW_FPS_MIN);
         break;
     case SDLK_0:
         if (vw_vp_auto_window(vp, &v->center, &v->width) == 0)

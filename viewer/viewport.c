@@ -54,6 +54,9 @@ int vw_vp_open(struct vw_vp *vp, const vw_scan *sc, int series, int first,
         vp->fps = rate;
     else
         vp->fps = 10;
+    /* the range + and - keep to: a Frame Time of 0.001 ms is a mistake,
+     * not a request for a million frames a second */
+    vp->fps = fmin(fmax(vp->fps, VW_FPS_MIN), VW_FPS_MAX);
     vp->open = 1;
     return 0;
 }

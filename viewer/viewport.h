@@ -19,6 +19,10 @@ struct vw_view_opts {
     int rotate, flip_h, flip_v, invert, linear;
 };
 
+/* Cine rates shown, frames per second. */
+#define VW_FPS_MIN 1.0
+#define VW_FPS_MAX 120.0
+
 struct vw_vp {
     struct vw_stack st;
     struct vw_image im; /* the first file: LUTs, palette, presets */
@@ -27,7 +31,8 @@ struct vw_vp {
     int tex_slice;      /* the slice in tex; -1 none */
     struct rnd_view view;
     int fit;            /* zoom follows the viewport size */
-    double fps;         /* cine rate: the file's, or 10; + and - change it */
+    double fps;         /* cine rate: the file's, or 10; + and - change it
+                           within VW_FPS_MIN..VW_FPS_MAX */
     int pending;        /* cur is not decoded yet: tex shows an older one */
     int failed;         /* cur cannot be decoded: no image, why says why */
     char why[512];
