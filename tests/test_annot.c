@@ -71,8 +71,9 @@ static void test_labels(void)
     char s[256];
     const float p[8] = {10, 10, 110, 10, 0, 0, 0, 0};
     struct vw_annot a = mk(VW_TOOL_LENGTH, "1", 2, p, NULL);
-    struct vw_cal ps = {VW_CAL_PIXEL, 0.5, 0.5}, det = {VW_CAL_DETECTOR, 0.5, 0.5},
-                  none = {VW_CAL_NONE, 0, 0};
+    struct vw_cal ps = {.kind = VW_CAL_PIXEL, .mm_x = 0.5, .mm_y = 0.5},
+                  det = {.kind = VW_CAL_DETECTOR, .mm_x = 0.5, .mm_y = 0.5},
+                  none = {.kind = VW_CAL_NONE};
     vw_annot_label(&a, &ps, NULL, NULL, s, sizeof s);
     CHECK_STR(s, "50.0 mm");
     vw_annot_label(&a, &det, NULL, NULL, s, sizeof s);
@@ -124,7 +125,7 @@ int main(int argc, char **argv)
         CHECK(vw_annots_add(l, &a) != 0);
     }
     const char *uids[1] = {uid};
-    struct vw_cal cal = {VW_CAL_PIXEL, 0.66f, 0.66f};
+    struct vw_cal cal = {.kind = VW_CAL_PIXEL, .mm_x = 0.66f, .mm_y = 0.66f};
     struct vw_gsps_marks m;
     CHECK(vw_annots_to_marks(l, uids, 1, NULL, &cal, NULL, NULL, &m) == 0 &&
           m.n == VW_TOOL_COUNT);

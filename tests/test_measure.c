@@ -25,28 +25,28 @@ static int near(double got, double want, double rel)
 
 static void test_lengths(void)
 {
-    struct vw_cal ps = {VW_CAL_PIXEL, 0.5, 0.5};
+    struct vw_cal ps = {.kind = VW_CAL_PIXEL, .mm_x = 0.5, .mm_y = 0.5};
     CHECK(near(vw_length(&ps, 10, 20, 110, 20), 50.0, 1e-9));
     /* rectangular pixels: 0.5 mm across, 0.25 mm down */
-    struct vw_cal rect = {VW_CAL_PIXEL, 0.5, 0.25};
+    struct vw_cal rect = {.kind = VW_CAL_PIXEL, .mm_x = 0.5, .mm_y = 0.25};
     CHECK(near(vw_length(&rect, 0, 0, 0, 100), 25.0, 1e-9));
     CHECK(near(vw_length(&rect, 0, 0, 30, 40), hypot(15, 10), 1e-9));
-    struct vw_cal none = {VW_CAL_NONE, 0, 0};
+    struct vw_cal none = {.kind = VW_CAL_NONE, .mm_x = 0, .mm_y = 0};
     CHECK(near(vw_length(&none, 0, 0, 30, 40), 50.0, 1e-9));
     CHECK_STR(vw_cal_note(&none), "uncalibrated");
-    struct vw_cal det = {VW_CAL_DETECTOR, 0.143, 0.143};
+    struct vw_cal det = {.kind = VW_CAL_DETECTOR, .mm_x = 0.143, .mm_y = 0.143};
     CHECK_STR(vw_cal_note(&det), "detector");
     CHECK_STR(vw_cal_note(&ps), "");
 }
 
 static void test_angles(void)
 {
-    struct vw_cal ps = {VW_CAL_PIXEL, 0.5, 0.5};
+    struct vw_cal ps = {.kind = VW_CAL_PIXEL, .mm_x = 0.5, .mm_y = 0.5};
     CHECK(near(vw_angle_deg(&ps, 100, 50, 50, 50, 50, 0), 90.0, 1e-9));
     CHECK(near(vw_angle_deg(&ps, 100, 50, 50, 50, 0, 50), 180.0, 1e-9));
     CHECK(near(vw_angle_deg(&ps, 100, 50, 50, 50, 100, 0), 45.0, 1e-9));
     /* on 0.5 x 0.25 mm pixels the pixel diagonal is not 45 degrees */
-    struct vw_cal rect = {VW_CAL_PIXEL, 0.5, 0.25};
+    struct vw_cal rect = {.kind = VW_CAL_PIXEL, .mm_x = 0.5, .mm_y = 0.25};
     CHECK(near(vw_angle_deg(&rect, 10, 0, 0, 0, 10, 10),
                atan(0.25 / 0.5) * 180 / VW_PI, 1e-9));
     /* Cobb: endplates tilted +12 and -8 degrees -> 20; the order of the
@@ -81,7 +81,7 @@ static void test_regions(void)
 {
     int16_t *img = phantom();
     struct vw_px px = {img, W, H, 2, 1, 1.0, -1024.0, NULL, 0, 0, 0, 0};
-    struct vw_cal ps = {VW_CAL_PIXEL, 0.7, 0.7};
+    struct vw_cal ps = {.kind = VW_CAL_PIXEL, .mm_x = 0.7, .mm_y = 0.7};
     struct vw_roi_stats st;
     /* an ellipse (circle) of radius 40 inside the disc: 40 HU, SD 0 */
     CHECK(vw_roi_stats(&px, &ps, VW_ROI_ELLIPSE, 160, 110, 240, 190, &st) == 0);
@@ -132,14 +132,45 @@ static void test_regions(void)
     uint8_t small[4] = {0, 1, 2, 3};
     uint16_t lut[4] = {10, 20, 30, 40};
     struct vw_px p8 = {small, 2, 2, 1, 0, 1, 0, lut, 4, 0, 0, 0};
-    struct vw_cal none = {VW_CAL_NONE, 0, 0};
+    struct vw_cal none = {.kind = VW_CAL_NONE, .mm_x = 0, .mm_y = 0};
     CHECK(vw_roi_stats(&p8, &none, VW_ROI_RECT, 0, 0, 2, 2, &st) == 0);
     CHECK(st.n == 4 && near(st.mean, 25, 1e-9) && near(st.area, 4, 1e-9));
     free(img);
 }
 
+/* An ultrasound image with two regions at different depths (dual
+ * B-mode): a caliper measures by the region that holds it; one across
+ * both, or outside them, has no mm. */
+static void test_us_regions(void)
+{
+    struct vw_cal c = {.kind = VW_CAL_US, .mm_x = 0.2, .mm_y = 0.2,
+                       .n_regions = 2,
+                       .region = {{0, 0, 99, 199, 0.2, 0.2},
+                                  {100, 0, 199, 199, 0.5, 0.5}}};
+    float left[4] = {10, 10, 90, 10}, right[4] = {110, 10, 190, 10},
+          across[4] = {10, 10, 190, 10}, below[4] = {10, 210, 90, 210},
+          edge[4] = {0, 0, 100, 200}; /* the corners of the left region */
+    struct vw_cal at = vw_cal_at(&c, left, 2);
+    CHECK(at.kind == VW_CAL_US && near(vw_length(&at, 10, 10, 90, 10), 16,
+                                       1e-9));
+    at = vw_cal_at(&c, right, 2);
+    CHECK(at.kind == VW_CAL_US && near(vw_length(&at, 110, 10, 190, 10), 40,
+                                       1e-9));
+    at = vw_cal_at(&c, across, 2);
+    CHECK(at.kind == VW_CAL_NONE);
+    at = vw_cal_at(&c, below, 2);
+    CHECK(at.kind == VW_CAL_NONE);
+    at = vw_cal_at(&c, edge, 2);
+    CHECK(at.kind == VW_CAL_US && near(at.mm_x, 0.2, 1e-12));
+    /* other images: their own calibration, whatever the points */
+    struct vw_cal ps = {.kind = VW_CAL_PIXEL, .mm_x = 0.5, .mm_y = 0.5};
+    at = vw_cal_at(&ps, below, 2);
+    CHECK(at.kind == VW_CAL_PIXEL && near(at.mm_x, 0.5, 1e-12));
+}
+
 int main(void)
 {
+    test_us_regions();
     test_lengths();
     test_angles();
     test_regions();

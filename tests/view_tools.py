@@ -313,6 +313,28 @@ def per_image_calibration(view):
           "ultrasound at two depths: 100 pixels measure %s, each by its own "
           "region (want %s); scale %s mm/pixel"
           % ([x["label"] for x in a], want, st[1]["mm_per_pixel"]))
+    # one image, two regions side by side at different depths (a dual
+    # B-mode view): a caliper measures by the region that holds it, one
+    # across both has no mm
+    regions = []
+    for x0, x1, delta in ((0, 63, 0.02), (64, 127, 0.05)):
+        region = pydicom.Dataset()
+        region.RegionSpatialFormat, region.RegionDataType = 1, 1
+        region.RegionLocationMinX0, region.RegionLocationMinY0 = x0, 0
+        region.RegionLocationMaxX1, region.RegionLocationMaxY1 = x1, 127
+        region.PhysicalUnitsXDirection = region.PhysicalUnitsYDirection = 3
+        region.PhysicalDeltaX = region.PhysicalDeltaY = delta
+        regions.append(region)
+    dual = os.path.join(SHOT_DIR, "us-dual.dcm")
+    small_image(dual, "1.2.840.10008.5.1.4.1.1.6.1", pydicom.uid.generate_uid(), 1,
+                {"Modality": "US", "SequenceOfUltrasoundRegions": pydicom.Sequence(regions)})
+    st = run(view, ["key d", "drag left 40 40 200 40", "drag left 300 80 460 80",
+                    "drag left 40 120 460 120", "state"], image=dual)
+    labels = [x["label"] for x in st[0]["annotations"]] if st else None
+    check(labels == ["8.0 mm (US region)", "20.0 mm (US region)",
+                     "105.0 px (uncalibrated)"],
+          "two regions at two depths: 40 pixels in the left one, 40 in the "
+          "right one, 105 across both: %s" % labels)
     dx_dir = os.path.join(SHOT_DIR, "dr-views")
     os.makedirs(dx_dir)
     series = pydicom.uid.generate_uid()

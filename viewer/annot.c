@@ -315,11 +315,12 @@ static void ellipse_axes(const float *p, float out[8])
     memcpy(out, ra >= rb ? h : v, sizeof h);
 }
 
-void vw_annot_label(const struct vw_annot *a, const struct vw_cal *cal,
+void vw_annot_label(const struct vw_annot *a, const struct vw_cal *image_cal,
                     const struct vw_px *px, const char *unit, char *out,
                     size_t len)
 {
     const float *p = a->pt;
+    const struct vw_cal at = vw_cal_at(image_cal, p, a->n), *cal = &at;
     const char *note = vw_cal_note(cal);
     char paren[40] = "";
     if (*note)
@@ -365,11 +366,12 @@ void vw_annot_label(const struct vw_annot *a, const struct vw_cal *cal,
     }
 }
 
-int vw_annot_measure(const struct vw_annot *a, const struct vw_cal *cal,
+int vw_annot_measure(const struct vw_annot *a, const struct vw_cal *image_cal,
                      const struct vw_px *px, const char *unit, float xy[8],
                      struct dcx_measure *out)
 {
     const float *p = a->pt;
+    const struct vw_cal at = vw_cal_at(image_cal, p, a->n), *cal = &at;
     struct dcx_measure m = {0};
     m.frame = a->frame;
     m.xy = xy;

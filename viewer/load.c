@@ -2,6 +2,7 @@
  * the small mappings from the dcx library's values onto the renderer's
  * (see load.h). */
 #include "load.h"
+#include "measure.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -208,29 +209,51 @@ int vw_image_numbers(const struct vw_image *im, uint32_t tag, double *out,
     return n;
 }
 
-int vw_us_region_mm(const dcx_item *r, double mm[2])
+int vw_us_regions(const dcx_item *r, struct vw_cal *out)
 {
+    struct vw_cal c = {.kind = VW_CAL_US};
+    double best = -1;
     int n = dcx_item_seq_count(r, DCX_TAG(0x0018, 0x6011));
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && c.n_regions < VW_CAL_REGIONS; i++) {
         dcx_item *it;
-        int64_t ux = 0, uy = 0;
+        int64_t ux = 0, uy = 0, b[4];
         double dx = 0, dy = 0;
         if (dcx_item_seq_get(r, DCX_TAG(0x0018, 0x6011), (unsigned)i, &it) <
             0)
             continue;
-        /* Physical Units X/Y Direction 3 = cm; Physical Delta X/Y */
-        if (dcx_item_get_int(it, DCX_TAG(0x0018, 0x6024), 0, &ux) == 0 &&
-            ux == 3 &&
-            dcx_item_get_float(it, DCX_TAG(0x0018, 0x602C), 0, &dx) == 0 &&
-            dx > 0) {
-            mm[0] = mm[1] = dx * 10.0;
-            if (dcx_item_get_int(it, DCX_TAG(0x0018, 0x6026), 0, &uy) == 0 &&
-                uy == 3 &&
-                dcx_item_get_float(it, DCX_TAG(0x0018, 0x602E), 0, &dy) == 0 &&
-                dy > 0)
-                mm[1] = dy * 10.0;
-            return 0;
+        /* Physical Units X/Y Direction 3 = cm; Physical Delta X/Y. An
+         * M-mode or Doppler region (seconds, cm/s along x) is no
+         * distance. */
+        if (dcx_item_get_int(it, DCX_TAG(0x0018, 0x6024), 0, &ux) != 0 ||
+            ux != 3 ||
+            dcx_item_get_float(it, DCX_TAG(0x0018, 0x602C), 0, &dx) != 0 ||
+            !(dx > 0))
+            continue;
+        if (dcx_item_get_int(it, DCX_TAG(0x0018, 0x6026), 0, &uy) != 0 ||
+            uy != 3 ||
+            dcx_item_get_float(it, DCX_TAG(0x0018, 0x602E), 0, &dy) != 0 ||
+            !(dy > 0))
+            dy = dx;
+        /* Region Location Min X0, Min Y0, Max X1, Max Y1; without them
+         * the whole image */
+        static const uint16_t loc[4] = {0x6018, 0x601A, 0x601C, 0x601E};
+        int have = 1;
+        for (int k = 0; k < 4; k++)
+            have &= dcx_item_get_int(it, DCX_TAG(0x0018, loc[k]), 0, &b[k]) ==
+                    0;
+        if (!have || b[2] < b[0] || b[3] < b[1])
+            b[0] = b[1] = 0, b[2] = b[3] = INT32_MAX;
+        struct vw_cal_region *g = &c.region[c.n_regions++];
+        *g = (struct vw_cal_region){(double)b[0], (double)b[1], (double)b[2],
+                                    (double)b[3], dx * 10.0, dy * 10.0};
+        double area = ((double)b[2] - b[0] + 1) * ((double)b[3] - b[1] + 1);
+        if (area > best) {
+            best = area;
+            c.mm_x = g->mm_x, c.mm_y = g->mm_y;
         }
     }
-    return -1;
+    if (c.n_regions == 0)
+        return -1;
+    *out = c;
+    return 0;
 }

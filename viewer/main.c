@@ -494,7 +494,7 @@ static struct vw_cal annot_cal(const struct app *a, const struct vw_annot *an)
             if (s->frame == an->frame && strcmp(s->sop_uid, an->sop_uid) == 0)
                 return s->cal;
         }
-    return (struct vw_cal){VW_CAL_NONE, 0, 0};
+    return (struct vw_cal){.kind = VW_CAL_NONE};
 }
 
 /* The measurement context of slice s of a viewport: calibration, pixels

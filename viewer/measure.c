@@ -3,6 +3,24 @@
 
 #include <math.h>
 
+struct vw_cal vw_cal_at(const struct vw_cal *c, const float *pts, int n)
+{
+    if (c->n_regions == 0)
+        return *c;
+    for (int r = 0; r < c->n_regions && r < VW_CAL_REGIONS; r++) {
+        const struct vw_cal_region *g = &c->region[r];
+        int in = 1;
+        /* pixel i covers [i, i + 1) */
+        for (int k = 0; in && k < n; k++)
+            in = pts[2 * k] >= g->x0 && pts[2 * k] <= g->x1 + 1 &&
+                 pts[2 * k + 1] >= g->y0 && pts[2 * k + 1] <= g->y1 + 1;
+        if (in)
+            return (struct vw_cal){
+                .kind = VW_CAL_US, .mm_x = g->mm_x, .mm_y = g->mm_y};
+    }
+    return (struct vw_cal){.kind = VW_CAL_NONE};
+}
+
 const char *vw_cal_note(const struct vw_cal *c)
 {
     switch (c->kind) {

@@ -22,10 +22,27 @@ enum vw_cal_kind {
     VW_CAL_US,       /* ultrasound region (Physical Delta X/Y) */
 };
 
+#define VW_CAL_REGIONS 4
+
 struct vw_cal {
     enum vw_cal_kind kind;
     double mm_x, mm_y; /* mm per pixel along columns (x) and rows (y) */
+    /* ultrasound: the regions calibrated in cm (PS3.3 C.8.5.5), each its
+     * own depth (a dual B-mode image); kind and mm above are the largest
+     * one's (the scale bar). A measurement takes the region that holds
+     * all its points (vw_cal_at). */
+    int n_regions;
+    struct vw_cal_region {
+        double x0, y0, x1, y1; /* first and last pixel columns and rows */
+        double mm_x, mm_y;
+    } region[VW_CAL_REGIONS];
 };
+
+/* The calibration of a measurement with points pts (x, y pairs, n of
+ * them) under c: c itself, or for an ultrasound image the region that
+ * holds every point, uncalibrated when none does (a caliper across two
+ * regions, or outside them, has no length in mm). */
+struct vw_cal vw_cal_at(const struct vw_cal *c, const float *pts, int n);
 
 /* The note a measurement carries: "", "detector", "uncalibrated",
  * "US region". */

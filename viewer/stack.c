@@ -169,15 +169,16 @@ static int add_path(struct hdr **h, int *n, size_t *cap, const char *p,
                                  sizeof po[1]) > 0 &&
                 vw_orientation_letters(po[0], x->po) == 0 &&
                 vw_orientation_letters(po[1], x->po + 3) == 0;
-    double ps[2], mm[2];
+    double ps[2];
     if (frame_float(r, 0, DCX_TAG_IMAGER_PIXEL_SPACING, 1, &ps[1]) == 0 &&
         ps[1] > 0) {
         if (frame_float(r, 0, DCX_TAG_IMAGER_PIXEL_SPACING, 0, &ps[0]) != 0 ||
             ps[0] <= 0)
             ps[0] = ps[1];
-        x->cal = (struct vw_cal){VW_CAL_DETECTOR, ps[1], ps[0]};
-    } else if (vw_us_region_mm(r, mm) == 0) {
-        x->cal = (struct vw_cal){VW_CAL_US, mm[0], mm[1]};
+        x->cal = (struct vw_cal){
+            .kind = VW_CAL_DETECTOR, .mm_x = ps[1], .mm_y = ps[0]};
+    } else {
+        vw_us_regions(r, &x->cal);
     }
     double par[2];
     if (dcx_item_get_float(r, DCX_TAG(0x0028, 0x0034), 0, &par[0]) == 0 &&
@@ -216,9 +217,9 @@ static void slice_cal(struct vw_slice *s, const struct geo *g,
 {
     /* (row spacing = y) \ (column spacing = x) */
     if (g->has_spacing && g->spacing[1] > 0)
-        s->cal = (struct vw_cal){VW_CAL_PIXEL, g->spacing[1],
-                                 g->spacing[0] > 0 ? g->spacing[0]
-                                                   : g->spacing[1]};
+        s->cal = (struct vw_cal){
+            .kind = VW_CAL_PIXEL, .mm_x = g->spacing[1],
+            .mm_y = g->spacing[0] > 0 ? g->spacing[0] : g->spacing[1]};
     else
         s->cal = h->cal;
     s->aspect = s->cal.kind != VW_CAL_NONE ? s->cal.mm_y / s->cal.mm_x
