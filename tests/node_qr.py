@@ -10,7 +10,8 @@ level and matching kind (single value, PN wildcard, ? wildcard, date
 range, UID list, universal, Modalities in Study), Person Names matched by
 component group ("Zhang^San=张^三" found by "张*", "Zhang^San", "=张*" and
 both groups, not by the groups of two people), date and time ranges,
-open or closed, that leave out a study without a date or time, a GB18030
+open or closed, and single times ("000000") that leave out a study
+without a date or time, a GB18030
 C-FIND with the same name (answered in GB18030), C-CANCEL, C-MOVE and
 C-GET with the retrieved data sets byte-identical to what was sent, the
 Failed SOP Instance UID List of final C-MOVE/C-GET responses (a storescp
@@ -142,6 +143,19 @@ def empty_dates(port, work):
         nl.check(rc == 0 and got == ["ND0002"],
                  "C-FIND %s: %s (the study without one is in no range)" % (
                      key, got))
+    # nor does a single time: an empty Study Time is no time, not midnight
+    # (the time is compared padded to hhmmss, and "" padded was "000000")
+    for key in ["StudyTime=000000", "StudyTime=0000", "StudyTime=00"]:
+        rc, out, n = findscu(port, ["QueryRetrieveLevel=STUDY", key,
+                                    "PatientID=ND*"])
+        got = sorted(re.findall(r"\(0010,0020\) LO \[(ND\d+)", out))
+        nl.check(rc == 0 and got == [],
+                 "C-FIND %s: %s (the study without a time is not at "
+                 "midnight)" % (key, got))
+    rc, out, n = findscu(port, ["QueryRetrieveLevel=STUDY",
+                                "StudyTime=101010", "PatientID=ND*"])
+    got = sorted(re.findall(r"\(0010,0020\) LO \[(ND\d+)", out))
+    nl.check(rc == 0 and got == ["ND0002"], "C-FIND StudyTime=101010: %s" % got)
     # without a range, the study without a date is still found
     rc, out, n = findscu(port, ["QueryRetrieveLevel=STUDY", "StudyDate",
                                 "PatientID=ND*"])

@@ -1143,9 +1143,12 @@ static const struct {
     [NK_ISSUER] = {ND_PATIENT, "p.issuer", "p.issuer"},
     [NK_STUDY_UID] = {ND_STUDY, "st.study_uid", "st.study_uid"},
     [NK_STUDY_DATE] = {ND_STUDY, "st.study_date", "st.study_date"},
+    /* compared as hhmmss ("0930" is 09:30:00); an empty time stays NULL,
+     * which equals no value and is in no range: padded, it was "000000"
+     * and a query for midnight found every study without a time */
     [NK_STUDY_TIME] = {ND_STUDY, "st.study_time",
-                       "substr(replace(st.study_time, ':', '') || '000000',"
-                       " 1, 6)"},
+                       "substr(replace(nullif(st.study_time, ''), ':', '')"
+                       " || '000000', 1, 6)"},
     [NK_ACCESSION] = {ND_STUDY, "st.accession", "st.accession"},
     [NK_STUDY_ID] = {ND_STUDY, "st.study_id", "st.study_id"},
     [NK_STUDY_DESC] = {ND_STUDY, "st.description", "st.description"},
