@@ -16,7 +16,9 @@ C-FIND with the same name (answered in GB18030), C-CANCEL, C-MOVE and
 C-GET with the retrieved data sets byte-identical to what was sent, the
 Failed SOP Instance UID List of final C-MOVE/C-GET responses (a storescp
 that takes only CT, one that refuses the association, getscu offering no
-Extensible SR context), an unknown move destination (0xA801), consort-node get and move interrupted by SIGINT over
+Extensible SR context), an unknown move destination (0xA801), C-MOVE and
+C-GET identifiers without the unique key of their level (0xA900) and
+with other keys (ignored), consort-node get and move interrupted by SIGINT over
 a 20 kB/s relay, a C-GET cancelled at a pending response while the node
 is into the next sub-operation (GET_CANCEL, tests/get_cancel.c), and
 gdcmscu as an independent SCU.
@@ -160,6 +162,51 @@ def empty_dates(port, work):
     rc, out, n = findscu(port, ["QueryRetrieveLevel=STUDY", "StudyDate",
                                 "PatientID=ND*"])
     nl.check(rc == 0 and n == 2, "C-FIND StudyDate universal: %d of 2" % n)
+
+
+def retrieve_keys(port, move_port, work, study, sops):
+    """A C-MOVE or C-GET names what it retrieves by the unique keys of its
+    level (PS3.4 C.4.2.2.1, C.4.3.2.1): without the level's own unique key
+    (absent, empty, "*"), or with a wildcard Patient ID, it is refused
+    with 0xA900 instead of sending the whole archive; keys that are not
+    unique keys (a name, a modality) do not narrow what is sent."""
+    for what, keys in [
+            ("no Study Instance UID", ["QueryRetrieveLevel=STUDY"]),
+            ("an empty Study Instance UID", ["QueryRetrieveLevel=STUDY",
+                                            "StudyInstanceUID"]),
+            ("Study Instance UID *", ["QueryRetrieveLevel=STUDY",
+                                      "StudyInstanceUID=*"]),
+            ("a Patient ID at the SERIES level",
+             ["QueryRetrieveLevel=SERIES", "PatientID=P000005"]),
+            ("a wildcard Patient ID (Patient Root)",
+             ["QueryRetrieveLevel=PATIENT", "PatientID=P*"])]:
+        model = "-P" if "PATIENT" in keys[0] else "-S"
+        for tool, extra in [("movescu", ["--move", "MOVESCU"]),
+                            ("getscu", ["-od", os.path.join(work, "g0")])]:
+            os.makedirs(os.path.join(work, "g0"), exist_ok=True)
+            argv = [tool, "-v", model, "-aec", "CONSORT", "-aet",
+                    "MOVESCU"] + extra + ["127.0.0.1", str(port)]
+            for k in keys:
+                argv += ["-k", k]
+            rc, out = nl.run(argv)
+            got = len(os.listdir(os.path.join(work, "g0")))
+            nl.check(re.search(r"(Final Move|C-GET) Response \(Error: "
+                               r"DataSetDoesNotMatchSOPClass\)", out)
+                     is not None and got == 0,
+                     "%s with %s is refused (0xA900), nothing sent" % (
+                         tool, what))
+    mdir = os.path.join(work, "moved-unique")
+    os.makedirs(mdir)
+    rc, out = nl.run(["movescu", "-S", "-aec", "CONSORT", "-aet", "MOVESCU",
+                      "+P", str(move_port), "-od", mdir, "127.0.0.1",
+                      str(port), "-k", "QueryRetrieveLevel=STUDY", "-k",
+                      "StudyInstanceUID=" + study, "-k", "PatientName=NOBODY",
+                      "-k", "Modality=XX"])
+    got = sorted(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID
+                 for f in nl.files_under(mdir))
+    nl.check(rc == 0 and got == sops,
+             "C-MOVE of a study with other keys (name, modality) sends the "
+             "whole study: %d of %d" % (len(got), len(sops)))
 
 
 def failed_lists(node_port, dest_port, work):
@@ -398,6 +445,10 @@ def main():
                       "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=%s" % s0])
     nl.check("MoveDestinationUnknown" in out,
              "C-MOVE to an unknown AE is refused with 0xA801")
+
+    retrieve_keys(port, move_port, work, s0,
+                  sorted(m.SOPInstanceUID for m in meta
+                         if m.StudyInstanceUID == s0))
 
     failed_lists(port, orth_port, work)
 

@@ -265,6 +265,52 @@ int nd_query_parse(dcx_ds *ds, int patient_root, struct nd_query *q,
     return 0;
 }
 
+int nd_query_for_retrieve(struct nd_query *q, int patient_root, char *why,
+                          size_t whylen)
+{
+    static const enum nd_key unique[] = {NK_PATIENT_ID, NK_STUDY_UID,
+                                         NK_SERIES_UID, NK_SOP_UID};
+    static const char *const names[] = {"Patient ID", "Study Instance UID",
+                                        "Series Instance UID",
+                                        "SOP Instance UID"};
+    int named = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < q->n_conds; i++) {
+        struct nd_cond *c = &q->conds[i];
+        enum nd_level lv = nd_key_level(c->key);
+        int keep = lv <= q->level && c->key == unique[lv] &&
+                   (lv != ND_PATIENT || patient_root);
+        if (keep && c->key == NK_PATIENT_ID && c->match != NM_SINGLE) {
+            snprintf(why, whylen, "Patient ID of a retrieve must be a "
+                                  "single value");
+            return -1;
+        }
+        if (keep && c->match == NM_LIST && c->n_values == 0) {
+            snprintf(why, whylen, "%s of a retrieve names no UID",
+                     names[lv]);
+            return -1;
+        }
+        if (!keep) {
+            free((void *)c->values);
+            continue;
+        }
+        named |= lv == q->level;
+        q->conds[o++] = *c;
+    }
+    q->n_conds = o;
+    if (!named) {
+        snprintf(why, whylen, "a retrieve at the %s level needs its unique "
+                              "key, %s",
+                 q->level == ND_PATIENT  ? "PATIENT"
+                 : q->level == ND_STUDY  ? "STUDY"
+                 : q->level == ND_SERIES ? "SERIES"
+                                         : "IMAGE",
+                 names[q->level]);
+        return -1;
+    }
+    return 0;
+}
+
 void nd_query_describe(const struct nd_query *q, char *out, size_t len)
 {
     static const char *const levels[] = {"PATIENT", "STUDY", "SERIES",

@@ -28,6 +28,17 @@ int nd_query_parse(dcx_ds *ds, int patient_root, struct nd_query *q,
                    char *why, size_t whylen);
 void nd_query_free(struct nd_query *q);
 
+/* Makes a parsed C-MOVE/C-GET identifier the set of entities to retrieve
+ * (PS3.4 C.4.2.2.1, C.4.3.2.1): the SCP identifies them "based upon the
+ * values in the Unique Keys", so only the unique keys at and above the
+ * level are kept (Patient ID in the Patient Root model, Study, Series and
+ * SOP Instance UID) and other keys are ignored. The level's own unique key
+ * must name at least one entity (Patient ID a single value): an
+ * identifier without it would retrieve the whole archive. 0, or -1 with a
+ * reason (answered 0xA900). */
+int nd_query_for_retrieve(struct nd_query *q, int patient_root, char *why,
+                          size_t whylen);
+
 /* The response to one match: level, Retrieve AE Title and every requested
  * key (empty when the node does not know it). Returns the count written
  * into out (values borrowed from vals/our_ae). */

@@ -460,6 +460,15 @@ static uint16_t on_retrieve(void *user, const struct dcx_assoc_info *a,
     uint16_t refused = open_query(sv, a, model, query, "retrieve", &ix, &q);
     if (refused)
         return refused;
+    char why[200];
+    if (nd_query_for_retrieve(&q, is_patient_root(model), why,
+                              sizeof why) < 0) {
+        nd_query_free(&q);
+        dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s retrieve refused "
+                              "status=0xA900 reason=\"%s\"",
+                a->id, a->calling_ae, why);
+        return DCX_STATUS_DATA_MISMATCH;
+    }
     unsigned char want[NK_COUNT] = {0};
     want[NK_PATH] = 1;
     struct assoc *as = a->user;
