@@ -11,7 +11,8 @@ range, UID list, universal, Modalities in Study), Person Names matched by
 component group ("Zhang^San=张^三" found by "张*", "Zhang^San", "=张*" and
 both groups, not by the groups of two people), date and time ranges,
 open or closed, and single times ("000000") that leave out a study
-without a date or time, a GB18030
+without a date or time, 0xFF01 for matches of a
+query with keys the node neither matches nor returns, a GB18030
 C-FIND with the same name (answered in GB18030), C-CANCEL, C-MOVE and
 C-GET with the retrieved data sets byte-identical to what was sent, the
 Failed SOP Instance UID List of final C-MOVE/C-GET responses (a storescp
@@ -209,6 +210,30 @@ def retrieve_keys(port, move_port, work, study, sops):
              "whole study: %d of %d" % (len(got), len(sops)))
 
 
+def unsupported_keys(port, study):
+    """A match is answered 0xFF01 ("one or more Optional Keys were not
+    supported for existence and/or matching", PS3.4 Table C.4-1), not
+    0xFF00, when the query has a key the node returns empty whatever the
+    instances hold, a value for a key it returns but does not match, or a
+    key below the query level (neither matched nor returned)."""
+    for extra, warn in [([], False),
+                        (["SOPClassesInStudy", "NumberOfStudyRelatedInstances",
+                          "RetrieveAETitle"], False),
+                        (["InstitutionName"], True),
+                        (["SOPClassesInStudy=" + CT_IMAGE], True),
+                        (["NumberOfStudyRelatedInstances=1"], True),
+                        (["Modality=MR"], True),
+                        (["SOPInstanceUID"], True)]:
+        rc, out, n = findscu(port, ["QueryRetrieveLevel=STUDY",
+                                    "StudyInstanceUID=" + study,
+                                    "PatientID"] + extra)
+        st = re.findall(r"Find Response: \d+ \(([^)]*)\)", out)
+        want = "Pending: WarningUnsupportedOptionalKeys" if warn else "Pending"
+        nl.check(rc == 0 and st == [want],
+                 "C-FIND with %s: %s (expected %s)" % (
+                     extra or "supported keys", st, want))
+
+
 def failed_lists(node_port, dest_port, work):
     """C-MOVE and C-GET final responses name the failed instances: a study
     of 2 CT and 1 SR moved to a storescp that takes only CT (0xB000), to
@@ -386,6 +411,7 @@ def main():
     nl.check("DataSetDoesNotMatchSOPClass" in out and n == 0,
              "PATIENT level in the Study Root model is refused (0xA900)")
 
+    unsupported_keys(port, meta[0].StudyInstanceUID)
     pn_groups(port, work)
     empty_dates(port, work)
 

@@ -185,24 +185,41 @@ int nd_query_parse(dcx_ds *ds, int patient_root, struct nd_query *q,
         return -1;
     }
     int n = dcx_item_tag_count(root);
-    for (int i = 0; i < n && q->n_tags < MAX_KEYS; i++) {
+    for (int i = 0; i < n; i++) {
         uint32_t tag;
         if (dcx_item_tag_at(root, (unsigned)i, &tag) < 0)
             continue;
         if (tag == TAG_QR_LEVEL || tag == DCX_TAG_SPECIFIC_CHARACTER_SET ||
             (tag >> 16) == 0x0002)
             continue;
+        if (q->n_tags == MAX_KEYS) {
+            q->unsupported = 1; /* neither matched nor returned */
+            continue;
+        }
         q->tags[q->n_tags++] = tag;
         int m = map_of(tag);
-        if (m < 0)
-            continue; /* returned empty */
+        if (m < 0) {
+            /* returned empty, whatever the instances hold */
+            q->unsupported |= tag != TAG_RETRIEVE_AE;
+            continue;
+        }
         enum nd_key key = tagmap[m].key;
         q->want[key] = 1;
-        if (tagmap[m].kind == KT_RET)
-            continue; /* a key only returned: its value is not read */
         /* whole value, however long (a UID list can be kilobytes) */
-        char small[256];
+        char small[256] = "";
         int rc = dcx_item_get_str(root, tag, -1, small, sizeof small);
+        int universal = (rc < 0 && rc != DCX_ECHARSET) || !small[0] ||
+                        strcmp(small, "*") == 0;
+        if (nd_key_level(key) > q->level) {
+            /* a key below the level: returned empty, never matched */
+            q->unsupported = 1;
+            continue;
+        }
+        if (tagmap[m].kind == KT_RET) {
+            /* a key only returned: a value to match is not matched */
+            q->unsupported |= !universal;
+            continue;
+        }
         if (rc < 0 && rc != DCX_ECHARSET)
             continue;
         char *v;

@@ -18,6 +18,10 @@ struct nd_query {
     uint32_t tags[128];  /* requested keys, in query order */
     size_t n_tags;
     unsigned char want[NK_COUNT];
+    /* 1: a key the node neither matches nor returns (one it does not
+     * know, a value for a key it only returns, a key below the level):
+     * matches are answered 0xFF01 (PS3.4 Table C.4-1) */
+    int unsupported;
     char **strings;      /* owned copies the conditions point to */
     size_t n_strings;
 };

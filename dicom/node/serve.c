@@ -371,7 +371,10 @@ static int find_row(void *user, const char *const *vals)
     struct dcx_attr attrs[140];
     int n = nd_query_response(fr->q, vals, fr->sv->cfg.ae_title, attrs,
                               sizeof attrs / sizeof attrs[0]);
-    int rc = dcx_find_reply(fr->ctx, attrs, (size_t)n);
+    int rc = dcx_find_reply(fr->ctx,
+                            fr->q->unsupported ? DCX_STATUS_PENDING_WARNING
+                                               : DCX_STATUS_PENDING,
+                            attrs, (size_t)n);
     if (rc < 0) {
         fr->stop_rc = rc;
         return 1;

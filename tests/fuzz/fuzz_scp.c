@@ -76,7 +76,7 @@ static uint16_t on_find(void *user, const struct dcx_assoc_info *a,
         {0x0020000D, "1.2.826.0.1.1"},
         {0x00080020, "20240315"},
     };
-    int rc = dcx_find_reply(ctx, attrs, sizeof attrs / sizeof attrs[0]);
+    int rc = dcx_find_reply(ctx, DCX_STATUS_PENDING, attrs, sizeof attrs / sizeof attrs[0]);
     return rc == DCX_ECANCELLED ? DCX_STATUS_CANCEL : DCX_STATUS_SUCCESS;
 }
 

@@ -22,6 +22,9 @@ extern "C" {
 /* DIMSE status codes used here (PS3.4 Annex B, C; PS3.7 Annex C). */
 #define DCX_STATUS_SUCCESS 0x0000
 #define DCX_STATUS_PENDING 0xFF00
+/* C-FIND pending, "one or more Optional Keys were not supported for
+ * existence and/or matching" (PS3.4 Table C.4-1) */
+#define DCX_STATUS_PENDING_WARNING 0xFF01
 #define DCX_STATUS_CANCEL 0xFE00
 #define DCX_STATUS_OUT_OF_RESOURCES 0xA700
 #define DCX_STATUS_DATA_MISMATCH 0xA900  /* data set does not match class */
@@ -90,11 +93,13 @@ struct dcx_attr {
 
 typedef struct dcx_find_ctx dcx_find_ctx;
 
-/* Sends one C-FIND match (a pending response). 0; DCX_ECANCELLED when the
- * peer sent C-CANCEL (stop, and return DCX_STATUS_CANCEL from on_find);
- * another negative code when the link failed (stop). */
-int dcx_find_reply(dcx_find_ctx *ctx, const struct dcx_attr *attrs,
-                   size_t n);
+/* Sends one C-FIND match, a pending response with status
+ * DCX_STATUS_PENDING or DCX_STATUS_PENDING_WARNING (some key of the query
+ * was neither matched nor returned). 0; DCX_ECANCELLED when the peer sent
+ * C-CANCEL (stop, and return DCX_STATUS_CANCEL from on_find); another
+ * negative code when the link failed (stop). */
+int dcx_find_reply(dcx_find_ctx *ctx, uint16_t status,
+                   const struct dcx_attr *attrs, size_t n);
 
 /* What a C-MOVE or C-GET retrieves: Part-10 files, in sending order. The
  * hook fills it with malloc'd strings in malloc'd arrays; the library

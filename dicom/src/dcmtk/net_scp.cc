@@ -1136,8 +1136,8 @@ void assoc_thread(dcx_scp *scp, T_ASC_Association *assoc, unsigned long id,
 
 } // namespace
 
-extern "C" int dcx_find_reply(dcx_find_ctx *ctx, const struct dcx_attr *attrs,
-                              size_t n)
+extern "C" int dcx_find_reply(dcx_find_ctx *ctx, uint16_t status,
+                              const struct dcx_attr *attrs, size_t n)
 {
     try {
         // a C-CANCEL is looked for every 8 matches: the check is a system
@@ -1191,7 +1191,9 @@ extern "C" int dcx_find_reply(dcx_find_ctx *ctx, const struct dcx_attr *attrs,
                             ctx->rq->AffectedSOPClassUID,
                             sizeof rsp.AffectedSOPClassUID);
         rsp.opts = O_FIND_AFFECTEDSOPCLASSUID;
-        rsp.DimseStatus = DCX_STATUS_PENDING;
+        rsp.DimseStatus = status == DCX_STATUS_PENDING_WARNING
+                              ? DCX_STATUS_PENDING_WARNING
+                              : DCX_STATUS_PENDING;
         rsp.DataSetType = DIMSE_DATASET_PRESENT;
         OFCondition c = DIMSE_sendFindResponse(ctx->assoc, ctx->pcid,
                                                ctx->rq, &rsp, &d, nullptr);
