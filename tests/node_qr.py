@@ -13,7 +13,8 @@ both groups, not by the groups of two people), date and time ranges,
 open or closed, and single times ("000000") that leave out a study
 without a date or time, 0xFF01 for matches of a
 query with keys the node neither matches nor returns, a GB18030
-C-FIND with the same name (answered in GB18030), C-CANCEL, C-MOVE and
+C-FIND with the same name (answered in GB18030), one whose bytes are not
+valid in its character set (0xC000), C-CANCEL, C-MOVE and
 C-GET with the retrieved data sets byte-identical to what was sent, the
 Failed SOP Instance UID List of final C-MOVE/C-GET responses (a storescp
 that takes only CT, one that refuses the association, getscu offering no
@@ -437,6 +438,26 @@ def main():
              "GB18030 C-FIND for %s finds it, answered in GB18030 (%s)" % (
                  want_name, [(str(g.PatientName), g.get("SpecificCharacterSet"))
                              for g in got]))
+
+    # a value whose bytes are not valid in the declared character set (GB
+    # 2312 bytes under ISO 2022 IR 58 without the escape sequence that
+    # designates it, as some workstations send) cannot be processed
+    # (0xC000): with the invalid bytes dropped, "张*" became "*" and
+    # matched every study
+    q = Dataset()
+    q.SpecificCharacterSet = ["", "ISO 2022 IR 58"]
+    q.QueryRetrieveLevel = "STUDY"
+    q.add_new(0x00100010, "PN", "张*".encode("gb2312"))
+    q.StudyInstanceUID = ""
+    qf = os.path.join(work, "q_ir58_unescaped.dcm")
+    q.is_little_endian, q.is_implicit_VR = True, False
+    q.save_as(qf)
+    rc, out = nl.run(["findscu", "-v", "-S", "-aec", "CONSORT", "127.0.0.1",
+                      str(port), qf])
+    n = len(re.findall(r"Find Response: \d+ \(Pending", out))
+    nl.check(n == 0 and "Final Find Response (Failed: UnableToProcess)" in out,
+             "C-FIND with bytes invalid in its character set: %d matches, "
+             "refused 0xC000" % n)
 
     # ---- C-CANCEL ----
     nl.run(["storescu", "-aec", "CONSORT", "+sd", "127.0.0.1", str(port), tiny],

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dcx/tags.h"
+#include "nd.h"
 
 enum kind {
     KT_TEXT = 'T', /* single value or wildcard, case-sensitive */
@@ -222,6 +223,16 @@ int nd_query_parse(dcx_ds *ds, int patient_root, struct nd_query *q,
         }
         if (rc < 0 && rc != DCX_ECHARSET)
             continue;
+        if (rc == DCX_ECHARSET) {
+            /* what is left once the invalid bytes are dropped is not what
+             * was asked: "张*" in GB2312 bytes without the escape sequence
+             * of its declared ISO 2022 IR 58 would become "*" and match
+             * every patient */
+            snprintf(why, whylen, "the value of (%04X,%04X) is not valid "
+                                  "in the query's Specific Character Set",
+                     (unsigned)(tag >> 16), (unsigned)(tag & 0xFFFF));
+            return ND_EBADDATA;
+        }
         char *v;
         if (rc >= (int)sizeof small) {
             v = keep(q, malloc((size_t)rc + 1));

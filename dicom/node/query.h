@@ -27,7 +27,10 @@ struct nd_query {
 };
 
 /* Reads ds (text already UTF-8). patient_root: the Patient Root model
- * (which alone has the PATIENT level). 0, or -1 with a reason. */
+ * (which alone has the PATIENT level). 0; ND_EBADDATA with a reason when
+ * a value to match has bytes invalid in the query's character set (the
+ * query cannot be processed); -1 with a reason when the identifier does
+ * not fit the model (no valid level). */
 int nd_query_parse(dcx_ds *ds, int patient_root, struct nd_query *q,
                    char *why, size_t whylen);
 void nd_query_free(struct nd_query *q);

@@ -345,14 +345,18 @@ static uint16_t open_query(struct server *sv, const struct dcx_assoc_info *a,
     *out_ix = reader(sv, a);
     if (!*out_ix)
         return DCX_STATUS_OUT_OF_RESOURCES;
-    char why[200];
-    if (nd_query_parse(query, is_patient_root(model), q, why,
-                       sizeof why) < 0) {
+    char why[200] = "out of memory";
+    int rc = nd_query_parse(query, is_patient_root(model), q, why,
+                            sizeof why);
+    if (rc < 0) {
+        /* C000: unable to process (PS3.4 Table C.4-1, C.4-2, C.4-3) */
+        uint16_t st = rc == ND_EBADDATA ? DCX_STATUS_CANNOT_UNDERSTAND
+                                        : DCX_STATUS_DATA_MISMATCH;
         nd_query_free(q);
-        dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s %s refused status=0xA900 "
+        dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s %s refused status=0x%04X "
                               "reason=\"%s\"",
-                a->id, a->calling_ae, what, why);
-        return DCX_STATUS_DATA_MISMATCH;
+                a->id, a->calling_ae, what, st, why);
+        return st;
     }
     return 0;
 }
