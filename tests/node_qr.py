@@ -235,6 +235,27 @@ def unsupported_keys(port, study):
                      extra or "supported keys", st, want))
 
 
+def modalities_in_study(port, work):
+    """Modalities in Study holds the distinct Modality values of the
+    study's series: a series without a Modality adds no empty value."""
+    d = os.path.join(work, "nomod")
+    os.makedirs(d)
+    base = "1.2.826.0.1.3680043.8.498.7704.1"
+    for k, mod in enumerate(["", "CT", "CT"]):
+        write_instance(os.path.join(d, "%d.dcm" % k), "MS0001", "NO^MODALITY",
+                       base, base + ".%d" % (k + 1), base + ".%d.1" % (k + 1),
+                       modality=mod)
+    nl.run(["storescu", "-aec", "CONSORT", "+sd", "127.0.0.1", str(port), d],
+           check_rc=0)
+    rc, out, n = findscu(port, ["QueryRetrieveLevel=STUDY",
+                                "StudyInstanceUID=" + base,
+                                "ModalitiesInStudy"])
+    got = re.findall(r"\(0008,0061\) CS \[([^\]]*)\]", out)
+    nl.check(rc == 0 and n == 1 and [g.strip() for g in got] == ["CT"],
+             "Modalities in Study of a study with a series without Modality: "
+             "%s (expected CT)" % got)
+
+
 def failed_lists(node_port, dest_port, work):
     """C-MOVE and C-GET final responses name the failed instances: a study
     of 2 CT and 1 SR moved to a storescp that takes only CT (0xB000), to
@@ -414,6 +435,7 @@ def main():
 
     unsupported_keys(port, meta[0].StudyInstanceUID)
     pn_groups(port, work)
+    modalities_in_study(port, work)
     empty_dates(port, work)
 
     # ---- GB18030 name ----

@@ -1155,8 +1155,11 @@ static const struct {
     [NK_REFERRING] = {ND_STUDY, "st.referring", "st.referring"},
     [NK_MODALITIES_IN_STUDY] =
         {ND_STUDY,
-         "(SELECT replace(group_concat(DISTINCT m.modality), ',', '\\')"
-         " FROM series m WHERE m.study = st.id)",
+         /* "all of the distinct values used for Modality in the Series
+          * of the Study" (PS3.4 C.6): a series without one adds no
+          * empty value */
+         "(SELECT replace(group_concat(DISTINCT nullif(m.modality, '')),"
+         " ',', '\\') FROM series m WHERE m.study = st.id)",
          "m.modality"},
     [NK_SERIES_UID] = {ND_SERIES, "se.series_uid", "se.series_uid"},
     [NK_MODALITY] = {ND_SERIES, "se.modality", "se.modality"},
