@@ -362,10 +362,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 const struct nd_cond *c = &q.conds[k];
                 if (nd_key_level(c->key) > q.level)
                     continue;
-                /* an empty time is "000000" once normalised, yet in no
-                 * range */
-                if (c->match == NM_RANGE && c->key == NK_STUDY_TIME &&
-                    !g_rec[i].study_time[0])
+                /* an empty time is "000000" once normalised, yet no
+                 * time: in no range, and not midnight */
+                if (c->key == NK_STUDY_TIME && !g_rec[i].study_time[0])
                     ok = 0;
                 else
                     ok = ref_match(c, g_ref[i].v[c->key]);
@@ -392,6 +391,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         q.conds[k].n_values);
             abort();
         }
+    }
+    /* the same identifier as a C-MOVE/C-GET's: only its unique keys */
+    if (nd_query_for_retrieve(&q, patient_root, why, sizeof why) == 0) {
+        unsigned char want_path[NK_COUNT] = {0};
+        want_path[NK_PATH] = 1;
+        g->n = 0;
+        g->q = &q;
+        nd_index_find(g_ix, ND_IMAGE, q.conds, q.n_conds, want_path, on_row,
+                      g);
     }
     free(g);
     nd_query_free(&q);
