@@ -220,6 +220,9 @@ def unsupported_keys(port, study):
     for extra, warn in [([], False),
                         (["SOPClassesInStudy", "NumberOfStudyRelatedInstances",
                           "RetrieveAETitle"], False),
+                        (["InstanceAvailability"], False),
+                        (["InstanceAvailability=ONLINE"], False),
+                        (["InstanceAvailability=NEARLINE"], True),
                         (["InstitutionName"], True),
                         (["SOPClassesInStudy=" + CT_IMAGE], True),
                         (["NumberOfStudyRelatedInstances=1"], True),
@@ -233,6 +236,11 @@ def unsupported_keys(port, study):
         nl.check(rc == 0 and st == [want],
                  "C-FIND with %s: %s (expected %s)" % (
                      extra or "supported keys", st, want))
+        if extra and extra[0].startswith("InstanceAvailability"):
+            got = re.findall(r"\(0008,0056\) CS \[([^\]]*)\]",
+                             out.split("Find Response")[1])
+            nl.check([g.strip() for g in got] == ["ONLINE"],
+                     "Instance Availability is ONLINE: %s" % got)
 
 
 def modalities_in_study(port, work):
@@ -254,6 +262,14 @@ def modalities_in_study(port, work):
     nl.check(rc == 0 and n == 1 and [g.strip() for g in got] == ["CT"],
              "Modalities in Study of a study with a series without Modality: "
              "%s (expected CT)" % got)
+    # Series Number is an IS, a number: "01" is 1; IS has no wildcards
+    for value, want in [("1", 3), ("01", 3), ("2", 0), ("1*", 0)]:
+        rc, out, n = findscu(port, ["QueryRetrieveLevel=SERIES",
+                                    "StudyInstanceUID=" + base,
+                                    "SeriesInstanceUID",
+                                    "SeriesNumber=" + value])
+        nl.check(rc == 0 and n == want, "C-FIND SERIES SeriesNumber=%s: %d "
+                 "series (expected %d)" % (value, n, want))
 
 
 def failed_lists(node_port, dest_port, work):

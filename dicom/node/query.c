@@ -65,6 +65,8 @@ static const struct {
 
 #define TAG_QR_LEVEL DCX_TAG(0x0008, 0x0052)
 #define TAG_RETRIEVE_AE DCX_TAG(0x0008, 0x0054)
+/* Instance Availability (PS3.4 C.4.1.2.3): everything here is on disk */
+#define TAG_AVAILABILITY DCX_TAG(0x0008, 0x0056)
 #define MAX_KEYS 128
 
 static int map_of(uint32_t tag)
@@ -199,6 +201,14 @@ int nd_query_parse(dcx_ds *ds, int patient_root, struct nd_query *q,
         }
         q->tags[q->n_tags++] = tag;
         int m = map_of(tag);
+        if (tag == TAG_AVAILABILITY) {
+            /* returned ONLINE; a value other than that is not matched */
+            char av[32] = "";
+            int rc = dcx_item_get_str(root, tag, -1, av, sizeof av);
+            q->unsupported |= rc > 0 && strcmp(av, "ONLINE") != 0 &&
+                              strcmp(av, "*") != 0;
+            continue;
+        }
         if (m < 0) {
             /* returned empty, whatever the instances hold */
             q->unsupported |= tag != TAG_RETRIEVE_AE;
@@ -284,6 +294,23 @@ int nd_query_parse(dcx_ds *ds, int patient_root, struct nd_query *q,
             break;
         }
         case KT_NUM:
+            /* an IS is a number: "01" and " 1" are Series 1 (IS has no
+             * wildcards, PS3.4 C.2.2.2.4: anything else is compared as
+             * it is, and matches nothing) */
+            if (c.match == NM_SINGLE) {
+                char *end;
+                long long k = strtoll(v, &end, 10);
+                while (*end == ' ')
+                    end++;
+                if (end != v && !*end) {
+                    char num[32];
+                    snprintf(num, sizeof num, "%lld", k);
+                    c.value = keep(q, strdup(num));
+                    if (!c.value)
+                        return -1;
+                }
+            }
+            break;
         case KT_RET:
             break;
         }
@@ -401,7 +428,7 @@ int nd_query_response(const struct nd_query *q, const char *const *vals,
         if (q->tags[i] == TAG_RETRIEVE_AE)
             continue;
         int m = map_of(q->tags[i]);
-        const char *v = "";
+        const char *v = q->tags[i] == TAG_AVAILABILITY ? "ONLINE" : "";
         if (m >= 0 && nd_key_level(tagmap[m].key) <= q->level)
             v = vals[tagmap[m].key];
         out[n++] = (struct dcx_attr){q->tags[i], v};
