@@ -286,6 +286,29 @@ def main():
         check([x["layout"] for x in s[3:]] == [4, 1], "L cycles the layout: %s"
               % [x["layout"] for x in s[3:]])
 
+    # a prior exam (another Frame of Reference, its table 300 mm away):
+    # the radiologist brings both to the same anatomy, presses S, and they
+    # scroll together by the same distance; by raw coordinates the prior
+    # went to its end and stayed there
+    prior = os.path.join(work, "prior")
+    os.makedirs(prior)
+    st_uid, se_uid, for_uid = (pydicom.uid.generate_uid() for _ in range(3))
+    for z, name, ds in slices:
+        d = pydicom.dcmread(os.path.join(ct, name))
+        d.StudyInstanceUID, d.SeriesInstanceUID = st_uid, se_uid
+        d.FrameOfReferenceUID = for_uid
+        d.SOPInstanceUID = pydicom.uid.generate_uid()
+        d.ImagePositionPatient = [d.ImagePositionPatient[0], d.ImagePositionPatient[1],
+                                  float(d.ImagePositionPatient[2]) + 300.0]
+        d.save_as(os.path.join(prior, name))
+    s = run(view, [ct, prior], ["wait", "wheel -2", "click 600 100", "wheel -1",
+                                "click 200 100", "key s", "state", "wheel -3",
+                                "state", "wheel 2", "state"], size="800x400")
+    got = [x["viewport_slices"] for x in s]
+    check(got == [[2, 1], [5, 4], [3, 2]],
+          "a prior exam (another Frame of Reference) synchronised where it "
+          "was: left 2 with right 1, then both move together: %s" % got)
+
     # reference lines: an axial CT and a sagittal series made from it (the
     # headers say sagittal; the pixels do not matter here)
     sag = os.path.join(work, "sag")

@@ -252,6 +252,10 @@ struct app {
     int layout;         /* cells shown: 1, 2 or 4 */
     int active;         /* the viewport input goes to */
     int sync;           /* scroll the others to the same slice position */
+    /* each viewport's slice position when S turned sync on: series of two
+     * Frames of Reference (a prior exam) move by the same distance from
+     * there, their coordinates being unrelated */
+    double sync_at[MAX_VP][3];
     rnd_ctx *rc;
     rnd_font *font;     /* NULL: no overlays */
     rnd_font *pen;      /* lines and text of the marks (measurements,
@@ -889,9 +893,29 @@ static void follow(struct app *a)
     if (!a->sync)
         return;
     const struct vw_slice *s = vw_vp_slice(&a->vp[a->active]);
-    for (int i = 0; i < a->n_vp && i < a->layout; i++)
-        if (i != a->active)
-            vw_vp_sync_to(&a->vp[i], a->rc, s);
+    for (int i = 0; i < a->n_vp && i < a->layout; i++) {
+        if (i == a->active)
+            continue;
+        /* one Frame of Reference: the same place; else the same distance
+         * from where each was when sync began */
+        const struct vw_slice *o = vw_vp_slice(&a->vp[i]);
+        double shift[3];
+        for (int k = 0; k < 3; k++)
+            shift[k] = a->sync_at[i][k] - a->sync_at[a->active][k];
+        int same = s->for_uid[0] && strcmp(s->for_uid, o->for_uid) == 0;
+        vw_vp_sync_to(&a->vp[i], a->rc, s, same ? NULL : shift);
+    }
+}
+
+/* S: synchronised scrolling on (each viewport's position kept as where
+ * it starts from) or off. */
+static void toggle_sync(struct app *a)
+{
+    a->sync = !a->sync;
+    for (int i = 0; a->sync && i < a->n_vp; i++)
+        memcpy(a->sync_at[i], vw_vp_slice(&a->vp[i])->pos,
+               sizeof a->sync_at[i]);
+    follow(a);
 }
 
 /* SDL's video and a w x h window with an OpenGL 3.3 core context; NULL
@@ -1473,8 +1497,7 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         refit(a, w, h);
         break;
     case SDLK_s:
-        a->sync = !a->sync;
-        follow(a);
+        toggle_sync(a);
         break;
     case SDLK_SPACE:
         a->playing = !a->playing && vp->st.n > 1;

@@ -225,7 +225,8 @@ static int unit_normal(const struct vw_slice *s, double n[3])
     return 1;
 }
 
-int vw_vp_sync_to(struct vw_vp *vp, rnd_ctx *rc, const struct vw_slice *o)
+int vw_vp_sync_to(struct vw_vp *vp, rnd_ctx *rc, const struct vw_slice *o,
+                  const double shift[3])
 {
     double n[3], m[3];
     if (!unit_normal(vw_vp_slice(vp), n) || !unit_normal(o, m) ||
@@ -233,7 +234,9 @@ int vw_vp_sync_to(struct vw_vp *vp, rnd_ctx *rc, const struct vw_slice *o)
         return 0;
     /* o's position along this series' normal: the same measure as the
      * keys, whichever way o's own normal points */
-    double key = o->pos[0] * n[0] + o->pos[1] * n[1] + o->pos[2] * n[2];
+    double key = 0;
+    for (int k = 0; k < 3; k++)
+        key += (o->pos[k] + (shift ? shift[k] : 0)) * n[k];
     int best = vp->cur;
     double bd = INFINITY;
     for (int i = 0; i < vp->st.n; i++) {

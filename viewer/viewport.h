@@ -81,10 +81,12 @@ void vw_vp_range(const struct vw_vp *vp, const struct vw_slice *s,
 int vw_vp_step(struct vw_vp *vp, rnd_ctx *rc, int step);
 
 /* Synchronised scrolling: goes to the slice nearest the plane of slice o
- * (another series'), measured along vp's normal. Only between parallel
- * planes (within about 8 degrees) with Image Position/Orientation: an
- * orthogonal series, or one without geometry, stays. 1 if it moved. */
-int vw_vp_sync_to(struct vw_vp *vp, rnd_ctx *rc, const struct vw_slice *o);
+ * (another series') moved by shift (mm, patient coordinates; NULL none),
+ * measured along vp's normal. Only between parallel planes (within about
+ * 8 degrees) with Image Position/Orientation: an orthogonal series, or
+ * one without geometry, stays. 1 if it moved. */
+int vw_vp_sync_to(struct vw_vp *vp, rnd_ctx *rc, const struct vw_slice *o,
+                  const double shift[3]);
 
 /* Reference line: where the plane of slice `other` cuts vp's current
  * slice, in vp's viewport coordinates (w x h). 0 and the two end points,
