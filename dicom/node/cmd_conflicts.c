@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "opts.h"
 
+#include "accept.h"
 #include "archive.h"
 #include "audit.h"
 #include "config.h"
@@ -431,17 +432,6 @@ static void show_one(const char *storage, const struct kept *x)
 
 /* ---- accept ---- */
 
-struct swap {
-    nd_archive *ar;
-    const char *crel, *rel;
-};
-
-static int do_swap(void *user)
-{
-    struct swap *s = user;
-    return nd_archive_swap(s->ar, s->crel, s->rel);
-}
-
 static int route(void *user, const struct nd_instance_rec *r,
                  const char *origin, struct nd_route_dest *out, int max)
 {
@@ -474,9 +464,8 @@ static int accept_one(nd_archive *ar, nd_index *ix, nd_audit *audit,
                 problem);
         return 1;
     }
-    char crel[300], rel[128], path[1500];
+    char crel[300], path[1500], old_rel[300], why[600];
     snprintf(crel, sizeof crel, "conflicts/%s", x->name);
-    nd_archive_rel_path(x->rec.r.sop_uid, rel, sizeof rel);
     snprintf(path, sizeof path, "%s/%s", storage, crel);
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -484,35 +473,17 @@ static int accept_one(nd_archive *ar, nd_index *ix, nd_audit *audit,
         return 1;
     }
     x->rec.r.size = (int64_t)st.st_size;
-    x->rec.r.path = rel;
     x->rec.r.calling_ae = "";
     x->rec.r.origin = "";
-    struct swap sw = {ar, crel, rel};
-    int placed = 0;
-    int rc = nd_index_replace(ix, &x->rec.r, do_swap, &sw, &placed);
-    if (rc < 0) {
-        if (placed && nd_archive_swap(ar, crel, rel) != 0)
-            fprintf(stderr, "consort-node conflicts: the index did not "
-                            "take %s and the files could not be swapped "
-                            "back: %s holds the new copy, %s the old one\n",
-                    crel, rel, crel);
+    if (nd_accept_copy(ar, ix, crel, &x->rec.r, old_rel, sizeof old_rel, why,
+                       sizeof why) < 0) {
         fprintf(stderr, "consort-node conflicts: %s not accepted: %s\n",
-                crel,
-                rc == ND_ENOTFOUND
-                    ? "the archive no longer holds this instance (its "
-                      "study was deleted?); `consort-node import` stores "
-                      "it as new"
-                : rc == ND_EIO || rc == ND_EFULL
-                    ? "the files could not be swapped (see the log)"
-                    : nd_index_errmsg(ix));
+                crel, why);
         return 1;
     }
     int queued = nd_index_last_queued(ix);
-    char old_rel[300];
-    if (nd_archive_name_replaced(ar, crel, rel, old_rel, sizeof old_rel) !=
-        0)
-        snprintf(old_rel, sizeof old_rel, "%s", crel); /* kept as it is */
-    char detail[1000];
+    char detail[1000], rel[128];
+    nd_archive_rel_path(x->rec.r.sop_uid, rel, sizeof rel);
     snprintf(detail, sizeof detail, "accepted %s in place of %s; the copy "
                                     "it replaced: %s",
              crel, rel, old_rel);
