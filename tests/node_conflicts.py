@@ -18,8 +18,9 @@ running node:
     finds the study under the new name and ID and nothing under the old
     ID, getscu retrieves the corrected files, `verify --deep` agrees, the
     audit trail names the operator, the copies replaced are listed as
-    such, and PROV receives the corrected copies (and keeps them aside,
-    as its archive already had the first ones);
+    such, and PROV receives the corrected copies, which it takes in place
+    of its own (it trusts COUNTY with corrections: accept_corrections),
+    audited;
   - accepting a replaced copy undoes one instance's change, byte for byte;
   - a copy that names another study, and an incomplete copy (a power cut's
     prefix), are refused with a reason and change nothing;
@@ -67,7 +68,8 @@ def main():
     c_store, p_store = os.path.join(work, "county"), os.path.join(work, "prov")
     c_log, p_log = os.path.join(work, "county.log"), os.path.join(work, "prov.log")
     prov = nl.node_server(node, p_store, p_prov, p_log,
-                          "[peer COUNTY]\nhost = 127.0.0.1\nport = %d\n" % p_county,
+                          "[peer COUNTY]\nhost = 127.0.0.1\nport = %d\n"
+                          "accept_corrections = yes\n" % p_county,
                           aet="PROV", sync="normal").start()
     c_conf = "upstream = PROV\n[peer PROV]\nhost = 127.0.0.1\nport = %d\n" % p_prov
     county = nl.node_server(node, c_store, p_county, c_log, c_conf,
@@ -170,13 +172,30 @@ def main():
                       "--event", "update", "--json"])
     nl.expect(out.count('"user":"tech.li"') == 4 and out.count("110103") == 4,
               "the audit trail has four updates (110103) by tech.li")
+    # PROV trusts COUNTY with corrections: they take the archived copies'
+    # place there too, the first copies kept aside as replaced
     t0 = time.time()
     pc = os.path.join(p_store, "conflicts")
     while time.time() - t0 < 30 and len(os.listdir(pc) if os.path.isdir(pc) else []) < 4:
         time.sleep(0.2)
-    n_prov = len(os.listdir(pc)) if os.path.isdir(pc) else 0
-    nl.expect(n_prov == 4, "PROV received the corrected copies (kept aside "
-                           "for its operator: %d)" % n_prov)
+    time.sleep(0.5)
+    kept_p = sorted(os.listdir(pc)) if os.path.isdir(pc) else []
+    ids = [str(pydicom.dcmread(os.path.join(p_store, nl.rel_path(u))).PatientID)
+           for u in first]
+    rows = nl.index_rows(p_store, "SELECT DISTINCT p.patient_id, p.name FROM"
+                                  " studies st JOIN patients p ON p.id = st.patient")
+    rc, aud = nl.run([node, "audit", "--config", p_log + ".conf", "--event", "update",
+                      "--json"])
+    nl.expect(len(kept_p) == 4 and all(k.startswith("replaced-") for k in kept_p) and
+              ids == ["FIXED-1"] * 4 and rows == [("FIXED-1", NEW_NAME)] and
+              aud.count('"ae":"COUNTY"') == 4,
+              "PROV (accept_corrections = yes for COUNTY) took the corrected "
+              "copies in place of its own, kept the first ones as replaced "
+              "(%s), indexed the new patient %s, audited 4 updates from COUNTY"
+              % (kept_p[:1], rows))
+    rc, out = nl.run([node, "verify", "--deep", "--config", p_log + ".conf"])
+    nl.expect(rc == 0 and "the archive and its index agree" in out,
+              "verify --deep at PROV: the archive and its index agree")
 
     # ---- undo one: accept the copy it replaced ----
     uid0 = sorted(first)[0]

@@ -604,6 +604,16 @@ static int on_entry(void *user, const char *section, const char *name,
             p->tls = strcmp(value, "yes") == 0;
             return 1;
         }
+        if (strcmp(name, "accept_corrections") == 0) {
+            if (strcmp(value, "yes") && strcmp(value, "no")) {
+                snprintf(ps->err, ps->errlen, "[%s] accept_corrections: '%s' "
+                                              "is not yes or no", section,
+                         value);
+                return 0;
+            }
+            p->accept_corrections = strcmp(value, "yes") == 0;
+            return 1;
+        }
         if (strcmp(name, "compress") == 0) {
             if (strcmp(value, "lossless") && strcmp(value, "none")) {
                 snprintf(ps->err, ps->errlen, "[%s] compress: '%s' is not "
@@ -772,6 +782,11 @@ void nd_config_write_sample(FILE *to)
           ";associations = 2\n;compress = lossless\n"
           "; associate with it over TLS (our tls_cert/tls_key, its\n"
           "; certificate checked against tls_ca)\n;tls = no\n"
+          "; yes: a copy of an instance this node holds that comes from "
+          "this peer\n; with other content (a study corrected at its "
+          "site and accepted\n; there) takes the archived one's place, "
+          "audited; no: kept aside for\n; `consort-node conflicts`\n"
+          ";accept_corrections = no\n"
           "\n; Forwarding rules besides upstream/back_to_origin: every "
           "condition given\n; must hold. from = any | modalities (calling "
           "AE not a peer) | peers;\n; from_ae, from_peer (the peer the "

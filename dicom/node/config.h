@@ -20,6 +20,10 @@ struct nd_peer {
     int associations; /* parallel associations when forwarding to it */
     int compress;     /* forward uncompressed images losslessly compressed */
     int tls;          /* associate with it over TLS ([node] tls_* files) */
+    int accept_corrections; /* a copy of a known instance with other
+                               content from it takes the archived one's
+                               place (the copy replaced kept aside), as
+                               an operator's `conflicts accept` would */
 };
 
 /* Calling AE titles allowed one kind of access; any = 1 means "*". */

@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "opts.h"
 
+#include "accept.h"
 #include "archive.h"
 #include "audit.h"
 #include "config.h"
@@ -218,6 +219,50 @@ static int open_store_file(void *user, const struct dcx_assoc_info *a,
 }
 
 /* One C-STORE; *parsed is set once rec holds the data set's record. */
+/* A copy of a known instance with other content from a peer trusted with
+ * corrections ([peer] accept_corrections): it was accepted at that site
+ * (`conflicts accept`) and forwarded; it takes the archived copy's place
+ * here too, the copy replaced kept aside as conflicts/replaced-*. 1 if
+ * so; 0 leaves it aside for an operator. crel: where the copy was put. */
+static int accept_correction(struct server *sv, const struct dcx_assoc_info *a,
+                             struct nd_record *rec, const char *crel,
+                             int64_t size)
+{
+    const struct nd_peer *p = nd_config_peer(&sv->cfg, a->calling_ae);
+    if (!p || !p->accept_corrections)
+        return 0;
+    char old[300], why[600];
+    rec->r.size = size;
+    rec->r.calling_ae = a->calling_ae;
+    rec->r.origin = a->calling_ae;
+    pthread_mutex_lock(&sv->index_write);
+    int rc = nd_accept_copy(sv->ar, sv->writer, crel, &rec->r, old,
+                            sizeof old, why, sizeof why);
+    pthread_mutex_unlock(&sv->index_write);
+    if (rc < 0) {
+        dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s correction not accepted, "
+                              "kept aside sop=%s path=%s: %s",
+                a->id, a->calling_ae, rec->sop_uid, crel, why);
+        return 0;
+    }
+    char detail[700];
+    snprintf(detail, sizeof detail, "correction from peer %s accepted; the "
+                                    "copy it replaced: %s",
+             a->calling_ae, old);
+    nd_audit_write(sv->audit, &(struct nd_audit_event){
+                                  .what = ND_AUDIT_UPDATE,
+                                  .ae = a->calling_ae, .host = a->peer_host,
+                                  .tls = a->tls,
+                                  .patient_id = rec->r.patient_id,
+                                  .study_uid = rec->r.study_uid,
+                                  .instances = 1, .failed = -1,
+                                  .detail = detail});
+    dcx_log(DCX_LOG_INFO, "assoc=%lu aet=%s c-store correction accepted "
+                          "sop=%s replaced=%s",
+            a->id, a->calling_ae, rec->sop_uid, old);
+    return 1;
+}
+
 static uint16_t store_one(struct server *sv, const struct dcx_assoc_info *a,
                           const struct dcx_store_rq *rq, const char *tmp,
                           struct nd_record *rec, int *parsed)
@@ -262,6 +307,11 @@ static uint16_t store_one(struct server *sv, const struct dcx_assoc_info *a,
         atomic_fetch_add(&sv->failed, 1);
         return refuse(a, rq, NULL, DCX_STATUS_OUT_OF_RESOURCES,
                       rc == ND_EFULL ? "disk full" : "cannot write file");
+    }
+    if (dup == ND_DUP_CONFLICT &&
+        accept_correction(sv, a, rec, rel, (int64_t)rq->file_size)) {
+        atomic_fetch_add(&sv->stored, 1);
+        return DCX_STATUS_SUCCESS;
     }
     if (dup == ND_DUP_CONFLICT) {
         /* Kept aside, never overwritten; the sender's data is safe, so the
