@@ -25,7 +25,11 @@ running node:
   - a copy that names another study, and an incomplete copy (a power cut's
     prefix), are refused with a reason and change nothing;
   - `conflicts drop --study` removes the study's kept files (not the
-    archive's), each recorded in the audit trail.
+    archive's), each recorded in the audit trail;
+  - after a power cut that kept an accept's swap of the files but lost
+    its index commit (the index as it was before, the intent mark the
+    accept committed to disk first), the node starts by taking the rows
+    from the file in place: `verify --deep` agrees.
 """
 
 import os
@@ -263,6 +267,46 @@ def main():
               "study's copy stays: %s" % (len(before) - 1, left))
     nl.expect(all(os.path.exists(os.path.join(c_store, nl.rel_path(u)))
                   for u in first), "the archived instances stay")
+
+    # ---- a power cut after an accept: the swap of the files survives, the
+    # index commit (synchronous = NORMAL, not checkpointed) does not; the
+    # intent mark committed to disk before the swap does ----
+    nl.expect(county.stop() == 0, "county stopped cleanly")
+    uid1 = sorted(first)[1]
+    d = pydicom.dcmread(first[uid1])
+    d.PatientID = "POWERCUT"
+    cut = os.path.join(work, "powercut.dcm")
+    d.save_as(cut)
+    nl.run([node, "import", "--storage", c_store, cut])
+    index = os.path.join(c_store, "index.sqlite")
+    shutil.copy(index, index + ".before")
+    mine = [f for f in os.listdir(cdir) if not f.startswith("replaced-") and
+            pydicom.dcmread(os.path.join(cdir, f)).PatientID == "POWERCUT"]
+    rc, out = conflicts(node, "accept", mine[0] if mine else "none", "--storage",
+                        c_store, "--yes")
+    nl.expect(rc == 0, "the POWERCUT copy accepted: %s" % out.strip()[:200])
+    for ext in ("", "-wal", "-shm"):
+        if os.path.exists(index + ext):
+            os.unlink(index + ext)
+    shutil.copy(index + ".before", index)
+    nl.index_exec(c_store, "INSERT INTO meta(key, value) VALUES(?, ?)",
+                  ("accepting:" + uid1, nl.rel_path(uid1)))
+    nl.index_exec(c_store, "UPDATE meta SET value = '0' WHERE key = 'clean_shutdown'")
+    county = nl.node_server(node, c_store, p_county, c_log, c_conf,
+                            aet="COUNTY").start()
+    rows = nl.index_rows(c_store, "SELECT p.patient_id, i.size FROM instances i"
+                                  " JOIN series se ON se.id = i.series JOIN studies st"
+                                  " ON st.id = se.study JOIN patients p"
+                                  " ON p.id = st.patient WHERE i.sop_uid = ?", (uid1,))
+    size = os.path.getsize(os.path.join(c_store, nl.rel_path(uid1)))
+    marks = nl.index_rows(c_store, "SELECT count(*) FROM meta WHERE key GLOB 'accepting:*'")
+    nl.expect(rows == [("POWERCUT", size)] and marks == [(0,)] and
+              "cut short" in county.log_text(),
+              "after the power cut the node takes the rows from the file in "
+              "place (%s, file %d bytes), and the mark goes (%s)" % (rows, size, marks))
+    rc, out = nl.run([node, "verify", "--deep", "--storage", c_store])
+    nl.expect(rc == 0 and "the archive and its index agree" in out,
+              "verify --deep agrees after the recovery")
 
     for s in (county, prov):
         if s.stop() != 0:

@@ -657,6 +657,16 @@ int nd_cmd_conflicts(int argc, char **argv)
         goto out;
     }
     nd_index_set_router(ix, route, &cfg);
+    int redone = 0;
+    if (nd_index_recover_accepts(ix, dir, &redone) < 0)
+        fprintf(stderr, "consort-node conflicts: cannot finish an earlier "
+                        "accept that was cut short: %s\n",
+                nd_index_errmsg(ix));
+    else if (redone)
+        fprintf(stderr, "consort-node conflicts: %d earlier accept(s) were "
+                        "cut short; their index rows were taken from the "
+                        "files in place\n",
+                redone);
     for (int i = 0; i < n; i++)
         if (want[i])
             rc |= drop ? drop_one(dir, audit, &cfg, user, &k[i])

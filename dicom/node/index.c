@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1011,8 +1012,12 @@ int nd_index_delete_study(nd_index *ix, const char *study_uid,
     return 0;
 }
 
-int nd_index_replace(nd_index *ix, const struct nd_instance_rec *r,
-                     int (*place)(void *user), void *user, int *placed)
+/* The rows of r's instance, series, study and patient taken from r, in
+ * one transaction that ends with place(user) (NULL: nothing to place)
+ * and removes the intent mark `marker` (NULL: none). */
+static int replace_rows(nd_index *ix, const struct nd_instance_rec *r,
+                        int (*place)(void *user), void *user, int *placed,
+                        const char *marker)
 {
     *placed = 0;
     ix->last_series_id = 0; /* rows change under it */
@@ -1092,12 +1097,15 @@ int nd_index_replace(nd_index *ix, const struct nd_instance_rec *r,
                         "I", id[3]);
     if (rc == SQLITE_OK && ix->route)
         rc = enqueue(ix, r, id[0], id[2], origin);
+    if (rc == SQLITE_OK && marker)
+        rc = nd_sql_run(ix, NULL, "DELETE FROM meta WHERE key = ?1", "t",
+                        marker);
     if (rc != SQLITE_OK) {
         int code = nd_sql_err(ix);
         exec(ix, "ROLLBACK");
         return code;
     }
-    int prc = place(user);
+    int prc = place ? place(user) : 0;
     if (prc != 0) {
         exec(ix, "ROLLBACK");
         ix->queued = 0;
@@ -1112,6 +1120,101 @@ int nd_index_replace(nd_index *ix, const struct nd_instance_rec *r,
         return code;
     }
     return 0;
+}
+
+#define ACCEPT_MARK "accepting:"
+
+/* Removes an intent mark again (nothing was changed after it). */
+static void unmark(nd_index *ix, const char *marker)
+{
+    nd_sql_run(ix, NULL, "DELETE FROM meta WHERE key = ?1", "t", marker);
+}
+
+int nd_index_replace(nd_index *ix, const struct nd_instance_rec *r,
+                     int (*place)(void *user), void *user, int *placed)
+{
+    /* The files are swapped before the rows commit, and a commit with
+     * synchronous = NORMAL is lost to a power cut until the next
+     * checkpoint, while the swap is not: an intent mark, committed to
+     * disk (FULL) before the swap, tells start-up to take the rows from
+     * the file in place again (nd_index_recover_accepts). */
+    char marker[100];
+    snprintf(marker, sizeof marker, ACCEPT_MARK "%s", r->sop_uid);
+    *placed = 0;
+    int rc = exec(ix, "PRAGMA synchronous = FULL");
+    if (rc == SQLITE_OK)
+        rc = nd_sql_run(ix, NULL,
+                        "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+                        " ON CONFLICT(key) DO UPDATE SET value = ?2",
+                        "tt", marker, r->path);
+    exec(ix, "PRAGMA synchronous = NORMAL");
+    if (rc != SQLITE_OK)
+        return nd_sql_err(ix);
+    rc = replace_rows(ix, r, place, user, placed, marker);
+    /* nothing was placed: nothing to recover (placed and not committed,
+     * the caller swaps back; the mark then re-derives what is there) */
+    if (rc < 0 && !*placed)
+        unmark(ix, marker);
+    return rc;
+}
+
+int nd_index_recover_accepts(nd_index *ix, const char *storage, int *out_n)
+{
+    *out_n = 0;
+    struct mark { char sop[80], path[200]; } *v = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *s = nd_sql(ix,
+                             "SELECT substr(m.key, ?1), i.path FROM meta m"
+                             " LEFT JOIN instances i"
+                             " ON i.sop_uid = substr(m.key, ?1)"
+                             " WHERE m.key GLOB ?2",
+                             "it", (int)strlen(ACCEPT_MARK) + 1,
+                             ACCEPT_MARK "*");
+    if (!s)
+        return nd_sql_err(ix);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct mark *g = dcx_grow(v, n, &cap, sizeof *v, 8);
+        if (!g) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        v = g;
+        nd_sql_col_copy(s, 0, v[n].sop, sizeof v[n].sop);
+        nd_sql_col_copy(s, 1, v[n].path, sizeof v[n].path);
+        n++;
+    }
+    sqlite3_finalize(s);
+    int err = rc == SQLITE_DONE ? 0 : ND_EINDEX;
+    struct nd_record *rec = malloc(sizeof *rec);
+    for (size_t k = 0; !err && rec && k < n; k++) {
+        char marker[100], path[1400], why[256];
+        snprintf(marker, sizeof marker, ACCEPT_MARK "%s", v[k].sop);
+        snprintf(path, sizeof path, "%s/%s", storage, v[k].path);
+        struct stat st;
+        int placed;
+        /* the rows from the file that is in place, whichever it is */
+        if (v[k].path[0] && nd_record_read(path, -1, rec, why, sizeof why) ==
+                                0 &&
+            stat(path, &st) == 0) {
+            rec->r.size = (int64_t)st.st_size;
+            rec->r.path = v[k].path;
+            rec->r.calling_ae = rec->r.origin = "";
+            rc = replace_rows(ix, &rec->r, NULL, NULL, &placed, marker);
+            if (rc < 0) {
+                err = rc;
+                break;
+            }
+        } else {
+            unmark(ix, marker); /* no such instance or file any more */
+        }
+        (*out_n)++;
+    }
+    if (!rec && n)
+        err = ND_ENOMEM;
+    free(rec);
+    free(v);
+    return err;
 }
 
 sqlite3 *nd_index_db(nd_index *ix)

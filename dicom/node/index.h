@@ -149,6 +149,13 @@ void nd_deleted_free(struct nd_deleted *d);
 int nd_index_replace(nd_index *ix, const struct nd_instance_rec *r,
                      int (*place)(void *user), void *user, int *placed);
 
+/* After a crash or power cut during nd_index_replace (whose rows may be
+ * lost while its swap of the files is not): the rows of each instance
+ * marked as being replaced taken again from its file in the archive under
+ * storage, whichever copy is there. *out_n: how many. 0, or ND_EINDEX /
+ * ND_ENOMEM. */
+int nd_index_recover_accepts(nd_index *ix, const char *storage, int *out_n);
+
 enum nd_level { ND_PATIENT = 0, ND_STUDY, ND_SERIES, ND_IMAGE };
 
 /* What the index can match and return. */

@@ -944,6 +944,18 @@ int nd_cmd_serve(int argc, char **argv)
     if (sv.fwd)
         nd_index_set_router(ix, nd_forward_route, sv.fwd);
     int up = startup(&sv, ix);
+    /* an accept of a kept copy cut short (by this node or `conflicts
+     * accept`): its rows from the file in place */
+    int redone = 0;
+    if (up == 0 && nd_index_recover_accepts(ix, sv.cfg.storage, &redone) < 0)
+        dcx_log(DCX_LOG_ERROR, "cannot finish an interrupted accept of a "
+                               "kept copy: %s",
+                nd_index_errmsg(ix));
+    else if (redone)
+        dcx_log(DCX_LOG_WARN, "%d accept(s) of kept copies were cut short: "
+                              "their index rows taken from the files in "
+                              "place",
+                redone);
     if (up == 0 && nd_index_meta_set(ix, "clean_shutdown", "0") < 0) {
         dcx_log(DCX_LOG_ERROR, "cannot write the index: %s",
                 nd_index_errmsg(ix));
