@@ -198,6 +198,30 @@ def main():
     check(ds.SoftcopyVOILUTSequence[0].WindowCenter == 120 and
           ds.SoftcopyVOILUTSequence[0].WindowWidth == 900, "window 120/900 stored")
 
+    # on a GB18030 image (chrX2): the state's own Chinese text makes it
+    # ISO_IR 192, so what it copies from the image (the patient's name)
+    # must be UTF-8 too; GB18030 bytes under ISO_IR 192 are garbage to
+    # any viewer or archive that shows the state's patient
+    gb = os.path.join(DATA, "charset_files", "chrX2.dcm")
+    gbname = str(pydicom.dcmread(gb).PatientName).rstrip("=")
+    for variant in ([], ["--ascii"]):
+        gps = os.path.join(work, "ps-gb18030%s.dcm" % "".join(variant))
+        rc, out = run([make] + variant + [gps, "120", "900", gb])
+        g = pydicom.dcmread(gps) if rc == 0 else None
+        texts = [t.UnformattedTextValue for a in g.GraphicAnnotationSequence
+                 for t in getattr(a, "TextObjectSequence", [])] if g else []
+        rc2, vout = run(["dciodvfy", gps]) if g else (1, "")
+        errors = [l for l in vout.splitlines() if l.startswith("Error")]
+        check(g is not None and str(g.PatientName) == gbname and
+              texts == (["nodule 12 mm"] if variant else ["右肺结节 12 mm"]) and
+              not errors,
+              "state %s on a GB18030 image (%s): the patient %r reads as the "
+              "image's (%r), the text %s%s" % (
+                  "in ASCII" if variant else "with Chinese text",
+                  g.SpecificCharacterSet if g else out.strip()[:80],
+                  str(g.PatientName) if g else None, gbname, texts,
+                  "; " + "; ".join(errors) if errors else ""))
+
     ascii_ps = os.path.join(work, "ps-ascii.dcm")
     run([make, "--ascii", ascii_ps, "40", "400", CT])
     rc, out = run(["dcmpschk", ascii_ps])

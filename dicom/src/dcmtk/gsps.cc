@@ -61,6 +61,41 @@ int fail(struct dcx_error *e, int rc, const char *what, const OFCondition &c)
     return rc;
 }
 
+// The text DCMTK copied from the image into the state (patient, study,
+// equipment: createFromImage copies the bytes, in the image's character
+// set) as UTF-8, read through dcx, which knows GB18030, ISO 2022 IR 58
+// and undeclared sets: the state is declared ISO_IR 192 for its own
+// Chinese text, and a GB18030 name under that declaration reads as
+// garbage everywhere. Our own values (Content Description, Creator's
+// Name) are UTF-8 already. 0 or DCX_E* with e.
+int image_text_to_utf8(const char *image, DcmDataset *ds,
+                       struct dcx_error *e)
+{
+    struct dcx_open_opts o = {};
+    o.no_pixels = 1;
+    dcx_ds *img = nullptr;
+    int rc = dcx_ds_open(image, &o, &img, e);
+    if (rc < 0)
+        return rc;
+    const dcx_item *root = dcx_ds_root(img);
+    for (unsigned long i = 0; i < ds->card(); i++) {
+        DcmElement *el = ds->getElement(i);
+        DcmTagKey k = el->getTag();
+        if (!DcmVR(el->getVR()).isAffectedBySpecificCharacterSet() ||
+            k == DCM_ContentDescription || k == DCM_ContentCreatorName)
+            continue;
+        uint32_t tag = static_cast<uint32_t>(k.getGroup()) << 16 |
+                       k.getElement();
+        char buf[1024];
+        int n = dcx_item_get_str(root, tag, -1, buf, sizeof buf);
+        if ((n >= 0 && static_cast<size_t>(n) < sizeof buf) ||
+            n == DCX_ECHARSET)
+            el->putString(buf);
+    }
+    dcx_ds_close(img);
+    return 0;
+}
+
 int write_ps(const struct dcx_gsps_desc *d, const char *path,
              char out_uid[65], struct dcx_error *e)
 {
@@ -197,8 +232,12 @@ int write_ps(const struct dcx_gsps_desc *d, const char *path,
     if (c.bad())
         return fail(e, DCX_EBADDATA, "cannot encode the presentation state",
                     c);
-    if (utf8)
+    if (utf8) {
+        int rc = image_text_to_utf8(d->images[0], ds, e);
+        if (rc < 0)
+            return rc;
         ds->putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+    }
     // General Series Laterality (2C): the images' own, else present and
     // empty (unknown), which validators expect for a series of a paired
     // body part and which is allowed for any
