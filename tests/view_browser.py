@@ -16,15 +16,17 @@ cache: a study opened again gets only what is new, --cache-max evicts,
 an instance the node cannot send leaves the study shown and flagged
 incomplete. Through a 1 MB/s relay (nodelib.slow_link): the browser
 answers and counts during a fetch, Esc sends C-CANCEL and keeps nothing,
-a quit mid-fetch keeps what came for the next opening, and a study opens
-with its first series while the others come, each getting a viewport
-when it is whole.
+a quit mid-fetch keeps what came for the next opening, a node that hangs
+mid-fetch is given up after --timeout seconds with a message, and a study
+opens with its first series while the others come, each getting a
+viewport when it is whole.
 """
 
 import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -229,6 +231,39 @@ def main():
              "quit during a fetch: exit %d, %d of %d instances kept; opening the "
              "study again fetches the rest (%s)" % (
                  p.returncode, part, n_study, s9[-1]["note"] if s9 else out9[-200:]))
+    # the node goes away in the middle of a fetch (hung, or a link that is
+    # down: no reset comes): the fetch gives up after --timeout seconds of
+    # silence and says so, the list answers, nothing half is kept; it
+    # waited for ever, the status line counting on
+    cache4 = os.path.join(work, "cache4")
+    p = subprocess.Popen([view, "--size", "900x500", "--script", "-",
+                          "--timeout", "3"] + slow_args, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         env=dict(os.environ, SDL_VIDEODRIVER="offscreen",
+                                  XDG_CACHE_HOME=cache4))
+    p.stdin.write("text 张\nkey Return\nsleep 1200\n")
+    p.stdin.flush()
+    time.sleep(1.2)
+    os.kill(srv.proc.pid, signal.SIGSTOP)
+    t0 = time.time()
+    try:
+        out, _ = p.communicate("wait\nstate\nquit\n", timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+    finally:
+        os.kill(srv.proc.pid, signal.SIGCONT)
+    took = time.time() - t0
+    s11 = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    left = os.listdir(os.path.join(cache4, "consort-view")) if os.path.isdir(
+        os.path.join(cache4, "consort-view")) else []
+    nl.check(len(s11) == 1 and s11[0]["mode"] == "browser" and
+             s11[0]["fetching"] == 0 and
+             "no answer from the peer for 3 s" in s11[0]["status_text"] and
+             took < 30 and not left,
+             "the node hung mid-fetch: after %.0f s the browser says %r, "
+             "nothing kept (%s)" % (took, s11[0]["status_text"] if s11 else
+                                    out[-300:], left))
     # a study opens with its first series while the rest comes, and each
     # series that is then whole gets a viewport: two one-image series
     # stored first (about 0.6 and 1.1 s at 1 MB/s), then eight slices (5 s)

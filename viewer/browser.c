@@ -46,6 +46,7 @@ int vw_node_parse(const char *s, const char *our_ae, struct vw_node *out)
     snprintf(out->our_ae, sizeof out->our_ae, "%s",
              our_ae && *our_ae ? our_ae : "CONSORTVIEW");
     out->cache_max = 20e9;
+    out->timeout = 60;
     return out->port > 0 && out->port < 65536 ? 0 : -1;
 }
 
@@ -61,7 +62,8 @@ static dcx_scu *open_scu(const struct vw_node *n, const char *model,
     else
         ctx[k++] = (struct dcx_scu_context){model, ts, 2, 0};
     struct dcx_scu_opts o = {.calling_ae = n->our_ae, .called_ae = n->ae,
-                             .host = n->host, .port = n->port, .timeout = 60};
+                             .host = n->host, .port = n->port,
+                             .timeout = n->timeout};
     dcx_scu *scu = NULL;
     struct dcx_error e;
     if (dcx_scu_open(&o, ctx, k, &scu, &e) < 0) {

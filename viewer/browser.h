@@ -12,6 +12,9 @@ struct vw_node {
     int port;
     char our_ae[17];
     double cache_max; /* bytes of fetched studies kept (vw_node_parse: 20 GB) */
+    int timeout;      /* s a silent node is waited for, to connect, for
+                         each answer and between the instances of a
+                         fetch (vw_node_parse: 60) */
 };
 
 struct vw_study {

@@ -43,6 +43,7 @@ struct opts {
     const char *archive; /* a local consort-node storage folder: browser */
     const char *aet;    /* our AE title towards it */
     double cache_max;   /* bytes; 0: vw_node_parse's default */
+    int timeout;        /* s a silent node is waited for; 0: default */
     int threads;
     char **inputs;
     int n_inputs;
@@ -64,6 +65,8 @@ static void usage(FILE *to)
           "  --aet AE              our AE title (default CONSORTVIEW)\n"
           "  --cache-max GB        fetched studies kept (default 20 GB; the\n"
           "                        ones used longest ago go first)\n"
+          "  --timeout S           seconds a silent node is waited for\n"
+          "                        before a fetch gives up (default 60)\n"
           "  --archive DIR         study browser of a local consort-node\n"
           "                        archive (its index.sqlite; no copying)\n"
           "  --screenshot OUT.png  render offscreen (no window, no display\n"
@@ -193,6 +196,16 @@ static int parse(int argc, char **argv, struct opts *o)
             o->archive = v, i++;
         } else if (strcmp(a, "--aet") == 0 && v) {
             o->aet = v, i++;
+        } else if (strcmp(a, "--timeout") == 0 && v) {
+            char *end;
+            long t = strtol(v, &end, 10);
+            if (end == v || *end || t < 1 || t > 3600) {
+                fprintf(stderr, "consort-view: --timeout S (1 to 3600 "
+                                "seconds)\n");
+                return -1;
+            }
+            o->timeout = (int)t;
+            i++;
         } else if (strcmp(a, "--cache-max") == 0 && v) {
             char *end;
             double gb = strtod(v, &end);
@@ -2297,6 +2310,8 @@ int main(int argc, char **argv)
         }
         if (a.o.cache_max > 0)
             a.node.cache_max = a.o.cache_max;
+        if (a.o.timeout > 0)
+            a.node.timeout = a.o.timeout;
     }
     if ((a.o.node || a.o.archive) && !a.o.n_inputs) {
         if (a.o.screenshot) {

@@ -271,8 +271,11 @@ typedef int (*dcx_retrieve_progress_fn)(void *user, unsigned done,
 /* C-GET at the given model: the peer sends the matching instances back on
  * this association (propose their storage classes with the SCP role in
  * dcx_scu_open: DCX_SCU_ROLE_SCP); each is written to out_dir as
- * <SOP Instance UID>.dcm, bit for bit. progress may be NULL. 0 and the
- * final status and counts, or a negative DCX_E* code. */
+ * <SOP Instance UID>.dcm, bit for bit. progress may be NULL; while the
+ * peer is silent it is also called once a second (a cancel then goes out
+ * at once). A peer silent for the association's timeout (a node gone
+ * away, a link down) ends it with DCX_ENET. 0 and the final status and
+ * counts, or a negative DCX_E* code. */
 int dcx_scu_get(dcx_scu *scu, const char *model_uid,
                 const struct dcx_attr *query, size_t n, const char *out_dir,
                 dcx_retrieve_progress_fn progress, void *user,

@@ -449,9 +449,23 @@ extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
             T_ASC_PresentationContextID got = 0;
             T_DIMSE_Message in;
             DcmDataset *detail = nullptr;
-            // sub-operations may take long: no timeout between messages
-            c = DIMSE_receiveCommand(scu->assoc, DIMSE_BLOCKING, 0, &got,
-                                     &in, &detail);
+            // the peer's next message, looked for every second: a peer
+            // that went away (a link down sends no reset; a node hung)
+            // is given up after the timeout of silence, and a cancel
+            // asked meanwhile is sent although nothing arrives
+            int idle = 0;
+            for (;;) {
+                c = DIMSE_receiveCommand(scu->assoc, DIMSE_NONBLOCKING, 1,
+                                         &got, &in, &detail);
+                if (c != DIMSE_NODATAAVAILABLE)
+                    break;
+                if (report().bad())
+                    return fail(scu, DCX_ENET, "C-CANCEL not sent");
+                if (++idle >= scu->timeout)
+                    return fail(scu, DCX_ENET,
+                                "no answer from the peer for %d s",
+                                scu->timeout);
+            }
             delete detail;
             if (c.bad())
                 return fail(scu, DCX_ENET, "C-GET failed: %s", c.text());
@@ -471,9 +485,9 @@ extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
                 if (rsp.DataSetType != DIMSE_DATASET_NULL) {
                     T_ASC_PresentationContextID p2 = 0;
                     DcmDataset *ids = nullptr;
-                    c = DIMSE_receiveDataSetInMemory(scu->assoc, DIMSE_BLOCKING,
-                                                     0, &p2, &ids, nullptr,
-                                                     nullptr);
+                    c = DIMSE_receiveDataSetInMemory(
+                        scu->assoc, DIMSE_NONBLOCKING, scu->timeout, &p2,
+                        &ids, nullptr, nullptr);
                     delete ids;
                     if (c.bad())
                         return fail(scu, DCX_ENET,
@@ -504,8 +518,9 @@ extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
             c = DIMSE_createFilestream(tmp, &srq, scu->assoc, got, 1, &fs);
             if (c.good()) {
                 T_ASC_PresentationContextID p2 = 0;
-                c = DIMSE_receiveDataSetInFile(scu->assoc, DIMSE_BLOCKING, 0,
-                                               &p2, fs, nullptr, nullptr);
+                c = DIMSE_receiveDataSetInFile(scu->assoc, DIMSE_NONBLOCKING,
+                                               scu->timeout, &p2, fs, nullptr,
+                                               nullptr);
                 delete fs;
                 if (c == DIMSE_OUTOFRESOURCES)
                     status = DCX_STATUS_OUT_OF_RESOURCES;
@@ -517,8 +532,8 @@ extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
             } else {
                 delete fs;
                 DIC_UL nb = 0, np = 0;
-                c = DIMSE_ignoreDataSet(scu->assoc, DIMSE_BLOCKING, 0, &nb,
-                                        &np);
+                c = DIMSE_ignoreDataSet(scu->assoc, DIMSE_NONBLOCKING,
+                                        scu->timeout, &nb, &np);
                 if (c.bad())
                     return fail(scu, DCX_ENET, "C-GET data not received: %s",
                                 c.text());
