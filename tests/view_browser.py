@@ -171,6 +171,29 @@ def main():
     for f in nl.files_under(storage):
         if f.endswith(".lost"):
             os.rename(f, f[:-len(".lost")])
+    # thumbnails of the cache: a one-image study (the DR) read and saved
+    # (a presentation state and a measurement report beside the image,
+    # the middle file of three) keeps its thumbnail, and B back to the list
+    # shows the thumbnail of the study just fetched (the middle file was
+    # the only one tried; the list's thumbnails were those of before)
+    cache6 = os.path.join(work, "cache6")
+    env6 = dict(os.environ, XDG_CACHE_HOME=cache6)
+    s12, out = run_view(view, node_args, ["text Müller", "key Return", "wait",
+                                          "key d", "drag left 300 200 600 200",
+                                          "key d", "key s ctrl", "key b",
+                                          "sleep 1500", "state", "quit"], env6)
+    s13, out13 = run_view(view, node_args, ["sleep 1500", "state", "quit"], env6)
+    dr_dir = [os.path.join(cache6, "consort-view", d)
+              for d in os.listdir(os.path.join(cache6, "consort-view"))]
+    nl.check(len(s12) == 1 and s12[0]["mode"] == "browser" and
+             s12[0]["thumbnails"] == 1 and len(s13) == 1 and
+             s13[0]["thumbnails"] == 1 and len(dr_dir) == 1 and
+             len(instances(dr_dir[0])) == 3,
+             "a DR read and saved (%d files cached): B back to the list shows "
+             "its thumbnail (%s), and so does the next list (%s)" % (
+                 len(instances(dr_dir[0])) if len(dr_dir) == 1 else -1,
+                 s12[0]["thumbnails"] if s12 else out[-300:],
+                 s13[0]["thumbnails"] if s13 else out13[-300:]))
     # over a slow link (1 MB/s) the window stays alive while the study
     # comes: the browser shows how many instances arrived and takes keys;
     # Esc stops the fetch and keeps nothing of it; left alone, it opens

@@ -1338,6 +1338,26 @@ static int script_line(struct app *a, char *line, int w, int h)
     return -1;
 }
 
+static void thumbs_reset(struct app *a)
+{
+    vw_thumbs_stop(&a->thumbs);
+    for (int i = 0; a->thumb_tex && i < a->n_studies; i++)
+        rnd_image_destroy(a->thumb_tex[i]);
+    free(a->thumb_tex);
+    a->thumb_tex = NULL;
+}
+
+/* Thumbnails made again for the list as it is: a study fetched since has
+ * its files in the cache now. */
+static void thumbs_restart(struct app *a)
+{
+    thumbs_reset(a);
+    a->thumb_tex = calloc((size_t)(a->n_studies ? a->n_studies : 1),
+                          sizeof *a->thumb_tex);
+    vw_thumbs_start(&a->thumbs, a->studies, a->n_studies, a->o.archive,
+                    a->media[0] ? a->media : NULL);
+}
+
 /* One key in the window; *dirty set when the picture changes. 1 to quit. */
 static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
                   int *dirty)
@@ -1501,6 +1521,8 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         if (a->node.port || a->o.archive || a->media[0]) {
             a->browsing = 1;
             a->playing = 0;
+            if (a->node.port) /* the study read is in the cache now */
+                thumbs_restart(a);
         }
         break;
     case SDLK_l:
@@ -1635,15 +1657,6 @@ static int open_paths(struct app *a, char **paths, int n_paths, int w,
     return reset_all(a, w, h, err, errlen);
 }
 
-static void thumbs_reset(struct app *a)
-{
-    vw_thumbs_stop(&a->thumbs);
-    for (int i = 0; a->thumb_tex && i < a->n_studies; i++)
-        rnd_image_destroy(a->thumb_tex[i]);
-    free(a->thumb_tex);
-    a->thumb_tex = NULL;
-}
-
 static void refresh_studies(struct app *a)
 {
     thumbs_reset(a);
@@ -1670,10 +1683,7 @@ static void refresh_studies(struct app *a)
                  "%s unreachable (%.200s): the %d studies in this viewer's "
                  "cache",
                  a->node.ae, err, a->n_studies);
-    a->thumb_tex = calloc((size_t)(a->n_studies ? a->n_studies : 1),
-                          sizeof *a->thumb_tex);
-    vw_thumbs_start(&a->thumbs, a->studies, a->n_studies, a->o.archive,
-                    a->media[0] ? a->media : NULL);
+    thumbs_restart(a);
 }
 
 /* The browser's status line while a study is fetched; once its first

@@ -14,25 +14,31 @@
 #include "dcx/dataset.h"
 #include "dcx/pixel.h"
 
-/* The middle regular file of a folder (a fetched study), or NULL. */
-static char *middle_file(const char *dir)
+/* The files of a folder (a fetched study), in name order, from its
+ * middle on and round: the worker tries them in turn, as a reading saved
+ * beside the images (a presentation state, a measurement report: no
+ * pixels) may be the middle one. 0 and *n, or -1. */
+static int folder_files(const char *dir, char ***out, int *n)
 {
     struct dirent **list;
-    int n = scandir(dir, &list, NULL, alphasort), k = 0;
-    char *out = NULL;
-    if (n < 0)
-        return NULL;
-    int files = 0;
-    for (int i = 0; i < n; i++)
-        files += list[i]->d_name[0] != '.';
-    for (int i = 0; i < n; i++) {
-        if (list[i]->d_name[0] != '.' && k++ == files / 2 && !out &&
-            asprintf(&out, "%s/%s", dir, list[i]->d_name) < 0)
-            out = NULL;
+    int nl = scandir(dir, &list, NULL, alphasort), files = 0;
+    if (nl < 0)
+        return -1;
+    char **v = malloc((size_t)(nl ? nl : 1) * sizeof *v);
+    for (int i = 0; i < nl; i++) {
+        if (v && list[i]->d_name[0] != '.' &&
+            asprintf(&v[files], "%s/%s", dir, list[i]->d_name) >= 0)
+            files++;
         free(list[i]);
     }
     free(list);
-    return out;
+    if (!v || !files) {
+        free(v);
+        return -1;
+    }
+    *out = v;
+    *n = files;
+    return 0;
 }
 
 static int make(struct vw_thumb *t, const char *path)
@@ -143,16 +149,9 @@ static int study_files(const struct vw_thumbs *t, int i, char ***out, int *n)
         return k ? 0 : (free(*out), -1);
     }
     char dir[1200];
-    char *one = vw_cache_dir(t->uid[i], dir, sizeof dir) == 0
-                    ? middle_file(dir)
-                    : NULL;
-    if (!one || !(*out = malloc(sizeof **out))) {
-        free(one);
+    if (vw_cache_dir(t->uid[i], dir, sizeof dir) < 0)
         return -1;
-    }
-    (*out)[0] = one;
-    *n = 1;
-    return 0;
+    return folder_files(dir, out, n);
 }
 
 static void *worker(void *arg)
