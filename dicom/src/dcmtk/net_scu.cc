@@ -449,16 +449,16 @@ extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
             T_ASC_PresentationContextID got = 0;
             T_DIMSE_Message in;
             DcmDataset *detail = nullptr;
-            // the peer's next message, looked for every second: a peer
-            // that went away (a link down sends no reset; a node hung)
-            // is given up after the timeout of silence, and a cancel
-            // asked meanwhile is sent although nothing arrives
+            // the peer's next message, waited for a second at a time on
+            // the socket alone: a peer that went away (a link down sends
+            // no reset; a node hung) is given up after the timeout of
+            // silence, and a cancel asked meanwhile is sent although
+            // nothing arrives. The message itself is then read with the
+            // whole timeout: DCMTK's read given up part-way through a
+            // PDU (a lossy link stalls a second easily) would lose the
+            // bytes already read, and every message after them.
             int idle = 0;
-            for (;;) {
-                c = DIMSE_receiveCommand(scu->assoc, DIMSE_NONBLOCKING, 1,
-                                         &got, &in, &detail);
-                if (c != DIMSE_NODATAAVAILABLE)
-                    break;
+            while (!ASC_dataWaiting(scu->assoc, 1)) {
                 if (report().bad())
                     return fail(scu, DCX_ENET, "C-CANCEL not sent");
                 if (++idle >= scu->timeout)
@@ -466,6 +466,8 @@ extern "C" int dcx_scu_get(dcx_scu *scu, const char *model,
                                 "no answer from the peer for %d s",
                                 scu->timeout);
             }
+            c = DIMSE_receiveCommand(scu->assoc, DIMSE_NONBLOCKING,
+                                     scu->timeout, &got, &in, &detail);
             delete detail;
             if (c.bad())
                 return fail(scu, DCX_ENET, "C-GET failed: %s", c.text());
