@@ -64,6 +64,10 @@ IDENT = {  # what must not survive, as text
     "ids": ["8812345", "XJ-55501", "A20190417"],
     "people/places": ["Li^Na", "Zhao^Lei", "Xian County Hospital", "XJCT01",
                       "SN-99812", "Dept of Radiology XJ"],
+    # the visit and the rest of PS3.15 Table E.1-1 that a county's RIS
+    # puts into images: admission and episode, ward, residence, VIP flag
+    "visit": ["ADM-77301", "EP-5521", "Ward 5 Bed 12", "Xian Nursing Home",
+              "VIP patient", "13900001111", "1958-lunar", "DEV-0042"],
 }
 CLASS_TAGS = {0x00080016, 0x00081150, 0x00020002, 0x00020010, 0x00020012,
               0x0008001A, 0x0008010C, 0x00080117, 0x00080118}
@@ -96,6 +100,15 @@ def identify(ds, study, series, sop, number, desc, when="20190417"):
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = sop
     ds.InstanceNumber = number
     ds.SeriesNumber = {"CT": 1, "MR": 2, "US": 3}.get(str(ds.Modality), 9)
+    ds.AdmissionID = "ADM-77301"
+    ds.ServiceEpisodeID = "EP-5521"
+    ds.CurrentPatientLocation = "Ward 5 Bed 12"
+    ds.PatientInstitutionResidence = "Xian Nursing Home"
+    ds.ConfidentialityConstraintOnPatientDataDescription = "VIP patient"
+    ds.CommentsOnTheScheduledProcedureStep = "call 13900001111"
+    ds.PatientBirthDateInAlternativeCalendar = "1958-lunar"
+    ds.DeviceID = "DEV-0042"
+    ds.CreatorVersionUID = generate_uid()  # U in Table E.1-1
     ds.add_new(0x00190010, "LO", "ACME 1.0")
     ds.add_new(0x00191001, "LO", "Wang Wei 8812345")
     ds.file_meta.SourceApplicationEntityTitle = "XJCT01"
@@ -242,6 +255,10 @@ def main():
     nl.run([make, "--measure", mrep, cts[0]], check_rc=0)
     sources = list(paths.values()) + [gsps, gsps_us, ko, report, mrep]
     dates, uids = originals(sources)
+    raw = open(cts[0], "rb").read()
+    nl.expect(all(w.encode() in raw for w in IDENT["visit"]) and
+              str(pydicom.dcmread(cts[0]).CreatorVersionUID) in uids,
+              "the originals carry the visit, Device ID and Creator-Version UID")
 
     storage = os.path.join(work, "var")
     srv = nl.node_server(node, storage, port, os.path.join(work, "node.log"),

@@ -92,8 +92,13 @@ const rule rules[] = {
     {T(0x0010, 0x0021), A_X},     // Issuer of Patient ID
     {T(0x0010, 0x0022), A_X},     // Type of Patient ID
     {T(0x0010, 0x0024), A_X},     // Issuer of Patient ID Qualifiers
+    {T(0x0010, 0x0026), A_X},     // Source Patient Group Identification
+    {T(0x0010, 0x0027), A_X},     // Group of Patients Identification Seq.
     {T(0x0010, 0x0030), A_Z},     // Patient's Birth Date
     {T(0x0010, 0x0032), A_X},     // Patient's Birth Time
+    {T(0x0010, 0x0033), A_X},     // Birth Date in Alternative Calendar
+    {T(0x0010, 0x0034), A_X},     // Death Date in Alternative Calendar
+    {T(0x0010, 0x0035), A_X},     // Patient's Alternative Calendar
     {T(0x0010, 0x0040), A_CHAR_Z},// Patient's Sex
     {T(0x0010, 0x0050), A_X},     // Patient's Insurance Plan Code Seq.
     {T(0x0010, 0x0101), A_X},     // Patient's Primary Language Code Seq.
@@ -129,7 +134,12 @@ const rule rules[] = {
     {T(0x0010, 0x2297), A_X},     // Responsible Person
     {T(0x0010, 0x2299), A_X},     // Responsible Organization
     {T(0x0010, 0x4000), A_X},     // Patient Comments
+    {T(0x0016, 0x002B), A_X},     // Maker Note (Exif: serial numbers)
+    {T(0x0016, 0x004B), A_X},     // Device Setting Description
+    {T(0x0016, 0x004D), A_X},     // Camera Owner Name
+    {T(0x0016, 0x0051), A_X},     // Lens Serial Number
     {T(0x0018, 0x1000), A_DUMMY}, // Device Serial Number (idem)
+    {T(0x0018, 0x1003), A_X},     // Device ID (like the serial number)
     {T(0x0018, 0x1004), A_X},     // Plate ID
     {T(0x0018, 0x1005), A_X},     // Generator ID
     {T(0x0018, 0x1007), A_X},     // Cassette ID
@@ -155,6 +165,7 @@ const rule rules[] = {
     {T(0x0032, 0x1030), A_X},     // Reason for Study
     {T(0x0032, 0x1032), A_X},     // Requesting Physician
     {T(0x0032, 0x1033), A_X},     // Requesting Service
+    {T(0x0032, 0x1034), A_X},     // Requesting Service Code Sequence
     {T(0x0032, 0x1060), A_Z},     // Requested Procedure Description
     {T(0x0032, 0x1066), A_X},     // Reason for Visit
     {T(0x0032, 0x1067), A_X},     // Reason for Visit Code Sequence
@@ -176,9 +187,11 @@ const rule rules[] = {
     {T(0x0040, 0x0275), A_X},     // Request Attributes Sequence
     {T(0x0040, 0x0280), A_X},     // Comments on the Performed Proc. Step
     {T(0x0040, 0x0310), A_X},     // Comments on Radiation Dose
+    {T(0x0040, 0x0400), A_X},     // Comments on the Scheduled Proc. Step
     {T(0x0040, 0x050A), A_X},     // Specimen Accession Number
     {T(0x0040, 0x0512), A_X},     // Container Identifier
     {T(0x0040, 0x0513), A_X},     // Issuer of the Container Identifier
+    {T(0x0040, 0x0515), A_X},     // Alternate Container Identifier Seq.
     {T(0x0040, 0x0551), A_X},     // Specimen Identifier
     {T(0x0040, 0x0555), A_Z},     // Acquisition Context Sequence
     {T(0x0040, 0x0562), A_X},     // Issuer of the Specimen Identifier
@@ -206,6 +219,8 @@ const rule rules[] = {
     {T(0x0040, 0x2016), A_Z},     // Placer Order Number
     {T(0x0040, 0x2017), A_Z},     // Filler Order Number
     {T(0x0040, 0x2400), A_X},     // Imaging Service Request Comments
+    {T(0x0040, 0x3001), A_X},     // Confidentiality Constraint on Patient
+                                  // Data Description
     {T(0x0040, 0x4025), A_X},     // Scheduled Station Name Code Sequence
     {T(0x0040, 0x4027), A_X},     // Scheduled Station Geographic Loc.
     {T(0x0040, 0x4028), A_X},     // Performed Station Name Code Sequence
@@ -222,6 +237,10 @@ const rule rules[] = {
     {T(0x0040, 0xA07C), A_X},     // Custodial Organization Sequence
     {T(0x0040, 0xA088), A_Z},     // Verifying Observer Identification
     {T(0x0040, 0xA123), A_DUMMY}, // Person Name (SR PNAME items)
+    {T(0x0040, 0xA352), A_X},     // Verbal Source (Trial)
+    {T(0x0040, 0xA353), A_X},     // Address (Trial)
+    {T(0x0040, 0xA354), A_X},     // Telephone Number (Trial)
+    {T(0x0040, 0xA358), A_X},     // Verbal Source Identifier Code Seq.
     {T(0x0040, 0xA730), A_CLEAN}, // Content Sequence
     {T(0x0070, 0x0001), A_CLEAN}, // Graphic Annotation Sequence
     {T(0x0070, 0x0084), A_Z},     // Content Creator's Name
@@ -262,7 +281,6 @@ const uint32_t class_uids[] = {
     T(0x0004, 0x1510), T(0x0004, 0x1512), T(0x0008, 0x0016),
     T(0x0008, 0x001A), T(0x0008, 0x001B), T(0x0008, 0x010C),
     T(0x0008, 0x0117), T(0x0008, 0x0118), T(0x0008, 0x1150),
-    T(0x0008, 0x9123), // Creator-Version UID: the software, not the site
 };
 
 const rule *find_rule(uint32_t tag)
@@ -513,9 +531,13 @@ bool clean_element(ctx &c, DcmElement *el)
     uint16_t g = tag.getGroup(), e = tag.getElement();
     uint32_t key = static_cast<uint32_t>(g) << 16 | e;
     DcmEVR vr = el->ident();
-    // private data, overlays (burned-in text of another kind), curves
+    // private data, overlays (burned-in text of another kind), curves,
+    // the visit (0038: admission and episode IDs, the patient's ward,
+    // residence and state; all X in Table E.1-1, none needed by a storage
+    // IOD) and a photograph's GPS position (0016,0070-008E)
     if ((g & 1) || (g >= 0x6000 && g <= 0x60FF) ||
-        (g >= 0x5000 && g <= 0x50FF) || g == 0x0012 || g == 0x4008)
+        (g >= 0x5000 && g <= 0x50FF) || g == 0x0012 || g == 0x4008 ||
+        g == 0x0038 || (g == 0x0016 && e >= 0x0070 && e <= 0x008E))
         return true;
     if (const rule *r = find_rule(key)) {
         switch (r->a) {
