@@ -159,6 +159,25 @@ def build_study(src):
     return study, paths
 
 
+def pdf_document(study, burned_in):
+    """An encapsulated PDF (a scanned referral) naming the patient."""
+    ds = Dataset()
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = \
+        "1.2.840.10008.5.1.4.1.1.104.1"
+    ds.Modality, ds.ConversionType, ds.Manufacturer = "DOC", "SD", ""
+    identify(ds, study, generate_uid(), generate_uid(), 1, "referral")
+    ds.ContentTime, ds.AcquisitionDateTime = "093000", "20190417093000"
+    ds.BurnedInAnnotation = burned_in
+    ds.DocumentTitle = "referral"
+    ds.ConceptNameCodeSequence = Sequence()
+    ds.MIMETypeOfEncapsulatedDocument = "application/pdf"
+    ds.EncapsulatedDocument = (b"%PDF-1.4\n% Referral: WANG WEI, ID 8812345, "
+                               b"born 1958-03-12\n%%EOF\n")
+    return ds
+
+
 def walk(ds, out, path=""):
     """(tag, VR, value) of every element, sequences entered."""
     for el in ds:
@@ -507,7 +526,8 @@ def main():
 
     # odd cases: an old-style date, a patient ID of stars, a CT flagged
     # with recognizable visual features, a multi-frame secondary capture
-    # not stating burned-in annotation (refused by its class); with
+    # not stating burned-in annotation (refused by its class), a PDF
+    # stating it (its text names the patient: refused as well); with
     # --keep-patient-characteristics sex and age stay
     src3 = os.path.join(work, "src3")
     os.makedirs(src3)
@@ -523,6 +543,10 @@ def main():
             ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = \
                 "1.2.840.10008.5.1.4.1.1.7.3"
         ds.save_as(os.path.join(src3, "%s.dcm" % kind), write_like_original=False)
+    # a scanned referral as an encapsulated PDF: Burned In Annotation YES
+    pdf = pdf_document(study3, "YES")
+    pdf.PatientName, pdf.PatientID, pdf.PatientSex = "Zhou^Min", "***", "F"
+    pdf.save_as(os.path.join(src3, "pdf.dcm"), write_like_original=False)
     nl.run([node, "send", src3, "--to", "CONSORT@127.0.0.1:%d" % port,
             "--no-progress"], check_rc=0)
     dest3 = os.path.join(work, "odd")
@@ -530,12 +554,13 @@ def main():
                       study3, dest3, "--storage", storage], timeout=60)
     files4 = nl.files_under(os.path.join(dest3, "DICOM"))
     d4 = pydicom.dcmread(files4[0]) if len(files4) == 1 else None
-    nl.expect(rc == 3 and "2 refused" in out and d4 is not None and
+    nl.expect(rc == 3 and "3 refused" in out and d4 is not None and
               re.fullmatch(r"\d{8}", str(d4.SeriesDate)) and d4.SeriesDate != "20190417" and
               str(d4.PatientSex) == "F" and str(d4.PatientAge) == "061Y" and
               "113108" in [c.CodeValue for c in d4.DeidentificationMethodCodeSequence] and
               "***" not in str(d4.PatientID),
-              "odd cases: recognizable features and a multi-frame SC refused, the "
+              "odd cases: recognizable features, a multi-frame SC and a PDF "
+              "stating burned-in annotation refused, the "
               "old-style date shifted (%s), a patient ID of stars ends, sex and age "
               "kept with Retain Patient Characteristics" %
               (d4.SeriesDate if d4 is not None else out.strip()[-200:]))

@@ -71,7 +71,8 @@ static void usage(FILE *to)
         "pixels\n"
         "             (Burned In Annotation YES, or not stated on "
         "ultrasound,\n"
-        "             secondary capture, photographs); refused otherwise,\n"
+        "             secondary capture, photographs) and encapsulated\n"
+        "             documents (PDF) that do not say NO; refused otherwise,\n"
         "             and references to them are taken out of the study's\n"
         "             presentation states, key objects and reports (one\n"
         "             left with nothing to reference is left out)\n"
@@ -93,8 +94,18 @@ static void usage(FILE *to)
 
 struct instance {
     char *path, *series, *sop;
-    int document; /* not an image (GSPS, SR, KO, PDF): after the images */
+    int document; /* it references images (GSPS, SR, KO): after them */
 };
+
+/* An encapsulated document (PDF, CDA, ...; PS3.3 A.45): no Rows, but like
+ * an image it may name the patient in what it holds (its Burned In
+ * Annotation), so it is refused as one, not left out as a document
+ * without references. */
+static int encapsulated(const char *sop_class)
+{
+    static const char prefix[] = "1.2.840.10008.5.1.4.1.1.104.";
+    return strncmp(sop_class, prefix, sizeof prefix - 1) == 0;
+}
 
 struct study {
     char uid[68], patient_id[130], issuer[130];
@@ -114,7 +125,8 @@ static int collect(void *user, const char *const *v)
     in->path = strdup(v[NK_PATH]);
     in->series = strdup(v[NK_SERIES_UID]);
     in->sop = strdup(v[NK_SOP_UID]);
-    in->document = v[NK_ROWS][0] == '\0'; /* no Rows: no pixels */
+    /* no Rows: no pixels */
+    in->document = v[NK_ROWS][0] == '\0' && !encapsulated(v[NK_SOP_CLASS]);
     if (!in->path || !in->series || !in->sop) {
         free(in->path);
         free(in->series);
@@ -465,9 +477,9 @@ static int export_study(nd_index *ix, nd_audit *audit,
         }
         if (rc == DCX_EREFUSED) {
             fprintf(stderr,
-                    "consort-node export: refused %s: the pixels may show "
-                    "identifying text (Burned In Annotation); "
-                    "--allow-burned-in exports it\n",
+                    "consort-node export: refused %s: the pixels or the "
+                    "document may show identifying text (Burned In "
+                    "Annotation); --allow-burned-in exports it\n",
                     s.v[i].path);
             unlink(tmp);
             refused++;

@@ -33,7 +33,9 @@ struct dcx_deid_opts {
     int allow_burned_in;       /* export images that may show identifying
                                   text in their pixels (Burned In
                                   Annotation YES, or absent on ultrasound,
-                                  secondary capture and photographs) */
+                                  secondary capture and photographs), and
+                                  encapsulated documents (PDF, CDA) unless
+                                  they say NO */
     dcx_uid_map_fn map_uid;
     void *user;
     /* Non-zero for an original SOP Instance UID the export leaves out
@@ -65,7 +67,8 @@ struct dcx_deid_info {
  * options: descriptions, GSPS graphics and SR content are kept with the
  * patient's names and IDs struck out of their text. Adds Patient Identity
  * Removed and the De-identification Method (Code Sequence).
- * 0, DCX_EREFUSED (burned-in annotation and !allow_burned_in, or a
+ * 0, DCX_EREFUSED (burned-in annotation, in pixels or an encapsulated
+ * document, and !allow_burned_in, or a
  * document that references only instances left out; out not written),
  * DCX_EIO, DCX_EBADDATA, or the map's error, with out_err. */
 int dcx_deid_file(const char *in, const char *out,

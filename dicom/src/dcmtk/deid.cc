@@ -662,10 +662,16 @@ bool prune(ctx &c, DcmItem *item, bool image, bool top)
     return false;
 }
 
-// 1 if the pixels may show who the patient is.
+// 1 if the pixels, or an encapsulated document (PDF, CDA: a scanned
+// referral, an outside report), may show who the patient is. Neither can
+// be cleaned here, so the Clean Pixel Data option is not claimed and
+// such an object is refused (PS3.15 E.1.1: Burned In Annotation; in the
+// Encapsulated Document module it says whether the document identifies
+// the patient).
 bool burned_in(DcmDataset *ds)
 {
-    if (!ds->tagExists(DCM_PixelData))
+    bool document = ds->tagExists(DCM_EncapsulatedDocument);
+    if (!ds->tagExists(DCM_PixelData) && !document)
         return false;
     OFString b, rv, mod, cls;
     ds->findAndGetOFString(DCM_BurnedInAnnotation, b);
@@ -674,6 +680,8 @@ bool burned_in(DcmDataset *ds)
         return true;
     if (!trim(b.c_str()).empty())
         return false;
+    if (document) // not said (Type 1 in the module): it may
+        return true;
     // not said: ultrasound, secondary capture and photographs often carry
     // the patient's name in their pixels
     ds->findAndGetOFString(DCM_Modality, mod);
