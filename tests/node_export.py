@@ -61,7 +61,7 @@ DATA = os.path.join(nl.PYDICOM_DATA, "test_files")
 NAME = "Wang^Wei=王^伟"
 IDENT = {  # what must not survive, as text
     "name parts": ["Wang", "Wei", "王伟", "Wang^Wei", "王^伟", "Wang Wei"],
-    "ids": ["8812345", "XJ-55501", "A20190417"],
+    "ids": ["8812345", "XJ-55501", "A20190417", "RP-4411", "PO-4411", "FO-4411"],
     "people/places": ["Li^Na", "Zhao^Lei", "Xian County Hospital", "XJCT01",
                       "SN-99812", "Dept of Radiology XJ"],
     # the visit and the rest of PS3.15 Table E.1-1 that a county's RIS
@@ -271,6 +271,20 @@ def main():
     # the export refuses: references to it must go from what is written
     nl.run([make, "--ko", ko, "teaching", cts[1], paths["us"]], check_rc=0)
     nl.run([make, "--report", report] + cts + [paths["us"]], check_rc=0)
+    # the order it answers (PS3.3 C.17.2: Requested Procedure ID is Type 2
+    # there, so it is emptied, not removed)
+    rep = pydicom.dcmread(report)
+    req = Dataset()
+    req.StudyInstanceUID = rep.StudyInstanceUID
+    req.ReferencedStudySequence = Sequence()
+    req.AccessionNumber = "A20190417"
+    req.RequestedProcedureID = "RP-4411"
+    req.RequestedProcedureDescription = "CT chest Wang Wei"
+    req.RequestedProcedureCodeSequence = Sequence()
+    req.PlacerOrderNumberImagingServiceRequest = "PO-4411"
+    req.FillerOrderNumberImagingServiceRequest = "FO-4411"
+    rep.ReferencedRequestSequence = Sequence([req])
+    rep.save_as(report, write_like_original=False)
     nl.run([make, "--measure", mrep, cts[0]], check_rc=0)
     sources = list(paths.values()) + [gsps, gsps_us, ko, report, mrep]
     dates, uids = originals(sources)

@@ -199,7 +199,8 @@ const rule rules[] = {
     {T(0x0040, 0x0602), A_X},     // Specimen Detailed Description
     {T(0x0040, 0x0610), A_Z},     // Specimen Preparation Sequence
     {T(0x0040, 0x06FA), A_X},     // Slide Identifier
-    {T(0x0040, 0x1001), A_X},     // Requested Procedure ID
+    {T(0x0040, 0x1001), A_Z},     // Requested Procedure ID (X; Type 2
+                                  // in an SR's Referenced Request Seq.)
     {T(0x0040, 0x1002), A_X},     // Reason for the Requested Procedure
     {T(0x0040, 0x1004), A_X},     // Patient Transport Arrangements
     {T(0x0040, 0x1005), A_X},     // Requested Procedure Location
