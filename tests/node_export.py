@@ -69,6 +69,10 @@ IDENT = {  # what must not survive, as text
     "visit": ["ADM-77301", "EP-5521", "Ward 5 Bed 12", "Xian Nursing Home",
               "VIP patient", "13900001111", "1958-lunar", "DEV-0042"],
 }
+# a coded entry's value, scheme and version, context and mapping: codes,
+# not text (a scheme called TEST stays for a patient called Test)
+CODE_TAGS = {0x00080100, 0x00080102, 0x00080103, 0x00080105, 0x0008010F,
+             0x00080119}
 CLASS_TAGS = {0x00080016, 0x00081150, 0x00020002, 0x00020010, 0x00020012,
               0x0008001A, 0x0008010C, 0x00080117, 0x00080118}
 
@@ -96,6 +100,9 @@ def identify(ds, study, series, sop, number, desc, when="20190417"):
     ds.StudyDescription = "CT 王伟 复查"
     ds.SeriesDescription = desc + " 8812345"
     ds.ImageComments = "patient Wang Wei, bed 12"
+    # the name as text has it: other case, given name first, run together;
+    # "Weight" is not the name "Wei"
+    ds.ProtocolName = "WANG WEI: Weight-bearing, wei wang, wangwei"
     ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = sop
     ds.InstanceNumber = number
@@ -216,10 +223,19 @@ def originals(files):
     return dates, uids
 
 
+def word(w):
+    """w as a whole word or number, any case (\"Wei\" is not in \"Weight\")."""
+    pre = r"(?<![A-Za-z])" if w[0].isascii() and w[0].isalpha() else \
+        r"(?<![0-9])" if w[0].isdigit() else ""
+    post = r"(?![A-Za-z])" if w[-1].isascii() and w[-1].isalpha() else \
+        r"(?![0-9])" if w[-1].isdigit() else ""
+    return re.compile(pre + re.escape(w) + post, re.I)
+
+
 def scan(files, dates, uids):
     """Everything of the originals found in the exported files."""
     found = []
-    words = [w for k in IDENT.values() for w in k]
+    words = [(w, word(w)) for k in IDENT.values() for w in k]
     for f in files:
         for tag, vr, v, where in elements(f):
             if tag.is_private or (tag.group & 0xFF00) == 0x6000 or tag in (
@@ -230,8 +246,8 @@ def scan(files, dates, uids):
             else:
                 texts = values(v)
             for s in texts:
-                for w in words:
-                    if w in s:
+                for w, rx in words:
+                    if int(tag) not in CODE_TAGS and rx.search(s):
                         found.append("%s: %s%s %s holds %r" % (f, where, tag, vr, w))
                 if vr != "UI":
                     for d in dates:
@@ -372,6 +388,10 @@ def main():
                   for ds in img),
               "descriptions kept with the name struck out: %r" %
               str(img[0].StudyDescription if img else ""))
+    protocol = {str(ds.ProtocolName) for ds in img}
+    nl.expect(protocol == {"***: Weight-bearing, ***, ***"},
+              "the name struck out of text whatever its case and order, and "
+              "only as a whole word: %s" % protocol)
 
     # references resolve inside the export
     sop_of = {str(ds.SOPInstanceUID): ds for ds in out_ds.values()}
@@ -524,7 +544,8 @@ def main():
     for s6 in srcs:
         d6 = pydicom.dcmread(s6, stop_before_pixels=True)
         for part in re.split(r"[\^=]", str(d6.get("PatientName", ""))):
-            if len(part.strip()) >= 4:
+            # (one of them is called Anonymous: so is our dummy value)
+            if len(part.strip()) >= 4 and part.strip().upper() != "ANONYMOUS":
                 names.add(part.strip())
         if len(str(d6.get("PatientID", ""))) >= 6:
             ids.add(str(d6.PatientID))
@@ -533,6 +554,11 @@ def main():
     IDENT["ids"], IDENT["name parts"] = sorted(ids), sorted(names)
     found6 = scan(files6, dates6, uids6)
     IDENT["ids"], IDENT["name parts"] = saved
+    struck = [(f, str(el.tag)) for f in files6
+              for el in pydicom.dcmread(f, stop_before_pixels=True).iterall()
+              if int(el.tag) in CODE_TAGS and "***" in str(el.value)]
+    nl.expect(not struck, "codes are not text: no code value or scheme "
+              "struck out %s" % struck[:3])
     nl.expect(not found6, "no original name, ID, date or UID of theirs in any "
               "element (%d names, %d IDs, %d dates, %d UIDs looked for)%s" % (
                   len(names), len(ids), len(dates6), len(uids6),

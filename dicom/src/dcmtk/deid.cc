@@ -401,6 +401,24 @@ void add_ident(ctx &c, const std::string &s, size_t min_chars)
         c.idents.push_back(s);
 }
 
+// The forms a name group ("Wang^Wei", one of PN's '=' groups) takes in
+// free text: whole, joined ("WangWei") and spaced ("Wang Wei"), in the
+// DICOM order and given name first ("Wei Wang").
+void add_name_group(ctx &c, const std::vector<std::string> &comps)
+{
+    std::string flat, spaced;
+    for (const std::string &p : comps) {
+        flat += p;
+        spaced += (spaced.empty() ? "" : " ") + p;
+    }
+    add_ident(c, flat, 2);
+    add_ident(c, spaced, 2);
+    if (comps.size() >= 2) {
+        add_ident(c, comps[1] + comps[0], 2);
+        add_ident(c, comps[1] + " " + comps[0], 2);
+    }
+}
+
 // What identifies the patient in free text: the name whole and by
 // components of two or more characters (one Chinese character alone is
 // too common to strike), the IDs, the accession number, the birth date.
@@ -409,30 +427,24 @@ void collect_idents(ctx &c, DcmDataset *ds)
     OFString v;
     if (ds->findAndGetOFStringArray(DCM_PatientName, v).good()) {
         std::string name = trim(v.c_str());
-        std::string flat, spaced;
+        std::vector<std::string> comps;
         std::string comp;
         for (size_t i = 0; i <= name.size(); i++) {
-            char ch = i < name.size() ? name[i] : '^';
+            char ch = i < name.size() ? name[i] : '=';
             if (ch == '^' || ch == '=') {
                 comp = trim(comp.c_str());
                 add_ident(c, comp, 2);
-                if (!comp.empty()) {
-                    flat += comp;
-                    spaced += (spaced.empty() ? "" : " ") + comp;
-                }
+                if (!comp.empty())
+                    comps.push_back(comp);
                 if (ch == '=') {
-                    add_ident(c, flat, 2);
-                    add_ident(c, spaced, 2);
-                    flat.clear();
-                    spaced.clear();
+                    add_name_group(c, comps);
+                    comps.clear();
                 }
                 comp.clear();
             } else {
                 comp += ch;
             }
         }
-        add_ident(c, flat, 2);
-        add_ident(c, spaced, 2);
         add_ident(c, name, 2);
     }
     const DcmTagKey keys[] = {DCM_PatientID, DCM_AccessionNumber,
@@ -448,14 +460,61 @@ void collect_idents(ctx &c, DcmDataset *ds)
               });
 }
 
+bool ascii_alpha(unsigned char ch)
+{
+    return (ch | 0x20) >= 'a' && (ch | 0x20) <= 'z';
+}
+
+bool ascii_digit(unsigned char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+// True if a and b are the same ASCII letter or digit class, so that a
+// match ending in a runs on into b ("Wei" in "Weight", "121" in "121071").
+bool same_run(unsigned char a, unsigned char b)
+{
+    return (ascii_alpha(a) && ascii_alpha(b)) ||
+           (ascii_digit(a) && ascii_digit(b));
+}
+
+// id found in s at p: ASCII letters compared without case (PN values are
+// often upper case, "WANG^WEI", where a description says "Wang Wei"), and
+// only as a whole word or number: not inside a longer one, so that "Wei"
+// leaves "Weight" alone and an ID leaves a code value alone. Text other
+// than ASCII (Chinese names) matches anywhere.
+bool matches_at(const std::string &s, size_t p, const std::string &id)
+{
+    if (p + id.size() > s.size())
+        return false;
+    for (size_t k = 0; k < id.size(); k++) {
+        unsigned char a = static_cast<unsigned char>(s[p + k]);
+        unsigned char b = static_cast<unsigned char>(id[k]);
+        if (a != b && !(ascii_alpha(a) && ascii_alpha(b) &&
+                        (a | 0x20) == (b | 0x20)))
+            return false;
+    }
+    unsigned char first = static_cast<unsigned char>(id.front());
+    unsigned char last = static_cast<unsigned char>(id.back());
+    if (p > 0 && same_run(static_cast<unsigned char>(s[p - 1]), first))
+        return false;
+    size_t end = p + id.size();
+    return end >= s.size() ||
+           !same_run(static_cast<unsigned char>(s[end]), last);
+}
+
 bool strike(const ctx &c, std::string &s)
 {
     bool hit = false;
     for (const std::string &id : c.idents)
-        for (size_t p = 0; (p = s.find(id, p)) != std::string::npos;
-             p += 3) { // past the stars: an ID of stars cannot loop
+        for (size_t p = 0; p < s.size();) {
+            if (!matches_at(s, p, id)) {
+                p++;
+                continue;
+            }
             s.replace(p, id.size(), "***");
             hit = true;
+            p += 3; // past the stars: an ID of stars cannot loop
         }
     return hit;
 }
@@ -464,6 +523,21 @@ bool is_text_vr(DcmEVR vr)
 {
     return vr == EVR_LO || vr == EVR_SH || vr == EVR_ST || vr == EVR_LT ||
            vr == EVR_UT || vr == EVR_UC;
+}
+
+// The parts of a coded entry that name it in its coding scheme (PS3.3
+// 8.1-8.4): a code, not text, never struck ("TEST" stays a scheme even
+// for a patient called Test). Its meaning is text and is cleaned.
+bool is_code_tag(uint32_t tag)
+{
+    static const uint32_t codes[] = {
+        T(0x0008, 0x0100), T(0x0008, 0x0102), T(0x0008, 0x0103),
+        T(0x0008, 0x0105), T(0x0008, 0x010F), T(0x0008, 0x0119),
+    };
+    for (uint32_t t : codes)
+        if (t == tag)
+            return true;
+    return false;
 }
 
 void put(ctx &c, DcmElement *el, const std::string &v)
@@ -603,7 +677,7 @@ bool clean_element(ctx &c, DcmElement *el)
         shift_dates(c, el, true);
         return false;
     default:
-        if (is_text_vr(vr)) {
+        if (is_text_vr(vr) && !is_code_tag(key)) {
             OFString v;
             if (el->getOFStringArray(v).good()) {
                 std::string s = v.c_str();
