@@ -549,10 +549,19 @@ def main():
                 names.add(part.strip())
         if len(str(d6.get("PatientID", ""))) >= 6:
             ids.add(str(d6.PatientID))
+    # each patient's dates against that patient's originals: another
+    # patient's date moved by a random 10-20 years may well be one of
+    # these (Lestrade's 20170101 became 20030903, rtplan.dcm's date)
     dates6, uids6 = originals(srcs)
+    of_patient = {}
+    for f, s6 in zip(files6, srcs):
+        pid = str(pydicom.dcmread(f, stop_before_pixels=True).PatientID)
+        of_patient.setdefault(pid, []).append((f, s6))
     saved = IDENT["ids"], IDENT["name parts"]
     IDENT["ids"], IDENT["name parts"] = sorted(ids), sorted(names)
-    found6 = scan(files6, dates6, uids6)
+    found6 = [x for pairs in of_patient.values()
+              for x in scan([f for f, _ in pairs],
+                            originals([s6 for _, s6 in pairs])[0], uids6)]
     IDENT["ids"], IDENT["name parts"] = saved
     struck = [(f, str(el.tag)) for f in files6
               for el in pydicom.dcmread(f, stop_before_pixels=True).iterall()
