@@ -31,6 +31,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nodelib as nl  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pydicom  # noqa: E402
 
 CT = "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm"
@@ -248,6 +249,7 @@ def main():
           "worklist: %s" % ([x.get("reading") for x in st]))
     srv.stop()
     per_image_calibration(view)
+    displayed_area(view)
     print("view_tools: %d failed" % len(failures))
     return 1 if failures else 0
 
@@ -347,6 +349,67 @@ def per_image_calibration(view):
     check(len(st) == 2 and got == [0.1, 0.15] and
           all(x["calibration"] == "detector" for x in st),
           "DR views with their own detector spacing: %s" % got)
+
+
+def displayed_area(view):
+    """A reading zoomed into a region (a teacher's view of a nodule) is
+    saved with the presentation state as its displayed area (PS3.3 C.10.4,
+    SCALE TO FIT), and opening the images again shows that region: the
+    same centre and zoom. Without it the state opened on the whole image.
+    Once more turned a quarter: the area is the same part of the image."""
+    for turn in (0, 1):
+        d = os.path.join(SHOT_DIR, "area%d" % turn)
+        os.makedirs(d)
+        ds = pydicom.dcmread(CT)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = (pydicom.uid.generate_uid()
+                                                     for _ in range(2))
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = \
+            pydicom.uid.generate_uid()
+        ds.save_as(os.path.join(d, "ct.dcm"))
+        st = run(view, ["key r shift"] * turn + [
+            "drag right 256 256 256 176", "drag middle 256 256 316 226",
+            "state", "key s ctrl", "state"], image=d)
+        if len(st) != 2:
+            check(False, "two states expected, got %d" % len(st))
+            return
+        z, px, py = st[0]["zoom"], st[0]["pan_x"], st[0]["pan_y"]
+        saved = [os.path.join(r, f) for r, _, fs in os.walk(os.environ["XDG_CACHE_HOME"])
+                 for f in fs if f.endswith(".dcm")]
+        states = [f for f in saved
+                  if pydicom.dcmread(f, stop_before_pixels=True).SOPClassUID ==
+                  "1.2.840.10008.5.1.4.1.1.11.1" and
+                  pydicom.dcmread(f, stop_before_pixels=True).StudyInstanceUID ==
+                  ds.StudyInstanceUID]
+        ps = pydicom.dcmread(states[0]) if states else None
+        item = ps.DisplayedAreaSelectionSequence[0] if ps else None
+        tl = [int(v) for v in item.DisplayedAreaTopLeftHandCorner] if item else []
+        br = [int(v) for v in item.DisplayedAreaBottomRightHandCorner] if item else []
+        # the image region on screen (512 x 512 window, 128 x 128 image);
+        # a quarter turn swaps the screen's axes over the image's
+        hx, hy = (256 / z, 256 / z)
+        cx, cy = 64 - px / z, 64 - py / z
+        if turn:
+            cx, cy = 64 - py / z, 64 + px / z
+        want = [int(np.floor(cx - hx)) + 1, int(np.floor(cy - hy)) + 1,
+                int(np.ceil(cx + hx)), int(np.ceil(cy + hy))]
+        got = [min(tl[0], br[0]), min(tl[1], br[1]), max(tl[0], br[0]),
+               max(tl[1], br[1])] if tl else []
+        check(item is not None and item.PresentationSizeMode == "SCALE TO FIT" and
+              got == want,
+              "turn %d: zoomed %.2fx and panned, the state's displayed area is "
+              "columns %s, rows %s (the part on screen: %s)"
+              % (turn, z, got[0::2] if got else None, got[1::2] if got else None,
+                 want))
+        rc, out = nl.run(["dciodvfy", states[0]]) if states else (1, "")
+        check(states and "Error" not in out, "dciodvfy: no error in the zoomed state")
+        st2 = run(view, ["state"], image=d)
+        v = st2[0] if st2 else {}
+        check(abs(v.get("zoom", 0) - z) / z < 0.05 and
+              abs(v.get("pan_x", 1e9) - px) <= z and abs(v.get("pan_y", 1e9) - py) <= z and
+              v.get("rotate") == turn,
+              "turn %d: opened again, the state shows that part: zoom %.2f (was "
+              "%.2f), pan %.0f,%.0f (was %.0f,%.0f)"
+              % (turn, v.get("zoom", 0), z, v.get("pan_x", 0), v.get("pan_y", 0), px, py))
 
 
 if __name__ == "__main__":

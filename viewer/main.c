@@ -313,6 +313,8 @@ struct app {
     int report_open, report_field;
     char report[2][4096];
     int presents_pending; /* look for the states after the next frame */
+    int fb_w, fb_h;     /* the window's drawable size, for what a key or a
+                           state does to a viewport's view */
 };
 
 /* A benchmark's marker: the wall clock, which the caller compares with
@@ -741,15 +743,76 @@ static int study_dir(const struct app *a, char *dir, size_t len)
     return vw_mkdirs(dir);
 }
 
+/* The part of the image on screen in viewport i, as a displayed area
+ * (TLHC x, y, BRHC x, y, pixels counted from 1: PS3.3 C.10.4); 0 when it
+ * is the whole image fitted (no area to save). */
+static int shown_area(const struct app *a, int i, int area[4])
+{
+    const struct vw_vp *vp = &a->vp[i];
+    if (vp->fit || !vp->tex || !a->fb_w)
+        return 0;
+    int x, y, cw, ch;
+    cell(a, i, a->fb_w, a->fb_h, &x, &y, &cw, &ch);
+    double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+    for (int k = 0; k < 4; k++) {
+        double ix, iy;
+        rnd_screen_to_image(vp->tex, &vp->view, cw, ch, k & 1 ? cw : 0,
+                            k & 2 ? ch : 0, &ix, &iy);
+        x0 = fmin(x0, ix), x1 = fmax(x1, ix);
+        y0 = fmin(y0, iy), y1 = fmax(y1, iy);
+    }
+    /* image x in [i, i + 1) is pixel column i + 1 */
+    area[0] = (int)floor(x0) + 1, area[1] = (int)floor(y0) + 1;
+    area[2] = (int)ceil(x1), area[3] = (int)ceil(y1);
+    return area[2] >= area[0] && area[3] >= area[1];
+}
+
+/* A state's displayed area in viewport i, scaled to fit (PS3.3 C.10.4
+ * SCALE TO FIT) and centred; its corners may come in any order (the
+ * state's rotation decides which is top left). */
+static void show_area(struct app *a, int i, const int area[4])
+{
+    struct vw_vp *vp = &a->vp[i];
+    if (!vp->tex || !a->fb_w)
+        return;
+    int x, y, cw, ch;
+    cell(a, i, a->fb_w, a->fb_h, &x, &y, &cw, &ch);
+    double ax0 = fmin(area[0], area[2]) - 1, ax1 = fmax(area[0], area[2]);
+    double ay0 = fmin(area[1], area[3]) - 1, ay1 = fmax(area[1], area[3]);
+    struct rnd_view v = vp->view;
+    v.zoom = 1, v.pan_x = v.pan_y = 0;
+    double sx0 = INFINITY, sy0 = INFINITY, sx1 = -INFINITY, sy1 = -INFINITY;
+    for (int k = 0; k < 4; k++) {
+        double sx, sy;
+        rnd_image_to_screen(vp->tex, &v, cw, ch, k & 1 ? ax1 : ax0,
+                            k & 2 ? ay1 : ay0, &sx, &sy);
+        sx0 = fmin(sx0, sx), sx1 = fmax(sx1, sx);
+        sy0 = fmin(sy0, sy), sy1 = fmax(sy1, sy);
+    }
+    if (!(sx1 > sx0 && sy1 > sy0))
+        return;
+    v.zoom = fmin(cw / (sx1 - sx0), ch / (sy1 - sy0));
+    double cx, cy;
+    rnd_image_to_screen(vp->tex, &v, cw, ch, (ax0 + ax1) / 2, (ay0 + ay1) / 2,
+                        &cx, &cy);
+    vp->view.zoom = v.zoom;
+    vp->view.pan_x = cw / 2.0 - cx;
+    vp->view.pan_y = ch / 2.0 - cy;
+    vp->fit = 0;
+}
+
 static void apply_present(struct app *a, int i)
 {
     struct vw_vp *vp = &a->vp[a->active];
     char err[300];
-    if (vw_present_apply(vp, &a->tools, a->presents[i].path, err,
-                         sizeof err) < 0) {
+    int area[4], has_area = 0;
+    if (vw_present_apply(vp, &a->tools, a->presents[i].path, area,
+                         &has_area, err, sizeof err) < 0) {
         snprintf(a->note, sizeof a->note, "presentation state: %s", err);
         return;
     }
+    if (has_area)
+        show_area(a, a->active, area);
     a->present_idx = i;
     const struct vw_present *p = &a->presents[i];
     snprintf(a->note, sizeof a->note,
@@ -822,8 +885,11 @@ static void save_present(struct app *a)
     if (reading_place(a, dir, sizeof dir, &who) < 0)
         return;
     char msg[400] = "", kmsg[400] = "";
+    int area[4];
+    int has_area = shown_area(a, a->active, area);
     if (vw_annots_count(a->tools.annots) || !a->n_keys)
-        vw_present_save(&a->vp[a->active], &a->tools, dir, who,
+        vw_present_save(&a->vp[a->active], &a->tools,
+                        has_area ? area : NULL, dir, who,
                         a->o.node ? &a->node : NULL, msg, sizeof msg);
     if (a->n_keys)
         vw_present_save_keys(&a->vp[a->active], a->keys, a->n_keys,
@@ -1995,6 +2061,7 @@ static int interactive(struct app *a)
     for (;;) {
         struct vw_vp *av = &a->vp[a->active];
         text_input(a);
+        a->fb_w = w, a->fb_h = h;
         if (a->playing && !a->browsing && now_ms() >= a->next_frame_ms) {
             /* a late frame is dropped rather than run behind */
             vw_vp_step(av, a->rc, av->cur + 1 >= av->st.n ? -av->st.n : 1);

@@ -170,7 +170,7 @@ out:
 }
 
 int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
-                    const char *dir, const char *creator,
+                    const int *area, const char *dir, const char *creator,
                     const struct vw_node *node, char *msg, size_t msglen)
 {
     struct images im;
@@ -229,6 +229,9 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
         .has_window = vp->view.voi != RND_VOI_LUT && vp->view.width > 0,
         .window_center = vp->view.center,
         .window_width = vp->view.width,
+        .has_area = area != NULL,
+        .area = {area ? area[0] : 0, area ? area[1] : 0, area ? area[2] : 0,
+                 area ? area[3] : 0},
         .rotation = rot % 360,
         .flip = flip,
         .marks = marks.marks,
@@ -547,8 +550,9 @@ int vw_present_find(const struct vw_vp *vp, const char *extra_dir,
 }
 
 int vw_present_apply(struct vw_vp *vp, struct vw_tools *t, const char *path,
-                     char *err, size_t errlen)
+                     int area[4], int *has_area, char *err, size_t errlen)
 {
+    *has_area = 0;
     dcx_gsps *ps;
     struct dcx_error e;
     if (dcx_gsps_read(path, &ps, &e) < 0) {
@@ -573,6 +577,7 @@ int vw_present_apply(struct vw_vp *vp, struct vw_tools *t, const char *path,
                 vw_annots_from_marks(fresh, im.uids[i], f, m, n);
             }
         }
+        *has_area = im.n && dcx_gsps_area_for(ps, im.uids[0], area) == 0;
         double c, w;
         if (im.n && dcx_gsps_window_for(ps, im.uids[0], &c, &w) == 0 &&
             w > 0) {

@@ -13,14 +13,16 @@
 #include "viewport.h"
 
 /* Writes dir/<SOP Instance UID>.dcm from the marks on vp's series (all of
- * its images referenced), vp's window, rotation and flip; stores it to
+ * its images referenced), vp's window, rotation and flip, and the
+ * displayed area (NULL: the whole image; TLHC x, y, BRHC x, y from 1,
+ * unrotated: the part zoomed into); stores it to
  * node when given. When the marks include measurements (length, angle,
  * Cobb, ellipse, rectangle) a TID 1500 measurement report (Comprehensive
  * SR, dcx/sr.h) of their values is written and stored beside it. 0 with
  * a message for the status line (a report that failed is said there), or
  * -1 and why. */
 int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
-                    const char *dir, const char *creator,
+                    const int *area, const char *dir, const char *creator,
                     const struct vw_node *node, char *msg, size_t msglen);
 
 /* Writes dir/<SOP Instance UID>.dcm, a Key Object Selection of the
@@ -56,8 +58,10 @@ int vw_present_find(const struct vw_vp *vp, const char *extra_dir,
                     vw_present_cache *cache, struct vw_present **out);
 
 /* Applies state path to vp: its marks replace the tools' annotations,
- * its window and orientation replace the view's. 0 or -1 and err. */
+ * its window and orientation replace the view's; its displayed area for
+ * the first image (TLHC x, y, BRHC x, y from 1) into area with *has_area
+ * 1, for the caller to fit into the viewport. 0 or -1 and err. */
 int vw_present_apply(struct vw_vp *vp, struct vw_tools *t, const char *path,
-                     char *err, size_t errlen);
+                     int area[4], int *has_area, char *err, size_t errlen);
 
 #endif
