@@ -126,6 +126,28 @@ def main():
              "1 new instance(s) fetched" in check_note,
              "the study opened again: the series sent since is fetched (%s), "
              "the %d cached files are left as they are" % (check_note, len(ct)))
+    # a prior exam beside the study read: B, another study, Shift+Enter;
+    # the series on screen stay, the other study's first image series
+    # takes a viewport of its own (Enter alone would have replaced them)
+    s13, out = run_view(view, node_args, ["text 张", "key Return", "wait", "state",
+                                          "key b", "key BackSpace", "text wang",
+                                          "key Return shift", "wait", "state",
+                                          "quit"],
+                         dict(view_env, XDG_CACHE_HOME=os.path.join(work, "cache-beside")))
+    first = s13[0] if s13 else {}
+    last = s13[-1] if len(s13) > 1 else {}
+    series = last.get("viewport_series", [])
+    wang_series = {str(pydicom.dcmread(f, stop_before_pixels=True).SeriesInstanceUID)
+                   for f in nl.files_under(many)
+                   if "WANG" in str(pydicom.dcmread(f, stop_before_pixels=True)
+                                    .PatientName).upper()}
+    before = first.get("viewport_series", [])
+    nl.check(last.get("mode") == "viewer" and before and
+             series[:-1] == before and series[-1] in wang_series and
+             last.get("active") == len(before) and
+             last.get("layout") == (2 if len(series) == 2 else 4),
+             "Shift+Enter opens the other study beside the one read: viewports "
+             "%s (were %s), layout %s" % (series, before, last.get("layout")))
     # the cache over its limit: the study used longest ago goes, the one
     # opened stays, and so does one holding a reading the node never got
     unsent = os.path.join(cache, "consort-view", "1.2.826.0.1.3680043.99.1")
@@ -338,6 +360,16 @@ def main():
              "--archive lists the same 6 studies from the index with %s "
              "thumbnails and opens the CT's %s slices from the archive's files"
              % (s[0]["thumbnails"] if s else "?", s[1]["slices"] if len(s) == 2 else "?"))
+    # the same from the archive: Shift+Enter puts the other study beside
+    sa, out = run_view(view, ["--archive", storage],
+                       ["wait", "text 张", "key Return", "state", "key b",
+                        "key BackSpace", "text wang", "key Return shift", "state",
+                        "quit"], dict(os.environ))
+    ok = len(sa) == 2
+    nl.check(ok and sa[1]["viewport_series"][:-1] == sa[0]["viewport_series"] and
+             sa[1]["viewport_series"][-1] in wang_series,
+             "--archive: Shift+Enter opens the other study beside: %s"
+             % (sa[1]["viewport_series"] if ok else out[-300:]))
     # a study opened from the browser can be annotated and reported in
     # words: text input is on while a text mark or the report takes it
     # (leaving the browser turned it off for good: typed text never came)

@@ -313,6 +313,9 @@ struct app {
     int report_open, report_field;
     char report[2][4096];
     int presents_pending; /* look for the states after the next frame */
+    int beside;         /* the study being opened goes beside the series on
+                           screen (Shift+Enter: a prior exam to compare),
+                           its first image series in a viewport of its own */
     int fb_w, fb_h;     /* the window's drawable size, for what a key or a
                            state does to a viewport's view */
 };
@@ -470,7 +473,8 @@ static void draw_browser(struct app *a, int w, int h)
     const char *hint = a->status[0] ? a->status
                                     : "Type to filter (\"unread\": the "
                                       "worklist) - Up/Down choose - Enter "
-                                      "opens - Esc quits";
+                                      "opens - Shift+Enter beside - Esc "
+                                      "quits";
     rnd_text(a->rc, a->font, hint, m, h - m - lh, w, h, dim);
 }
 
@@ -1312,6 +1316,9 @@ static int script_line(struct app *a, char *line, int w, int h)
             else
                 printf("%snull", i ? "," : "");
         }
+        printf("],\"viewport_series\":[");
+        for (int i = 0; i < a->n_vp; i++)
+            printf("%s\"%s\"", i ? "," : "", a->vp[i].st.series_uid);
         printf("],\"viewport_positions\":[");
         for (int i = 0; i < a->n_vp; i++)
             printf("%s%.3f", i ? "," : "", vw_vp_slice(&a->vp[i])->key);
@@ -1752,6 +1759,27 @@ static void refresh_studies(struct app *a)
     thumbs_restart(a);
 }
 
+static void add_series(struct app *a, char **paths, int n_paths,
+                       vw_job *only, int max_new, int w, int h);
+
+/* Shift+Enter: the first image series of paths beside the ones on screen,
+ * in a viewport of its own (the last one is given up when all four are
+ * taken), for the reader to compare (S scrolls the two together from
+ * where they are). 1 if it is shown. */
+static int open_beside(struct app *a, char **paths, int n_paths,
+                       vw_job *only, int w, int h)
+{
+    if (a->n_vp == MAX_VP)
+        vw_vp_close(&a->vp[--a->n_vp]);
+    int before = a->n_vp;
+    add_series(a, paths, n_paths, only, 1, w, h);
+    if (a->n_vp == before)
+        return 0;
+    a->active = a->n_vp - 1;
+    a->browsing = 0;
+    return 1;
+}
+
 /* The browser's status line while a study is fetched; once its first
  * series is on screen, the viewer's line for the rest. */
 static void job_status(struct app *a, unsigned received)
@@ -1770,19 +1798,22 @@ static void job_status(struct app *a, unsigned received)
                  received);
 }
 
-/* The fetched study's series that are not on screen yet get viewports
- * (up to four), each with its newest presentation state; the ones on
- * screen are left as the reader has them. only (may be NULL: all): the
- * series known to be whole, while the others still come. */
-static void add_series(struct app *a, const char *dir, vw_job *only, int w,
-                       int h)
+/* The series of paths (a fetched study's folder, or an archive's files)
+ * that are not on screen yet get viewports (up to four; at most max_new
+ * of them unless 0), each with its newest presentation state; the ones
+ * on screen are left as the reader has them. only (may be NULL: all):
+ * the series known to be whole, while the others still come. */
+static void add_series(struct app *a, char **paths, int n_paths,
+                       vw_job *only, int max_new, int w, int h)
 {
-    char err[512], *paths[1] = {(char *)dir};
-    vw_scan *sc = vw_scan_paths(paths, 1, err, sizeof err);
+    char err[512];
+    vw_scan *sc = vw_scan_paths(paths, n_paths, err, sizeof err);
     if (!sc)
         return;
     int first = a->n_vp;
-    for (int s = 0; s < vw_scan_series(sc) && a->n_vp < MAX_VP; s++) {
+    for (int s = 0; s < vw_scan_series(sc) && a->n_vp < MAX_VP &&
+                    (!max_new || a->n_vp - first < max_new);
+         s++) {
         const char *uid = vw_scan_series_uid(sc, s);
         int open = 0;
         for (int i = 0; i < a->n_vp && !open; i++)
@@ -1835,11 +1866,13 @@ static void job_finish(struct app *a, int w, int h)
     char *paths[1] = {dir};
     int bad = vw_job_finish(a->job, dir, sizeof dir, &f, err, sizeof err) < 0;
     a->job = NULL;
+    int beside = a->beside;
+    a->beside = 0;
     if (a->job_shown) {
         a->job_shown = 0;
         a->fetch_line[0] = '\0';
-        if (!bad)
-            add_series(a, dir, NULL, w, h);
+        if (!bad && !a->beside)
+            add_series(a, paths, 1, NULL, 0, w, h);
         const char *more = bad ? err : f.warn;
         if (*more) {
             size_t l = strlen(a->warn);
@@ -1848,7 +1881,11 @@ static void job_finish(struct app *a, int w, int h)
         }
         return;
     }
-    bad = bad || open_paths(a, paths, 1, w, h, err, sizeof err) < 0;
+    if (beside && !bad && !open_beside(a, paths, 1, NULL, w, h)) {
+        snprintf(err, sizeof err, "the study has no image series to show");
+        bad = 1;
+    }
+    bad = bad || (!beside && open_paths(a, paths, 1, w, h, err, sizeof err) < 0);
     if (bad) {
         snprintf(a->status, sizeof a->status, "%.290s", err);
         return;
@@ -1875,14 +1912,20 @@ static int job_open_ready(struct app *a, int w, int h)
         return 0;
     a->job_ready = ready;
     if (a->job_shown) { /* another series whole: a viewport of its own */
+        if (a->beside) /* the one compared with is there */
+            return 0;
         int before = a->n_vp;
-        add_series(a, dir, a->job, w, h);
+        add_series(a, paths, 1, a->job, 0, w, h);
         return a->n_vp != before;
     }
     if (!a->browsing)
         return 0;
-    if (open_paths(a, paths, 1, w, h, err, sizeof err) < 0)
+    if (a->beside) {
+        if (!open_beside(a, paths, 1, a->job, w, h))
+            return 0; /* no image series whole yet */
+    } else if (open_paths(a, paths, 1, w, h, err, sizeof err) < 0) {
         return 0;
+    }
     vw_job_keep(a->job);
     a->job_shown = 1;
     a->status[0] = '\0';
@@ -1891,8 +1934,8 @@ static int job_open_ready(struct app *a, int w, int h)
 }
 
 /* A key in the browser; 1 to quit. */
-static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
-                       int h)
+static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k,
+                       int shift, int w, int h)
 {
     int rows[4096];
     int n = filtered(a, rows, 4096);
@@ -1902,6 +1945,7 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
             return 1;
         vw_job_cancel(a->job);
         a->job = NULL;
+        a->beside = 0;
         snprintf(a->status, sizeof a->status,
                  "fetch of %.200s cancelled", a->job_name);
         break;
@@ -1939,6 +1983,8 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
         if (!n)
             break;
         const struct vw_study *st = &a->studies[rows[a->sel]];
+        /* Shift+Enter: beside the series on screen (a prior exam) */
+        a->beside = shift && a->n_vp > 0;
         if (!a->o.archive && !a->media[0]) {
             /* a study fetched before is only brought up to date: its
              * count of the node's instances is not what comes (asked
@@ -1973,7 +2019,13 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k, int w,
                                : vw_archive_files(a->o.archive, st->uid,
                                                   &files, &nf, err,
                                                   sizeof err)) < 0 ||
-                  open_paths(a, files, nf, w, h, err, sizeof err) < 0;
+                  (a->beside ? !open_beside(a, files, nf, NULL, w, h) &&
+                                   snprintf(err, sizeof err,
+                                            "the study has no image series "
+                                            "to show") > 0
+                             : open_paths(a, files, nf, w, h, err,
+                                          sizeof err) < 0);
+        a->beside = 0;
         for (int i = 0; i < nf; i++)
             free(files[i]);
         free(files);
@@ -2206,7 +2258,9 @@ static int interactive(struct app *a)
                 a->sel = 0;
                 dirty = 1;
             } else if (ev.type == SDL_KEYDOWN) {
-                if (browser_key(a, win, ev.key.keysym.sym, w, h)) {
+                if (browser_key(a, win, ev.key.keysym.sym,
+                                (ev.key.keysym.mod & KMOD_SHIFT) != 0, w,
+                                h)) {
                     rc = 0;
                     goto out;
                 }
