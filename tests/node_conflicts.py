@@ -44,6 +44,76 @@ import nodelib as nl  # noqa: E402
 import pydicom  # noqa: E402
 
 NEW_NAME = "王^伟=WANG^WEI"
+FS_CALLS = ("rename", "renameat", "renameat2", "link", "linkat")
+
+
+def crash_sweep(node, work):
+    """`conflicts accept --study --yes` killed (SIGKILL, by strace's fault
+    injection) on entering each rename/link it makes, then run again to
+    the end, as an operator would: the archive must hold the corrected
+    copies, the index agree, and each first copy be kept as replaced-*.
+    An accept killed after its index commit but before the copy replaced
+    got its replaced-* name left that copy under its kept name, and the
+    second run accepted it again: the archive went back to the old data."""
+    if not shutil.which("strace"):
+        print("skipped: crash sweep (no strace)")
+        return
+    base = os.path.join(work, "sweep")
+    store0 = os.path.join(base, "store0")
+    data, fixed = os.path.join(base, "first"), os.path.join(base, "fixed")
+    nl.gen_many(data, "--count", "2", "--studies", "1", "--seed", "11")
+    os.makedirs(fixed)
+    first = {}
+    for f in sorted(nl.files_under(data)):
+        d = pydicom.dcmread(f)
+        first[d.SOPInstanceUID] = nl.dataset_bytes(f)
+        d.PatientID = "SWEEP-FIXED"
+        d.save_as(os.path.join(fixed, os.path.basename(f)))
+    study = d.StudyInstanceUID
+    fixed_bytes = {pydicom.dcmread(f).SOPInstanceUID: nl.dataset_bytes(f)
+                   for f in nl.files_under(fixed)}
+    nl.run([node, "import", "--storage", store0, data], check_rc=0)
+    nl.run([node, "import", "--storage", store0, fixed])
+    nl.expect(len(os.listdir(os.path.join(store0, "conflicts"))) == 2,
+              "sweep: two corrected copies kept aside")
+    bad, kills = [], 0
+    for call in FS_CALLS:
+        for n in range(1, 20):
+            st = os.path.join(base, "%s-%d" % (call, n))
+            shutil.copytree(store0, st)
+            acc = [node, "conflicts", "accept", "--study", study, "--storage",
+                   st, "--yes", "--user", "sweep"]
+            rc, out = nl.run(["strace", "-f", "-qq", "-o", "/dev/null",
+                              "-e", "trace=" + call, "-e",
+                              "inject=%s:signal=SIGKILL:when=%d" % (call, n)]
+                             + acc)
+            killed = rc != 0
+            kills += killed
+            rc2, out2 = nl.run(acc)
+            cdir = os.path.join(st, "conflicts")
+            names = sorted(os.listdir(cdir))
+            replaced = [nl.dataset_bytes(os.path.join(cdir, x)) for x in names
+                        if x.startswith("replaced-")]
+            ok_files = all(nl.dataset_bytes(os.path.join(st, nl.rel_path(u)))
+                           == b for u, b in fixed_bytes.items())
+            ids = nl.index_rows(st, "SELECT DISTINCT p.patient_id FROM studies"
+                                    " st JOIN patients p ON p.id = st.patient")
+            rc3, ver = nl.run([node, "verify", "--deep", "--storage", st])
+            ok = (ok_files and ids == [("SWEEP-FIXED",)] and rc3 == 0 and
+                  sorted(replaced) == sorted(first.values()) and
+                  not [x for x in names if not x.startswith("replaced-")])
+            if not ok:
+                bad.append("killed at %s #%d (rc %d): archive corrected %s, "
+                           "index %s, verify %d, conflicts/ %s; second run: %s"
+                           % (call, n, rc, ok_files, ids, rc3, names,
+                              out2.strip()[-300:]))
+            shutil.rmtree(st)
+            if not killed:
+                break
+    nl.expect(kills > 0 and not bad,
+              "an accept killed at any of its %d renames/links and run again "
+              "leaves the corrected copies archived and indexed, the first "
+              "ones kept as replaced-*:\n%s" % (kills, "\n".join(bad)))
 
 
 def conflicts(node, *args):
@@ -68,6 +138,7 @@ def main():
     node, work, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
+    crash_sweep(node, work)
     p_county, p_prov = port, port + 1
     c_store, p_store = os.path.join(work, "county"), os.path.join(work, "prov")
     c_log, p_log = os.path.join(work, "county.log"), os.path.join(work, "prov.log")
@@ -285,12 +356,13 @@ def main():
     rc, out = conflicts(node, "accept", mine[0] if mine else "none", "--storage",
                         c_store, "--yes")
     nl.expect(rc == 0, "the POWERCUT copy accepted: %s" % out.strip()[:200])
+    m = re.search(r"the copy it replaced is (conflicts/replaced-\S+\.dcm)", out)
+    mark = ("accepting:" + m.group(1), uid1) if m else ("none", "none")
     for ext in ("", "-wal", "-shm"):
         if os.path.exists(index + ext):
             os.unlink(index + ext)
     shutil.copy(index + ".before", index)
-    nl.index_exec(c_store, "INSERT INTO meta(key, value) VALUES(?, ?)",
-                  ("accepting:" + uid1, nl.rel_path(uid1)))
+    nl.index_exec(c_store, "INSERT INTO meta(key, value) VALUES(?, ?)", mark)
     nl.index_exec(c_store, "UPDATE meta SET value = '0' WHERE key = 'clean_shutdown'")
     county = nl.node_server(node, c_store, p_county, c_log, c_conf,
                             aet="COUNTY").start()

@@ -1,8 +1,10 @@
 /* accept.h - a copy of an instance kept aside in conflicts/ taken in the
- * archived copy's place: the two files swapped atomically, the index's
- * instance, series, study and patient rows taken from the copy in the
- * same transaction (the instance queued for the peers again), and the
- * copy replaced renamed conflicts/replaced-* (accepting that undoes it).
+ * archived copy's place: the archived file linked as conflicts/replaced-*
+ * (accepting that undoes it), the copy renamed over it (a reader sees one
+ * or the other), the index's instance, series, study and patient rows
+ * taken from the copy in the same transaction (the instance queued for
+ * the peers again). Killed at any point, the old copy is in place or
+ * under its replaced-* name, never under the kept copy's name.
  * Used by `consort-node conflicts accept` and by `serve` for a correction
  * from a peer trusted with them ([peer] accept_corrections). The caller
  * holds the index's write lock where there is one, and audits. */

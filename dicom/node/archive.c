@@ -461,37 +461,74 @@ int nd_archive_set_aside(nd_archive *ar, const char *rel, const char *why,
     return rename_noreplace(path, dst) == 0 ? 0 : ND_EIO;
 }
 
-int nd_archive_swap(nd_archive *ar, const char *conflict_rel,
-                    const char *rel)
+void nd_archive_replaced_name(nd_archive *ar, const char *rel, char *out_rel,
+                              size_t len)
 {
-    char a[1200], b[1200], da[1200], db[1200];
-    snprintf(a, sizeof a, "%s/%s", ar->root, conflict_rel);
-    snprintf(b, sizeof b, "%s/%s", ar->root, rel);
-    if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0) {
-        int e = errno;
-        dcx_log(DCX_LOG_ERROR, "archive cannot swap %s and %s: %s",
-                conflict_rel, rel, strerror(e));
-        return err_of(e);
-    }
-    if (ar->sync_full) {
-        dcx_dir_of(a, da, sizeof da);
-        dcx_dir_of(b, db, sizeof db);
-        if (fsync_path(da, 1) != 0 || fsync_path(db, 1) != 0)
-            return err_of(errno);
-    }
-    return 0;
+    char dst[1300];
+    aside_name(ar, "replaced-", rel, out_rel, len, dst, sizeof dst);
 }
 
-int nd_archive_name_replaced(nd_archive *ar, const char *conflict_rel,
-                             const char *rel, char *out_rel, size_t len)
+/* fsync of the folders of a and b (the same folder once) */
+static int sync_dirs(const char *a, const char *b)
 {
-    char path[1200], dst[1300], cdir[1100];
-    snprintf(path, sizeof path, "%s/%s", ar->root, conflict_rel);
-    aside_name(ar, "replaced-", rel, out_rel, len, dst, sizeof dst);
-    snprintf(cdir, sizeof cdir, "%s/conflicts", ar->root);
-    if (rename_noreplace(path, dst) != 0 ||
-        (ar->sync_full && fsync_path(cdir, 1) != 0))
-        return err_of(errno);
+    char da[1200], db[1200];
+    dcx_dir_of(a, da, sizeof da);
+    dcx_dir_of(b, db, sizeof db);
+    if (fsync_path(da, 1) != 0)
+        return -1;
+    return strcmp(da, db) == 0 ? 0 : fsync_path(db, 1);
+}
+
+int nd_archive_replace(nd_archive *ar, const char *conflict_rel,
+                       const char *rel, const char *replaced_rel)
+{
+    char c[1200], a[1200], r[1200];
+    snprintf(c, sizeof c, "%s/%s", ar->root, conflict_rel);
+    snprintf(a, sizeof a, "%s/%s", ar->root, rel);
+    snprintf(r, sizeof r, "%s/%s", ar->root, replaced_rel);
+    /* 1. the archived copy gets its replaced-* name too (a second link):
+     * from here on it is kept under the name that says what it is */
+    if (link(a, r) != 0) {
+        int e = errno;
+        dcx_log(DCX_LOG_ERROR, "archive cannot keep %s as %s: %s", rel,
+                replaced_rel, strerror(e));
+        return err_of(e);
+    }
+    if (ar->sync_full && sync_dirs(r, r) != 0)
+        goto fail;
+    /* 2. the copy takes the archived one's name in one step: a reader
+     * sees one or the other, and the kept name is gone with it */
+    if (rename(c, a) != 0)
+        goto fail;
+    if (ar->sync_full && sync_dirs(a, c) != 0) {
+        int e = errno;
+        nd_archive_unreplace(ar, conflict_rel, rel, replaced_rel);
+        return err_of(e);
+    }
+    return 0;
+fail:;
+    int e = errno;
+    dcx_log(DCX_LOG_ERROR, "archive cannot put %s in place of %s: %s",
+            conflict_rel, rel, strerror(e));
+    unlink(r);
+    return err_of(e);
+}
+
+int nd_archive_unreplace(nd_archive *ar, const char *conflict_rel,
+                         const char *rel, const char *replaced_rel)
+{
+    char c[1200], a[1200], r[1200];
+    snprintf(c, sizeof c, "%s/%s", ar->root, conflict_rel);
+    snprintf(a, sizeof a, "%s/%s", ar->root, rel);
+    snprintf(r, sizeof r, "%s/%s", ar->root, replaced_rel);
+    if ((link(a, c) != 0 && errno != EEXIST) || rename(r, a) != 0 ||
+        (ar->sync_full && sync_dirs(a, c) != 0)) {
+        int e = errno;
+        dcx_log(DCX_LOG_ERROR, "archive cannot put %s back in place of %s: "
+                               "%s",
+                replaced_rel, rel, strerror(e));
+        return err_of(e);
+    }
     return 0;
 }
 

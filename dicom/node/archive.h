@@ -57,18 +57,26 @@ int nd_archive_complete(nd_archive *ar, const char *rel);
 int nd_archive_set_aside(nd_archive *ar, const char *rel, const char *why,
                          char *out_rel, size_t rel_len);
 
-/* Swaps the file at conflict_rel (in conflicts/) with the archived file
- * at rel, atomically: a reader sees one or the other, never neither (an
- * operator accepting a corrected copy). Swapping again undoes it. 0, or
- * ND_EIO / ND_EFULL. */
-int nd_archive_swap(nd_archive *ar, const char *conflict_rel,
-                    const char *rel);
+/* A new name conflicts/replaced-<hash>-<ns>.dcm for the copy of rel's
+ * instance an accept replaces (nd_archive_replace). */
+void nd_archive_replaced_name(nd_archive *ar, const char *rel, char *out_rel,
+                              size_t len);
 
-/* After nd_archive_swap: the file now at conflict_rel (the copy that was
- * archived) renamed conflicts/replaced-<hash>-<time>.dcm for rel's
- * instance; the new relative path into out_rel. */
-int nd_archive_name_replaced(nd_archive *ar, const char *conflict_rel,
-                             const char *rel, char *out_rel, size_t len);
+/* Puts the file at conflict_rel (in conflicts/) in place of the archived
+ * file at rel (an operator accepting a corrected copy): the archived file
+ * is first linked as replaced_rel, then the copy renamed over rel, so a
+ * reader sees one or the other, never neither, and whenever the process
+ * dies the old copy is at its replaced-* name or still in place (with a
+ * second name: replaced_rel and rel the same file), never under the kept
+ * copy's name, where it would look like a copy still to accept. 0, or
+ * ND_EIO / ND_EFULL with nothing changed. */
+int nd_archive_replace(nd_archive *ar, const char *conflict_rel,
+                       const char *rel, const char *replaced_rel);
+
+/* Undoes nd_archive_replace: the copy back at conflict_rel, the old one
+ * at rel again. 0, or ND_EIO / ND_EFULL. */
+int nd_archive_unreplace(nd_archive *ar, const char *conflict_rel,
+                         const char *rel, const char *replaced_rel);
 
 /* Removes an instance file again (its index commit failed). */
 int nd_archive_remove(nd_archive *ar, const char *rel);

@@ -1015,15 +1015,33 @@ int nd_index_delete_study(nd_index *ix, const char *study_uid,
 /* The rows of r's instance, series, study and patient taken from r, in
  * one transaction that ends with place(user) (NULL: nothing to place)
  * and removes the intent mark `marker` (NULL: none). */
+#define MARK_GONE 1 /* replace_rows: the intent mark is not there */
+
+/* in_txn: the caller holds a write transaction (recovery), this one
+ * neither begins nor ends one, and place must be NULL. Else the mark
+ * must still be there once the transaction began (MARK_GONE if not: a
+ * recovery in another process took it, and the swap would have no mark
+ * on disk). */
 static int replace_rows(nd_index *ix, const struct nd_instance_rec *r,
                         int (*place)(void *user), void *user, int *placed,
-                        const char *marker)
+                        const char *marker, int in_txn)
 {
     *placed = 0;
     ix->last_series_id = 0; /* rows change under it */
     ix->queued = 0;
-    if (nd_sql_begin(ix) != SQLITE_OK)
+    if (!in_txn && nd_sql_begin(ix) != SQLITE_OK)
         return nd_sql_fail(ix);
+    if (!in_txn && marker) {
+        sqlite3_stmt *m = nd_sql(ix, "SELECT 1 FROM meta WHERE key = ?1", "t",
+                                 marker);
+        int mrc = m ? sqlite3_step(m) : SQLITE_ERROR;
+        sqlite3_finalize(m);
+        if (mrc != SQLITE_ROW) {
+            int code = mrc == SQLITE_DONE ? MARK_GONE : nd_sql_err(ix);
+            exec(ix, "ROLLBACK");
+            return code;
+        }
+    }
     sqlite3_stmt *s =
         nd_sql(ix,
                "SELECT i.id, se.id, st.id, st.patient, se.series_uid,"
@@ -1044,12 +1062,14 @@ static int replace_rows(nd_index *ix, const struct nd_instance_rec *r,
     sqlite3_finalize(s);
     if (id[0] < 0) {
         int code = rc == SQLITE_DONE ? ND_ENOTFOUND : nd_sql_err(ix);
-        exec(ix, "ROLLBACK");
+        if (!in_txn)
+            exec(ix, "ROLLBACK");
         return code;
     }
     if (strcmp(series_uid, r->series_uid) != 0 ||
         strcmp(study_uid, r->study_uid) != 0) {
-        exec(ix, "ROLLBACK");
+        if (!in_txn)
+            exec(ix, "ROLLBACK");
         snprintf(ix->err, sizeof ix->err,
                  "it belongs to %s %s, the archived copy to %s",
                  strcmp(study_uid, r->study_uid) ? "study" : "series",
@@ -1102,9 +1122,12 @@ static int replace_rows(nd_index *ix, const struct nd_instance_rec *r,
                         marker);
     if (rc != SQLITE_OK) {
         int code = nd_sql_err(ix);
-        exec(ix, "ROLLBACK");
+        if (!in_txn)
+            exec(ix, "ROLLBACK");
         return code;
     }
+    if (in_txn)
+        return 0;
     int prc = place ? place(user) : 0;
     if (prc != 0) {
         exec(ix, "ROLLBACK");
@@ -1122,6 +1145,9 @@ static int replace_rows(nd_index *ix, const struct nd_instance_rec *r,
     return 0;
 }
 
+/* The intent mark of an accept: "accepting:" + the replaced-* name its
+ * archived copy gets (one per accept, so two accepts of one instance
+ * never share a mark), valued the instance's SOP Instance UID. */
 #define ACCEPT_MARK "accepting:"
 
 /* Removes an intent mark again (nothing was changed after it). */
@@ -1131,26 +1157,38 @@ static void unmark(nd_index *ix, const char *marker)
 }
 
 int nd_index_replace(nd_index *ix, const struct nd_instance_rec *r,
-                     int (*place)(void *user), void *user, int *placed)
+                     const char *replaced_rel, int (*place)(void *user),
+                     void *user, int *placed)
 {
     /* The files are swapped before the rows commit, and a commit with
      * synchronous = NORMAL is lost to a power cut until the next
      * checkpoint, while the swap is not: an intent mark, committed to
      * disk (FULL) before the swap, tells start-up to take the rows from
      * the file in place again (nd_index_recover_accepts). */
-    char marker[100];
-    snprintf(marker, sizeof marker, ACCEPT_MARK "%s", r->sop_uid);
+    char marker[400];
+    snprintf(marker, sizeof marker, ACCEPT_MARK "%s", replaced_rel);
     *placed = 0;
-    int rc = exec(ix, "PRAGMA synchronous = FULL");
-    if (rc == SQLITE_OK)
-        rc = nd_sql_run(ix, NULL,
-                        "INSERT INTO meta(key, value) VALUES(?1, ?2)"
-                        " ON CONFLICT(key) DO UPDATE SET value = ?2",
-                        "tt", marker, r->path);
-    exec(ix, "PRAGMA synchronous = NORMAL");
-    if (rc != SQLITE_OK)
-        return nd_sql_err(ix);
-    rc = replace_rows(ix, r, place, user, placed, marker);
+    int rc = MARK_GONE;
+    /* a recovery in another process (`conflicts accept` beside a node
+     * that is accepting) may take the mark before our transaction
+     * begins: then mark again */
+    for (int tries = 0; rc == MARK_GONE && tries < 5; tries++) {
+        rc = exec(ix, "PRAGMA synchronous = FULL");
+        if (rc == SQLITE_OK)
+            rc = nd_sql_run(ix, NULL,
+                            "INSERT OR REPLACE INTO meta(key, value)"
+                            " VALUES(?1, ?2)",
+                            "tt", marker, r->sop_uid);
+        exec(ix, "PRAGMA synchronous = NORMAL");
+        if (rc != SQLITE_OK)
+            return nd_sql_err(ix);
+        rc = replace_rows(ix, r, place, user, placed, marker, 0);
+    }
+    if (rc == MARK_GONE) {
+        snprintf(ix->err, sizeof ix->err, "the index is busy with another "
+                                          "accept of this instance");
+        return ND_EINDEX;
+    }
     /* nothing was placed: nothing to recover (placed and not committed,
      * the caller swaps back; the mark then re-derives what is there) */
     if (rc < 0 && !*placed)
@@ -1161,17 +1199,27 @@ int nd_index_replace(nd_index *ix, const struct nd_instance_rec *r,
 int nd_index_recover_accepts(nd_index *ix, const char *storage, int *out_n)
 {
     *out_n = 0;
-    struct mark { char sop[80], path[200]; } *v = NULL;
+    /* All of it in one write transaction: an accept in another process
+     * holds the write lock from before its swap to its commit, so a mark
+     * seen here is one whose accept died, or one whose files are not
+     * touched yet (that accept then sees its mark gone and marks again),
+     * never one whose file is being swapped under the record read here. */
+    if (nd_sql_begin(ix) != SQLITE_OK)
+        return nd_sql_fail(ix);
+    struct mark { char key[400], sop[80], path[200]; } *v = NULL;
     size_t n = 0, cap = 0;
+    /* marks made before they were named by the replaced copy:
+     * "accepting:<SOP Instance UID>" */
     sqlite3_stmt *s = nd_sql(ix,
-                             "SELECT substr(m.key, ?1), i.path FROM meta m"
-                             " LEFT JOIN instances i"
-                             " ON i.sop_uid = substr(m.key, ?1)"
-                             " WHERE m.key GLOB ?2",
-                             "it", (int)strlen(ACCEPT_MARK) + 1,
-                             ACCEPT_MARK "*");
+                             "SELECT m.key, i.sop_uid, i.path FROM meta m"
+                             " LEFT JOIN instances i ON i.sop_uid ="
+                             " CASE WHEN m.key GLOB ?2 THEN m.value"
+                             " ELSE substr(m.key, ?1) END"
+                             " WHERE m.key GLOB ?3",
+                             "itt", (int)strlen(ACCEPT_MARK) + 1,
+                             ACCEPT_MARK "conflicts/*", ACCEPT_MARK "*");
     if (!s)
-        return nd_sql_err(ix);
+        return nd_sql_fail(ix);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct mark *g = dcx_grow(v, n, &cap, sizeof *v, 8);
@@ -1180,18 +1228,32 @@ int nd_index_recover_accepts(nd_index *ix, const char *storage, int *out_n)
             break;
         }
         v = g;
-        nd_sql_col_copy(s, 0, v[n].sop, sizeof v[n].sop);
-        nd_sql_col_copy(s, 1, v[n].path, sizeof v[n].path);
+        nd_sql_col_copy(s, 0, v[n].key, sizeof v[n].key);
+        nd_sql_col_copy(s, 1, v[n].sop, sizeof v[n].sop);
+        nd_sql_col_copy(s, 2, v[n].path, sizeof v[n].path);
         n++;
     }
     sqlite3_finalize(s);
-    int err = rc == SQLITE_DONE ? 0 : ND_EINDEX;
-    struct nd_record *rec = malloc(sizeof *rec);
-    for (size_t k = 0; !err && rec && k < n; k++) {
-        char marker[100], path[1400], why[256];
-        snprintf(marker, sizeof marker, ACCEPT_MARK "%s", v[k].sop);
+    int err = rc == SQLITE_DONE ? 0 : rc == SQLITE_NOMEM ? ND_ENOMEM
+                                                          : ND_EINDEX;
+    struct nd_record *rec = n ? malloc(sizeof *rec) : NULL;
+    if (n && !rec)
+        err = ND_ENOMEM;
+    for (size_t k = 0; !err && k < n; k++) {
+        char path[1400], why[256];
         snprintf(path, sizeof path, "%s/%s", storage, v[k].path);
-        struct stat st;
+        const char *replaced = v[k].key + strlen(ACCEPT_MARK);
+        struct stat st, rs;
+        /* died between the two steps of nd_archive_replace: the old copy
+         * is still in place, its replaced-* name a second link to it */
+        if (v[k].path[0] &&
+            strncmp(replaced, "conflicts/replaced-", 19) == 0) {
+            char rp[1400];
+            snprintf(rp, sizeof rp, "%s/%s", storage, replaced);
+            if (stat(path, &st) == 0 && stat(rp, &rs) == 0 &&
+                st.st_dev == rs.st_dev && st.st_ino == rs.st_ino)
+                unlink(rp);
+        }
         int placed;
         /* the rows from the file that is in place, whichever it is */
         if (v[k].path[0] && nd_record_read(path, -1, rec, why, sizeof why) ==
@@ -1200,21 +1262,29 @@ int nd_index_recover_accepts(nd_index *ix, const char *storage, int *out_n)
             rec->r.size = (int64_t)st.st_size;
             rec->r.path = v[k].path;
             rec->r.calling_ae = rec->r.origin = "";
-            rc = replace_rows(ix, &rec->r, NULL, NULL, &placed, marker);
-            if (rc < 0) {
+            rc = replace_rows(ix, &rec->r, NULL, NULL, &placed, v[k].key, 1);
+            if (rc == ND_EBADDATA) /* not an accept's file: leave it */
+                unmark(ix, v[k].key);
+            else if (rc < 0) {
                 err = rc;
                 break;
             }
         } else {
-            unmark(ix, marker); /* no such instance or file any more */
+            unmark(ix, v[k].key); /* no such instance or file any more */
         }
         (*out_n)++;
     }
-    if (!rec && n)
-        err = ND_ENOMEM;
     free(rec);
     free(v);
-    return err;
+    if (err) {
+        if (!sqlite3_get_autocommit(ix->db))
+            exec(ix, "ROLLBACK");
+        *out_n = 0;
+        return err;
+    }
+    if (nd_sql_commit(ix) != SQLITE_OK)
+        return nd_sql_fail(ix);
+    return 0;
 }
 
 sqlite3 *nd_index_db(nd_index *ix)

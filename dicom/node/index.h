@@ -145,9 +145,12 @@ void nd_deleted_free(struct nd_deleted *d);
  * place ran but the commit then failed: the caller puts the files back.
  * 0; ND_ENOTFOUND when the index has no such instance; ND_EBADDATA (the
  * reason in nd_index_errmsg) when r names another study or series than
- * the indexed copy; ND_EINDEX or ND_EFULL. */
+ * the indexed copy; ND_EINDEX or ND_EFULL. replaced_rel: where place
+ * keeps the copy replaced (conflicts/replaced-*), named in the intent
+ * mark (a recovery removes it if it is still the file in place). */
 int nd_index_replace(nd_index *ix, const struct nd_instance_rec *r,
-                     int (*place)(void *user), void *user, int *placed);
+                     const char *replaced_rel, int (*place)(void *user),
+                     void *user, int *placed);
 
 /* After a crash or power cut during nd_index_replace (whose rows may be
  * lost while its swap of the files is not): the rows of each instance
