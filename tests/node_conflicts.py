@@ -4,7 +4,7 @@ kept aside, listed with what differs, accepted by an operator.
 
 usage: node_conflicts.py CONSORT_NODE WORKDIR PORT
 
-Ports PORT..PORT+1. A county node (forwarding to PROV, another
+Ports PORT..PORT+1 and 12050. A county node (forwarding to PROV, another
 consort-node) receives a four-image study from DCMTK's storescu; PROV gets
 it. The technician corrects the patient's name (Chinese, UTF-8) and ID and
 sends the study again: storescu is told success, the county's archive
@@ -134,6 +134,44 @@ def responses(out):
     return out.count("Find Response:") - out.count("(Success)")
 
 
+def unbound_trust(node, work):
+    """accept_corrections for a peer whose AE title is bound to no address
+    and comes without TLS: anyone calling with that AE title could replace
+    archived data. Such a correction is kept aside, and start-up warns."""
+    port = 12050
+    st, log = os.path.join(work, "unbound"), os.path.join(work, "unbound.log")
+    srv = nl.node_server(node, st, port, log,
+                         "[peer COUNTY]\nhost = 127.0.0.1\nport = 104\n"
+                         "accept_corrections = yes\n", aet="UNBOUND").start()
+    data, forged = os.path.join(work, "ub-first"), os.path.join(work, "ub-forged")
+    nl.gen_many(data, "--count", "1", "--studies", "1", "--seed", "23")
+    f = nl.files_under(data)[0]
+    nl.run(["storescu", "-aec", "UNBOUND", "-aet", "CT1", "127.0.0.1",
+            str(port), f], check_rc=0)
+    d = pydicom.dcmread(f)
+    d.PatientID = "FORGED"
+    os.makedirs(forged)
+    g = os.path.join(forged, "x.dcm")
+    d.save_as(g)
+    rc, out = nl.run(["storescu", "-aec", "UNBOUND", "-aet", "COUNTY",
+                      "127.0.0.1", str(port), g])
+    arch = pydicom.dcmread(os.path.join(st, nl.rel_path(d.SOPInstanceUID)))
+    ids = nl.index_rows(st, "SELECT patient_id FROM patients")
+    cdir = os.path.join(st, "conflicts")
+    kept = os.listdir(cdir) if os.path.isdir(cdir) else []
+    text = srv.log_text()
+    nl.expect(rc == 0 and arch.PatientID != "FORGED" and ids != [("FORGED",)]
+              and len(kept) == 1 and not kept[0].startswith("replaced-") and
+              "correction kept aside, not accepted" in text,
+              "a copy from a caller named as a trusted but unbound peer, "
+              "without TLS, is kept aside, not accepted (archive %s, index "
+              "%s, conflicts/ %s)" % (arch.PatientID, ids, kept))
+    nl.expect("[peer COUNTY] accept_corrections: its AE title is bound to no "
+              "address" in text, "start-up warns that the peer is bound to "
+              "no address")
+    nl.expect(srv.stop() == 0, "unbound node stopped cleanly")
+
+
 def main():
     node, work, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     shutil.rmtree(work, ignore_errors=True)
@@ -142,7 +180,9 @@ def main():
     p_county, p_prov = port, port + 1
     c_store, p_store = os.path.join(work, "county"), os.path.join(work, "prov")
     c_log, p_log = os.path.join(work, "county.log"), os.path.join(work, "prov.log")
+    unbound_trust(node, work)
     prov = nl.node_server(node, p_store, p_prov, p_log,
+                          "[access]\nbind_peers = yes\n"
                           "[peer COUNTY]\nhost = 127.0.0.1\nport = %d\n"
                           "accept_corrections = yes\n" % p_county,
                           aet="PROV", sync="normal").start()

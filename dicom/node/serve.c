@@ -231,6 +231,19 @@ static int accept_correction(struct server *sv, const struct dcx_assoc_info *a,
     const struct nd_peer *p = nd_config_peer(&sv->cfg, a->calling_ae);
     if (!p || !p->accept_corrections)
         return 0;
+    /* An AE title is a name the caller picks: a correction replaces
+     * archived data only from a caller proven to be that peer, by its
+     * address ([bind], bind_peers) or its certificate (TLS, verified) */
+    if (!nd_config_bind(&sv->cfg, a->calling_ae) &&
+        !(a->tls && sv->cfg.tls_verify_peer)) {
+        dcx_log(DCX_LOG_WARN, "assoc=%lu aet=%s correction kept aside, not "
+                              "accepted sop=%s path=%s: the AE title is "
+                              "bound to no address and the association is "
+                              "not TLS with a verified certificate "
+                              "(accept_corrections needs bind_peers or TLS)",
+                a->id, a->calling_ae, rec->sop_uid, crel);
+        return 0;
+    }
     char old[300], why[600];
     rec->r.size = size;
     rec->r.calling_ae = a->calling_ae;
@@ -896,6 +909,19 @@ int nd_cmd_serve(int argc, char **argv)
         dcx_log(DCX_LOG_ERROR, "%s", err);
         return 1;
     }
+    for (int i = 0; i < sv.cfg.n_peers; i++)
+        if (sv.cfg.peers[i].accept_corrections &&
+            !nd_config_bind(&sv.cfg, sv.cfg.peers[i].ae))
+            dcx_log(DCX_LOG_WARN, "[peer %s] accept_corrections: its AE "
+                                  "title is bound to no address (bind_peers "
+                                  "= no, no [bind] entry): its corrections "
+                                  "are accepted only over TLS%s, else kept "
+                                  "aside for an operator",
+                    sv.cfg.peers[i].ae,
+                    sv.cfg.tls_port && sv.cfg.tls_verify_peer
+                        ? " with its certificate verified"
+                        : " (and this node has no TLS port with "
+                          "tls_verify_peer)");
     if (lock_storage(sv.cfg.storage, err, sizeof err) < 0) {
         dcx_log(DCX_LOG_ERROR, "%s", err);
         return 1;
