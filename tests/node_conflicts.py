@@ -76,6 +76,23 @@ def crash_sweep(node, work):
     nl.run([node, "import", "--storage", store0, fixed])
     nl.expect(len(os.listdir(os.path.join(store0, "conflicts"))) == 2,
               "sweep: two corrected copies kept aside")
+    # a symbolic link put in conflicts/ by hand is no kept copy: accepted,
+    # it was renamed into data/, the archive a link to a file elsewhere
+    st = os.path.join(base, "symlink")
+    shutil.copytree(store0, st)
+    cdir = os.path.join(st, "conflicts")
+    kept = sorted(os.listdir(cdir))
+    os.rename(os.path.join(cdir, kept[0]), os.path.join(base, "outside.dcm"))
+    os.symlink(os.path.join(base, "outside.dcm"), os.path.join(cdir, kept[0]))
+    rc, out = nl.run([node, "conflicts", "accept", "conflicts/" + kept[0],
+                      "--storage", st, "--yes"])
+    links = [r for r, _, ns in os.walk(os.path.join(st, "data")) for n in ns
+             if os.path.islink(os.path.join(r, n))]
+    nl.expect(rc == 1 and "not a regular file" in out and not links and
+              os.path.islink(os.path.join(cdir, kept[0])),
+              "a symbolic link in conflicts/ is refused, nothing moves: %s"
+              % out.strip()[:200])
+    shutil.rmtree(st)
     bad, kills = [], 0
     for call in FS_CALLS:
         for n in range(1, 20):

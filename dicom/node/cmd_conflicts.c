@@ -468,8 +468,18 @@ static int accept_one(nd_archive *ar, nd_index *ix, nd_audit *audit,
     snprintf(crel, sizeof crel, "conflicts/%s", x->name);
     snprintf(path, sizeof path, "%s/%s", storage, crel);
     struct stat st;
-    if (stat(path, &st) != 0) {
+    if (lstat(path, &st) != 0) {
         fprintf(stderr, "consort-node conflicts: %s: %m\n", crel);
+        return 1;
+    }
+    /* a symbolic link (or anything else put there by hand) would be
+     * renamed into data/ as the archived instance: the archive would
+     * hold a link to a file elsewhere, outside its durability rules */
+    if (!S_ISREG(st.st_mode)) {
+        fprintf(stderr, "consort-node conflicts: %s is not a regular file "
+                        "(a symbolic link?); only copies the node kept "
+                        "aside are accepted\n",
+                crel);
         return 1;
     }
     x->rec.r.size = (int64_t)st.st_size;
