@@ -5,9 +5,10 @@
  * differs from the archived copy, and, on the operator's word, a copy
  * accepted in the archived one's place. That is how a study a technician
  * corrected at the modality (the patient's name, say) and sent again with
- * the same UIDs gets into the archive: the two files are swapped
- * atomically (the old copy stays in conflicts/ as replaced-*; accepting
- * that undoes it), the index's patient, study, series and instance rows
+ * the same UIDs gets into the archive: the archived file is kept as
+ * conflicts/replaced-* (accepting that undoes it) and the copy renamed
+ * over it (a reader sees one or the other), the index's patient, study,
+ * series and instance rows
  * are taken from the new copy in the same transaction, the instance is
  * queued for the peers again, and the audit trail names the operator.
  * Safe beside a running node, as import and delete are. */
@@ -69,7 +70,7 @@ static void usage(FILE *to)
         "\n"
         "accept puts a kept copy in the archived one's place (a study "
         "corrected at\n"
-        "the modality and sent again): the files are swapped atomically, "
+        "the modality and sent again): it replaces the file in one step, "
         "the index\n"
         "takes the patient, study, series and instance from the copy, the "
         "instance\n"
