@@ -140,7 +140,7 @@ void nd_deleted_free(struct nd_deleted *d);
  * node caches them), the study goes to r's patient (a patient left with
  * no study goes), and the instance is queued for the peers the router
  * names, as a new arrival is. place(user) runs inside the transaction
- * just before it commits (the caller swaps the files there); when it
+ * just before it commits (the caller puts the copy in place there); when it
  * fails nothing changes and its value is returned. *placed is 1 when
  * place ran but the commit then failed: the caller puts the files back.
  * 0; ND_ENOTFOUND when the index has no such instance; ND_EBADDATA (the
@@ -153,7 +153,7 @@ int nd_index_replace(nd_index *ix, const struct nd_instance_rec *r,
                      void *user, int *placed);
 
 /* After a crash or power cut during nd_index_replace (whose rows may be
- * lost while its swap of the files is not): the rows of each instance
+ * lost while its renaming of the files is not): the rows of each instance
  * marked as being replaced taken again from its file in the archive under
  * storage, whichever copy is there. *out_n: how many. 0, or ND_EINDEX /
  * ND_ENOMEM. */
