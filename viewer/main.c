@@ -749,11 +749,13 @@ static int study_dir(const struct app *a, char *dir, size_t len)
 
 /* The part of the image on screen in viewport i, as a displayed area
  * (TLHC x, y, BRHC x, y, pixels counted from 1: PS3.3 C.10.4); 0 when it
- * is the whole image fitted (no area to save). */
+ * is the whole image fitted and centred (no area to save). A pan alone
+ * (the zoom still fitted) moves the part on screen too. */
 static int shown_area(const struct app *a, int i, int area[4])
 {
     const struct vw_vp *vp = &a->vp[i];
-    if (vp->fit || !vp->tex || !a->fb_w)
+    int moved = vp->view.pan_x != 0 || vp->view.pan_y != 0;
+    if ((vp->fit && !moved) || !vp->tex || !a->fb_w)
         return 0;
     int x, y, cw, ch;
     cell(a, i, a->fb_w, a->fb_h, &x, &y, &cw, &ch);
