@@ -343,6 +343,63 @@ def main():
                  s10[0]["fetch_line"] if ok else out10[-300:],
                  s10[0]["viewport_slices"] if ok else "?",
                  s10[1]["viewport_slices"] if ok else "?"))
+    # the same study as a prior exam (Shift+Enter) beside four series on
+    # screen, three presentation states coming first: the fourth viewport is
+    # given up only when the prior's first image series is there (the
+    # states gave it up, and Esc then left three); beside two series, the
+    # rest of the prior gets no viewports when the fetch ends (all of it
+    # came)
+    four = os.path.join(work, "four")
+    os.makedirs(four)
+    fuid, fser = pydicom.uid.generate_uid(), [pydicom.uid.generate_uid() for _ in range(4)]
+    for k in range(4):
+        ds = pydicom.dcmread(ct[k])
+        ds.StudyInstanceUID, ds.PatientName, ds.PatientID = fuid, "Four^Series", "FOUR1"
+        ds.SeriesInstanceUID, ds.SeriesNumber = fser[k], k + 1
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = \
+            pydicom.uid.generate_uid()
+        ds.save_as(os.path.join(four, "%d.dcm" % k), write_like_original=False)
+    for k in range(3):  # a state for each series, each a series of its own
+        nl.run(["dcmpsmk", os.path.join(prog, "%02d.dcm" % k),
+                os.path.join(work, "prog_pr%d.dcm" % k)], check_rc=0)
+        nl.run(["storescu", "-aec", "CONSORT", "127.0.0.1", str(port),
+                os.path.join(work, "prog_pr%d.dcm" % k)], check_rc=0)
+    files4 = [os.path.join(four, "%d.dcm" % k) for k in range(4)]
+    env7 = dict(os.environ, XDG_CACHE_HOME=os.path.join(work, "cache7"))
+    crawl, crawl_port = nl.slow_link(port, 100000)
+    s14, out14 = run_view(view, ["--node", "CONSORT@127.0.0.1:%d" % crawl_port, "--aet",
+                                 "VIEWER"] + files4,
+                          ["wait", "key b", "key F5", "text progressive",
+                           "key Return shift", "sleep 2500", "state", "key Escape",
+                           "state", "quit"], env7)
+    crawl.close()
+    ok = len(s14) == 2
+    nl.check(ok and s14[0]["fetching"] == 1 and s14[0]["received"] >= 2 and
+             s14[0].get("viewports") == 4 and s14[1]["fetching"] == 0 and
+             s14[1].get("viewports") == 4,
+             "Shift+Enter beside four viewports over 100 kB/s: the prior's "
+             "states came first (%s instances), and the four viewports stay (%s) "
+             "until an image series is there to take one, also after Esc (%s)"
+             % (s14[0]["received"] if ok else out14[-300:],
+                s14[0].get("viewports") if ok else "?",
+                s14[1].get("viewports") if ok else "?"))
+    shutil.rmtree(os.path.join(work, "cache7"))
+    s15, out15 = run_view(view, slow_args + files4[:2],
+                          ["wait", "key b", "key F5", "text progressive",
+                           "key Return shift", "sleep 3000", "wait", "state",
+                           "quit"], env7)
+    ok = len(s15) == 1 and "viewport_series" in s15[0]
+    got = s15[0]["viewport_series"] if ok else []
+    nl.check(ok and len(got) == 3 and got[:2] == fser[:2] and got[2] in pser and
+             s15[0]["active"] == 2 and not s15[0]["fetch_line"],
+             "Shift+Enter beside two viewports over 1 MB/s: when the fetch ends "
+             "the prior has its first image series beside them, and no more "
+             "(%s)" % (got if ok else out15[-300:]))
+    # P goes through the states of the active viewport's series, the
+    # prior's (one): it went through the others' (none)
+    nl.check(ok and len(got) == 3 and s15[0]["presents"] == 1,
+             "the prior active: P goes through its %s state(s)" %
+             (s15[0]["presents"] if ok else "?"))
     nl.run([node, "delete", "--study", puid, "--yes", "--storage", storage], check_rc=0)
     relay.close()
     # the same node's archive read directly (--archive: its index, its
@@ -370,6 +427,38 @@ def main():
              sa[1]["viewport_series"][-1] in wang_series,
              "--archive: Shift+Enter opens the other study beside: %s"
              % (sa[1]["viewport_series"] if ok else out[-300:]))
+    # beside a CT read with S on, a prior CT of another Frame of Reference
+    # 20 mm off: scrolling the prior moves the CT by the same distance (the
+    # prior's start was never taken: the CT jumped)
+    prior = os.path.join(work, "prior")
+    os.makedirs(prior)
+    quid, qser, qfor = (pydicom.uid.generate_uid() for _ in range(3))
+    for k, f in enumerate(ct):
+        ds = pydicom.dcmread(f)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = quid, qser
+        ds.FrameOfReferenceUID = qfor
+        ds.PatientName, ds.PatientID = "Prior^Exam", "PRIOR1"
+        ds.ImagePositionPatient[2] = float(ds.ImagePositionPatient[2]) + 20
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = \
+            pydicom.uid.generate_uid()
+        ds.save_as(os.path.join(prior, "%02d.dcm" % k), write_like_original=False)
+    nl.run(["storescu", "+sd", "-aec", "CONSORT", "127.0.0.1", str(port), prior],
+           check_rc=0)
+    sp, out = run_view(view, ["--archive", storage],
+                       ["wait", "text 张", "key Return", "wait", "key s", "state",
+                        "key b", "key BackSpace", "text prior", "key Return shift",
+                        "wait", "state", "key Down", "state", "quit"], dict(os.environ))
+    ok = len(sp) == 3
+    pos = [x["viewport_positions"] for x in sp] if ok else []
+    # the CT's study holds the one-image series sent late too
+    moved = [pos[2][i] - pos[1][i] for i in (0, -1)] if ok and len(pos[2]) > 1 else []
+    nl.check(ok and sp[0]["sync"] == 1 and sp[1]["viewport_series"][-1] == qser and
+             sp[1]["active"] == len(pos[1]) - 1 and len(moved) == 2 and moved[1] != 0 and
+             abs(moved[0] - moved[1]) < 0.01,
+             "S on before the prior came: scrolling it %s mm moves the CT by the "
+             "same distance (%s mm)" % (moved[1] if moved else "?",
+                                        moved[0] if moved else "?"))
+    nl.run([node, "delete", "--study", quid, "--yes", "--storage", storage], check_rc=0)
     # a study opened from the browser can be annotated and reported in
     # words: text input is on while a text mark or the report takes it
     # (leaving the browser turned it off for good: typed text never came)

@@ -963,6 +963,9 @@ static int reset_all(struct app *a, int w, int h, char *err, size_t errlen)
             (a->o.screenshot || show_nearest(a, &a->vp[i]) < 0))
             return -1;
         vw_vp_reset(&a->vp[i], &a->vo, cw, ch);
+        /* synchronised scrolling goes on from where the new series are */
+        memcpy(a->sync_at[i], vw_vp_slice(&a->vp[i])->pos,
+               sizeof a->sync_at[i]);
     }
     /* a study opened again comes back as it was read: its presentation
      * states are looked for once the first image is on screen (the
@@ -1238,8 +1241,9 @@ static int script_line(struct app *a, char *line, int w, int h)
         if (a->job)
             vw_job_poll(a->job, &got);
         printf("],\"thumbnails\":%d,\"status\":\"%s\",\"fetching\":%d,"
-               "\"received\":%u,\"status_text\":",
-               ready, a->status[0] ? "message" : "", a->job != NULL, got);
+               "\"received\":%u,\"viewports\":%d,\"status_text\":",
+               ready, a->status[0] ? "message" : "", a->job != NULL, got,
+               a->n_vp);
         dcx_json_print(stdout, a->status);
         printf("}\n");
         fflush(stdout);
@@ -1761,23 +1765,42 @@ static void refresh_studies(struct app *a)
     thumbs_restart(a);
 }
 
-static void add_series(struct app *a, char **paths, int n_paths,
-                       vw_job *only, int max_new, int w, int h);
+static int next_series(const struct app *a, const vw_scan *sc, int from,
+                       vw_job *only);
+static void open_new(struct app *a, const vw_scan *sc, const int *which,
+                     int n, int w, int h);
 
 /* Shift+Enter: the first image series of paths beside the ones on screen,
  * in a viewport of its own (the last one is given up when all four are
- * taken), for the reader to compare (S scrolls the two together from
- * where they are). 1 if it is shown. */
+ * taken, and only once there is a series to put there), for the reader
+ * to compare (S scrolls the two together from where they are). It is the
+ * active viewport, shown whatever the layout, and P goes through its
+ * states. 1 if it is shown. */
 static int open_beside(struct app *a, char **paths, int n_paths,
                        vw_job *only, int w, int h)
 {
+    char err[512];
+    vw_scan *sc = vw_scan_paths(paths, n_paths, err, sizeof err);
+    if (!sc)
+        return 0;
+    int s = next_series(a, sc, 0, only);
+    if (s < 0) { /* nothing (whole) to show yet: the viewports stay */
+        vw_scan_free(sc);
+        return 0;
+    }
     if (a->n_vp == MAX_VP)
         vw_vp_close(&a->vp[--a->n_vp]);
     int before = a->n_vp;
-    add_series(a, paths, n_paths, only, 1, w, h);
+    open_new(a, sc, &s, 1, w, h);
+    vw_scan_free(sc);
     if (a->n_vp == before)
         return 0;
     a->active = a->n_vp - 1;
+    if (a->active >= a->layout) { /* a fixed --layout would hide it */
+        a->layout = a->n_vp == 2 ? 2 : 4;
+        refit(a, w, h);
+    }
+    load_presents(a, 0, NULL); /* P: the prior's states, not the other's */
     a->browsing = 0;
     return 1;
 }
@@ -1800,22 +1823,12 @@ static void job_status(struct app *a, unsigned received)
                  received);
 }
 
-/* The series of paths (a fetched study's folder, or an archive's files)
- * that are not on screen yet get viewports (up to four; at most max_new
- * of them unless 0), each with its newest presentation state; the ones
- * on screen are left as the reader has them. only (may be NULL: all):
- * the series known to be whole, while the others still come. */
-static void add_series(struct app *a, char **paths, int n_paths,
-                       vw_job *only, int max_new, int w, int h)
+/* The first series of sc from index from on that is not on screen and,
+ * with only, whole; -1 if none. */
+static int next_series(const struct app *a, const vw_scan *sc, int from,
+                       vw_job *only)
 {
-    char err[512];
-    vw_scan *sc = vw_scan_paths(paths, n_paths, err, sizeof err);
-    if (!sc)
-        return;
-    int first = a->n_vp;
-    for (int s = 0; s < vw_scan_series(sc) && a->n_vp < MAX_VP &&
-                    (!max_new || a->n_vp - first < max_new);
-         s++) {
+    for (int s = from; s < vw_scan_series(sc); s++) {
         const char *uid = vw_scan_series_uid(sc, s);
         int open = 0;
         for (int i = 0; i < a->n_vp && !open; i++)
@@ -1823,13 +1836,25 @@ static void add_series(struct app *a, char **paths, int n_paths,
         int whole = !only;
         for (int i = 0; only && i < vw_job_ready(only, NULL, 0) && !whole; i++)
             whole = strcmp(vw_job_series(only, i), uid) == 0;
-        if (!whole)
-            continue;
-        if (!open && vw_vp_open(&a->vp[a->n_vp], sc, s, 0, a->o.threads, err,
-                                sizeof err) == 0)
-            a->n_vp++;
+        if (!open && whole)
+            return s;
     }
-    vw_scan_free(sc);
+    return -1;
+}
+
+/* Series which[0..n) of sc in viewports of their own (as many as there
+ * is room for), each shown with its newest presentation state; the
+ * active viewport stays. While scrolling is synchronised, each new one
+ * keeps its offset from where the others are now. */
+static void open_new(struct app *a, const vw_scan *sc, const int *which,
+                     int n, int w, int h)
+{
+    char err[512];
+    int first = a->n_vp;
+    for (int k = 0; k < n && a->n_vp < MAX_VP; k++)
+        if (vw_vp_open(&a->vp[a->n_vp], sc, which[k], 0, a->o.threads, err,
+                       sizeof err) == 0)
+            a->n_vp++;
     if (a->n_vp == first)
         return;
     if (!a->o.layout)
@@ -1850,6 +1875,8 @@ static void add_series(struct app *a, char **paths, int n_paths,
             break;
         }
         vw_vp_reset(&a->vp[i], &a->vo, cw, ch);
+        memcpy(a->sync_at[i], vw_vp_slice(&a->vp[i])->pos,
+               sizeof a->sync_at[i]);
         a->active = i;
         load_presents(a, 1, cache);
     }
@@ -1857,6 +1884,26 @@ static void add_series(struct app *a, char **paths, int n_paths,
     load_presents(a, 0, cache); /* the list P goes through */
     vw_present_cache_free(cache);
     refit(a, w, h);
+}
+
+/* The series of paths (a fetched study's folder, or an archive's files)
+ * that are not on screen yet get viewports (up to four), each with its
+ * newest presentation state; the ones on screen are left as the reader
+ * has them. only (may be NULL: all): the series known to be whole, while
+ * the others still come. */
+static void add_series(struct app *a, char **paths, int n_paths,
+                       vw_job *only, int w, int h)
+{
+    char err[512];
+    vw_scan *sc = vw_scan_paths(paths, n_paths, err, sizeof err);
+    if (!sc)
+        return;
+    int which[MAX_VP], n = 0;
+    for (int s = next_series(a, sc, 0, only); s >= 0 && a->n_vp + n < MAX_VP;
+         s = next_series(a, sc, s + 1, only))
+        which[n++] = s;
+    open_new(a, sc, which, n, w, h);
+    vw_scan_free(sc);
 }
 
 /* A finished fetch: its study opened (or the series that were not on
@@ -1873,8 +1920,8 @@ static void job_finish(struct app *a, int w, int h)
     if (a->job_shown) {
         a->job_shown = 0;
         a->fetch_line[0] = '\0';
-        if (!bad && !a->beside)
-            add_series(a, paths, 1, NULL, 0, w, h);
+        if (!bad && !beside) /* a prior: its first series only */
+            add_series(a, paths, 1, NULL, w, h);
         const char *more = bad ? err : f.warn;
         if (*more) {
             size_t l = strlen(a->warn);
@@ -1917,7 +1964,7 @@ static int job_open_ready(struct app *a, int w, int h)
         if (a->beside) /* the one compared with is there */
             return 0;
         int before = a->n_vp;
-        add_series(a, paths, 1, a->job, 0, w, h);
+        add_series(a, paths, 1, a->job, w, h);
         return a->n_vp != before;
     }
     if (!a->browsing)
