@@ -216,6 +216,17 @@ def main():
                  len(instances(dr_dir[0])) if len(dr_dir) == 1 else -1,
                  s12[0]["thumbnails"] if s12 else out[-300:],
                  s13[0]["thumbnails"] if s13 else out13[-300:]))
+    # the same study from the node's archive (--archive): its state is
+    # found through the index (the archive's folders hold every study's
+    # files, hashed: it was never found there)
+    sa3, out = run_view(view, ["--archive", storage],
+                        ["wait", "text Müller", "key Return", "sleep 1500", "state",
+                         "quit"], dict(os.environ))
+    v = sa3[-1] if sa3 else {}
+    nl.check(v.get("mode") == "viewer" and v.get("presents", 0) >= 1 and
+             any(x["tool"] == "LENGTH" for x in v.get("annotations", [])),
+             "--archive: the DR's saved state is found and applied (%s state(s), "
+             "marks %s)" % (v.get("presents"), [x["tool"] for x in v.get("annotations", [])]))
     # over a slow link (1 MB/s) the window stays alive while the study
     # comes: the browser shows how many instances arrived and takes keys;
     # Esc stops the fetch and keeps nothing of it; left alone, it opens

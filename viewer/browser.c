@@ -852,8 +852,11 @@ static int archive_file(void *user, const char *const *v)
     return 0;
 }
 
-int vw_archive_files(const char *storage, const char *study_uid,
-                     char ***out, int *n, char *err, size_t errlen)
+/* The files of a study in the archive, of SOP class sop_class only
+ * unless NULL; none is an error unless sop_class. */
+static int study_files(const char *storage, const char *study_uid,
+                       const char *sop_class, char ***out, int *n, char *err,
+                       size_t errlen)
 {
     *out = NULL;
     *n = 0;
@@ -862,11 +865,13 @@ int vw_archive_files(const char *storage, const char *study_uid,
         return -1;
     unsigned char want[NK_COUNT] = {0};
     want[NK_PATH] = 1;
-    struct nd_cond c = {.key = NK_STUDY_UID, .match = NM_SINGLE,
-                        .value = study_uid};
+    struct nd_cond c[2] = {
+        {.key = NK_STUDY_UID, .match = NM_SINGLE, .value = study_uid},
+        {.key = NK_SOP_CLASS, .match = NM_SINGLE, .value = sop_class}};
     struct paths p = {.storage = storage};
-    int rc = nd_index_find(ix, ND_IMAGE, &c, 1, want, archive_file, &p);
-    if (rc != 0 || p.n == 0) {
+    int rc = nd_index_find(ix, ND_IMAGE, c, sop_class ? 2 : 1, want,
+                           archive_file, &p);
+    if (rc != 0 || (p.n == 0 && !sop_class)) {
         if (rc != 0)
             snprintf(err, errlen, "%s", rc == 1 ? "out of memory"
                                                 : nd_index_errmsg(ix));
@@ -883,6 +888,19 @@ int vw_archive_files(const char *storage, const char *study_uid,
     *out = p.v;
     *n = p.n;
     return 0;
+}
+
+int vw_archive_files(const char *storage, const char *study_uid,
+                     char ***out, int *n, char *err, size_t errlen)
+{
+    return study_files(storage, study_uid, NULL, out, n, err, errlen);
+}
+
+int vw_archive_states(const char *storage, const char *study_uid,
+                      char ***out, int *n, char *err, size_t errlen)
+{
+    return study_files(storage, study_uid, "1.2.840.10008.5.1.4.1.1.11.1",
+                       out, n, err, errlen);
 }
 
 /* ---- DICOM media: a folder with a DICOMDIR (a CD, a teaching file) ---- */

@@ -92,6 +92,12 @@ int vw_browse_archive(const char *storage, struct vw_study **out,
 int vw_archive_files(const char *storage, const char *study_uid,
                      char ***out, int *n, char *err, size_t errlen);
 
+/* The presentation states (GSPS) of a study in that archive, from its
+ * index (absolute paths; free each and the array); none is no error. 0
+ * and *n, or -1 with err. */
+int vw_archive_states(const char *storage, const char *study_uid,
+                      char ***out, int *n, char *err, size_t errlen);
+
 /* DICOM media (a CD, an exported teaching file): 1 if path is a
  * DICOMDIR or a folder holding one, with its path in out; else 0. */
 int vw_media_dicomdir(const char *path, char *out, size_t len);

@@ -840,8 +840,25 @@ static void load_presents(struct app *a, int apply_newest,
         return;
     char dir[1100];
     study_dir(a, dir, sizeof dir);
-    a->n_presents =
-        vw_present_find(&a->vp[a->active], dir, cache, &a->presents);
+    /* an archive's states: from its index, not its folders (data/xx hold
+     * every study's files) */
+    char **states = NULL, err[300], uid[68] = "";
+    int n_states = 0;
+    if (a->o.archive) {
+        vw_image_text(&a->vp[a->active].im, DCX_TAG(0x0020, 0x000D), uid,
+                      sizeof uid);
+        if (vw_archive_states(a->o.archive, uid, &states, &n_states, err,
+                              sizeof err) < 0)
+            n_states = 0;
+    }
+    static const char *const none[1] = {NULL};
+    a->n_presents = vw_present_find(
+        &a->vp[a->active], dir, cache,
+        a->o.archive ? (states ? (const char *const *)states : none) : NULL,
+        n_states, &a->presents);
+    for (int i = 0; i < n_states; i++)
+        free(states[i]);
+    free(states);
     if (apply_newest && a->n_presents > 0)
         apply_present(a, 0);
 }

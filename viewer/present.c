@@ -422,6 +422,20 @@ static void keep(vw_present_cache *c, const char *path, dcx_gsps *ps)
     c->n++;
 }
 
+/* The file at path into c if it is a presentation state. */
+static void scan_file(const char *path, vw_present_cache *c)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        sb.st_size > (16 << 20) || !looks_like_gsps(path))
+        return;
+    dcx_gsps *ps;
+    if (dcx_gsps_read(path, &ps, NULL) < 0)
+        return;
+    keep(c, path, ps);
+    dcx_gsps_free(ps);
+}
+
 /* The presentation states in dir, read into c once. */
 static void scan_dir(const char *dir, vw_present_cache *c)
 {
@@ -435,18 +449,11 @@ static void scan_dir(const char *dir, vw_present_cache *c)
     struct dirent *e;
     while (d && (e = readdir(d))) {
         char path[1024];
-        struct stat sb;
         if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >=
                 sizeof path ||
-            e->d_name[0] == '.' || stat(path, &sb) != 0 ||
-            !S_ISREG(sb.st_mode) || sb.st_size > (16 << 20) ||
-            !looks_like_gsps(path))
+            e->d_name[0] == '.')
             continue;
-        dcx_gsps *ps;
-        if (dcx_gsps_read(path, &ps, NULL) < 0)
-            continue;
-        keep(c, path, ps);
-        dcx_gsps_free(ps);
+        scan_file(path, c);
     }
     if (d)
         closedir(d);
@@ -498,7 +505,8 @@ static int references(const struct cached *e, const struct images *im)
 }
 
 int vw_present_find(const struct vw_vp *vp, const char *extra_dir,
-                    vw_present_cache *cache, struct vw_present **out)
+                    vw_present_cache *cache, const char *const *files,
+                    int n_files, struct vw_present **out)
 {
     *out = NULL;
     struct images im;
@@ -510,7 +518,16 @@ int vw_present_find(const struct vw_vp *vp, const char *extra_dir,
         return 0;
     }
     char last[1024] = "";
-    for (size_t i = 0; i < im.n; i++) {
+    for (int i = 0; files && i < n_files; i++) {
+        int had = 0; /* read for another viewport already */
+        for (int k = 0; k < c->n && !had; k++)
+            had = strcmp(c->v[k].p.path, files[i]) == 0;
+        if (!had)
+            scan_file(files[i], c);
+    }
+    /* an archive's folders hold every study's files (data/xx): its
+     * states come from its index instead (files) */
+    for (size_t i = 0; !files && i < im.n; i++) {
         char copy[1024];
         snprintf(copy, sizeof copy, "%s", im.paths[i]);
         const char *dir = dirname(copy);

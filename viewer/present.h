@@ -45,8 +45,10 @@ int vw_present_save_report(const struct vw_vp *vp, const char *findings,
 /* The presentation states in the folders of vp's images (and, on DICOM
  * media, their sibling series folders) and in extra_dir (may be NULL)
  * that reference one of them, newest first; the count, *out malloc'd.
- * Folders are read once per cache: pass the same cache for every
- * viewport of a study (or NULL for a one-off look). */
+ * With files (an archive's states of the study, from its index: its
+ * folders hold every study's files), those instead of the images'
+ * folders. Folders and files are read once per cache: pass the same
+ * cache for every viewport of a study (or NULL for a one-off look). */
 struct vw_present {
     char path[1024];
     char label[68], creator[256], when[32];
@@ -55,7 +57,8 @@ typedef struct vw_present_cache vw_present_cache;
 vw_present_cache *vw_present_cache_new(void);
 void vw_present_cache_free(vw_present_cache *c);
 int vw_present_find(const struct vw_vp *vp, const char *extra_dir,
-                    vw_present_cache *cache, struct vw_present **out);
+                    vw_present_cache *cache, const char *const *files,
+                    int n_files, struct vw_present **out);
 
 /* Applies state path to vp: its marks replace the tools' annotations,
  * its window and orientation replace the view's; its displayed area for
