@@ -337,6 +337,17 @@ def per_image_calibration(view):
                      "105.0 px (uncalibrated)"],
           "two regions at two depths: 40 pixels in the left one, 40 in the "
           "right one, 105 across both: %s" % labels)
+    # a region whose y is not in cm (a Doppler strip's cm/s) is no
+    # distance: the image is uncalibrated, not measured in x's mm
+    strip = regions[0].copy()
+    strip.PhysicalUnitsYDirection = 7  # cm/s
+    odd = os.path.join(SHOT_DIR, "us-strip.dcm")
+    small_image(odd, "1.2.840.10008.5.1.4.1.1.6.1", pydicom.uid.generate_uid(), 1,
+                {"Modality": "US", "SequenceOfUltrasoundRegions": pydicom.Sequence([strip])})
+    st = run(view, ["key d", "drag left 40 40 40 200", "state"], image=odd)
+    lab = [x["label"] for x in st[0]["annotations"]] if st else None
+    check(lab == ["40.0 px (uncalibrated)"] and st[0]["calibration"] == "none",
+          "a region in cm along x only (y in cm/s): uncalibrated: %s" % lab)
     dx_dir = os.path.join(SHOT_DIR, "dr-views")
     os.makedirs(dx_dir)
     series = pydicom.uid.generate_uid()

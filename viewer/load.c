@@ -229,11 +229,12 @@ int vw_us_regions(const dcx_item *r, struct vw_cal *out)
             dcx_item_get_float(it, DCX_TAG(0x0018, 0x602C), 0, &dx) != 0 ||
             !(dx > 0))
             continue;
+        /* and along y: a length there in another unit is no distance */
         if (dcx_item_get_int(it, DCX_TAG(0x0018, 0x6026), 0, &uy) != 0 ||
             uy != 3 ||
             dcx_item_get_float(it, DCX_TAG(0x0018, 0x602E), 0, &dy) != 0 ||
             !(dy > 0))
-            dy = dx;
+            continue;
         /* Region Location Min X0, Min Y0, Max X1, Max Y1; without them
          * the whole image */
         static const uint16_t loc[4] = {0x6018, 0x601A, 0x601C, 0x601E};

@@ -64,9 +64,9 @@ int vw_image_numbers(const struct vw_image *im, uint32_t tag, double *out,
                      int max);
 
 /* Ultrasound calibration of data set r (Sequence of Ultrasound Regions,
- * PS3.3 C.8.5.5) into out: the regions measured in cm along x (y takes
- * x's when the region gives no y in cm), at most VW_CAL_REGIONS, the
- * largest as out's own. 0, or -1 if there is none (out untouched). */
+ * PS3.3 C.8.5.5) into out: the regions measured in cm along x and y, at
+ * most VW_CAL_REGIONS, the largest as out's own. 0, or -1 if there is
+ * none (out untouched). */
 struct vw_cal;
 int vw_us_regions(const dcx_item *r, struct vw_cal *out);
 
