@@ -207,6 +207,9 @@ def main():
     s13, out13 = run_view(view, node_args, ["sleep 1500", "state", "quit"], env6)
     dr_dir = [os.path.join(cache6, "consort-view", d)
               for d in os.listdir(os.path.join(cache6, "consort-view"))]
+    nl.check(len(s12) == 1 and s12[0].get("reading") == ["in progress"],
+             "the DR read and saved: back in the list (no F5) it reads "
+             "in progress: %s" % (s12[0].get("reading") if s12 else out[-300:]))
     nl.check(len(s12) == 1 and s12[0]["mode"] == "browser" and
              s12[0]["thumbnails"] == 1 and len(s13) == 1 and
              s13[0]["thumbnails"] == 1 and len(dr_dir) == 1 and

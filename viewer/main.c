@@ -901,6 +901,33 @@ static int reading_place(struct app *a, char *dir, size_t len,
     return 0;
 }
 
+/* A reading just stored to the node (an object of SOP class sop_class in
+ * the active viewport's study): the study list's Reading column says so
+ * at once, as the node's next answer would (an "unread" worklist drops
+ * the study reported). Without a node nothing was stored there. */
+static void node_holds(struct app *a, const char *sop_class,
+                       const char *modality)
+{
+    char uid[68] = "";
+    if (!a->o.node || !a->n_vp)
+        return;
+    vw_image_text(&a->vp[a->active].im, DCX_TAG(0x0020, 0x000D), uid,
+                  sizeof uid);
+    for (int i = 0; i < a->n_studies; i++) {
+        struct vw_study *st = &a->studies[i];
+        if (strcmp(st->uid, uid) != 0)
+            continue;
+        /* the list's own terms: SOP Classes in Study, else (a node that
+         * does not return them) Modalities in Study */
+        char *list = st->classes[0] ? st->classes : st->mods;
+        size_t cap = st->classes[0] ? sizeof st->classes : sizeof st->mods;
+        const char *v = st->classes[0] ? sop_class : modality;
+        size_t l = strlen(list);
+        if (!strstr(list, v) && l + strlen(v) + 2 <= cap)
+            snprintf(list + l, cap - l, "%s%s", l ? "\\" : "", v);
+    }
+}
+
 static void save_present(struct app *a)
 {
     char dir[1100];
@@ -910,14 +937,16 @@ static void save_present(struct app *a)
     char msg[400] = "", kmsg[400] = "";
     int area[4];
     int has_area = shown_area(a, a->active, area);
-    if (vw_annots_count(a->tools.annots) || !a->n_keys)
+    if ((vw_annots_count(a->tools.annots) || !a->n_keys) &&
         vw_present_save(&a->vp[a->active], &a->tools,
                         has_area ? area : NULL, dir, who,
-                        a->o.node ? &a->node : NULL, msg, sizeof msg);
-    if (a->n_keys)
+                        a->o.node ? &a->node : NULL, msg, sizeof msg) == 0)
+        node_holds(a, "1.2.840.10008.5.1.4.1.1.11.1", "PR");
+    if (a->n_keys &&
         vw_present_save_keys(&a->vp[a->active], a->keys, a->n_keys,
                              a->teaching, dir, a->o.node ? &a->node : NULL,
-                             kmsg, sizeof kmsg);
+                             kmsg, sizeof kmsg) == 0)
+        node_holds(a, "1.2.840.10008.5.1.4.1.1.88.59", "KO");
     snprintf(a->note, sizeof a->note, "%s%s%s", msg, *msg && *kmsg ? "; " : "",
              kmsg);
     int keep = a->present_idx;
@@ -935,9 +964,13 @@ static void save_report(struct app *a)
     const char *who;
     if (reading_place(a, dir, sizeof dir, &who) < 0)
         return;
-    if (vw_present_save_report(&a->vp[a->active], a->report[0], a->report[1],
-                               who, dir, a->o.node ? &a->node : NULL,
-                               a->note, sizeof a->note) == 0) {
+    int rc = vw_present_save_report(&a->vp[a->active], a->report[0],
+                                    a->report[1], who, dir,
+                                    a->o.node ? &a->node : NULL, a->note,
+                                    sizeof a->note);
+    if (rc == 0)
+        node_holds(a, "1.2.840.10008.5.1.4.1.1.88.11", "SR");
+    if (rc >= 0) {
         a->report_open = 0;
         a->report[0][0] = a->report[1][0] = '\0';
     }

@@ -247,7 +247,7 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
     if (pr == 0)
         snprintf(msg, msglen, "presentation state saved (%zu mark(s))%s%s",
                  marks.n, node ? " and stored to " : "", node ? node->ae : "");
-    rc = 0;
+    rc = pr; /* 1: saved, not stored */
     /* the state is saved whatever becomes of the report: say both */
     char mmsg[400] = "";
     size_t n_meas;
@@ -301,7 +301,7 @@ int vw_present_save_keys(const struct vw_vp *vp, char (*keys)[65],
     int pr = place(dcx_ko_write(&d, tmp, uid, &e), &e, dir, tmp, uid, node,
                    KO_CLASS, "key images", msg, msglen);
     if (pr != 0) {
-        rc = pr > 0 ? 0 : -1;
+        rc = pr;
         goto out;
     }
     /* at the node, the teaching key object queues the study for the
@@ -338,7 +338,7 @@ int vw_present_save_report(const struct vw_vp *vp, const char *findings,
     int pr = place(dcx_report_write(&d, tmp, uid, &e), &e, dir, tmp, uid,
                    node, TEXT_SR_CLASS, "report", msg, msglen);
     if (pr != 0) {
-        rc = pr > 0 ? 0 : -1;
+        rc = pr;
         goto out;
     }
     snprintf(msg, msglen, "report saved%s%s", node ? " and stored to " : "",

@@ -19,8 +19,8 @@
  * node when given. When the marks include measurements (length, angle,
  * Cobb, ellipse, rectangle) a TID 1500 measurement report (Comprehensive
  * SR, dcx/sr.h) of their values is written and stored beside it. 0 with
- * a message for the status line (a report that failed is said there), or
- * -1 and why. */
+ * a message for the status line (a report that failed is said there), 1
+ * saved but not stored to node (the message says why), or -1 and why. */
 int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
                     const int *area, const char *dir, const char *creator,
                     const struct vw_node *node, char *msg, size_t msglen);
@@ -28,7 +28,8 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
 /* Writes dir/<SOP Instance UID>.dcm, a Key Object Selection of the
  * images of vp's series whose SOP Instance UIDs are in keys ("For
  * Teaching File Export" if teaching, else "Of Interest"); stores it to
- * node when given. 0 with a message, or -1 and why. */
+ * node when given. 0 with a message, 1 saved but not stored, or -1 and
+ * why. */
 int vw_present_save_keys(const struct vw_vp *vp, char (*keys)[65],
                          int n_keys, int teaching, const char *dir,
                          const struct vw_node *node, char *msg,
@@ -36,7 +37,8 @@ int vw_present_save_keys(const struct vw_vp *vp, char (*keys)[65],
 
 /* Writes dir/<SOP Instance UID>.dcm, the report (Basic Text SR, final,
  * by author) on the study of vp's series with its images as evidence;
- * stores it to node when given. 0 with a message, or -1 and why. */
+ * stores it to node when given. 0 with a message, 1 saved but not
+ * stored, or -1 and why. */
 int vw_present_save_report(const struct vw_vp *vp, const char *findings,
                            const char *impression, const char *author,
                            const char *dir, const struct vw_node *node,
