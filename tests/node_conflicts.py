@@ -263,6 +263,13 @@ def main():
               nl.index_rows(c_store, "SELECT p.patient_id, p.name FROM studies st"
                                      " JOIN patients p ON p.id = st.patient") == before,
               "accept without --yes shows what would change and changes nothing")
+    # one copy of the four asked for: the operator is told the study's
+    # other three are still aside, and how to take them all
+    rc, out = conflicts(node, "accept", "conflicts/" + kept[0], "--config", conf)
+    nl.expect(rc == 0 and "note: 3 more kept copies of study %s are aside" % study in out
+              and "accept --study %s" % study in out,
+              "accepting one copy of a study says the other 3 are still aside: %s"
+              % [ln for ln in out.splitlines() if ln.startswith("note")])
 
     # ---- accept with --yes, beside the running node ----
     rc, out = conflicts(node, "accept", "--study", study, "--config", conf,

@@ -542,6 +542,32 @@ static int drop_one(const char *storage, nd_audit *audit,
     return 0;
 }
 
+/* An accept of some of a study's kept copies: the study's rows follow
+ * the last copy accepted, while its other instances keep their files.
+ * Says how many copies of each such study are left aside, and how to
+ * take them all (a study corrected at the modality comes whole). */
+static void study_left(const struct kept *k, int n, const char *want)
+{
+    for (int i = 0; i < n; i++) {
+        if (!want[i] || !k[i].readable)
+            continue;
+        const char *study = k[i].rec.r.study_uid;
+        int first = 1, left = 0;
+        for (int j = 0; j < n; j++) {
+            if (!k[j].readable || strcmp(k[j].rec.r.study_uid, study) != 0)
+                continue;
+            if (want[j] && j < i)
+                first = 0; /* said for this study already */
+            left += !want[j] && k[j].kind == CONFLICT;
+        }
+        if (first && left)
+            printf("note: %d more kept cop%s of study %s %s aside; "
+                   "`conflicts accept --study %s` takes them all\n",
+                   left, left == 1 ? "y" : "ies", study,
+                   left == 1 ? "is" : "are", study);
+    }
+}
+
 int nd_cmd_conflicts(int argc, char **argv)
 {
     const char *cfg_path = NULL, *storage = NULL, *user = NULL,
@@ -647,6 +673,8 @@ int nd_cmd_conflicts(int argc, char **argv)
         for (int i = 0; i < n; i++)
             if (want[i])
                 show_one(dir, &k[i]);
+        if (accept)
+            study_left(k, n, want);
         printf("\nrun again with --yes to %s %s (the audit trail will name "
                "%s)\n",
                verb, drop ? "these files" : "these copies", user);
@@ -682,6 +710,8 @@ int nd_cmd_conflicts(int argc, char **argv)
         if (want[i])
             rc |= drop ? drop_one(dir, audit, &cfg, user, &k[i])
                        : accept_one(ar, ix, audit, &cfg, user, &k[i]);
+    if (accept)
+        study_left(k, n, want);
     nd_audit_close(audit);
     nd_archive_close(ar);
     free(want);
