@@ -229,24 +229,29 @@ static void slice_cal(struct vw_slice *s, const struct geo *g,
         s->aspect = 1; /* nonsense: square */
 }
 
+void vw_plane_normal(const double d[6], double n[3])
+{
+    n[0] = d[1] * d[5] - d[2] * d[4];
+    n[1] = d[2] * d[3] - d[0] * d[5];
+    n[2] = d[0] * d[4] - d[1] * d[3];
+}
+
 /* distance of a plane along its normal */
 static double plane_key(const double pos[3], const double d[6])
 {
-    double nx = d[1] * d[5] - d[2] * d[4];
-    double ny = d[2] * d[3] - d[0] * d[5];
-    double nz = d[0] * d[4] - d[1] * d[3];
-    return pos[0] * nx + pos[1] * ny + pos[2] * nz;
+    double n[3];
+    vw_plane_normal(d, n);
+    return pos[0] * n[0] + pos[1] * n[1] + pos[2] * n[2];
 }
 
 /* the plane's position in mm along its unit normal: the Slice Location
  * of a slice whose file has none (an enhanced object's frames never do) */
 static double plane_mm(const double pos[3], const double d[6])
 {
-    double nx = d[1] * d[5] - d[2] * d[4];
-    double ny = d[2] * d[3] - d[0] * d[5];
-    double nz = d[0] * d[4] - d[1] * d[3];
-    double n = sqrt(nx * nx + ny * ny + nz * nz);
-    return n > 0 ? (pos[0] * nx + pos[1] * ny + pos[2] * nz) / n : NAN;
+    double n[3];
+    vw_plane_normal(d, n);
+    double len = sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+    return len > 0 ? plane_key(pos, d) / len : NAN;
 }
 
 static double slice_key(const struct hdr *h)

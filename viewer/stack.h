@@ -67,6 +67,11 @@ struct vw_stack {
     pthread_t th[16];
 };
 
+/* The normal of the plane with direction cosines d (Image Orientation:
+ * row, then column), row x column, not normalised (unit for proper
+ * cosines). */
+void vw_plane_normal(const double d[6], double n[3]);
+
 /* The image headers of paths (files, folders searched), read once for all
  * the series they hold. NULL and err if there is no image (err names the
  * first file that claims to be DICOM and cannot be read, if any). */

@@ -213,10 +213,7 @@ int vw_vp_step(struct vw_vp *vp, rnd_ctx *rc, int step)
 /* the unit normal (row x column) of a slice with geometry; 0 if none */
 static int unit_normal(const struct vw_slice *s, double n[3])
 {
-    const double *d = s->dir;
-    n[0] = d[1] * d[5] - d[2] * d[4];
-    n[1] = d[2] * d[3] - d[0] * d[5];
-    n[2] = d[0] * d[4] - d[1] * d[3];
+    vw_plane_normal(s->dir, n);
     double nn = sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
     if (!s->has_geom || nn <= 0)
         return 0;
@@ -309,15 +306,10 @@ int vw_vp_reference_line(const struct vw_vp *vp, const struct vw_slice *o,
      * C.7.4.1.1.1): a prior study's slice cuts nothing of today's */
     if (strcmp(s->for_uid, o->for_uid) != 0)
         return -1;
-    /* the other plane: a point and its normal (row x column) */
-    const double *od = o->dir;
-    double n[3] = {od[1] * od[5] - od[2] * od[4], od[2] * od[3] - od[0] * od[5],
-                   od[0] * od[4] - od[1] * od[3]};
-    double nn = sqrt(dot(n, n));
-    if (nn <= 0)
+    /* the other plane: a point and its unit normal (row x column) */
+    double n[3];
+    if (!unit_normal(o, n))
         return -1;
-    for (int k = 0; k < 3; k++)
-        n[k] /= nn;
     const double *r = s->dir, *c = s->dir + 3;
     if (fabs(dot(n, r)) < 1e-6 && fabs(dot(n, c)) < 1e-6)
         return -1; /* parallel planes */
