@@ -1064,3 +1064,26 @@ void dcx_zero_jpeg_padding(DcmDataset *ds, E_TransferSyntax x,
             d[n - 1] = 0;
     }
 }
+
+int dcx_copy_text_utf8(const char *path, const DcmTagKey *keys, size_t n,
+                       DcmItem *out, struct dcx_error *e)
+{
+    struct dcx_open_opts o = {};
+    o.no_pixels = 1;
+    dcx_ds *ds = nullptr;
+    int rc = dcx_ds_open(path, &o, &ds, e);
+    if (rc < 0)
+        return rc;
+    const dcx_item *root = dcx_ds_root(ds);
+    for (size_t i = 0; i < n; i++) {
+        char buf[1024];
+        uint32_t tag = static_cast<uint32_t>(keys[i].getGroup()) << 16 |
+                       keys[i].getElement();
+        int len = dcx_item_get_str(root, tag, -1, buf, sizeof buf);
+        if ((len >= 0 && static_cast<size_t>(len) < sizeof buf) ||
+            len == DCX_ECHARSET)
+            out->putAndInsertString(keys[i], buf);
+    }
+    dcx_ds_close(ds);
+    return 0;
+}

@@ -66,4 +66,13 @@ int dcx_shim_save_part10(DcmFileFormat *f, const char *path,
 void dcx_zero_jpeg_padding(DcmDataset *d, E_TransferSyntax x,
                            const DcmRepresentationParameter *param);
 
+// The values of keys[0..n) as the file at path holds them, as UTF-8
+// (read through dcx, which converts GB18030 and ISO 2022 IR 58 and
+// guesses undeclared sets), into out, inserted or replaced: a state or
+// report written in UTF-8 that copies text from an image in another set.
+// A key the file lacks, or a value over 1 KB, is left as out has it. 0,
+// or DCX_E* with e.
+int dcx_copy_text_utf8(const char *path, const DcmTagKey *keys, size_t n,
+                       DcmItem *out, struct dcx_error *e);
+
 #endif

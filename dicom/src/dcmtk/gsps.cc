@@ -71,29 +71,15 @@ int fail(struct dcx_error *e, int rc, const char *what, const OFCondition &c)
 int image_text_to_utf8(const char *image, DcmDataset *ds,
                        struct dcx_error *e)
 {
-    struct dcx_open_opts o = {};
-    o.no_pixels = 1;
-    dcx_ds *img = nullptr;
-    int rc = dcx_ds_open(image, &o, &img, e);
-    if (rc < 0)
-        return rc;
-    const dcx_item *root = dcx_ds_root(img);
+    std::vector<DcmTagKey> keys;
     for (unsigned long i = 0; i < ds->card(); i++) {
         DcmElement *el = ds->getElement(i);
         DcmTagKey k = el->getTag();
-        if (!DcmVR(el->getVR()).isAffectedBySpecificCharacterSet() ||
-            k == DCM_ContentDescription || k == DCM_ContentCreatorName)
-            continue;
-        uint32_t tag = static_cast<uint32_t>(k.getGroup()) << 16 |
-                       k.getElement();
-        char buf[1024];
-        int n = dcx_item_get_str(root, tag, -1, buf, sizeof buf);
-        if ((n >= 0 && static_cast<size_t>(n) < sizeof buf) ||
-            n == DCX_ECHARSET)
-            el->putString(buf);
+        if (DcmVR(el->getVR()).isAffectedBySpecificCharacterSet() &&
+            k != DCM_ContentDescription && k != DCM_ContentCreatorName)
+            keys.push_back(k);
     }
-    dcx_ds_close(img);
-    return 0;
+    return dcx_copy_text_utf8(image, keys.data(), keys.size(), ds, e);
 }
 
 int write_ps(const struct dcx_gsps_desc *d, const char *path,

@@ -29,26 +29,16 @@ const DcmTagKey patient_study[] = {
 };
 
 // Patient and study attributes of the image at path into out, as UTF-8
-// (the image may be in GB18030 or another set: read through dcx, which
-// converts), and out declared ISO_IR 192.
+// (the image may be in GB18030 or another set), and out declared
+// ISO_IR 192.
 int copy_patient_study(const char *path, DcmDataset *out,
                        struct dcx_error *e)
 {
-    struct dcx_open_opts o = {};
-    o.no_pixels = 1;
-    dcx_ds *ds = nullptr;
-    int rc = dcx_ds_open(path, &o, &ds, e);
+    int rc = dcx_copy_text_utf8(
+        path, patient_study, sizeof patient_study / sizeof patient_study[0],
+        out, e);
     if (rc < 0)
         return rc;
-    const dcx_item *root = dcx_ds_root(ds);
-    for (const DcmTagKey &k : patient_study) {
-        char buf[1024];
-        uint32_t tag = static_cast<uint32_t>(k.getGroup()) << 16 | k.getElement();
-        int n = dcx_item_get_str(root, tag, -1, buf, sizeof buf);
-        if (n >= 0 || n == DCX_ECHARSET)
-            out->putAndInsertString(k, buf);
-    }
-    dcx_ds_close(ds);
     out->putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
     return 0;
 }
