@@ -938,6 +938,15 @@ void nd_deleted_free(struct nd_deleted *d)
     d->paths = NULL;
 }
 
+/* Removes patient row id when no study is left to it. */
+static int drop_patient_if_unused(nd_index *ix, int64_t id)
+{
+    return nd_sql_run(ix, NULL,
+                      "DELETE FROM patients WHERE id = ?1 AND NOT EXISTS"
+                      " (SELECT 1 FROM studies WHERE patient = ?1)",
+                      "I", id);
+}
+
 int nd_index_delete_study(nd_index *ix, const char *study_uid,
                           struct nd_deleted *out)
 {
@@ -999,10 +1008,7 @@ int nd_index_delete_study(nd_index *ix, const char *study_uid,
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof del / sizeof del[0]; i++)
         rc = nd_sql_run(ix, NULL, del[i], "I", study);
     if (rc == SQLITE_OK)
-        rc = nd_sql_run(ix, NULL,
-                        "DELETE FROM patients WHERE id = ?1 AND NOT EXISTS"
-                        " (SELECT 1 FROM studies WHERE patient = ?1)",
-                        "I", patient);
+        rc = drop_patient_if_unused(ix, patient);
     if (rc != SQLITE_OK || nd_sql_commit(ix) != SQLITE_OK) {
         exec(ix, "ROLLBACK");
         nd_deleted_free(out);
@@ -1012,12 +1018,25 @@ int nd_index_delete_study(nd_index *ix, const char *study_uid,
     return 0;
 }
 
-/* The rows of r's instance, series, study and patient taken from r, in
- * one transaction that ends with place(user) (NULL: nothing to place)
- * and removes the intent mark `marker` (NULL: none). */
 #define MARK_GONE 1 /* replace_rows: the intent mark is not there */
 
-/* in_txn: the caller holds a write transaction (recovery), this one
+/* The intent mark of an accept: "accepting:" + the replaced-* name its
+ * archived copy gets (one per accept, so two accepts of one instance
+ * never share a mark), valued the instance's SOP Instance UID. */
+#define ACCEPT_MARK "accepting:"
+
+/* Removes an intent mark (in the caller's transaction, or alone when
+ * nothing was changed after it). */
+static int unmark(nd_index *ix, const char *marker)
+{
+    return nd_sql_run(ix, NULL, "DELETE FROM meta WHERE key = ?1", "t",
+                      marker);
+}
+
+/* The rows of r's instance, series, study and patient taken from r, in
+ * one transaction that ends with place(user) (NULL: nothing to place)
+ * and removes the intent mark `marker` (NULL: none).
+ * in_txn: the caller holds a write transaction (recovery), this one
  * neither begins nor ends one, and place must be NULL. Else the mark
  * must still be there once the transaction began (MARK_GONE if not: a
  * recovery in another process took it, and the swap would have no mark
@@ -1111,15 +1130,11 @@ static int replace_rows(nd_index *ix, const struct nd_instance_rec *r,
                         r->accession, r->study_id, r->study_desc,
                         r->referring, now);
     if (rc == SQLITE_OK && pat != id[3])
-        rc = nd_sql_run(ix, NULL,
-                        "DELETE FROM patients WHERE id = ?1 AND NOT EXISTS"
-                        " (SELECT 1 FROM studies WHERE patient = ?1)",
-                        "I", id[3]);
+        rc = drop_patient_if_unused(ix, id[3]);
     if (rc == SQLITE_OK && ix->route)
         rc = enqueue(ix, r, id[0], id[2], origin);
     if (rc == SQLITE_OK && marker)
-        rc = nd_sql_run(ix, NULL, "DELETE FROM meta WHERE key = ?1", "t",
-                        marker);
+        rc = unmark(ix, marker);
     if (rc != SQLITE_OK) {
         int code = nd_sql_err(ix);
         if (!in_txn)
@@ -1145,16 +1160,6 @@ static int replace_rows(nd_index *ix, const struct nd_instance_rec *r,
     return 0;
 }
 
-/* The intent mark of an accept: "accepting:" + the replaced-* name its
- * archived copy gets (one per accept, so two accepts of one instance
- * never share a mark), valued the instance's SOP Instance UID. */
-#define ACCEPT_MARK "accepting:"
-
-/* Removes an intent mark again (nothing was changed after it). */
-static void unmark(nd_index *ix, const char *marker)
-{
-    nd_sql_run(ix, NULL, "DELETE FROM meta WHERE key = ?1", "t", marker);
-}
 
 int nd_index_replace(nd_index *ix, const struct nd_instance_rec *r,
                      const char *replaced_rel, int (*place)(void *user),
@@ -1173,14 +1178,10 @@ int nd_index_replace(nd_index *ix, const struct nd_instance_rec *r,
      * that is accepting) may take the mark before our transaction
      * begins: then mark again */
     for (int tries = 0; rc == MARK_GONE && tries < 5; tries++) {
-        rc = exec(ix, "PRAGMA synchronous = FULL");
-        if (rc == SQLITE_OK)
-            rc = nd_sql_run(ix, NULL,
-                            "INSERT OR REPLACE INTO meta(key, value)"
-                            " VALUES(?1, ?2)",
-                            "tt", marker, r->sop_uid);
+        int marked = exec(ix, "PRAGMA synchronous = FULL") == SQLITE_OK &&
+                     nd_index_meta_set(ix, marker, r->sop_uid) == 0;
         exec(ix, "PRAGMA synchronous = NORMAL");
-        if (rc != SQLITE_OK)
+        if (!marked)
             return nd_sql_err(ix);
         rc = replace_rows(ix, r, place, user, placed, marker, 0);
     }
