@@ -433,12 +433,6 @@ static void show_one(const char *storage, const struct kept *x)
 
 /* ---- accept ---- */
 
-static int route(void *user, const struct nd_instance_rec *r,
-                 const char *origin, struct nd_route_dest *out, int max)
-{
-    return nd_forward_plan(user, r, origin, out, max);
-}
-
 /* 0 accepted, 1 not (said why on stderr) */
 static int accept_one(nd_archive *ar, nd_index *ix, nd_audit *audit,
                       const struct nd_config *cfg, const char *user,
@@ -695,7 +689,7 @@ int nd_cmd_conflicts(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    nd_index_set_router(ix, route, &cfg);
+    nd_index_set_router(ix, nd_forward_plan_route, &cfg);
     int redone = 0;
     if (nd_index_recover_accepts(ix, dir, &redone) < 0)
         fprintf(stderr, "consort-node conflicts: cannot finish an earlier "

@@ -223,12 +223,6 @@ static enum outcome import_one(struct run *rn, const char *path, char *why,
     return IMPORTED;
 }
 
-static int route(void *user, const struct nd_instance_rec *r,
-                 const char *origin, struct nd_route_dest *out, int max)
-{
-    return nd_forward_plan(user, r, origin, out, max);
-}
-
 int nd_cmd_import(int argc, char **argv)
 {
     const char *cfg_path = NULL, *storage = NULL, *user = NULL;
@@ -271,7 +265,7 @@ int nd_cmd_import(int argc, char **argv)
         fprintf(stderr, "consort-node import: %s\n", err);
         goto out;
     }
-    nd_index_set_router(rn.ix, route, &cfg);
+    nd_index_set_router(rn.ix, nd_forward_plan_route, &cfg);
     nd_config_audit_path(&cfg, audit_path, sizeof audit_path);
     if (nd_audit_open(audit_path, &audit, err, sizeof err) < 0) {
         fprintf(stderr, "consort-node import: %s\n", err);

@@ -143,6 +143,13 @@ int nd_forward_plan(const struct nd_config *cfg,
     return n;
 }
 
+int nd_forward_plan_route(void *user, const struct nd_instance_rec *r,
+                          const char *study_origin,
+                          struct nd_route_dest *out, int max)
+{
+    return nd_forward_plan(user, r, study_origin, out, max);
+}
+
 int nd_forward_route(void *user, const struct nd_instance_rec *r,
                      const char *origin, struct nd_route_dest *out, int max)
 {

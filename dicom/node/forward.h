@@ -22,6 +22,13 @@ int nd_forward_plan(const struct nd_config *cfg,
                     const struct nd_instance_rec *r, const char *study_origin,
                     struct nd_route_dest *out, int max);
 
+/* The index router (nd_router_fn) of a command beside the node (import,
+ * conflicts accept): nd_forward_plan, user the struct nd_config; the
+ * running node's forwarders find the queue items at their next look. */
+int nd_forward_plan_route(void *user, const struct nd_instance_rec *r,
+                          const char *study_origin,
+                          struct nd_route_dest *out, int max);
+
 /* The index router (nd_router_fn) of the running node: nd_forward_plan,
  * and the forwarders of those peers woken; user is the nd_forward. */
 int nd_forward_route(void *user, const struct nd_instance_rec *r,
