@@ -747,6 +747,23 @@ static int study_dir(const struct app *a, char *dir, size_t len)
     return vw_mkdirs(dir);
 }
 
+/* The bounding box (x0, y0, x1, y1) of rectangle in (x0, y0, x1, y1)
+ * mapped by map (screen to image or back: a turn swaps the axes). */
+static void map_box(void (*map)(const rnd_image *, const struct rnd_view *,
+                                int, int, double, double, double *,
+                                double *),
+                    const rnd_image *tex, const struct rnd_view *v, int cw,
+                    int ch, const double in[4], double out[4])
+{
+    out[0] = out[1] = INFINITY, out[2] = out[3] = -INFINITY;
+    for (int k = 0; k < 4; k++) {
+        double x, y;
+        map(tex, v, cw, ch, in[k & 1 ? 2 : 0], in[k & 2 ? 3 : 1], &x, &y);
+        out[0] = fmin(out[0], x), out[2] = fmax(out[2], x);
+        out[1] = fmin(out[1], y), out[3] = fmax(out[3], y);
+    }
+}
+
 /* The part of the image on screen in viewport i, as a displayed area
  * (TLHC x, y, BRHC x, y, pixels counted from 1: PS3.3 C.10.4); 0 when it
  * is the whole image fitted and centred (no area to save). A pan alone
@@ -759,17 +776,12 @@ static int shown_area(const struct app *a, int i, int area[4])
         return 0;
     int x, y, cw, ch;
     cell(a, i, a->fb_w, a->fb_h, &x, &y, &cw, &ch);
-    double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
-    for (int k = 0; k < 4; k++) {
-        double ix, iy;
-        rnd_screen_to_image(vp->tex, &vp->view, cw, ch, k & 1 ? cw : 0,
-                            k & 2 ? ch : 0, &ix, &iy);
-        x0 = fmin(x0, ix), x1 = fmax(x1, ix);
-        y0 = fmin(y0, iy), y1 = fmax(y1, iy);
-    }
+    const double screen[4] = {0, 0, cw, ch};
+    double b[4];
+    map_box(rnd_screen_to_image, vp->tex, &vp->view, cw, ch, screen, b);
     /* image x in [i, i + 1) is pixel column i + 1 */
-    area[0] = (int)floor(x0) + 1, area[1] = (int)floor(y0) + 1;
-    area[2] = (int)ceil(x1), area[3] = (int)ceil(y1);
+    area[0] = (int)floor(b[0]) + 1, area[1] = (int)floor(b[1]) + 1;
+    area[2] = (int)ceil(b[2]), area[3] = (int)ceil(b[3]);
     return area[2] >= area[0] && area[3] >= area[1];
 }
 
@@ -783,24 +795,19 @@ static void show_area(struct app *a, int i, const int area[4])
         return;
     int x, y, cw, ch;
     cell(a, i, a->fb_w, a->fb_h, &x, &y, &cw, &ch);
-    double ax0 = fmin(area[0], area[2]) - 1, ax1 = fmax(area[0], area[2]);
-    double ay0 = fmin(area[1], area[3]) - 1, ay1 = fmax(area[1], area[3]);
+    const double img[4] = {fmin(area[0], area[2]) - 1,
+                           fmin(area[1], area[3]) - 1,
+                           fmax(area[0], area[2]), fmax(area[1], area[3])};
     struct rnd_view v = vp->view;
     v.zoom = 1, v.pan_x = v.pan_y = 0;
-    double sx0 = INFINITY, sy0 = INFINITY, sx1 = -INFINITY, sy1 = -INFINITY;
-    for (int k = 0; k < 4; k++) {
-        double sx, sy;
-        rnd_image_to_screen(vp->tex, &v, cw, ch, k & 1 ? ax1 : ax0,
-                            k & 2 ? ay1 : ay0, &sx, &sy);
-        sx0 = fmin(sx0, sx), sx1 = fmax(sx1, sx);
-        sy0 = fmin(sy0, sy), sy1 = fmax(sy1, sy);
-    }
-    if (!(sx1 > sx0 && sy1 > sy0))
+    double b[4];
+    map_box(rnd_image_to_screen, vp->tex, &v, cw, ch, img, b);
+    if (!(b[2] > b[0] && b[3] > b[1]))
         return;
-    v.zoom = fmin(cw / (sx1 - sx0), ch / (sy1 - sy0));
+    v.zoom = fmin(cw / (b[2] - b[0]), ch / (b[3] - b[1]));
     double cx, cy;
-    rnd_image_to_screen(vp->tex, &v, cw, ch, (ax0 + ax1) / 2, (ay0 + ay1) / 2,
-                        &cx, &cy);
+    rnd_image_to_screen(vp->tex, &v, cw, ch, (img[0] + img[2]) / 2,
+                        (img[1] + img[3]) / 2, &cx, &cy);
     vp->view.zoom = v.zoom;
     vp->view.pan_x = cw / 2.0 - cx;
     vp->view.pan_y = ch / 2.0 - cy;
