@@ -736,13 +736,27 @@ static void open_font(struct app *a, int h)
 }
 
 /* Shows every viewport's first slice and fits it into its cell. */
+/* Study Instance UID of the active viewport's series ("" if none). */
+static void active_study(const struct app *a, char *uid, size_t len)
+{
+    uid[0] = '\0';
+    if (a->n_vp)
+        vw_image_text(&a->vp[a->active].im, DCX_TAG(0x0020, 0x000D), uid,
+                      len);
+}
+
+/* Synchronised scrolling of viewport i goes on from its slice now. */
+static void sync_here(struct app *a, int i)
+{
+    memcpy(a->sync_at[i], vw_vp_slice(&a->vp[i])->pos, sizeof a->sync_at[i]);
+}
+
 /* The study's folder in the viewer's cache, where presentation states
  * are saved (created). */
 static int study_dir(const struct app *a, char *dir, size_t len)
 {
-    char uid[68] = "";
-    vw_image_text(&a->vp[a->active].im, DCX_TAG(0x0020, 0x000D), uid,
-                  sizeof uid);
+    char uid[68];
+    active_study(a, uid, sizeof uid);
     vw_cache_dir(uid[0] ? uid : "unknown-study", dir, len);
     return vw_mkdirs(dir);
 }
@@ -852,8 +866,7 @@ static void load_presents(struct app *a, int apply_newest,
     char **states = NULL, err[300], uid[68] = "";
     int n_states = 0;
     if (a->o.archive) {
-        vw_image_text(&a->vp[a->active].im, DCX_TAG(0x0020, 0x000D), uid,
-                      sizeof uid);
+        active_study(a, uid, sizeof uid);
         if (vw_archive_states(a->o.archive, uid, &states, &n_states, err,
                               sizeof err) < 0)
             n_states = 0;
@@ -918,8 +931,7 @@ static void node_holds(struct app *a, const char *sop_class,
     char uid[68] = "";
     if (!a->o.node || !a->n_vp)
         return;
-    vw_image_text(&a->vp[a->active].im, DCX_TAG(0x0020, 0x000D), uid,
-                  sizeof uid);
+    active_study(a, uid, sizeof uid);
     for (int i = 0; i < a->n_studies; i++) {
         struct vw_study *st = &a->studies[i];
         if (strcmp(st->uid, uid) != 0)
@@ -1020,9 +1032,7 @@ static int reset_all(struct app *a, int w, int h, char *err, size_t errlen)
             (a->o.screenshot || show_nearest(a, &a->vp[i]) < 0))
             return -1;
         vw_vp_reset(&a->vp[i], &a->vo, cw, ch);
-        /* synchronised scrolling goes on from where the new series are */
-        memcpy(a->sync_at[i], vw_vp_slice(&a->vp[i])->pos,
-               sizeof a->sync_at[i]);
+        sync_here(a, i); /* synchronised scrolling goes on from here */
     }
     /* a study opened again comes back as it was read: its presentation
      * states are looked for once the first image is on screen (the
@@ -1058,8 +1068,7 @@ static void toggle_sync(struct app *a)
 {
     a->sync = !a->sync;
     for (int i = 0; a->sync && i < a->n_vp; i++)
-        memcpy(a->sync_at[i], vw_vp_slice(&a->vp[i])->pos,
-               sizeof a->sync_at[i]);
+        sync_here(a, i);
     follow(a);
 }
 
@@ -1932,8 +1941,7 @@ static void open_new(struct app *a, const vw_scan *sc, const int *which,
             break;
         }
         vw_vp_reset(&a->vp[i], &a->vo, cw, ch);
-        memcpy(a->sync_at[i], vw_vp_slice(&a->vp[i])->pos,
-               sizeof a->sync_at[i]);
+        sync_here(a, i);
         a->active = i;
         load_presents(a, 1, cache);
     }
