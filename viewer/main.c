@@ -313,6 +313,11 @@ struct app {
     int report_open, report_field;
     char report[2][4096];
     int presents_pending; /* look for the states after the next frame */
+    /* the archive's presentation states of study arch_uid (its index,
+     * asked once per opening, not once per viewport) */
+    char arch_uid[68];
+    char **arch_states;
+    int n_arch_states;
     int beside;         /* the study being opened goes beside the series on
                            screen (Shift+Enter: a prior exam to compare),
                            its first image series in a viewport of its own */
@@ -848,6 +853,18 @@ static void apply_present(struct app *a, int i)
              p->when);
 }
 
+/* The archive's states asked for are forgotten (a study opened again may
+ * have new ones). */
+static void forget_arch_states(struct app *a)
+{
+    for (int i = 0; i < a->n_arch_states; i++)
+        free(a->arch_states[i]);
+    free(a->arch_states);
+    a->arch_states = NULL;
+    a->n_arch_states = 0;
+    a->arch_uid[0] = '\0';
+}
+
 /* The states beside the active series; the newest applied if asked.
  * cache: the folders read for another viewport already (or NULL). */
 static void load_presents(struct app *a, int apply_newest,
@@ -863,22 +880,21 @@ static void load_presents(struct app *a, int apply_newest,
     study_dir(a, dir, sizeof dir);
     /* an archive's states: from its index, not its folders (data/xx hold
      * every study's files) */
-    char **states = NULL, err[300], uid[68] = "";
-    int n_states = 0;
-    if (a->o.archive) {
-        active_study(a, uid, sizeof uid);
-        if (vw_archive_states(a->o.archive, uid, &states, &n_states, err,
-                              sizeof err) < 0)
-            n_states = 0;
+    char uid[68], err[300];
+    active_study(a, uid, sizeof uid);
+    if (a->o.archive && strcmp(uid, a->arch_uid) != 0) {
+        forget_arch_states(a);
+        if (vw_archive_states(a->o.archive, uid, &a->arch_states,
+                              &a->n_arch_states, err, sizeof err) == 0)
+            snprintf(a->arch_uid, sizeof a->arch_uid, "%s", uid);
     }
     static const char *const none[1] = {NULL};
     a->n_presents = vw_present_find(
         &a->vp[a->active], dir, cache,
-        a->o.archive ? (states ? (const char *const *)states : none) : NULL,
-        n_states, &a->presents);
-    for (int i = 0; i < n_states; i++)
-        free(states[i]);
-    free(states);
+        !a->o.archive     ? NULL
+        : a->arch_states ? (const char *const *)a->arch_states
+                         : none,
+        a->n_arch_states, &a->presents);
     if (apply_newest && a->n_presents > 0)
         apply_present(a, 0);
 }
@@ -1025,6 +1041,7 @@ static int show_nearest(struct app *a, struct vw_vp *vp)
 
 static int reset_all(struct app *a, int w, int h, char *err, size_t errlen)
 {
+    forget_arch_states(a); /* a study opened again: its states asked anew */
     for (int i = 0; i < a->n_vp; i++) {
         int x, y, cw, ch;
         cell(a, i < a->layout ? i : 0, w, h, &x, &y, &cw, &ch);
