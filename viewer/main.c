@@ -321,8 +321,6 @@ struct app {
     int beside;         /* the study being opened goes beside the series on
                            screen (Shift+Enter: a prior exam to compare),
                            its first image series in a viewport of its own */
-    int fb_w, fb_h;     /* the window's drawable size, for what a key or a
-                           state does to a viewport's view */
 };
 
 /* A benchmark's marker: the wall clock, which the caller compares with
@@ -787,14 +785,15 @@ static void map_box(void (*map)(const rnd_image *, const struct rnd_view *,
  * (TLHC x, y, BRHC x, y, pixels counted from 1: PS3.3 C.10.4); 0 when it
  * is the whole image fitted and centred (no area to save). A pan alone
  * (the zoom still fitted) moves the part on screen too. */
-static int shown_area(const struct app *a, int i, int area[4])
+static int shown_area(const struct app *a, int i, int w, int h,
+                      int area[4])
 {
     const struct vw_vp *vp = &a->vp[i];
     int moved = vp->view.pan_x != 0 || vp->view.pan_y != 0;
-    if ((vp->fit && !moved) || !vp->tex || !a->fb_w)
+    if ((vp->fit && !moved) || !vp->tex)
         return 0;
     int x, y, cw, ch;
-    cell(a, i, a->fb_w, a->fb_h, &x, &y, &cw, &ch);
+    cell(a, i, w, h, &x, &y, &cw, &ch);
     const double screen[4] = {0, 0, cw, ch};
     double b[4];
     map_box(rnd_screen_to_image, vp->tex, &vp->view, cw, ch, screen, b);
@@ -807,13 +806,14 @@ static int shown_area(const struct app *a, int i, int area[4])
 /* A state's displayed area in viewport i, scaled to fit (PS3.3 C.10.4
  * SCALE TO FIT) and centred; its corners may come in any order (the
  * state's rotation decides which is top left). */
-static void show_area(struct app *a, int i, const int area[4])
+static void show_area(struct app *a, int i, int w, int h,
+                      const int area[4])
 {
     struct vw_vp *vp = &a->vp[i];
-    if (!vp->tex || !a->fb_w)
+    if (!vp->tex)
         return;
     int x, y, cw, ch;
-    cell(a, i, a->fb_w, a->fb_h, &x, &y, &cw, &ch);
+    cell(a, i, w, h, &x, &y, &cw, &ch);
     const double img[4] = {fmin(area[0], area[2]) - 1,
                            fmin(area[1], area[3]) - 1,
                            fmax(area[0], area[2]), fmax(area[1], area[3])};
@@ -833,7 +833,7 @@ static void show_area(struct app *a, int i, const int area[4])
     vp->fit = 0;
 }
 
-static void apply_present(struct app *a, int i)
+static void apply_present(struct app *a, int i, int w, int h)
 {
     struct vw_vp *vp = &a->vp[a->active];
     char err[300];
@@ -844,7 +844,7 @@ static void apply_present(struct app *a, int i)
         return;
     }
     if (has_area)
-        show_area(a, a->active, area);
+        show_area(a, a->active, w, h, area);
     a->present_idx = i;
     const struct vw_present *p = &a->presents[i];
     snprintf(a->note, sizeof a->note,
@@ -868,7 +868,7 @@ static void forget_arch_states(struct app *a)
 /* The states beside the active series; the newest applied if asked.
  * cache: the folders read for another viewport already (or NULL). */
 static void load_presents(struct app *a, int apply_newest,
-                          vw_present_cache *cache)
+                          vw_present_cache *cache, int w, int h)
 {
     free(a->presents);
     a->presents = NULL;
@@ -896,14 +896,14 @@ static void load_presents(struct app *a, int apply_newest,
                          : none,
         a->n_arch_states, &a->presents);
     if (apply_newest && a->n_presents > 0)
-        apply_present(a, 0);
+        apply_present(a, 0, w, h);
 }
 
 /* Every viewport's series gets its newest state (marks belong to their
  * images, so they add up; a study opened from media has its GSPS in a
  * series folder of its own); the active viewport's is applied last, so
  * its list is the one P goes through. 1 if any was applied. */
-static int load_all_presents(struct app *a)
+static int load_all_presents(struct app *a, int w, int h)
 {
     int keep = a->active, any = 0;
     vw_present_cache *cache = vw_present_cache_new(); /* NULL: each reads */
@@ -911,11 +911,11 @@ static int load_all_presents(struct app *a)
         if (i == keep)
             continue;
         a->active = i;
-        load_presents(a, 1, cache);
+        load_presents(a, 1, cache, w, h);
         any |= a->n_presents > 0;
     }
     a->active = keep;
-    load_presents(a, 1, cache);
+    load_presents(a, 1, cache, w, h);
     vw_present_cache_free(cache);
     return any || a->n_presents > 0;
 }
@@ -963,7 +963,7 @@ static void node_holds(struct app *a, const char *sop_class,
     }
 }
 
-static void save_present(struct app *a)
+static void save_present(struct app *a, int w, int h)
 {
     char dir[1100];
     const char *who;
@@ -971,7 +971,7 @@ static void save_present(struct app *a)
         return;
     char msg[400] = "", kmsg[400] = "";
     int area[4];
-    int has_area = shown_area(a, a->active, area);
+    int has_area = shown_area(a, a->active, w, h, area);
     if ((vw_annots_count(a->tools.annots) || !a->n_keys) &&
         vw_present_save(&a->vp[a->active], &a->tools,
                         has_area ? area : NULL, dir, who,
@@ -985,7 +985,7 @@ static void save_present(struct app *a)
     snprintf(a->note, sizeof a->note, "%s%s%s", msg, *msg && *kmsg ? "; " : "",
              kmsg);
     int keep = a->present_idx;
-    load_presents(a, 0, NULL);
+    load_presents(a, 0, NULL, w, h);
     a->present_idx = keep;
 }
 
@@ -1573,7 +1573,7 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         vw_tools_edit_text(t))
         return 0;
     if (ctrl && k->sym == SDLK_s) {
-        save_present(a);
+        save_present(a, w, h);
         return 0;
     }
     if (k->sym == SDLK_k && (k->mod & KMOD_SHIFT)) {
@@ -1605,7 +1605,7 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         return 0;
     }
     if (k->sym == SDLK_p && a->n_presents > 0) {
-        apply_present(a, (a->present_idx + 1) % a->n_presents);
+        apply_present(a, (a->present_idx + 1) % a->n_presents, w, h);
         return 0;
     }
     if (ctrl && (k->sym == SDLK_z || k->sym == SDLK_y)) {
@@ -1883,7 +1883,8 @@ static int open_beside(struct app *a, char **paths, int n_paths,
         a->layout = a->n_vp == 2 ? 2 : 4;
         refit(a, w, h);
     }
-    load_presents(a, 0, NULL); /* P: the prior's states, not the other's */
+    /* P: the prior's states, not the other's */
+    load_presents(a, 0, NULL, w, h);
     a->browsing = 0;
     return 1;
 }
@@ -1960,10 +1961,10 @@ static void open_new(struct app *a, const vw_scan *sc, const int *which,
         vw_vp_reset(&a->vp[i], &a->vo, cw, ch);
         sync_here(a, i);
         a->active = i;
-        load_presents(a, 1, cache);
+        load_presents(a, 1, cache, w, h);
     }
     a->active = keep;
-    load_presents(a, 0, cache); /* the list P goes through */
+    load_presents(a, 0, cache, w, h); /* the list P goes through */
     vw_present_cache_free(cache);
     refit(a, w, h);
 }
@@ -2244,7 +2245,6 @@ static int interactive(struct app *a)
     for (;;) {
         struct vw_vp *av = &a->vp[a->active];
         text_input(a);
-        a->fb_w = w, a->fb_h = h;
         if (a->playing && !a->browsing && now_ms() >= a->next_frame_ms) {
             /* a late frame is dropped rather than run behind */
             vw_vp_step(av, a->rc, av->cur + 1 >= av->st.n ? -av->st.n : 1);
@@ -2282,7 +2282,7 @@ static int interactive(struct app *a)
             }
             if (a->presents_pending && !a->browsing) {
                 a->presents_pending = 0;
-                dirty = load_all_presents(a);
+                dirty = load_all_presents(a, w, h);
             }
         }
         if (a->timing && a->shown_first && !a->reported_loaded) {
@@ -2419,7 +2419,8 @@ static int interactive(struct app *a)
             if (c < a->n_vp && c != a->active) {
                 a->active = c;
                 a->playing = 0;
-                load_presents(a, 0, NULL); /* P goes through this series' */
+                /* P goes through this series' */
+                load_presents(a, 0, NULL, w, h);
                 dirty = 1;
             }
             drag = ev.button.button;
