@@ -67,11 +67,9 @@ int vw_orientation_letters(const char *s, double out[3])
 double vw_modality_value(const struct rnd_lut *lut, double slope,
                          double intercept, double v)
 {
-    if (!lut || !lut->count || !lut->data)
-        return v * slope + intercept;
-    double k = v - lut->first;
-    k = k < 0 ? 0 : k > lut->count - 1 ? lut->count - 1 : k;
-    return lut->data[(size_t)k];
+    return lut ? vw_lut_or_rescale(lut->data, (int)lut->count, lut->first,
+                                   slope, intercept, v)
+               : v * slope + intercept;
 }
 
 double vw_sample(const struct rnd_frame *f, const void *px, size_t i)

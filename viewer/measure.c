@@ -94,14 +94,14 @@ static int64_t stored_at(const struct vw_px *px, long i)
     return v;
 }
 
-static double modality_of(const struct vw_px *px, int64_t v)
+double vw_lut_or_rescale(const uint16_t *lut, int n, int first, double slope,
+                         double intercept, double v)
 {
-    if (px->lut && px->lut_n > 0) {
-        int64_t k = v - px->lut_first;
-        k = k < 0 ? 0 : k >= px->lut_n ? px->lut_n - 1 : k;
-        return px->lut[k];
-    }
-    return v * px->slope + px->intercept;
+    if (!lut || n <= 0)
+        return v * slope + intercept;
+    double k = v - first;
+    k = k < 0 ? 0 : k > n - 1 ? n - 1 : k;
+    return lut[(size_t)k];
 }
 
 int vw_roi_stats(const struct vw_px *px, const struct vw_cal *c,
@@ -135,7 +135,9 @@ int vw_roi_stats(const struct vw_px *px, const struct vw_cal *c,
             int64_t sv = stored_at(px, (long)j * px->width + i);
             if (px->has_pad && sv == px->pad)
                 continue; /* no part of the image */
-            double v = modality_of(px, sv);
+            double v = vw_lut_or_rescale(px->lut, px->lut_n, px->lut_first,
+                                         px->slope, px->intercept,
+                                         (double)sv);
             n++;
             double d = v - mean;
             mean += d / (double)n;

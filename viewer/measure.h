@@ -77,6 +77,12 @@ struct vw_px {
                                     of the image (PS3.3 C.7.5.1.1.2) */
 };
 
+/* The modality value of stored value v: through lut (n entries, the
+ * first for stored value first; clamped to its ends, PS3.3 C.11.1.1)
+ * when there is one, else the rescale. */
+double vw_lut_or_rescale(const uint16_t *lut, int n, int first, double slope,
+                         double intercept, double v);
+
 enum vw_roi_shape { VW_ROI_RECT, VW_ROI_ELLIPSE };
 
 struct vw_roi_stats {
