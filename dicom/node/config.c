@@ -515,6 +515,20 @@ int nd_config_bind_peers(struct nd_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* A yes/no key of a section into *out: 1, or 0 with
+ * "[section] name: 'value' is not yes or no". */
+static int yes_no(struct parse *ps, const char *section, const char *name,
+                  const char *value, int *out)
+{
+    if (strcmp(value, "yes") && strcmp(value, "no")) {
+        snprintf(ps->err, ps->errlen, "[%s] %s: '%s' is not yes or no",
+                 section, name, value);
+        return 0;
+    }
+    *out = strcmp(value, "yes") == 0;
+    return 1;
+}
+
 static int on_entry(void *user, const char *section, const char *name,
                     const char *value)
 {
@@ -534,15 +548,8 @@ static int on_entry(void *user, const char *section, const char *name,
             }
             return set_acl(acls[i], value, ps->err, ps->errlen) == 0;
         }
-        if (strcmp(name, "bind_peers") == 0) {
-            if (strcmp(value, "yes") && strcmp(value, "no")) {
-                snprintf(ps->err, ps->errlen, "[access] bind_peers: '%s' is "
-                                              "not yes or no", value);
-                return 0;
-            }
-            cfg->bind_peers = strcmp(value, "yes") == 0;
-            return 1;
-        }
+        if (strcmp(name, "bind_peers") == 0)
+            return yes_no(ps, section, name, value, &cfg->bind_peers);
         snprintf(ps->err, ps->errlen, "[access] has no key '%s'", name);
         return 0;
     }
@@ -595,25 +602,10 @@ static int on_entry(void *user, const char *section, const char *name,
             }
             return 1;
         }
-        if (strcmp(name, "tls") == 0) {
-            if (strcmp(value, "yes") && strcmp(value, "no")) {
-                snprintf(ps->err, ps->errlen, "[%s] tls: '%s' is not yes or "
-                                              "no", section, value);
-                return 0;
-            }
-            p->tls = strcmp(value, "yes") == 0;
-            return 1;
-        }
-        if (strcmp(name, "accept_corrections") == 0) {
-            if (strcmp(value, "yes") && strcmp(value, "no")) {
-                snprintf(ps->err, ps->errlen, "[%s] accept_corrections: '%s' "
-                                              "is not yes or no", section,
-                         value);
-                return 0;
-            }
-            p->accept_corrections = strcmp(value, "yes") == 0;
-            return 1;
-        }
+        if (strcmp(name, "tls") == 0)
+            return yes_no(ps, section, name, value, &p->tls);
+        if (strcmp(name, "accept_corrections") == 0)
+            return yes_no(ps, section, name, value, &p->accept_corrections);
         if (strcmp(name, "compress") == 0) {
             if (strcmp(value, "lossless") && strcmp(value, "none")) {
                 snprintf(ps->err, ps->errlen, "[%s] compress: '%s' is not "
