@@ -126,8 +126,11 @@ int main(int argc, char **argv)
     }
     const char *uids[1] = {uid};
     struct vw_cal cal = {.kind = VW_CAL_PIXEL, .mm_x = 0.66f, .mm_y = 0.66f};
+    struct vw_cal cals[VW_TOOL_COUNT]; /* one per annotation */
+    for (int t = 0; t < VW_TOOL_COUNT; t++)
+        cals[t] = cal;
     struct vw_gsps_marks m;
-    CHECK(vw_annots_to_marks(l, uids, 1, NULL, &cal, NULL, NULL, &m) == 0 &&
+    CHECK(vw_annots_to_marks(l, uids, 1, NULL, cals, NULL, NULL, &m) == 0 &&
           m.n == VW_TOOL_COUNT);
     const char *images[1] = {argv[1]};
     struct dcx_gsps_desc d = {.images = images, .n_images = 1, .label = "TOOLS",
@@ -199,8 +202,18 @@ int main(int argc, char **argv)
         const char *mfu[1] = {mf};
         unsigned frames[1] = {(unsigned)nf};
         struct vw_gsps_marks m3;
-        CHECK(vw_annots_to_marks(l3, mfu, 1, frames, &cal, NULL, NULL, &m3) == 0 &&
+        /* each frame its own calibration (the depths of an ultrasound
+         * loop): 1 and 2 mm per pixel */
+        struct vw_cal fc[2] = {{.kind = VW_CAL_PIXEL, .mm_x = 1, .mm_y = 1},
+                               {.kind = VW_CAL_PIXEL, .mm_x = 2, .mm_y = 2}};
+        CHECK(vw_annots_to_marks(l3, mfu, 1, frames, fc, NULL, NULL, &m3) == 0 &&
               m3.n == 2 && m3.marks[0].frame == 4 && m3.marks[1].frame == 8);
+        CHECK(m3.marks[0].n_texts == 1 && m3.marks[1].n_texts == 1 &&
+              strstr(m3.marks[0].texts[0].text, "9.9 mm") &&
+              strstr(m3.marks[1].texts[0].text, "14.1 mm"));
+        if (m3.marks[0].n_texts && m3.marks[1].n_texts)
+            printf("  frame labels: %s | %s\n", m3.marks[0].texts[0].text,
+                   m3.marks[1].texts[0].text);
         const char *mimg[1] = {argv[3]};
         struct dcx_gsps_desc d3 = {.images = mimg, .n_images = 1, .label = "CINE",
                                    .marks = m3.marks, .n_marks = m3.n};

@@ -83,6 +83,13 @@ def main():
           abs(s[0]["mm_per_pixel"] - float(ds0.PixelSpacing[1])) < 1e-6,
           "CT scale bar from Pixel Spacing: %.3f mm/pixel" % (
               s[0]["mm_per_pixel"] if s else -1))
+    # the decoded series is kept packed (lossless: every pixel test and
+    # statistic reads it back): under half its decoded size
+    want = sum(sl[2].Rows * sl[2].Columns * 2 for sl in slices)
+    check(len(s) == 6 and s[0]["decoded_bytes"] == want and
+          0 < s[0]["kept_bytes"] < want / 2,
+          "the series kept packed: %s of %d decoded bytes" %
+          (s[0]["kept_bytes"] if s else None, want))
     check(len(s) == 6 and [x["slice"] for x in s[1:]] == [3, 2, n - 1, 0, min(10, n - 1)],
           "wheel down 3, up 1, End, Home, Page Down: slices %s"
           % [x["slice"] for x in s[1:]])

@@ -195,11 +195,20 @@ def main():
                         float(mv.NumericValue),
                         mv.MeasurementUnitsCodeSequence[0].CodeValue)
     length = nums.get("Length", (0, ""))
+    # the ellipse's mean HU, computed here: pixel centres inside the
+    # ellipse inscribed in (50,60)-(90,100) (the viewer keeps its slices
+    # packed: the statistics must be of the very pixels)
+    ds = pydicom.dcmread(CT)
+    hu = ds.pixel_array.astype(float) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    yy, xx = np.mgrid[0:hu.shape[0], 0:hu.shape[1]] + 0.5
+    inside = ((xx - 70) / 20) ** 2 + ((yy - 80) / 20) ** 2 <= 1
+    want_mean = hu[inside].mean()
+    mean = nums.get("Mean", (0, ""))
     check(len(mrs) == 1 and mr.ContentTemplateSequence[0].TemplateIdentifier == "1500" and
           abs(length[0] - 66.1) <= 0.1 and length[1] == "mm" and
-          nums.get("Mean", (0, ""))[1] == "[hnsf'U]",
+          mean[1] == "[hnsf'U]" and abs(mean[0] - want_mean) <= 0.05,
           "the cache holds a TID 1500 measurement report (Comprehensive SR): "
-          "length %s, ellipse mean %s" % (length, nums.get("Mean")))
+          "length %s, ellipse mean %s (numpy: %.2f HU)" % (length, mean, want_mean))
     rc, out = nl.run(["dciodvfy", mrs[0]]) if mrs else (1, "")
     check(mrs and "Error" not in out, "dciodvfy: no error in the measurement report")
     srs = nl.index_rows(storage, "SELECT sop_uid FROM instances WHERE sop_class = "

@@ -552,8 +552,8 @@ int vw_annots_to_marks(const vw_annots *l, const char *const *image_uids,
             img++;
         if (img == n_images)
             continue;
-        int rc = one_mark(a, img, &cals[img], pxs ? pxs[img] : NULL,
-                          units ? units[img] : NULL, &out->marks[out->n]);
+        int rc = one_mark(a, img, &cals[i], pxs ? pxs[i] : NULL,
+                          units ? units[i] : NULL, &out->marks[out->n]);
         /* GSPS counts frames from 1 */
         if (n_frames && n_frames[img] > 1)
             out->marks[out->n].frame = a->frame + 1;

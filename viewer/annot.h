@@ -91,8 +91,9 @@ int vw_annot_measure(const struct vw_annot *a, const struct vw_cal *cal,
 /* The marks of every annotation on images[0..n_images) (those on other
  * images are left out), one mark per annotation, labels as text objects
  * anchored at the annotation. Fills *out (free with
- * vw_annots_free_marks). cals[i]/pxs[i]/units[i] describe images[i] for
- * the labels (pxs may hold NULLs). 0 or -1 (out of memory). */
+ * vw_annots_free_marks). cals[i]/pxs[i]/units[i] describe the image and
+ * frame annotation i (vw_annots_at) is on, for the labels (pxs, units
+ * may be NULL or hold NULLs). 0 or -1 (out of memory). */
 struct vw_gsps_marks {
     struct dcx_gsps_mark *marks;
     size_t n;

@@ -523,8 +523,8 @@ static struct vw_cal annot_cal(const struct app *a, const struct vw_annot *an)
     return (struct vw_cal){.kind = VW_CAL_NONE};
 }
 
-/* The measurement context of slice s of a viewport: calibration, pixels
- * for statistics (grey slices that are decoded), HU for CT. */
+/* The measurement context of slice s of a viewport (the one shown):
+ * calibration, pixels for statistics (grey slices), HU for CT. */
 static void slice_measure(const struct vw_vp *vp, const struct vw_slice *s,
                           struct vw_cal *cal, struct vw_px *px,
                           const struct vw_px **pxp, const char **unit)
@@ -532,9 +532,13 @@ static void slice_measure(const struct vw_vp *vp, const struct vw_slice *s,
     const struct rnd_frame *f = &vp->st.fmt;
     *cal = s->cal;
     *pxp = NULL;
-    if (s->pixels && f->samples == 1 && atomic_load(&s->state) == 2) {
+    int shown = vw_vp_shown(vp);
+    const void *data = shown >= 0 && s == &vp->st.s[shown]
+                           ? vw_vp_pixels(vp)
+                           : NULL;
+    if (data && f->samples == 1) {
         const struct rnd_lut *m = &vp->im.modality_lut;
-        *px = (struct vw_px){s->pixels,      (int)s->w,
+        *px = (struct vw_px){data,           (int)s->w,
                              (int)s->h,      f->bits / 8,
                              f->is_signed,   s->slope,
                              s->intercept,   m->count ? m->data : NULL,
@@ -1388,7 +1392,10 @@ static int script_line(struct app *a, char *line, int w, int h)
             printf("%s%d", i ? "," : "", a->vp[i].cur);
         /* the corner's Loc and Thk of the slice on screen (null: none) */
         const struct vw_slice *sl = vw_vp_slice(vp);
-        printf("],\"location\":");
+        size_t kept, decoded;
+        vw_stack_memory(&vp->st, &kept, &decoded);
+        printf("],\"kept_bytes\":%zu,\"decoded_bytes\":%zu", kept, decoded);
+        printf(",\"location\":");
         json_mm(sl->location);
         printf(",\"thickness\":");
         json_mm(sl->thickness);
@@ -1796,7 +1803,7 @@ static int open_series(struct app *a, char **paths, int n_paths, int first,
     }
     for (int i = 0; i < MAX_VP && i < n_series && rc == 0; i++) {
         rc = vw_vp_open(&a->vp[i], sc, i, i == 0 ? first : 0, a->o.threads,
-                        err, errlen);
+                        !a->o.decode_only, err, errlen);
         a->n_vp += rc == 0;
     }
     vw_scan_free(sc);
@@ -1936,8 +1943,8 @@ static void open_new(struct app *a, const vw_scan *sc, const int *which,
     char err[512];
     int first = a->n_vp;
     for (int k = 0; k < n && a->n_vp < MAX_VP; k++)
-        if (vw_vp_open(&a->vp[a->n_vp], sc, which[k], 0, a->o.threads, err,
-                       sizeof err) == 0)
+        if (vw_vp_open(&a->vp[a->n_vp], sc, which[k], 0, a->o.threads, 1,
+                       err, sizeof err) == 0)
             a->n_vp++;
     if (a->n_vp == first)
         return;

@@ -22,11 +22,9 @@
 #define TEXT_SR_CLASS "1.2.840.10008.5.1.4.1.1.88.11"
 #define COMPREHENSIVE_SR_CLASS "1.2.840.10008.5.1.4.1.1.88.33"
 
-/* The series' files once each, in slice order, with their UIDs and the
- * slice showing each (for statistics). */
+/* The series' files once each, in slice order, with their UIDs. */
 struct images {
     const char **paths, **uids;
-    const struct vw_slice **slice;
     unsigned *frames; /* frames of each image in the series */
     size_t n;
 };
@@ -36,10 +34,9 @@ static int series_images(const struct vw_vp *vp, struct images *im)
     size_t cap = (size_t)vp->st.n;
     im->paths = calloc(cap, sizeof *im->paths);
     im->uids = calloc(cap, sizeof *im->uids);
-    im->slice = calloc(cap, sizeof *im->slice);
     im->frames = calloc(cap, sizeof *im->frames);
     im->n = 0;
-    if (!im->paths || !im->uids || !im->slice || !im->frames)
+    if (!im->paths || !im->uids || !im->frames)
         return -1;
     for (int i = 0; i < vp->st.n; i++) {
         const struct vw_slice *s = &vp->st.s[i];
@@ -55,7 +52,6 @@ static int series_images(const struct vw_vp *vp, struct images *im)
         im->frames[im->n] = 1;
         im->paths[im->n] = s->path;
         im->uids[im->n] = s->sop_uid;
-        im->slice[im->n] = s;
         im->n++;
     }
     return 0;
@@ -65,7 +61,6 @@ static void free_images(struct images *im)
 {
     free(im->paths);
     free(im->uids);
-    free(im->slice);
     free(im->frames);
 }
 
@@ -111,15 +106,100 @@ static int place(int wrc, const struct dcx_error *e, const char *dir,
     return 0;
 }
 
+/* What each annotation of a series (vw_annots_at order) is measured with:
+ * the calibration, grey pixels and unit of the image and frame it is on.
+ * Slices kept packed are unpacked once each, for the annotations on
+ * them. */
+struct contexts {
+    struct vw_cal *cals;
+    struct vw_px *pxs;
+    const struct vw_px **pxp;
+    const char **units;
+    int *slice; /* the slice annotation i is on, -1 none */
+    void **bufs;
+    size_t n;
+};
+
+static void free_contexts(struct contexts *c)
+{
+    for (size_t i = 0; c->bufs && i < c->n; i++)
+        free(c->bufs[i]);
+    free(c->cals);
+    free(c->pxs);
+    free(c->pxp);
+    free(c->units);
+    free(c->slice);
+    free(c->bufs);
+}
+
+/* The pixels of slice j for annotation i: those an earlier annotation on
+ * it has, else its own (unpacked into a buffer of i's). NULL if out of
+ * memory. */
+static const void *context_pixels(const struct vw_vp *vp, struct contexts *c,
+                                  size_t i, int j)
+{
+    for (size_t k = 0; k < i; k++)
+        if (c->slice[k] == j && c->pxp[k])
+            return c->pxs[k].data;
+    const struct vw_slice *s = &vp->st.s[j];
+    if (s->packed && !(c->bufs[i] = malloc(vw_slice_bytes(&vp->st, s))))
+        return NULL;
+    return vw_stack_pixels(&vp->st, s, c->bufs[i]);
+}
+
+static int annot_contexts(const struct vw_vp *vp, const vw_annots *l,
+                          struct contexts *c)
+{
+    size_t na = vw_annots_count(l), m = na ? na : 1;
+    *c = (struct contexts){.n = na};
+    c->cals = calloc(m, sizeof *c->cals);
+    c->pxs = calloc(m, sizeof *c->pxs);
+    c->pxp = calloc(m, sizeof *c->pxp);
+    c->units = calloc(m, sizeof *c->units);
+    c->slice = calloc(m, sizeof *c->slice);
+    c->bufs = calloc(m, sizeof *c->bufs);
+    if (!c->cals || !c->pxs || !c->pxp || !c->units || !c->slice || !c->bufs)
+        return -1;
+    char mod[16] = "";
+    vw_image_text(&vp->im, DCX_TAG_MODALITY, mod, sizeof mod);
+    const struct rnd_frame *f = &vp->st.fmt;
+    const struct rnd_lut *lut = &vp->im.modality_lut;
+    for (size_t i = 0; i < na; i++) {
+        const struct vw_annot *a = vw_annots_at(l, i);
+        c->units[i] = strcmp(mod, "CT") == 0 ? "HU" : "";
+        c->cals[i] = (struct vw_cal){.kind = VW_CAL_NONE};
+        c->slice[i] = -1;
+        for (int j = 0; j < vp->st.n && c->slice[i] < 0; j++)
+            if (vp->st.s[j].frame == a->frame &&
+                strcmp(vp->st.s[j].sop_uid, a->sop_uid) == 0)
+                c->slice[i] = j;
+        if (c->slice[i] < 0)
+            continue;
+        const struct vw_slice *s = &vp->st.s[c->slice[i]];
+        c->cals[i] = s->cal;
+        if (f->samples != 1 || atomic_load(&s->state) != 2)
+            continue;
+        const void *data = context_pixels(vp, c, i, c->slice[i]);
+        if (!data)
+            return -1;
+        c->pxs[i] = (struct vw_px){
+            .data = data, .width = (int)s->w, .height = (int)s->h,
+            .bytes = f->bits / 8, .is_signed = f->is_signed,
+            .slope = s->slope, .intercept = s->intercept,
+            .lut = lut->count ? lut->data : NULL, .lut_n = (int)lut->count,
+            .lut_first = lut->first, .has_pad = s->has_pad, .pad = s->pad};
+        c->pxp[i] = &c->pxs[i];
+    }
+    return 0;
+}
+
 /* The measuring annotations (length, angle, Cobb, ROIs) on the series as
  * a TID 1500 measurement report beside the GSPS: values a GSPS holds only
  * as text. Its image library names only the measured images. 0 written
  * (or nothing to write: *n_out 0), 1 saved but not stored, -1 failed;
  * msg says why when not 0. */
 static int save_measures(const struct images *im, const vw_annots *annots,
-                         const struct vw_cal *cals,
-                         const struct vw_px *const *pxp,
-                         const char *const *units, const char *dir,
+                         const struct contexts *c, const char *dir,
                          const char *creator, const struct vw_node *node,
                          size_t *n_out, char *msg, size_t msglen)
 {
@@ -140,7 +220,8 @@ static int save_measures(const struct images *im, const vw_annots *annots,
         while (k < im->n && strcmp(im->uids[k], a->sop_uid) != 0)
             k++;
         if (k == im->n ||
-            vw_annot_measure(a, &cals[k], pxp[k], units[k], xy[n], &m[n]) < 0)
+            vw_annot_measure(a, &c->cals[i], c->pxp[i], c->units[i], xy[n],
+                             &m[n]) < 0)
             continue;
         if (!slot[k]) {
             used[n_used] = im->paths[k];
@@ -174,44 +255,19 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
                     const struct vw_node *node, char *msg, size_t msglen)
 {
     struct images im;
-    struct vw_cal *cals = NULL;
-    struct vw_px *pxs = NULL;
-    const struct vw_px **pxp = NULL;
-    const char **units = NULL;
+    struct contexts c = {0};
     struct vw_gsps_marks marks = {0};
     int rc = -1;
     if (series_images(vp, &im) < 0 || im.n == 0) {
         snprintf(msg, msglen, "no images to refer to");
         goto out;
     }
-    cals = calloc(im.n, sizeof *cals);
-    pxs = calloc(im.n, sizeof *pxs);
-    pxp = calloc(im.n, sizeof *pxp);
-    units = calloc(im.n, sizeof *units);
-    if (!cals || !pxs || !pxp || !units) {
+    if (annot_contexts(vp, t->annots, &c) < 0) {
         snprintf(msg, msglen, "out of memory");
         goto out;
     }
-    char mod[16] = "";
-    vw_image_text(&vp->im, DCX_TAG_MODALITY, mod, sizeof mod);
-    const struct rnd_frame *f = &vp->st.fmt;
-    for (size_t i = 0; i < im.n; i++) {
-        const struct vw_slice *s = im.slice[i];
-        cals[i] = s->cal;
-        units[i] = strcmp(mod, "CT") == 0 ? "HU" : "";
-        if (s->pixels && f->samples == 1 && atomic_load(&s->state) == 2) {
-            const struct rnd_lut *m = &vp->im.modality_lut;
-            pxs[i] = (struct vw_px){s->pixels,      (int)s->w,
-                                    (int)s->h,      f->bits / 8,
-                                    f->is_signed,   s->slope,
-                                    s->intercept,   m->count ? m->data : NULL,
-                                    (int)m->count, m->first,
-                                    s->has_pad,     s->pad};
-            pxp[i] = &pxs[i];
-        }
-    }
-    if (vw_annots_to_marks(t->annots, im.uids, im.n, im.frames, cals, pxp,
-                           units, &marks) < 0) {
+    if (vw_annots_to_marks(t->annots, im.uids, im.n, im.frames, c.cals,
+                           c.pxp, c.units, &marks) < 0) {
         snprintf(msg, msglen, "out of memory");
         goto out;
     }
@@ -251,8 +307,8 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
     /* the state is saved whatever becomes of the report: say both */
     char mmsg[400] = "";
     size_t n_meas;
-    int mr = save_measures(&im, t->annots, cals, pxp, units, dir, creator,
-                           node, &n_meas, mmsg, sizeof mmsg);
+    int mr = save_measures(&im, t->annots, &c, dir, creator, node, &n_meas,
+                           mmsg, sizeof mmsg);
     size_t used = strlen(msg);
     if (mr == 0 && n_meas > 0)
         snprintf(msg + used, msglen - used,
@@ -261,10 +317,7 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
         snprintf(msg + used, msglen - used, "; %s", mmsg);
 out:
     vw_annots_free_marks(&marks);
-    free(cals);
-    free(pxs);
-    free(pxp);
-    free(units);
+    free_contexts(&c);
     free_images(&im);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -275,7 +276,7 @@ static int cmp_slice(const void *a, const void *b)
     return x->frame < y->frame ? -1 : x->frame > y->frame;
 }
 
-static void range(struct vw_stack *st, struct vw_slice *s)
+static void range(struct vw_stack *st, struct vw_slice *s, const void *px)
 {
     const struct rnd_frame *f = &st->fmt;
     if (f->samples != 1 || f->photometric == RND_PALETTE) {
@@ -286,7 +287,7 @@ static void range(struct vw_stack *st, struct vw_slice *s)
     size_t n = (size_t)s->w * s->h;
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < n; i++) {
-        double v = vw_sample(f, s->pixels, i);
+        double v = vw_sample(f, px, i);
         lo = v < lo ? v : lo;
         hi = v > hi ? v : hi;
     }
@@ -327,11 +328,60 @@ static void finish(struct vw_stack *st, struct vw_slice *s, int state)
     pthread_mutex_unlock(&st->mu);
 }
 
+/* bytes of a pixel: its samples together */
+static size_t pixel_bytes(const struct vw_stack *st)
+{
+    return (size_t)st->fmt.samples * (st->fmt.bits / 8);
+}
+
+size_t vw_slice_bytes(const struct vw_stack *st, const struct vw_slice *s)
+{
+    return (size_t)s->w * s->h * pixel_bytes(st);
+}
+
+const void *vw_stack_pixels(const struct vw_stack *st,
+                            const struct vw_slice *s, void *buf)
+{
+    if (atomic_load(&s->state) != 2 || !s->pixels)
+        return NULL;
+    if (!s->packed)
+        return s->pixels;
+    if (vw_unpack(st->unpacker, s->pixels, s->packed, buf,
+                  vw_slice_bytes(st, s), pixel_bytes(st)) < 0)
+        return NULL;
+    return buf;
+}
+
+/* Keeps what a decoder decoded into *raw in slice s: packed if that saves
+ * memory (raw is kept for the next slice), else raw itself (taken). */
+static void keep(struct vw_stack *st, vw_packer *pk, struct vw_slice *s,
+                 void **raw, size_t n)
+{
+    size_t len = 0;
+    void *packed = pk ? vw_pack(pk, *raw, n, pixel_bytes(st), &len) : NULL;
+    if (packed) {
+        s->pixels = packed;
+        s->packed = len;
+    } else {
+        s->pixels = *raw;
+        *raw = NULL;
+    }
+}
+
 static void *decoder(void *arg)
 {
     struct vw_stack *st = arg;
     dcx_ds *ds = NULL;
     char open_path[1024] = "";
+    /* one buffer decoded into while slices are packed; a packer of its
+     * own (none: slices kept as decoded) */
+    void *raw = NULL;
+    size_t raw_cap = 0;
+    vw_packer *pk = st->pack ? vw_packer_create() : NULL;
+    /* below the thread that draws: the first image, scrolling and W/L
+     * come before the rest of the series on a busy machine (Linux: a
+     * thread's own nice value) */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), 5);
     int i;
     while (!atomic_load(&st->stop) && (i = next_slice(st)) >= 0) {
         struct vw_slice *s = &st->s[i];
@@ -364,18 +414,20 @@ static void *decoder(void *arg)
         }
         s->w = in.columns;
         s->h = in.rows;
-        s->pixels = malloc(in.frame_bytes);
-        if (!s->pixels ||
-            dcx_pixel_decode(ds, s->frame, NULL, s->pixels,
-                             in.frame_bytes) < 0) {
+        if (!raw || raw_cap < in.frame_bytes) {
+            free(raw);
+            raw_cap = in.frame_bytes;
+            raw = malloc(raw_cap);
+        }
+        if (!raw ||
+            dcx_pixel_decode(ds, s->frame, NULL, raw, in.frame_bytes) < 0) {
             snprintf(s->err, sizeof s->err, "%s",
-                     s->pixels ? dcx_ds_errmsg(ds) : "out of memory");
-            free(s->pixels);
-            s->pixels = NULL;
+                     raw ? dcx_ds_errmsg(ds) : "out of memory");
             finish(st, s, -1);
             continue;
         }
-        range(st, s);
+        range(st, s, raw);
+        keep(st, pk, s, &raw, in.frame_bytes);
         /* overlay planes travel with their image */
         size_t px = (size_t)s->w * s->h;
         uint8_t *ov = malloc(px);
@@ -386,6 +438,8 @@ static void *decoder(void *arg)
         finish(st, s, 2);
     }
     dcx_ds_close(ds);
+    free(raw);
+    vw_packer_destroy(pk);
     return NULL;
 }
 
@@ -468,7 +522,7 @@ void vw_scan_free(vw_scan *sc)
 }
 
 int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
-                  int n_threads, char *err, size_t errlen)
+                  int n_threads, int pack, char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
     pthread_mutex_init(&st->mu, NULL);
@@ -480,7 +534,7 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
     if (!uid) {
         snprintf(err, errlen, "there are %d series, not %d", sc->n_series,
                  series + 1);
-        return -1;
+        goto fail;
     }
     snprintf(st->series_uid, sizeof st->series_uid, "%s", uid);
     int total = 0;
@@ -490,7 +544,7 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
     st->s = calloc((size_t)total, sizeof *st->s);
     if (!st->s) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        goto fail;
     }
     for (int i = 0; i < n; i++) {
         if (strcmp(h[i].series, st->series_uid) != 0)
@@ -555,12 +609,12 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
             break;
     if (!ds) {
         snprintf(err, errlen, "%s: %s", st->s[0].path, e0.msg);
-        return -1;
+        goto fail;
     }
     if (dcx_pixel_info_get(ds, NULL, &in) < 0) {
         snprintf(err, errlen, "%s: %s", st->s[k].path, dcx_ds_errmsg(ds));
         dcx_ds_close(ds);
-        return -1;
+        goto fail;
     }
     dcx_ds_close(ds);
     st->frame_bytes = in.frame_bytes;
@@ -570,6 +624,9 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
     st->fmt.bits = in.bits_allocated;
     st->fmt.is_signed = in.pixel_representation == 1;
     st->fmt.photometric = vw_photometric(in.photometric);
+    /* packing needs a packer to read slices back with */
+    st->unpacker = pack ? vw_packer_create() : NULL;
+    st->pack = st->unpacker != NULL;
     /* a padding value written as US for signed samples (it should be SS):
      * the same bits as the decoded, sign-extended samples */
     for (int i = 0; st->fmt.is_signed && st->fmt.bits < 32 && i < st->n; i++)
@@ -588,9 +645,27 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
             st->n_threads++;
     if (st->n_threads == 0) {
         snprintf(err, errlen, "cannot start a decoder thread");
-        return -1;
+        goto fail;
     }
     return 0;
+fail:
+    vw_stack_close(st);
+    return -1;
+}
+
+void vw_stack_memory(const struct vw_stack *st, size_t *out_kept,
+                     size_t *out_decoded)
+{
+    size_t kept = 0, decoded = 0;
+    for (int i = 0; i < st->n; i++) {
+        const struct vw_slice *s = &st->s[i];
+        if (atomic_load(&s->state) != 2)
+            continue;
+        decoded += vw_slice_bytes(st, s);
+        kept += s->packed ? s->packed : vw_slice_bytes(st, s);
+    }
+    *out_kept = kept;
+    *out_decoded = decoded;
 }
 
 int vw_stack_wait(struct vw_stack *st, int i)
@@ -622,6 +697,7 @@ void vw_stack_close(struct vw_stack *st)
         free(st->s[i].overlay);
     }
     free(st->s);
+    vw_packer_destroy(st->unpacker);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->ready);
     memset(st, 0, sizeof *st);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "measure.h"
+#include "pack.h"
 #include "rnd/rnd.h"
 
 struct vw_slice {
@@ -42,7 +43,9 @@ struct vw_slice {
     double aspect;        /* a pixel's height / width */
     uint32_t w, h;        /* columns, rows (when decoded): a DR series may
                              hold a portrait and a landscape view */
-    void *pixels;
+    void *pixels;         /* decoded samples, or their packed form (read
+                             them with vw_stack_pixels) */
+    size_t packed;        /* bytes of the packed form; 0: as decoded */
     uint8_t *overlay;     /* overlay planes (60xx), columns x rows; NULL */
     atomic_int state;     /* 0 waiting, 1 decoding, 2 ready, -1 failed */
     char err[300];
@@ -61,6 +64,8 @@ struct vw_stack {
     atomic_int cursor;       /* the slice on screen: decode near it first */
     atomic_int loaded;
     atomic_int stop;
+    int pack;                /* decoders pack what they decode */
+    vw_packer *unpacker;     /* the main thread's */
     pthread_mutex_t mu;
     pthread_cond_t ready;    /* a slice finished */
     int n_threads;
@@ -89,9 +94,24 @@ void vw_scan_free(vw_scan *sc);
 
 /* Collects the slices of series number `series` (in the order the series
  * first appear in the scan) and starts n_threads decoders (0: one per
- * core). 0, or -1 with err. */
+ * core), which pack the slices they decode if `pack`. 0, or -1 with
+ * err. */
 int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
-                  int n_threads, char *err, size_t errlen);
+                  int n_threads, int pack, char *err, size_t errlen);
+
+/* Bytes of slice s's decoded samples. */
+size_t vw_slice_bytes(const struct vw_stack *st, const struct vw_slice *s);
+
+/* The decoded samples of slice s: its own buffer, or unpacked into buf
+ * (vw_slice_bytes long) if it is kept packed. NULL if it is not decoded
+ * (state 2) or cannot be unpacked. Main thread only. */
+const void *vw_stack_pixels(const struct vw_stack *st,
+                            const struct vw_slice *s, void *buf);
+
+/* Bytes the decoded slices take (packed or not) and would take as
+ * decoded. */
+void vw_stack_memory(const struct vw_stack *st, size_t *out_kept,
+                     size_t *out_decoded);
 
 /* Waits for slice i (moving the decode cursor there). 0, or -1 if it
  * failed (st->s[i].err says why). */

@@ -2,8 +2,9 @@
 #include "viewport.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "measure.h"
@@ -12,11 +13,11 @@
 #include "dcx/tags.h"
 
 int vw_vp_open(struct vw_vp *vp, const vw_scan *sc, int series, int first,
-               int threads, char *err, size_t errlen)
+               int threads, int pack, char *err, size_t errlen)
 {
     memset(vp, 0, sizeof *vp);
-    vp->tex_slice = -1;
-    if (vw_stack_open(&vp->st, sc, series, threads, err, errlen) < 0)
+    vp->tex_slice = vp->px_slice = -1;
+    if (vw_stack_open(&vp->st, sc, series, threads, pack, err, errlen) < 0)
         return -1;
     if (first >= vp->st.n) {
         snprintf(err, errlen, "slice %d: the series has %d", first + 1,
@@ -66,6 +67,7 @@ void vw_vp_close(struct vw_vp *vp)
     if (!vp->open)
         return;
     rnd_image_destroy(vp->tex);
+    free(vp->px);
     vw_image_close(&vp->im);
     vw_stack_close(&vp->st);
     memset(vp, 0, sizeof *vp);
@@ -81,6 +83,38 @@ int vw_vp_shown(const struct vw_vp *vp)
     return vp->failed || !vp->tex ? -1 : vp->pending ? vp->tex_slice : vp->cur;
 }
 
+/* Slice i's samples: its own, or unpacked into px. NULL if out of
+ * memory. */
+static const void *unpacked(struct vw_vp *vp, int i)
+{
+    const struct vw_slice *s = &vp->st.s[i];
+    if (!s->packed || vp->px_slice == i)
+        return s->packed ? vp->px : s->pixels;
+    size_t n = vw_slice_bytes(&vp->st, s);
+    if (vp->px_cap < n) {
+        free(vp->px);
+        vp->px_cap = 0;
+        vp->px_slice = -1;
+        if (!(vp->px = malloc(n)))
+            return NULL;
+        vp->px_cap = n;
+    }
+    vp->px_slice = -1; /* until it holds slice i whole */
+    if (!vw_stack_pixels(&vp->st, s, vp->px))
+        return NULL;
+    vp->px_slice = i;
+    return vp->px;
+}
+
+const void *vw_vp_pixels(const struct vw_vp *vp)
+{
+    int i = vw_vp_shown(vp);
+    if (i < 0 || atomic_load(&vp->st.s[i].state) != 2)
+        return NULL;
+    const struct vw_slice *s = &vp->st.s[i];
+    return !s->packed ? s->pixels : vp->px_slice == i ? vp->px : NULL;
+}
+
 int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen)
 {
     if (vp->tex && vp->tex_slice == vp->cur) {
@@ -89,15 +123,20 @@ int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen)
     }
     const struct vw_slice *s = vw_vp_slice(vp);
     rnd_image *t = NULL;
+    const void *data = NULL;
     if (vw_stack_wait(&vp->st, vp->cur) < 0) {
         snprintf(vp->why, sizeof vp->why, "%.300s frame %u: %.150s", s->path,
                  s->frame, s->err);
+    } else if (!(data = unpacked(vp, vp->cur))) {
+        snprintf(vp->why, sizeof vp->why,
+                 "%.300s frame %u: cannot be unpacked (out of memory)",
+                 s->path, s->frame);
     } else {
         struct rnd_frame f = vp->st.fmt;
         f.width = s->w;
         f.height = s->h;
         f.aspect = s->aspect;
-        f.data = s->pixels;
+        f.data = data;
         f.palette = vp->im.palette[0].count ? vp->im.palette : NULL;
         f.overlay = s->overlay;
         t = rnd_image_create(rc, &f, vp->why, sizeof vp->why);
@@ -255,7 +294,8 @@ int vw_vp_auto_window(const struct vw_vp *vp, double *c, double *w)
     const struct rnd_frame *f = &vp->st.fmt;
     double lo, hi;
     vw_vp_range(vp, s, &lo, &hi);
-    if (f->samples != 1 || !s->pixels || hi <= lo) {
+    const void *px = vw_vp_pixels(vp);
+    if (f->samples != 1 || !px || hi <= lo) {
         *c = (lo + hi) / 2;
         *w = hi - lo + rnd_value_step(s->slope);
         return 0;
@@ -266,7 +306,7 @@ int vw_vp_auto_window(const struct vw_vp *vp, double *c, double *w)
     size_t n = (size_t)s->w * s->h;
     double span = hi - lo;
     for (size_t i = 0; i < n; i++) {
-        double v = vw_vp_modality(vp, s, vw_sample(f, s->pixels, i));
+        double v = vw_vp_modality(vp, s, vw_sample(f, px, i));
         int b = (int)((v - lo) / span * (BINS - 1));
         hist[b < 0 ? 0 : b >= BINS ? BINS - 1 : b]++;
     }

@@ -29,6 +29,9 @@ struct vw_vp {
     int cur;            /* slice on screen */
     rnd_image *tex;
     int tex_slice;      /* the slice in tex; -1 none */
+    void *px;           /* a packed slice's samples, unpacked */
+    size_t px_cap;
+    int px_slice;       /* the slice in px; -1 none */
     struct rnd_view view;
     int fit;            /* zoom follows the viewport size */
     double fps;         /* cine rate: the file's, or 10; + and - change it
@@ -39,9 +42,10 @@ struct vw_vp {
     int open;
 };
 
-/* Opens series number `series` of a scan (slice `first` shown first). */
+/* Opens series number `series` of a scan (slice `first` shown first);
+ * threads and pack as vw_stack_open's. */
 int vw_vp_open(struct vw_vp *vp, const vw_scan *sc, int series, int first,
-               int threads, char *err, size_t errlen);
+               int threads, int pack, char *err, size_t errlen);
 void vw_vp_close(struct vw_vp *vp);
 
 const struct vw_slice *vw_vp_slice(const struct vw_vp *vp);
@@ -57,6 +61,9 @@ int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen);
  * no image is to be drawn (none yet, or cur failed). */
 int vw_vp_shown(const struct vw_vp *vp);
 
+/* The decoded samples of the slice shown (vw_vp_shown), for statistics;
+ * NULL if none. Valid until the slice shown changes. */
+const void *vw_vp_pixels(const struct vw_vp *vp);
 /* The first view: what o asks, else the file's window (else the slice's
  * range), fitted into w x h. Needs the texture (vw_vp_show). */
 void vw_vp_reset(struct vw_vp *vp, const struct vw_view_opts *o, int w,
