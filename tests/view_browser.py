@@ -34,7 +34,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nodelib as nl  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pydicom  # noqa: E402
+from PIL import Image  # noqa: E402
 
 
 
@@ -51,6 +53,52 @@ def run_view(view, args, script, env):
                        stderr=subprocess.STDOUT, text=True, timeout=120,
                        env=dict(env, SDL_VIDEODRIVER="offscreen"))
     return [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")], p.stdout
+
+
+def mouse(view, port, work, syn):
+    """The list by wheel, keys and mouse in a window that shows fewer rows
+    than there are studies: the selection follows, a line under the list
+    says how many are out of view, a double click opens the study."""
+    env = dict(os.environ, XDG_CACHE_HOME=os.path.join(work, "cache-mouse"))
+    node_args = ["--node", "CONSORT@127.0.0.1:%d" % port, "--aet", "VIEWER"]
+    shot = os.path.join(work, "browser-more.png")
+    s, out = run_view(view, node_args, ["state", "wheel -2", "state", "wheel 9", "state",
+                                        "key End", "state", "key Home", "state",
+                                        "screenshot " + shot, "quit"], env)
+    sel = [x["selected"] for x in s]
+    n = s[0]["rows"] if s else 0
+    g = s[0]["list"] if s else {}
+    nl.check(len(s) == 5 and sel == [0, 2, 0, n - 1, 0] and
+             s[3]["list"]["top"] == n - g["visible"] and g["visible"] < n,
+             "browser: wheel down 2, up 9, End, Home select rows %s of %d (%d in view)"
+             % (sel, n, g.get("visible", 0)))
+    # the line under the list says rows are out of view: text there, none
+    # below the list without it (the hint's line is further down)
+    img = np.asarray(Image.open(shot).convert("L")) if os.path.exists(shot) else None
+    if img is not None and g:
+        band = img[g["y"] + g["visible"] * g["row_h"]:
+                   g["y"] + g["visible"] * g["row_h"] + 20, :400]
+        nl.check((band > 100).sum() > 50,
+                 "a line under the list says how many studies are out of view "
+                 "(%d bright pixels)" % (band > 100).sum())
+    else:
+        nl.check(False, "browser screenshot: %s" % out[-300:])
+    if not g:
+        return
+    def row(k):
+        return "%d %d" % (300, g["y"] + k * g["row_h"] + g["row_h"] // 2)
+    dr = [f for f in nl.files_under(syn) if "/dr/" in f]
+    dr_series = str(pydicom.dcmread(dr[0], stop_before_pixels=True).SeriesInstanceUID)
+    want = s[0]["names"].index(next(x for x in s[0]["names"] if "ller" in x))
+    s, out = run_view(view, node_args, ["click " + row(3), "state",
+                                        "click %d %d" % (300, g["y"] - 5), "state",
+                                        "dclick " + row(want), "wait", "state", "quit"], env)
+    nl.check(len(s) == 3 and s[0]["selected"] == 3 and s[1]["selected"] == 3 and
+             s[2]["mode"] == "viewer" and s[2]["viewport_series"] == [dr_series],
+             "browser: a click selects row 4, one on the column heads nothing, a "
+             "double click on row %d opens that study (the DR): %s" %
+             (want + 1, [(x["mode"], x.get("selected"), x.get("viewport_series"))
+                         for x in s]))
 
 
 def main():
@@ -91,6 +139,7 @@ def main():
              all("WANG" in n.upper() for n in s[4]["names"]),
              "B returns to the list; typing 'wang' (after deleting 张) lists %s"
              % s[4]["names"])
+    mouse(view, port, work, syn)
     uid = str(pydicom.dcmread(ct[0], stop_before_pixels=True).StudyInstanceUID)
     got = os.path.join(cache, "consort-view", uid)
     files = instances(got) if os.path.isdir(got) else []

@@ -383,6 +383,29 @@ static int filtered(const struct app *a, int *rows, int max)
     return n;
 }
 
+/* Where the browser's study rows are in a w x h window: the first row's
+ * top y, a row's height, how many fit, the first shown (the selection
+ * stays in view); n rows in all. The font's line height in *lh. */
+struct list_geom {
+    int y, rh, visible, top, lh;
+};
+
+static struct list_geom list_geom(const struct app *a, int n, int w, int h)
+{
+    (void)w;
+    struct list_geom g;
+    g.lh = (a->font ? rnd_font_line_height(a->font) : 16) + 4;
+    g.rh = THUMB + 6 > g.lh ? THUMB + 6 : g.lh; /* a thumbnail high */
+    g.y = 10 + g.lh * 3; /* title, blank, column heads */
+    /* under the list: a line saying what is out of view, then the hint */
+    g.visible = (h - 10 - g.lh * 2 - g.y) / g.rh;
+    if (g.visible < 1)
+        g.visible = 1;
+    int sel = a->sel >= n ? (n ? n - 1 : 0) : a->sel;
+    g.top = sel >= g.visible ? sel - g.visible + 1 : 0;
+    return g;
+}
+
 static void draw_browser(struct app *a, int w, int h)
 {
     static const float fg[4] = {1, 1, 1, 1}, dim[4] = {0.7f, 0.7f, 0.7f, 1};
@@ -391,10 +414,12 @@ static void draw_browser(struct app *a, int w, int h)
     rnd_clear(w, h);
     if (!a->font)
         return;
-    int lh = rnd_font_line_height(a->font) + 4, m = 10;
-    int rh = THUMB + 6 > lh ? THUMB + 6 : lh; /* row: a thumbnail high */
     int rows[4096];
     int n = filtered(a, rows, 4096);
+    if (a->sel >= n)
+        a->sel = n ? n - 1 : 0;
+    struct list_geom g = list_geom(a, n, w, h);
+    int lh = g.lh, rh = g.rh, m = 10;
     char line[600];
     if (a->o.archive || a->media[0])
         snprintf(line, sizeof line, "Studies in %.300s   %d of %d   Filter: %s_",
@@ -412,16 +437,24 @@ static void draw_browser(struct app *a, int w, int h)
     int cx[7] = {x0, x0 + 110, x0 + 110 + span * 28 / 100,
                  x0 + 110 + span * 43 / 100, x0 + 110 + span * 53 / 100,
                  w - m - 170, w - m - 60};
-    int y = m + lh * 2;
+    int y = g.y - lh;
     for (int c = 0; c < 7; c++)
         rnd_text(a->rc, a->font, cols[c], cx[c], y, w, h, dim);
-    y += lh;
-    int visible = (h - y - lh * 2) / rh;
-    if (visible < 1)
-        visible = 1;
-    if (a->sel >= n)
-        a->sel = n ? n - 1 : 0;
-    int top = a->sel >= visible ? a->sel - visible + 1 : 0;
+    y = g.y;
+    int top = g.top, visible = g.visible;
+    /* rows out of view are said to be there, under the list */
+    int above = top, below = n > top + visible ? n - top - visible : 0;
+    if (above || below) {
+        char more[120] = "";
+        if (above)
+            snprintf(more, sizeof more, "%d more above", above);
+        if (below)
+            snprintf(more + strlen(more), sizeof more - strlen(more),
+                     "%s%d more below", above ? ", " : "", below);
+        snprintf(more + strlen(more), sizeof more - strlen(more),
+                 " (wheel, Page Up/Down)");
+        rnd_text(a->rc, a->font, more, m, g.y + visible * rh, w, h, dim);
+    }
     for (int r = top; r < n && r < top + visible; r++) {
         int idx = rows[r];
         const struct vw_study *s = &a->studies[idx];
@@ -475,9 +508,9 @@ static void draw_browser(struct app *a, int w, int h)
         rnd_text(a->rc, a->font, "(no studies)", m, y, w, h, dim);
     const char *hint = a->status[0] ? a->status
                                     : "Type to filter (\"unread\": the "
-                                      "worklist) - Up/Down choose - Enter "
-                                      "opens - Shift+Enter beside - Esc "
-                                      "quits";
+                                      "worklist) - Up/Down or click choose "
+                                      "- Enter or double-click opens - "
+                                      "Shift: beside - Esc quits";
     rnd_text(a->rc, a->font, hint, m, h - m - lh, w, h, dim);
 }
 
@@ -1204,12 +1237,13 @@ out:
 
 static void job_finish(struct app *a, int w, int h);
 
-static void push_button(int type, int button, int x, int y)
+static void push_button(int type, int button, int x, int y, int clicks)
 {
     SDL_Event e;
     memset(&e, 0, sizeof e);
     e.type = (Uint32)type;
     e.button.button = (Uint8)button;
+    e.button.clicks = (Uint8)clicks;
     e.button.state = type == SDL_MOUSEBUTTONDOWN ? SDL_PRESSED : SDL_RELEASED;
     e.button.x = x;
     e.button.y = y;
@@ -1304,9 +1338,11 @@ static int script_line(struct app *a, char *line, int w, int h)
     if (strcmp(cmd, "state") == 0 && a->browsing) {
         int rows[4096];
         int k = filtered(a, rows, 4096);
+        struct list_geom g = list_geom(a, k, w, h);
         printf("{\"mode\":\"browser\",\"studies\":%d,\"rows\":%d,"
-               "\"selected\":%d,\"names\":[",
-               a->n_studies, k, a->sel);
+               "\"selected\":%d,\"list\":{\"y\":%d,\"row_h\":%d,"
+               "\"top\":%d,\"visible\":%d},\"names\":[",
+               a->n_studies, k, a->sel, g.y, g.rh, g.top, g.visible);
         for (int i = 0; i < k; i++) {
             printf("%s\"", i ? "," : "");
             for (const char *p = a->studies[rows[i]].name; *p; p++)
@@ -1483,8 +1519,16 @@ static int script_line(struct app *a, char *line, int w, int h)
     int x0, y0, x1, y1;
     if (strcmp(cmd, "click") == 0 &&
         sscanf(line, "%*s %d %d", &x0, &y0) == 2) {
-        push_button(SDL_MOUSEBUTTONDOWN, SDL_BUTTON_LEFT, x0, y0);
-        push_button(SDL_MOUSEBUTTONUP, SDL_BUTTON_LEFT, x0, y0);
+        push_button(SDL_MOUSEBUTTONDOWN, SDL_BUTTON_LEFT, x0, y0, 1);
+        push_button(SDL_MOUSEBUTTONUP, SDL_BUTTON_LEFT, x0, y0, 1);
+        return 0;
+    }
+    if (strcmp(cmd, "dclick") == 0 &&
+        sscanf(line, "%*s %d %d", &x0, &y0) == 2) {
+        for (int c = 1; c <= 2; c++) { /* as SDL counts them */
+            push_button(SDL_MOUSEBUTTONDOWN, SDL_BUTTON_LEFT, x0, y0, c);
+            push_button(SDL_MOUSEBUTTONUP, SDL_BUTTON_LEFT, x0, y0, c);
+        }
         return 0;
     }
     if (strcmp(cmd, "drag") == 0 &&
@@ -1494,14 +1538,14 @@ static int script_line(struct app *a, char *line, int w, int h)
                                             : SDL_BUTTON_MIDDLE;
         /* "drag ... shift": the modifier held during the drag */
         SDL_SetModState(strstr(line, "shift") ? KMOD_LSHIFT : KMOD_NONE);
-        push_button(SDL_MOUSEBUTTONDOWN, b, x0, y0);
+        push_button(SDL_MOUSEBUTTONDOWN, b, x0, y0, 1);
         int steps = 10, px = x0, py = y0;
         for (int i = 1; i <= steps; i++) {
             int x = x0 + (x1 - x0) * i / steps, y = y0 + (y1 - y0) * i / steps;
             push_motion(x, y, x - px, y - py);
             px = x, py = y;
         }
-        push_button(SDL_MOUSEBUTTONUP, b, x1, y1);
+        push_button(SDL_MOUSEBUTTONUP, b, x1, y1, 1);
         return 0;
     }
     return -1;
@@ -2103,6 +2147,12 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k,
     case SDLK_DOWN:
         a->sel = a->sel + 1 < n ? a->sel + 1 : a->sel;
         break;
+    case SDLK_HOME:
+        a->sel = 0;
+        break;
+    case SDLK_END:
+        a->sel = n ? n - 1 : 0;
+        break;
     case SDLK_PAGEUP:
         a->sel = a->sel > 10 ? a->sel - 10 : 0;
         break;
@@ -2179,6 +2229,35 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k,
     default:
         break;
     }
+    return 0;
+}
+
+/* The mouse in the study browser: the wheel moves the selection, a click
+ * selects the row under the pointer, a double click opens it (as Enter;
+ * with Shift, beside). 1 to quit (as browser_key). */
+static int browser_mouse(struct app *a, SDL_Window *win, const SDL_Event *ev,
+                         int w, int h)
+{
+    int rows[4096];
+    int n = filtered(a, rows, 4096);
+    if (!n)
+        return 0;
+    if (ev->type == SDL_MOUSEWHEEL) {
+        int sel = a->sel - ev->wheel.y; /* wheel up: towards the top */
+        a->sel = sel < 0 ? 0 : sel >= n ? n - 1 : sel;
+        return 0;
+    }
+    if (ev->button.button != SDL_BUTTON_LEFT || !a->font)
+        return 0;
+    struct list_geom g = list_geom(a, n, w, h);
+    int k = ev->button.y - g.y;
+    if (k < 0 || k / g.rh >= g.visible || g.top + k / g.rh >= n)
+        return 0;
+    int r = g.top + k / g.rh;
+    if (ev->button.clicks >= 2 && r == a->sel)
+        return browser_key(a, win, SDLK_RETURN,
+                           (SDL_GetModState() & KMOD_SHIFT) != 0, w, h);
+    a->sel = r;
     return 0;
 }
 
@@ -2406,6 +2485,12 @@ static int interactive(struct app *a)
             } else if (ev.type == SDL_WINDOWEVENT) {
                 if (ev.window.event == SDL_WINDOWEVENT_SIZE_CHANGED)
                     SDL_GL_GetDrawableSize(win, &w, &h);
+                dirty = 1;
+            } else if (ev.type == SDL_MOUSEWHEEL || ev.type == SDL_MOUSEBUTTONDOWN) {
+                if (browser_mouse(a, win, &ev, w, h)) {
+                    rc = 0;
+                    goto out;
+                }
                 dirty = 1;
             }
             continue;
