@@ -259,6 +259,7 @@ def main():
     srv.stop()
     per_image_calibration(view)
     displayed_area(view)
+    per_image_state(view)
     print("view_tools: %d failed" % len(failures))
     return 1 if failures else 0
 
@@ -439,6 +440,83 @@ def displayed_area(view):
               "turn %d: opened again, the state shows that part: zoom %.2f (was "
               "%.2f), pan %.0f,%.0f (was %.0f,%.0f)"
               % (turn, v.get("zoom", 0), z, v.get("pan_x", 0), v.get("pan_y", 0), px, py))
+
+
+def per_image_state(view):
+    """Another program's state may give each image its own window and
+    displayed area (a Softcopy VOI LUT and a displayed area item per
+    group of referenced images). Scrolling onto an image of another group
+    applies that group's; within a group the reader's own W/L stays.
+    Before, the first image's window and area were used for all."""
+    import copy
+    d = os.path.join(SHOT_DIR, "per-image")
+    os.makedirs(d)
+    base = pydicom.dcmread(CT)
+    study, series = pydicom.uid.generate_uid(), pydicom.uid.generate_uid()
+    uids = []
+    for i in range(4):
+        ds = copy.deepcopy(base)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = \
+            pydicom.uid.generate_uid()
+        ds.InstanceNumber = i + 1
+        ds.ImagePositionPatient = [0, 0, 5.0 * i]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.save_as(os.path.join(d, "ct%d.dcm" % i))
+        uids.append(ds.SOPInstanceUID)
+    run(view, ["key s ctrl"], image=d)
+    cached = [os.path.join(r, f) for r, _, fs in os.walk(os.environ["XDG_CACHE_HOME"])
+              for f in fs if f.endswith(".dcm")]
+    mine = [f for f in cached if pydicom.dcmread(f, stop_before_pixels=True).get(
+        "StudyInstanceUID") == study]
+    if not mine:
+        check(False, "per-image state: no state saved to start from")
+        return
+    ps = pydicom.dcmread(mine[0])
+    for f in mine:
+        os.remove(f)
+
+    def refs(group):
+        out = []
+        for u in group:
+            r = pydicom.Dataset()
+            r.ReferencedSOPClassUID = base.SOPClassUID
+            r.ReferencedSOPInstanceUID = u
+            out.append(r)
+        return out
+    voi = []
+    for group, (c, w) in ((uids[:2], (40, 400)), (uids[2:], (-600, 1500))):
+        it = pydicom.Dataset()
+        it.ReferencedImageSequence = refs(group)
+        it.WindowCenter, it.WindowWidth = c, w
+        voi.append(it)
+    ps.SoftcopyVOILUTSequence = voi
+    area0 = ps.get("DisplayedAreaSelectionSequence", [pydicom.Dataset()])[0]
+    areas = []
+    for group, (tl, br) in ((uids[:2], ([1, 1], [128, 128])),
+                            (uids[2:], ([33, 33], [96, 96]))):
+        it = copy.deepcopy(area0)
+        it.ReferencedImageSequence = refs(group)
+        it.DisplayedAreaTopLeftHandCorner, it.DisplayedAreaBottomRightHandCorner = tl, br
+        it.PresentationSizeMode = "SCALE TO FIT"
+        if "PresentationPixelSpacing" not in it and "PresentationPixelAspectRatio" not in it:
+            it.PresentationPixelAspectRatio = [1, 1]
+        areas.append(it)
+    ps.DisplayedAreaSelectionSequence = areas
+    ps.SOPInstanceUID = ps.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    ps.save_as(os.path.join(d, "state.dcm"))
+    st = run(view, ["state", "wheel -2", "state", "drag left 256 256 306 226", "state",
+                    "wheel -1", "state", "wheel 3", "state"], image=d)
+    got = [(x["slice"], round(x["center"]), round(x["width"]), round(x["zoom"], 1))
+           for x in st]
+    ok = len(st) == 5
+    # 512 x 512 window: the whole 128 x 128 image at zoom 4, columns and
+    # rows 33..96 (64 pixels) at zoom 8
+    ok = ok and got[0] == (0, 40, 400, 4.0) and got[1] == (2, -600, 1500, 8.0)
+    ok = ok and got[2][:3] != got[1][:3] and got[3] == (3,) + got[2][1:]
+    ok = ok and got[4] == (0, 40, 400, 4.0)
+    check(ok, "per-image state: slice, W/L and zoom as each image's group says, "
+              "the reader's W/L kept within a group: %s" % got)
 
 
 if __name__ == "__main__":

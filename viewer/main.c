@@ -658,6 +658,101 @@ static void refit(struct app *a, int w, int h)
     }
 }
 
+/* The bounding box (x0, y0, x1, y1) of rectangle in (x0, y0, x1, y1)
+ * mapped by map (screen to image or back: a turn swaps the axes). */
+static void map_box(void (*map)(const rnd_image *, const struct rnd_view *,
+                                int, int, double, double, double *,
+                                double *),
+                    const rnd_image *tex, const struct rnd_view *v, int cw,
+                    int ch, const double in[4], double out[4])
+{
+    out[0] = out[1] = INFINITY, out[2] = out[3] = -INFINITY;
+    for (int k = 0; k < 4; k++) {
+        double x, y;
+        map(tex, v, cw, ch, in[k & 1 ? 2 : 0], in[k & 2 ? 3 : 1], &x, &y);
+        out[0] = fmin(out[0], x), out[2] = fmax(out[2], x);
+        out[1] = fmin(out[1], y), out[3] = fmax(out[3], y);
+    }
+}
+
+/* The part of the image on screen in viewport i, as a displayed area
+ * (TLHC x, y, BRHC x, y, pixels counted from 1: PS3.3 C.10.4); 0 when it
+ * is the whole image fitted and centred (no area to save). A pan alone
+ * (the zoom still fitted) moves the part on screen too. */
+static int shown_area(const struct app *a, int i, int w, int h,
+                      int area[4])
+{
+    const struct vw_vp *vp = &a->vp[i];
+    int moved = vp->view.pan_x != 0 || vp->view.pan_y != 0;
+    if ((vp->fit && !moved) || !vp->tex)
+        return 0;
+    int x, y, cw, ch;
+    cell(a, i, w, h, &x, &y, &cw, &ch);
+    const double screen[4] = {0, 0, cw, ch};
+    double b[4];
+    map_box(rnd_screen_to_image, vp->tex, &vp->view, cw, ch, screen, b);
+    /* image x in [i, i + 1) is pixel column i + 1 */
+    area[0] = (int)floor(b[0]) + 1, area[1] = (int)floor(b[1]) + 1;
+    area[2] = (int)ceil(b[2]), area[3] = (int)ceil(b[3]);
+    return area[2] >= area[0] && area[3] >= area[1];
+}
+
+/* A state's displayed area in viewport i, scaled to fit (PS3.3 C.10.4
+ * SCALE TO FIT) and centred; its corners may come in any order (the
+ * state's rotation decides which is top left). */
+static void show_area(struct app *a, int i, int w, int h,
+                      const int area[4])
+{
+    struct vw_vp *vp = &a->vp[i];
+    if (!vp->tex)
+        return;
+    int x, y, cw, ch;
+    cell(a, i, w, h, &x, &y, &cw, &ch);
+    const double img[4] = {fmin(area[0], area[2]) - 1,
+                           fmin(area[1], area[3]) - 1,
+                           fmax(area[0], area[2]), fmax(area[1], area[3])};
+    struct rnd_view v = vp->view;
+    v.zoom = 1, v.pan_x = v.pan_y = 0;
+    double b[4];
+    map_box(rnd_image_to_screen, vp->tex, &v, cw, ch, img, b);
+    if (!(b[2] > b[0] && b[3] > b[1]))
+        return;
+    v.zoom = fmin(cw / (b[2] - b[0]), ch / (b[3] - b[1]));
+    double cx, cy;
+    rnd_image_to_screen(vp->tex, &v, cw, ch, (img[0] + img[2]) / 2,
+                        (img[1] + img[3]) / 2, &cx, &cy);
+    vp->view.zoom = v.zoom;
+    vp->view.pan_x = cw / 2.0 - cx;
+    vp->view.pan_y = ch / 2.0 - cy;
+    vp->fit = 0;
+}
+
+/* A state may window and frame each image its own way (a Softcopy VOI
+ * LUT or displayed area item per referenced image, PS3.3 C.11.8,
+ * C.10.4): when the slice shown in viewport i comes under another
+ * window or area of the state applied, that one applies; while it stays
+ * the same, the reader's own changes stay too. */
+static void follow_state(struct app *a, int i, int w, int h)
+{
+    struct vw_vp *vp = &a->vp[i];
+    int s = vw_vp_shown(vp);
+    if (!vp->sv || s < 0 || s == vp->sv_slice)
+        return;
+    const struct vw_state_view *o =
+        vp->sv_slice >= 0 ? &vp->sv[vp->sv_slice] : NULL;
+    const struct vw_state_view *n = &vp->sv[s];
+    vp->sv_slice = s;
+    if (n->has_window && (!o || !o->has_window || o->center != n->center ||
+                          o->width != n->width)) {
+        vp->view.center = n->center;
+        vp->view.width = n->width;
+        vp->view.voi = RND_VOI_LINEAR;
+    }
+    if (n->has_area &&
+        (!o || !o->has_area || memcmp(o->area, n->area, sizeof n->area)))
+        show_area(a, i, w, h, n->area);
+}
+
 /* Every cell, its overlays, the active cell's frame, the help. */
 static void draw(struct app *a, int w, int h)
 {
@@ -666,6 +761,8 @@ static void draw(struct app *a, int w, int h)
         return;
     }
     rnd_clear(w, h);
+    for (int i = 0; i < a->n_vp; i++)
+        follow_state(a, i, w, h);
     refit(a, w, h); /* slices may differ in size (a DR series' views) */
     for (int i = 0; i < a->layout; i++) {
         int x, y, cw, ch;
@@ -799,75 +896,6 @@ static int study_dir(const struct app *a, char *dir, size_t len)
     active_study(a, uid, sizeof uid);
     vw_cache_dir(uid[0] ? uid : "unknown-study", dir, len);
     return vw_mkdirs(dir);
-}
-
-/* The bounding box (x0, y0, x1, y1) of rectangle in (x0, y0, x1, y1)
- * mapped by map (screen to image or back: a turn swaps the axes). */
-static void map_box(void (*map)(const rnd_image *, const struct rnd_view *,
-                                int, int, double, double, double *,
-                                double *),
-                    const rnd_image *tex, const struct rnd_view *v, int cw,
-                    int ch, const double in[4], double out[4])
-{
-    out[0] = out[1] = INFINITY, out[2] = out[3] = -INFINITY;
-    for (int k = 0; k < 4; k++) {
-        double x, y;
-        map(tex, v, cw, ch, in[k & 1 ? 2 : 0], in[k & 2 ? 3 : 1], &x, &y);
-        out[0] = fmin(out[0], x), out[2] = fmax(out[2], x);
-        out[1] = fmin(out[1], y), out[3] = fmax(out[3], y);
-    }
-}
-
-/* The part of the image on screen in viewport i, as a displayed area
- * (TLHC x, y, BRHC x, y, pixels counted from 1: PS3.3 C.10.4); 0 when it
- * is the whole image fitted and centred (no area to save). A pan alone
- * (the zoom still fitted) moves the part on screen too. */
-static int shown_area(const struct app *a, int i, int w, int h,
-                      int area[4])
-{
-    const struct vw_vp *vp = &a->vp[i];
-    int moved = vp->view.pan_x != 0 || vp->view.pan_y != 0;
-    if ((vp->fit && !moved) || !vp->tex)
-        return 0;
-    int x, y, cw, ch;
-    cell(a, i, w, h, &x, &y, &cw, &ch);
-    const double screen[4] = {0, 0, cw, ch};
-    double b[4];
-    map_box(rnd_screen_to_image, vp->tex, &vp->view, cw, ch, screen, b);
-    /* image x in [i, i + 1) is pixel column i + 1 */
-    area[0] = (int)floor(b[0]) + 1, area[1] = (int)floor(b[1]) + 1;
-    area[2] = (int)ceil(b[2]), area[3] = (int)ceil(b[3]);
-    return area[2] >= area[0] && area[3] >= area[1];
-}
-
-/* A state's displayed area in viewport i, scaled to fit (PS3.3 C.10.4
- * SCALE TO FIT) and centred; its corners may come in any order (the
- * state's rotation decides which is top left). */
-static void show_area(struct app *a, int i, int w, int h,
-                      const int area[4])
-{
-    struct vw_vp *vp = &a->vp[i];
-    if (!vp->tex)
-        return;
-    int x, y, cw, ch;
-    cell(a, i, w, h, &x, &y, &cw, &ch);
-    const double img[4] = {fmin(area[0], area[2]) - 1,
-                           fmin(area[1], area[3]) - 1,
-                           fmax(area[0], area[2]), fmax(area[1], area[3])};
-    struct rnd_view v = vp->view;
-    v.zoom = 1, v.pan_x = v.pan_y = 0;
-    double b[4];
-    map_box(rnd_image_to_screen, vp->tex, &v, cw, ch, img, b);
-    if (!(b[2] > b[0] && b[3] > b[1]))
-        return;
-    v.zoom = fmin(cw / (b[2] - b[0]), ch / (b[3] - b[1]));
-    double cx, cy;
-    rnd_image_to_screen(vp->tex, &v, cw, ch, (img[0] + img[2]) / 2,
-                        (img[1] + img[3]) / 2, &cx, &cy);
-    vp->view.zoom = v.zoom;
-    vp->view.pan_x = cw / 2.0 - cx;
-    vp->view.pan_y = ch / 2.0 - cy;
-    vp->fit = 0;
 }
 
 static void apply_present(struct app *a, int i, int w, int h)
@@ -1402,6 +1430,8 @@ static int script_line(struct app *a, char *line, int w, int h)
         const struct rnd_view *v = &vp->view;
         int x, y, cw, ch;
         cell(a, a->active, w, h, &x, &y, &cw, &ch);
+        for (int i = 0; i < a->n_vp; i++) /* as drawn */
+            follow_state(a, i, w, h);
         refit(a, w, h); /* as drawn: each slice its own size */
         char r[4] = "", l[4] = "", u[4] = "", d[4] = "";
         if (vw_vp_shown(vp) >= 0)
@@ -1700,6 +1730,8 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
                 v->zoom = rnd_fit_zoom(vp->tex, v->rotate, cw, ch);
         } else {
             vw_vp_reset(vp, &a->vo, cw, ch);
+            free(vp->sv); /* the file's view: the state's no longer */
+            vp->sv = NULL;
         }
         break;
     case SDLK_i:

@@ -630,7 +630,10 @@ int vw_present_apply(struct vw_vp *vp, struct vw_tools *t, const char *path,
         return -1;
     }
     vw_annots *fresh = vw_annots_create();
-    if (!fresh) {
+    struct vw_state_view *sv = calloc((size_t)vp->st.n, sizeof *sv);
+    if (!fresh || !sv) {
+        vw_annots_destroy(fresh);
+        free(sv);
         dcx_gsps_free(ps);
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -647,16 +650,30 @@ int vw_present_apply(struct vw_vp *vp, struct vw_tools *t, const char *path,
                 vw_annots_from_marks(fresh, im.uids[i], f, m, n);
             }
         }
-        *has_area = im.n && dcx_gsps_area_for(ps, im.uids[0], area) == 0;
-        double c, w;
-        if (im.n && dcx_gsps_window_for(ps, im.uids[0], &c, &w) == 0 &&
-            w > 0) {
-            vp->view.center = c;
-            vp->view.width = w;
-            vp->view.voi = RND_VOI_LINEAR; /* the state's, not a VOI LUT */
-        }
         free_images(&im);
     }
+    /* each image its own window and area (another program's state may
+     * give a DR series' views each theirs): the slice on screen's now,
+     * the others' as they come on screen (main.c, follow_state) */
+    for (int i = 0; i < vp->st.n; i++) {
+        struct vw_state_view *v = &sv[i];
+        const char *uid = vp->st.s[i].sop_uid;
+        v->has_window =
+            dcx_gsps_window_for(ps, uid, &v->center, &v->width) == 0 &&
+            v->width > 0;
+        v->has_area = dcx_gsps_area_for(ps, uid, v->area) == 0;
+    }
+    free(vp->sv);
+    vp->sv = sv;
+    vp->sv_slice = vp->cur;
+    const struct vw_state_view *v = &sv[vp->cur];
+    if (v->has_window) {
+        vp->view.center = v->center;
+        vp->view.width = v->width;
+        vp->view.voi = RND_VOI_LINEAR; /* the state's, not a VOI LUT */
+    }
+    if ((*has_area = v->has_area))
+        memcpy(area, v->area, sizeof v->area);
     const struct dcx_gsps_info *in = dcx_gsps_get_info(ps);
     vp->view.rotate = (in->rotation / 90) % 4;
     vp->view.flip_h = in->flip;

@@ -63,9 +63,11 @@ int vw_present_find(const struct vw_vp *vp, const char *extra_dir,
                     int n_files, struct vw_present **out);
 
 /* Applies state path to vp: its marks replace the tools' annotations,
- * its window and orientation replace the view's; its displayed area for
- * the first image (TLHC x, y, BRHC x, y from 1) into area with *has_area
- * 1, for the caller to fit into the viewport. 0 or -1 and err. */
+ * its window (the one for the slice on screen) and orientation replace
+ * the view's; that slice's displayed area (TLHC x, y, BRHC x, y from 1)
+ * into area with *has_area 1, for the caller to fit into the viewport.
+ * What it says of every slice's image is kept in vp->sv, for when other
+ * slices come on screen. 0 or -1 and err. */
 int vw_present_apply(struct vw_vp *vp, struct vw_tools *t, const char *path,
                      int area[4], int *has_area, char *err, size_t errlen);
 

@@ -68,6 +68,7 @@ void vw_vp_close(struct vw_vp *vp)
         return;
     rnd_image_destroy(vp->tex);
     free(vp->px);
+    free(vp->sv);
     vw_image_close(&vp->im);
     vw_stack_close(&vp->st);
     memset(vp, 0, sizeof *vp);

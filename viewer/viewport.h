@@ -23,6 +23,15 @@ struct vw_view_opts {
 #define VW_FPS_MIN 1.0
 #define VW_FPS_MAX 120.0
 
+/* What an applied presentation state says of one slice's image: its
+ * window, its displayed area (TLHC x, y, BRHC x, y from 1). */
+struct vw_state_view {
+    int has_window;
+    double center, width;
+    int has_area;
+    int area[4];
+};
+
 struct vw_vp {
     struct vw_stack st;
     struct vw_image im; /* the first file: LUTs, palette, presets */
@@ -32,6 +41,9 @@ struct vw_vp {
     void *px;           /* a packed slice's samples, unpacked */
     size_t px_cap;
     int px_slice;       /* the slice in px; -1 none */
+    struct vw_state_view *sv; /* per slice, from the state applied (a
+                                 window or area per image); NULL none */
+    int sv_slice;       /* the slice whose entry was applied last */
     struct rnd_view view;
     int fit;            /* zoom follows the viewport size */
     double fps;         /* cine rate: the file's, or 10; + and - change it
