@@ -78,6 +78,19 @@ int main(void)
     CHECK(round_trip(p, ct, 2 * 33 * 16, 6) > 0);
     CHECK(round_trip(p, ct, 2 * 33 * 16, 4) > 0);
 
+    /* sizes that end part-way through a block of pixels (planes are
+     * split a block at a time) */
+    enum { BW = 1000, BH = 333 };
+    int16_t *big = malloc(sizeof *big * BW * BH);
+    ct_slice(big, BW, BH);
+    CHECK(round_trip(p, big, sizeof *big * BW * BH, 2) > 0);
+    uint8_t *rgb2 = malloc(3 * 300 * 250);
+    for (int i = 0; i < 300 * 250; i++)
+        rgb2[3 * i] = rgb2[3 * i + 1] = rgb2[3 * i + 2] = (uint8_t)(i / 300);
+    CHECK(round_trip(p, rgb2, 3 * 300 * 250, 3) > 0);
+    free(rgb2);
+    free(big);
+
     /* noise does not shrink: kept as decoded (NULL) */
     uint8_t *noise = malloc(65536);
     for (int i = 0; i < 65536; i++)

@@ -182,18 +182,8 @@ def main():
     # the measurement report beside it: the length's NUM is the label's
     # 66.1 mm, the ellipse has HU statistics
     mrs = by_class.get("1.2.840.10008.5.1.4.1.1.88.33", [])
-    nums = {}
-    if mrs:
-        mr = pydicom.dcmread(mrs[0])
-        meas = [c for c in mr.ContentSequence
-                if c.ConceptNameCodeSequence[0].CodeValue == "126010"]
-        for g in meas[0].ContentSequence if meas else []:
-            for c in g.ContentSequence:
-                if c.ValueType == "NUM":
-                    mv = c.MeasuredValueSequence[0]
-                    nums[c.ConceptNameCodeSequence[0].CodeMeaning] = (
-                        float(mv.NumericValue),
-                        mv.MeasurementUnitsCodeSequence[0].CodeValue)
+    mr = pydicom.dcmread(mrs[0]) if mrs else None
+    nums = sr_nums(mr) if mr else {}
     length = nums.get("Length", (0, ""))
     # the ellipse's mean HU, computed here: pixel centres inside the
     # ellipse inscribed in (50,60)-(90,100) (the viewer keeps its slices
@@ -260,6 +250,7 @@ def main():
     per_image_calibration(view)
     displayed_area(view)
     per_image_state(view)
+    multiframe_roi(view)
     print("view_tools: %d failed" % len(failures))
     return 1 if failures else 0
 
@@ -440,6 +431,77 @@ def displayed_area(view):
               "turn %d: opened again, the state shows that part: zoom %.2f (was "
               "%.2f), pan %.0f,%.0f (was %.0f,%.0f)"
               % (turn, v.get("zoom", 0), z, v.get("pan_x", 0), v.get("pan_y", 0), px, py))
+
+
+def sr_nums(mr):
+    """The NUM values of a TID 1500 report's measurements, by name:
+    (value, unit code)."""
+    nums = {}
+    meas = [c for c in mr.ContentSequence
+            if c.ConceptNameCodeSequence[0].CodeValue == "126010"]
+    for g in meas[0].ContentSequence if meas else []:
+        for c in g.ContentSequence:
+            if c.ValueType == "NUM":
+                mv = c.MeasuredValueSequence[0]
+                nums[c.ConceptNameCodeSequence[0].CodeMeaning] = (
+                    float(mv.NumericValue),
+                    mv.MeasurementUnitsCodeSequence[0].CodeValue)
+    return nums
+
+
+def multiframe_roi(view):
+    """An ellipse on frame 3 of a multi-frame grey image: its statistics
+    in the saved measurement report are frame 3's (each frame 100 higher
+    than the one before), and the series is kept packed. Before, the
+    first frame's pixels were measured whatever the frame."""
+    import copy
+    d = os.path.join(SHOT_DIR, "multiframe")
+    os.makedirs(d)
+    base = pydicom.dcmread(CT)
+    frames = np.stack([base.pixel_array.astype(np.int32) + 100 * k
+                       for k in range(4)]).clip(-32768, 32767).astype(np.int16)
+    ds = copy.deepcopy(base)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = \
+        "1.2.840.10008.5.1.4.1.1.7.3"  # multi-frame grayscale word SC
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = (pydicom.uid.generate_uid()
+                                                 for _ in range(2))
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = \
+        pydicom.uid.generate_uid()
+    for k in ("ImagePositionPatient", "ImageOrientationPatient", "SliceLocation"):
+        if k in ds:
+            delattr(ds, k)
+    ds.Modality = "OT"
+    ds.NumberOfFrames = 4
+    ds.FrameIncrementPointer = 0x00181063
+    ds.FrameTime = 100
+    ds.PixelData = frames.tobytes()
+    ds.save_as(os.path.join(d, "mf.dcm"))
+    st = run(view, ["wheel -3", "key e", "drag left 200 240 360 400", "key e",
+                    "key s ctrl", "state"], image=d)
+    a = st[-1]["annotations"] if st else []
+    saved = [os.path.join(r, f) for r, _, fs in os.walk(os.environ["XDG_CACHE_HOME"])
+             for f in fs if f.endswith(".dcm")]
+    mrs = [f for f in saved
+           if pydicom.dcmread(f, stop_before_pixels=True).SOPClassUID ==
+           "1.2.840.10008.5.1.4.1.1.88.33" and
+           pydicom.dcmread(f, stop_before_pixels=True).StudyInstanceUID ==
+           ds.StudyInstanceUID]
+    mean = sr_nums(pydicom.dcmread(mrs[0])).get("Mean", (None,))[0] if mrs else None
+    want = []
+    if a and a[0]["frame"] == 3:
+        x0, y0, x1, y1 = a[0]["points"]
+        yy, xx = np.mgrid[0:128, 0:128] + 0.5
+        inside = (((xx - (x0 + x1) / 2) / ((x1 - x0) / 2)) ** 2 +
+                  ((yy - (y0 + y1) / 2) / ((y1 - y0) / 2)) ** 2) <= 1
+        rs, ri = float(base.RescaleSlope), float(base.RescaleIntercept)
+        want = [frames[k][inside].mean() * rs + ri for k in range(4)]
+    check(st and st[-1]["slice"] == 3 and len(want) == 4 and mean is not None and
+          abs(mean - want[3]) <= 0.05,
+          "multi-frame: the ellipse on frame 4's mean is frame 4's: %s (numpy, "
+          "frames 1-4: %s)" % (mean, ["%.2f" % w for w in want]))
+    check(st and 0 < st[-1]["kept_bytes"] < st[-1]["decoded_bytes"],
+          "multi-frame: its frames are kept packed (%s of %s bytes)" %
+          (st[-1]["kept_bytes"] if st else None, st[-1]["decoded_bytes"] if st else None))
 
 
 def per_image_state(view):

@@ -6,13 +6,15 @@
 #include <string.h>
 #include <zstd.h>
 
+/* pixels split into planes and joined a block at a time: the scratch
+ * space stays small whatever the image's size (a mammogram's 40 MB) */
+#define BLOCK_PIXELS 65536
+
 struct vw_packer {
     ZSTD_CCtx *cc;
     ZSTD_DCtx *dc;
-    uint8_t *planes; /* the pixels as byte planes */
+    uint8_t *planes; /* one block's pixels as byte planes */
     size_t planes_cap;
-    uint8_t *out; /* the compressor's output, before its exact copy */
-    size_t out_cap;
 };
 
 vw_packer *vw_packer_create(void)
@@ -36,7 +38,6 @@ void vw_packer_destroy(vw_packer *p)
     ZSTD_freeCCtx(p->cc);
     ZSTD_freeDCtx(p->dc);
     free(p->planes);
-    free(p->out);
     free(p);
 }
 
@@ -84,47 +85,89 @@ static void join(const uint8_t *pl, size_t n, size_t stride, uint8_t *px)
             px[i * stride + k] = pl[k * count + i];
 }
 
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
 void *vw_pack(vw_packer *p, const void *px, size_t n, size_t stride,
               size_t *out_len)
 {
-    if (stride == 0 || n % stride != 0)
+    size_t cap = n - n / 8; /* what packing must save: an eighth */
+    size_t block = BLOCK_PIXELS * stride;
+    if (stride == 0 || n % stride != 0 || cap == 0 ||
+        (stride > 1 && grow(&p->planes, &p->planes_cap,
+                            min_size(block, n)) < 0))
         return NULL;
-    const void *src = px;
-    if (stride > 1) {
-        if (grow(&p->planes, &p->planes_cap, n) < 0)
-            return NULL;
-        split(px, n, stride, p->planes);
-        src = p->planes;
+    /* allocated whole, touched only as far as written (a large block is
+     * mapped on demand), then cut to size */
+    uint8_t *out = malloc(cap);
+    if (!out)
+        return NULL;
+    ZSTD_CCtx_reset(p->cc, ZSTD_reset_session_only);
+    if (ZSTD_isError(ZSTD_CCtx_setParameter(p->cc, ZSTD_c_compressionLevel,
+                                            1)) ||
+        ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(p->cc, n)))
+        goto fail;
+    ZSTD_outBuffer o = {out, cap, 0};
+    const uint8_t *src = px;
+    for (size_t off = 0; off < n; off += block) {
+        size_t len = min_size(block, n - off);
+        int last = off + len == n;
+        if (stride > 1)
+            split(src + off, len, stride, p->planes);
+        ZSTD_inBuffer in = {stride > 1 ? p->planes : src + off, len, 0};
+        size_t r;
+        do {
+            r = ZSTD_compressStream2(p->cc, &o, &in,
+                                     last ? ZSTD_e_end : ZSTD_e_continue);
+            if (ZSTD_isError(r))
+                goto fail;
+            /* out full with more to come: it would not save an eighth */
+            if (o.pos == o.size && (in.pos < in.size || (last && r)))
+                goto fail;
+        } while (last ? r != 0 : in.pos < in.size);
     }
-    size_t bound = ZSTD_compressBound(n);
-    if (grow(&p->out, &p->out_cap, bound) < 0)
-        return NULL;
-    size_t len = ZSTD_compressCCtx(p->cc, p->out, bound, src, n, 1);
-    if (ZSTD_isError(len) || len > n - n / 8)
-        return NULL;
-    void *packed = malloc(len);
-    if (!packed)
-        return NULL;
-    memcpy(packed, p->out, len);
-    *out_len = len;
-    return packed;
+    uint8_t *cut = realloc(out, o.pos ? o.pos : 1);
+    *out_len = o.pos;
+    return cut ? cut : out;
+fail:
+    free(out);
+    return NULL;
 }
 
 int vw_unpack(vw_packer *p, const void *packed, size_t len, void *px,
               size_t n, size_t stride)
 {
-    if (stride == 0 || n % stride != 0)
+    size_t block = BLOCK_PIXELS * stride;
+    if (stride == 0 || n % stride != 0 ||
+        (stride > 1 &&
+         grow(&p->planes, &p->planes_cap, min_size(block, n)) < 0))
         return -1;
+    ZSTD_DCtx_reset(p->dc, ZSTD_reset_session_only);
+    ZSTD_inBuffer in = {packed, len, 0};
     uint8_t *dst = px;
-    if (stride > 1) {
-        if (grow(&p->planes, &p->planes_cap, n) < 0)
-            return -1;
-        dst = p->planes;
+    size_t r = 1;
+    for (size_t off = 0; off < n; off += block) {
+        size_t blen = min_size(block, n - off);
+        ZSTD_outBuffer o = {stride > 1 ? p->planes : dst + off, blen, 0};
+        while (o.pos < o.size) {
+            size_t was_in = in.pos, was_out = o.pos;
+            r = ZSTD_decompressStream(p->dc, &o, &in);
+            /* an error, or no progress: the packed bytes end too soon */
+            if (ZSTD_isError(r) || (in.pos == was_in && o.pos == was_out))
+                return -1;
+        }
+        if (stride > 1)
+            join(p->planes, blen, stride, dst + off);
     }
-    size_t got = ZSTD_decompressDCtx(p->dc, dst, n, packed, len);
-    if (ZSTD_isError(got) || got != n)
-        return -1;
-    if (stride > 1)
-        join(p->planes, n, stride, px);
-    return 0;
+    /* the frame must end exactly there: no more, no less */
+    if (r != 0) {
+        uint8_t extra;
+        ZSTD_outBuffer o = {&extra, 1, 0};
+        r = ZSTD_decompressStream(p->dc, &o, &in);
+        if (ZSTD_isError(r) || o.pos || r != 0)
+            return -1;
+    }
+    return in.pos == len ? 0 : -1;
 }

@@ -107,9 +107,10 @@ static int place(int wrc, const struct dcx_error *e, const char *dir,
 }
 
 /* What each annotation of a series (vw_annots_at order) is measured with:
- * the calibration, grey pixels and unit of the image and frame it is on.
- * Slices kept packed are unpacked once each, for the annotations on
- * them. */
+ * the calibration, grey pixels (ROIs only: their statistics) and unit of
+ * the image and frame it is on. Slices kept packed are unpacked once
+ * each, for the ROIs on them; one that cannot be (out of memory) leaves
+ * its ROIs without statistics, not the state unsaved. */
 struct contexts {
     struct vw_cal *cals;
     struct vw_px *pxs;
@@ -133,18 +134,25 @@ static void free_contexts(struct contexts *c)
 }
 
 /* The pixels of slice j for annotation i: those an earlier annotation on
- * it has, else its own (unpacked into a buffer of i's). NULL if out of
- * memory. */
+ * it has, else its own (unpacked into a buffer of i's). NULL if they
+ * cannot be had. */
 static const void *context_pixels(const struct vw_vp *vp, struct contexts *c,
                                   size_t i, int j)
 {
     for (size_t k = 0; k < i; k++)
         if (c->slice[k] == j && c->pxp[k])
             return c->pxs[k].data;
+    if (j == vw_vp_shown(vp) && vw_vp_pixels(vp)) /* unpacked already */
+        return vw_vp_pixels(vp);
     const struct vw_slice *s = &vp->st.s[j];
     if (s->packed && !(c->bufs[i] = malloc(vw_slice_bytes(&vp->st, s))))
         return NULL;
-    return vw_stack_pixels(&vp->st, s, c->bufs[i]);
+    const void *px = vw_stack_pixels(&vp->st, s, c->bufs[i]);
+    if (!px) {
+        free(c->bufs[i]);
+        c->bufs[i] = NULL;
+    }
+    return px;
 }
 
 static int annot_contexts(const struct vw_vp *vp, const vw_annots *l,
@@ -177,11 +185,12 @@ static int annot_contexts(const struct vw_vp *vp, const vw_annots *l,
             continue;
         const struct vw_slice *s = &vp->st.s[c->slice[i]];
         c->cals[i] = s->cal;
-        if (f->samples != 1 || atomic_load(&s->state) != 2)
+        int roi = a->tool == VW_TOOL_ELLIPSE || a->tool == VW_TOOL_RECT;
+        if (!roi || f->samples != 1 || atomic_load(&s->state) != 2)
             continue;
         const void *data = context_pixels(vp, c, i, c->slice[i]);
         if (!data)
-            return -1;
+            continue;
         c->pxs[i] = (struct vw_px){
             .data = data, .width = (int)s->w, .height = (int)s->h,
             .bytes = f->bits / 8, .is_signed = f->is_signed,

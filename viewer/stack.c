@@ -378,12 +378,22 @@ static void *decoder(void *arg)
     void *raw = NULL;
     size_t raw_cap = 0;
     vw_packer *pk = st->pack ? vw_packer_create() : NULL;
-    /* below the thread that draws: the first image, scrolling and W/L
-     * come before the rest of the series on a busy machine (Linux: a
-     * thread's own nice value) */
-    setpriority(PRIO_PROCESS, (id_t)gettid(), 5);
+    /* the slice the series opens at (the first image, which the drawing
+     * thread waits for) at the process's priority; the rest below it
+     * (Linux: a thread's own nice value, raised by 5; an unprivileged
+     * thread cannot lower it again), so that scrolling and W/L come
+     * before the rest of the series on a busy machine */
+    id_t tid = (id_t)gettid();
+    int niced = 0;
     int i;
     while (!atomic_load(&st->stop) && (i = next_slice(st)) >= 0) {
+        if (!niced && i != st->first) {
+            errno = 0;
+            int base = getpriority(PRIO_PROCESS, tid);
+            if (errno == 0)
+                setpriority(PRIO_PROCESS, tid, base + 5);
+            niced = 1;
+        }
         struct vw_slice *s = &st->s[i];
         if (strcmp(open_path, s->path) != 0) { /* frames share a file */
             dcx_ds_close(ds);
@@ -427,7 +437,9 @@ static void *decoder(void *arg)
             continue;
         }
         range(st, s, raw);
-        keep(st, pk, s, &raw, in.frame_bytes);
+        /* the slice the series opens at goes on screen at once: packing
+         * and unpacking it would only make the first image wait */
+        keep(st, i == st->first ? NULL : pk, s, &raw, in.frame_bytes);
         /* overlay planes travel with their image */
         size_t px = (size_t)s->w * s->h;
         uint8_t *ov = malloc(px);
@@ -522,7 +534,8 @@ void vw_scan_free(vw_scan *sc)
 }
 
 int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
-                  int n_threads, int pack, char *err, size_t errlen)
+                  int first, int n_threads, int pack, char *err,
+                  size_t errlen)
 {
     memset(st, 0, sizeof *st);
     pthread_mutex_init(&st->mu, NULL);
@@ -627,6 +640,8 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
     /* packing needs a packer to read slices back with */
     st->unpacker = pack ? vw_packer_create() : NULL;
     st->pack = st->unpacker != NULL;
+    st->first = first < 0 ? 0 : first >= st->n ? st->n - 1 : first;
+    atomic_store(&st->cursor, st->first);
     /* a padding value written as US for signed samples (it should be SS):
      * the same bits as the decoded, sign-extended samples */
     for (int i = 0; st->fmt.is_signed && st->fmt.bits < 32 && i < st->n; i++)

@@ -64,7 +64,9 @@ struct vw_stack {
     atomic_int cursor;       /* the slice on screen: decode near it first */
     atomic_int loaded;
     atomic_int stop;
-    int pack;                /* decoders pack what they decode */
+    int pack;                /* decoders pack what they decode, but
+                                the slice the series opens at (first) */
+    int first;
     vw_packer *unpacker;     /* the main thread's */
     pthread_mutex_t mu;
     pthread_cond_t ready;    /* a slice finished */
@@ -94,10 +96,11 @@ void vw_scan_free(vw_scan *sc);
 
 /* Collects the slices of series number `series` (in the order the series
  * first appear in the scan) and starts n_threads decoders (0: one per
- * core), which pack the slices they decode if `pack`. 0, or -1 with
- * err. */
+ * core) at slice `first` (clamped), which pack the slices they decode if
+ * `pack`. 0, or -1 with err. */
 int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
-                  int n_threads, int pack, char *err, size_t errlen);
+                  int first, int n_threads, int pack, char *err,
+                  size_t errlen);
 
 /* Bytes of slice s's decoded samples. */
 size_t vw_slice_bytes(const struct vw_stack *st, const struct vw_slice *s);

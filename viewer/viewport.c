@@ -17,7 +17,8 @@ int vw_vp_open(struct vw_vp *vp, const vw_scan *sc, int series, int first,
 {
     memset(vp, 0, sizeof *vp);
     vp->tex_slice = vp->px_slice = -1;
-    if (vw_stack_open(&vp->st, sc, series, threads, pack, err, errlen) < 0)
+    if (vw_stack_open(&vp->st, sc, series, first, threads, pack, err,
+                      errlen) < 0)
         return -1;
     if (first >= vp->st.n) {
         snprintf(err, errlen, "slice %d: the series has %d", first + 1,
@@ -84,9 +85,9 @@ int vw_vp_shown(const struct vw_vp *vp)
     return vp->failed || !vp->tex ? -1 : vp->pending ? vp->tex_slice : vp->cur;
 }
 
-/* Slice i's samples: its own, or unpacked into px. NULL if out of
- * memory. */
-static const void *unpacked(struct vw_vp *vp, int i)
+/* Slice i's samples: its own, or unpacked into px. NULL and why if not
+ * (out of memory, or its packed form is damaged). */
+static const void *unpacked(struct vw_vp *vp, int i, const char **why)
 {
     const struct vw_slice *s = &vp->st.s[i];
     if (!s->packed || vp->px_slice == i)
@@ -96,13 +97,17 @@ static const void *unpacked(struct vw_vp *vp, int i)
         free(vp->px);
         vp->px_cap = 0;
         vp->px_slice = -1;
-        if (!(vp->px = malloc(n)))
+        if (!(vp->px = malloc(n))) {
+            *why = "out of memory";
             return NULL;
+        }
         vp->px_cap = n;
     }
     vp->px_slice = -1; /* until it holds slice i whole */
-    if (!vw_stack_pixels(&vp->st, s, vp->px))
+    if (!vw_stack_pixels(&vp->st, s, vp->px)) {
+        *why = "out of memory, or its packed form is damaged";
         return NULL;
+    }
     vp->px_slice = i;
     return vp->px;
 }
@@ -118,7 +123,11 @@ const void *vw_vp_pixels(const struct vw_vp *vp)
 
 int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen)
 {
+    const char *why = "";
     if (vp->tex && vp->tex_slice == vp->cur) {
+        /* back to the texture's slice after another failed to show: px
+         * may hold that one (statistics read px) */
+        unpacked(vp, vp->cur, &why);
         vp->failed = 0;
         return 0;
     }
@@ -128,10 +137,10 @@ int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen)
     if (vw_stack_wait(&vp->st, vp->cur) < 0) {
         snprintf(vp->why, sizeof vp->why, "%.300s frame %u: %.150s", s->path,
                  s->frame, s->err);
-    } else if (!(data = unpacked(vp, vp->cur))) {
+    } else if (!(data = unpacked(vp, vp->cur, &why))) {
         snprintf(vp->why, sizeof vp->why,
-                 "%.300s frame %u: cannot be unpacked (out of memory)",
-                 s->path, s->frame);
+                 "%.300s frame %u: cannot be unpacked (%s)", s->path,
+                 s->frame, why);
     } else {
         struct rnd_frame f = vp->st.fmt;
         f.width = s->w;
