@@ -144,30 +144,16 @@ int vw_unpack(vw_packer *p, const void *packed, size_t len, void *px,
         (stride > 1 &&
          grow(&p->planes, &p->planes_cap, min_size(block, n)) < 0))
         return -1;
-    ZSTD_DCtx_reset(p->dc, ZSTD_reset_session_only);
-    ZSTD_inBuffer in = {packed, len, 0};
+    /* at once into px (streaming in blocks costs zstd a copy of all), then
+     * each block's planes, which fill its own bytes, joined in place */
+    size_t got = ZSTD_decompressDCtx(p->dc, px, n, packed, len);
+    if (ZSTD_isError(got) || got != n)
+        return -1;
     uint8_t *dst = px;
-    size_t r = 1;
-    for (size_t off = 0; off < n; off += block) {
+    for (size_t off = 0; stride > 1 && off < n; off += block) {
         size_t blen = min_size(block, n - off);
-        ZSTD_outBuffer o = {stride > 1 ? p->planes : dst + off, blen, 0};
-        while (o.pos < o.size) {
-            size_t was_in = in.pos, was_out = o.pos;
-            r = ZSTD_decompressStream(p->dc, &o, &in);
-            /* an error, or no progress: the packed bytes end too soon */
-            if (ZSTD_isError(r) || (in.pos == was_in && o.pos == was_out))
-                return -1;
-        }
-        if (stride > 1)
-            join(p->planes, blen, stride, dst + off);
+        memcpy(p->planes, dst + off, blen);
+        join(p->planes, blen, stride, dst + off);
     }
-    /* the frame must end exactly there: no more, no less */
-    if (r != 0) {
-        uint8_t extra;
-        ZSTD_outBuffer o = {&extra, 1, 0};
-        r = ZSTD_decompressStream(p->dc, &o, &in);
-        if (ZSTD_isError(r) || o.pos || r != 0)
-            return -1;
-    }
-    return in.pos == len ? 0 : -1;
+    return 0;
 }

@@ -352,13 +352,23 @@ const void *vw_stack_pixels(const struct vw_stack *st,
     return buf;
 }
 
+/* Slices up to this size are packed: a series of them is many (a CT's,
+ * an ultrasound loop's). A larger one (a DR or mammography view, 8 to 40
+ * MB) is one of a few, which packing saves little of (each decoder holds
+ * one as decoded while packing it) and which would take 5 to 30 ms to
+ * unpack on every change of view: measured, four 4096x4096 views scrolled
+ * at 18 frames/s packed, 28 as decoded. */
+#define PACK_MAX_BYTES ((size_t)4 << 20)
+
 /* Keeps what a decoder decoded into *raw in slice s: packed if that saves
  * memory (raw is kept for the next slice), else raw itself (taken). */
 static void keep(struct vw_stack *st, vw_packer *pk, struct vw_slice *s,
                  void **raw, size_t n)
 {
     size_t len = 0;
-    void *packed = pk ? vw_pack(pk, *raw, n, pixel_bytes(st), &len) : NULL;
+    void *packed = pk && n <= PACK_MAX_BYTES
+                       ? vw_pack(pk, *raw, n, pixel_bytes(st), &len)
+                       : NULL;
     if (packed) {
         s->pixels = packed;
         s->packed = len;

@@ -149,7 +149,16 @@ int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen)
         f.data = data;
         f.palette = vp->im.palette[0].count ? vp->im.palette : NULL;
         f.overlay = s->overlay;
-        t = rnd_image_create(rc, &f, vp->why, sizeof vp->why);
+        /* into the texture shown when the slice has its layout, else a
+         * texture of its own */
+        int up = vp->tex ? rnd_image_update(vp->tex, &f) : RND_ELAYOUT;
+        if (up == RND_EGPU) { /* what it held is gone */
+            rnd_image_destroy(vp->tex);
+            vp->tex = NULL;
+            vp->tex_slice = -1;
+        }
+        t = up == 0 ? vp->tex
+                    : rnd_image_create(rc, &f, vp->why, sizeof vp->why);
     }
     if (!t) {
         vp->failed = 1;
@@ -157,8 +166,10 @@ int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen)
         return -1;
     }
     vp->failed = 0;
-    rnd_image_destroy(vp->tex);
-    vp->tex = t;
+    if (t != vp->tex) {
+        rnd_image_destroy(vp->tex);
+        vp->tex = t;
+    }
     vp->tex_slice = vp->cur;
     /* slices of a CT may carry their own rescale */
     vp->view.slope = s->slope;

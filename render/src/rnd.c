@@ -40,7 +40,7 @@ struct rnd_ctx {
 struct rnd_image {
     GLuint tex, pal, ovl; /* ovl: overlay planes (R8UI), 0 if none */
     uint32_t w, h;
-    int samples;
+    int samples, bits, is_signed;
     enum rnd_photometric photometric;
     float offset, colour_max;
     int signed32; /* 32-bit two's complement texels, read as int */
@@ -237,6 +237,36 @@ static GLuint lut_texture(const struct rnd_lut *l, int n, int *rows_per)
     return t;
 }
 
+/* The texels of frame f as its texture takes them: signed 8- and 16-bit
+ * values go up by half their range into an unsigned texture (in *tmp, to
+ * be freed; *offset says by how much, for the shader to take off). NULL
+ * if out of memory. */
+static const void *texels(const struct rnd_frame *f, void **tmp,
+                          float *offset)
+{
+    size_t n = (size_t)f->width * f->height * (size_t)f->samples;
+    *tmp = NULL;
+    *offset = 0;
+    if (!f->is_signed || f->samples != 1 || f->bits == 32)
+        return f->data;
+    if (!(*tmp = malloc(n * (f->bits / 8))))
+        return NULL;
+    if (f->bits == 16) {
+        const int16_t *s = f->data;
+        uint16_t *d = *tmp;
+        for (size_t i = 0; i < n; i++)
+            d[i] = (uint16_t)(s[i] + 32768);
+        *offset = 32768.0f;
+    } else {
+        const int8_t *s = f->data;
+        uint8_t *d = *tmp;
+        for (size_t i = 0; i < n; i++)
+            d[i] = (uint8_t)(s[i] + 128);
+        *offset = 128.0f;
+    }
+    return *tmp;
+}
+
 rnd_image *rnd_image_create(rnd_ctx *c, const struct rnd_frame *f, char *err,
                             size_t errlen)
 {
@@ -269,36 +299,18 @@ rnd_image *rnd_image_create(rnd_ctx *c, const struct rnd_frame *f, char *err,
     im->colour_max = f->bits == 8    ? 255.0f
                      : f->bits == 16 ? 65535.0f
                                      : 4294967295.0f;
-    size_t n = (size_t)f->width * f->height * (size_t)f->samples;
-    const void *px = f->data;
-    void *tmp = NULL;
+    im->bits = f->bits;
+    im->is_signed = f->is_signed;
     /* 32-bit signed values go up as they are and the shader reads the
      * texel as int: an offset of 2^31 would cost them their precision as
      * floats */
     im->signed32 = f->is_signed && f->samples == 1 && f->bits == 32;
-    if (f->is_signed && f->samples == 1 && f->bits != 32) {
-        /* signed values go up by half the range into an unsigned texture;
-         * the shader takes the offset off again */
-        tmp = malloc(n * (f->bits / 8));
-        if (!tmp) {
-            free(im);
-            snprintf(err, errlen, "out of memory");
-            return NULL;
-        }
-        if (f->bits == 16) {
-            const int16_t *s = f->data;
-            uint16_t *d = tmp;
-            for (size_t i = 0; i < n; i++)
-                d[i] = (uint16_t)(s[i] + 32768);
-            im->offset = 32768.0f;
-        } else {
-            const int8_t *s = f->data;
-            uint8_t *d = tmp;
-            for (size_t i = 0; i < n; i++)
-                d[i] = (uint8_t)(s[i] + 128);
-            im->offset = 128.0f;
-        }
-        px = tmp;
+    void *tmp = NULL;
+    const void *px = texels(f, &tmp, &im->offset);
+    if (!px) {
+        free(im);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
     }
     static const GLenum grey[] = {GL_R8UI, GL_R16UI, 0, GL_R32UI},
                         rgb[] = {GL_RGB8UI, GL_RGB16UI, 0, GL_RGB32UI},
@@ -345,6 +357,52 @@ rnd_image *rnd_image_create(rnd_ctx *c, const struct rnd_frame *f, char *err,
         im->pal_max = (float)((1u << f->palette[0].bits) - 1);
     }
     return im;
+}
+
+int rnd_image_update(rnd_image *im, const struct rnd_frame *f)
+{
+    if (f->width != im->w || f->height != im->h ||
+        f->samples != im->samples || f->bits != im->bits ||
+        f->is_signed != im->is_signed || f->photometric != im->photometric ||
+        f->photometric == RND_PALETTE)
+        return RND_ELAYOUT;
+    void *tmp;
+    float offset;
+    const void *px = texels(f, &tmp, &offset);
+    if (!px)
+        return RND_ENOMEM;
+    static const GLenum types[] = {GL_UNSIGNED_BYTE, GL_UNSIGNED_SHORT, 0,
+                                   GL_UNSIGNED_INT};
+    while (glGetError() != GL_NO_ERROR)
+        ;
+    glBindTexture(GL_TEXTURE_2D, im->tex);
+    glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
+    glTexSubImage2D(GL_TEXTURE_2D, 0, 0, 0, (GLsizei)f->width,
+                    (GLsizei)f->height,
+                    f->samples == 3 ? GL_RGB_INTEGER : GL_RED_INTEGER,
+                    types[f->bits / 8 - 1], px);
+    free(tmp);
+    /* the overlay planes travel with the frame: kept, made or dropped */
+    if (f->overlay && !im->ovl) {
+        glGenTextures(1, &im->ovl);
+        glBindTexture(GL_TEXTURE_2D, im->ovl);
+        glTexImage2D(GL_TEXTURE_2D, 0, GL_R8UI, (GLsizei)f->width,
+                     (GLsizei)f->height, 0, GL_RED_INTEGER, GL_UNSIGNED_BYTE,
+                     f->overlay);
+        int_tex_params();
+    } else if (f->overlay) {
+        glBindTexture(GL_TEXTURE_2D, im->ovl);
+        glTexSubImage2D(GL_TEXTURE_2D, 0, 0, 0, (GLsizei)f->width,
+                        (GLsizei)f->height, GL_RED_INTEGER, GL_UNSIGNED_BYTE,
+                        f->overlay);
+    } else if (im->ovl) {
+        glDeleteTextures(1, &im->ovl);
+        im->ovl = 0;
+    }
+    glBindTexture(GL_TEXTURE_2D, 0);
+    im->offset = offset;
+    im->aspect = f->aspect > 0 ? f->aspect : 1;
+    return glGetError() == GL_NO_ERROR ? 0 : RND_EGPU;
 }
 
 void rnd_image_destroy(rnd_image *im)

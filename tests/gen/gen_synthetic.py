@@ -238,7 +238,7 @@ def gen_ct(outdir, n_slices, pats, t0):
 # DR
 # --------------------------------------------------------------------------
 
-def gen_dr(outdir, size, pats, t0):
+def gen_dr(outdir, size, pats, t0, views=1):
     rng = np.random.default_rng(2002)
     pat, study = pats["dr"]
     series = {"uid": uid("dr", "series"), "number": 1, "description": "Chest PA"}
@@ -262,14 +262,20 @@ def gen_dr(outdir, size, pats, t0):
             v += band * lungs * 450
     v += soft_ellipse(x, y, c, c - 880 * s, 600 * s, 60 * s, edge=8 * s) * 500  # clavicles
     v += 60 * smooth_noise(rng, x.shape, max(int(200 * s), 4))
-    v += rng.normal(0.0, 18.0, x.shape).astype(np.float32)
     mark = (np.abs(x - 150 * s) < 40 * s) & (np.abs(y - 150 * s) < 60 * s)
+    os.makedirs(os.path.join(outdir, "dr"), exist_ok=True)
+    for k in range(views):                              # exposures: own noise
+        gen_dr_view(outdir, k, v + rng.normal(0.0, 18.0, x.shape).astype(np.float32),
+                    mark, s, pat, study, series)
+    report("dr", outdir, "%d image(s) %dx%d uint16 12-bit" % (views, size, size), t0)
+
+
+def gen_dr_view(outdir, k, v, mark, s, pat, study, series):
     v[mark] = 4095                                      # lead side marker
     pixels = np.clip(np.rint(v), 0, 4095).astype(np.uint16)
-    os.makedirs(os.path.join(outdir, "dr"), exist_ok=True)
-    path = os.path.join(outdir, "dr", "dr_0001.dcm")
-    ds = new_dataset(path, DX_PRESENTATION_STORAGE, uid("dr", "sop", 0))
-    fill_common(ds, pat, study, series, "DX", 1, "091500", ["ORIGINAL", "PRIMARY"])
+    path = os.path.join(outdir, "dr", "dr_%04d.dcm" % (k + 1))
+    ds = new_dataset(path, DX_PRESENTATION_STORAGE, uid("dr", "sop", k))
+    fill_common(ds, pat, study, series, "DX", k + 1, "091500", ["ORIGINAL", "PRIMARY"])
     ds.AnatomicRegionSequence = [code_item("43799004", "SCT", "Chest")]
     ds.ViewCodeSequence = [code_item("399348003", "SCT", "postero-anterior")]
     ds.ImageLaterality = "U"
@@ -296,7 +302,6 @@ def gen_dr(outdir, size, pats, t0):
     ds.PresentationLUTShape = "IDENTITY"
     ds.LossyImageCompression = "00"
     save(ds, path)
-    report("dr", outdir, "1 image %dx%d uint16 12-bit" % (size, size), t0)
 
 
 # --------------------------------------------------------------------------
@@ -456,6 +461,8 @@ def main():
     ap.add_argument("--small", action="store_true", help="reduced sizes for quick tests")
     ap.add_argument("--ct-slices", type=int, help="CT stack size (default 40, --small 8)")
     ap.add_argument("--only", default="ct,dr,us,us_ybr", help="which series to write")
+    ap.add_argument("--dr-size", type=int, help="DR image size (default 2048, --small 512)")
+    ap.add_argument("--dr-views", type=int, default=1, help="DR images in the series")
     args = ap.parse_args()
     only = set(args.only.split(","))
     if not only or only - {"ct", "dr", "us", "us_ybr"}:
@@ -466,7 +473,8 @@ def main():
     if "ct" in only:
         gen_ct(args.outdir, args.ct_slices or (8 if args.small else 40), pats, t0)
     if "dr" in only:
-        gen_dr(args.outdir, 512 if args.small else 2048, pats, t0)
+        gen_dr(args.outdir, args.dr_size or (512 if args.small else 2048), pats, t0,
+               args.dr_views)
     if only & {"us", "us_ybr"}:
         frames = gen_us(args.outdir, 6 if args.small else 30, pats, t0)
         if "us_ybr" in only:

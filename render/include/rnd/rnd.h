@@ -12,6 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Error codes (negative, STYLE.md 3). */
+enum {
+    RND_ENOMEM = -1,  /* out of memory */
+    RND_ELAYOUT = -2, /* the frame does not fit the image it would replace */
+    RND_EGPU = -3,    /* the GPU refused */
+};
+
 enum rnd_photometric {
     RND_MONO2 = 0,
     RND_MONO1 = 1,
@@ -78,6 +85,12 @@ void rnd_ctx_destroy(rnd_ctx *c);
  * refuses the size. */
 rnd_image *rnd_image_create(rnd_ctx *c, const struct rnd_frame *f, char *err,
                             size_t errlen);
+/* Replaces an image's pixels by frame f's, in place: no new texture for
+ * each slice of a series (allocating one costs more than the upload for
+ * a large image). 0; RND_ELAYOUT if f's size or samples differ from the
+ * image's, or it is a palette image (create one anew then); RND_ENOMEM;
+ * RND_EGPU if the GPU refused (the image's pixels are undefined then). */
+int rnd_image_update(rnd_image *im, const struct rnd_frame *f);
 void rnd_image_destroy(rnd_image *im);
 void rnd_image_size(const rnd_image *im, uint32_t *w, uint32_t *h);
 
