@@ -99,6 +99,19 @@ def mouse(view, port, work, syn):
              "double click on row %d opens that study (the DR): %s" %
              (want + 1, [(x["mode"], x.get("selected"), x.get("viewport_series"))
                          for x in s]))
+    # scrolled to the end, the rows shown stay put under a click: a double
+    # click on the first one shown opens it (the list used to move the
+    # clicked row to the bottom, under the second click another study)
+    top = n - g["visible"]
+    s, out = run_view(view, node_args, ["key End", "state", "click " + row(0), "state",
+                                        "dclick " + row(0), "wait", "state", "quit"], env)
+    nl.check(len(s) == 3 and s[0]["list"]["top"] == top and s[1]["selected"] == top and
+             s[1]["list"]["top"] == top and want == top and
+             s[2]["mode"] == "viewer" and s[2]["viewport_series"] == [dr_series],
+             "browser scrolled to the end: a click on the first row shown selects "
+             "row %d and leaves the list still, a double click opens it: %s" %
+             (top + 1, [(x["mode"], x.get("selected"), x.get("list", {}).get("top"))
+                        for x in s]))
 
 
 def main():

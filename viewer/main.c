@@ -286,6 +286,8 @@ struct app {
     int n_studies;
     char filter[128];
     int sel;            /* index into the filtered rows */
+    int list_top;       /* the first row shown: moves only when the
+                           selection would leave the rows shown */
     struct vw_thumbs thumbs;
     rnd_image **thumb_tex; /* per study, uploaded when its thumbnail is */
     char status[300];   /* last fetch or query message */
@@ -384,13 +386,15 @@ static int filtered(const struct app *a, int *rows, int max)
 }
 
 /* Where the browser's study rows are in a w x h window: the first row's
- * top y, a row's height, how many fit, the first shown (the selection
- * stays in view); n rows in all. The font's line height in *lh. */
+ * top y, a row's height, how many fit, the first shown; n rows in all.
+ * The first shown stays where it was unless the selection would leave
+ * the rows shown (a row clicked stays under the pointer, for the second
+ * click of a double click). The font's line height in lh. */
 struct list_geom {
     int y, rh, visible, top, lh;
 };
 
-static struct list_geom list_geom(const struct app *a, int n, int w, int h)
+static struct list_geom list_geom(struct app *a, int n, int w, int h)
 {
     (void)w;
     struct list_geom g;
@@ -402,7 +406,14 @@ static struct list_geom list_geom(const struct app *a, int n, int w, int h)
     if (g.visible < 1)
         g.visible = 1;
     int sel = a->sel >= n ? (n ? n - 1 : 0) : a->sel;
-    g.top = sel >= g.visible ? sel - g.visible + 1 : 0;
+    int top = a->list_top;
+    if (sel < top)
+        top = sel;
+    if (sel >= top + g.visible)
+        top = sel - g.visible + 1;
+    if (top > n - g.visible) /* no empty rows under a shorter list */
+        top = n - g.visible;
+    g.top = a->list_top = top < 0 ? 0 : top;
     return g;
 }
 
