@@ -35,10 +35,10 @@ static int dump(const char *path, const char *uid)
     printf("label %s\ndescription %s\ncreator %s\nimages %zu\n", in->label,
            in->description, in->creator, in->n_images);
     double c, w;
-    if (dcx_gsps_window_for(ps, uid, &c, &w) == 0)
+    if (dcx_gsps_window_for(ps, uid, 0, &c, &w) == 0)
         printf("window %g %g\n", c, w);
     int a[4];
-    if (dcx_gsps_area_for(ps, uid, a) == 0)
+    if (dcx_gsps_area_for(ps, uid, 0, a) == 0)
         printf("area %d %d %d %d\n", a[0], a[1], a[2], a[3]);
     const struct dcx_gsps_mark *m;
     size_t n;

@@ -476,8 +476,9 @@ def multiframe_roi(view):
     ds.FrameTime = 100
     ds.PixelData = frames.tobytes()
     ds.save_as(os.path.join(d, "mf.dcm"))
+    # saved from frame 2: frame 4's pixels are unpacked for the statistics
     st = run(view, ["wheel -3", "key e", "drag left 200 240 360 400", "key e",
-                    "key s ctrl", "state"], image=d)
+                    "wheel 2", "key s ctrl", "state"], image=d)
     a = st[-1]["annotations"] if st else []
     saved = [os.path.join(r, f) for r, _, fs in os.walk(os.environ["XDG_CACHE_HOME"])
              for f in fs if f.endswith(".dcm")]
@@ -495,13 +496,35 @@ def multiframe_roi(view):
                   ((yy - (y0 + y1) / 2) / ((y1 - y0) / 2)) ** 2) <= 1
         rs, ri = float(base.RescaleSlope), float(base.RescaleIntercept)
         want = [frames[k][inside].mean() * rs + ri for k in range(4)]
-    check(st and st[-1]["slice"] == 3 and len(want) == 4 and mean is not None and
+    check(st and st[-1]["slice"] == 1 and len(want) == 4 and mean is not None and
           abs(mean - want[3]) <= 0.05,
           "multi-frame: the ellipse on frame 4's mean is frame 4's: %s (numpy, "
           "frames 1-4: %s)" % (mean, ["%.2f" % w for w in want]))
     check(st and 0 < st[-1]["kept_bytes"] < st[-1]["decoded_bytes"],
           "multi-frame: its frames are kept packed (%s of %s bytes)" %
           (st[-1]["kept_bytes"] if st else None, st[-1]["decoded_bytes"] if st else None))
+    # a mark another program put on frames 2 and 4 at once (Referenced
+    # Frame Number holds both, VM 1-n) shows on both; only the first
+    # value was read before
+    states = [f for f in saved
+              if pydicom.dcmread(f, stop_before_pixels=True).SOPClassUID ==
+              "1.2.840.10008.5.1.4.1.1.11.1" and
+              pydicom.dcmread(f, stop_before_pixels=True).StudyInstanceUID ==
+              ds.StudyInstanceUID]
+    if not states:
+        check(False, "multi-frame: no state saved")
+        return
+    ps = pydicom.dcmread(states[0])
+    for f in saved:
+        if pydicom.dcmread(f, stop_before_pixels=True).StudyInstanceUID == ds.StudyInstanceUID:
+            os.remove(f)
+    ps.GraphicAnnotationSequence[0].ReferencedImageSequence[0].ReferencedFrameNumber = [2, 4]
+    ps.SOPInstanceUID = ps.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    ps.save_as(os.path.join(d, "state.dcm"))
+    st = run(view, ["state"], image=d)
+    frames = sorted(x["frame"] for x in st[0]["annotations"]) if st else []
+    check(frames == [1, 3], "multi-frame: a mark on frames 2 and 4 of another "
+                            "program's state shows on both (viewer frames %s)" % frames)
 
 
 def per_image_state(view):
@@ -516,7 +539,7 @@ def per_image_state(view):
     base = pydicom.dcmread(CT)
     study, series = pydicom.uid.generate_uid(), pydicom.uid.generate_uid()
     uids = []
-    for i in range(4):
+    for i in range(5):
         ds = copy.deepcopy(base)
         ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = \
@@ -547,7 +570,9 @@ def per_image_state(view):
             out.append(r)
         return out
     voi = []
-    for group, (c, w) in ((uids[:2], (40, 400)), (uids[2:], (-600, 1500))):
+    # the fifth slice is not the state's at all
+    ps.ReferencedSeriesSequence[0].ReferencedImageSequence = refs(uids[:4])
+    for group, (c, w) in ((uids[:2], (40, 400)), (uids[2:4], (-600, 1500))):
         it = pydicom.Dataset()
         it.ReferencedImageSequence = refs(group)
         it.WindowCenter, it.WindowWidth = c, w
@@ -556,7 +581,7 @@ def per_image_state(view):
     area0 = ps.get("DisplayedAreaSelectionSequence", [pydicom.Dataset()])[0]
     areas = []
     for group, (tl, br) in ((uids[:2], ([1, 1], [128, 128])),
-                            (uids[2:], ([33, 33], [96, 96]))):
+                            (uids[2:4], ([33, 33], [96, 96]))):
         it = copy.deepcopy(area0)
         it.ReferencedImageSequence = refs(group)
         it.DisplayedAreaTopLeftHandCorner, it.DisplayedAreaBottomRightHandCorner = tl, br
@@ -568,17 +593,23 @@ def per_image_state(view):
     ps.SOPInstanceUID = ps.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
     ps.save_as(os.path.join(d, "state.dcm"))
     st = run(view, ["state", "wheel -2", "state", "drag left 256 256 306 226", "state",
-                    "wheel -1", "state", "wheel 3", "state"], image=d)
+                    "wheel -1", "state", "wheel -1", "state", "wheel 1", "state",
+                    "wheel 3", "state"], image=d)
     got = [(x["slice"], round(x["center"]), round(x["width"]), round(x["zoom"], 1))
            for x in st]
-    ok = len(st) == 5
+    ok = len(st) == 7
     # 512 x 512 window: the whole 128 x 128 image at zoom 4, columns and
     # rows 33..96 (64 pixels) at zoom 8
     ok = ok and got[0] == (0, 40, 400, 4.0) and got[1] == (2, -600, 1500, 8.0)
     ok = ok and got[2][:3] != got[1][:3] and got[3] == (3,) + got[2][1:]
-    ok = ok and got[4] == (0, 40, 400, 4.0)
+    # slice 5, which the state leaves alone: the file's view (fitted; CT_small
+    # has no window: its range), then back in the state's second group
+    ok = ok and got[4][0] == 4 and got[4][3] == 4.0 and got[4][1:3] not in (
+        (40, 400), (-600, 1500), got[2][1:3])
+    ok = ok and got[5] == (3, -600, 1500, 8.0) and got[6] == (0, 40, 400, 4.0)
     check(ok, "per-image state: slice, W/L and zoom as each image's group says, "
-              "the reader's W/L kept within a group: %s" % got)
+              "the reader's W/L kept within a group, an image outside the state "
+              "as the file has it: %s" % got)
 
 
 if __name__ == "__main__":

@@ -742,17 +742,32 @@ static void show_area(struct app *a, int i, int w, int h,
  * LUT or displayed area item per referenced image, PS3.3 C.11.8,
  * C.10.4): when the slice shown in viewport i comes under another
  * window or area of the state applied, that one applies; while it stays
- * the same, the reader's own changes stay too. */
+ * the same, the reader's own changes stay too. An image the state does
+ * not reference is shown as the file has it. */
 static void follow_state(struct app *a, int i, int w, int h)
 {
     struct vw_vp *vp = &a->vp[i];
     int s = vw_vp_shown(vp);
-    if (!vp->sv || s < 0 || s == vp->sv_slice)
-        return;
+    if (!vp->sv || s < 0 || s == vp->sv_slice || i >= a->layout)
+        return; /* a viewport out of the layout: when it is back */
     const struct vw_state_view *o =
         vp->sv_slice >= 0 ? &vp->sv[vp->sv_slice] : NULL;
     const struct vw_state_view *n = &vp->sv[s];
     vp->sv_slice = s;
+    if (!n->in_state) { /* an image the state leaves alone: its own view */
+        if (!o || o->in_state) {
+            int x, y, cw, ch;
+            cell(a, i, w, h, &x, &y, &cw, &ch);
+            vw_vp_reset(vp, &a->vo, cw, ch);
+        }
+        return;
+    }
+    if (o && !o->in_state) { /* back in the state: its turn, flip, all */
+        vp->view.rotate = vp->sv_rotate;
+        vp->view.flip_h = vp->sv_flip;
+        vp->view.flip_v = 0;
+        o = NULL;
+    }
     if (n->has_window && (!o || !o->has_window || o->center != n->center ||
                           o->width != n->width)) {
         vp->view.center = n->center;
@@ -1783,8 +1798,10 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         break;
     case SDLK_l:
         a->layout = a->layout == 1 ? 2 : a->layout == 2 ? 4 : 1;
-        if (a->active >= a->layout)
+        if (a->active >= a->layout) {
             a->active = 0;
+            load_presents(a, 0, NULL, w, h); /* P goes through its own */
+        }
         refit(a, w, h);
         break;
     case SDLK_s:

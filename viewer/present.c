@@ -664,17 +664,25 @@ int vw_present_apply(struct vw_vp *vp, struct vw_tools *t, const char *path,
     /* each image its own window and area (another program's state may
      * give a DR series' views each theirs): the slice on screen's now,
      * the others' as they come on screen (main.c, follow_state) */
+    const struct dcx_gsps_info *in = dcx_gsps_get_info(ps);
     for (int i = 0; i < vp->st.n; i++) {
         struct vw_state_view *v = &sv[i];
-        const char *uid = vp->st.s[i].sop_uid;
-        v->has_window =
-            dcx_gsps_window_for(ps, uid, &v->center, &v->width) == 0 &&
-            v->width > 0;
-        v->has_area = dcx_gsps_area_for(ps, uid, v->area) == 0;
+        const struct vw_slice *s = &vp->st.s[i];
+        for (size_t k = 0; k < in->n_images && !v->in_state; k++)
+            v->in_state = strcmp(dcx_gsps_image_uid(ps, k), s->sop_uid) == 0;
+        /* frames count from 1 (a single-frame image's 1 matches items
+         * that name no frame) */
+        v->has_window = dcx_gsps_window_for(ps, s->sop_uid, s->frame + 1,
+                                            &v->center, &v->width) == 0 &&
+                        v->width > 0;
+        v->has_area =
+            dcx_gsps_area_for(ps, s->sop_uid, s->frame + 1, v->area) == 0;
     }
     free(vp->sv);
     vp->sv = sv;
     vp->sv_slice = vp->cur;
+    vp->sv_rotate = (in->rotation / 90) % 4;
+    vp->sv_flip = in->flip;
     const struct vw_state_view *v = &sv[vp->cur];
     if (v->has_window) {
         vp->view.center = v->center;
@@ -683,9 +691,8 @@ int vw_present_apply(struct vw_vp *vp, struct vw_tools *t, const char *path,
     }
     if ((*has_area = v->has_area))
         memcpy(area, v->area, sizeof v->area);
-    const struct dcx_gsps_info *in = dcx_gsps_get_info(ps);
-    vp->view.rotate = (in->rotation / 90) % 4;
-    vp->view.flip_h = in->flip;
+    vp->view.rotate = vp->sv_rotate;
+    vp->view.flip_h = vp->sv_flip;
     vp->view.flip_v = 0;
     dcx_gsps_free(ps);
     vw_annots_destroy(t->annots);

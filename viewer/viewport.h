@@ -23,9 +23,11 @@ struct vw_view_opts {
 #define VW_FPS_MIN 1.0
 #define VW_FPS_MAX 120.0
 
-/* What an applied presentation state says of one slice's image: its
- * window, its displayed area (TLHC x, y, BRHC x, y from 1). */
+/* What an applied presentation state says of one slice's image: whether
+ * it applies at all (the state references the image), its window, its
+ * displayed area (TLHC x, y, BRHC x, y from 1). */
 struct vw_state_view {
+    int in_state;
     int has_window;
     double center, width;
     int has_area;
@@ -44,6 +46,7 @@ struct vw_vp {
     struct vw_state_view *sv; /* per slice, from the state applied (a
                                  window or area per image); NULL none */
     int sv_slice;       /* the slice whose entry was applied last */
+    int sv_rotate, sv_flip; /* the state's quarter turns and flip */
     struct rnd_view view;
     int fit;            /* zoom follows the viewport size */
     double fps;         /* cine rate: the file's, or 10; + and - change it

@@ -102,25 +102,48 @@ static void str(const dcx_item *it, uint32_t tag, char *buf, size_t len)
         buf[0] = '\0';
 }
 
+static int push_ref(struct refs *r, size_t *cap, const char *uid,
+                    unsigned frame)
+{
+    if (r->n == *cap) {
+        size_t c = *cap ? 2 * *cap : 8;
+        void *u = realloc(r->uid, c * sizeof *r->uid);
+        if (u)
+            r->uid = u;
+        void *f = realloc(r->frame, c * sizeof *r->frame);
+        if (f)
+            r->frame = f;
+        if (!u || !f)
+            return -1;
+        *cap = c;
+    }
+    snprintf(r->uid[r->n], sizeof r->uid[0], "%s", uid);
+    r->frame[r->n++] = frame;
+    return 0;
+}
+
+/* One entry per referenced image, or per frame of it when Referenced
+ * Frame Number lists frames (VM 1-n: each its entry; 0: the image). */
 static int read_refs(const dcx_item *it, struct refs *r)
 {
     memset(r, 0, sizeof *r);
     int n = dcx_item_seq_count(it, TAG_REF_IMAGE);
-    if (n <= 0)
-        return 0;
-    r->uid = calloc((size_t)n, sizeof *r->uid);
-    r->frame = calloc((size_t)n, sizeof *r->frame);
-    if (!r->uid || !r->frame)
-        return -1;
+    size_t cap = 0;
     for (int i = 0; i < n; i++) {
         dcx_item *ri;
         if (dcx_item_seq_get(it, TAG_REF_IMAGE, (unsigned)i, &ri) < 0)
             continue;
-        str(ri, TAG_REF_SOP_UID, r->uid[r->n], sizeof r->uid[0]);
-        int64_t f = 0;
-        if (dcx_item_get_int(ri, TAG_REF_FRAMES, 0, &f) == 0 && f > 0)
-            r->frame[r->n] = (unsigned)f;
-        r->n++;
+        char uid[65];
+        str(ri, TAG_REF_SOP_UID, uid, sizeof uid);
+        int nf = 0;
+        int64_t f;
+        while (dcx_item_get_int(ri, TAG_REF_FRAMES, nf, &f) == 0 && f > 0) {
+            if (push_ref(r, &cap, uid, (unsigned)f) < 0)
+                return -1;
+            nf++;
+        }
+        if (nf == 0 && push_ref(r, &cap, uid, 0) < 0)
+            return -1;
     }
     return 0;
 }
@@ -336,6 +359,8 @@ int dcx_gsps_read(const char *path, dcx_gsps **out, struct dcx_error *e)
         if (read_refs(se, &r) < 0)
             goto nomem;
         for (size_t i = 0; i < r.n; i++) {
+            if (i > 0 && strcmp(r.uid[i], r.uid[i - 1]) == 0)
+                continue; /* another frame of the same image */
             if (n_img == cap) {
                 cap = cap ? 2 * cap : 16;
                 void *v = realloc(ps->images, cap * sizeof *ps->images);
@@ -422,12 +447,23 @@ const char *dcx_gsps_image_uid(const dcx_gsps *ps, size_t i)
     return i < ps->info.n_images ? ps->images[i] : NULL;
 }
 
+/* Whether the state applies to the image at all (its Referenced Series
+ * Sequence names it): an item that references no image in particular
+ * applies to those images only (PS3.3 C.10.5, C.11.8, C.10.4). */
+static int refers(const dcx_gsps *ps, const char *uid)
+{
+    for (size_t i = 0; i < ps->info.n_images; i++)
+        if (strcmp(ps->images[i], uid) == 0)
+            return 1;
+    return 0;
+}
+
 void dcx_gsps_marks_for(const dcx_gsps *ps, const char *sop_uid,
                         unsigned frame, const struct dcx_gsps_mark **out,
                         size_t *n)
 {
     size_t k = 0;
-    for (size_t i = 0; i < ps->n_marks; i++)
+    for (size_t i = 0; refers(ps, sop_uid) && i < ps->n_marks; i++)
         if (refs_match(&ps->marks[i].refs, sop_uid, frame))
             ps->view[k++] = ps->marks[i].m;
     *out = ps->view;
@@ -435,10 +471,10 @@ void dcx_gsps_marks_for(const dcx_gsps *ps, const char *sop_uid,
 }
 
 int dcx_gsps_window_for(const dcx_gsps *ps, const char *sop_uid,
-                        double *center, double *width)
+                        unsigned frame, double *center, double *width)
 {
-    for (size_t i = 0; i < ps->n_vois; i++)
-        if (refs_match(&ps->vois[i].refs, sop_uid, 0)) {
+    for (size_t i = 0; refers(ps, sop_uid) && i < ps->n_vois; i++)
+        if (refs_match(&ps->vois[i].refs, sop_uid, frame)) {
             *center = ps->vois[i].center;
             *width = ps->vois[i].width;
             return 0;
@@ -446,10 +482,11 @@ int dcx_gsps_window_for(const dcx_gsps *ps, const char *sop_uid,
     return DCX_ENOTFOUND;
 }
 
-int dcx_gsps_area_for(const dcx_gsps *ps, const char *sop_uid, int area[4])
+int dcx_gsps_area_for(const dcx_gsps *ps, const char *sop_uid,
+                      unsigned frame, int area[4])
 {
-    for (size_t i = 0; i < ps->n_areas; i++)
-        if (refs_match(&ps->areas[i].refs, sop_uid, 0)) {
+    for (size_t i = 0; refers(ps, sop_uid) && i < ps->n_areas; i++)
+        if (refs_match(&ps->areas[i].refs, sop_uid, frame)) {
             memcpy(area, ps->areas[i].a, sizeof ps->areas[i].a);
             return 0;
         }

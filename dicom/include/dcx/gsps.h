@@ -106,18 +106,22 @@ const char *dcx_gsps_image_uid(const dcx_gsps *ps, size_t i);
 
 /* The marks for one image (SOP Instance UID; frame counted from 1, 0 for
  * single-frame images): every graphic annotation item that references it
- * or references no image in particular. Borrowed; n marks in *out. */
+ * or references no image in particular (then: if the state references
+ * the image at all). Borrowed; n marks in *out. */
 void dcx_gsps_marks_for(const dcx_gsps *ps, const char *sop_uid,
                         unsigned frame, const struct dcx_gsps_mark **out,
                         size_t *n);
 
-/* The window for one image: 0 with centre and width, or DCX_ENOTFOUND. */
+/* The window for one image (and frame, from 1; 0: the image as a whole)
+ * of the state's: 0 with centre and width, or DCX_ENOTFOUND (none, or
+ * the state does not reference the image). */
 int dcx_gsps_window_for(const dcx_gsps *ps, const char *sop_uid,
-                        double *center, double *width);
+                        unsigned frame, double *center, double *width);
 
-/* The displayed area for one image (TLHC x, y, BRHC x, y in pixels from
- * 1): 0, or DCX_ENOTFOUND. */
-int dcx_gsps_area_for(const dcx_gsps *ps, const char *sop_uid, int area[4]);
+/* The displayed area for one image (and frame, as above): TLHC x, y, BRHC
+ * x, y in pixels from 1. 0, or DCX_ENOTFOUND. */
+int dcx_gsps_area_for(const dcx_gsps *ps, const char *sop_uid,
+                      unsigned frame, int area[4]);
 
 #ifdef __cplusplus
 }
