@@ -610,6 +610,29 @@ def per_image_state(view):
     check(ok, "per-image state: slice, W/L and zoom as each image's group says, "
               "the reader's W/L kept within a group, an image outside the state "
               "as the file has it: %s" % got)
+    # the reader saves on the second group with a window of their own: the
+    # state saved keeps the first group's window and area (it was saved
+    # flat, the reader's view for every image)
+    st = run(view, ["wheel -2", "drag left 256 256 306 226", "state", "key s ctrl"],
+             image=d)
+    mine = (round(st[0]["center"]), round(st[0]["width"])) if st else None
+    os.remove(os.path.join(d, "state.dcm"))  # the new state alone applies
+    saved = [os.path.join(r, f) for r, _, fs in os.walk(os.environ["XDG_CACHE_HOME"])
+             for f in fs if f.endswith(".dcm")]
+    new = [f for f in saved if pydicom.dcmread(f, stop_before_pixels=True).get(
+        "StudyInstanceUID") == study and pydicom.dcmread(
+        f, stop_before_pixels=True).SOPClassUID == "1.2.840.10008.5.1.4.1.1.11.1"]
+    rc, out = nl.run(["dciodvfy", new[0]]) if new else (1, "no state saved")
+    errors = [l for l in out.splitlines() if "Error" in l]
+    check(new and not errors, "dciodvfy: no error in the state saved with "
+                              "per-image windows and areas (%s)" % "; ".join(errors)[:300])
+    st = run(view, ["state", "wheel -2", "state", "wheel -2", "state"], image=d)
+    got = [(x["slice"], round(x["center"]), round(x["width"]), round(x["zoom"], 1))
+           for x in st]
+    check(len(st) == 3 and mine and got[0] == (0, 40, 400, 4.0) and
+          got[1] == (2,) + mine + (8.0,) and got[2] == (4,) + mine + (8.0,),
+          "per-image state saved again from the second group: the first keeps "
+          "its own, the rest the reader's %s: %s" % (mine, got))
 
 
 if __name__ == "__main__":

@@ -259,6 +259,49 @@ out:
     return rc;
 }
 
+static int same_view(const struct vw_state_view *a,
+                     const struct vw_state_view *b)
+{
+    return a->has_window == b->has_window && a->has_area == b->has_area &&
+           (!a->has_window ||
+            (a->center == b->center && a->width == b->width)) &&
+           (!a->has_area || memcmp(a->area, b->area, sizeof a->area) == 0);
+}
+
+/* Each image's view to save, under a state applied (vp->sv): the images
+ * of another of its groups than the one on screen keep the state's
+ * window and area (the whole image if it had none and the reader's view
+ * has one); the rest get the reader's (no view of their own: has_window
+ * and has_area 0). NULL if out of memory. */
+static struct dcx_gsps_view *own_views(const struct vw_vp *vp,
+                                       const struct images *im,
+                                       const int *area)
+{
+    struct dcx_gsps_view *v = calloc(im->n, sizeof *v);
+    if (!v)
+        return NULL;
+    const struct vw_state_view *here = &vp->sv[vw_vp_shown(vp)];
+    for (size_t k = 0; k < im->n; k++) {
+        int j = 0; /* the image's first slice */
+        while (j < vp->st.n && strcmp(vp->st.s[j].sop_uid, im->uids[k]) != 0)
+            j++;
+        if (j == vp->st.n || !vp->sv[j].in_state ||
+            (here->in_state && same_view(&vp->sv[j], here)))
+            continue;
+        const struct vw_state_view *s = &vp->sv[j];
+        v[k] = (struct dcx_gsps_view){s->has_window, s->center, s->width,
+                                      s->has_area,
+                                      {s->area[0], s->area[1], s->area[2],
+                                       s->area[3]}};
+        const struct vw_slice *sl = &vp->st.s[j];
+        if (!s->has_area && area && atomic_load(&sl->state) == 2)
+            v[k] = (struct dcx_gsps_view){
+                s->has_window, s->center, s->width, 1,
+                {1, 1, (int)sl->w, (int)sl->h}};
+    }
+    return v;
+}
+
 int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
                     const int *area, const char *dir, const char *creator,
                     const struct vw_node *node, char *msg, size_t msglen)
@@ -266,6 +309,7 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
     struct images im;
     struct contexts c = {0};
     struct vw_gsps_marks marks = {0};
+    struct dcx_gsps_view *views = NULL;
     int rc = -1;
     if (series_images(vp, &im) < 0 || im.n == 0) {
         snprintf(msg, msglen, "no images to refer to");
@@ -277,6 +321,14 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
     }
     if (vw_annots_to_marks(t->annots, im.uids, im.n, im.frames, c.cals,
                            c.pxp, c.units, &marks) < 0) {
+        snprintf(msg, msglen, "out of memory");
+        goto out;
+    }
+    /* a state applied that windows or frames groups of images each their
+     * own way stays so: the reader's view is the group on screen's, the
+     * other groups keep theirs */
+    if (vp->sv && vw_vp_shown(vp) >= 0 &&
+        !(views = own_views(vp, &im, area))) {
         snprintf(msg, msglen, "out of memory");
         goto out;
     }
@@ -297,6 +349,7 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
         .has_area = area != NULL,
         .area = {area ? area[0] : 0, area ? area[1] : 0, area ? area[2] : 0,
                  area ? area[3] : 0},
+        .views = views,
         .rotation = rot % 360,
         .flip = flip,
         .marks = marks.marks,
@@ -328,6 +381,7 @@ out:
     vw_annots_free_marks(&marks);
     free_contexts(&c);
     free_images(&im);
+    free(views);
     return rc;
 }
 

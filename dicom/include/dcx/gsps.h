@@ -52,6 +52,14 @@ struct dcx_gsps_mark {
     unsigned frame;    /* of a multi-frame image, from 1; 0: every frame */
 };
 
+/* One image's own window and displayed area (dcx_gsps_desc.views). */
+struct dcx_gsps_view {
+    int has_window;
+    double window_center, window_width;
+    int has_area;
+    int area[4];
+};
+
 struct dcx_gsps_desc {
     const char *const *images; /* the files of the images it applies to
                                   (one study; the first one's patient,
@@ -66,6 +74,9 @@ struct dcx_gsps_desc {
     int has_area;
     int area[4];             /* displayed area: TLHC x, y, BRHC x, y, in
                                 pixels counted from 1 (PS3.3 C.10.4) */
+    const struct dcx_gsps_view *views; /* NULL, or n_images: an image
+                                  whose view differs from the one above
+                                  gets items of its own */
     int rotation;            /* 0, 90, 180 or 270, clockwise */
     int flip;                /* 1: horizontal flip after rotation */
     const struct dcx_gsps_mark *marks;
