@@ -363,6 +363,23 @@ def per_image_calibration(view):
           "DR views with their own detector spacing: %s" % got)
 
 
+GSPS = "1.2.840.10008.5.1.4.1.1.11.1"
+COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
+
+
+def cached(study, sop_class):
+    """The files the viewer saved in its cache for a study, of one class."""
+    out = []
+    for r, _, fs in os.walk(os.environ["XDG_CACHE_HOME"]):
+        for f in fs:
+            if not f.endswith(".dcm"):
+                continue
+            d = pydicom.dcmread(os.path.join(r, f), stop_before_pixels=True)
+            if d.get("StudyInstanceUID") == study and d.SOPClassUID == sop_class:
+                out.append(os.path.join(r, f))
+    return out
+
+
 def displayed_area(view):
     """A reading zoomed into a region (a teacher's view of a nodule) is
     saved with the presentation state as its displayed area (PS3.3 C.10.4,
@@ -387,13 +404,7 @@ def displayed_area(view):
             check(False, "two states expected, got %d" % len(st))
             return
         z, px, py = st[0]["zoom"], st[0]["pan_x"], st[0]["pan_y"]
-        saved = [os.path.join(r, f) for r, _, fs in os.walk(os.environ["XDG_CACHE_HOME"])
-                 for f in fs if f.endswith(".dcm")]
-        states = [f for f in saved
-                  if pydicom.dcmread(f, stop_before_pixels=True).SOPClassUID ==
-                  "1.2.840.10008.5.1.4.1.1.11.1" and
-                  pydicom.dcmread(f, stop_before_pixels=True).StudyInstanceUID ==
-                  ds.StudyInstanceUID]
+        states = cached(ds.StudyInstanceUID, GSPS)
         ps = pydicom.dcmread(states[0]) if states else None
         item = ps.DisplayedAreaSelectionSequence[0] if ps else None
         tl = [int(v) for v in item.DisplayedAreaTopLeftHandCorner] if item else []
@@ -480,13 +491,7 @@ def multiframe_roi(view):
     st = run(view, ["wheel -3", "key e", "drag left 200 240 360 400", "key e",
                     "wheel 2", "key s ctrl", "state"], image=d)
     a = st[-1]["annotations"] if st else []
-    saved = [os.path.join(r, f) for r, _, fs in os.walk(os.environ["XDG_CACHE_HOME"])
-             for f in fs if f.endswith(".dcm")]
-    mrs = [f for f in saved
-           if pydicom.dcmread(f, stop_before_pixels=True).SOPClassUID ==
-           "1.2.840.10008.5.1.4.1.1.88.33" and
-           pydicom.dcmread(f, stop_before_pixels=True).StudyInstanceUID ==
-           ds.StudyInstanceUID]
+    mrs = cached(ds.StudyInstanceUID, COMPREHENSIVE_SR)
     mean = sr_nums(pydicom.dcmread(mrs[0])).get("Mean", (None,))[0] if mrs else None
     want = []
     if a and a[0]["frame"] == 3:
@@ -506,18 +511,13 @@ def multiframe_roi(view):
     # a mark another program put on frames 2 and 4 at once (Referenced
     # Frame Number holds both, VM 1-n) shows on both; only the first
     # value was read before
-    states = [f for f in saved
-              if pydicom.dcmread(f, stop_before_pixels=True).SOPClassUID ==
-              "1.2.840.10008.5.1.4.1.1.11.1" and
-              pydicom.dcmread(f, stop_before_pixels=True).StudyInstanceUID ==
-              ds.StudyInstanceUID]
+    states = cached(ds.StudyInstanceUID, GSPS)
     if not states:
         check(False, "multi-frame: no state saved")
         return
     ps = pydicom.dcmread(states[0])
-    for f in saved:
-        if pydicom.dcmread(f, stop_before_pixels=True).StudyInstanceUID == ds.StudyInstanceUID:
-            os.remove(f)
+    for f in states + mrs:
+        os.remove(f)
     ps.GraphicAnnotationSequence[0].ReferencedImageSequence[0].ReferencedFrameNumber = [2, 4]
     ps.SOPInstanceUID = ps.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
     ps.save_as(os.path.join(d, "state.dcm"))
@@ -550,10 +550,7 @@ def per_image_state(view):
         ds.save_as(os.path.join(d, "ct%d.dcm" % i))
         uids.append(ds.SOPInstanceUID)
     run(view, ["key s ctrl"], image=d)
-    cached = [os.path.join(r, f) for r, _, fs in os.walk(os.environ["XDG_CACHE_HOME"])
-              for f in fs if f.endswith(".dcm")]
-    mine = [f for f in cached if pydicom.dcmread(f, stop_before_pixels=True).get(
-        "StudyInstanceUID") == study]
+    mine = cached(study, GSPS)
     if not mine:
         check(False, "per-image state: no state saved to start from")
         return
@@ -617,11 +614,7 @@ def per_image_state(view):
              image=d)
     mine = (round(st[0]["center"]), round(st[0]["width"])) if st else None
     os.remove(os.path.join(d, "state.dcm"))  # the new state alone applies
-    saved = [os.path.join(r, f) for r, _, fs in os.walk(os.environ["XDG_CACHE_HOME"])
-             for f in fs if f.endswith(".dcm")]
-    new = [f for f in saved if pydicom.dcmread(f, stop_before_pixels=True).get(
-        "StudyInstanceUID") == study and pydicom.dcmread(
-        f, stop_before_pixels=True).SOPClassUID == "1.2.840.10008.5.1.4.1.1.11.1"]
+    new = cached(study, GSPS)
     rc, out = nl.run(["dciodvfy", new[0]]) if new else (1, "no state saved")
     errors = [l for l in out.splitlines() if "Error" in l]
     check(new and not errors, "dciodvfy: no error in the state saved with "
