@@ -2546,7 +2546,8 @@ static int interactive(struct app *a)
                 if (ev.window.event == SDL_WINDOWEVENT_SIZE_CHANGED)
                     SDL_GL_GetDrawableSize(win, &w, &h);
                 dirty = 1;
-            } else if (ev.type == SDL_MOUSEWHEEL || ev.type == SDL_MOUSEBUTTONDOWN) {
+            } else if (ev.type == SDL_MOUSEWHEEL ||
+                       ev.type == SDL_MOUSEBUTTONDOWN) {
                 if (browser_mouse(a, win, &ev, w, h)) {
                     rc = 0;
                     goto out;

@@ -79,6 +79,7 @@ int vw_vp_shown(const struct vw_vp *vp);
 /* The decoded samples of the slice shown (vw_vp_shown), for statistics;
  * NULL if none. Valid until the slice shown changes. */
 const void *vw_vp_pixels(const struct vw_vp *vp);
+
 /* The first view: what o asks, else the file's window (else the slice's
  * range), fitted into w x h. Needs the texture (vw_vp_show). */
 void vw_vp_reset(struct vw_vp *vp, const struct vw_view_opts *o, int w,
