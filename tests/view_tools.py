@@ -434,8 +434,18 @@ def displayed_area(view):
                                            and min(tl) <= 0)]
         check(states and not errors, "dciodvfy: no error in the state (%s)"
               % "; ".join(errors)[:300])
-        st2 = run(view, ["state"], image=d)
+        st2 = run(view, ["state", "key l", "state"], image=d)
         v = st2[0] if st2 else {}
+        # L: two cells of 255 x 512; the same area fitted into its cell
+        if len(st2) == 2 and got:
+            aw, ah = got[2] - got[0] + 1, got[3] - got[1] + 1
+            if turn:
+                aw, ah = ah, aw
+            want_z = min(255 / aw, 512 / ah)
+            check(abs(st2[1]["zoom"] - want_z) / want_z < 0.02,
+                  "turn %d: L (1x2): the state's area fitted into the smaller "
+                  "cell, zoom %.2f (%.2f expected; %.2f in the whole window)"
+                  % (turn, st2[1]["zoom"], want_z, v.get("zoom", 0)))
         check(abs(v.get("zoom", 0) - z) / z < 0.05 and
               abs(v.get("pan_x", 1e9) - px) <= z and abs(v.get("pan_y", 1e9) - py) <= z and
               v.get("rotate") == turn,

@@ -657,18 +657,6 @@ static int text_bar(struct app *a, const char *text, int y,
     return y + lh + 8;
 }
 
-/* The zoom of each fitted viewport, for its slice's size in its cell. */
-static void refit(struct app *a, int w, int h)
-{
-    for (int i = 0; i < a->n_vp && i < a->layout; i++) {
-        int x, y, cw, ch;
-        cell(a, i, w, h, &x, &y, &cw, &ch);
-        if (a->vp[i].fit && a->vp[i].tex)
-            a->vp[i].view.zoom =
-                rnd_fit_zoom(a->vp[i].tex, a->vp[i].view.rotate, cw, ch);
-    }
-}
-
 /* The bounding box (x0, y0, x1, y1) of rectangle in (x0, y0, x1, y1)
  * mapped by map (screen to image or back: a turn swaps the axes). */
 static void map_box(void (*map)(const rnd_image *, const struct rnd_view *,
@@ -736,6 +724,23 @@ static void show_area(struct app *a, int i, int w, int h,
     vp->view.pan_x = cw / 2.0 - cx;
     vp->view.pan_y = ch / 2.0 - cy;
     vp->fit = 0;
+    vp->area_on = 1;
+    memmove(vp->area, area, sizeof vp->area);
+}
+
+/* The zoom of each fitted viewport, for its slice's size in its cell; a
+ * state's displayed area fitted again into its cell. */
+static void refit(struct app *a, int w, int h)
+{
+    for (int i = 0; i < a->n_vp && i < a->layout; i++) {
+        int x, y, cw, ch;
+        cell(a, i, w, h, &x, &y, &cw, &ch);
+        if (a->vp[i].fit && a->vp[i].tex)
+            a->vp[i].view.zoom =
+                rnd_fit_zoom(a->vp[i].tex, a->vp[i].view.rotate, cw, ch);
+        else if (a->vp[i].area_on)
+            show_area(a, i, w, h, a->vp[i].area);
+    }
 }
 
 /* A state may window and frame each image its own way (a Softcopy VOI
@@ -1776,6 +1781,7 @@ static int on_key(struct app *a, const SDL_Keysym *k, int w, int h,
         a->no_reflines = !a->no_reflines;
         break;
     case SDLK_z: /* fit <-> one screen pixel per image pixel */
+        vp->area_on = 0;
         if (vp->fit) {
             vp->fit = 0;
             v->zoom = 1.0;
@@ -2645,10 +2651,11 @@ static int interactive(struct app *a)
                     av->view.voi = av->im.voi_function;
             } else if (drag == SDL_BUTTON_RIGHT) {
                 av->view.zoom *= exp(-dy / 200.0);
-                av->fit = 0;
+                av->fit = av->area_on = 0;
             } else if (drag == SDL_BUTTON_MIDDLE) {
                 av->view.pan_x += dx;
                 av->view.pan_y += dy;
+                av->area_on = 0;
             }
             dirty = 1;
             break;
@@ -2656,7 +2663,7 @@ static int interactive(struct app *a)
         case SDL_MOUSEWHEEL:
             if (SDL_GetModState() & KMOD_CTRL) {
                 av->view.zoom *= ev.wheel.y > 0 ? 1.1 : 1 / 1.1;
-                av->fit = 0;
+                av->fit = av->area_on = 0;
                 dirty = 1;
             } else if (ev.wheel.y) {
                 int step = ev.wheel.y > 0 ? -abs(ev.wheel.y) : abs(ev.wheel.y);

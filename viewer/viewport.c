@@ -208,6 +208,7 @@ void vw_vp_reset(struct vw_vp *vp, const struct vw_view_opts *o, int w,
     struct rnd_view *v = &vp->view;
     const struct vw_slice *s = vw_vp_slice(vp);
     memset(v, 0, sizeof *v);
+    vp->area_on = 0;
     v->slope = s->slope;
     v->intercept = s->intercept;
     v->modality_lut = vp->im.modality_lut.count ? &vp->im.modality_lut : NULL;

@@ -49,6 +49,10 @@ struct vw_vp {
     int sv_rotate, sv_flip; /* the state's quarter turns and flip */
     struct rnd_view view;
     int fit;            /* zoom follows the viewport size */
+    int area_on;        /* a state's displayed area is shown: fitted again
+                           when the viewport changes size or turns, until
+                           the reader zooms or pans */
+    int area[4];
     double fps;         /* cine rate: the file's, or 10; + and - change it
                            within VW_FPS_MIN..VW_FPS_MAX */
     int pending;        /* cur is not decoded yet: tex shows an older one */
