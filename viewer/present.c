@@ -745,6 +745,8 @@ int vw_present_apply(struct vw_vp *vp, struct vw_tools *t, const char *path,
     }
     if ((*has_area = v->has_area))
         memcpy(area, v->area, sizeof v->area);
+    vp->area_on = 0; /* another state's area no longer (the caller shows
+                        this one's) */
     vp->view.rotate = vp->sv_rotate;
     vp->view.flip_h = vp->sv_flip;
     vp->view.flip_v = 0;
