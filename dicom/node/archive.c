@@ -479,13 +479,29 @@ static int sync_dirs(const char *a, const char *b)
     return strcmp(da, db) == 0 ? 0 : fsync_path(db, 1);
 }
 
+/* The paths a replacement moves between, under the archive's root: the
+ * copy kept aside, the archived instance, the name the replaced one
+ * keeps. */
+struct replace_paths {
+    char copy[1200], archived[1200], replaced[1200];
+};
+
+static void replace_paths(const nd_archive *ar, const char *conflict_rel,
+                          const char *rel, const char *replaced_rel,
+                          struct replace_paths *p)
+{
+    snprintf(p->copy, sizeof p->copy, "%s/%s", ar->root, conflict_rel);
+    snprintf(p->archived, sizeof p->archived, "%s/%s", ar->root, rel);
+    snprintf(p->replaced, sizeof p->replaced, "%s/%s", ar->root,
+             replaced_rel);
+}
+
 int nd_archive_replace(nd_archive *ar, const char *conflict_rel,
                        const char *rel, const char *replaced_rel)
 {
-    char c[1200], a[1200], r[1200];
-    snprintf(c, sizeof c, "%s/%s", ar->root, conflict_rel);
-    snprintf(a, sizeof a, "%s/%s", ar->root, rel);
-    snprintf(r, sizeof r, "%s/%s", ar->root, replaced_rel);
+    struct replace_paths p;
+    replace_paths(ar, conflict_rel, rel, replaced_rel, &p);
+    const char *c = p.copy, *a = p.archived, *r = p.replaced;
     /* 1. the archived copy gets its replaced-* name too (a second link):
      * from here on it is kept under the name that says what it is */
     if (link(a, r) != 0) {
@@ -517,10 +533,9 @@ fail:;
 int nd_archive_unreplace(nd_archive *ar, const char *conflict_rel,
                          const char *rel, const char *replaced_rel)
 {
-    char c[1200], a[1200], r[1200];
-    snprintf(c, sizeof c, "%s/%s", ar->root, conflict_rel);
-    snprintf(a, sizeof a, "%s/%s", ar->root, rel);
-    snprintf(r, sizeof r, "%s/%s", ar->root, replaced_rel);
+    struct replace_paths p;
+    replace_paths(ar, conflict_rel, rel, replaced_rel, &p);
+    const char *c = p.copy, *a = p.archived, *r = p.replaced;
     if ((link(a, c) != 0 && errno != EEXIST) || rename(r, a) != 0 ||
         (ar->sync_full && sync_dirs(a, c) != 0)) {
         int e = errno;
