@@ -385,8 +385,9 @@ static int filtered(const struct app *a, int *rows, int max)
     return n;
 }
 
-/* Where the browser's study rows are in a w x h window: the first row's
- * top y, a row's height, how many fit, the first shown; n rows in all.
+/* Where the browser's study rows are in a window h high: the first row's
+ * top y, a row's height, how many fit, the first shown; n rows in all
+ * (the selection kept among them).
  * The first shown stays where it was unless the selection would leave
  * the rows shown (a row clicked stays under the pointer, for the second
  * click of a double click). The font's line height in lh. */
@@ -394,9 +395,8 @@ struct list_geom {
     int y, rh, visible, top, lh;
 };
 
-static struct list_geom list_geom(struct app *a, int n, int w, int h)
+static struct list_geom list_geom(struct app *a, int n, int h)
 {
-    (void)w;
     struct list_geom g;
     g.lh = (a->font ? rnd_font_line_height(a->font) : 16) + 4;
     g.rh = THUMB + 6 > g.lh ? THUMB + 6 : g.lh; /* a thumbnail high */
@@ -405,12 +405,13 @@ static struct list_geom list_geom(struct app *a, int n, int w, int h)
     g.visible = (h - 10 - g.lh * 2 - g.y) / g.rh;
     if (g.visible < 1)
         g.visible = 1;
-    int sel = a->sel >= n ? (n ? n - 1 : 0) : a->sel;
+    if (a->sel >= n) /* the filter left fewer rows */
+        a->sel = n ? n - 1 : 0;
     int top = a->list_top;
-    if (sel < top)
-        top = sel;
-    if (sel >= top + g.visible)
-        top = sel - g.visible + 1;
+    if (a->sel < top)
+        top = a->sel;
+    if (a->sel >= top + g.visible)
+        top = a->sel - g.visible + 1;
     if (top > n - g.visible) /* no empty rows under a shorter list */
         top = n - g.visible;
     g.top = a->list_top = top < 0 ? 0 : top;
@@ -427,9 +428,7 @@ static void draw_browser(struct app *a, int w, int h)
         return;
     int rows[4096];
     int n = filtered(a, rows, 4096);
-    if (a->sel >= n)
-        a->sel = n ? n - 1 : 0;
-    struct list_geom g = list_geom(a, n, w, h);
+    struct list_geom g = list_geom(a, n, h);
     int lh = g.lh, rh = g.rh, m = 10;
     char line[600];
     if (a->o.archive || a->media[0])
@@ -728,21 +727,6 @@ static void show_area(struct app *a, int i, int w, int h,
     memmove(vp->area, area, sizeof vp->area);
 }
 
-/* The zoom of each fitted viewport, for its slice's size in its cell; a
- * state's displayed area fitted again into its cell. */
-static void refit(struct app *a, int w, int h)
-{
-    for (int i = 0; i < a->n_vp && i < a->layout; i++) {
-        int x, y, cw, ch;
-        cell(a, i, w, h, &x, &y, &cw, &ch);
-        if (a->vp[i].fit && a->vp[i].tex)
-            a->vp[i].view.zoom =
-                rnd_fit_zoom(a->vp[i].tex, a->vp[i].view.rotate, cw, ch);
-        else if (a->vp[i].area_on)
-            show_area(a, i, w, h, a->vp[i].area);
-    }
-}
-
 /* A state may window and frame each image its own way (a Softcopy VOI
  * LUT or displayed area item per referenced image, PS3.3 C.11.8,
  * C.10.4): when the slice shown in viewport i comes under another
@@ -753,8 +737,8 @@ static void follow_state(struct app *a, int i, int w, int h)
 {
     struct vw_vp *vp = &a->vp[i];
     int s = vw_vp_shown(vp);
-    if (!vp->sv || s < 0 || s == vp->sv_slice || i >= a->layout)
-        return; /* a viewport out of the layout: when it is back */
+    if (!vp->sv || s < 0 || s == vp->sv_slice)
+        return;
     const struct vw_state_view *o =
         vp->sv_slice >= 0 ? &vp->sv[vp->sv_slice] : NULL;
     const struct vw_state_view *n = &vp->sv[s];
@@ -784,6 +768,24 @@ static void follow_state(struct app *a, int i, int w, int h)
         show_area(a, i, w, h, n->area);
 }
 
+/* Each viewport's view for the slice it shows, as drawn: the state's
+ * window and area for that slice (follow_state), the zoom of a fitted
+ * viewport for its slice's size in its cell, a state's displayed area
+ * fitted again into its cell. */
+static void refit(struct app *a, int w, int h)
+{
+    for (int i = 0; i < a->n_vp && i < a->layout; i++) {
+        follow_state(a, i, w, h);
+        int x, y, cw, ch;
+        cell(a, i, w, h, &x, &y, &cw, &ch);
+        if (a->vp[i].fit && a->vp[i].tex)
+            a->vp[i].view.zoom =
+                rnd_fit_zoom(a->vp[i].tex, a->vp[i].view.rotate, cw, ch);
+        else if (a->vp[i].area_on)
+            show_area(a, i, w, h, a->vp[i].area);
+    }
+}
+
 /* Every cell, its overlays, the active cell's frame, the help. */
 static void draw(struct app *a, int w, int h)
 {
@@ -792,8 +794,6 @@ static void draw(struct app *a, int w, int h)
         return;
     }
     rnd_clear(w, h);
-    for (int i = 0; i < a->n_vp; i++)
-        follow_state(a, i, w, h);
     refit(a, w, h); /* slices may differ in size (a DR series' views) */
     for (int i = 0; i < a->layout; i++) {
         int x, y, cw, ch;
@@ -903,7 +903,6 @@ static void open_font(struct app *a, int h)
     a->font = a->o.no_overlay ? NULL : a->pen;
 }
 
-/* Shows every viewport's first slice and fits it into its cell. */
 /* Study Instance UID of the active viewport's series ("" if none). */
 static void active_study(const struct app *a, char *uid, size_t len)
 {
@@ -1135,6 +1134,7 @@ static int show_nearest(struct app *a, struct vw_vp *vp)
     return -1;
 }
 
+/* Shows every viewport's first slice and fits it into its cell. */
 static int reset_all(struct app *a, int w, int h, char *err, size_t errlen)
 {
     forget_arch_states(a); /* a study opened again: its states asked anew */
@@ -1397,7 +1397,7 @@ static int script_line(struct app *a, char *line, int w, int h)
     if (strcmp(cmd, "state") == 0 && a->browsing) {
         int rows[4096];
         int k = filtered(a, rows, 4096);
-        struct list_geom g = list_geom(a, k, w, h);
+        struct list_geom g = list_geom(a, k, h);
         printf("{\"mode\":\"browser\",\"studies\":%d,\"rows\":%d,"
                "\"selected\":%d,\"list\":{\"y\":%d,\"row_h\":%d,"
                "\"top\":%d,\"visible\":%d},\"names\":[",
@@ -1461,8 +1461,6 @@ static int script_line(struct app *a, char *line, int w, int h)
         const struct rnd_view *v = &vp->view;
         int x, y, cw, ch;
         cell(a, a->active, w, h, &x, &y, &cw, &ch);
-        for (int i = 0; i < a->n_vp; i++) /* as drawn */
-            follow_state(a, i, w, h);
         refit(a, w, h); /* as drawn: each slice its own size */
         char r[4] = "", l[4] = "", u[4] = "", d[4] = "";
         if (vw_vp_shown(vp) >= 0)
@@ -1975,26 +1973,25 @@ static void open_new(struct app *a, const vw_scan *sc, const int *which,
  * taken, and only once there is a series to put there), for the reader
  * to compare (S scrolls the two together from where they are). It is the
  * active viewport, shown whatever the layout, and P goes through its
- * states. 1 if it is shown. */
+ * states. 0, or -1 with err (as open_paths) when nothing is shown. */
 static int open_beside(struct app *a, char **paths, int n_paths,
-                       vw_job *only, int w, int h)
+                       vw_job *only, int w, int h, char *err, size_t errlen)
 {
-    char err[512];
-    vw_scan *sc = vw_scan_paths(paths, n_paths, err, sizeof err);
+    vw_scan *sc = vw_scan_paths(paths, n_paths, err, errlen);
     if (!sc)
-        return 0;
-    int s = next_series(a, sc, 0, only);
-    if (s < 0) { /* nothing (whole) to show yet: the viewports stay */
-        vw_scan_free(sc);
-        return 0;
+        return -1;
+    int s = next_series(a, sc, 0, only), before = a->n_vp;
+    if (s >= 0) { /* else nothing (whole) to show yet: the viewports stay */
+        if (a->n_vp == MAX_VP)
+            vw_vp_close(&a->vp[--a->n_vp]);
+        before = a->n_vp;
+        open_new(a, sc, &s, 1, w, h);
     }
-    if (a->n_vp == MAX_VP)
-        vw_vp_close(&a->vp[--a->n_vp]);
-    int before = a->n_vp;
-    open_new(a, sc, &s, 1, w, h);
     vw_scan_free(sc);
-    if (a->n_vp == before)
-        return 0;
+    if (a->n_vp == before) {
+        snprintf(err, errlen, "the study has no image series to show");
+        return -1;
+    }
     a->active = a->n_vp - 1;
     if (a->active >= a->layout) { /* a fixed --layout would hide it */
         a->layout = a->n_vp == 2 ? 2 : 4;
@@ -2003,7 +2000,7 @@ static int open_beside(struct app *a, char **paths, int n_paths,
     /* P: the prior's states, not the other's */
     load_presents(a, 0, NULL, w, h);
     a->browsing = 0;
-    return 1;
+    return 0;
 }
 
 /* The browser's status line while a study is fetched; once its first
@@ -2130,11 +2127,10 @@ static void job_finish(struct app *a, int w, int h)
         }
         return;
     }
-    if (beside && !bad && !open_beside(a, paths, 1, NULL, w, h)) {
-        snprintf(err, sizeof err, "the study has no image series to show");
-        bad = 1;
-    }
-    bad = bad || (!beside && open_paths(a, paths, 1, w, h, err, sizeof err) < 0);
+    bad = bad || (beside ? open_beside(a, paths, 1, NULL, w, h, err,
+                                       sizeof err)
+                         : open_paths(a, paths, 1, w, h, err,
+                                      sizeof err)) < 0;
     if (bad) {
         snprintf(a->status, sizeof a->status, "%.290s", err);
         return;
@@ -2169,12 +2165,9 @@ static int job_open_ready(struct app *a, int w, int h)
     }
     if (!a->browsing)
         return 0;
-    if (a->beside) {
-        if (!open_beside(a, paths, 1, a->job, w, h))
-            return 0; /* no image series whole yet */
-    } else if (open_paths(a, paths, 1, w, h, err, sizeof err) < 0) {
-        return 0;
-    }
+    if ((a->beside ? open_beside(a, paths, 1, a->job, w, h, err, sizeof err)
+                   : open_paths(a, paths, 1, w, h, err, sizeof err)) < 0)
+        return 0; /* no image series whole yet */
     vw_job_keep(a->job);
     a->job_shown = 1;
     a->status[0] = '\0';
@@ -2274,12 +2267,10 @@ static int browser_key(struct app *a, SDL_Window *win, SDL_Keycode k,
                                : vw_archive_files(a->o.archive, st->uid,
                                                   &files, &nf, err,
                                                   sizeof err)) < 0 ||
-                  (a->beside ? !open_beside(a, files, nf, NULL, w, h) &&
-                                   snprintf(err, sizeof err,
-                                            "the study has no image series "
-                                            "to show") > 0
+                  (a->beside ? open_beside(a, files, nf, NULL, w, h, err,
+                                           sizeof err)
                              : open_paths(a, files, nf, w, h, err,
-                                          sizeof err) < 0);
+                                          sizeof err)) < 0;
         a->beside = 0;
         for (int i = 0; i < nf; i++)
             free(files[i]);
@@ -2315,7 +2306,7 @@ static int browser_mouse(struct app *a, SDL_Window *win, const SDL_Event *ev,
     }
     if (ev->button.button != SDL_BUTTON_LEFT || !a->font)
         return 0;
-    struct list_geom g = list_geom(a, n, w, h);
+    struct list_geom g = list_geom(a, n, h);
     int k = ev->button.y - g.y;
     if (k < 0 || k / g.rh >= g.visible || g.top + k / g.rh >= n)
         return 0;
