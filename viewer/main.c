@@ -557,12 +557,11 @@ static int cell_at(const struct app *a, int px, int py, int w, int h)
  * no viewport holds it. */
 static struct vw_cal annot_cal(const struct app *a, const struct vw_annot *an)
 {
-    for (int i = 0; i < a->n_vp; i++)
-        for (int k = 0; k < a->vp[i].st.n; k++) {
-            const struct vw_slice *s = &a->vp[i].st.s[k];
-            if (s->frame == an->frame && strcmp(s->sop_uid, an->sop_uid) == 0)
-                return s->cal;
-        }
+    for (int i = 0; i < a->n_vp; i++) {
+        int k = vw_stack_find(&a->vp[i].st, an->sop_uid, an->frame);
+        if (k >= 0)
+            return a->vp[i].st.s[k].cal;
+    }
     return (struct vw_cal){.kind = VW_CAL_NONE};
 }
 
@@ -580,18 +579,10 @@ static void slice_measure(const struct vw_vp *vp, const struct vw_slice *s,
                            ? vw_vp_pixels(vp)
                            : NULL;
     if (data && f->samples == 1) {
-        const struct rnd_lut *m = &vp->im.modality_lut;
-        *px = (struct vw_px){data,           (int)s->w,
-                             (int)s->h,      f->bits / 8,
-                             f->is_signed,   s->slope,
-                             s->intercept,   m->count ? m->data : NULL,
-                             (int)m->count, m->first,
-                             s->has_pad,     s->pad};
+        *px = vw_vp_px(vp, s, data);
         *pxp = px;
     }
-    char mod[16] = "";
-    vw_image_text(&vp->im, DCX_TAG_MODALITY, mod, sizeof mod);
-    *unit = strcmp(mod, "CT") == 0 ? "HU" : "";
+    *unit = vw_vp_unit(vp);
 }
 
 /* Annotations, measurements and the key-image mark of slice s (the one

@@ -168,19 +168,13 @@ static int annot_contexts(const struct vw_vp *vp, const vw_annots *l,
     c->bufs = calloc(m, sizeof *c->bufs);
     if (!c->cals || !c->pxs || !c->pxp || !c->units || !c->slice || !c->bufs)
         return -1;
-    char mod[16] = "";
-    vw_image_text(&vp->im, DCX_TAG_MODALITY, mod, sizeof mod);
+    const char *unit = vw_vp_unit(vp);
     const struct rnd_frame *f = &vp->st.fmt;
-    const struct rnd_lut *lut = &vp->im.modality_lut;
     for (size_t i = 0; i < na; i++) {
         const struct vw_annot *a = vw_annots_at(l, i);
-        c->units[i] = strcmp(mod, "CT") == 0 ? "HU" : "";
+        c->units[i] = unit;
         c->cals[i] = (struct vw_cal){.kind = VW_CAL_NONE};
-        c->slice[i] = -1;
-        for (int j = 0; j < vp->st.n && c->slice[i] < 0; j++)
-            if (vp->st.s[j].frame == a->frame &&
-                strcmp(vp->st.s[j].sop_uid, a->sop_uid) == 0)
-                c->slice[i] = j;
+        c->slice[i] = vw_stack_find(&vp->st, a->sop_uid, a->frame);
         if (c->slice[i] < 0)
             continue;
         const struct vw_slice *s = &vp->st.s[c->slice[i]];
@@ -191,12 +185,7 @@ static int annot_contexts(const struct vw_vp *vp, const vw_annots *l,
         const void *data = context_pixels(vp, c, i, c->slice[i]);
         if (!data)
             continue;
-        c->pxs[i] = (struct vw_px){
-            .data = data, .width = (int)s->w, .height = (int)s->h,
-            .bytes = f->bits / 8, .is_signed = f->is_signed,
-            .slope = s->slope, .intercept = s->intercept,
-            .lut = lut->count ? lut->data : NULL, .lut_n = (int)lut->count,
-            .lut_first = lut->first, .has_pad = s->has_pad, .pad = s->pad};
+        c->pxs[i] = vw_vp_px(vp, s, data);
         c->pxp[i] = &c->pxs[i];
     }
     return 0;
@@ -282,10 +271,8 @@ static struct dcx_gsps_view *own_views(const struct vw_vp *vp,
         return NULL;
     const struct vw_state_view *here = &vp->sv[vw_vp_shown(vp)];
     for (size_t k = 0; k < im->n; k++) {
-        int j = 0; /* the image's first slice */
-        while (j < vp->st.n && strcmp(vp->st.s[j].sop_uid, im->uids[k]) != 0)
-            j++;
-        if (j == vp->st.n || !vp->sv[j].in_state ||
+        int j = vw_stack_find(&vp->st, im->uids[k], 0); /* its first */
+        if (j < 0 || !vp->sv[j].in_state ||
             (here->in_state && same_view(&vp->sv[j], here)))
             continue;
         const struct vw_state_view *s = &vp->sv[j];

@@ -328,6 +328,15 @@ static void finish(struct vw_stack *st, struct vw_slice *s, int state)
     pthread_mutex_unlock(&st->mu);
 }
 
+int vw_stack_find(const struct vw_stack *st, const char *sop_uid,
+                  unsigned frame)
+{
+    for (int i = 0; i < st->n; i++)
+        if (st->s[i].frame == frame && strcmp(st->s[i].sop_uid, sop_uid) == 0)
+            return i;
+    return -1;
+}
+
 /* bytes of a pixel: its samples together */
 static size_t pixel_bytes(const struct vw_stack *st)
 {

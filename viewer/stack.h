@@ -102,6 +102,11 @@ int vw_stack_open(struct vw_stack *st, const vw_scan *sc, int series,
                   int first, int n_threads, int pack, char *err,
                   size_t errlen);
 
+/* The slice showing frame `frame` (from 0) of image sop_uid; -1 if the
+ * stack has none. */
+int vw_stack_find(const struct vw_stack *st, const char *sop_uid,
+                  unsigned frame);
+
 /* Bytes of slice s's decoded samples. */
 size_t vw_slice_bytes(const struct vw_stack *st, const struct vw_slice *s);
 

@@ -121,6 +121,26 @@ const void *vw_vp_pixels(const struct vw_vp *vp)
     return !s->packed ? s->pixels : vp->px_slice == i ? vp->px : NULL;
 }
 
+struct vw_px vw_vp_px(const struct vw_vp *vp, const struct vw_slice *s,
+                      const void *data)
+{
+    const struct rnd_frame *f = &vp->st.fmt;
+    const struct rnd_lut *m = &vp->im.modality_lut;
+    return (struct vw_px){
+        .data = data, .width = (int)s->w, .height = (int)s->h,
+        .bytes = f->bits / 8, .is_signed = f->is_signed, .slope = s->slope,
+        .intercept = s->intercept, .lut = m->count ? m->data : NULL,
+        .lut_n = (int)m->count, .lut_first = m->first,
+        .has_pad = s->has_pad, .pad = s->pad};
+}
+
+const char *vw_vp_unit(const struct vw_vp *vp)
+{
+    char mod[16] = "";
+    vw_image_text(&vp->im, DCX_TAG_MODALITY, mod, sizeof mod);
+    return strcmp(mod, "CT") == 0 ? "HU" : "";
+}
+
 int vw_vp_show(struct vw_vp *vp, rnd_ctx *rc, char *err, size_t errlen)
 {
     const char *why = "";

@@ -84,6 +84,14 @@ int vw_vp_shown(const struct vw_vp *vp);
  * NULL if none. Valid until the slice shown changes. */
 const void *vw_vp_pixels(const struct vw_vp *vp);
 
+/* Slice s's decoded samples `data` (grey) with the series' modality
+ * transform, for measurements. */
+struct vw_px vw_vp_px(const struct vw_vp *vp, const struct vw_slice *s,
+                      const void *data);
+
+/* The unit of the series' modality values: "HU" for CT, else "". */
+const char *vw_vp_unit(const struct vw_vp *vp);
+
 /* The first view: what o asks, else the file's window (else the slice's
  * range), fitted into w x h. Needs the texture (vw_vp_show). */
 void vw_vp_reset(struct vw_vp *vp, const struct vw_view_opts *o, int w,
