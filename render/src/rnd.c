@@ -267,6 +267,44 @@ static const void *texels(const struct rnd_frame *f, void **tmp,
     return *tmp;
 }
 
+/* How frame f's texels go up: the pixel format and the sample type. */
+static GLenum texel_format(const struct rnd_frame *f)
+{
+    return f->samples == 3 ? GL_RGB_INTEGER : GL_RED_INTEGER;
+}
+
+static GLenum texel_type(const struct rnd_frame *f)
+{
+    return f->bits == 8    ? GL_UNSIGNED_BYTE
+           : f->bits == 16 ? GL_UNSIGNED_SHORT
+                           : GL_UNSIGNED_INT;
+}
+
+/* The overlay planes travel with the frame: im's overlay texture made,
+ * refilled or dropped as f has them. */
+static void overlay_upload(rnd_image *im, const struct rnd_frame *f)
+{
+    if (!f->overlay) {
+        if (im->ovl)
+            glDeleteTextures(1, &im->ovl);
+        im->ovl = 0;
+        return;
+    }
+    GLsizei w = (GLsizei)f->width, h = (GLsizei)f->height;
+    glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
+    if (im->ovl) {
+        glBindTexture(GL_TEXTURE_2D, im->ovl);
+        glTexSubImage2D(GL_TEXTURE_2D, 0, 0, 0, w, h, GL_RED_INTEGER,
+                        GL_UNSIGNED_BYTE, f->overlay);
+        return;
+    }
+    glGenTextures(1, &im->ovl);
+    glBindTexture(GL_TEXTURE_2D, im->ovl);
+    glTexImage2D(GL_TEXTURE_2D, 0, GL_R8UI, w, h, 0, GL_RED_INTEGER,
+                 GL_UNSIGNED_BYTE, f->overlay);
+    int_tex_params();
+}
+
 rnd_image *rnd_image_create(rnd_ctx *c, const struct rnd_frame *f, char *err,
                             size_t errlen)
 {
@@ -313,20 +351,16 @@ rnd_image *rnd_image_create(rnd_ctx *c, const struct rnd_frame *f, char *err,
         return NULL;
     }
     static const GLenum grey[] = {GL_R8UI, GL_R16UI, 0, GL_R32UI},
-                        rgb[] = {GL_RGB8UI, GL_RGB16UI, 0, GL_RGB32UI},
-                        types[] = {GL_UNSIGNED_BYTE, GL_UNSIGNED_SHORT, 0,
-                                   GL_UNSIGNED_INT};
+                        rgb[] = {GL_RGB8UI, GL_RGB16UI, 0, GL_RGB32UI};
     int b = f->bits / 8 - 1;
     GLenum ifmt = f->samples == 3 ? rgb[b] : grey[b];
-    GLenum fmt = f->samples == 3 ? GL_RGB_INTEGER : GL_RED_INTEGER;
-    GLenum type = types[b];
     while (glGetError() != GL_NO_ERROR)
         ;
     glGenTextures(1, &im->tex);
     glBindTexture(GL_TEXTURE_2D, im->tex);
     glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
     glTexImage2D(GL_TEXTURE_2D, 0, (GLint)ifmt, (GLsizei)f->width,
-                 (GLsizei)f->height, 0, fmt, type, px);
+                 (GLsizei)f->height, 0, texel_format(f), texel_type(f), px);
     int_tex_params();
     free(tmp);
     if (glGetError() != GL_NO_ERROR) {
@@ -335,15 +369,7 @@ rnd_image *rnd_image_create(rnd_ctx *c, const struct rnd_frame *f, char *err,
         rnd_image_destroy(im);
         return NULL;
     }
-    if (f->overlay) {
-        glGenTextures(1, &im->ovl);
-        glBindTexture(GL_TEXTURE_2D, im->ovl);
-        glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
-        glTexImage2D(GL_TEXTURE_2D, 0, GL_R8UI, (GLsizei)f->width,
-                     (GLsizei)f->height, 0, GL_RED_INTEGER, GL_UNSIGNED_BYTE,
-                     f->overlay);
-        int_tex_params();
-    }
+    overlay_upload(im, f);
     if (f->photometric == RND_PALETTE) {
         if (!f->palette || !f->palette[0].count || !f->palette[0].data ||
             !f->palette[1].data || !f->palette[2].data) {
@@ -371,34 +397,14 @@ int rnd_image_update(rnd_image *im, const struct rnd_frame *f)
     const void *px = texels(f, &tmp, &offset);
     if (!px)
         return RND_ENOMEM;
-    static const GLenum types[] = {GL_UNSIGNED_BYTE, GL_UNSIGNED_SHORT, 0,
-                                   GL_UNSIGNED_INT};
     while (glGetError() != GL_NO_ERROR)
         ;
     glBindTexture(GL_TEXTURE_2D, im->tex);
     glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
     glTexSubImage2D(GL_TEXTURE_2D, 0, 0, 0, (GLsizei)f->width,
-                    (GLsizei)f->height,
-                    f->samples == 3 ? GL_RGB_INTEGER : GL_RED_INTEGER,
-                    types[f->bits / 8 - 1], px);
+                    (GLsizei)f->height, texel_format(f), texel_type(f), px);
     free(tmp);
-    /* the overlay planes travel with the frame: kept, made or dropped */
-    if (f->overlay && !im->ovl) {
-        glGenTextures(1, &im->ovl);
-        glBindTexture(GL_TEXTURE_2D, im->ovl);
-        glTexImage2D(GL_TEXTURE_2D, 0, GL_R8UI, (GLsizei)f->width,
-                     (GLsizei)f->height, 0, GL_RED_INTEGER, GL_UNSIGNED_BYTE,
-                     f->overlay);
-        int_tex_params();
-    } else if (f->overlay) {
-        glBindTexture(GL_TEXTURE_2D, im->ovl);
-        glTexSubImage2D(GL_TEXTURE_2D, 0, 0, 0, (GLsizei)f->width,
-                        (GLsizei)f->height, GL_RED_INTEGER, GL_UNSIGNED_BYTE,
-                        f->overlay);
-    } else if (im->ovl) {
-        glDeleteTextures(1, &im->ovl);
-        im->ovl = 0;
-    }
+    overlay_upload(im, f);
     glBindTexture(GL_TEXTURE_2D, 0);
     im->offset = offset;
     im->aspect = f->aspect > 0 ? f->aspect : 1;
