@@ -709,8 +709,7 @@ int vw_present_apply(struct vw_vp *vp, struct vw_tools *t, const char *path,
     for (int i = 0; i < vp->st.n; i++) {
         struct vw_state_view *v = &sv[i];
         const struct vw_slice *s = &vp->st.s[i];
-        for (size_t k = 0; k < in->n_images && !v->in_state; k++)
-            v->in_state = strcmp(dcx_gsps_image_uid(ps, k), s->sop_uid) == 0;
+        v->in_state = dcx_gsps_refers(ps, s->sop_uid);
         /* frames count from 1 (a single-frame image's 1 matches items
          * that name no frame) */
         v->has_window = dcx_gsps_window_for(ps, s->sop_uid, s->frame + 1,

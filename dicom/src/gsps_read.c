@@ -148,10 +148,14 @@ static int read_refs(const dcx_item *it, struct refs *r)
     return 0;
 }
 
-static int refs_match(const struct refs *r, const char *uid, unsigned frame)
+/* Whether an item's references take in the image (frame from 1; 0: any
+ * frame): an item that names no image takes in the images the state
+ * references, and those only. */
+static int refs_match(const dcx_gsps *ps, const struct refs *r,
+                      const char *uid, unsigned frame)
 {
     if (r->n == 0)
-        return 1;
+        return dcx_gsps_refers(ps, uid);
     for (size_t i = 0; i < r->n; i++)
         if (strcmp(r->uid[i], uid) == 0 &&
             (r->frame[i] == 0 || frame == 0 || r->frame[i] == frame))
@@ -209,7 +213,8 @@ static const int *area_of(const dcx_gsps *ps, const struct refs *r)
 {
     for (size_t i = 0; i < ps->n_areas; i++)
         if (ps->areas[i].refs.n == 0 ||
-            (r->n && refs_match(&ps->areas[i].refs, r->uid[0], r->frame[0])))
+            (r->n &&
+             refs_match(ps, &ps->areas[i].refs, r->uid[0], r->frame[0])))
             return ps->areas[i].a;
     return NULL;
 }
@@ -447,10 +452,7 @@ const char *dcx_gsps_image_uid(const dcx_gsps *ps, size_t i)
     return i < ps->info.n_images ? ps->images[i] : NULL;
 }
 
-/* Whether the state applies to the image at all (its Referenced Series
- * Sequence names it): an item that references no image in particular
- * applies to those images only (PS3.3 C.10.5, C.11.8, C.10.4). */
-static int refers(const dcx_gsps *ps, const char *uid)
+int dcx_gsps_refers(const dcx_gsps *ps, const char *uid)
 {
     for (size_t i = 0; i < ps->info.n_images; i++)
         if (strcmp(ps->images[i], uid) == 0)
@@ -463,8 +465,8 @@ void dcx_gsps_marks_for(const dcx_gsps *ps, const char *sop_uid,
                         size_t *n)
 {
     size_t k = 0;
-    for (size_t i = 0; refers(ps, sop_uid) && i < ps->n_marks; i++)
-        if (refs_match(&ps->marks[i].refs, sop_uid, frame))
+    for (size_t i = 0; i < ps->n_marks; i++)
+        if (refs_match(ps, &ps->marks[i].refs, sop_uid, frame))
             ps->view[k++] = ps->marks[i].m;
     *out = ps->view;
     *n = k;
@@ -473,8 +475,8 @@ void dcx_gsps_marks_for(const dcx_gsps *ps, const char *sop_uid,
 int dcx_gsps_window_for(const dcx_gsps *ps, const char *sop_uid,
                         unsigned frame, double *center, double *width)
 {
-    for (size_t i = 0; refers(ps, sop_uid) && i < ps->n_vois; i++)
-        if (refs_match(&ps->vois[i].refs, sop_uid, frame)) {
+    for (size_t i = 0; i < ps->n_vois; i++)
+        if (refs_match(ps, &ps->vois[i].refs, sop_uid, frame)) {
             *center = ps->vois[i].center;
             *width = ps->vois[i].width;
             return 0;
@@ -485,8 +487,8 @@ int dcx_gsps_window_for(const dcx_gsps *ps, const char *sop_uid,
 int dcx_gsps_area_for(const dcx_gsps *ps, const char *sop_uid,
                       unsigned frame, int area[4])
 {
-    for (size_t i = 0; refers(ps, sop_uid) && i < ps->n_areas; i++)
-        if (refs_match(&ps->areas[i].refs, sop_uid, frame)) {
+    for (size_t i = 0; i < ps->n_areas; i++)
+        if (refs_match(ps, &ps->areas[i].refs, sop_uid, frame)) {
             memcpy(area, ps->areas[i].a, sizeof ps->areas[i].a);
             return 0;
         }

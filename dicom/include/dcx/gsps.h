@@ -115,6 +115,12 @@ const struct dcx_gsps_info *dcx_gsps_get_info(const dcx_gsps *ps);
 /* SOP Instance UID of referenced image i (< n_images). */
 const char *dcx_gsps_image_uid(const dcx_gsps *ps, size_t i);
 
+/* 1 if the state applies to the image at all (its Referenced Series
+ * Sequence names it), else 0: an item that references no image in
+ * particular applies to those images only (PS3.3 C.10.5, C.11.8,
+ * C.10.4). */
+int dcx_gsps_refers(const dcx_gsps *ps, const char *sop_uid);
+
 /* The marks for one image (SOP Instance UID; frame counted from 1, 0 for
  * single-frame images): every graphic annotation item that references it
  * or references no image in particular (then: if the state references
