@@ -1051,12 +1051,10 @@ static int replace_rows(nd_index *ix, const struct nd_instance_rec *r,
     if (!in_txn && nd_sql_begin(ix) != SQLITE_OK)
         return nd_sql_fail(ix);
     if (!in_txn && marker) {
-        sqlite3_stmt *m = nd_sql(ix, "SELECT 1 FROM meta WHERE key = ?1", "t",
-                                 marker);
-        int mrc = m ? sqlite3_step(m) : SQLITE_ERROR;
-        sqlite3_finalize(m);
-        if (mrc != SQLITE_ROW) {
-            int code = mrc == SQLITE_DONE ? MARK_GONE : nd_sql_err(ix);
+        char v[8];
+        int mrc = nd_index_meta_get(ix, marker, v, sizeof v);
+        if (mrc != 0) {
+            int code = mrc == 1 ? MARK_GONE : nd_sql_err(ix);
             exec(ix, "ROLLBACK");
             return code;
         }
