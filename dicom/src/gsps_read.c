@@ -102,21 +102,17 @@ static void str(const dcx_item *it, uint32_t tag, char *buf, size_t len)
         buf[0] = '\0';
 }
 
-static int push_ref(struct refs *r, size_t *cap, const char *uid,
-                    unsigned frame)
+static int push_ref(struct refs *r, size_t *cap_uid, size_t *cap_frame,
+                    const char *uid, unsigned frame)
 {
-    if (r->n == *cap) {
-        size_t c = *cap ? 2 * *cap : 8;
-        void *u = realloc(r->uid, c * sizeof *r->uid);
-        if (u)
-            r->uid = u;
-        void *f = realloc(r->frame, c * sizeof *r->frame);
-        if (f)
-            r->frame = f;
-        if (!u || !f)
-            return -1;
-        *cap = c;
-    }
+    void *u = dcx_grow(r->uid, r->n, cap_uid, sizeof *r->uid, 8);
+    if (u)
+        r->uid = u;
+    void *f = dcx_grow(r->frame, r->n, cap_frame, sizeof *r->frame, 8);
+    if (f)
+        r->frame = f;
+    if (!u || !f)
+        return -1;
     snprintf(r->uid[r->n], sizeof r->uid[0], "%s", uid);
     r->frame[r->n++] = frame;
     return 0;
@@ -128,7 +124,7 @@ static int read_refs(const dcx_item *it, struct refs *r)
 {
     memset(r, 0, sizeof *r);
     int n = dcx_item_seq_count(it, TAG_REF_IMAGE);
-    size_t cap = 0;
+    size_t cap_uid = 0, cap_frame = 0;
     for (int i = 0; i < n; i++) {
         dcx_item *ri;
         if (dcx_item_seq_get(it, TAG_REF_IMAGE, (unsigned)i, &ri) < 0)
@@ -138,11 +134,11 @@ static int read_refs(const dcx_item *it, struct refs *r)
         int nf = 0;
         int64_t f;
         while (dcx_item_get_int(ri, TAG_REF_FRAMES, nf, &f) == 0 && f > 0) {
-            if (push_ref(r, &cap, uid, (unsigned)f) < 0)
+            if (push_ref(r, &cap_uid, &cap_frame, uid, (unsigned)f) < 0)
                 return -1;
             nf++;
         }
-        if (nf == 0 && push_ref(r, &cap, uid, 0) < 0)
+        if (nf == 0 && push_ref(r, &cap_uid, &cap_frame, uid, 0) < 0)
             return -1;
     }
     return 0;
