@@ -186,32 +186,35 @@ int write_ps(const struct dcx_gsps_desc *d, const char *path,
         }
         ps.detachImage();
     }
-    // window and displayed area for every referenced image, then the
-    // images whose own differ (items of their own)
-    const struct dcx_gsps_view all = {d->has_window, d->window_center,
-                                      d->window_width, d->has_area,
-                                      {d->area[0], d->area[1], d->area[2],
-                                       d->area[3]}};
-    for (size_t i = 0; c.good() && i <= (d->views ? d->n_images : 0); i++) {
-        const struct dcx_gsps_view *v = i ? &d->views[i - 1] : &all;
+    // window and displayed area for every referenced image
+    c = ps.attachImage(files[0]->getDataset(), OFFalse);
+    if (c.good() && d->has_window)
+        c = ps.setVOIWindow(d->window_center, d->window_width, nullptr,
+                            DVPSB_allImages);
+    if (c.good() && d->has_area)
+        c = ps.setStandardDisplayedArea(DVPSD_scaleToFit, d->area[0],
+                                        d->area[1], d->area[2], d->area[3],
+                                        1.0, DVPSB_allImages);
+    // then the images whose own differ: items of their own
+    for (size_t i = 0; c.good() && d->views && i < d->n_images; i++) {
+        const struct dcx_gsps_view *v = &d->views[i];
         bool win = v->has_window &&
-                   (!i || !all.has_window ||
-                    v->window_center != all.window_center ||
-                    v->window_width != all.window_width);
+                   (!d->has_window || v->window_center != d->window_center ||
+                    v->window_width != d->window_width);
         bool area = v->has_area &&
-                    (!i || !all.has_area ||
-                     memcmp(v->area, all.area, sizeof all.area) != 0);
-        if (i && !win && !area)
+                    (!d->has_area ||
+                     memcmp(v->area, d->area, sizeof d->area) != 0);
+        if (!win && !area)
             continue;
-        DVPSObjectApplicability on = i ? DVPSB_currentImage : DVPSB_allImages;
-        c = ps.attachImage(files[i ? i - 1 : 0]->getDataset(), OFFalse);
+        c = ps.attachImage(files[i]->getDataset(), OFFalse);
         if (c.good() && win)
             c = ps.setVOIWindow(v->window_center, v->window_width, nullptr,
-                                on);
+                                DVPSB_currentImage);
         if (c.good() && area)
             c = ps.setStandardDisplayedArea(DVPSD_scaleToFit, v->area[0],
                                             v->area[1], v->area[2],
-                                            v->area[3], 1.0, on);
+                                            v->area[3], 1.0,
+                                            DVPSB_currentImage);
     }
     if (c.good() && d->views) // back to the first image, as for all
         c = ps.attachImage(files[0]->getDataset(), OFFalse);
