@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "browser.h"
 
+#include "dcx/gsps.h"
 #include "index.h"
 #include "load.h"
 
@@ -753,7 +754,7 @@ const char *vw_study_status(const struct vw_study *s)
             has_code(s->classes, "1.2.840.10008.5.1.4.1.1.88.22") ||
             has_code(s->classes, "1.2.840.10008.5.1.4.1.1.104.1"))
             return "reported";
-        if (has_code(s->classes, "1.2.840.10008.5.1.4.1.1.11.1") ||
+        if (has_code(s->classes, DCX_GSPS_CLASS) ||
             has_code(s->classes, "1.2.840.10008.5.1.4.1.1.88.59") ||
             has_code(s->classes, "1.2.840.10008.5.1.4.1.1.88.33") ||
             has_code(s->classes, "1.2.840.10008.5.1.4.1.1.88.34"))
@@ -899,7 +900,7 @@ int vw_archive_files(const char *storage, const char *study_uid,
 int vw_archive_states(const char *storage, const char *study_uid,
                       char ***out, int *n, char *err, size_t errlen)
 {
-    return study_files(storage, study_uid, "1.2.840.10008.5.1.4.1.1.11.1",
+    return study_files(storage, study_uid, DCX_GSPS_CLASS,
                        out, n, err, errlen);
 }
 

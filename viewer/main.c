@@ -1062,7 +1062,7 @@ static void save_present(struct app *a, int w, int h)
         vw_present_save(&a->vp[a->active], &a->tools,
                         has_area ? area : NULL, dir, who,
                         a->o.node ? &a->node : NULL, msg, sizeof msg) == 0)
-        node_holds(a, "1.2.840.10008.5.1.4.1.1.11.1", "PR");
+        node_holds(a, DCX_GSPS_CLASS, "PR");
     if (a->n_keys &&
         vw_present_save_keys(&a->vp[a->active], a->keys, a->n_keys,
                              a->teaching, dir, a->o.node ? &a->node : NULL,

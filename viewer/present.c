@@ -17,7 +17,6 @@
 #include "dcx/tags.h"
 #include "overlay.h"
 
-#define GSPS_CLASS "1.2.840.10008.5.1.4.1.1.11.1"
 #define KO_CLASS "1.2.840.10008.5.1.4.1.1.88.59"
 #define TEXT_SR_CLASS "1.2.840.10008.5.1.4.1.1.88.11"
 #define COMPREHENSIVE_SR_CLASS "1.2.840.10008.5.1.4.1.1.88.33"
@@ -346,7 +345,7 @@ int vw_present_save(const struct vw_vp *vp, const struct vw_tools *t,
     tmp_name(dir, "gsps", tmp, sizeof tmp);
     struct dcx_error e;
     int pr = place(dcx_gsps_write(&d, tmp, uid, &e), &e, dir, tmp, uid, node,
-                   GSPS_CLASS, "presentation state", msg, msglen);
+                   DCX_GSPS_CLASS, "presentation state", msg, msglen);
     if (pr < 0)
         goto out;
     if (pr == 0)
@@ -462,7 +461,7 @@ static int looks_like_gsps(const char *path)
     char b[768];
     size_t n = fread(b, 1, sizeof b, fp);
     fclose(fp);
-    return memmem(b, n, GSPS_CLASS, strlen(GSPS_CLASS)) != NULL;
+    return memmem(b, n, DCX_GSPS_CLASS, strlen(DCX_GSPS_CLASS)) != NULL;
 }
 
 static int newest_first(const void *a, const void *b)

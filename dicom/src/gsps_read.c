@@ -52,7 +52,6 @@
 #define TAG_AREA_TLHC T(0x0070, 0x0052)
 #define TAG_AREA_BRHC T(0x0070, 0x0053)
 
-#define GSPS_CLASS "1.2.840.10008.5.1.4.1.1.11.1"
 
 /* Which images an item applies to: none listed = all. */
 struct refs {
@@ -328,7 +327,7 @@ int dcx_gsps_read(const char *path, dcx_gsps **out, struct dcx_error *e)
     dcx_item *root = dcx_ds_root(ds);
     char cls[68];
     str(root, TAG_SOP_CLASS, cls, sizeof cls);
-    if (strcmp(cls, GSPS_CLASS) != 0) {
+    if (strcmp(cls, DCX_GSPS_CLASS) != 0) {
         dcx_err_set(e, "not a Grayscale Softcopy Presentation State (SOP "
                        "class %s)", cls[0] ? cls : "none");
         dcx_ds_close(ds);

@@ -12,6 +12,9 @@
 
 #include "dcx/dcx.h"
 
+/* Grayscale Softcopy Presentation State Storage (PS3.4 B.5) */
+#define DCX_GSPS_CLASS "1.2.840.10008.5.1.4.1.1.11.1"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
