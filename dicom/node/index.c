@@ -1033,32 +1033,14 @@ static int unmark(nd_index *ix, const char *marker)
                       marker);
 }
 
-/* The rows of r's instance, series, study and patient taken from r, in
- * one transaction that ends with place(user) (NULL: nothing to place)
- * and removes the intent mark `marker` (NULL: none).
- * in_txn: the caller holds a write transaction (recovery), this one
- * neither begins nor ends one, and place must be NULL. Else the mark
- * must still be there once the transaction began (MARK_GONE if not: a
- * recovery in another process took it, and the swap would have no mark
- * on disk). */
-static int replace_rows(nd_index *ix, const struct nd_instance_rec *r,
-                        int (*place)(void *user), void *user, int *placed,
-                        const char *marker, int in_txn)
+/* The rows of r's instance, series, study and patient taken from r, and
+ * the intent mark `marker` removed, inside the caller's write
+ * transaction (which it ends either way). 0, or a negative ND_E* code. */
+static int replace_rows_in(nd_index *ix, const struct nd_instance_rec *r,
+                           const char *marker)
 {
-    *placed = 0;
     ix->last_series_id = 0; /* rows change under it */
     ix->queued = 0;
-    if (!in_txn && nd_sql_begin(ix) != SQLITE_OK)
-        return nd_sql_fail(ix);
-    if (!in_txn && marker) {
-        char v[8];
-        int mrc = nd_index_meta_get(ix, marker, v, sizeof v);
-        if (mrc != 0) {
-            int code = mrc == 1 ? MARK_GONE : nd_sql_err(ix);
-            exec(ix, "ROLLBACK");
-            return code;
-        }
-    }
     sqlite3_stmt *s =
         nd_sql(ix,
                "SELECT i.id, se.id, st.id, st.patient, se.series_uid,"
@@ -1077,16 +1059,10 @@ static int replace_rows(nd_index *ix, const struct nd_instance_rec *r,
         nd_sql_col_copy(s, 6, origin, sizeof origin);
     }
     sqlite3_finalize(s);
-    if (id[0] < 0) {
-        int code = rc == SQLITE_DONE ? ND_ENOTFOUND : nd_sql_err(ix);
-        if (!in_txn)
-            exec(ix, "ROLLBACK");
-        return code;
-    }
+    if (id[0] < 0)
+        return rc == SQLITE_DONE ? ND_ENOTFOUND : nd_sql_err(ix);
     if (strcmp(series_uid, r->series_uid) != 0 ||
         strcmp(study_uid, r->study_uid) != 0) {
-        if (!in_txn)
-            exec(ix, "ROLLBACK");
         snprintf(ix->err, sizeof ix->err,
                  "it belongs to %s %s, the archived copy to %s",
                  strcmp(study_uid, r->study_uid) ? "study" : "series",
@@ -1133,29 +1109,38 @@ static int replace_rows(nd_index *ix, const struct nd_instance_rec *r,
         rc = enqueue(ix, r, id[0], id[2], origin);
     if (rc == SQLITE_OK && marker)
         rc = unmark(ix, marker);
-    if (rc != SQLITE_OK) {
-        int code = nd_sql_err(ix);
-        if (!in_txn)
-            exec(ix, "ROLLBACK");
-        return code;
+    return rc == SQLITE_OK ? 0 : nd_sql_err(ix);
+}
+
+/* replace_rows_in in a transaction of its own that ends with place(user)
+ * (NULL: nothing to place). The mark must still be there once the
+ * transaction began (MARK_GONE if not: a recovery in another process
+ * took it, and the swap would have no mark on disk). */
+static int replace_rows(nd_index *ix, const struct nd_instance_rec *r,
+                        int (*place)(void *user), void *user, int *placed,
+                        const char *marker)
+{
+    *placed = 0;
+    if (nd_sql_begin(ix) != SQLITE_OK)
+        return nd_sql_fail(ix);
+    char v[8];
+    int rc = nd_index_meta_get(ix, marker, v, sizeof v);
+    if (rc != 0)
+        rc = rc == 1 ? MARK_GONE : nd_sql_err(ix);
+    if (rc == 0)
+        rc = replace_rows_in(ix, r, marker);
+    if (rc == 0 && place)
+        rc = place(user);
+    if (rc == 0) {
+        *placed = 1;
+        if (nd_sql_commit(ix) == SQLITE_OK)
+            return 0;
+        rc = nd_sql_err(ix);
     }
-    if (in_txn)
-        return 0;
-    int prc = place ? place(user) : 0;
-    if (prc != 0) {
+    if (!sqlite3_get_autocommit(ix->db))
         exec(ix, "ROLLBACK");
-        ix->queued = 0;
-        return prc;
-    }
-    *placed = 1;
-    if (nd_sql_commit(ix) != SQLITE_OK) {
-        int code = nd_sql_err(ix);
-        if (!sqlite3_get_autocommit(ix->db))
-            exec(ix, "ROLLBACK");
-        ix->queued = 0;
-        return code;
-    }
-    return 0;
+    ix->queued = 0;
+    return rc;
 }
 
 
@@ -1181,7 +1166,7 @@ int nd_index_replace(nd_index *ix, const struct nd_instance_rec *r,
         exec(ix, "PRAGMA synchronous = NORMAL");
         if (!marked)
             return nd_sql_err(ix);
-        rc = replace_rows(ix, r, place, user, placed, marker, 0);
+        rc = replace_rows(ix, r, place, user, placed, marker);
     }
     if (rc == MARK_GONE) {
         snprintf(ix->err, sizeof ix->err, "the index is busy with another "
@@ -1253,7 +1238,6 @@ int nd_index_recover_accepts(nd_index *ix, const char *storage, int *out_n)
                 st.st_dev == rs.st_dev && st.st_ino == rs.st_ino)
                 unlink(rp);
         }
-        int placed;
         /* the rows from the file that is in place, whichever it is */
         if (v[k].path[0] && nd_record_read(path, -1, rec, why, sizeof why) ==
                                 0 &&
@@ -1261,7 +1245,7 @@ int nd_index_recover_accepts(nd_index *ix, const char *storage, int *out_n)
             rec->r.size = (int64_t)st.st_size;
             rec->r.path = v[k].path;
             rec->r.calling_ae = rec->r.origin = "";
-            rc = replace_rows(ix, &rec->r, NULL, NULL, &placed, v[k].key, 1);
+            rc = replace_rows_in(ix, &rec->r, v[k].key);
             if (rc == ND_EBADDATA) /* not an accept's file: leave it */
                 unmark(ix, v[k].key);
             else if (rc < 0) {
